@@ -1,0 +1,15 @@
+/* commands.h: the list of subcommands; cmd/dcc.c builds its table from it.
+ * Adding a command: a cmd/NAME.c, a line here, man/dcc-NAME.1, tests/cli. */
+#ifndef DCC_COMMANDS_H
+#define DCC_COMMANDS_H
+
+#define DCC_COMMANDS                                                            \
+	X(info, "show the tensors and metadata of a file")                      \
+	X(import, "read NumPy, safetensors or IDX files into a .dct container") \
+	X(export, "write a container's tensors as .npy, .npz or .safetensors")
+
+#define X(name, summary) int cmd_##name(int argc, char **argv);
+DCC_COMMANDS
+#undef X
+
+#endif

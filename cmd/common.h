@@ -1,0 +1,43 @@
+/* common.h: what every subcommand shares: error and usage printing in one
+ * voice, loading and saving containers, exit-status conventions. */
+#ifndef DCC_CMD_COMMON_H
+#define DCC_CMD_COMMON_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "../lib/dcc.h"
+
+/* Exit statuses: 0 ok, 1 failure, 2 usage error. */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+/* "dcc info": set by the dispatcher before a command runs. */
+extern const char *cmd_name;
+
+/* Prints "dcc NAME: message" on stderr. */
+void cmd_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "dcc NAME: PATH: msg" for a library error; returns EXIT_FAIL. */
+int cmd_fail(const char *path, const dcc_error *e);
+/* A usage error: message (if any) and the usage on stderr; returns 2. */
+int cmd_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* --help: usage on stdout; returns 0 (or 1 when stdout fails). */
+int cmd_help(const char *usage);
+/* Flushes stdout and reports a write error (full disk, closed pipe). */
+int cmd_finish(int status);
+
+/* Loads a .dct (data and checksums verified). Prints errors. */
+int cmd_load(const char *path, dcc_model **m);
+/* Writes m as .dct to path atomically, stamping dcc.version; refuses to
+ * overwrite any of inputs unless force. Prints errors. */
+int cmd_save(const char *path, dcc_model *m, const char *const *inputs, int force);
+/* Appends "STAGE k=v ..." to dcc.provenance. */
+int cmd_provenance(dcc_model *m, const char *line);
+
+/* Parses a double/integer option argument strictly; prints a usage error. */
+int cmd_parse_double(const char *usage, const char *opt, const char *s, double *out);
+int cmd_parse_long(const char *usage, const char *opt, const char *s, long lo, long hi, long *out);
+
+/* Human-readable byte counts: "1.07 MB". */
+const char *cmd_bytes(double n, char *buf, size_t cap);
+
+#endif

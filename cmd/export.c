@@ -1,0 +1,107 @@
+/* export.c: dcc export -- a container's tensors as .npy, .npz or
+ * .safetensors, by the output's extension.  By default the PyTorch view:
+ * shared and fixed-point weights as float32 under their state_dict names,
+ * masks and codebooks left out; --raw writes every tensor as stored. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+static const char usage[] =
+	"usage: dcc export [--force] [--raw] [--tensor NAME] [--compress] -o OUT IN.dct\n"
+	"\n"
+	"Writes the tensors of IN.dct to OUT, whose extension picks the format:\n"
+	".npy (one tensor), .npz or .safetensors.\n"
+	"\n"
+	"  -o, --output OUT  the file to write\n"
+	"  --tensor NAME     write only this tensor\n"
+	"  --raw             every tensor as stored (masks, codebooks, packed\n"
+	"                    indices as u8/u16, fixed point as integers)\n"
+	"  --compress        deflate the members of an .npz (np.savez_compressed)\n"
+	"  --force           overwrite OUT even when it is the input\n"
+	"  -h, --help        show this help\n";
+
+int cmd_export(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"tensor", required_argument, NULL, 't'},
+		{"raw", no_argument, NULL, 'r'},
+		{"compress", no_argument, NULL, 'z'},
+		{"force", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *out = NULL, *only = NULL;
+	int raw = 0, compress = 0, force = 0, c;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 't': only = optarg; break;
+		case 'r': raw = 1; break;
+		case 'z': compress = 1; break;
+		case 'f': force = 1; break;
+		case 'h': return cmd_help(usage);
+		default: return cmd_usage_error(usage, NULL);
+		}
+	}
+	if (argc - optind != 1)
+		return cmd_usage_error(usage, argc - optind ? "one input only" : "no input file given");
+	if (!out)
+		return cmd_usage_error(usage, "no output given (-o OUT)");
+	int kind = dcc_filekind_from_ext(out);
+	if (kind != DCC_FILE_NPY && kind != DCC_FILE_NPZ && kind != DCC_FILE_SAFETENSORS)
+		return cmd_usage_error(usage, "'%s': the output must end in .npy, .npz or .safetensors", out);
+	if (compress && kind != DCC_FILE_NPZ)
+		return cmd_usage_error(usage, "--compress applies to .npz only");
+	const char *in = argv[optind];
+	dcc_model *m, *view = NULL;
+	if (cmd_load(in, &m))
+		return EXIT_FAIL;
+	dcc_error e = {0};
+	if (raw) {
+		view = m;
+		m = NULL;
+	} else if (dcc_model_state_dict(m, &view, &e)) {
+		dcc_model_free(m);
+		return cmd_fail(in, &e);
+	}
+	dcc_model_free(m);
+	if (only) {
+		dcc_tensor *t = dcc_model_find(view, only);
+		if (!t) {
+			cmd_err("%s: no tensor '%s'%s", in, only, raw ? "" : " (companions need --raw)");
+			dcc_model_free(view);
+			return EXIT_FAIL;
+		}
+		/* Keep only that tensor. */
+		for (size_t i = view->ntensors; i-- > 0;)
+			if (strcmp(view->tensors[i].name, only))
+				dcc_model_remove(view, view->tensors[i].name);
+	}
+	if (kind == DCC_FILE_NPY && view->ntensors != 1) {
+		cmd_err("%s: a .npy holds one tensor and this has %zu: choose one with --tensor NAME, "
+			"or write .npz or .safetensors", in, view->ntensors);
+		dcc_model_free(view);
+		return EXIT_FAIL;
+	}
+	dcc_outfile o;
+	const char *inputs[] = {in, NULL};
+	int rc = dcc_out_open(&o, out, inputs, force, &e);
+	if (!rc) {
+		if (kind == DCC_FILE_NPY)
+			rc = dcc_npy_write(o.fp, &view->tensors[0], &e);
+		else if (kind == DCC_FILE_NPZ)
+			rc = dcc_npz_write(o.fp, view, compress, &e);
+		else
+			rc = dcc_safetensors_write(o.fp, view, &e);
+		if (!rc)
+			rc = dcc_out_commit(&o, &e);
+		else
+			dcc_out_abort(&o);
+	}
+	dcc_model_free(view);
+	if (rc)
+		return cmd_fail(out, &e);
+	return cmd_finish(EXIT_OK);
+}

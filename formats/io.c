@@ -1,0 +1,258 @@
+/* io.c: whole-file reads, gunzip, recognising a file by its content, and the
+ * import dispatcher that turns any supported file into a model. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "../lib/core/internal.h"
+
+const char *dcc_filekind_name(int kind)
+{
+	switch (kind) {
+	case DCC_FILE_DCT: return "dct";
+	case DCC_FILE_NPY: return "npy";
+	case DCC_FILE_NPZ: return "npz";
+	case DCC_FILE_SAFETENSORS: return "safetensors";
+	case DCC_FILE_IDX: return "idx";
+	case DCC_FILE_GZIP: return "gzip";
+	case DCC_FILE_DCB: return "dcb";
+	case DCC_FILE_DCI: return "dci";
+	}
+	return "unknown";
+}
+
+static int idx_type_ok(uint8_t t)
+{
+	return t == 0x08 || t == 0x09 || t == 0x0B || t == 0x0C || t == 0x0D || t == 0x0E;
+}
+
+int dcc_sniff(const void *buf, size_t n)
+{
+	const uint8_t *p = buf;
+	if (dcc_dct_sniff(p, n))
+		return DCC_FILE_DCT;
+	if (n >= 4 && !memcmp(p, "\x89" "DCB", 4))
+		return DCC_FILE_DCB;
+	if (n >= 4 && !memcmp(p, "\x89" "DCI", 4))
+		return DCC_FILE_DCI;
+	if (n >= 6 && !memcmp(p, "\x93NUMPY", 6))
+		return DCC_FILE_NPY;
+	if (n >= 4 && (!memcmp(p, "PK\x03\x04", 4) || !memcmp(p, "PK\x05\x06", 4)))
+		return DCC_FILE_NPZ;
+	if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b)
+		return DCC_FILE_GZIP;
+	if (n >= 9 && p[8] == '{' && dcc_rd64(p) <= n - 8)
+		return DCC_FILE_SAFETENSORS;
+	if (n >= 4 && p[0] == 0 && p[1] == 0 && idx_type_ok(p[2]) && p[3] >= 1 &&
+	    n >= 4 + 4 * (size_t)p[3])
+		return DCC_FILE_IDX;
+	return DCC_FILE_UNKNOWN;
+}
+
+int dcc_filekind_from_ext(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	const char *slash = strrchr(path, '/');
+	if (!dot || (slash && dot < slash))
+		return DCC_FILE_UNKNOWN;
+	static const struct { const char *ext; int kind; } tab[] = {
+		{".dct", DCC_FILE_DCT}, {".npy", DCC_FILE_NPY}, {".npz", DCC_FILE_NPZ},
+		{".safetensors", DCC_FILE_SAFETENSORS}, {".dcb", DCC_FILE_DCB},
+		{".dci", DCC_FILE_DCI}, {".gz", DCC_FILE_GZIP},
+	};
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if (!strcmp(dot, tab[i].ext))
+			return tab[i].kind;
+	return DCC_FILE_UNKNOWN;
+}
+
+int dcc_read_file(const char *path, size_t max, uint8_t **buf, size_t *n, dcc_error *err)
+{
+	*buf = NULL;
+	*n = 0;
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return dcc_fail(err, DCC_E_IO, "%s", strerror(errno));
+	struct stat st;
+	if (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode)) {
+		fclose(fp);
+		return dcc_fail(err, DCC_E_IO, "not a regular file");
+	}
+	if ((uint64_t)st.st_size > max) {
+		fclose(fp);
+		return dcc_fail(err, DCC_E_RANGE, "file of %lld bytes is too large", (long long)st.st_size);
+	}
+	size_t size = (size_t)st.st_size;
+	uint8_t *p = malloc(size ? size : 1);
+	if (!p) {
+		fclose(fp);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory reading %zu bytes", size);
+	}
+	size_t got = fread(p, 1, size, fp);
+	int bad = ferror(fp);
+	fclose(fp);
+	if (bad || got != size) {
+		free(p);
+		return dcc_fail(err, DCC_E_IO, "read failed");
+	}
+	*buf = p;
+	*n = size;
+	return 0;
+}
+
+int dcc_gunzip(const uint8_t *in, size_t n, size_t max, uint8_t **out, size_t *outn,
+	       dcc_error *err)
+{
+	*out = NULL;
+	*outn = 0;
+	/* Deflate expands at most ~1032:1: a bound from the bytes present. */
+	size_t bound = n > SIZE_MAX / 1100 ? SIZE_MAX : n * 1100 + 1024;
+	if (bound > max)
+		bound = max;
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	size_t cap = n * 4 + 4096 < bound ? n * 4 + 4096 : bound, len = 0;
+	uint8_t *buf = malloc(cap);
+	int rc = 0;
+	if (!buf) {
+		inflateEnd(&z);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	z.next_in = (Bytef *)in;
+	size_t in_left = n;
+	for (;;) {
+		if (len == cap) {
+			if (cap >= bound) {
+				rc = dcc_fail(err, DCC_E_RANGE, "gzip data expands beyond %zu bytes", bound);
+				break;
+			}
+			size_t nc = cap > bound / 2 ? bound : cap * 2;
+			uint8_t *q = realloc(buf, nc);
+			if (!q) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			buf = q;
+			cap = nc;
+		}
+		uInt chunk_in = in_left > (1u << 30) ? (1u << 30) : (uInt)in_left;
+		z.avail_in = chunk_in;
+		size_t room = cap - len;
+		z.next_out = buf + len;
+		z.avail_out = room > (1u << 30) ? (1u << 30) : (uInt)room;
+		uInt before_out = z.avail_out;
+		int zr = inflate(&z, Z_NO_FLUSH);
+		in_left -= chunk_in - z.avail_in;
+		len += before_out - z.avail_out;
+		if (zr == Z_STREAM_END) {
+			/* Concatenated members are legal gzip; dcc reads the first
+			 * and refuses trailing bytes rather than guess. */
+			if (in_left)
+				rc = dcc_fail(err, DCC_E_FORMAT, "trailing bytes after gzip data");
+			break;
+		}
+		if (zr == Z_BUF_ERROR && in_left == 0) {
+			rc = dcc_fail(err, DCC_E_TRUNCATED, "gzip data truncated");
+			break;
+		}
+		if (zr != Z_OK && zr != Z_BUF_ERROR) {
+			rc = dcc_fail(err, DCC_E_FORMAT, "corrupt gzip data (%s)", z.msg ? z.msg : "inflate error");
+			break;
+		}
+	}
+	inflateEnd(&z);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	*outn = len;
+	return 0;
+}
+
+/* The tensor name for a single-tensor file: its base name without extension
+ * ("weights/fc1.npy" -> "fc1", "t10k-images-idx3-ubyte.gz" -> "t10k-images-idx3-ubyte"). */
+static char *stem(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	b = b ? b + 1 : path;
+	char *s = dcc_strdup(b);
+	if (!s)
+		return NULL;
+	char *dot = strrchr(s, '.');
+	if (dot && (!strcmp(dot, ".gz"))) {
+		*dot = 0;
+		dot = strrchr(s, '.');
+	}
+	if (dot && dot != s && (!strcmp(dot, ".npy") || !strcmp(dot, ".idx")))
+		*dot = 0;
+	if (!*s) {
+		free(s);
+		s = dcc_strdup("tensor");
+	}
+	return s;
+}
+
+#define IMPORT_MAX ((size_t)1 << 40)
+
+int dcc_import_file(const char *path, dcc_model **out, dcc_error *err)
+{
+	*out = NULL;
+	uint8_t *buf;
+	size_t n;
+	int rc = dcc_read_file(path, IMPORT_MAX, &buf, &n, err);
+	if (rc)
+		return rc;
+	int kind = dcc_sniff(buf, n);
+	if (kind == DCC_FILE_GZIP) {
+		uint8_t *raw;
+		size_t rn;
+		rc = dcc_gunzip(buf, n, IMPORT_MAX, &raw, &rn, err);
+		free(buf);
+		if (rc)
+			return rc;
+		buf = raw;
+		n = rn;
+		kind = dcc_sniff(buf, n);
+		if (kind != DCC_FILE_IDX && kind != DCC_FILE_NPY) {
+			free(buf);
+			return dcc_fail(err, DCC_E_FORMAT, "gzip holds neither IDX nor .npy data");
+		}
+	}
+	if (kind == DCC_FILE_DCT) {
+		rc = dcc_dct_read_mem(buf, n, 0, out, err);
+		free(buf);
+		return rc;
+	}
+	dcc_model *m = dcc_model_new();
+	char *name = stem(path);
+	if (!m || !name) {
+		free(buf);
+		free(name);
+		dcc_model_free(m);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	switch (kind) {
+	case DCC_FILE_NPY: rc = dcc_npy_read_mem(buf, n, name, m, err); break;
+	case DCC_FILE_NPZ: rc = dcc_npz_read_mem(buf, n, m, err); break;
+	case DCC_FILE_SAFETENSORS: rc = dcc_safetensors_read_mem(buf, n, m, err); break;
+	case DCC_FILE_IDX: rc = dcc_idx_read_mem(buf, n, name, m, err); break;
+	default:
+		rc = dcc_fail(err, DCC_E_FORMAT, "unrecognised file format (not .dct, .npy, .npz, .safetensors or IDX)");
+	}
+	free(buf);
+	free(name);
+	if (rc) {
+		dcc_model_free(m);
+		return rc;
+	}
+	m->has_data = 1;
+	*out = m;
+	return 0;
+}

@@ -1,0 +1,124 @@
+/* dense.c: the plain float view of a compressed model -- what a PyTorch user
+ * loads.  Shared weights become codebook[index] (zero where masked), fixed-point
+ * tensors become their real values, and companion tensors (masks, codebooks,
+ * indices) are left out. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), k = strlen(suf);
+	return n > k && !strcmp(s + n - k, suf);
+}
+
+/* The base name of a companion tensor ("fc1.weight.mask" -> "fc1.weight"),
+ * or NULL when name is not a companion. */
+static char *companion_base(const char *name)
+{
+	static const char *const sufs[] = {".mask", ".codebook", ".index"};
+	for (size_t i = 0; i < 3; i++)
+		if (has_suffix(name, sufs[i])) {
+			char *b = dcc_strdup(name);
+			if (b)
+				b[strlen(name) - strlen(sufs[i])] = 0;
+			return b;
+		}
+	return NULL;
+}
+
+int dcc_shared_dequantize(const dcc_model *m, const char *base, float **out, dcc_error *err)
+{
+	char name[DCC_MAX_NAME + 16];
+	*out = NULL;
+	snprintf(name, sizeof(name), "%s.codebook", base);
+	const dcc_tensor *cb = dcc_model_find(m, name);
+	snprintf(name, sizeof(name), "%s.index", base);
+	const dcc_tensor *ix = dcc_model_find(m, name);
+	snprintf(name, sizeof(name), "%s.mask", base);
+	const dcc_tensor *mk = dcc_model_find(m, name);
+	if (!cb || !ix)
+		return dcc_fail(err, DCC_E_NOTFOUND, "'%s' has no codebook and index", base);
+	if (cb->dtype != DCC_F32 || cb->ndim != 1 || ix->dtype != DCC_PACKED)
+		return dcc_fail(err, DCC_E_FORMAT, "'%s': codebook must be 1-d f32 and index packed", base);
+	if (cb->shape[0] < (1ull << ix->bits))
+		return dcc_fail(err, DCC_E_FORMAT, "'%s': %d-bit index but %llu codebook entries", base, ix->bits,
+				(unsigned long long)cb->shape[0]);
+	uint64_t n = dcc_tensor_numel(ix);
+	if (mk && (mk->dtype != DCC_MASK || dcc_tensor_numel(mk) != n))
+		return dcc_fail(err, DCC_E_SHAPE, "'%s': mask does not match the index", base);
+	float *w = malloc(n ? n * sizeof(float) : 1);
+	if (!w)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	const float *c = cb->data;
+	const uint8_t *mb = mk ? mk->data : NULL;
+	for (uint64_t i = 0; i < n; i++)
+		w[i] = (!mb || (mb[i / 8] >> (i % 8) & 1)) ? c[dcc_packed_get(ix->data, ix->bits, i)] : 0.0f;
+	*out = w;
+	return 0;
+}
+
+int dcc_model_state_dict(const dcc_model *m, dcc_model **out, dcc_error *err)
+{
+	dcc_model *d = dcc_model_new();
+	*out = NULL;
+	if (!d)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	int rc = 0;
+	for (size_t i = 0; i < m->ntensors && !rc; i++) {
+		const dcc_tensor *t = &m->tensors[i];
+		char *base = companion_base(t->name);
+		if (base) {
+			char nm[DCC_MAX_NAME + 16];
+			snprintf(nm, sizeof(nm), "%s.codebook", base);
+			int shared = dcc_model_find(m, nm) != NULL;
+			snprintf(nm, sizeof(nm), "%s.index", base);
+			shared = shared && dcc_model_find(m, nm) != NULL;
+			int companion = dcc_model_find(m, base) || shared;
+			/* A shared weight appears once, in place of its index tensor. */
+			if (companion && shared && !dcc_model_find(m, base) && has_suffix(t->name, ".index")) {
+				float *w;
+				rc = dcc_shared_dequantize(m, base, &w, err);
+				if (!rc)
+					rc = dcc_model_add(d, base, DCC_F32, 0, 0, t->ndim, t->shape, w, err);
+			}
+			free(base);
+			if (companion)
+				continue;
+		}
+		uint64_t n = dcc_tensor_numel(t);
+		if (t->dtype == DCC_Q8 || t->dtype == DCC_Q16 || t->dtype == DCC_Q32) {
+			float *w = malloc(n ? n * sizeof(float) : 1);
+			if (!w) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			for (uint64_t k = 0; k < n; k++)
+				w[k] = (float)dcc_tensor_get(t, k);
+			rc = dcc_model_add(d, t->name, DCC_F32, 0, 0, t->ndim, t->shape, w, err);
+			continue;
+		}
+		void *p = malloc(t->nbytes ? t->nbytes : 1);
+		if (!p) {
+			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			break;
+		}
+		memcpy(p, t->data, t->nbytes);
+		rc = dcc_model_add(d, t->name, t->dtype, t->bits, t->fl, t->ndim, t->shape, p, err);
+	}
+	for (size_t i = 0; i < m->nkv && !rc; i++) {
+		/* Carry the metadata (safetensors keys among it). */
+		const dcc_kv *kv = &m->kv[i];
+		if (kv->type == DCC_KV_STR)
+			rc = dcc_model_set_str(d, kv->key, kv->s[0]);
+	}
+	if (rc) {
+		dcc_model_free(d);
+		return rc;
+	}
+	d->has_data = 1;
+	*out = d;
+	return 0;
+}

@@ -1,0 +1,53 @@
+/* internal.h: helpers shared inside libdcc but not part of its public API. */
+#ifndef DCC_INTERNAL_H
+#define DCC_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "dcc.h"
+
+uint32_t dcc_crc32c_sw(uint32_t crc, const void *buf, size_t n);
+
+/* Little-endian loads and stores that never assume alignment. */
+static inline uint16_t dcc_rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static inline uint32_t dcc_rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t dcc_rd64(const uint8_t *p)
+{
+	return (uint64_t)dcc_rd32(p) | (uint64_t)dcc_rd32(p + 4) << 32;
+}
+static inline void dcc_wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static inline void dcc_wr32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void dcc_wr64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A growable byte buffer for writers. */
+typedef struct dcc_buf {
+	uint8_t *p;
+	size_t n, cap;
+	int oom;
+} dcc_buf;
+
+void dcc_buf_put(dcc_buf *b, const void *src, size_t n);
+void dcc_buf_u8(dcc_buf *b, uint8_t v);
+void dcc_buf_u16(dcc_buf *b, uint16_t v);
+void dcc_buf_u32(dcc_buf *b, uint32_t v);
+void dcc_buf_u64(dcc_buf *b, uint64_t v);
+void dcc_buf_zeros(dcc_buf *b, size_t n);
+void dcc_buf_free(dcc_buf *b);
+
+char *dcc_strdup(const char *s);
+/* Writes n bytes or fails with DCC_E_IO. */
+int dcc_fwrite_all(FILE *fp, const void *p, size_t n, dcc_error *err);
+
+#endif

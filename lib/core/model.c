@@ -1,0 +1,329 @@
+/* model.c: a model is tensors plus typed metadata; this file owns both lists. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+dcc_model *dcc_model_new(void)
+{
+	return calloc(1, sizeof(dcc_model));
+}
+
+static void tensor_clear(dcc_tensor *t)
+{
+	free(t->name);
+	free(t->data);
+}
+
+static void kv_clear(dcc_kv *kv)
+{
+	free(kv->key);
+	free(kv->i);
+	free(kv->f);
+	if (kv->s)
+		for (size_t j = 0; j < kv->count; j++)
+			free(kv->s[j]);
+	free(kv->s);
+	memset(kv, 0, sizeof(*kv));
+}
+
+void dcc_model_free(dcc_model *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->ntensors; i++)
+		tensor_clear(&m->tensors[i]);
+	for (size_t i = 0; i < m->nkv; i++)
+		kv_clear(&m->kv[i]);
+	free(m->tensors);
+	free(m->kv);
+	free(m);
+}
+
+dcc_tensor *dcc_model_find(const dcc_model *m, const char *name)
+{
+	for (size_t i = 0; i < m->ntensors; i++)
+		if (!strcmp(m->tensors[i].name, name))
+			return &m->tensors[i];
+	return NULL;
+}
+
+int dcc_model_add(dcc_model *m, const char *name, int dtype, int bits, int fl,
+		  int ndim, const uint64_t *shape, void *data, dcc_error *err)
+{
+	size_t nbytes;
+	int rc = dcc_tensor_size(dtype, bits, ndim, shape, &nbytes, err);
+	if (rc) {
+		free(data);
+		return rc;
+	}
+	size_t nlen = strlen(name);
+	if (nlen == 0 || nlen > DCC_MAX_NAME) {
+		free(data);
+		return dcc_fail(err, DCC_E_RANGE, "tensor name of %zu bytes (1 to %d)", nlen, DCC_MAX_NAME);
+	}
+	dcc_tensor *t = dcc_model_find(m, name);
+	if (t) {
+		free(t->data);
+	} else {
+		if (m->ntensors == m->cap_tensors) {
+			size_t cap = m->cap_tensors ? 2 * m->cap_tensors : 16;
+			dcc_tensor *p = realloc(m->tensors, cap * sizeof(*p));
+			if (!p) {
+				free(data);
+				return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			}
+			m->tensors = p;
+			m->cap_tensors = cap;
+		}
+		t = &m->tensors[m->ntensors];
+		memset(t, 0, sizeof(*t));
+		t->name = dcc_strdup(name);
+		if (!t->name) {
+			free(data);
+			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		}
+		m->ntensors++;
+	}
+	t->dtype = dtype;
+	t->bits = dtype == DCC_PACKED ? bits : dcc_dtype_bits(dtype, 0);
+	t->fl = (dtype == DCC_Q8 || dtype == DCC_Q16 || dtype == DCC_Q32) ? fl : 0;
+	t->ndim = ndim;
+	memset(t->shape, 0, sizeof(t->shape));
+	for (int i = 0; i < ndim; i++)
+		t->shape[i] = shape[i];
+	t->data = data;
+	t->nbytes = nbytes;
+	t->nnz = data ? dcc_tensor_count_nonzero(t) : 0;
+	t->crc = data ? dcc_crc32c(0, data, nbytes) : 0;
+	t->file_off = 0;
+	return 0;
+}
+
+int dcc_model_add_zeros(dcc_model *m, const char *name, int dtype, int bits,
+			int fl, int ndim, const uint64_t *shape,
+			dcc_tensor **out, dcc_error *err)
+{
+	size_t nbytes;
+	int rc = dcc_tensor_size(dtype, bits, ndim, shape, &nbytes, err);
+	if (rc)
+		return rc;
+	void *p = calloc(1, nbytes ? nbytes : 1);
+	if (!p)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory allocating '%s' (%zu bytes)", name, nbytes);
+	rc = dcc_model_add(m, name, dtype, bits, fl, ndim, shape, p, err);
+	if (rc)
+		return rc;
+	if (out)
+		*out = dcc_model_find(m, name);
+	return 0;
+}
+
+int dcc_model_remove(dcc_model *m, const char *name)
+{
+	dcc_tensor *t = dcc_model_find(m, name);
+	if (!t)
+		return DCC_E_NOTFOUND;
+	tensor_clear(t);
+	size_t i = (size_t)(t - m->tensors);
+	memmove(t, t + 1, (m->ntensors - i - 1) * sizeof(*t));
+	m->ntensors--;
+	return 0;
+}
+
+/* ---- metadata ---- */
+
+const dcc_kv *dcc_model_get_kv(const dcc_model *m, const char *key)
+{
+	for (size_t i = 0; i < m->nkv; i++)
+		if (!strcmp(m->kv[i].key, key))
+			return &m->kv[i];
+	return NULL;
+}
+
+const char *dcc_model_get_str(const dcc_model *m, const char *key)
+{
+	const dcc_kv *kv = dcc_model_get_kv(m, key);
+	return kv && kv->type == DCC_KV_STR ? kv->s[0] : NULL;
+}
+
+int dcc_model_get_i64(const dcc_model *m, const char *key, int64_t *out)
+{
+	const dcc_kv *kv = dcc_model_get_kv(m, key);
+	if (!kv || kv->type != DCC_KV_I64)
+		return DCC_E_NOTFOUND;
+	*out = kv->i[0];
+	return 0;
+}
+
+/* Returns a cleared slot for key: the existing one (emptied), or a new one. */
+static dcc_kv *kv_slot(dcc_model *m, const char *key)
+{
+	for (size_t i = 0; i < m->nkv; i++)
+		if (!strcmp(m->kv[i].key, key)) {
+			char *k = m->kv[i].key;
+			m->kv[i].key = NULL;
+			kv_clear(&m->kv[i]);
+			m->kv[i].key = k;
+			return &m->kv[i];
+		}
+	if (m->nkv == m->cap_kv) {
+		size_t cap = m->cap_kv ? 2 * m->cap_kv : 16;
+		dcc_kv *p = realloc(m->kv, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		m->kv = p;
+		m->cap_kv = cap;
+	}
+	dcc_kv *kv = &m->kv[m->nkv];
+	memset(kv, 0, sizeof(*kv));
+	kv->key = dcc_strdup(key);
+	if (!kv->key)
+		return NULL;
+	m->nkv++;
+	return kv;
+}
+
+static int set_nums(dcc_model *m, const char *key, int type, int elem,
+		    const void *v, size_t n)
+{
+	dcc_kv *kv = kv_slot(m, key);
+	if (!kv)
+		return DCC_E_NOMEM;
+	kv->type = type;
+	kv->elem_type = elem;
+	kv->count = n;
+	size_t bytes = (n ? n : 1) * 8;
+	void *p = malloc(bytes);
+	if (!p)
+		return DCC_E_NOMEM;
+	if (n)
+		memcpy(p, v, n * 8);
+	if (elem == DCC_KV_I64)
+		kv->i = p;
+	else
+		kv->f = p;
+	return 0;
+}
+
+int dcc_model_set_i64(dcc_model *m, const char *key, int64_t v)
+{
+	return set_nums(m, key, DCC_KV_I64, DCC_KV_I64, &v, 1);
+}
+int dcc_model_set_f64(dcc_model *m, const char *key, double v)
+{
+	return set_nums(m, key, DCC_KV_F64, DCC_KV_F64, &v, 1);
+}
+int dcc_model_set_arr_i64(dcc_model *m, const char *key, const int64_t *v, size_t n)
+{
+	return set_nums(m, key, DCC_KV_ARR, DCC_KV_I64, v, n);
+}
+int dcc_model_set_arr_f64(dcc_model *m, const char *key, const double *v, size_t n)
+{
+	return set_nums(m, key, DCC_KV_ARR, DCC_KV_F64, v, n);
+}
+
+static int set_strs(dcc_model *m, const char *key, int type,
+		    const char *const *v, size_t n)
+{
+	dcc_kv *kv = kv_slot(m, key);
+	if (!kv)
+		return DCC_E_NOMEM;
+	kv->type = type;
+	kv->elem_type = DCC_KV_STR;
+	kv->s = calloc(n ? n : 1, sizeof(char *));
+	if (!kv->s)
+		return DCC_E_NOMEM;
+	for (size_t j = 0; j < n; j++) {
+		kv->s[j] = dcc_strdup(v[j]);
+		if (!kv->s[j])
+			return DCC_E_NOMEM;
+		kv->count = j + 1;
+	}
+	return 0;
+}
+
+int dcc_model_set_str(dcc_model *m, const char *key, const char *v)
+{
+	return set_strs(m, key, DCC_KV_STR, &v, 1);
+}
+int dcc_model_set_arr_str(dcc_model *m, const char *key, const char *const *v, size_t n)
+{
+	return set_strs(m, key, DCC_KV_ARR, v, n);
+}
+
+int dcc_model_append_str(dcc_model *m, const char *key, const char *v)
+{
+	const dcc_kv *kv = dcc_model_get_kv(m, key);
+	if (!kv || kv->type != DCC_KV_ARR || kv->elem_type != DCC_KV_STR)
+		return dcc_model_set_arr_str(m, key, &v, 1);
+	dcc_kv *w = (dcc_kv *)kv;
+	char **s = realloc(w->s, (w->count + 1) * sizeof(char *));
+	if (!s)
+		return DCC_E_NOMEM;
+	w->s = s;
+	s[w->count] = dcc_strdup(v);
+	if (!s[w->count])
+		return DCC_E_NOMEM;
+	w->count++;
+	return 0;
+}
+
+int dcc_model_del_kv(dcc_model *m, const char *key)
+{
+	for (size_t i = 0; i < m->nkv; i++)
+		if (!strcmp(m->kv[i].key, key)) {
+			kv_clear(&m->kv[i]);
+			memmove(&m->kv[i], &m->kv[i + 1], (m->nkv - i - 1) * sizeof(dcc_kv));
+			m->nkv--;
+			return 0;
+		}
+	return DCC_E_NOTFOUND;
+}
+
+static int kv_copy(dcc_model *d, const dcc_kv *kv)
+{
+	if (kv->elem_type == DCC_KV_STR || kv->type == DCC_KV_STR)
+		return set_strs(d, kv->key, kv->type, (const char *const *)kv->s, kv->count);
+	return set_nums(d, kv->key, kv->type, kv->type == DCC_KV_ARR ? kv->elem_type : kv->type,
+			kv->type == DCC_KV_I64 || kv->elem_type == DCC_KV_I64 ? (const void *)kv->i
+									       : (const void *)kv->f,
+			kv->count);
+}
+
+int dcc_model_clone(const dcc_model *m, dcc_model **out, dcc_error *err)
+{
+	dcc_model *d = dcc_model_new();
+	*out = NULL;
+	if (!d)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < m->nkv; i++)
+		if (kv_copy(d, &m->kv[i])) {
+			dcc_model_free(d);
+			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		}
+	for (size_t i = 0; i < m->ntensors; i++) {
+		const dcc_tensor *t = &m->tensors[i];
+		void *p = NULL;
+		if (t->data) {
+			p = malloc(t->nbytes ? t->nbytes : 1);
+			if (!p) {
+				dcc_model_free(d);
+				return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			}
+			memcpy(p, t->data, t->nbytes);
+		}
+		int rc = dcc_model_add(d, t->name, t->dtype, t->bits, t->fl, t->ndim, t->shape, p, err);
+		if (rc) {
+			dcc_model_free(d);
+			return rc;
+		}
+		if (!t->data) {
+			d->tensors[d->ntensors - 1].nnz = t->nnz;
+			d->tensors[d->ntensors - 1].crc = t->crc;
+		}
+	}
+	d->has_data = m->has_data;
+	*out = d;
+	return 0;
+}

@@ -1,0 +1,256 @@
+/* dcc.h: the public API of libdcc -- tensors, models, errors, and the
+ * readers/writers of the .dct container and the interchange formats.
+ *
+ * Conventions (see STYLE.md): functions return 0 on success or a negative
+ * DCC_E_* code; details go to a dcc_error the caller may print.  Free
+ * functions accept NULL.  Counts are size_t.  Nothing here prints or exits. */
+#ifndef DCC_H
+#define DCC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DCC_VERSION_STRING "0.1.0"
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* Codes are pinned: never renumber, only append. */
+enum {
+	DCC_OK = 0,
+	DCC_E_NOMEM = -1,     /* allocation failed */
+	DCC_E_IO = -2,        /* read/write/open failed (errno kept in msg) */
+	DCC_E_FORMAT = -3,    /* the bytes are not what the format says */
+	DCC_E_VERSION = -4,   /* a version this build does not read */
+	DCC_E_TRUNCATED = -5, /* fewer bytes than a size field claims */
+	DCC_E_CHECKSUM = -6,  /* a stored checksum does not match */
+	DCC_E_RANGE = -7,     /* a count, size or shape out of range */
+	DCC_E_UNSUPPORTED = -8, /* valid input that dcc cannot represent */
+	DCC_E_NOTFOUND = -9,  /* a named tensor/key/layer does not exist */
+	DCC_E_ARG = -10,      /* a caller's argument is invalid */
+	DCC_E_SHAPE = -11,    /* tensors whose shapes do not fit together */
+	DCC_E_EXISTS = -12,   /* refusing to overwrite */
+};
+
+#define DCC_ERR_MAX 512
+typedef struct dcc_error {
+	int code;
+	char msg[DCC_ERR_MAX]; /* "tensor 'fc1.weight' truncated" */
+} dcc_error;
+
+const char *dcc_strerror(int code);
+/* Records code and a printf-style message in err (which may be NULL);
+ * returns code so callers can write `return dcc_fail(err, ...)`. */
+int dcc_fail(dcc_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- dtypes ---------------------------------------------------------- */
+
+/* Numbers are the on-disk codes of formats/dct.md: pinned. */
+typedef enum dcc_dtype {
+	DCC_F32 = 0,
+	DCC_F64 = 1,
+	DCC_I8 = 2,
+	DCC_I16 = 3,
+	DCC_I32 = 4,
+	DCC_I64 = 5,
+	DCC_U8 = 6,
+	DCC_U16 = 7,
+	DCC_U32 = 8,
+	DCC_U64 = 9,
+	DCC_BOOL = 10,   /* one byte, 0 or 1 */
+	DCC_Q8 = 11,     /* fixed point: int8 x 2^-fl */
+	DCC_Q16 = 12,    /* fixed point: int16 x 2^-fl */
+	DCC_Q32 = 13,    /* fixed point: int32 x 2^-fl */
+	DCC_PACKED = 14, /* unsigned integers of `bits` (1..16) bits, LSB first */
+	DCC_MASK = 15,   /* one bit per element, LSB first; 1 = kept */
+	DCC_DTYPE_COUNT
+} dcc_dtype;
+
+const char *dcc_dtype_name(int dtype);   /* "f32", ... or NULL */
+int dcc_dtype_from_name(const char *s);  /* code or -1 */
+/* Bits per element: 32 for f32, `bits` for packed, 1 for mask. */
+int dcc_dtype_bits(int dtype, int packed_bits);
+int dcc_dtype_is_float(int dtype);
+
+/* ---- tensors --------------------------------------------------------- */
+
+#define DCC_MAX_DIMS 8
+#define DCC_MAX_NAME 1024
+
+typedef struct dcc_tensor {
+	char *name;
+	int dtype;
+	int ndim;
+	uint64_t shape[DCC_MAX_DIMS];
+	int bits;    /* element bits: meaningful for DCC_PACKED (1..16) */
+	int fl;      /* fraction length for DCC_Q* (-128..127) */
+	void *data;  /* nbytes bytes, or NULL when only the table was read */
+	size_t nbytes;
+	uint64_t nnz;       /* nonzero elements (as stored in the table) */
+	uint32_t crc;       /* CRC32C of the data as stored */
+	uint64_t file_off;  /* absolute offset in the file it was read from */
+} dcc_tensor;
+
+/* Element count; 1 for a 0-d tensor. Returns -1 (as uint64) never: shapes
+ * are validated before a tensor exists. */
+uint64_t dcc_tensor_numel(const dcc_tensor *t);
+/* Bytes the data of (dtype, bits, shape) occupies; 0 with DCC_E_RANGE on overflow. */
+int dcc_tensor_size(int dtype, int bits, int ndim, const uint64_t *shape,
+		    size_t *out, dcc_error *err);
+uint64_t dcc_tensor_count_nonzero(const dcc_tensor *t);
+/* Read element i of any dtype as double (Q* dequantized, packed/mask raw). */
+double dcc_tensor_get(const dcc_tensor *t, uint64_t i);
+/* Packed unsigned fields, LSB first. */
+uint32_t dcc_packed_get(const uint8_t *p, int bits, uint64_t i);
+void dcc_packed_set(uint8_t *p, int bits, uint64_t i, uint32_t v);
+
+/* ---- metadata -------------------------------------------------------- */
+
+typedef enum dcc_kv_type {
+	DCC_KV_I64 = 1,
+	DCC_KV_F64 = 2,
+	DCC_KV_STR = 3,
+	DCC_KV_ARR = 4,
+} dcc_kv_type;
+
+typedef struct dcc_kv {
+	char *key;     /* dotted lower_snake_case: "dcc.graph" */
+	int type;      /* dcc_kv_type */
+	int elem_type; /* for arrays: DCC_KV_I64, DCC_KV_F64 or DCC_KV_STR */
+	size_t count;  /* 1 for scalars, elements for arrays */
+	int64_t *i;    /* count values when (elem_)type is I64 */
+	double *f;     /* count values when (elem_)type is F64 */
+	char **s;      /* count NUL-terminated strings when STR */
+} dcc_kv;
+
+/* ---- the model: tensors + metadata ----------------------------------- */
+
+typedef struct dcc_model {
+	dcc_tensor *tensors;
+	size_t ntensors, cap_tensors;
+	dcc_kv *kv;
+	size_t nkv, cap_kv;
+	int has_data; /* 0 when loaded with DCC_LOAD_TABLE_ONLY */
+} dcc_model;
+
+dcc_model *dcc_model_new(void);
+void dcc_model_free(dcc_model *m);
+dcc_tensor *dcc_model_find(const dcc_model *m, const char *name);
+/* Adds a tensor taking ownership of data (which must hold the exact size);
+ * replaces a tensor of the same name.  On failure data is freed. */
+int dcc_model_add(dcc_model *m, const char *name, int dtype, int bits, int fl,
+		  int ndim, const uint64_t *shape, void *data, dcc_error *err);
+/* Allocates a zeroed tensor and returns it through *out. */
+int dcc_model_add_zeros(dcc_model *m, const char *name, int dtype, int bits,
+			int fl, int ndim, const uint64_t *shape,
+			dcc_tensor **out, dcc_error *err);
+int dcc_model_remove(dcc_model *m, const char *name);
+/* Deep copy of a model. */
+int dcc_model_clone(const dcc_model *m, dcc_model **out, dcc_error *err);
+
+const dcc_kv *dcc_model_get_kv(const dcc_model *m, const char *key);
+const char *dcc_model_get_str(const dcc_model *m, const char *key);
+int dcc_model_get_i64(const dcc_model *m, const char *key, int64_t *out);
+int dcc_model_set_i64(dcc_model *m, const char *key, int64_t v);
+int dcc_model_set_f64(dcc_model *m, const char *key, double v);
+int dcc_model_set_str(dcc_model *m, const char *key, const char *v);
+int dcc_model_set_arr_i64(dcc_model *m, const char *key, const int64_t *v, size_t n);
+int dcc_model_set_arr_f64(dcc_model *m, const char *key, const double *v, size_t n);
+int dcc_model_set_arr_str(dcc_model *m, const char *key, const char *const *v, size_t n);
+/* Appends one string to an array-of-strings key (creating it). */
+int dcc_model_append_str(dcc_model *m, const char *key, const char *v);
+int dcc_model_del_kv(dcc_model *m, const char *key);
+
+/* The plain float view a PyTorch user loads: shared weights dequantized
+ * (codebook[index], zero where masked), fixed-point tensors as f32, companion
+ * tensors (.mask, .codebook, .index) left out. */
+int dcc_model_state_dict(const dcc_model *m, dcc_model **out, dcc_error *err);
+/* Dequantizes the shared weight BASE (BASE.codebook, BASE.index, BASE.mask)
+ * into a new float array of the index's element count. */
+int dcc_shared_dequantize(const dcc_model *m, const char *base, float **out, dcc_error *err);
+
+/* ---- checksums ------------------------------------------------------- */
+
+uint32_t dcc_crc32c(uint32_t crc, const void *buf, size_t n);
+uint32_t dcc_crc32c_ref(uint32_t crc, const void *buf, size_t n);
+
+/* ---- output files: temp file in the destination dir, then rename ------ */
+
+typedef struct dcc_outfile {
+	FILE *fp;
+	char *path;    /* final path */
+	char *tmppath; /* path of the temporary file */
+} dcc_outfile;
+
+/* Refuses (DCC_E_EXISTS) when path names the same file as any of the
+ * NULL-terminated inputs, unless force. */
+int dcc_out_open(dcc_outfile *o, const char *path, const char *const *inputs,
+		 int force, dcc_error *err);
+int dcc_out_commit(dcc_outfile *o, dcc_error *err); /* flush, fsync, rename */
+void dcc_out_abort(dcc_outfile *o);                 /* unlink temp; NULL ok */
+
+/* ---- file formats (formats/) ---------------------------------------- */
+
+enum { DCC_LOAD_TABLE_ONLY = 1, DCC_LOAD_NO_VERIFY = 2 };
+
+/* .dct container (formats/dct.md). */
+int dcc_dct_read(const char *path, int flags, dcc_model **out, dcc_error *err);
+int dcc_dct_read_mem(const void *buf, size_t n, int flags, dcc_model **out,
+		     dcc_error *err);
+int dcc_dct_write(FILE *fp, const dcc_model *m, dcc_error *err);
+/* Reads and verifies one tensor's data after a DCC_LOAD_TABLE_ONLY load. */
+int dcc_dct_load_tensor(const char *path, dcc_tensor *t, dcc_error *err);
+/* Checks a file's magic: 1 if it is a .dct, 0 otherwise. */
+int dcc_dct_sniff(const void *buf, size_t n);
+
+/* Interchange (formats/npy.md, npz.md, safetensors.md, idx.md). */
+typedef enum dcc_filekind {
+	DCC_FILE_UNKNOWN = 0,
+	DCC_FILE_DCT,
+	DCC_FILE_NPY,
+	DCC_FILE_NPZ,
+	DCC_FILE_SAFETENSORS,
+	DCC_FILE_IDX,
+	DCC_FILE_GZIP,
+	DCC_FILE_DCB,
+	DCC_FILE_DCI,
+} dcc_filekind;
+
+const char *dcc_filekind_name(int kind);
+int dcc_sniff(const void *buf, size_t n); /* dcc_filekind from content */
+int dcc_filekind_from_ext(const char *path);
+
+/* Whole-file read, bounded by max bytes. */
+int dcc_read_file(const char *path, size_t max, uint8_t **buf, size_t *n,
+		  dcc_error *err);
+/* gunzip a buffer, refusing output beyond max bytes. */
+int dcc_gunzip(const uint8_t *in, size_t n, size_t max, uint8_t **out,
+	       size_t *outn, dcc_error *err);
+
+/* Each reader adds tensors to m (name = the tensor's name; for .npy and
+ * IDX, the name given). */
+int dcc_npy_read_mem(const uint8_t *buf, size_t n, const char *name,
+		     dcc_model *m, dcc_error *err);
+int dcc_npy_write(FILE *fp, const dcc_tensor *t, dcc_error *err);
+int dcc_npy_write_mem(const dcc_tensor *t, uint8_t **buf, size_t *n, dcc_error *err);
+int dcc_npz_read_mem(const uint8_t *buf, size_t n, dcc_model *m, dcc_error *err);
+/* Writes the model's tensors as an npz; compress = deflate members. */
+int dcc_npz_write(FILE *fp, const dcc_model *m, int compress, dcc_error *err);
+int dcc_safetensors_read_mem(const uint8_t *buf, size_t n, dcc_model *m,
+			     dcc_error *err);
+int dcc_safetensors_write(FILE *fp, const dcc_model *m, dcc_error *err);
+int dcc_idx_read_mem(const uint8_t *buf, size_t n, const char *name,
+		     dcc_model *m, dcc_error *err);
+
+/* Reads any supported file (by content) into a model. */
+int dcc_import_file(const char *path, dcc_model **out, dcc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
