@@ -82,7 +82,6 @@ deps:
 check: deps
 	$(Q)$(MAKE) --no-print-directory check-fast
 	$(Q)$(MAKE) --no-print-directory check-fast SAN=address,undefined OPT=-O1 TESTS_SAN=1
-	@echo "all test suites passed"
 
 # One pass of the suite with the current build variant.
 check-fast: $(BIN) $(UNIT_BIN) $(FUZZ_REPLAY)

@@ -164,7 +164,7 @@ static int info_one(const char *path, int as_json, int verify, json_t *out_arr, 
 	       m->ntensors, m->ntensors == 1 ? "" : "s", cmd_bytes((double)fsize, b1, sizeof(b1)),
 	       cmd_bytes((double)tot_b, b2, sizeof(b2)));
 	/* Column widths from the data, so names of any length stay aligned. */
-	int wn = 4, wd = 5, ws = 5;
+	int wn = 5, wd = 5, ws = 5;
 	char dt[32], sh[256];
 	for (size_t i = 0; i < m->ntensors; i++) {
 		dtype_str(&m->tensors[i], dt, sizeof(dt));

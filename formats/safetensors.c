@@ -78,8 +78,9 @@ static int read_entry(const char *name, json_t *v, const uint8_t *data, uint64_t
 	if (dtype == DCC_BOOL)
 		for (size_t i = 0; i < nbytes; i++)
 			if (p[i] > 1) {
+				unsigned v = p[i];
 				free(p);
-				return dcc_fail(err, DCC_E_FORMAT, "safetensors bool tensor '%s' holds %u", name, p[i]);
+				return dcc_fail(err, DCC_E_FORMAT, "safetensors bool tensor '%s' holds %u", name, v);
 			}
 	return dcc_model_add(m, name, dtype, 0, 0, (int)ndim, shape, p, err);
 }

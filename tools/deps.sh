@@ -5,7 +5,7 @@
 set -e
 build="gcc make libc6-dev libopenblas-dev liblapacke-dev libpng-dev libzstd-dev zlib1g-dev
 libjansson-dev dataset-fashion-mnist python3 python3-numpy python3-scipy zstd"
-bench="python3-torch python3-sklearn zstd clang"
+bench="python3-torch python3-sklearn zstd clang bc time"
 case "${1:-build}" in
 build) want=$build ;;
 bench) want="$build $bench" ;;

@@ -32,6 +32,11 @@ int dcc_fail(dcc_error *err, int code, const char *fmt, ...)
 		err->code = code;
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
+		/* Messages quote names taken from files: keep them one printable
+		 * line whatever those bytes are. */
+		for (char *p = err->msg; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 	}
 	return code;
 }

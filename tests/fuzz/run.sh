@@ -1,0 +1,21 @@
+#!/bin/sh
+# run.sh: builds each libFuzzer target with clang (ASan + UBSan) and runs it
+# for SECONDS seconds on its corpus; new crashes land in tests/fuzz/crashes/.
+set -e
+secs=${1:-60}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+sh tools/deps.sh fuzz
+out=build/fuzz
+mkdir -p $out tests/fuzz/crashes
+srcs="lib/core/*.c formats/*.c"
+for t in tests/fuzz/fuzz_*.c; do
+	name=$(basename "$t" .c)
+	fmt=${name#fuzz_}
+	echo "fuzz: $name for ${secs}s"
+	clang -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -fsanitize=fuzzer,address,undefined \
+		-o $out/$name "$t" $srcs -lz -ljansson -lm
+	mkdir -p $out/corpus-$fmt
+	$out/$name -max_total_time="$secs" -artifact_prefix=tests/fuzz/crashes/$fmt- \
+		-max_len=65536 $out/corpus-$fmt tests/fuzz/corpus/$fmt
+done
