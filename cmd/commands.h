@@ -6,7 +6,9 @@
 #define DCC_COMMANDS                                                            \
 	X(info, "show the tensors and metadata of a file")                      \
 	X(import, "read NumPy, safetensors or IDX files into a .dct container") \
-	X(export, "write a container's tensors as .npy, .npz or .safetensors")
+	X(export, "write a container's tensors as .npy, .npz or .safetensors") \
+	X(train, "train a network on a data set (SGD; masks respected)")        \
+	X(eval, "test accuracy, loss, confusion matrix and logits of a model")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);
 DCC_COMMANDS

@@ -4,6 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+#include <math.h>
+#include <unistd.h>
+
+#include "../lib/dcc_nn.h"
 #include "common.h"
 
 const char *cmd_name = "dcc";
@@ -97,8 +102,8 @@ int cmd_parse_double(const char *usage, const char *opt, const char *s, double *
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (!*s || *end || errno)
-		return cmd_usage_error(usage, "%s: '%s' is not a number", opt, s);
+	if (!*s || *end || errno || !isfinite(v))
+		return cmd_usage_error(usage, "%s: '%s' is not a finite number", opt, s);
 	*out = v;
 	return 0;
 }
@@ -129,4 +134,72 @@ const char *cmd_bytes(double n, char *buf, size_t cap)
 	else
 		snprintf(buf, cap, "%.2f %s", n, u[i]);
 	return buf;
+}
+
+int cmd_load_data(const char *dir, dcc_dataset **d)
+{
+	dcc_error e = {0};
+	if (dcc_dataset_load(dir ? dir : DCC_DEFAULT_DATA, d, &e)) {
+		cmd_err("%s", e.msg);
+		if (!dir && e.code == DCC_E_IO)
+			cmd_err("the default data set comes from Debian's dataset-fashion-mnist (make deps installs it)");
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+void cmd_set_threads(int n)
+{
+	if (n > 0)
+		openblas_set_num_threads(n);
+}
+
+void cmd_progress(void *ctx, const dcc_train_status *s)
+{
+	static int tty = -1;
+	if (tty < 0)
+		tty = isatty(2);
+	const char *label = ctx ? ctx : "train";
+	if (tty) {
+		int width = 30, fill = s->total ? (int)(width * s->done / s->total) : width;
+		/* Redraw at most ~20 times a second's worth of batches. */
+		if (!s->epoch_end && (s->done / 64) % 16)
+			return;
+		fprintf(stderr, "\r%s: epoch %d/%d [", label, s->epoch, s->epochs);
+		for (int i = 0; i < width; i++)
+			fputc(i < fill ? '#' : '.', stderr);
+		fprintf(stderr, "] %3d%% loss %.4f lr %.5f %.0f img/s%s", (int)(100 * s->done / (s->total ? s->total : 1)),
+			s->loss, s->lr, s->images_per_s, s->epoch_end ? "\n" : "");
+		fflush(stderr);
+	} else if (s->epoch_end) {
+		fprintf(stderr, "%s: epoch %d/%d loss %.4f lr %.5f %.0f img/s\n", label, s->epoch, s->epochs, s->loss,
+			s->lr, s->images_per_s);
+	}
+}
+
+int cmd_parse_schedule(const char *usage, const char *s, dcc_train_opts *o)
+{
+	if (!strcmp(s, "const")) {
+		o->schedule = DCC_LR_CONST;
+	} else if (!strcmp(s, "cosine")) {
+		o->schedule = DCC_LR_COSINE;
+	} else if (!strncmp(s, "step", 4) && (s[4] == 0 || s[4] == ':')) {
+		o->schedule = DCC_LR_STEP;
+		if (s[4] == ':') {
+			char *end;
+			long every = strtol(s + 5, &end, 10);
+			if (every < 1 || (*end && *end != ':'))
+				return cmd_usage_error(usage, "--lr-schedule: '%s' (step:EVERY[:GAMMA])", s);
+			o->step_every = (int)every;
+			if (*end == ':') {
+				double g = strtod(end + 1, &end);
+				if (*end || !(g > 0 && g <= 1))
+					return cmd_usage_error(usage, "--lr-schedule: '%s' (GAMMA in (0, 1])", s);
+				o->step_gamma = g;
+			}
+		}
+	} else {
+		return cmd_usage_error(usage, "--lr-schedule: '%s' is not const, cosine or step[:EVERY[:GAMMA]]", s);
+	}
+	return 0;
 }

@@ -37,6 +37,19 @@ int cmd_provenance(dcc_model *m, const char *line);
 int cmd_parse_double(const char *usage, const char *opt, const char *s, double *out);
 int cmd_parse_long(const char *usage, const char *opt, const char *s, long lo, long hi, long *out);
 
+/* Loads the data set directory (default DCC_DEFAULT_DATA). Prints errors. */
+struct dcc_dataset;
+int cmd_load_data(const char *dir, struct dcc_dataset **d);
+/* --threads: OpenBLAS threads (0 = leave OpenBLAS's default). */
+void cmd_set_threads(int n);
+/* Training progress on stderr: a live bar on a terminal, a line per epoch
+ * otherwise; ctx is the label ("train", "retrain"). */
+struct dcc_train_status;
+void cmd_progress(void *ctx, const struct dcc_train_status *s);
+/* Parses a schedule: const | cosine | step[:EVERY[:GAMMA]]. */
+struct dcc_train_opts;
+int cmd_parse_schedule(const char *usage, const char *s, struct dcc_train_opts *o);
+
 /* Human-readable byte counts: "1.07 MB". */
 const char *cmd_bytes(double n, char *buf, size_t cap);
 

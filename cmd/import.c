@@ -3,15 +3,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/dcc_nn.h"
 #include "common.h"
 
 static const char usage[] =
 	"usage: dcc import [--force] [--name NAME] -o OUT.dct IN...\n"
+	"       dcc import --net NAME [--data DIR] [--force] -o OUT.dct WEIGHTS...\n"
 	"\n"
 	"Reads each IN (.npy, .npz, .safetensors, IDX, gzipped IDX or .npy, or .dct),\n"
 	"recognised by its content, and writes its tensors to one container.  A .npy\n"
 	"or IDX file becomes one tensor named after the file's stem.\n"
 	"\n"
+	"With --net, the tensors are a PyTorch state_dict for the built-in network\n"
+	"NAME (lenet300, lenet5, lstm, mlp:IN-...-OUT): the graph is added, input\n"
+	"shape and classes are taken from the data set, and every tensor's name and\n"
+	"shape is checked against the network.\n"
+	"\n"
+	"  --net NAME        the network the weights belong to\n"
+	"  --data DIR        data set giving input shape and classes (default\n"
+	"                    " DCC_DEFAULT_DATA ")\n"
 	"  -o, --output OUT  the container to write\n"
 	"  --name NAME       name of the tensor (one single-tensor IN only)\n"
 	"  --force           overwrite OUT even when it is one of the inputs\n"
@@ -22,16 +32,20 @@ int cmd_import(int argc, char **argv)
 	static const struct option opts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"name", required_argument, NULL, 'n'},
+		{"net", required_argument, NULL, 'N'},
+		{"data", required_argument, NULL, 'D'},
 		{"force", no_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *out = NULL, *name = NULL;
+	const char *out = NULL, *name = NULL, *net = NULL, *data = NULL;
 	int force = 0, c;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'n': name = optarg; break;
+		case 'N': net = optarg; break;
+		case 'D': data = optarg; break;
 		case 'f': force = 1; break;
 		case 'h': return cmd_help(usage);
 		default: return cmd_usage_error(usage, NULL);
@@ -93,8 +107,40 @@ int cmd_import(int argc, char **argv)
 				dcc_model_set_str(all, m->kv[k].key, m->kv[k].s[0]);
 		dcc_model_free(m);
 	}
+	if (net && (dcc_model_get_kv(all, "dcc.graph") ? (cmd_err("%s: already holds a network graph", argv[optind]), 1) : 0)) {
+		dcc_model_free(all);
+		return EXIT_FAIL;
+	}
+	if (net) {
+		dcc_dataset *d;
+		if (cmd_load_data(data, &d)) {
+			dcc_model_free(all);
+			return EXIT_FAIL;
+		}
+		int rc = dcc_net_graph(net, d->c, d->h, d->w, d->classes, all, &e);
+		dcc_dataset_free(d);
+		dcc_net *n = NULL;
+		if (!rc)
+			rc = dcc_net_from_model(all, &n, &e);
+		/* Every tensor must belong to the network: a stray one is a
+		 * sign of the wrong network or a renamed module. */
+		for (size_t i = 0; !rc && i < all->ntensors; i++) {
+			int used = 0;
+			for (size_t l = 0; l < n->nlayers && !used; l++)
+				for (int k = 0; k < n->layers[l].nparam; k++)
+					used |= !strcmp(n->layers[l].p[k].name, all->tensors[i].name);
+			if (!used)
+				rc = dcc_fail(&e, DCC_E_FORMAT, "tensor '%s' is not a parameter of %s", all->tensors[i].name, net);
+		}
+		dcc_net_free(n);
+		if (rc) {
+			dcc_model_free(all);
+			cmd_err("%s", e.msg);
+			return EXIT_FAIL;
+		}
+	}
 	char line[256];
-	snprintf(line, sizeof(line), "import files=%d", argc - optind);
+	snprintf(line, sizeof(line), "import files=%d%s%s", argc - optind, net ? " net=" : "", net ? net : "");
 	cmd_provenance(all, line);
 	const char **inputs = (const char **)argv + optind;
 	/* argv is NULL-terminated, so argv + optind is a NULL-terminated list. */

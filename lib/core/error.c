@@ -1,6 +1,7 @@
 /* error.c: error codes and the message buffer every libdcc call fills. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "dcc.h"
 
@@ -27,11 +28,15 @@ const char *dcc_strerror(int code)
 int dcc_fail(dcc_error *err, int code, const char *fmt, ...)
 {
 	if (err) {
+		/* Format into a copy: callers may pass err->msg as an argument
+		 * to prefix context to an earlier message. */
+		char buf[DCC_ERR_MAX];
 		va_list ap;
 		va_start(ap, fmt);
-		err->code = code;
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		vsnprintf(buf, sizeof(buf), fmt, ap);
 		va_end(ap);
+		err->code = code;
+		memcpy(err->msg, buf, sizeof(buf));
 		/* Messages quote names taken from files: keep them one printable
 		 * line whatever those bytes are. */
 		for (char *p = err->msg; *p; p++)

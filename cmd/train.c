@@ -1,0 +1,167 @@
+/* train.c: dcc train -- trains a built-in network (or continues from a
+ * model) on a data set with SGD; masks written by dcc prune are respected. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../lib/dcc_nn.h"
+#include "common.h"
+
+static const char usage[] =
+	"usage: dcc train (--net NAME | --init MODEL.dct) [--data DIR] [OPTIONS] -o OUT.dct\n"
+	"\n"
+	"Trains a network on the data set and writes it with its test accuracy.\n"
+	"NAME is lenet300, lenet5, lstm or mlp:IN-H1-...-OUT; input size and\n"
+	"classes come from the data.  With --init, training continues from\n"
+	"MODEL.dct (pruned weights stay zero: the retraining of Deep Compression).\n"
+	"\n"
+	"  --net NAME            the network to build\n"
+	"  --init MODEL.dct      start from this model instead\n"
+	"  --data DIR            IDX data set (default " DCC_DEFAULT_DATA ")\n"
+	"  --epochs N            passes over the training set (default per net)\n"
+	"  --batch N             minibatch size (default 64)\n"
+	"  --lr X                initial learning rate (default per net)\n"
+	"  --momentum X          SGD momentum (default 0.9)\n"
+	"  --weight-decay X      L2 penalty (default 5e-4; lstm 1e-4)\n"
+	"  --lr-schedule S       const, cosine (default) or step[:EVERY[:GAMMA]]\n"
+	"  --seed N              initialisation and shuffling seed (default 1)\n"
+	"  --limit N             train on the first N training images only\n"
+	"  --threads N           worker threads (default: all cores); the same\n"
+	"                        seed and thread count give the same bytes\n"
+	"  -o, --output OUT      the model to write\n"
+	"  --force               overwrite OUT even when it is the input\n"
+	"  -h, --help            show this help\n";
+
+int cmd_train(int argc, char **argv)
+{
+	enum { O_NET = 256, O_INIT, O_DATA, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_WD, O_SCHED, O_SEED, O_LIMIT,
+	       O_THREADS, O_FORCE };
+	static const struct option opts[] = {
+		{"net", required_argument, NULL, O_NET}, {"init", required_argument, NULL, O_INIT},
+		{"data", required_argument, NULL, O_DATA}, {"epochs", required_argument, NULL, O_EPOCHS},
+		{"batch", required_argument, NULL, O_BATCH}, {"lr", required_argument, NULL, O_LR},
+		{"momentum", required_argument, NULL, O_MOM}, {"weight-decay", required_argument, NULL, O_WD},
+		{"lr-schedule", required_argument, NULL, O_SCHED}, {"seed", required_argument, NULL, O_SEED},
+		{"limit", required_argument, NULL, O_LIMIT}, {"threads", required_argument, NULL, O_THREADS},
+		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, O_FORCE},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	const char *net = NULL, *init = NULL, *data = NULL, *out = NULL, *sched = NULL;
+	long epochs = -1, batch = -1, seed = -1, limit = 0, threads = 0;
+	double lr = NAN, mom = NAN, wd = NAN;
+	int force = 0, c;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		int bad = 0;
+		switch (c) {
+		case O_NET: net = optarg; break;
+		case O_INIT: init = optarg; break;
+		case O_DATA: data = optarg; break;
+		case O_EPOCHS: bad = cmd_parse_long(usage, "--epochs", optarg, 0, 100000, &epochs); break;
+		case O_BATCH: bad = cmd_parse_long(usage, "--batch", optarg, 1, 65536, &batch); break;
+		case O_LR: bad = cmd_parse_double(usage, "--lr", optarg, &lr); break;
+		case O_MOM: bad = cmd_parse_double(usage, "--momentum", optarg, &mom); break;
+		case O_WD: bad = cmd_parse_double(usage, "--weight-decay", optarg, &wd); break;
+		case O_SCHED: sched = optarg; break;
+		case O_SEED: bad = cmd_parse_long(usage, "--seed", optarg, 0, 0x7fffffffL, &seed); break;
+		case O_LIMIT: bad = cmd_parse_long(usage, "--limit", optarg, 1, 0x7fffffffL, &limit); break;
+		case O_THREADS: bad = cmd_parse_long(usage, "--threads", optarg, 1, 1024, &threads); break;
+		case 'o': out = optarg; break;
+		case O_FORCE: force = 1; break;
+		case 'h': return cmd_help(usage);
+		default: return cmd_usage_error(usage, NULL);
+		}
+		if (bad)
+			return bad;
+	}
+	if (optind < argc)
+		return cmd_usage_error(usage, "unexpected argument '%s'", argv[optind]);
+	if (!net == !init)
+		return cmd_usage_error(usage, "give one of --net NAME or --init MODEL.dct");
+	if (!out)
+		return cmd_usage_error(usage, "no output given (-o OUT.dct)");
+	if (!isnan(lr) && !(lr > 0 && lr < 100))
+		return cmd_usage_error(usage, "--lr must be in (0, 100)");
+	if (!isnan(mom) && !(mom >= 0 && mom < 1))
+		return cmd_usage_error(usage, "--momentum must be in [0, 1)");
+	if (!isnan(wd) && !(wd >= 0 && wd < 1))
+		return cmd_usage_error(usage, "--weight-decay must be in [0, 1)");
+	cmd_set_threads((int)threads);
+
+	dcc_dataset *d;
+	if (cmd_load_data(data, &d))
+		return EXIT_FAIL;
+	dcc_model *m = NULL;
+	dcc_error e = {0};
+	if (init) {
+		if (cmd_load(init, &m)) {
+			dcc_dataset_free(d);
+			return EXIT_FAIL;
+		}
+	} else if (dcc_net_create(net, d->c, d->h, d->w, d->classes, seed < 0 ? 1 : (uint64_t)seed, &m, &e)) {
+		dcc_dataset_free(d);
+		cmd_err("%s", e.msg);
+		return EXIT_FAIL;
+	}
+	dcc_net *n;
+	if (dcc_net_from_model(m, &n, &e)) {
+		cmd_fail(init, &e);
+		dcc_model_free(m);
+		dcc_dataset_free(d);
+		return EXIT_FAIL;
+	}
+	dcc_train_opts o;
+	dcc_train_defaults(n->netname, &o);
+	if (init) /* continuing: a tenth of the rate, as retraining does */
+		o.lr /= 10;
+	if (epochs >= 0) o.epochs = (int)epochs;
+	if (batch > 0) o.batch = (size_t)batch;
+	if (!isnan(lr)) o.lr = lr;
+	if (!isnan(mom)) o.momentum = mom;
+	if (!isnan(wd)) o.weight_decay = wd;
+	if (seed >= 0) o.seed = (uint64_t)seed;
+	o.limit = (size_t)limit;
+	o.threads = (int)threads;
+	if (sched && cmd_parse_schedule(usage, sched, &o)) {
+		dcc_net_free(n);
+		dcc_model_free(m);
+		dcc_dataset_free(d);
+		return EXIT_USAGE;
+	}
+	o.progress = cmd_progress;
+	o.ctx = "train";
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = dcc_train(n, d, &o, &e);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+	dcc_eval_result r = {0};
+	if (!rc)
+		rc = dcc_eval(n, d, 0, 0, (int)threads, &r, &e);
+	if (rc) {
+		cmd_err("%s", e.msg);
+		dcc_net_free(n);
+		dcc_model_free(m);
+		dcc_dataset_free(d);
+		return EXIT_FAIL;
+	}
+	char line[512];
+	snprintf(line, sizeof(line),
+		 "train net=%s epochs=%d batch=%zu lr=%g momentum=%g weight_decay=%g schedule=%s seed=%llu%s%s "
+		 "limit=%zu test_accuracy=%.4f",
+		 n->netname, o.epochs, o.batch, o.lr, o.momentum, o.weight_decay,
+		 o.schedule == DCC_LR_COSINE ? "cosine" : o.schedule == DCC_LR_STEP ? "step" : "const",
+		 (unsigned long long)o.seed, init ? " init=" : "", init ? init : "", o.limit, r.accuracy);
+	cmd_provenance(m, line);
+	dcc_model_set_f64(m, "dcc.accuracy", r.accuracy);
+	printf("%s: %d epochs in %.1f s (%.0f images/s); test accuracy %.2f%%, loss %.4f\n", n->netname, o.epochs,
+	       secs, secs > 0 ? (double)o.epochs * (double)(o.limit ? o.limit : d->ntrain) / secs : 0.0,
+	       100 * r.accuracy, r.loss);
+	dcc_eval_result_free(&r);
+	dcc_net_free(n);
+	const char *inputs[] = {init, NULL};
+	rc = cmd_save(out, m, inputs, force);
+	dcc_model_free(m);
+	dcc_dataset_free(d);
+	return rc ? EXIT_FAIL : cmd_finish(EXIT_OK);
+}

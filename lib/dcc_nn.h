@@ -1,0 +1,193 @@
+/* dcc_nn.h: networks -- the layer graph stored in a model's metadata, float
+ * forward/backward on OpenBLAS, SGD training that respects pruning masks, and
+ * evaluation.  Data sets are plain arrays (formats/dataset.c reads IDX). */
+#ifndef DCC_NN_H
+#define DCC_NN_H
+
+#include "dcc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- data sets --------------------------------------------------------- */
+
+typedef struct dcc_dataset {
+	uint8_t *train_x, *train_y; /* (ntrain, h, w) pixels, (ntrain) labels */
+	uint8_t *test_x, *test_y;   /* (ntest, h, w), (ntest) */
+	size_t ntrain, ntest;
+	int c, h, w;                /* one sample's shape (c = 1 for IDX) */
+	int classes;                /* 1 + the largest label */
+} dcc_dataset;
+
+#define DCC_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
+/* Reads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte
+ * and t10k-labels-idx1-ubyte (each gzipped or not) from dir. */
+int dcc_dataset_load(const char *dir, dcc_dataset **out, dcc_error *err);
+void dcc_dataset_free(dcc_dataset *d);
+
+/* ---- the graph ---------------------------------------------------------- */
+
+typedef enum dcc_op {
+	DCC_OP_FC = 1,
+	DCC_OP_CONV2D,
+	DCC_OP_MAXPOOL2D,
+	DCC_OP_RELU,
+	DCC_OP_FLATTEN,
+	DCC_OP_LSTM,
+	DCC_OP_SOFTMAX_CE, /* the loss; logits are its input */
+} dcc_op;
+
+const char *dcc_op_name(int op); /* "fc", "conv2d", ... */
+
+/* A trainable tensor of a layer, viewed as floats. */
+typedef struct dcc_param {
+	char *name;          /* tensor name: "fc1.weight" */
+	float *w;            /* values the arithmetic uses */
+	float *v;            /* momentum (while training) */
+	const uint8_t *mask; /* 1 bit per weight, 1 = kept; NULL = dense */
+	size_t n;
+	int ndim;
+	uint64_t shape[4];
+	int is_weight;       /* a weight matrix (prunable), not a bias */
+	int owned;           /* w was materialised from a shared/fixed tensor */
+} dcc_param;
+
+typedef struct dcc_layer {
+	int op;
+	char *name;
+	/* attributes, as in the graph line */
+	int in, out, k, stride, pad, hidden, steps;
+	/* one sample's input and output shape: channels, height, width */
+	int ic, ih, iw, oc, oh, ow;
+	size_t in_size, out_size; /* elements per sample */
+	int nparam;
+	dcc_param p[4]; /* fc/conv: weight, bias; lstm: w_ih, w_hh, b_ih, b_hh */
+} dcc_layer;
+
+typedef struct dcc_net {
+	dcc_layer *layers;
+	size_t nlayers;
+	int in_c, in_h, in_w, classes;
+	char *netname;
+	dcc_model *model; /* not owned: the tensors the params point into */
+} dcc_net;
+
+/* Builds the net described by the model's dcc.graph, binding each param to
+ * its tensor (f32; shared or fixed-point weights are materialised as floats)
+ * and checking every shape.  Errors name the layer and tensor. */
+int dcc_net_from_model(dcc_model *m, dcc_net **out, dcc_error *err);
+void dcc_net_free(dcc_net *n);
+/* Writes materialised params (shared/fixed weights) back is the stages' job;
+ * f32 params alias the model's tensors, so training updates them in place. */
+
+/* Creates a built-in network with freshly initialised weights:
+ * "lenet300", "lenet5", "lstm", or "mlp:784-512-256-10".  Input shape and
+ * classes come from the data set (c, h, w, classes). */
+int dcc_net_create(const char *spec, int c, int h, int w, int classes, uint64_t seed,
+		   dcc_model **out, dcc_error *err);
+/* (Re)creates every parameter tensor of the graph in m with PyTorch's
+ * default initialisation, drawn from seed. */
+int dcc_net_init(dcc_model *m, uint64_t seed, dcc_error *err);
+/* Writes the graph of a built-in network into m without touching tensors
+ * (dcc import --net). */
+int dcc_net_graph(const char *spec, int c, int h, int w, int classes, dcc_model *m,
+		  dcc_error *err);
+
+/* ---- forward, loss, backward -------------------------------------------- */
+
+/* Activations and saved state for batches of up to `batch` samples. */
+typedef struct dcc_work dcc_work;
+int dcc_work_new(const dcc_net *n, size_t batch, int training, dcc_work **out, dcc_error *err);
+void dcc_work_free(dcc_work *w);
+
+/* Forward pass of B samples x (B, in) -> returns the logits (B, classes),
+ * owned by the work area. */
+const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size_t B);
+/* Softmax cross-entropy of B logits against labels: returns the summed loss;
+ * dlogits (if not NULL) gets d(sum loss / denom)/d(logits), denom being the
+ * whole minibatch when B is one thread's share of it. */
+double dcc_softmax_ce(float *dlogits, const float *logits, const uint8_t *labels, size_t B,
+		      int classes, double denom);
+/* Backward pass after dcc_net_forward: accumulates parameter gradients (+=)
+ * from dlogits (B, classes) into the work area's gradients (training work
+ * areas only). */
+void dcc_net_backward(const dcc_net *n, dcc_work *w, const float *dlogits, size_t B);
+/* The gradient of parameter k of layer i in a training work area. */
+float *dcc_work_grad(dcc_work *w, size_t layer, int k);
+void dcc_work_zero_grad(dcc_work *w);
+
+/* ---- training ----------------------------------------------------------- */
+
+typedef struct dcc_train_status {
+	int epoch, epochs;   /* 1-based */
+	size_t done, total;  /* images of this epoch */
+	double loss;         /* running mean loss of this epoch */
+	double lr;
+	double images_per_s;
+	int epoch_end;       /* 1 at the end of an epoch */
+} dcc_train_status;
+
+typedef struct dcc_train_opts {
+	int epochs;
+	size_t batch;
+	double lr, momentum, weight_decay;
+	int schedule;      /* DCC_LR_* */
+	double step_gamma; /* step: multiply by this ... */
+	int step_every;    /* ... every this many epochs */
+	uint64_t seed;
+	size_t limit;      /* use only the first `limit` training images (0 = all) */
+	int threads;       /* worker threads, each on a share of every batch (0 = cores) */
+	/* Called after each batch and at the end of each epoch (may be NULL). */
+	void (*progress)(void *ctx, const dcc_train_status *s);
+	void *ctx;
+} dcc_train_opts;
+
+enum { DCC_LR_CONST = 0, DCC_LR_STEP, DCC_LR_COSINE };
+
+void dcc_train_defaults(const char *netname, dcc_train_opts *o);
+/* Trains n in place (its params alias the model's f32 tensors).  Masked
+ * weights stay exactly zero and their gradients are dropped. */
+int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_error *err);
+
+/* ---- evaluation --------------------------------------------------------- */
+
+typedef struct dcc_eval_result {
+	size_t n, correct;
+	double loss;         /* mean softmax cross-entropy */
+	double accuracy;     /* correct / n */
+	double images_per_s;
+	int classes;
+	uint64_t *confusion; /* classes x classes: [true][predicted] */
+	float *logits;       /* (n, classes) when asked for, else NULL */
+} dcc_eval_result;
+
+/* Evaluates on the first `limit` test images (0 = all) with `threads`
+ * workers (0 = cores). */
+int dcc_eval(const dcc_net *n, const dcc_dataset *d, size_t limit, int want_logits, int threads,
+	     dcc_eval_result *r, dcc_error *err);
+
+/* Runs fn(ctx, t) for t in [0, nthreads) on that many threads (t = 0 on the
+ * caller's), with OpenBLAS single-threaded inside; returns when all end. */
+int dcc_parallel(int nthreads, void (*fn)(void *ctx, int t), void *ctx);
+int dcc_default_threads(void);
+void dcc_eval_result_free(dcc_eval_result *r);
+
+/* Converts pixels to network input: x[i] = pixel / 255 (nothing else). */
+void dcc_pixels_to_input(float *x, const uint8_t *px, size_t n);
+
+/* ---- random numbers (deterministic for a seed) --------------------------- */
+
+typedef struct dcc_rng {
+	uint64_t s[4];
+} dcc_rng;
+void dcc_rng_seed(dcc_rng *r, uint64_t seed);
+uint64_t dcc_rng_next(dcc_rng *r);
+double dcc_rng_uniform(dcc_rng *r); /* [0, 1) */
+double dcc_rng_normal(dcc_rng *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

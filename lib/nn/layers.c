@@ -1,0 +1,377 @@
+/* layers.c: float forward/backward kernels on OpenBLAS (see layers.h). */
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "layers.h"
+
+/* ---- fully connected: out = inp W^T + b ---- */
+
+void fc_forward(float *out, const float *inp, const float *w, const float *b, size_t B, int in, int out_f)
+{
+	for (size_t i = 0; i < B; i++)
+		memcpy(out + i * out_f, b, sizeof(float) * (size_t)out_f);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, out_f, in, 1.0f, inp, in, w, in, 1.0f, out,
+		    out_f);
+}
+
+void fc_forward_ref(float *out, const float *inp, const float *w, const float *b, size_t B, int in, int out_f)
+{
+	for (size_t i = 0; i < B; i++)
+		for (int o = 0; o < out_f; o++) {
+			double acc = b[o];
+			for (int k = 0; k < in; k++)
+				acc += (double)inp[i * in + k] * w[(size_t)o * in + k];
+			out[i * out_f + o] = (float)acc;
+		}
+}
+
+void fc_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+		 size_t B, int in, int out_f)
+{
+	/* dW += dout^T inp; db += column sums; dinp = dout W */
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out_f, in, (int)B, 1.0f, dout, out_f, inp, in, 1.0f,
+		    dw, in);
+	for (size_t i = 0; i < B; i++)
+		for (int o = 0; o < out_f; o++)
+			db[o] += dout[i * out_f + o];
+	if (dinp)
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, in, out_f, 1.0f, dout, out_f, w, in,
+			    0.0f, dinp, in);
+}
+
+/* ---- convolution by im2col ----
+ * With NHWC activations a patch row of K pixels x C channels is contiguous,
+ * so im2col gathers K runs of K*C floats per output pixel, in (ky, kx, c)
+ * order; the weights are permuted from PyTorch's (Cout, C, K, K) to
+ * (Cout, K, K, C) to match, and their gradient permuted back. */
+
+static void im2col(float *cols, const float *inp, size_t B, int C, int H, int W, int K, int stride, int pad,
+		   int Ho, int Wo)
+{
+	size_t ckk = (size_t)C * K * K, run = (size_t)K * C;
+	for (size_t n = 0; n < B; n++) {
+		const float *x = inp + n * (size_t)H * W * C;
+		for (int oy = 0; oy < Ho; oy++)
+			for (int ox = 0; ox < Wo; ox++) {
+				float *row = cols + ((n * Ho + oy) * Wo + ox) * ckk;
+				int x0 = ox * stride - pad;
+				for (int ky = 0; ky < K; ky++, row += run) {
+					int y = oy * stride + ky - pad;
+					if (y < 0 || y >= H) {
+						memset(row, 0, run * sizeof(float));
+					} else if (x0 >= 0 && x0 + K <= W) {
+						memcpy(row, x + ((size_t)y * W + x0) * C, run * sizeof(float));
+					} else {
+						for (int kx = 0; kx < K; kx++) {
+							int xx = x0 + kx;
+							if (xx < 0 || xx >= W)
+								memset(row + (size_t)kx * C, 0, (size_t)C * sizeof(float));
+							else
+								memcpy(row + (size_t)kx * C, x + ((size_t)y * W + xx) * C,
+								       (size_t)C * sizeof(float));
+						}
+					}
+				}
+			}
+	}
+}
+
+static void col2im_add(float *dinp, const float *cols, size_t B, int C, int H, int W, int K, int stride,
+		       int pad, int Ho, int Wo)
+{
+	size_t ckk = (size_t)C * K * K;
+	for (size_t n = 0; n < B; n++) {
+		float *x = dinp + n * (size_t)H * W * C;
+		for (int oy = 0; oy < Ho; oy++)
+			for (int ox = 0; ox < Wo; ox++) {
+				const float *row = cols + ((n * Ho + oy) * Wo + ox) * ckk;
+				for (int ky = 0; ky < K; ky++) {
+					int y = oy * stride + ky - pad;
+					for (int kx = 0; kx < K; kx++, row += C) {
+						int xx = ox * stride + kx - pad;
+						if (y < 0 || y >= H || xx < 0 || xx >= W)
+							continue;
+						float *d = x + ((size_t)y * W + xx) * C;
+						for (int c = 0; c < C; c++)
+							d[c] += row[c];
+					}
+				}
+			}
+	}
+}
+
+/* (Cout, C, K, K) -> (Cout, K, K, C) and back. */
+static void perm_w(float *dst, const float *w, int Cout, int C, int K)
+{
+	for (int o = 0; o < Cout; o++)
+		for (int c = 0; c < C; c++)
+			for (int k = 0; k < K * K; k++)
+				dst[((size_t)o * K * K + k) * C + c] = w[((size_t)o * C + c) * K * K + k];
+}
+
+static void unperm_add(float *dw, const float *src, int Cout, int C, int K)
+{
+	for (int o = 0; o < Cout; o++)
+		for (int c = 0; c < C; c++)
+			for (int k = 0; k < K * K; k++)
+				dw[((size_t)o * C + c) * K * K + k] += src[((size_t)o * K * K + k) * C + c];
+}
+
+void conv_forward(float *out, float *cols, float *wt, const float *inp, const float *w, const float *b,
+		  size_t B, int C, int H, int W, int K, int stride, int pad, int Cout, int Ho, int Wo)
+{
+	int ckk = C * K * K;
+	size_t rows = B * (size_t)Ho * Wo;
+	perm_w(wt, w, Cout, C, K);
+	im2col(cols, inp, B, C, H, W, K, stride, pad, Ho, Wo);
+	for (size_t r = 0; r < rows; r++)
+		memcpy(out + r * Cout, b, sizeof(float) * (size_t)Cout);
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, Cout, ckk, 1.0f, cols, ckk, wt, ckk, 1.0f,
+		    out, Cout);
+}
+
+void conv_forward_ref(float *out, const float *inp, const float *w, const float *b, size_t B, int C, int H,
+		      int W, int K, int stride, int pad, int Cout, int Ho, int Wo)
+{
+	for (size_t n = 0; n < B; n++)
+		for (int oy = 0; oy < Ho; oy++)
+			for (int ox = 0; ox < Wo; ox++)
+				for (int co = 0; co < Cout; co++) {
+					double acc = b[co];
+					for (int c = 0; c < C; c++)
+						for (int ky = 0; ky < K; ky++)
+							for (int kx = 0; kx < K; kx++) {
+								int y = oy * stride + ky - pad, x = ox * stride + kx - pad;
+								if (y < 0 || y >= H || x < 0 || x >= W)
+									continue;
+								acc += (double)inp[((n * H + y) * W + x) * C + c] *
+								       w[(((size_t)co * C + c) * K + ky) * K + kx];
+							}
+					out[((n * Ho + oy) * Wo + ox) * Cout + co] = (float)acc;
+				}
+}
+
+void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, const float *dout,
+		   const float *w, size_t B, int C, int H, int W, int K, int stride, int pad, int Cout, int Ho, int Wo)
+{
+	int ckk = C * K * K;
+	size_t rows = B * (size_t)Ho * Wo;
+	(void)w; /* wt holds the permuted weights from the forward pass */
+	float *dwt = wt + (size_t)Cout * ckk;
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, ckk, (int)rows, 1.0f, dout, Cout, cols, ckk, 0.0f,
+		    dwt, ckk);
+	unperm_add(dw, dwt, Cout, C, K);
+	for (size_t r = 0; r < rows; r++)
+		for (int co = 0; co < Cout; co++)
+			db[co] += dout[r * Cout + co];
+	if (!dinp)
+		return;
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, ckk, Cout, 1.0f, dout, Cout, wt, ckk, 0.0f,
+		    cols, ckk);
+	memset(dinp, 0, sizeof(float) * B * (size_t)H * W * C);
+	col2im_add(dinp, cols, B, C, H, W, K, stride, pad, Ho, Wo);
+}
+
+/* ---- max pooling (NHWC) ---- */
+
+void maxpool_forward(float *out, int32_t *argmax, const float *inp, size_t B, int C, int H, int W, int K,
+		     int stride, int Ho, int Wo)
+{
+	for (size_t n = 0; n < B; n++) {
+		const float *x = inp + n * (size_t)H * W * C;
+		float *o = out + n * (size_t)Ho * Wo * C;
+		int32_t *a = argmax + n * (size_t)Ho * Wo * C;
+		for (int oy = 0; oy < Ho; oy++)
+			for (int ox = 0; ox < Wo; ox++, o += C, a += C) {
+				int first = ((oy * stride) * W + ox * stride) * C;
+				for (int c = 0; c < C; c++) {
+					o[c] = x[first + c];
+					a[c] = first + c;
+				}
+				for (int ky = 0; ky < K; ky++)
+					for (int kx = 0; kx < K; kx++) {
+						int base = ((oy * stride + ky) * W + ox * stride + kx) * C;
+						/* Branch-free so it vectorises; strict > keeps the
+						 * first maximum, as PyTorch does. */
+						for (int c = 0; c < C; c++) {
+							float v = x[base + c];
+							int gt = v > o[c];
+							o[c] = gt ? v : o[c];
+							a[c] = gt ? base + c : a[c];
+						}
+					}
+			}
+	}
+}
+
+void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, size_t B, size_t in_size,
+		      size_t out_size)
+{
+	memset(dinp, 0, sizeof(float) * B * in_size);
+	for (size_t n = 0; n < B; n++)
+		for (size_t o = 0; o < out_size; o++)
+			dinp[n * in_size + (size_t)argmax[n * out_size + o]] += dout[n * out_size + o];
+}
+
+/* ---- relu, flatten ---- */
+
+void relu_forward(float *out, const float *inp, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = inp[i] > 0 ? inp[i] : 0.0f;
+}
+
+void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dinp[i] = out[i] > 0 ? dout[i] : 0.0f;
+}
+
+void flatten_forward(float *out, const float *inp, size_t B, int C, int H, int W)
+{
+	size_t hw = (size_t)H * W, sz = hw * C;
+	if (C == 1 || hw == 1) {
+		memcpy(out, inp, sizeof(float) * B * sz);
+		return;
+	}
+	for (size_t n = 0; n < B; n++)
+		for (int c = 0; c < C; c++)
+			for (size_t p = 0; p < hw; p++)
+				out[n * sz + c * hw + p] = inp[n * sz + p * C + c];
+}
+
+void flatten_backward(float *dinp, const float *dout, size_t B, int C, int H, int W)
+{
+	size_t hw = (size_t)H * W, sz = hw * C;
+	if (C == 1 || hw == 1) {
+		memcpy(dinp, dout, sizeof(float) * B * sz);
+		return;
+	}
+	for (size_t n = 0; n < B; n++)
+		for (int c = 0; c < C; c++)
+			for (size_t p = 0; p < hw; p++)
+				dinp[n * sz + p * C + c] = dout[n * sz + c * hw + p];
+}
+
+/* ---- LSTM ---- */
+
+static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+void lstm_forward(float *out, lstm_state *s, const float *inp, const float *wih, const float *whh,
+		  const float *bih, const float *bhh, size_t B, int T, int NI, int H)
+{
+	size_t G = 4 * (size_t)H, BH = B * (size_t)H;
+	/* time-major copy of the input, then one GEMM for every step's W_ih x_t */
+	for (size_t n = 0; n < B; n++)
+		for (int t = 0; t < T; t++)
+			memcpy(s->xt + ((size_t)t * B + n) * NI, inp + (n * T + t) * (size_t)NI, sizeof(float) * (size_t)NI);
+	for (size_t r = 0; r < (size_t)T * B; r++)
+		for (size_t j = 0; j < G; j++)
+			s->gates[r * G + j] = bih[j] + bhh[j];
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T * (int)B, (int)G, NI, 1.0f, s->xt, NI, wih, NI, 1.0f,
+		    s->gates, (int)G);
+	memset(s->c, 0, sizeof(float) * BH);
+	memset(s->h, 0, sizeof(float) * BH);
+	for (int t = 0; t < T; t++) {
+		float *g = s->gates + (size_t)t * B * G;
+		const float *hp = s->h + (size_t)t * BH, *cp = s->c + (size_t)t * BH;
+		float *hn = s->h + (size_t)(t + 1) * BH, *cn = s->c + (size_t)(t + 1) * BH;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)G, H, 1.0f, hp, H, whh, H, 1.0f, g,
+			    (int)G);
+		for (size_t n = 0; n < B; n++) {
+			float *gi = g + n * G, *gf = gi + H, *gg = gf + H, *go = gg + H;
+			for (int j = 0; j < H; j++) {
+				gi[j] = sigm(gi[j]);
+				gf[j] = sigm(gf[j]);
+				gg[j] = tanhf(gg[j]);
+				go[j] = sigm(go[j]);
+				float c = gf[j] * cp[n * H + j] + gi[j] * gg[j];
+				cn[n * H + j] = c;
+				hn[n * H + j] = go[j] * tanhf(c);
+			}
+		}
+	}
+	memcpy(out, s->h + (size_t)T * BH, sizeof(float) * BH);
+}
+
+void lstm_forward_ref(float *out, const float *inp, const float *wih, const float *whh, const float *bih,
+		      const float *bhh, size_t B, int T, int NI, int H)
+{
+	float h[4096], c[4096], z[4 * 4096];
+	if (H > 4096)
+		return;
+	for (size_t n = 0; n < B; n++) {
+		for (int j = 0; j < H; j++)
+			h[j] = c[j] = 0;
+		for (int t = 0; t < T; t++) {
+			const float *x = inp + (n * T + t) * (size_t)NI;
+			for (int r = 0; r < 4 * H; r++) {
+				double a = bih[r] + bhh[r];
+				for (int k = 0; k < NI; k++)
+					a += (double)wih[(size_t)r * NI + k] * x[k];
+				for (int k = 0; k < H; k++)
+					a += (double)whh[(size_t)r * H + k] * h[k];
+				z[r] = (float)a;
+			}
+			for (int j = 0; j < H; j++) {
+				float i = sigm(z[j]), f = sigm(z[H + j]), g = tanhf(z[2 * H + j]), o = sigm(z[3 * H + j]);
+				c[j] = f * c[j] + i * g;
+				h[j] = o * tanhf(c[j]);
+			}
+		}
+		memcpy(out + n * H, h, sizeof(float) * (size_t)H);
+	}
+}
+
+void lstm_backward(float *dinp, float *dwih, float *dwhh, float *dbih, float *dbhh, lstm_state *s,
+		   const float *dout, const float *wih, const float *whh, size_t B, int T, int NI, int H)
+{
+	size_t G = 4 * (size_t)H, BH = B * (size_t)H;
+	/* tmp holds dh (B, H) and dc (B, H) carried backwards through time */
+	float *dh = s->tmp, *dc = s->tmp + BH;
+	memcpy(dh, dout, sizeof(float) * BH);
+	memset(dc, 0, sizeof(float) * BH);
+	for (int t = T - 1; t >= 0; t--) {
+		const float *g = s->gates + (size_t)t * B * G, *cp = s->c + (size_t)t * BH,
+			    *cn = s->c + (size_t)(t + 1) * BH;
+		float *dg = s->dg + (size_t)t * B * G;
+		for (size_t n = 0; n < B; n++) {
+			const float *gi = g + n * G, *gf = gi + H, *gg = gf + H, *go = gg + H;
+			float *di = dg + n * G, *df = di + H, *dgg = df + H, *dgo = dgg + H;
+			for (int j = 0; j < H; j++) {
+				size_t k = n * H + j;
+				float tc = tanhf(cn[k]);
+				float dcv = dc[k] + dh[k] * go[j] * (1.0f - tc * tc);
+				dgo[j] = dh[k] * tc * go[j] * (1.0f - go[j]);
+				di[j] = dcv * gg[j] * gi[j] * (1.0f - gi[j]);
+				dgg[j] = dcv * gi[j] * (1.0f - gg[j] * gg[j]);
+				df[j] = dcv * cp[k] * gf[j] * (1.0f - gf[j]);
+				dc[k] = dcv * gf[j];
+			}
+		}
+		/* dh_{t-1} = dG_t W_hh */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, H, (int)G, 1.0f, dg, (int)G, whh, H,
+			    0.0f, dh, H);
+	}
+	/* Weight gradients over all steps at once. */
+	int TB = T * (int)B;
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G, H, TB, 1.0f, s->dg, (int)G, s->h, H, 1.0f, dwhh,
+		    H);
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G, NI, TB, 1.0f, s->dg, (int)G, s->xt, NI, 1.0f, dwih,
+		    NI);
+	for (size_t r = 0; r < (size_t)TB; r++)
+		for (size_t j = 0; j < G; j++) {
+			dbih[j] += s->dg[r * G + j];
+			dbhh[j] += s->dg[r * G + j];
+		}
+	if (dinp) {
+		/* dx_t = dG_t W_ih, time-major into xt's shape, then back to (B, T*NI) */
+		float *dxt = s->gates; /* the gates are no longer needed */
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, TB, NI, (int)G, 1.0f, s->dg, (int)G, wih, NI, 0.0f,
+			    dxt, NI);
+		for (size_t n = 0; n < B; n++)
+			for (int t = 0; t < T; t++)
+				memcpy(dinp + (n * T + t) * (size_t)NI, dxt + ((size_t)t * B + n) * NI, sizeof(float) * (size_t)NI);
+	}
+}

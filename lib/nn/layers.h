@@ -1,0 +1,57 @@
+/* layers.h: the float kernels of each layer, forward and backward side by
+ * side (llm.c's convention: outputs first, then inputs and weights, then
+ * sizes; gradients d-prefixed and accumulated with +=).  Activations of
+ * convolution and pooling layers are NHWC inside dcc; flatten turns them into
+ * PyTorch's CHW order, so fc weights keep PyTorch's layout.  Each *_ref is a
+ * plain version the tests compare the fast one against. */
+#ifndef DCC_LAYERS_H
+#define DCC_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void fc_forward(float *out, const float *inp, const float *w, const float *b, size_t B, int in, int out_f);
+void fc_forward_ref(float *out, const float *inp, const float *w, const float *b, size_t B, int in, int out_f);
+/* dinp may be NULL (first layer). */
+void fc_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+		 size_t B, int in, int out_f);
+
+/* inp (B, H, W, C) -> out (B, Ho, Wo, Cout); w (Cout, C, K, K) as PyTorch;
+ * cols (B*Ho*Wo, C*K*K) is the im2col buffer and wt (2 * Cout*C*K*K) holds
+ * the permuted weights, both kept for the backward pass. */
+void conv_forward(float *out, float *cols, float *wt, const float *inp, const float *w, const float *b,
+		  size_t B, int C, int H, int W, int K, int stride, int pad, int Cout, int Ho, int Wo);
+void conv_forward_ref(float *out, const float *inp, const float *w, const float *b, size_t B, int C, int H,
+		      int W, int K, int stride, int pad, int Cout, int Ho, int Wo);
+/* Clobbers cols (reused for the column gradients). dinp may be NULL. */
+void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, const float *dout,
+		   const float *w, size_t B, int C, int H, int W, int K, int stride, int pad, int Cout, int Ho, int Wo);
+
+/* NHWC max pooling; argmax holds each output's input index within its sample. */
+void maxpool_forward(float *out, int32_t *argmax, const float *inp, size_t B, int C, int H, int W, int K,
+		     int stride, int Ho, int Wo);
+void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, size_t B, size_t in_size,
+		      size_t out_size);
+
+void relu_forward(float *out, const float *inp, size_t n);
+void relu_backward(float *dinp, const float *dout, const float *out, size_t n);
+
+/* (B, H, W, C) -> (B, C*H*W) in C, H, W order, and back. */
+void flatten_forward(float *out, const float *inp, size_t B, int C, int H, int W);
+void flatten_backward(float *dinp, const float *dout, size_t B, int C, int H, int W);
+
+/* LSTM over T steps of NI features (input (B, T*NI)), hidden H, gates i, f, g, o
+ * as PyTorch.  State (time-major) kept for the backward pass:
+ *   xt (T, B, NI), gates (T, B, 4H) activated, c and h (T+1, B, H).
+ * out (B, H) is the last hidden state. */
+typedef struct lstm_state {
+	float *xt, *gates, *c, *h, *tmp, *dg;
+} lstm_state;
+void lstm_forward(float *out, lstm_state *s, const float *inp, const float *wih, const float *whh,
+		  const float *bih, const float *bhh, size_t B, int T, int NI, int H);
+void lstm_forward_ref(float *out, const float *inp, const float *wih, const float *whh, const float *bih,
+		      const float *bhh, size_t B, int T, int NI, int H);
+void lstm_backward(float *dinp, float *dwih, float *dwhh, float *dbih, float *dbhh, lstm_state *s,
+		   const float *dout, const float *wih, const float *whh, size_t B, int T, int NI, int H);
+
+#endif

@@ -1,0 +1,225 @@
+/* net.c: the work area (activations and saved state, one allocation per
+ * role), and the forward and backward passes of a whole network. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/internal.h"
+#include "../dcc_nn.h"
+#include "layers.h"
+
+typedef struct layer_work {
+	float *cols;      /* conv: im2col */
+	float *wt;        /* conv: permuted weights and their gradient */
+	int32_t *argmax;  /* maxpool */
+	lstm_state lstm;
+} layer_work;
+
+struct dcc_work {
+	size_t batch;
+	float **act;      /* act[i]: input of layer i (B x in_size); act[nlayers-1] = logits */
+	layer_work *lw;
+	float *grad_a, *grad_b; /* ping-pong buffers for activation gradients */
+	float **grad;           /* [layer * 4 + k]: parameter gradients (training) */
+	float *grad_all;
+	size_t grad_n;
+	void **allocs;
+	size_t nallocs;
+};
+
+static void *walloc(dcc_work *w, size_t bytes)
+{
+	void *p = calloc(1, bytes ? bytes : 1);
+	if (!p)
+		return NULL;
+	w->allocs[w->nallocs++] = p;
+	return p;
+}
+
+void dcc_work_free(dcc_work *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->nallocs; i++)
+		free(w->allocs[i]);
+	free(w->allocs);
+	free(w->act);
+	free(w->lw);
+	free(w->grad);
+	free(w);
+}
+
+int dcc_work_new(const dcc_net *n, size_t batch, int training, dcc_work **out, dcc_error *err)
+{
+	dcc_work *w = calloc(1, sizeof(*w));
+	*out = NULL;
+	if (!w)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	w->batch = batch;
+	w->act = calloc(n->nlayers + 1, sizeof(float *));
+	w->lw = calloc(n->nlayers, sizeof(layer_work));
+	w->allocs = calloc(8 * n->nlayers + 8, sizeof(void *));
+	int ok = w->act && w->lw && w->allocs;
+	size_t maxsz = 0;
+	for (size_t i = 0; ok && i < n->nlayers; i++) {
+		const dcc_layer *l = &n->layers[i];
+		maxsz = l->in_size > maxsz ? l->in_size : maxsz;
+		maxsz = l->out_size > maxsz ? l->out_size : maxsz;
+		ok = (w->act[i] = walloc(w, sizeof(float) * batch * l->in_size)) != NULL;
+		layer_work *lw = &w->lw[i];
+		if (ok && l->op == DCC_OP_CONV2D)
+			ok = (lw->cols = walloc(w, sizeof(float) * batch * (size_t)l->oh * l->ow * l->ic * l->k * l->k)) &&
+			     (lw->wt = walloc(w, sizeof(float) * 2 * (size_t)l->oc * l->ic * l->k * l->k));
+		if (ok && l->op == DCC_OP_MAXPOOL2D)
+			ok = (lw->argmax = walloc(w, sizeof(int32_t) * batch * l->out_size)) != NULL;
+		if (ok && l->op == DCC_OP_LSTM) {
+			size_t T = (size_t)l->steps, H = (size_t)l->hidden, NI = (size_t)l->in, G = 4 * H;
+			size_t row = G > NI ? G : NI;
+			lstm_state *s = &lw->lstm;
+			ok = (s->xt = walloc(w, sizeof(float) * T * batch * NI)) &&
+			     (s->gates = walloc(w, sizeof(float) * T * batch * row)) &&
+			     (s->c = walloc(w, sizeof(float) * (T + 1) * batch * H)) &&
+			     (s->h = walloc(w, sizeof(float) * (T + 1) * batch * H)) &&
+			     (s->tmp = walloc(w, sizeof(float) * 2 * batch * H)) &&
+			     (s->dg = walloc(w, sizeof(float) * T * batch * G));
+		}
+	}
+	if (ok)
+		ok = (w->grad_a = walloc(w, sizeof(float) * batch * maxsz)) &&
+		     (w->grad_b = walloc(w, sizeof(float) * batch * maxsz));
+	if (ok && training) {
+		/* One allocation for every parameter's gradient, sliced. */
+		size_t total = 0;
+		for (size_t i = 0; i < n->nlayers; i++)
+			for (int k = 0; k < n->layers[i].nparam; k++)
+				total += n->layers[i].p[k].n;
+		ok = (w->grad = calloc(4 * n->nlayers, sizeof(float *))) &&
+		     (w->grad_all = walloc(w, sizeof(float) * total));
+		w->grad_n = total;
+		size_t off = 0;
+		for (size_t i = 0; ok && i < n->nlayers; i++)
+			for (int k = 0; k < n->layers[i].nparam; k++) {
+				w->grad[4 * i + (size_t)k] = w->grad_all + off;
+				off += n->layers[i].p[k].n;
+			}
+	}
+	if (!ok) {
+		dcc_work_free(w);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory for a batch of %zu", batch);
+	}
+	*out = w;
+	return 0;
+}
+
+const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size_t B)
+{
+	memcpy(w->act[0], x, sizeof(float) * B * n->layers[0].in_size);
+	for (size_t i = 0; i + 1 < n->nlayers; i++) {
+		const dcc_layer *l = &n->layers[i];
+		const float *in = w->act[i];
+		float *out = w->act[i + 1];
+		switch (l->op) {
+		case DCC_OP_FC:
+			fc_forward(out, in, l->p[0].w, l->p[1].w, B, l->in, l->out);
+			break;
+		case DCC_OP_CONV2D:
+			conv_forward(out, w->lw[i].cols, w->lw[i].wt, in, l->p[0].w, l->p[1].w, B, l->ic, l->ih, l->iw, l->k, l->stride,
+				     l->pad, l->oc, l->oh, l->ow);
+			break;
+		case DCC_OP_MAXPOOL2D:
+			maxpool_forward(out, w->lw[i].argmax, in, B, l->ic, l->ih, l->iw, l->k, l->stride, l->oh, l->ow);
+			break;
+		case DCC_OP_RELU:
+			relu_forward(out, in, B * l->in_size);
+			break;
+		case DCC_OP_FLATTEN:
+			flatten_forward(out, in, B, l->ic, l->ih, l->iw);
+			break;
+		case DCC_OP_LSTM:
+			lstm_forward(out, &w->lw[i].lstm, in, l->p[0].w, l->p[1].w, l->p[2].w, l->p[3].w, B, l->steps,
+				     l->in, l->hidden);
+			break;
+		}
+	}
+	return w->act[n->nlayers - 1];
+}
+
+float *dcc_work_grad(dcc_work *w, size_t layer, int k)
+{
+	return w->grad ? w->grad[4 * layer + (size_t)k] : NULL;
+}
+
+void dcc_work_zero_grad(dcc_work *w)
+{
+	if (w->grad_all)
+		memset(w->grad_all, 0, w->grad_n * sizeof(float));
+}
+
+double dcc_softmax_ce(float *dlogits, const float *logits, const uint8_t *labels, size_t B, int classes,
+		      double denom)
+{
+	double loss = 0;
+	for (size_t i = 0; i < B; i++) {
+		const float *z = logits + i * classes;
+		float mx = z[0];
+		for (int k = 1; k < classes; k++)
+			mx = z[k] > mx ? z[k] : mx;
+		double sum = 0;
+		for (int k = 0; k < classes; k++)
+			sum += exp((double)z[k] - mx);
+		double lse = mx + log(sum);
+		loss += lse - z[labels[i]];
+		if (dlogits)
+			for (int k = 0; k < classes; k++)
+				dlogits[i * classes + k] =
+					(float)((exp((double)z[k] - lse) - (k == labels[i] ? 1.0 : 0.0)) / denom);
+	}
+	return loss;
+}
+
+void dcc_net_backward(const dcc_net *n, dcc_work *w, const float *dlogits, size_t B)
+{
+	float **G = w->grad;
+	float *dcur = w->grad_a, *dnext = w->grad_b;
+	memcpy(dcur, dlogits, sizeof(float) * B * (size_t)n->classes);
+	for (size_t ii = n->nlayers - 1; ii-- > 0;) {
+		const dcc_layer *l = &n->layers[ii];
+		const float *in = w->act[ii], *out = w->act[ii + 1];
+		/* The first layer's input gradient is never needed. */
+		float *din = ii > 0 ? dnext : NULL;
+		switch (l->op) {
+		case DCC_OP_FC:
+			fc_backward(din, G[4 * ii], G[4 * ii + 1], dcur, in, l->p[0].w, B, l->in, l->out);
+			break;
+		case DCC_OP_CONV2D:
+			conv_backward(din, G[4 * ii], G[4 * ii + 1], w->lw[ii].cols, w->lw[ii].wt, dcur, l->p[0].w, B, l->ic, l->ih, l->iw,
+				      l->k, l->stride, l->pad, l->oc, l->oh, l->ow);
+			break;
+		case DCC_OP_MAXPOOL2D:
+			if (din)
+				maxpool_backward(din, dcur, w->lw[ii].argmax, B, l->in_size, l->out_size);
+			break;
+		case DCC_OP_RELU:
+			if (din)
+				relu_backward(din, dcur, out, B * l->in_size);
+			break;
+		case DCC_OP_FLATTEN:
+			if (din)
+				flatten_backward(din, dcur, B, l->ic, l->ih, l->iw);
+			break;
+		case DCC_OP_LSTM:
+			lstm_backward(din, G[4 * ii], G[4 * ii + 1], G[4 * ii + 2], G[4 * ii + 3], &w->lw[ii].lstm, dcur, l->p[0].w,
+				      l->p[1].w, B, l->steps, l->in, l->hidden);
+			break;
+		}
+		float *t = dcur;
+		dcur = dnext;
+		dnext = t;
+	}
+}
+
+void dcc_pixels_to_input(float *x, const uint8_t *px, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)px[i] / 255.0f;
+}

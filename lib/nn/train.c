@@ -1,0 +1,374 @@
+/* train.c: minibatch SGD with momentum, weight decay and a learning-rate
+ * schedule (PyTorch's SGD update rule), keeping pruned weights exactly zero;
+ * and evaluation on the test set. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <cblas.h>
+
+#include "../core/internal.h"
+#include "../dcc_nn.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void dcc_train_defaults(const char *netname, dcc_train_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->epochs = 20;
+	o->batch = 64;
+	o->lr = 0.05;
+	o->momentum = 0.9;
+	o->weight_decay = 5e-4;
+	o->schedule = DCC_LR_COSINE;
+	o->step_gamma = 0.1;
+	o->step_every = 10;
+	o->seed = 1;
+	if (netname && !strcmp(netname, "lenet5")) {
+		o->epochs = 15;
+		o->lr = 0.02;
+	} else if (netname && !strcmp(netname, "lstm")) {
+		o->epochs = 15;
+		o->lr = 0.1;
+		o->weight_decay = 1e-4;
+	}
+}
+
+static double lr_at(const dcc_train_opts *o, int epoch, double frac)
+{
+	switch (o->schedule) {
+	case DCC_LR_STEP:
+		return o->lr * pow(o->step_gamma, (double)(epoch / (o->step_every > 0 ? o->step_every : 1)));
+	case DCC_LR_COSINE:
+		return o->lr * 0.5 * (1.0 + cos(3.141592653589793 * ((double)epoch + frac) / (double)o->epochs));
+	}
+	return o->lr;
+}
+
+/* Zeroes masked weights and their momentum: a pruned weight stays pruned. */
+static void apply_mask(dcc_param *p)
+{
+	if (!p->mask)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		if (!((p->mask[i / 8] >> (i % 8)) & 1)) {
+			p->w[i] = 0.0f;
+			if (p->v)
+				p->v[i] = 0.0f;
+		}
+}
+
+/* ---- threads ---- */
+
+int dcc_default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+typedef struct par_arg {
+	void (*fn)(void *, int);
+	void *ctx;
+	int t;
+} par_arg;
+
+static void *par_main(void *a)
+{
+	par_arg *p = a;
+	p->fn(p->ctx, p->t);
+	return NULL;
+}
+
+int dcc_parallel(int nthreads, void (*fn)(void *ctx, int t), void *ctx)
+{
+	pthread_t th[64];
+	par_arg args[64];
+	int started = 1;
+	if (nthreads > 64)
+		nthreads = 64;
+	for (int t = 1; t < nthreads; t++) {
+		args[t] = (par_arg){fn, ctx, t};
+		if (pthread_create(&th[t], NULL, par_main, &args[t]))
+			break;
+		started++;
+	}
+	fn(ctx, 0);
+	for (int t = 1; t < started; t++)
+		pthread_join(th[t], NULL);
+	/* Threads that could not start: do their share here, in order. */
+	for (int t = started; t < nthreads; t++)
+		fn(ctx, t);
+	return 0;
+}
+
+/* ---- training ---- */
+
+typedef struct worker {
+	dcc_work *w;
+	float *x, *dl;
+	uint8_t *y;
+	double loss;
+} worker;
+
+typedef struct train_ctx {
+	dcc_net *n;
+	const dcc_dataset *d;
+	const size_t *perm;
+	size_t b0, bs, insz;
+	int nthreads;
+	worker *wk;
+} train_ctx;
+
+/* Thread t's share of the batch: a contiguous slice, the same for a given
+ * thread count, so results repeat. */
+static void slice(size_t bs, int nthreads, int t, size_t *lo, size_t *hi)
+{
+	*lo = bs * (size_t)t / (size_t)nthreads;
+	*hi = bs * (size_t)(t + 1) / (size_t)nthreads;
+}
+
+static void train_step(void *arg, int t)
+{
+	train_ctx *c = arg;
+	worker *k = &c->wk[t];
+	size_t lo, hi;
+	slice(c->bs, c->nthreads, t, &lo, &hi);
+	size_t m = hi - lo;
+	dcc_work_zero_grad(k->w);
+	k->loss = 0;
+	if (!m)
+		return;
+	for (size_t i = 0; i < m; i++) {
+		size_t src = c->perm[c->b0 + lo + i];
+		dcc_pixels_to_input(k->x + i * c->insz, c->d->train_x + src * c->insz, c->insz);
+		k->y[i] = c->d->train_y[src];
+	}
+	const float *logits = dcc_net_forward(c->n, k->w, k->x, m);
+	k->loss = dcc_softmax_ce(k->dl, logits, k->y, m, c->n->classes, (double)c->bs);
+	dcc_net_backward(c->n, k->w, k->dl, m);
+}
+
+int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_error *err)
+{
+	size_t insz = n->layers[0].in_size;
+	if ((size_t)d->c * d->h * d->w != insz || d->classes > n->classes)
+		return dcc_fail(err, DCC_E_SHAPE, "the network takes %dx%dx%d inputs and %d classes; the data has %dx%dx%d and %d",
+				n->in_c, n->in_h, n->in_w, n->classes, d->c, d->h, d->w, d->classes);
+	if (o->batch < 1 || o->epochs < 0)
+		return dcc_fail(err, DCC_E_ARG, "batch must be >= 1 and epochs >= 0");
+	for (size_t i = 0; i < n->nlayers; i++)
+		for (int k = 0; k < n->layers[i].nparam; k++) {
+			dcc_param *p = &n->layers[i].p[k];
+			if (p->owned)
+				return dcc_fail(err, DCC_E_UNSUPPORTED, "'%s' is shared or fixed point; dcc train updates float "
+						"weights (fine-tune a shared model with dcc share --finetune)", p->name);
+		}
+	size_t N = o->limit && o->limit < d->ntrain ? o->limit : d->ntrain, B = o->batch;
+	int nt = o->threads > 0 ? o->threads : dcc_default_threads();
+	if ((size_t)nt > B)
+		nt = (int)B;
+	if (nt > 64)
+		nt = 64;
+	worker wk[64];
+	memset(wk, 0, sizeof(wk));
+	size_t *perm = malloc(N * sizeof(size_t));
+	int rc = perm ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (int t = 0; t < nt && !rc; t++) {
+		size_t share = (B + (size_t)nt - 1) / (size_t)nt;
+		rc = dcc_work_new(n, share, 1, &wk[t].w, err);
+		if (!rc && (!(wk[t].x = malloc(share * insz * sizeof(float))) ||
+			    !(wk[t].dl = malloc(share * (size_t)n->classes * sizeof(float))) || !(wk[t].y = malloc(share))))
+			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; !rc && i < n->nlayers; i++)
+		for (int k = 0; k < n->layers[i].nparam && !rc; k++) {
+			dcc_param *p = &n->layers[i].p[k];
+			free(p->v);
+			if (!(p->v = calloc(p->n, sizeof(float))))
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			else
+				apply_mask(p);
+		}
+	int blas = openblas_get_num_threads();
+	openblas_set_num_threads(1); /* the parallelism is over the batch */
+	dcc_rng r;
+	dcc_rng_seed(&r, o->seed);
+	for (size_t i = 0; !rc && i < N; i++)
+		perm[i] = i;
+	train_ctx c = {n, d, perm, 0, 0, insz, nt, wk};
+	for (int ep = 0; ep < o->epochs && !rc; ep++) {
+		for (size_t i = N - 1; i > 0; i--) { /* Fisher-Yates */
+			size_t j = (size_t)(dcc_rng_next(&r) % (i + 1)), t = perm[i];
+			perm[i] = perm[j];
+			perm[j] = t;
+		}
+		double t0 = now_s(), loss_sum = 0;
+		size_t seen = 0;
+		for (size_t b0 = 0; b0 < N; b0 += B) {
+			c.b0 = b0;
+			c.bs = N - b0 < B ? N - b0 : B;
+			int used = (size_t)nt < c.bs ? nt : (int)c.bs;
+			c.nthreads = used;
+			dcc_parallel(used, train_step, &c);
+			double loss = 0;
+			for (int t = 0; t < used; t++)
+				loss += wk[t].loss;
+			if (!isfinite(loss)) {
+				rc = dcc_fail(err, DCC_E_RANGE, "training diverged in epoch %d (loss %g): lower --lr", ep + 1, loss);
+				break;
+			}
+			double lr = lr_at(o, ep, (double)b0 / (double)N);
+			float mom = (float)o->momentum, wd = (float)o->weight_decay, flr = (float)lr;
+			for (size_t i = 0; i < n->nlayers; i++)
+				for (int k = 0; k < n->layers[i].nparam; k++) {
+					dcc_param *p = &n->layers[i].p[k];
+					float *g = dcc_work_grad(wk[0].w, i, k);
+					for (int t = 1; t < used; t++) { /* reduce in thread order */
+						const float *gt = dcc_work_grad(wk[t].w, i, k);
+						for (size_t j = 0; j < p->n; j++)
+							g[j] += gt[j];
+					}
+					for (size_t j = 0; j < p->n; j++) {
+						float gj = g[j] + wd * p->w[j];
+						p->v[j] = mom * p->v[j] + gj;
+						p->w[j] -= flr * p->v[j];
+					}
+					apply_mask(p);
+				}
+			loss_sum += loss;
+			seen += c.bs;
+			if (o->progress) {
+				double el = now_s() - t0;
+				dcc_train_status s = {ep + 1, o->epochs, seen, N, loss_sum / (double)seen, lr,
+						      el > 0 ? (double)seen / el : 0, seen == N};
+				o->progress(o->ctx, &s);
+			}
+		}
+	}
+	openblas_set_num_threads(blas);
+	free(perm);
+	for (int t = 0; t < nt; t++) {
+		dcc_work_free(wk[t].w);
+		free(wk[t].x), free(wk[t].dl), free(wk[t].y);
+	}
+	for (size_t i = 0; i < n->nlayers; i++)
+		for (int k = 0; k < n->layers[i].nparam; k++) {
+			free(n->layers[i].p[k].v);
+			n->layers[i].p[k].v = NULL;
+		}
+	return rc;
+}
+
+void dcc_eval_result_free(dcc_eval_result *r)
+{
+	if (!r)
+		return;
+	free(r->confusion);
+	free(r->logits);
+	r->confusion = NULL;
+	r->logits = NULL;
+}
+
+typedef struct eval_ctx {
+	const dcc_net *n;
+	const dcc_dataset *d;
+	size_t N, insz;
+	int nthreads;
+	dcc_work *w[64];
+	float *x[64];
+	uint64_t *conf[64];
+	double loss[64];
+	float *logits;
+	int failed;
+} eval_ctx;
+
+/* Thread t evaluates chunks t, t + nthreads, ... of 256 images. */
+static void eval_part(void *arg, int t)
+{
+	eval_ctx *c = arg;
+	size_t C = (size_t)c->n->classes, B = 256;
+	for (size_t b0 = (size_t)t * B; b0 < c->N; b0 += B * (size_t)c->nthreads) {
+		size_t bs = c->N - b0 < B ? c->N - b0 : B;
+		dcc_pixels_to_input(c->x[t], c->d->test_x + b0 * c->insz, bs * c->insz);
+		const float *z = dcc_net_forward(c->n, c->w[t], c->x[t], bs);
+		c->loss[t] += dcc_softmax_ce(NULL, z, c->d->test_y + b0, bs, c->n->classes, 1.0);
+		for (size_t i = 0; i < bs; i++) {
+			size_t best = 0;
+			for (size_t k = 1; k < C; k++)
+				if (z[i * C + k] > z[i * C + best])
+					best = k;
+			c->conf[t][c->d->test_y[b0 + i] * C + best]++;
+		}
+		if (c->logits)
+			memcpy(c->logits + b0 * C, z, bs * C * sizeof(float));
+	}
+}
+
+int dcc_eval(const dcc_net *n, const dcc_dataset *d, size_t limit, int want_logits, int threads,
+	     dcc_eval_result *r, dcc_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	size_t insz = n->layers[0].in_size, C = (size_t)n->classes;
+	if ((size_t)d->c * d->h * d->w != insz || d->classes > n->classes)
+		return dcc_fail(err, DCC_E_SHAPE, "the network takes %dx%dx%d inputs and %d classes; the data has %dx%dx%d and %d",
+				n->in_c, n->in_h, n->in_w, n->classes, d->c, d->h, d->w, d->classes);
+	eval_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	c->n = n, c->d = d, c->insz = insz;
+	c->N = limit && limit < d->ntest ? limit : d->ntest;
+	c->nthreads = threads > 0 ? threads : dcc_default_threads();
+	if (c->nthreads > 64)
+		c->nthreads = 64;
+	int rc = 0;
+	for (int t = 0; t < c->nthreads && !rc; t++) {
+		rc = dcc_work_new(n, 256, 0, &c->w[t], err);
+		if (!rc && (!(c->x[t] = malloc(256 * insz * sizeof(float))) || !(c->conf[t] = calloc(C * C, sizeof(uint64_t)))))
+			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	r->confusion = rc ? NULL : calloc(C * C, sizeof(uint64_t));
+	if (!rc && want_logits && !(c->logits = malloc(c->N * C * sizeof(float))))
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (!rc && !r->confusion)
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (!rc) {
+		int blas = openblas_get_num_threads();
+		openblas_set_num_threads(1);
+		double t0 = now_s();
+		dcc_parallel(c->nthreads, eval_part, c);
+		double el = now_s() - t0;
+		openblas_set_num_threads(blas);
+		double loss = 0;
+		for (int t = 0; t < c->nthreads; t++) {
+			loss += c->loss[t];
+			for (size_t i = 0; i < C * C; i++)
+				r->confusion[i] += c->conf[t][i];
+		}
+		for (size_t i = 0; i < C; i++)
+			r->correct += r->confusion[i * C + i];
+		r->n = c->N;
+		r->classes = n->classes;
+		r->loss = c->N ? loss / (double)c->N : 0;
+		r->accuracy = c->N ? (double)r->correct / (double)c->N : 0;
+		r->images_per_s = el > 0 ? (double)c->N / el : 0;
+		r->logits = c->logits;
+		c->logits = NULL;
+	}
+	for (int t = 0; t < c->nthreads; t++) {
+		dcc_work_free(c->w[t]);
+		free(c->x[t]);
+		free(c->conf[t]);
+	}
+	free(c->logits);
+	free(c);
+	if (rc)
+		dcc_eval_result_free(r);
+	return rc;
+}

@@ -1,0 +1,124 @@
+#!/bin/sh
+# test_nn.sh: dcc train, eval and import --net from the command line: small
+# runs on a synthetic 8x8 data set, repeatability, and the errors users meet.
+. "$(dirname "$0")/lib.sh"
+
+# A synthetic data set in the MNIST layout: 8x8 images, 4 classes.
+$PY - <<'PYEOF'
+import gzip, os, struct
+import numpy as np
+rng = np.random.default_rng(0)
+os.makedirs("d8", exist_ok=True)
+def idx(path, a, gz=True):
+    hdr = struct.pack(">BBBB", 0, 0, 8, a.ndim) + b"".join(struct.pack(">I", s) for s in a.shape)
+    (gzip.open if gz else open)(path, "wb").write(hdr + a.astype(np.uint8).tobytes())
+for split, n in [("train", 600), ("t10k", 200)]:
+    y = rng.integers(0, 4, n)
+    x = rng.integers(0, 60, (n, 8, 8))
+    for i in range(n):                      # class k: a bright quadrant
+        r, c = divmod(int(y[i]), 2)
+        x[i, r * 4:r * 4 + 4, c * 4:c * 4 + 4] += 150
+    idx("d8/%s-images-idx3-ubyte.gz" % split, x, gz=(split == "train"))
+    idx("d8/%s-labels-idx1-ubyte%s" % (split, ".gz" if split == "train" else ""), y, gz=(split == "train"))
+PYEOF
+for f in d8/t10k-images-idx3-ubyte.gz; do [ -f "$f" ] && mv "$f" "${f%.gz}"; done
+
+run $DCC train --net lenet300 --data d8 --epochs 3 --lr 0.1 -o m.dct
+expect_status 0 "train mlp on 8x8"
+expect_out_has "lenet300: 3 epochs in" "train summary"
+expect_err_has "train: epoch 3/3 loss" "progress line per epoch when not a terminal"
+run $DCC info --json m.dct
+check $PY -c "
+import json; d = json.load(open('$T/.out'))
+t = {x['name']: x['shape'] for x in d['tensors']}
+assert t['fc1.weight'] == [300, 64] and t['fc3.weight'] == [4, 100], t
+md = d['metadata']
+assert md['dcc.input_shape'] == [1, 8, 8] and md['dcc.classes'] == 4 and md['dcc.net'] == 'lenet300'
+assert md['dcc.graph'][0] == 'flatten flatten' and md['dcc.graph'][-1] == 'softmax_ce loss'
+assert md['dcc.provenance'][-1].startswith('train net=lenet300 epochs=3'), md['dcc.provenance']
+"
+run $DCC eval --data d8 --json m.dct
+expect_status 0 "eval json"
+check $PY -c "
+import json; d = json.load(open('$T/.out'))
+assert d['images'] == 200 and 0.9 <= d['accuracy'] <= 1, d['accuracy']
+assert len(d['confusion']) == 4 and sum(map(sum, d['confusion'])) == 200
+"
+run $DCC eval --data d8 m.dct
+expect_status 0 "eval text"
+expect_out_has "200 test images, accuracy" "eval text"
+expect_out_has "class  accuracy   confusion" "eval text"
+
+# The same seed and thread count give the same bytes.
+$DCC train --net mlp:64-32-4 --data d8 --epochs 2 --seed 5 --threads 2 -o a.dct 2>/dev/null >/dev/null
+$DCC train --net mlp:64-32-4 --data d8 --epochs 2 --seed 5 --threads 2 -o b.dct 2>/dev/null >/dev/null
+check cmp -s a.dct b.dct
+$DCC train --net mlp:64-32-4 --data d8 --epochs 2 --seed 6 --threads 2 -o c.dct 2>/dev/null >/dev/null
+check test -n "$(cmp a.dct c.dct)"
+
+# Continuing from a model.
+run $DCC train --init a.dct --data d8 --epochs 1 -o a2.dct
+expect_status 0 "train --init"
+run $DCC info --json a2.dct
+check $PY -c "
+import json; p = json.load(open('$T/.out'))['metadata']['dcc.provenance']
+assert len(p) == 2 and 'init=a.dct' in p[1], p"
+
+# Errors.
+run $DCC train --net nosuch --data d8 -o x.dct
+expect_status 1 "unknown net"
+expect_err "dcc train: unknown network 'nosuch' (lenet300, lenet5, lstm, mlp:IN-H1-...-OUT)" "unknown net"
+run $DCC train --net lenet5 --data d8 -o x.dct
+expect_status 1 "lenet5 on 8x8"
+expect_err "dcc train: lenet5 cannot fit 8x8 images (it needs at least 16x16)" "lenet5 on 8x8"
+run $DCC train --net mlp:60-10-4 --data d8 -o x.dct
+expect_status 1 "mlp input"
+expect_err "dcc train: network 'mlp:60-10-4' takes 60 inputs but the data has 1x8x8 = 64" "mlp input"
+run $DCC train --net lenet300 --data nodir -o x.dct
+expect_status 1 "no data"
+expect_err "dcc train: nodir/train-images-idx3-ubyte: no such file (nor .gz)" "no data"
+run $DCC train --net lenet300 --data d8 --lr -1 -o x.dct
+expect_status 2 "bad lr"; expect_err_has "--lr must be in (0, 100)" "bad lr"
+run $DCC train --data d8 -o x.dct
+expect_status 2 "no net"; expect_err_has "give one of --net NAME or --init MODEL.dct" "no net"
+expect_no_file x.dct "no output on failure"
+
+mkdir bad
+cp d8/* bad/
+head -c 500 d8/t10k-images-idx3-ubyte >bad/t10k-images-idx3-ubyte
+run $DCC eval --data bad m.dct
+expect_status 1 "truncated data"
+expect_err "dcc eval: bad/t10k-images-idx3-ubyte: IDX data truncated (484 of 12800 bytes)" "truncated data"
+cp d8/* bad/
+$PY -c "
+import struct; b = open('d8/t10k-labels-idx1-ubyte','rb').read()
+open('bad/t10k-labels-idx1-ubyte','wb').write(b[:4] + struct.pack('>I', 150) + b[8:158])"
+run $DCC eval --data bad m.dct
+expect_status 1 "mismatched labels"
+expect_err "dcc eval: bad/t10k-images-idx3-ubyte holds 200 images but bad/t10k-labels-idx1-ubyte 150 labels" "mismatched labels"
+
+$PY -c "import numpy as np; np.save('w.npy', np.zeros((3, 4), np.float32))"
+$DCC import w.npy -o bare.dct
+run $DCC eval --data d8 bare.dct
+expect_status 1 "eval bare"
+expect_err "dcc eval: bare.dct: no network graph (dcc.graph): a bare container of tensors (create one with dcc train --net, or dcc import --net)" "eval bare"
+
+# import --net: a state_dict checked against the network.
+$DCC export m.dct -o sd.npz
+run $DCC import --net lenet300 --data d8 sd.npz -o back.dct
+expect_status 0 "import --net"
+run $DCC eval --data d8 --logits l1.npy m.dct
+run $DCC eval --data d8 --logits l2.npy back.dct
+check cmp -s l1.npy l2.npy
+$PY -c "
+import numpy as np; d = dict(np.load('sd.npz')); d['fc2.weight'] = d['fc2.weight'][:, :50]; np.savez('bad.npz', **d)"
+run $DCC import --net lenet300 --data d8 bad.npz -o x.dct
+expect_status 1 "import --net shape"
+expect_err "dcc import: tensor 'fc2.weight' is 100x50, the graph needs 100x300" "import --net shape"
+$PY -c "
+import numpy as np; d = dict(np.load('sd.npz')); d['extra.weight'] = np.zeros(3, np.float32); np.savez('extra.npz', **d)"
+run $DCC import --net lenet300 --data d8 extra.npz -o x.dct
+expect_status 1 "import --net extra"
+expect_err "dcc import: tensor 'extra.weight' is not a parameter of lenet300" "import --net extra"
+expect_no_file x.dct "import --net failures"
+finish

@@ -1,0 +1,254 @@
+/* test_nn.c: the float network engine -- each fast kernel against its plain
+ * reference, finite-difference checks of every layer's backward (fc, conv2d
+ * with padding and stride, maxpool, relu, flatten, lstm, the loss), masked
+ * training keeping pruned weights at zero, and repeatable training. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "../../lib/dcc_nn.h"
+#include "../../lib/nn/layers.h"
+#include "check.h"
+
+static unsigned long long seed = 12345;
+static float frand(void) { return (float)((double)(check_rng(&seed) >> 11) * 0x1.0p-53 * 2.0 - 1.0); }
+static void fill(float *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = frand();
+}
+static float maxdiff(const float *a, const float *b, size_t n)
+{
+	float m = 0;
+	for (size_t i = 0; i < n; i++)
+		m = fabsf(a[i] - b[i]) > m ? fabsf(a[i] - b[i]) : m;
+	return m;
+}
+
+static void test_kernels(void)
+{
+	float x[2000], w[2000], b[64], y1[4000], y2[4000], cols[20000], wt[4000];
+	fill(x, 2000), fill(w, 2000), fill(b, 64);
+	fc_forward(y1, x, w, b, 5, 7, 3);
+	fc_forward_ref(y2, x, w, b, 5, 7, 3);
+	CHECK(maxdiff(y1, y2, 15) < 1e-5f);
+	/* conv: odd sizes, padding, stride 2; and LeNet's 5x5 unpadded */
+	static const int cfg[][7] = {{3, 7, 6, 3, 2, 1, 4}, {2, 9, 9, 5, 1, 0, 5}, {1, 5, 5, 5, 1, 2, 2}};
+	for (int i = 0; i < 3; i++) {
+		int C = cfg[i][0], H = cfg[i][1], W = cfg[i][2], K = cfg[i][3], s = cfg[i][4], p = cfg[i][5], Co = cfg[i][6];
+		int Ho = (H + 2 * p - K) / s + 1, Wo = (W + 2 * p - K) / s + 1;
+		conv_forward(y1, cols, wt, x, w, b, 2, C, H, W, K, s, p, Co, Ho, Wo);
+		conv_forward_ref(y2, x, w, b, 2, C, H, W, K, s, p, Co, Ho, Wo);
+		CHECK_MSG(maxdiff(y1, y2, (size_t)2 * Ho * Wo * Co) < 1e-5f, "conv config %d", i);
+	}
+	lstm_state st;
+	float xt[200], gates[1000], c[200], h[200], tmp[100], dg[1000];
+	st = (lstm_state){xt, gates, c, h, tmp, dg};
+	float wih[4 * 6 * 5], whh[4 * 6 * 6], bih[24], bhh[24];
+	fill(wih, sizeof(wih) / 4), fill(whh, sizeof(whh) / 4), fill(bih, 24), fill(bhh, 24);
+	lstm_forward(y1, &st, x, wih, whh, bih, bhh, 3, 4, 5, 6);
+	lstm_forward_ref(y2, x, wih, whh, bih, bhh, 3, 4, 5, 6);
+	CHECK(maxdiff(y1, y2, 18) < 1e-5f);
+	/* maxpool keeps the first maximum, as PyTorch */
+	float in[8] = {1, 3, 3, 2, 0, 0, 0, 0}, out[2];
+	int32_t am[2];
+	maxpool_forward(out, am, in, 1, 1, 2, 4, 2, 2, 1, 2);
+	CHECK(out[0] == 3 && am[0] == 1 && out[1] == 3 && am[1] == 2);
+}
+
+static dcc_model *make_model(const char *const *lines, size_t n, int c, int h, int w, int classes)
+{
+	dcc_model *m = dcc_model_new();
+	dcc_error e;
+	dcc_model_set_arr_str(m, "dcc.graph", lines, n);
+	int64_t shape[3] = {c, h, w};
+	dcc_model_set_arr_i64(m, "dcc.input_shape", shape, 3);
+	dcc_model_set_i64(m, "dcc.classes", classes);
+	if (dcc_net_init(m, 7, &e)) {
+		fprintf(stderr, "init: %s\n", e.msg);
+		dcc_model_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static double loss_of(dcc_net *n, dcc_work *w, const float *x, const uint8_t *y, size_t B)
+{
+	const float *z = dcc_net_forward(n, w, x, B);
+	return dcc_softmax_ce(NULL, z, y, B, n->classes, 1.0) / (double)B;
+}
+
+/* Central differences against the backward pass for every parameter. */
+static void gradcheck(const char *what, const char *const *lines, size_t nl, int c, int h, int w)
+{
+	dcc_model *m = make_model(lines, nl, c, h, w, 3);
+	CHECK_MSG(m != NULL, "%s: model", what);
+	if (!m)
+		return;
+	dcc_net *n;
+	dcc_error e;
+	int rc = dcc_net_from_model(m, &n, &e);
+	CHECK_MSG(rc == 0, "%s: %s", what, e.msg);
+	if (rc) {
+		dcc_model_free(m);
+		return;
+	}
+	size_t B = 4, in = n->layers[0].in_size;
+	float *x = malloc(B * in * sizeof(float)), dl[64];
+	uint8_t y[4] = {0, 2, 1, 2};
+	fill(x, B * in);
+	dcc_work *wk;
+	dcc_work_new(n, B, 1, &wk, &e);
+	const float *z = dcc_net_forward(n, wk, x, B);
+	dcc_softmax_ce(dl, z, y, B, 3, (double)B);
+	dcc_work_zero_grad(wk);
+	dcc_net_backward(n, wk, dl, B);
+	int bad = 0, checked = 0;
+	for (size_t i = 0; i < n->nlayers; i++)
+		for (int k = 0; k < n->layers[i].nparam; k++) {
+			dcc_param *p = &n->layers[i].p[k];
+			const float *g = dcc_work_grad(wk, i, k);
+			for (size_t j = 0; j < p->n; j += 1 + p->n / 23) {
+				float keep = p->w[j], eps = 1e-3f;
+				p->w[j] = keep + eps;
+				double lp = loss_of(n, wk, x, y, B);
+				p->w[j] = keep - eps;
+				double lm = loss_of(n, wk, x, y, B);
+				p->w[j] = keep;
+				double num = (lp - lm) / (2.0 * eps), ana = g[j];
+				checked++;
+				if (fabs(num - ana) > 3e-3 + 3e-2 * fabs(num)) {
+					bad++;
+					fprintf(stderr, "%s: %s[%zu]: numeric %.6f analytic %.6f\n", what, p->name, j, num, ana);
+				}
+			}
+		}
+	CHECK_MSG(bad == 0 && checked > 10, "%s: %d of %d gradients off", what, bad, checked);
+	free(x);
+	dcc_work_free(wk);
+	dcc_net_free(n);
+	dcc_model_free(m);
+}
+
+static void test_gradients(void)
+{
+	const char *mlp[] = {"flatten f", "fc fc1 in=12 out=5", "relu r", "fc fc2 in=5 out=3", "softmax_ce loss"};
+	gradcheck("fc+relu", mlp, 5, 1, 3, 4);
+	const char *cnn[] = {"conv2d c1 in=2 out=3 k=3 stride=2 pad=1", "relu r1", "conv2d c2 in=3 out=4 k=2 stride=1 pad=0",
+			     "maxpool2d p k=2 stride=1", "flatten f", "fc fc in=8 out=3", "softmax_ce loss"};
+	gradcheck("conv+pool", cnn, 7, 2, 7, 6);
+	const char *rnn[] = {"lstm l in=4 hidden=5 steps=3", "fc fc in=5 out=3", "softmax_ce loss"};
+	gradcheck("lstm", rnn, 3, 1, 3, 4);
+	const char *rnn2[] = {"flatten f", "fc pre in=12 out=12", "lstm l in=4 hidden=5 steps=3", "fc fc in=5 out=3",
+			      "softmax_ce loss"};
+	gradcheck("fc+lstm (lstm input gradient)", rnn2, 5, 1, 3, 4);
+}
+
+/* A learnable synthetic data set: the label is which third of the image is brightest. */
+static dcc_dataset *synth(size_t n)
+{
+	dcc_dataset *d = calloc(1, sizeof(*d));
+	d->c = 1, d->h = 3, d->w = 4, d->classes = 3;
+	d->ntrain = d->ntest = n;
+	d->train_x = malloc(n * 12), d->train_y = malloc(n), d->test_x = malloc(n * 12), d->test_y = malloc(n);
+	for (size_t i = 0; i < 2 * n; i++) {
+		uint8_t *x = (i < n ? d->train_x : d->test_x) + (i % n) * 12;
+		int sum[3] = {0, 0, 0};
+		for (int k = 0; k < 12; k++) {
+			x[k] = (uint8_t)(check_rng(&seed) % 256);
+			sum[k / 4] += x[k];
+		}
+		int best = sum[1] > sum[0] ? 1 : 0;
+		best = sum[2] > sum[best] ? 2 : best;
+		(i < n ? d->train_y : d->test_y)[i % n] = (uint8_t)best;
+	}
+	return d;
+}
+
+static void test_training(void)
+{
+	const char *mlp[] = {"flatten f", "fc fc1 in=12 out=16", "relu r", "fc fc2 in=16 out=3", "softmax_ce loss"};
+	dcc_dataset *d = synth(300);
+	dcc_error e;
+	uint8_t *snap[2] = {NULL, NULL};
+	for (int run = 0; run < 2; run++) {
+		dcc_model *m = make_model(mlp, 5, 1, 3, 4, 3);
+		/* prune half of fc1.weight: hidden units 8..15 lose all inputs */
+		uint64_t sh[2] = {16, 12};
+		dcc_tensor *mk;
+		dcc_model_add_zeros(m, "fc1.weight.mask", DCC_MASK, 0, 0, 2, sh, &mk, &e);
+		for (int i = 0; i < 96; i++)
+			((uint8_t *)mk->data)[i / 8] |= (uint8_t)(1u << (i % 8));
+		dcc_net *n;
+		CHECK(dcc_net_from_model(m, &n, &e) == 0);
+		dcc_eval_result r0, r1;
+		dcc_eval(n, d, 0, 0, 2, &r0, &e);
+		dcc_train_opts o;
+		dcc_train_defaults("mlp", &o);
+		o.epochs = 40;
+		o.batch = 16;
+		o.lr = 0.1;
+		o.threads = 2;
+		CHECK(dcc_train(n, d, &o, &e) == 0);
+		dcc_eval(n, d, 0, 0, 2, &r1, &e);
+		CHECK_MSG(r1.loss < 0.5 * r0.loss, "loss %.4f -> %.4f", r0.loss, r1.loss);
+		const float *w = dcc_model_find(m, "fc1.weight")->data;
+		int zero_ok = 1, moved = 0;
+		for (int i = 0; i < 192; i++)
+			if (i >= 96)
+				zero_ok &= w[i] == 0.0f;
+			else
+				moved += w[i] != 0.0f;
+		CHECK_MSG(zero_ok && moved > 90, "zero_ok %d moved %d", zero_ok, moved);
+		dcc_tensor *t = dcc_model_find(m, "fc2.weight");
+		snap[run] = malloc(t->nbytes);
+		memcpy(snap[run], t->data, t->nbytes);
+		dcc_eval_result_free(&r0);
+		dcc_eval_result_free(&r1);
+		dcc_net_free(n);
+		dcc_model_free(m);
+	}
+	CHECK_MSG(!memcmp(snap[0], snap[1], 16 * 3 * 4), "same seed, same weights");
+	free(snap[0]);
+	free(snap[1]);
+	dcc_dataset_free(d);
+}
+
+static void test_graph_errors(void)
+{
+	dcc_error e;
+	dcc_net *n;
+	const char *bad1[] = {"flatten f", "fc fc1 in=13 out=3", "softmax_ce loss"};
+	dcc_model *m = dcc_model_new();
+	dcc_model_set_arr_str(m, "dcc.graph", bad1, 3);
+	int64_t shape[3] = {1, 3, 4};
+	dcc_model_set_arr_i64(m, "dcc.input_shape", shape, 3);
+	dcc_model_set_i64(m, "dcc.classes", 3);
+	CHECK_ERR(dcc_net_from_model(m, &n, &e), e, DCC_E_SHAPE, "in=13 but its input has 12 features");
+	const char *bad2[] = {"flatten f", "fc fc1 in=12 out=3", "softmax_ce loss"};
+	dcc_model_set_arr_str(m, "dcc.graph", bad2, 3);
+	CHECK_ERR(dcc_net_from_model(m, &n, &e), e, DCC_E_NOTFOUND, "tensor 'fc1.weight' is missing");
+	uint64_t ws[2] = {3, 11};
+	dcc_model_add_zeros(m, "fc1.weight", DCC_F32, 0, 0, 2, ws, NULL, &e);
+	CHECK_ERR(dcc_net_from_model(m, &n, &e), e, DCC_E_SHAPE, "tensor 'fc1.weight' is 3x11, the graph needs 3x12");
+	const char *bad3[] = {"flatten f", "gru g1 in=12", "softmax_ce loss"};
+	dcc_model_set_arr_str(m, "dcc.graph", bad3, 3);
+	CHECK_ERR(dcc_net_from_model(m, &n, &e), e, DCC_E_UNSUPPORTED, "unknown op 'gru'");
+	const char *bad4[] = {"conv2d c in=1 out=2 k=5", "softmax_ce loss"};
+	dcc_model_set_arr_str(m, "dcc.graph", bad4, 2);
+	CHECK_ERR(dcc_net_from_model(m, &n, &e), e, DCC_E_SHAPE, "a 5x5 kernel does not fit a 3x4 input");
+	dcc_model_free(m);
+	dcc_model *x;
+	CHECK_ERR(dcc_net_create("lenet5", 1, 8, 8, 10, 1, &x, &e), e, DCC_E_SHAPE, "lenet5 cannot fit 8x8");
+	CHECK_ERR(dcc_net_create("mlp:60-10", 1, 8, 8, 10, 1, &x, &e), e, DCC_E_SHAPE, "takes 60 inputs");
+	CHECK(dcc_net_create("lenet300", 1, 8, 8, 10, 1, &x, &e) == 0 && dcc_model_find(x, "fc1.weight")->shape[1] == 64);
+	dcc_model_free(x);
+}
+
+int main(void)
+{
+	test_kernels();
+	test_gradients();
+	test_training();
+	test_graph_errors();
+	return check_done("test_nn");
+}
