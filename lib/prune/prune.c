@@ -1,0 +1,411 @@
+/* prune.c: magnitude pruning with exact counts.  Selection is a radix select
+ * on the bits of |w| (non-negative IEEE floats order like their bit
+ * patterns), three histogram passes and no copy, so a 100M-weight layer
+ * needs no more memory than itself and its mask. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/internal.h"
+#include "../dcc_nn.h"
+#include "../dcc_prune.h"
+
+void dcc_prunable_free(dcc_prunable *p, size_t n)
+{
+	for (size_t i = 0; p && i < n; i++) {
+		free(p[i].layer);
+		free(p[i].tensor);
+	}
+	free(p);
+}
+
+static int push(dcc_prunable **v, size_t *n, const char *layer, const char *tensor, int op, size_t rows,
+		size_t cols)
+{
+	dcc_prunable *q = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!q)
+		return DCC_E_NOMEM;
+	*v = q;
+	dcc_prunable *p = &q[*n];
+	memset(p, 0, sizeof(*p));
+	p->layer = dcc_strdup(layer);
+	p->tensor = dcc_strdup(tensor);
+	p->op = op;
+	p->first = *n == 0;
+	p->rows = rows;
+	p->cols = cols;
+	(*n)++;
+	return p->layer && p->tensor ? 0 : DCC_E_NOMEM;
+}
+
+int dcc_prunable_list(const dcc_model *m, dcc_prunable **out, size_t *n, dcc_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	int rc = 0;
+	if (dcc_model_get_kv(m, "dcc.graph")) {
+		dcc_net *net;
+		/* The net is only read for its layer list and shapes. */
+		if ((rc = dcc_net_from_model((dcc_model *)m, &net, err)))
+			return rc;
+		for (size_t i = 0; i < net->nlayers && !rc; i++) {
+			const dcc_layer *l = &net->layers[i];
+			for (int k = 0; k < l->nparam && !rc; k++)
+				if (l->p[k].is_weight)
+					rc = push(out, n, l->name, l->p[k].name, l->op, (size_t)l->p[k].shape[0],
+						  l->p[k].n / (size_t)l->p[k].shape[0]);
+		}
+		dcc_net_free(net);
+	} else {
+		for (size_t i = 0; i < m->ntensors && !rc; i++) {
+			const dcc_tensor *t = &m->tensors[i];
+			if (!dcc_dtype_is_float(t->dtype) || t->ndim < 2 || !t->shape[0])
+				continue;
+			uint64_t numel = dcc_tensor_numel(t);
+			rc = push(out, n, t->name, t->name, 0, (size_t)t->shape[0], (size_t)(numel / t->shape[0]));
+		}
+	}
+	if (rc) {
+		dcc_prunable_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return dcc_fail(err, rc, "out of memory");
+	}
+	return 0;
+}
+
+int dcc_model_is_cnn(const dcc_prunable *p, size_t n)
+{
+	return n > 0 && p[0].op == DCC_OP_CONV2D;
+}
+
+/* ---- selection ---- */
+
+static inline uint32_t key(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, 4);
+	return u & 0x7fffffffu; /* |x| as bits: monotonic for non-NaN values */
+}
+
+/* A set of float arrays selected from as one. */
+typedef struct span {
+	const float *x;
+	size_t n;
+} span;
+
+/* The k-th smallest key over the spans: 11 + 11 + 10 bits. */
+static uint32_t select_key(const span *s, size_t ns, uint64_t k)
+{
+	static const int shift[3] = {21, 10, 0}, width[3] = {11, 11, 10};
+	uint32_t prefix = 0, pmask = 0;
+	uint64_t *hist = calloc(2048, sizeof(uint64_t));
+	if (!hist)
+		return 0;
+	for (int pass = 0; pass < 3; pass++) {
+		memset(hist, 0, 2048 * sizeof(uint64_t));
+		uint32_t bins = 1u << width[pass];
+		for (size_t j = 0; j < ns; j++)
+			for (size_t i = 0; i < s[j].n; i++) {
+				uint32_t u = key(s[j].x[i]);
+				if ((u & pmask) == prefix)
+					hist[(u >> shift[pass]) & (bins - 1)]++;
+			}
+		uint32_t b = 0;
+		while (b + 1 < bins && hist[b] <= k) {
+			k -= hist[b];
+			b++;
+		}
+		prefix |= b << shift[pass];
+		pmask |= (bins - 1) << shift[pass];
+	}
+	free(hist);
+	return prefix;
+}
+
+float dcc_select_abs(const float *x, size_t n, size_t k)
+{
+	span s = {x, n};
+	uint32_t u = select_key(&s, 1, k);
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+/* ---- masks ---- */
+
+static int mask_of(dcc_model *m, const char *tensor, const dcc_tensor *w, uint8_t **mask, dcc_error *err)
+{
+	char nm[DCC_MAX_NAME + 8];
+	snprintf(nm, sizeof(nm), "%s.mask", tensor);
+	dcc_tensor *mk = dcc_model_find(m, nm);
+	if (mk) {
+		if (mk->dtype != DCC_MASK || dcc_tensor_numel(mk) != dcc_tensor_numel(w))
+			return dcc_fail(err, DCC_E_SHAPE, "mask '%s' does not match its tensor", nm);
+		*mask = mk->data;
+		return 0;
+	}
+	int rc = dcc_model_add_zeros(m, nm, DCC_MASK, 0, 0, w->ndim, w->shape, &mk, err);
+	if (rc)
+		return rc;
+	uint64_t n = dcc_tensor_numel(w);
+	memset(mk->data, 0xff, mk->nbytes);
+	if (n % 8) /* padding bits stay zero, as formats/dct.md requires */
+		((uint8_t *)mk->data)[mk->nbytes - 1] = (uint8_t)((1u << (n % 8)) - 1);
+	*mask = mk->data;
+	return 0;
+}
+
+static inline int kept(const uint8_t *mask, size_t i) { return (mask[i / 8] >> (i % 8)) & 1; }
+static inline void cut(uint8_t *mask, size_t i) { mask[i / 8] &= (uint8_t)~(1u << (i % 8)); }
+
+/* The weight as f32: f64 tensors of a bare container are converted in place. */
+static int weight_f32(dcc_model *m, const char *name, dcc_tensor **out, dcc_error *err)
+{
+	dcc_tensor *t = dcc_model_find(m, name);
+	char nm[DCC_MAX_NAME + 16];
+	snprintf(nm, sizeof(nm), "%s.index", name);
+	if (!t && dcc_model_find(m, nm))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "'%s' is shared (codebook and index): prune before dcc share", name);
+	if (!t)
+		return dcc_fail(err, DCC_E_NOTFOUND, "tensor '%s' is missing", name);
+	if (t->dtype == DCC_F64) {
+		uint64_t n = dcc_tensor_numel(t);
+		float *f = malloc(n ? n * sizeof(float) : 1);
+		if (!f)
+			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		for (uint64_t i = 0; i < n; i++)
+			f[i] = (float)((const double *)t->data)[i];
+		uint64_t shape[DCC_MAX_DIMS];
+		memcpy(shape, t->shape, sizeof(shape));
+		int rc = dcc_model_add(m, name, DCC_F32, 0, 0, t->ndim, shape, f, err);
+		if (rc)
+			return rc;
+		t = dcc_model_find(m, name);
+	}
+	if (t->dtype != DCC_F32)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "'%s' is %s; pruning works on float weights", name,
+				dcc_dtype_name(t->dtype));
+	*out = t;
+	return 0;
+}
+
+/* Zeroes masked weights after the mask changed. */
+static void apply(float *w, const uint8_t *mask, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!kept(mask, i))
+			w[i] = 0.0f;
+}
+
+/* Cuts the k smallest |w| among idx[0..n) (positions in w), masked weights
+ * counting as zero; ties go to the lower position. */
+static void cut_smallest(float *w, uint8_t *mask, const size_t *idx, size_t n, size_t k, float *scratch)
+{
+	if (k == 0 || n == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = idx ? idx[i] : i;
+		scratch[i] = kept(mask, j) ? w[j] : 0.0f;
+	}
+	if (k >= n) {
+		for (size_t i = 0; i < n; i++)
+			cut(mask, idx ? idx[i] : i);
+		return;
+	}
+	uint32_t t = key(dcc_select_abs(scratch, n, k - 1));
+	size_t below = 0;
+	for (size_t i = 0; i < n; i++)
+		below += key(scratch[i]) < t;
+	size_t ties = k - below;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u = key(scratch[i]);
+		if (u < t || (u == t && ties && ties--))
+			cut(mask, idx ? idx[i] : i);
+	}
+}
+
+int dcc_prune_tensor(dcc_model *m, const dcc_prunable *p, double sparsity, const dcc_prune_spec *s,
+		     dcc_error *err)
+{
+	if (!(sparsity >= 0 && sparsity < 1))
+		return dcc_fail(err, DCC_E_RANGE, "'%s': sparsity %g is outside [0, 1)", p->layer, sparsity);
+	dcc_tensor *t;
+	uint8_t *mask;
+	int rc = weight_f32(m, p->tensor, &t, err);
+	if (!rc)
+		rc = mask_of(m, p->tensor, t, &mask, err);
+	if (rc)
+		return rc;
+	float *w = t->data;
+	size_t n = (size_t)dcc_tensor_numel(t), rows = p->rows, cols = n / (rows ? rows : 1);
+	apply(w, mask, n);
+	if (s->pattern == DCC_PATTERN_UNSTRUCTURED) {
+		float *scratch = malloc(n * sizeof(float));
+		if (!scratch)
+			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		/* select on a masked copy only when a mask exists; w itself otherwise */
+		cut_smallest(w, mask, NULL, n, (size_t)llround(sparsity * (double)n), scratch);
+		free(scratch);
+	} else if (s->pattern == DCC_PATTERN_BANK) {
+		size_t B = (size_t)s->bank;
+		if (B < 1 || B > cols)
+			return dcc_fail(err, DCC_E_RANGE, "'%s': bank size %zu is outside 1..%zu (the row length)", p->layer, B, cols);
+		size_t keep = (size_t)llround((double)B * (1.0 - sparsity));
+		float scratch[65536];
+		if (B > 65536)
+			return dcc_fail(err, DCC_E_RANGE, "'%s': bank size %zu is too large", p->layer, B);
+		size_t idx[1];
+		(void)idx;
+		for (size_t r = 0; r < rows; r++)
+			for (size_t b0 = 0; b0 < cols; b0 += B) {
+				size_t len = cols - b0 < B ? cols - b0 : B;
+				size_t kp = len == B ? keep : (size_t)llround((double)len * (1.0 - sparsity));
+				/* positions are relative to the bank: shift w and mask views */
+				size_t base = r * cols + b0;
+				for (size_t i = 0; i < len; i++)
+					scratch[i] = kept(mask, base + i) ? w[base + i] : 0.0f;
+				size_t k = len - kp;
+				if (k == 0)
+					continue;
+				if (k >= len) {
+					for (size_t i = 0; i < len; i++)
+						cut(mask, base + i);
+					continue;
+				}
+				uint32_t th = key(dcc_select_abs(scratch, len, k - 1));
+				size_t below = 0;
+				for (size_t i = 0; i < len; i++)
+					below += key(scratch[i]) < th;
+				size_t ties = k - below;
+				for (size_t i = 0; i < len; i++) {
+					uint32_t u = key(scratch[i]);
+					if (u < th || (u == th && ties && ties--))
+						cut(mask, base + i);
+				}
+			}
+	} else {
+		size_t P = (size_t)s->pes;
+		if (P < 1 || P > rows)
+			return dcc_fail(err, DCC_E_RANGE, "'%s': %zu PEs for %zu rows (1 to the row count)", p->layer, P, rows);
+		size_t keep = (size_t)llround((double)n * (1.0 - sparsity) / (double)P);
+		size_t maxn = ((rows + P - 1) / P) * cols;
+		size_t *idx = malloc(maxn * sizeof(size_t));
+		float *scratch = malloc(maxn * sizeof(float));
+		if (!idx || !scratch) {
+			free(idx);
+			free(scratch);
+			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		}
+		for (size_t pe = 0; pe < P; pe++) {
+			size_t cnt = 0;
+			for (size_t r = pe; r < rows; r += P)
+				for (size_t c = 0; c < cols; c++)
+					idx[cnt++] = r * cols + c;
+			if (keep > cnt) {
+				free(idx);
+				free(scratch);
+				return dcc_fail(err, DCC_E_RANGE, "'%s': PE %zu has %zu weights, fewer than the %zu each PE keeps",
+						p->layer, pe, cnt, keep);
+			}
+			cut_smallest(w, mask, idx, cnt, cnt - keep, scratch);
+		}
+		free(idx);
+		free(scratch);
+	}
+	apply(w, mask, n);
+	t->nnz = dcc_tensor_count_nonzero(t);
+	return 0;
+}
+
+int dcc_prune_std(dcc_model *m, const dcc_prunable *p, double q, dcc_error *err)
+{
+	if (!(q >= 0 && q < 100))
+		return dcc_fail(err, DCC_E_RANGE, "'%s': std factor %g is outside [0, 100)", p->layer, q);
+	dcc_tensor *t;
+	uint8_t *mask;
+	int rc = weight_f32(m, p->tensor, &t, err);
+	if (!rc)
+		rc = mask_of(m, p->tensor, t, &mask, err);
+	if (rc)
+		return rc;
+	float *w = t->data;
+	size_t n = (size_t)dcc_tensor_numel(t), alive = 0;
+	double s1 = 0, s2 = 0;
+	for (size_t i = 0; i < n; i++)
+		if (kept(mask, i)) {
+			s1 += w[i];
+			s2 += (double)w[i] * w[i];
+			alive++;
+		}
+	if (!alive)
+		return 0;
+	double mean = s1 / (double)alive, sd = sqrt(fmax(0.0, s2 / (double)alive - mean * mean));
+	float th = (float)(q * sd);
+	for (size_t i = 0; i < n; i++)
+		if (fabsf(w[i]) < th)
+			cut(mask, i);
+	apply(w, mask, n);
+	t->nnz = dcc_tensor_count_nonzero(t);
+	return 0;
+}
+
+int dcc_prune_global(dcc_model *m, const dcc_prunable *p, size_t n, double sparsity, dcc_error *err)
+{
+	if (!(sparsity >= 0 && sparsity < 1))
+		return dcc_fail(err, DCC_E_RANGE, "global sparsity %g is outside [0, 1)", sparsity);
+	span *s = calloc(n ? n : 1, sizeof(span));
+	uint8_t **masks = calloc(n ? n : 1, sizeof(uint8_t *));
+	int rc = s && masks ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	uint64_t total = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		dcc_tensor *t;
+		rc = weight_f32(m, p[i].tensor, &t, err);
+		if (!rc)
+			rc = mask_of(m, p[i].tensor, t, &masks[i], err);
+		if (!rc) {
+			s[i].x = t->data;
+			s[i].n = (size_t)dcc_tensor_numel(t);
+			apply(t->data, masks[i], s[i].n);
+			total += s[i].n;
+		}
+	}
+	uint64_t k = (uint64_t)llround(sparsity * (double)total);
+	if (!rc && k > 0) {
+		uint32_t th = select_key(s, n, k - 1);
+		uint64_t below = 0;
+		for (size_t j = 0; j < n; j++)
+			for (size_t i = 0; i < s[j].n; i++)
+				below += key(s[j].x[i]) < th;
+		uint64_t ties = k - below;
+		for (size_t j = 0; j < n; j++) {
+			for (size_t i = 0; i < s[j].n; i++) {
+				uint32_t u = key(s[j].x[i]);
+				if (u < th || (u == th && ties && ties--))
+					cut(masks[j], i);
+			}
+			apply((float *)s[j].x, masks[j], s[j].n);
+			dcc_model_find(m, p[j].tensor)->nnz = dcc_tensor_count_nonzero(dcc_model_find(m, p[j].tensor));
+		}
+	}
+	free(s);
+	free(masks);
+	return rc;
+}
+
+void dcc_unprune(dcc_model *m, const dcc_prunable *p, size_t n)
+{
+	char nm[DCC_MAX_NAME + 8];
+	for (size_t i = 0; i < n; i++) {
+		snprintf(nm, sizeof(nm), "%s.mask", p[i].tensor);
+		dcc_model_remove(m, nm);
+	}
+}
+
+uint64_t dcc_weight_zeros(const dcc_model *m, const char *tensor)
+{
+	const dcc_tensor *t = dcc_model_find(m, tensor);
+	if (!t || !t->data)
+		return 0;
+	return dcc_tensor_numel(t) - dcc_tensor_count_nonzero(t);
+}
