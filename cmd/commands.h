@@ -8,7 +8,10 @@
 	X(import, "read NumPy, safetensors or IDX files into a .dct container") \
 	X(export, "write a container's tensors as .npy, .npz or .safetensors") \
 	X(train, "train a network on a data set (SGD; masks respected)")        \
-	X(eval, "test accuracy, loss, confusion matrix and logits of a model")
+	X(eval, "test accuracy, loss, confusion matrix and logits of a model") \
+	X(prune, "magnitude pruning: unstructured, bank- or PE-balanced; retraining") \
+	X(dsd, "dense-sparse-dense training") \
+	X(sensitivity, "accuracy of each layer pruned alone, and a per-layer budget")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);
 DCC_COMMANDS

@@ -50,6 +50,44 @@ void cmd_progress(void *ctx, const struct dcc_train_status *s);
 struct dcc_train_opts;
 int cmd_parse_schedule(const char *usage, const char *s, struct dcc_train_opts *o);
 
+struct dcc_net;
+struct dcc_model;
+/* Retraining shared by the stages that fine-tune (prune, dsd, share, svd):
+ * the options below, parsed by cmd_tune_option, and one call that binds the
+ * network, trains it in place and measures its test accuracy. */
+typedef struct cmd_tune {
+	const char *data;
+	long batch, seed, limit, threads;
+	double lr, lr_scale; /* lr: absolute (NAN = the net's default x lr_scale) */
+	struct dcc_dataset *d; /* loaded on first use */
+	const char *ctx;       /* progress label */
+	void (*after_step)(void *step_ctx, struct dcc_net *n);
+	void *step_ctx;
+} cmd_tune;
+#define CMD_TUNE_OPTIONS                                                                           \
+	{"data", required_argument, NULL, 1001}, {"lr", required_argument, NULL, 1002},               \
+	{"batch", required_argument, NULL, 1003}, {"seed", required_argument, NULL, 1004},            \
+	{"limit", required_argument, NULL, 1005}, {"threads", required_argument, NULL, 1006}
+#define CMD_TUNE_HELP                                                                              \
+	"  --data DIR            IDX data set (default " DCC_DEFAULT_DATA ")\n"                   \
+	"  --lr X                retraining learning rate (default: the net's / 10)\n"            \
+	"  --batch N             minibatch size (default 64)\n"                                   \
+	"  --seed N              shuffling seed (default 1)\n"                                    \
+	"  --limit N             train on the first N training images only\n"                     \
+	"  --threads N           worker threads (default: all cores)\n"
+void cmd_tune_init(cmd_tune *t);
+/* Handles one of CMD_TUNE_OPTIONS: 0 handled, -1 not ours, else the exit
+ * status of a usage error. */
+int cmd_tune_option(const char *usage, int c, const char *arg, cmd_tune *t);
+/* Trains m in place for `epochs` (masks kept; 0 epochs only evaluates) and
+ * stores its test accuracy in *acc.  Prints errors. */
+int cmd_tune_run(cmd_tune *t, struct dcc_model *m, int epochs, double *acc);
+/* t's data set, loaded on first use (NULL after printing an error). */
+struct dcc_dataset *cmd_tune_data(cmd_tune *t);
+/* Test accuracy of m on t's data. */
+int cmd_tune_eval(cmd_tune *t, struct dcc_model *m, double *acc);
+void cmd_tune_free(cmd_tune *t);
+
 /* Human-readable byte counts: "1.07 MB". */
 const char *cmd_bytes(double n, char *buf, size_t cap);
 

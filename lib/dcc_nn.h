@@ -142,6 +142,10 @@ typedef struct dcc_train_opts {
 	/* Called after each batch and at the end of each epoch (may be NULL). */
 	void (*progress)(void *ctx, const dcc_train_status *s);
 	void *ctx;
+	/* Called after every weight update (may be NULL): weight sharing ties
+	 * the weights of a cluster back to their centroid here. */
+	void (*after_step)(void *step_ctx, struct dcc_net *n);
+	void *step_ctx;
 } dcc_train_opts;
 
 enum { DCC_LR_CONST = 0, DCC_LR_STEP, DCC_LR_COSINE };

@@ -242,6 +242,8 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 					}
 					apply_mask(p);
 				}
+			if (o->after_step)
+				o->after_step(o->step_ctx, n);
 			loss_sum += loss;
 			seen += c.bs;
 			if (o->progress) {

@@ -28,3 +28,27 @@ expect_no_temp() { # no temporary .NAME.XXXXXX left in the directory
 }
 check() { if "$@"; then ok; else bad "$*"; fi; }
 finish() { echo "$(basename "$0"): $npass passed, $nfail failed"; [ "$nfail" -eq 0 ]; }
+
+# make_d8 [S]: a synthetic data set in the MNIST layout in ./dS (default
+# d8): SxS images, 4 classes (a bright quadrant), 600 training and 200 test.
+make_d8() {
+$PY - "${1:-8}" <<'PYEOF'
+import gzip, os, struct, sys
+import numpy as np
+S = int(sys.argv[1]); h = S // 2; D = "d%d" % S
+rng = np.random.default_rng(0)
+os.makedirs(D, exist_ok=True)
+def idx(path, a, gz=True):
+    hdr = struct.pack(">BBBB", 0, 0, 8, a.ndim) + b"".join(struct.pack(">I", s) for s in a.shape)
+    (gzip.open if gz else open)(path, "wb").write(hdr + a.astype(np.uint8).tobytes())
+for split, n in [("train", 600), ("t10k", 200)]:
+    y = rng.integers(0, 4, n)
+    x = rng.integers(0, 60, (n, S, S))
+    for i in range(n):                      # class k: a bright quadrant
+        r, c = divmod(int(y[i]), 2)
+        x[i, r * h:r * h + h, c * h:c * h + h] += 150
+    idx(D + "/%s-images-idx3-ubyte.gz" % split, x, gz=(split == "train"))
+    idx(D + "/%s-labels-idx1-ubyte%s" % (split, ".gz" if split == "train" else ""), y, gz=(split == "train"))
+PYEOF
+f=d${1:-8}/t10k-images-idx3-ubyte.gz; [ -f "$f" ] && mv "$f" "${f%.gz}"
+}

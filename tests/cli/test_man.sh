@@ -3,9 +3,8 @@
 # and whose SYNOPSIS is the usage line its --help prints.
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/cli/lib.sh"
-for src in "$top"/cmd/*.c; do
-	n=$(basename "$src" .c)
-	case $n in dcc | common) continue ;; esac
+# the commands are those of cmd/commands.h's X-macro list
+for n in $(sed -n 's/^[[:space:]]*X(\([a-z]*\),.*/\1/p' "$top/cmd/commands.h"); do
 	page="$top/man/dcc-$n.1"
 	if [ ! -f "$page" ]; then bad "no man page for $n"; continue; fi
 	ok

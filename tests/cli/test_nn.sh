@@ -3,25 +3,7 @@
 # runs on a synthetic 8x8 data set, repeatability, and the errors users meet.
 . "$(dirname "$0")/lib.sh"
 
-# A synthetic data set in the MNIST layout: 8x8 images, 4 classes.
-$PY - <<'PYEOF'
-import gzip, os, struct
-import numpy as np
-rng = np.random.default_rng(0)
-os.makedirs("d8", exist_ok=True)
-def idx(path, a, gz=True):
-    hdr = struct.pack(">BBBB", 0, 0, 8, a.ndim) + b"".join(struct.pack(">I", s) for s in a.shape)
-    (gzip.open if gz else open)(path, "wb").write(hdr + a.astype(np.uint8).tobytes())
-for split, n in [("train", 600), ("t10k", 200)]:
-    y = rng.integers(0, 4, n)
-    x = rng.integers(0, 60, (n, 8, 8))
-    for i in range(n):                      # class k: a bright quadrant
-        r, c = divmod(int(y[i]), 2)
-        x[i, r * 4:r * 4 + 4, c * 4:c * 4 + 4] += 150
-    idx("d8/%s-images-idx3-ubyte.gz" % split, x, gz=(split == "train"))
-    idx("d8/%s-labels-idx1-ubyte%s" % (split, ".gz" if split == "train" else ""), y, gz=(split == "train"))
-PYEOF
-for f in d8/t10k-images-idx3-ubyte.gz; do [ -f "$f" ] && mv "$f" "${f%.gz}"; done
+make_d8
 
 run $DCC train --net lenet300 --data d8 --epochs 3 --lr 0.1 -o m.dct
 expect_status 0 "train mlp on 8x8"

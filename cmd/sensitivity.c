@@ -1,0 +1,210 @@
+/* sensitivity.c: dcc sensitivity -- how much each layer alone tolerates:
+ * test accuracy after pruning one layer to each sparsity level, without
+ * retraining, and the per-layer sparsity an accuracy budget allows. */
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/dcc_nn.h"
+#include "../lib/dcc_prune.h"
+#include "common.h"
+
+static const char usage[] =
+	"usage: dcc sensitivity [--data DIR] [--levels L,...] [--budget POINTS] [--json] [--limit N] [--threads N] MODEL.dct\n"
+	"\n"
+	"For each prunable layer alone, prunes it by magnitude to each sparsity\n"
+	"level (no retraining; the other layers untouched) and measures the test\n"
+	"accuracy.  With --budget, suggests for each layer the highest level whose\n"
+	"accuracy stays within POINTS percentage points of the unpruned model, as\n"
+	"a --sparsity SPEC for dcc prune.\n"
+	"\n"
+	"  --data DIR        IDX data set (default " DCC_DEFAULT_DATA ")\n"
+	"  --levels L,...    sparsity levels (default 0,0.1,...,0.9,0.95,0.99)\n"
+	"  --budget POINTS   accuracy loss allowed per layer (default 0.5)\n"
+	"  --json            print JSON\n"
+	"  --limit N         evaluate on the first N test images only\n"
+	"  --threads N       worker threads (default: all cores)\n"
+	"  -h, --help        show this help\n";
+
+#define MAX_LEVELS 64
+
+static int parse_levels(const char *s, double *lv, int *n)
+{
+	*n = 0;
+	const char *q = s;
+	while (*q) {
+		char *end;
+		double f = strtod(q, &end);
+		if (end == q || (*end && *end != ',') || !(f >= 0 && f < 1) || *n == MAX_LEVELS)
+			return cmd_usage_error(usage, "--levels: '%s' is not a list of fractions in [0, 1)", s);
+		lv[(*n)++] = f;
+		q = *end ? end + 1 : end;
+	}
+	return *n ? 0 : cmd_usage_error(usage, "--levels: empty");
+}
+
+int cmd_sensitivity(int argc, char **argv)
+{
+	enum { O_DATA = 256, O_LEVELS, O_BUDGET, O_JSON, O_LIMIT, O_THREADS };
+	static const struct option opts[] = {
+		{"data", required_argument, NULL, O_DATA}, {"levels", required_argument, NULL, O_LEVELS},
+		{"budget", required_argument, NULL, O_BUDGET}, {"json", no_argument, NULL, O_JSON},
+		{"limit", required_argument, NULL, O_LIMIT}, {"threads", required_argument, NULL, O_THREADS},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	const char *data = NULL;
+	double lv[MAX_LEVELS] = {0, .1, .2, .3, .4, .5, .6, .7, .8, .9, .95, .99}, budget = 0.5;
+	int nlv = 12, as_json = 0, c;
+	long limit = 0, threads = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int bad = 0;
+		switch (c) {
+		case O_DATA: data = optarg; break;
+		case O_LEVELS: bad = parse_levels(optarg, lv, &nlv); break;
+		case O_BUDGET:
+			bad = cmd_parse_double(usage, "--budget", optarg, &budget);
+			if (!bad && !(budget >= 0 && budget <= 100))
+				bad = cmd_usage_error(usage, "--budget must be in [0, 100] points");
+			break;
+		case O_JSON: as_json = 1; break;
+		case O_LIMIT: bad = cmd_parse_long(usage, "--limit", optarg, 1, 0x7fffffffL, &limit); break;
+		case O_THREADS: bad = cmd_parse_long(usage, "--threads", optarg, 1, 1024, &threads); break;
+		case 'h': return cmd_help(usage);
+		default: return cmd_usage_error(usage, NULL);
+		}
+		if (bad)
+			return bad;
+	}
+	if (optind + 1 != argc)
+		return cmd_usage_error(usage, optind < argc ? "give one model" : "no model given");
+	const char *in = argv[optind];
+	cmd_set_threads((int)threads);
+	dcc_model *m;
+	if (cmd_load(in, &m))
+		return EXIT_FAIL;
+	dcc_dataset *d = NULL;
+	dcc_net *n = NULL;
+	dcc_prunable *p = NULL;
+	size_t np = 0;
+	dcc_error e = {0};
+	int rc = EXIT_FAIL;
+	float *backup = NULL, *scratch = NULL;
+	double *acc = NULL;
+	if (dcc_net_from_model(m, &n, &e) || dcc_prunable_list(m, &p, &np, &e)) {
+		cmd_fail(in, &e);
+		goto done;
+	}
+	if (cmd_load_data(data, &d))
+		goto done;
+	dcc_eval_result r = {0};
+	if (dcc_eval(n, d, (size_t)limit, 0, (int)threads, &r, &e)) {
+		cmd_err("%s", e.msg);
+		goto done;
+	}
+	double base = r.accuracy;
+	dcc_eval_result_free(&r);
+	if (!(acc = calloc(np * (size_t)nlv, sizeof(double))))
+		goto done;
+	for (size_t i = 0; i < np; i++) {
+		dcc_tensor *t = dcc_model_find(m, p[i].tensor);
+		if (!t || t->dtype != DCC_F32) {
+			cmd_err("%s: '%s' is not float32 weights (sensitivity runs before dcc share and fixed)", in,
+				p[i].tensor);
+			goto done;
+		}
+		size_t cnt = (size_t)dcc_tensor_numel(t);
+		float *w = t->data;
+		free(backup), free(scratch);
+		backup = malloc(cnt * sizeof(float));
+		scratch = malloc(cnt * sizeof(float));
+		if (!backup || !scratch)
+			goto done;
+		memcpy(backup, w, cnt * sizeof(float));
+		for (int j = 0; j < nlv; j++) {
+			/* zero the k smallest magnitudes, ties by position */
+			size_t k = (size_t)llround(lv[j] * (double)cnt);
+			memcpy(w, backup, cnt * sizeof(float));
+			if (k > 0) {
+				memcpy(scratch, backup, cnt * sizeof(float));
+				float th = dcc_select_abs(scratch, cnt, k - 1);
+				size_t below = 0;
+				for (size_t q = 0; q < cnt; q++)
+					below += fabsf(backup[q]) < th;
+				size_t ties = k - below;
+				for (size_t q = 0; q < cnt; q++) {
+					float a = fabsf(backup[q]);
+					if (a < th || (a == th && ties && ties--))
+						w[q] = 0;
+				}
+			}
+			if (dcc_eval(n, d, (size_t)limit, 0, (int)threads, &r, &e)) {
+				cmd_err("%s", e.msg);
+				goto done;
+			}
+			acc[i * (size_t)nlv + (size_t)j] = r.accuracy;
+			dcc_eval_result_free(&r);
+			if (!as_json && isatty(2))
+				fprintf(stderr, "\rsensitivity: %s %d/%d", p[i].tensor, j + 1, nlv);
+		}
+		memcpy(w, backup, cnt * sizeof(float));
+		if (!as_json && isatty(2))
+			fprintf(stderr, "\r\033[K");
+		else if (!as_json)
+			fprintf(stderr, "sensitivity: %s done\n", p[i].tensor);
+	}
+	/* suggestion: the highest level within the budget (levels need not be sorted) */
+	double *sugg = calloc(np, sizeof(double));
+	if (!sugg)
+		goto done;
+	for (size_t i = 0; i < np; i++)
+		for (int j = 0; j < nlv; j++)
+			if (100 * (base - acc[i * (size_t)nlv + (size_t)j]) <= budget + 1e-9 && lv[j] > sugg[i])
+				sugg[i] = lv[j];
+	char spec[2048];
+	size_t so = 0;
+	for (size_t i = 0; i < np && so + 8 < sizeof(spec); i++)
+		so += (size_t)snprintf(spec + so, sizeof(spec) - so, "%s%s=%g", i ? "," : "", p[i].tensor, sugg[i]);
+	if (as_json) {
+		json_t *layers = json_array(), *levels = json_array();
+		for (int j = 0; j < nlv; j++)
+			json_array_append_new(levels, json_real(lv[j]));
+		for (size_t i = 0; i < np; i++) {
+			json_t *a = json_array();
+			for (int j = 0; j < nlv; j++)
+				json_array_append_new(a, json_real(acc[i * (size_t)nlv + (size_t)j]));
+			json_array_append_new(layers, json_pack("{s:s, s:s, s:o, s:f}", "layer", p[i].layer, "tensor",
+								p[i].tensor, "accuracy", a, "suggested", sugg[i]));
+		}
+		json_t *o = json_pack("{s:f, s:o, s:o, s:f, s:s, s:I}", "baseline", base, "levels", levels, "layers",
+				      layers, "budget_points", budget, "suggested_spec", spec, "images",
+				      (json_int_t)(limit ? (size_t)limit < d->ntest ? (size_t)limit : d->ntest : d->ntest));
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+		putchar('\n');
+		json_decref(o);
+	} else {
+		printf("%s: test accuracy %.2f%% unpruned; each layer pruned alone, no retraining\n", in, 100 * base);
+		printf("  %-20s", "sparsity");
+		for (int j = 0; j < nlv; j++)
+			printf(" %6.0f%%", 100 * lv[j]);
+		printf("  %s\n", "suggest");
+		for (size_t i = 0; i < np; i++) {
+			printf("  %-20s", p[i].tensor);
+			for (int j = 0; j < nlv; j++)
+				printf(" %6.2f%%", 100 * acc[i * (size_t)nlv + (size_t)j]);
+			printf("  %6.0f%%\n", 100 * sugg[i]);
+		}
+		printf("within %.2g points per layer: dcc prune --sparsity %s\n", budget, spec);
+	}
+	free(sugg);
+	rc = cmd_finish(EXIT_OK);
+done:
+	free(acc), free(backup), free(scratch);
+	dcc_prunable_free(p, np);
+	dcc_net_free(n);
+	if (d)
+		dcc_dataset_free(d);
+	dcc_model_free(m);
+	return rc;
+}
