@@ -39,3 +39,84 @@ import time, zlib; t = time.perf_counter(); zlib.crc32(open('big.npy', 'rb').rea
 	printf '  %-52s %8.3f s\n' "peer: numpy.load(mmap_mode='r') of the same .npy" "$t3"
 	printf '  %-52s %8.3f s\n' "peer: python read + zlib.crc32 of the same .npy" "$t4"
 fi
+
+if want train; then
+	echo
+	echo "== one training epoch (60,000 images, batch 64, $(nproc) threads), dcc vs PyTorch $($PY -c 'import torch; print(torch.__version__)')"
+	printf '  %-10s %10s %10s %8s %12s %12s %10s\n' net "dcc s" "torch s" ratio "dcc eval/s" "torch eval/s" "dcc RSS MB"
+	for net in lenet300 lenet5 lstm; do
+		t0=$(now)
+		mb=$(rss $DCC train --net $net --epochs 1 --threads "$(nproc)" -o "train_$net.dct")
+		t1=$(now)
+		ev=$($DCC eval --json "train_$net.dct" | $PY -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["images_per_s"])')
+		set -- $($PY "$top/bench/torch_epoch.py" $net "$(nproc)")
+		d=$(secs "$t0" "$t1")
+		printf '  %-10s %10s %10s %7.2fx %12s %12s %10s\n' $net "$d" "$1" "$(echo "$1 / $d" | bc -l)" "$ev" "$2" "$mb"
+	done
+	echo "  (dcc s includes loading the data set and the test-set evaluation after training;"
+	echo "   ratio = torch s / dcc s; RSS: the data set is 55 MB as bytes)"
+fi
+
+if want prune; then
+	echo
+	echo "== dcc prune: selecting the threshold of a 100M-weight layer (exact count, radix select)"
+	if [ ! -f big_rand.dct ]; then
+		$PY -c "
+import numpy as np; rng = np.random.default_rng(0)
+a = np.lib.format.open_memmap('big_rand.npy', 'w+', np.float32, (10000, 10000))
+for i in range(0, 10000, 1000): a[i:i + 1000] = rng.standard_normal((1000, 10000), np.float32)
+a.flush()"
+		$DCC import big_rand.npy -o big_rand.dct
+		rm -f big_rand.npy
+	fi
+	t0=$(now); mb=$(rss $DCC prune big_rand.dct --sparsity 0.9 --force -o big_pruned.dct); t1=$(now)
+	printf '  %-52s %8s s  peak RSS %s MB (layer 400 MB)\n' "dcc prune --sparsity 0.9 (load, select, mask, write)" "$(secs "$t0" "$t1")" "$mb"
+	ts=$($PY -c "
+import time, numpy as np; a = np.random.default_rng(0).standard_normal(100_000_000, np.float32)
+t = time.perf_counter(); np.partition(np.abs(a), 90_000_000); print('%.3f' % (time.perf_counter() - t))")
+	printf '  %-52s %8s s\n' "peer: numpy.partition(|w|, k) on the same size" "$ts"
+	rm -f big_pruned.dct
+fi
+
+if want share; then
+	echo
+	echo "== dcc share vs scikit-learn $($PY -c 'import sklearn; print(sklearn.__version__)') KMeans (linspace init, n_init=1, lloyd)"
+	echo "   4096x4096 layer pruned to 9% (1.5M surviving weights), 5 bits"
+	$PY -c "
+import numpy as np; rng = np.random.default_rng(1)
+w = rng.standard_normal((4096, 4096)).astype(np.float32) * 0.02
+t = np.quantile(np.abs(w), 0.91); w[np.abs(w) < t] = 0; np.save('fc7.npy', w)"
+	$DCC import fc7.npy -o fc7.dct
+	t0=$(now); $DCC share fc7.dct --bits 5 --json --force -o fc7_s.dct >lloyd.json 2>/dev/null; t1=$(now)
+	$DCC share fc7.dct --bits 5 --optimal --json --force -o fc7_o.dct >opt.json 2>/dev/null; t2=$(now)
+	set -- $($PY -c "
+import time, numpy as np
+from sklearn.cluster import KMeans
+w = np.load('fc7.npy'); x = w[w != 0].reshape(-1, 1).astype(np.float64)
+t = time.perf_counter()
+km = KMeans(n_clusters=32, init=np.linspace(x.min(), x.max(), 32).reshape(-1, 1), n_init=1, algorithm='lloyd').fit(x)
+print('%.3f %.6g %d' % (time.perf_counter() - t, km.inertia_, km.n_iter_))")
+	dl=$(secs "$t0" "$t1"); dopt=$(secs "$t1" "$t2")
+	read -r sl il <<EOT
+$($PY -c "import json; l = json.load(open('lloyd.json'))['layers'][0]; print('%.6g %d' % (l['sse'], l['iterations']))")
+EOT
+	so=$($PY -c "import json; print('%.6g' % json.load(open('opt.json'))['layers'][0]['sse'])")
+	printf '  %-40s %9s %14s %10s\n' "" seconds "sq. error" iterations
+	printf '  %-40s %9s %14s %10s\n' "dcc share --bits 5 (whole command)" "$dl" "$sl" "$il"
+	printf '  %-40s %9s %14s %10s\n' "dcc share --bits 5 --optimal" "$dopt" "$so" "-"
+	printf '  %-40s %9s %14s %10s\n' "peer: sklearn KMeans.fit" "$1" "$2" "$3"
+	printf '  speed-up over scikit-learn: %.0fx (Lloyd), %.1fx (optimal)\n' "$(echo "$1 / $dl" | bc -l)" "$(echo "$1 / $dopt" | bc -l)"
+	echo "   a dense 102.8M-weight layer (VGG-16 fc6, 4096x25088) at 8 bits"
+	if [ ! -f fc6.dct ]; then
+		$PY -c "
+import numpy as np; rng = np.random.default_rng(2)
+a = np.lib.format.open_memmap('fc6.npy', 'w+', np.float32, (4096, 25088))
+for i in range(0, 4096, 512): a[i:i + 512] = rng.standard_normal((512, 25088), np.float32) * 0.01
+a.flush()"
+		$DCC import fc6.npy -o fc6.dct
+		rm -f fc6.npy
+	fi
+	t0=$(now); mb=$(rss $DCC share fc6.dct --bits 8 --force -o fc6_s.dct); t1=$(now)
+	printf '  %-40s %9s s, peak RSS %s MB (layer 411 MB)\n' "dcc share --bits 8" "$(secs "$t0" "$t1")" "$mb"
+	rm -f fc6_s.dct fc7_s.dct fc7_o.dct
+fi

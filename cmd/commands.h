@@ -11,7 +11,8 @@
 	X(eval, "test accuracy, loss, confusion matrix and logits of a model") \
 	X(prune, "magnitude pruning: unstructured, bank- or PE-balanced; retraining") \
 	X(dsd, "dense-sparse-dense training") \
-	X(sensitivity, "accuracy of each layer pruned alone, and a per-layer budget")
+	X(sensitivity, "accuracy of each layer pruned alone, and a per-layer budget") \
+	X(share, "weight sharing: k-means codebooks, packed indices, fine-tuning")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);
 DCC_COMMANDS

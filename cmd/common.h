@@ -59,6 +59,7 @@ typedef struct cmd_tune {
 	const char *data;
 	long batch, seed, limit, threads;
 	double lr, lr_scale; /* lr: absolute (NAN = the net's default x lr_scale) */
+	double weight_decay;   /* NAN: the net's default */
 	struct dcc_dataset *d; /* loaded on first use */
 	const char *ctx;       /* progress label */
 	void (*after_step)(void *step_ctx, struct dcc_net *n);

@@ -207,6 +207,14 @@ int cmd_prune(int argc, char **argv)
 		cmd_err("%s: no prunable weights (float tensors of two or more dimensions)", in);
 		goto done;
 	}
+	for (size_t i = 0; i < n; i++) {
+		const dcc_tensor *t = dcc_model_find(m, p[i].tensor);
+		if (!t || (t->dtype != DCC_F32 && t->dtype != DCC_F64)) {
+			cmd_err("%s: '%s' is %s: prune before dcc share and dcc fixed", in, p[i].tensor,
+				t ? dcc_dtype_name(t->dtype) : "shared (codebook and index)");
+			goto done;
+		}
+	}
 	int has_graph = dcc_model_get_kv(m, "dcc.graph") != NULL;
 	if (retrain && !has_graph) {
 		cmd_err("%s: --retrain needs a model with a graph (dcc train, or dcc import --net)", in);

@@ -14,6 +14,7 @@ void cmd_tune_init(cmd_tune *t)
 	t->batch = -1;
 	t->seed = -1;
 	t->lr = NAN;
+	t->weight_decay = NAN;
 	t->lr_scale = 0.1;
 	t->ctx = "retrain";
 }
@@ -62,6 +63,7 @@ int cmd_tune_run(cmd_tune *t, dcc_model *m, int epochs, double *acc)
 		dcc_train_defaults(n->netname, &o);
 		o.epochs = epochs;
 		o.lr = isnan(t->lr) ? o.lr * t->lr_scale : t->lr;
+		if (!isnan(t->weight_decay)) o.weight_decay = t->weight_decay;
 		if (t->batch > 0) o.batch = (size_t)t->batch;
 		if (t->seed >= 0) o.seed = (uint64_t)t->seed;
 		o.limit = (size_t)t->limit;

@@ -111,11 +111,16 @@ int dcc_model_add_zeros(dcc_model *m, const char *name, int dtype, int bits,
 	void *p = calloc(1, nbytes ? nbytes : 1);
 	if (!p)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory allocating '%s' (%zu bytes)", name, nbytes);
-	rc = dcc_model_add(m, name, dtype, bits, fl, ndim, shape, p, err);
-	if (rc)
+	rc = dcc_model_add(m, name, dtype, bits, fl, ndim, shape, NULL, err);
+	if (rc) {
+		free(p);
 		return rc;
+	}
+	dcc_tensor *t = dcc_model_find(m, name);
+	t->data = p; /* all zeros: nnz 0, no need to scan */
+	t->crc = dcc_crc32c(0, p, nbytes);
 	if (out)
-		*out = dcc_model_find(m, name);
+		*out = t;
 	return 0;
 }
 

@@ -114,13 +114,26 @@ uint64_t dcc_tensor_count_nonzero(const dcc_tensor *t)
 		return nz;
 	}
 	case DCC_MASK:
-		for (uint64_t i = 0; i < n; i++)
+		for (uint64_t i = 0; i < n / 8; i++)
+			nz += (uint64_t)__builtin_popcount(p[i]);
+		for (uint64_t i = n / 8 * 8; i < n; i++)
 			nz += (p[i / 8] >> (i % 8)) & 1;
 		return nz;
-	case DCC_PACKED:
-		for (uint64_t i = 0; i < n; i++)
-			nz += dcc_packed_get(p, t->bits, i) != 0;
+	case DCC_PACKED: { /* a streaming bit reader: one pass over the bytes */
+		uint64_t acc = 0, fmask = (1ull << t->bits) - 1;
+		int have = 0;
+		size_t byte = 0;
+		for (uint64_t i = 0; i < n; i++) {
+			while (have < t->bits) {
+				acc |= (uint64_t)p[byte++] << have;
+				have += 8;
+			}
+			nz += (acc & fmask) != 0;
+			acc >>= t->bits;
+			have -= t->bits;
+		}
 		return nz;
+	}
 	default: {
 		size_t w = (size_t)dcc_dtype_bits(t->dtype, t->bits) / 8;
 		for (uint64_t i = 0; i < n; i++) {

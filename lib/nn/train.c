@@ -166,7 +166,7 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 	for (size_t i = 0; i < n->nlayers; i++)
 		for (int k = 0; k < n->layers[i].nparam; k++) {
 			dcc_param *p = &n->layers[i].p[k];
-			if (p->owned)
+			if (p->owned && !o->after_step) /* only a hook can tie them back */
 				return dcc_fail(err, DCC_E_UNSUPPORTED, "'%s' is shared or fixed point; dcc train updates float "
 						"weights (fine-tune a shared model with dcc share --finetune)", p->name);
 		}
