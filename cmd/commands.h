@@ -12,7 +12,8 @@
 	X(prune, "magnitude pruning: unstructured, bank- or PE-balanced; retraining") \
 	X(dsd, "dense-sparse-dense training") \
 	X(sensitivity, "accuracy of each layer pruned alone, and a per-layer budget") \
-	X(share, "weight sharing: k-means codebooks, packed indices, fine-tuning")
+	X(share, "weight sharing: k-means codebooks, packed indices, fine-tuning") \
+	X(fixed, "dynamic fixed point: per-layer formats, integer-only accuracy")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);
 DCC_COMMANDS

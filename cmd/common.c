@@ -203,3 +203,52 @@ int cmd_parse_schedule(const char *usage, const char *s, dcc_train_opts *o)
 	}
 	return 0;
 }
+
+int cmd_parse_layer_ints(const char *usage, const char *opt, const char *spec, size_t n,
+			 const char *const *layer, const char *const *tensor, const int *op, long lo, long hi,
+			 int *out)
+{
+	int def = 0, kind[3] = {0, 0, 0}; /* fc, conv, lstm */
+	int *named = calloc(n ? n : 1, sizeof(int));
+	char *s = strdup(spec), *save = NULL;
+	int rc = s && named ? 0 : cmd_usage_error(usage, "out of memory");
+	for (char *tok = s ? strtok_r(s, ",", &save) : NULL; tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '='), *end;
+		const char *val = eq ? eq + 1 : tok;
+		long b = strtol(val, &end, 10);
+		if (!*val || *end || b < lo || b > hi) {
+			rc = cmd_usage_error(usage, "%s: '%s' is not a bit count in %ld..%ld", opt, val, lo, hi);
+			break;
+		}
+		if (!eq) {
+			def = (int)b;
+			continue;
+		}
+		*eq = 0;
+		if (!strcmp(tok, "default")) {
+			def = (int)b;
+		} else if (!strcmp(tok, "fc")) {
+			kind[0] = (int)b;
+		} else if (!strcmp(tok, "conv")) {
+			kind[1] = (int)b;
+		} else if (!strcmp(tok, "lstm")) {
+			kind[2] = (int)b;
+		} else {
+			int found = 0;
+			for (size_t i = 0; i < n; i++)
+				if (!strcmp(layer[i], tok) || (tensor[i] && !strcmp(tensor[i], tok)))
+					named[i] = (int)b, found = 1;
+			if (!found) {
+				cmd_err("%s: no layer '%s'", opt, tok);
+				rc = EXIT_USAGE;
+			}
+		}
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		int kb = op[i] == DCC_OP_FC ? kind[0] : op[i] == DCC_OP_CONV2D ? kind[1] : op[i] == DCC_OP_LSTM ? kind[2] : 0;
+		out[i] = named[i] ? named[i] : kb ? kb : def;
+	}
+	free(s);
+	free(named);
+	return rc;
+}

@@ -89,6 +89,13 @@ struct dcc_dataset *cmd_tune_data(cmd_tune *t);
 int cmd_tune_eval(cmd_tune *t, struct dcc_model *m, double *acc);
 void cmd_tune_free(cmd_tune *t);
 
+/* Per-layer integer options: "B" for every layer or KEY=B,... where KEY is
+ * a layer, a tensor, a kind (fc, conv, lstm) or default; out[i] = 0 where
+ * nothing applies.  layer/tensor/op give each layer's names and kind. */
+int cmd_parse_layer_ints(const char *usage, const char *opt, const char *spec, size_t n,
+			 const char *const *layer, const char *const *tensor, const int *op, long lo, long hi,
+			 int *out);
+
 /* Human-readable byte counts: "1.07 MB". */
 const char *cmd_bytes(double n, char *buf, size_t cap);
 

@@ -38,49 +38,16 @@ static const char usage[] =
 /* Bits of each layer from SPEC; 0 = not shared. */
 static int parse_bits(const char *spec, const dcc_prunable *p, size_t n, int *bits)
 {
-	int def = 0, kind[3] = {0, 0, 0}; /* fc, conv, lstm */
-	int *named = calloc(n, sizeof(int));
-	char *s = strdup(spec), *save = NULL;
-	int rc = s && named ? 0 : cmd_usage_error(usage, "out of memory");
-	for (char *tok = s ? strtok_r(s, ",", &save) : NULL; tok && !rc; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '='), *end;
-		const char *val = eq ? eq + 1 : tok;
-		long b = strtol(val, &end, 10);
-		if (!*val || *end || b < 1 || b > 16) {
-			rc = cmd_usage_error(usage, "--bits: '%s' is not a bit count in 1..16", val);
-			break;
-		}
-		if (!eq) {
-			def = (int)b;
-			continue;
-		}
-		*eq = 0;
-		if (!strcmp(tok, "default")) {
-			def = (int)b;
-		} else if (!strcmp(tok, "fc")) {
-			kind[0] = (int)b;
-		} else if (!strcmp(tok, "conv")) {
-			kind[1] = (int)b;
-		} else if (!strcmp(tok, "lstm")) {
-			kind[2] = (int)b;
-		} else {
-			int found = 0;
-			for (size_t i = 0; i < n; i++)
-				if (!strcmp(p[i].layer, tok) || !strcmp(p[i].tensor, tok))
-					named[i] = (int)b, found = 1;
-			if (!found) {
-				cmd_err("--bits: no layer '%s'", tok);
-				rc = EXIT_USAGE;
-			}
-		}
+	const char **layer = calloc(n ? n : 1, sizeof(char *)), **tensor = calloc(n ? n : 1, sizeof(char *));
+	int *op = calloc(n ? n : 1, sizeof(int));
+	if (!layer || !tensor || !op) {
+		free(layer), free(tensor), free(op);
+		return cmd_usage_error(usage, "out of memory");
 	}
-	for (size_t i = 0; i < n && !rc; i++) {
-		int kb = p[i].op == DCC_OP_FC ? kind[0] : p[i].op == DCC_OP_CONV2D ? kind[1]
-			: p[i].op == DCC_OP_LSTM ? kind[2] : 0;
-		bits[i] = named[i] ? named[i] : kb ? kb : def;
-	}
-	free(s);
-	free(named);
+	for (size_t i = 0; i < n; i++)
+		layer[i] = p[i].layer, tensor[i] = p[i].tensor, op[i] = p[i].op;
+	int rc = cmd_parse_layer_ints(usage, "--bits", spec, n, layer, tensor, op, 1, 16, bits);
+	free(layer), free(tensor), free(op);
 	return rc;
 }
 

@@ -105,6 +105,10 @@ void dcc_work_free(dcc_work *w);
 /* Forward pass of B samples x (B, in) -> returns the logits (B, classes),
  * owned by the work area. */
 const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size_t B);
+/* After dcc_net_forward: the input of layer i (the output of layer i-1),
+ * B x in_size; convolution-side activations are stored H, W, C (channels
+ * fastest), the rest as PyTorch orders them. */
+const float *dcc_work_act(const dcc_work *w, size_t i);
 /* Softmax cross-entropy of B logits against labels: returns the summed loss;
  * dlogits (if not NULL) gets d(sum loss / denom)/d(logits), denom being the
  * whole minibatch when B is one thread's share of it. */

@@ -41,8 +41,9 @@ int dcc_shared_dequantize(const dcc_model *m, const char *base, float **out, dcc
 	const dcc_tensor *mk = dcc_model_find(m, name);
 	if (!cb || !ix)
 		return dcc_fail(err, DCC_E_NOTFOUND, "'%s' has no codebook and index", base);
-	if (cb->dtype != DCC_F32 || cb->ndim != 1 || ix->dtype != DCC_PACKED)
-		return dcc_fail(err, DCC_E_FORMAT, "'%s': codebook must be 1-d f32 and index packed", base);
+	if ((cb->dtype != DCC_F32 && cb->dtype != DCC_Q8 && cb->dtype != DCC_Q16 && cb->dtype != DCC_Q32) ||
+	    cb->ndim != 1 || ix->dtype != DCC_PACKED)
+		return dcc_fail(err, DCC_E_FORMAT, "'%s': codebook must be 1-d f32 or fixed point and index packed", base);
 	if (cb->shape[0] < (1ull << ix->bits))
 		return dcc_fail(err, DCC_E_FORMAT, "'%s': %d-bit index but %llu codebook entries", base, ix->bits,
 				(unsigned long long)cb->shape[0]);
@@ -52,10 +53,18 @@ int dcc_shared_dequantize(const dcc_model *m, const char *base, float **out, dcc
 	float *w = malloc(n ? n * sizeof(float) : 1);
 	if (!w)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	const float *c = cb->data;
+	uint64_t k = 1ull << ix->bits;
+	float *c = malloc(k * sizeof(float)); /* the codebook's values (fixed point too) */
+	if (!c) {
+		free(w);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	for (uint64_t j = 0; j < k; j++)
+		c[j] = (float)dcc_tensor_get(cb, j);
 	const uint8_t *mb = mk ? mk->data : NULL;
 	for (uint64_t i = 0; i < n; i++)
 		w[i] = (!mb || (mb[i / 8] >> (i % 8) & 1)) ? c[dcc_packed_get(ix->data, ix->bits, i)] : 0.0f;
+	free(c);
 	*out = w;
 	return 0;
 }

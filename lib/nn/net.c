@@ -27,6 +27,11 @@ struct dcc_work {
 	size_t nallocs;
 };
 
+const float *dcc_work_act(const dcc_work *w, size_t i)
+{
+	return w->act[i];
+}
+
 static void *walloc(dcc_work *w, size_t bytes)
 {
 	void *p = calloc(1, bytes ? bytes : 1);

@@ -1,0 +1,108 @@
+/* dcc_fixed.h: dynamic fixed point (formats/fixed.md) -- quantisation with
+ * round-half-even and saturation, the per-layer format search, and the
+ * integer-only reference inference that the accelerator emulator must
+ * match bit for bit. */
+#ifndef DCC_FIXED_H
+#define DCC_FIXED_H
+
+#include "dcc.h"
+#include "dcc_nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DCC_FL_MIN (-64)
+#define DCC_FL_MAX 64
+#define DCC_BW_MAX 24 /* every stored value is then exact as a float too */
+
+/* q = sat_bw(rne(x * 2^fl)). */
+int32_t dcc_fx_quantize(double x, int bw, int fl);
+/* rshift(v, s) of formats/fixed.md: s > 0 rounds half to even; s <= 0 shifts left. */
+int64_t dcc_fx_rshift(int64_t v, int s);
+int32_t dcc_fx_sat(int64_t v, int bw);
+/* The fl minimising the squared error of quantising x[0..n) at bw bits,
+ * searched from the largest fl at which max|x| does not saturate up to bw
+ * beyond it (ties to the larger fl); *sse gets its error. */
+int dcc_fx_best_fl(const float *x, size_t n, int bw, double *sse);
+/* Squared error of quantising x at (bw, fl). */
+double dcc_fx_sse(const float *x, size_t n, int bw, int fl);
+
+/* One fc/conv layer's formats; a layer without weights has w_bw = 0. */
+typedef struct dcc_qfmt {
+	int w_bw, w_fl, b_bw, b_fl, a_bw, a_fl;
+} dcc_qfmt;
+
+/* An integer network: the float net's geometry with its weights and biases
+ * quantised to the layer formats. */
+typedef struct dcc_qlayer {
+	const dcc_layer *g; /* geometry (the float net's layer) */
+	int32_t *w, *b;
+	dcc_qfmt f;
+	int in_fl;          /* the format of its input */
+	int out_fl, out_bw; /* of its output (pool/relu/flatten: the input's) */
+} dcc_qlayer;
+
+typedef struct dcc_qnet {
+	const dcc_net *net; /* not owned */
+	dcc_qlayer *l;
+	size_t n;
+	int in_bw, in_fl;
+	size_t max_act;     /* largest activation, elements per sample */
+	size_t max_patch;   /* largest convolution patch (in x k x k) */
+} dcc_qnet;
+
+/* Quantises net's (float) parameters to fmt[i] for each layer i (fmt
+ * entries of weightless layers are ignored); in_bw/in_fl: the input. */
+int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl, dcc_qnet **out,
+		   dcc_error *err);
+void dcc_qnet_free(dcc_qnet *q);
+/* The formats recorded in the model's dcc.fixed (DCC_E_NOTFOUND if none). */
+int dcc_fixed_formats(const dcc_model *m, const dcc_net *net, dcc_qfmt **fmt, int *in_bw, int *in_fl,
+		      dcc_error *err);
+
+/* Chooses every format (formats/fixed.md, "Choosing the formats"): w_bw,
+ * a_bw per layer (entries of weightless layers ignored), b_bw for biases,
+ * in_bw for the input; the activations greedily on the first `calib`
+ * training images.  Static: one weight fl and one activation fl for the
+ * whole network.  Fills fmt (nlayers entries) and *in_fl; w_sqnr/a_sqnr
+ * (dB, per layer, may be NULL) get the weights' and activations' SQNR. */
+int dcc_fixed_choose(const dcc_net *net, const dcc_dataset *d, size_t calib, const int *w_bw, const int *a_bw,
+		     int b_bw, int in_bw, int static_fmt, dcc_qfmt *fmt, int *in_fl, double *w_sqnr, double *a_sqnr,
+		     dcc_error *err);
+/* Stores the network's weights and biases quantised to fmt in m (fixed-
+ * point tensors, or fixed-point codebooks for shared layers) and records
+ * the formats in dcc.fixed.  net must be bound to m; it is stale after. */
+int dcc_fixed_apply(dcc_model *m, const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl, dcc_error *err);
+
+/* ---- integer-only inference (lib/fixed/infer.c: no floating point) ---- */
+
+/* Work memory for one sample, in int32: two activation buffers and a
+ * convolution patch. */
+size_t dcc_qnet_scratch(const dcc_qnet *q);
+/* The input in fixed point from 8-bit pixels (p / 255, exactly rounded). */
+void dcc_qnet_input(const dcc_qnet *q, const uint8_t *px, int32_t *x);
+/* Runs layers [0, upto) on x (the input in fixed point); returns a pointer
+ * into scratch holding the output of layer upto-1 (q->l[upto-1].out_fl). */
+const int32_t *dcc_qnet_forward(const dcc_qnet *q, const int32_t *x, size_t upto, int32_t *scratch);
+/* Runs layers [from, upto) on x, the input of layer `from`. */
+const int32_t *dcc_qnet_forward_from(const dcc_qnet *q, const int32_t *x, size_t from, size_t upto,
+				     int32_t *scratch);
+/* The argmax of the logits, ties to the lower class. */
+int dcc_qnet_argmax(const int32_t *y, int classes);
+
+/* Integer inference over the test set (limit 0 = all); logits (n, classes)
+ * as raw integers if want_logits. */
+typedef struct dcc_qeval {
+	size_t n, correct;
+	double accuracy, images_per_s;
+	int32_t *logits;
+	int logit_fl;
+} dcc_qeval;
+int dcc_qnet_eval(const dcc_qnet *q, const dcc_dataset *d, size_t limit, int want_logits, int threads,
+		  dcc_qeval *r, dcc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

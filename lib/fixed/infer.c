@@ -1,0 +1,172 @@
+/* infer.c: the integer-only reference inference of formats/fixed.md.
+ * Integers and shifts only: the test suite disassembles this file's object
+ * and fails on any floating-point instruction.  Activations are int32 in
+ * PyTorch's C, H, W order; accumulators are 64-bit. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../dcc_fixed.h"
+
+int64_t dcc_fx_rshift(int64_t v, int s)
+{
+	if (s <= 0) {
+		if (s < -62)
+			s = -62;
+		/* saturate rather than overflow: the result is clamped to bw anyway */
+		int64_t lim = INT64_MAX >> -s;
+		if (v > lim)
+			return INT64_MAX;
+		if (v < -lim)
+			return -INT64_MAX;
+		return v * ((int64_t)1 << -s);
+	}
+	if (s > 62)
+		return 0; /* |v| < 2^63 <= 2^(s-1) ... below half: rounds to 0 */
+	int64_t q = v >> s; /* arithmetic shift: floor */
+	int64_t r = v - q * ((int64_t)1 << s), h = (int64_t)1 << (s - 1);
+	if (r > h || (r == h && (q & 1)))
+		q++;
+	return q;
+}
+
+int32_t dcc_fx_sat(int64_t v, int bw)
+{
+	int64_t hi = ((int64_t)1 << (bw - 1)) - 1, lo = -((int64_t)1 << (bw - 1));
+	return (int32_t)(v > hi ? hi : v < lo ? lo : v);
+}
+
+size_t dcc_qnet_scratch(const dcc_qnet *q)
+{
+	return 2 * q->max_act + q->max_patch;
+}
+
+/* rne(p * 2^fl / 255) for p in 0..255, in integers. */
+static int64_t div_rne(int64_t num, int64_t den)
+{
+	int64_t q = num / den, r = num % den; /* num >= 0, den > 0 */
+	if (2 * r > den || (2 * r == den && (q & 1)))
+		q++;
+	return q;
+}
+
+void dcc_qnet_input(const dcc_qnet *q, const uint8_t *px, int32_t *x)
+{
+	size_t n = (size_t)q->net->in_c * (size_t)q->net->in_h * (size_t)q->net->in_w;
+	int fl = q->in_fl;
+	for (size_t i = 0; i < n; i++) {
+		int64_t v = fl >= 0 ? div_rne((int64_t)px[i] << (fl > 40 ? 40 : fl), 255)
+				    : div_rne((int64_t)px[i], (int64_t)255 << (-fl > 40 ? 40 : -fl));
+		x[i] = dcc_fx_sat(v, q->in_bw);
+	}
+}
+
+/* The bias aligned to the accumulator's fraction length. */
+static inline int64_t bias_at(int32_t b, int b_fl, int facc)
+{
+	return dcc_fx_rshift(b, b_fl - facc); /* a left shift when facc >= b_fl */
+}
+
+static void fc(const dcc_qlayer *L, const int32_t *x, int32_t *y)
+{
+	const dcc_layer *g = L->g;
+	int facc = L->f.w_fl + L->in_fl;
+	for (int o = 0; o < g->out; o++) {
+		const int32_t *w = L->w + (size_t)o * (size_t)g->in;
+		int64_t acc = 0;
+		for (int i = 0; i < g->in; i++)
+			acc += (int64_t)w[i] * x[i];
+		acc += bias_at(L->b[o], L->f.b_fl, facc);
+		y[o] = dcc_fx_sat(dcc_fx_rshift(acc, facc - L->f.a_fl), L->f.a_bw);
+	}
+}
+
+/* Per output position: gather the patch (zeros for padding), then one
+ * contiguous dot product per output channel. */
+static void conv(const dcc_qlayer *L, const int32_t *x, int32_t *y, int32_t *patch)
+{
+	const dcc_layer *g = L->g;
+	int facc = L->f.w_fl + L->in_fl, K = g->k;
+	size_t plen = (size_t)g->ic * (size_t)(K * K), hw = (size_t)g->oh * (size_t)g->ow;
+	for (int oy = 0; oy < g->oh; oy++)
+		for (int ox = 0; ox < g->ow; ox++) {
+			int32_t *pp = patch;
+			for (int ic = 0; ic < g->ic; ic++) {
+				const int32_t *xc = x + (size_t)ic * (size_t)(g->ih * g->iw);
+				for (int ky = 0; ky < K; ky++) {
+					int iy = oy * g->stride + ky - g->pad;
+					for (int kx = 0; kx < K; kx++) {
+						int ix = ox * g->stride + kx - g->pad;
+						*pp++ = iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw ? xc[iy * g->iw + ix] : 0;
+					}
+				}
+			}
+			size_t pos = (size_t)oy * (size_t)g->ow + (size_t)ox;
+			for (int oc = 0; oc < g->oc; oc++) {
+				const int32_t *w = L->w + (size_t)oc * plen;
+				int64_t acc = 0;
+				for (size_t j = 0; j < plen; j++)
+					acc += (int64_t)w[j] * patch[j];
+				acc += bias_at(L->b[oc], L->f.b_fl, facc);
+				y[(size_t)oc * hw + pos] = dcc_fx_sat(dcc_fx_rshift(acc, facc - L->f.a_fl), L->f.a_bw);
+			}
+		}
+}
+
+static void maxpool(const dcc_layer *g, const int32_t *x, int32_t *y)
+{
+	for (int c = 0; c < g->ic; c++)
+		for (int oy = 0; oy < g->oh; oy++)
+			for (int ox = 0; ox < g->ow; ox++) {
+				const int32_t *xc = x + (size_t)c * (size_t)(g->ih * g->iw);
+				int32_t m = xc[(oy * g->stride) * g->iw + ox * g->stride];
+				for (int ky = 0; ky < g->k; ky++)
+					for (int kx = 0; kx < g->k; kx++) {
+						int32_t v = xc[(oy * g->stride + ky) * g->iw + ox * g->stride + kx];
+						m = v > m ? v : m;
+					}
+				y[((size_t)c * (size_t)g->oh + (size_t)oy) * (size_t)g->ow + (size_t)ox] = m;
+			}
+}
+
+const int32_t *dcc_qnet_forward(const dcc_qnet *q, const int32_t *x, size_t upto, int32_t *scratch)
+{
+	return dcc_qnet_forward_from(q, x, 0, upto, scratch);
+}
+
+const int32_t *dcc_qnet_forward_from(const dcc_qnet *q, const int32_t *x, size_t from, size_t upto,
+				     int32_t *scratch)
+{
+	int32_t *buf[2] = {scratch, scratch + q->max_act};
+	const int32_t *cur = x;
+	int which = x == buf[0] ? 1 : 0; /* never write over the input */
+	for (size_t i = from; i < upto && i < q->n; i++) {
+		const dcc_qlayer *L = &q->l[i];
+		int32_t *out = buf[which];
+		switch (L->g->op) {
+		case DCC_OP_FC: fc(L, cur, out); break;
+		case DCC_OP_CONV2D: conv(L, cur, out, scratch + 2 * q->max_act); break;
+		case DCC_OP_MAXPOOL2D: maxpool(L->g, cur, out); break;
+		case DCC_OP_RELU:
+			for (size_t k = 0; k < L->g->in_size; k++)
+				out[k] = cur[k] > 0 ? cur[k] : 0;
+			break;
+		case DCC_OP_FLATTEN:
+			memcpy(out, cur, L->g->in_size * sizeof(int32_t));
+			break;
+		default: /* the loss: the logits pass through */
+			continue;
+		}
+		cur = out;
+		which ^= 1;
+	}
+	return cur;
+}
+
+int dcc_qnet_argmax(const int32_t *y, int classes)
+{
+	int best = 0;
+	for (int c = 1; c < classes; c++)
+		if (y[c] > y[best])
+			best = c;
+	return best;
+}

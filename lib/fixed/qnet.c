@@ -1,0 +1,305 @@
+/* qnet.c: quantisation, the format search, building the integer network
+ * from a float one, the formats in the container, and evaluation over a
+ * data set on threads.  The arithmetic of inference is in infer.c. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/internal.h"
+#include "../dcc_fixed.h"
+
+int32_t dcc_fx_quantize(double x, int bw, int fl)
+{
+	double v = ldexp(x, fl); /* exact */
+	double hi = ldexp(1.0, bw - 1) - 1, lo = -ldexp(1.0, bw - 1);
+	if (isnan(v))
+		return 0;
+	if (v >= hi)
+		return (int32_t)hi;
+	if (v <= lo)
+		return (int32_t)lo;
+	return (int32_t)nearbyint(v); /* the default rounding mode: ties to even */
+}
+
+double dcc_fx_sse(const float *x, size_t n, int bw, int fl)
+{
+	double s = 0;
+	for (size_t i = 0; i < n; i++) {
+		double d = (double)x[i] - ldexp((double)dcc_fx_quantize(x[i], bw, fl), -fl);
+		s += d * d;
+	}
+	return s;
+}
+
+int dcc_fx_best_fl(const float *x, size_t n, int bw, double *sse)
+{
+	double mx = 0;
+	for (size_t i = 0; i < n; i++)
+		mx = fmax(mx, fabs((double)x[i]));
+	/* the largest fl at which max|x| does not saturate */
+	int fl0 = DCC_FL_MAX;
+	if (mx > 0) {
+		fl0 = bw - 1 - (int)ceil(log2(mx));
+		while (fl0 > DCC_FL_MIN && ldexp(mx, fl0) > ldexp(1.0, bw - 1) - 0.5)
+			fl0--;
+		while (fl0 < DCC_FL_MAX && ldexp(mx, fl0 + 1) <= ldexp(1.0, bw - 1) - 0.5)
+			fl0++;
+	}
+	int best = fl0;
+	double bs = INFINITY;
+	for (int fl = fl0; fl <= fl0 + bw && fl <= DCC_FL_MAX; fl++) {
+		double s = dcc_fx_sse(x, n, bw, fl);
+		if (s <= bs) {
+			bs = s;
+			best = fl;
+		}
+	}
+	if (sse)
+		*sse = bs;
+	return best;
+}
+
+void dcc_qnet_free(dcc_qnet *q)
+{
+	if (!q)
+		return;
+	for (size_t i = 0; i < q->n; i++) {
+		free(q->l[i].w);
+		free(q->l[i].b);
+	}
+	free(q->l);
+	free(q);
+}
+
+static int32_t *quantize_all(const float *x, size_t n, int bw, int fl)
+{
+	int32_t *q = malloc(n ? n * sizeof(int32_t) : 1);
+	for (size_t i = 0; q && i < n; i++)
+		q[i] = dcc_fx_quantize(x[i], bw, fl);
+	return q;
+}
+
+int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl, dcc_qnet **out, dcc_error *err)
+{
+	*out = NULL;
+	if (in_bw < 1 || in_bw > DCC_BW_MAX)
+		return dcc_fail(err, DCC_E_RANGE, "input width %d is outside 1..%d bits", in_bw, DCC_BW_MAX);
+	dcc_qnet *q = calloc(1, sizeof(*q));
+	if (!q || !(q->l = calloc(net->nlayers ? net->nlayers : 1, sizeof(dcc_qlayer)))) {
+		free(q);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	q->net = net;
+	q->n = net->nlayers;
+	q->in_bw = in_bw;
+	q->in_fl = in_fl;
+	q->max_act = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w;
+	int fl = in_fl, bw = in_bw;
+	for (size_t i = 0; i < net->nlayers; i++) {
+		const dcc_layer *g = &net->layers[i];
+		dcc_qlayer *L = &q->l[i];
+		L->g = g;
+		L->in_fl = fl;
+		if (g->op == DCC_OP_LSTM) {
+			dcc_qnet_free(q);
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': lstm has no fixed-point inference yet", g->name);
+		}
+		if (g->op == DCC_OP_FC || g->op == DCC_OP_CONV2D) {
+			const dcc_qfmt *f = &fmt[i];
+			if (f->w_bw < 1 || f->w_bw > DCC_BW_MAX || f->b_bw < 1 || f->b_bw > DCC_BW_MAX || f->a_bw < 1 ||
+			    f->a_bw > DCC_BW_MAX) {
+				dcc_qnet_free(q);
+				return dcc_fail(err, DCC_E_RANGE, "layer '%s': bit widths must be 1..%d", g->name, DCC_BW_MAX);
+			}
+			L->f = *f;
+			L->w = quantize_all(g->p[0].w, g->p[0].n, f->w_bw, f->w_fl);
+			L->b = quantize_all(g->p[1].w, g->p[1].n, f->b_bw, f->b_fl);
+			if (!L->w || !L->b) {
+				dcc_qnet_free(q);
+				return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			}
+			fl = f->a_fl;
+			bw = f->a_bw;
+		}
+		L->out_fl = fl;
+		L->out_bw = bw;
+		if (g->out_size > q->max_act)
+			q->max_act = g->out_size;
+		if (g->op == DCC_OP_CONV2D && (size_t)g->ic * (size_t)(g->k * g->k) > q->max_patch)
+			q->max_patch = (size_t)g->ic * (size_t)(g->k * g->k);
+		if (g->in_size > q->max_act)
+			q->max_act = g->in_size;
+	}
+	*out = q;
+	return 0;
+}
+
+/* "fc1 w_bw=8 w_fl=7 b_bw=16 b_fl=12 a_bw=8 a_fl=4" */
+static int parse_line(const char *s, char *name, size_t cap, int v[6])
+{
+	static const char *const keys[6] = {"w_bw", "w_fl", "b_bw", "b_fl", "a_bw", "a_fl"};
+	const char *sp = strchr(s, ' ');
+	if (!sp || (size_t)(sp - s) >= cap)
+		return -1;
+	memcpy(name, s, (size_t)(sp - s));
+	name[sp - s] = 0;
+	int got = 0;
+	for (const char *p = sp; *p;) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		const char *eq = strchr(p, '=');
+		if (!eq)
+			return -1;
+		char *end;
+		long x = strtol(eq + 1, &end, 10);
+		if (end == eq + 1 || (*end && *end != ' ') || x < -1000 || x > 1000)
+			return -1;
+		for (int k = 0; k < 6; k++)
+			if ((size_t)(eq - p) == strlen(keys[k]) && !strncmp(p, keys[k], (size_t)(eq - p))) {
+				v[k] = (int)x;
+				got |= 1 << k;
+			}
+		p = end;
+	}
+	return got;
+}
+
+int dcc_fixed_formats(const dcc_model *m, const dcc_net *net, dcc_qfmt **fmt, int *in_bw, int *in_fl,
+		      dcc_error *err)
+{
+	*fmt = NULL;
+	const dcc_kv *kv = dcc_model_get_kv(m, "dcc.fixed");
+	if (!kv)
+		return dcc_fail(err, DCC_E_NOTFOUND, "no fixed-point formats (dcc.fixed): run dcc fixed first");
+	if (kv->type != DCC_KV_ARR || kv->elem_type != DCC_KV_STR)
+		return dcc_fail(err, DCC_E_FORMAT, "dcc.fixed is not an array of strings");
+	dcc_qfmt *f = calloc(net->nlayers ? net->nlayers : 1, sizeof(*f));
+	int *seen = calloc(net->nlayers ? net->nlayers : 1, sizeof(int)), have_in = 0;
+	if (!f || !seen) {
+		free(f), free(seen);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	int rc = 0;
+	for (size_t i = 0; i < kv->count && !rc; i++) {
+		char name[DCC_MAX_NAME + 1];
+		int v[6] = {0, 0, 0, 0, 0, 0};
+		int got = parse_line(kv->s[i], name, sizeof(name), v);
+		if (got < 0) {
+			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: cannot read '%s'", kv->s[i]);
+			break;
+		}
+		if (!strcmp(name, "input")) {
+			if ((got & 0x30) != 0x30) {
+				rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: 'input' needs a_bw and a_fl");
+				break;
+			}
+			*in_bw = v[4];
+			*in_fl = v[5];
+			have_in = 1;
+			continue;
+		}
+		size_t j = 0;
+		while (j < net->nlayers && strcmp(net->layers[j].name, name))
+			j++;
+		if (j == net->nlayers) {
+			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: no layer '%s' in the graph", name);
+		} else if (got != 0x3f) {
+			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: '%s' needs w_bw, w_fl, b_bw, b_fl, a_bw and a_fl", name);
+		} else {
+			dcc_qfmt *q = &f[j];
+			q->w_bw = v[0], q->w_fl = v[1], q->b_bw = v[2], q->b_fl = v[3], q->a_bw = v[4], q->a_fl = v[5];
+			seen[j] = 1;
+		}
+	}
+	for (size_t j = 0; j < net->nlayers && !rc; j++)
+		if ((net->layers[j].op == DCC_OP_FC || net->layers[j].op == DCC_OP_CONV2D) && !seen[j])
+			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: no formats for layer '%s'", net->layers[j].name);
+	if (!rc && !have_in)
+		rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: no 'input' format");
+	free(seen);
+	if (rc) {
+		free(f);
+		return rc;
+	}
+	*fmt = f;
+	return 0;
+}
+
+/* ---- evaluation over the test set ---- */
+
+typedef struct qeval_ctx {
+	const dcc_qnet *q;
+	const dcc_dataset *d;
+	size_t n;
+	int nthreads;
+	size_t *correct;
+	int32_t *logits;
+	int fail;
+} qeval_ctx;
+
+static void qeval_part(void *arg, int t)
+{
+	qeval_ctx *c = arg;
+	const dcc_qnet *q = c->q;
+	size_t lo = c->n * (size_t)t / (size_t)c->nthreads, hi = c->n * (size_t)(t + 1) / (size_t)c->nthreads;
+	size_t insz = (size_t)q->net->in_c * (size_t)q->net->in_h * (size_t)q->net->in_w;
+	int32_t *x = malloc(insz * sizeof(int32_t)), *s = malloc(dcc_qnet_scratch(q) * sizeof(int32_t));
+	if (!x || !s) {
+		c->fail = 1;
+		free(x), free(s);
+		return;
+	}
+	int classes = q->net->classes;
+	size_t ok = 0;
+	for (size_t i = lo; i < hi; i++) {
+		dcc_qnet_input(q, c->d->test_x + i * insz, x);
+		const int32_t *y = dcc_qnet_forward(q, x, q->n, s);
+		ok += dcc_qnet_argmax(y, classes) == c->d->test_y[i];
+		if (c->logits)
+			memcpy(c->logits + i * (size_t)classes, y, (size_t)classes * sizeof(int32_t));
+	}
+	c->correct[t] = ok;
+	free(x), free(s);
+}
+
+int dcc_qnet_eval(const dcc_qnet *q, const dcc_dataset *d, size_t limit, int want_logits, int threads,
+		  dcc_qeval *r, dcc_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	const dcc_net *n = q->net;
+	if (n->in_c != d->c || n->in_h != d->h || n->in_w != d->w || n->classes != d->classes)
+		return dcc_fail(err, DCC_E_SHAPE, "the network takes %dx%dx%d inputs and %d classes; the data has %dx%dx%d and %d",
+				n->in_c, n->in_h, n->in_w, n->classes, d->c, d->h, d->w, d->classes);
+	size_t N = limit && limit < d->ntest ? limit : d->ntest;
+	int nt = threads > 0 ? threads : dcc_default_threads();
+	if ((size_t)nt > N)
+		nt = N ? (int)N : 1;
+	size_t *correct = calloc((size_t)nt, sizeof(size_t));
+	int32_t *logits = want_logits ? malloc((N ? N : 1) * (size_t)n->classes * sizeof(int32_t)) : NULL;
+	if (!correct || (want_logits && !logits)) {
+		free(correct), free(logits);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	qeval_ctx c = {q, d, N, nt, correct, logits, 0};
+	dcc_parallel(nt, qeval_part, &c);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (c.fail) {
+		free(correct), free(logits);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	for (int t = 0; t < nt; t++)
+		r->correct += correct[t];
+	free(correct);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+	r->n = N;
+	r->accuracy = N ? (double)r->correct / (double)N : 0;
+	r->images_per_s = secs > 0 ? (double)N / secs : 0;
+	r->logits = logits;
+	r->logit_fl = q->n ? q->l[q->n - 1].out_fl : q->in_fl;
+	return 0;
+}

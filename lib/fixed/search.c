@@ -1,0 +1,328 @@
+/* search.c: choosing the fixed-point formats -- weights by least squared
+ * error, activations greedily layer by layer on calibration images against
+ * the float network (Qiu et al.) -- and storing the fixed model. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/internal.h"
+#include "../dcc_fixed.h"
+
+static int has_w(const dcc_layer *g) { return g->op == DCC_OP_FC || g->op == DCC_OP_CONV2D; }
+
+/* Index into the float activation (H, W, C for conv-side tensors) of the
+ * element at CHW position i of a layer's output. */
+static size_t float_pos(const dcc_layer *g, size_t i)
+{
+	if (g->op == DCC_OP_CONV2D || g->op == DCC_OP_MAXPOOL2D) {
+		size_t hw = (size_t)g->oh * (size_t)g->ow, c = i / hw, r = i % hw;
+		return r * (size_t)g->oc + c;
+	}
+	return i;
+}
+
+static double sqnr(double sig, double err)
+{
+	return err > 0 ? 10 * log10(sig / err) : INFINITY;
+}
+
+int dcc_fixed_choose(const dcc_net *net, const dcc_dataset *d, size_t calib, const int *w_bw, const int *a_bw,
+		     int b_bw, int in_bw, int static_fmt, dcc_qfmt *fmt, int *in_fl, double *w_sqnr, double *a_sqnr,
+		     dcc_error *err)
+{
+	size_t L = net->nlayers, insz = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w;
+	for (size_t i = 0; i < L; i++)
+		if (net->layers[i].op == DCC_OP_LSTM)
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': lstm has no fixed-point inference yet",
+					net->layers[i].name);
+	if (calib == 0 || d->ntrain == 0)
+		return dcc_fail(err, DCC_E_ARG, "no calibration images");
+	if (calib > d->ntrain)
+		calib = d->ntrain;
+	memset(fmt, 0, L * sizeof(*fmt));
+	/* weights and biases */
+	for (size_t i = 0; i < L; i++) {
+		const dcc_layer *g = &net->layers[i];
+		if (!has_w(g))
+			continue;
+		if (w_bw[i] < 1 || w_bw[i] > DCC_BW_MAX || a_bw[i] < 1 || a_bw[i] > DCC_BW_MAX || b_bw < 1 ||
+		    b_bw > DCC_BW_MAX)
+			return dcc_fail(err, DCC_E_RANGE, "layer '%s': bit widths must be 1..%d", g->name, DCC_BW_MAX);
+		fmt[i].w_bw = w_bw[i];
+		fmt[i].a_bw = a_bw[i];
+		fmt[i].b_bw = b_bw;
+		double e;
+		fmt[i].w_fl = dcc_fx_best_fl(g->p[0].w, g->p[0].n, w_bw[i], &e);
+		fmt[i].b_fl = dcc_fx_best_fl(g->p[1].w, g->p[1].n, b_bw, NULL);
+	}
+	if (static_fmt) { /* one weight fl: the least total error over all layers */
+		int lo = DCC_FL_MAX, hi = DCC_FL_MIN;
+		for (size_t i = 0; i < L; i++)
+			if (has_w(&net->layers[i])) {
+				lo = fmt[i].w_fl - fmt[i].w_bw < lo ? fmt[i].w_fl - fmt[i].w_bw : lo;
+				hi = fmt[i].w_fl > hi ? fmt[i].w_fl : hi;
+			}
+		double best = INFINITY;
+		int bfl = hi;
+		for (int fl = lo; fl <= hi; fl++) {
+			double s = 0;
+			for (size_t i = 0; i < L; i++)
+				if (has_w(&net->layers[i]))
+					s += dcc_fx_sse(net->layers[i].p[0].w, net->layers[i].p[0].n, fmt[i].w_bw, fl);
+			if (s < best)
+				best = s, bfl = fl;
+		}
+		for (size_t i = 0; i < L; i++)
+			if (has_w(&net->layers[i]))
+				fmt[i].w_fl = bfl;
+	}
+	for (size_t i = 0; w_sqnr && i < L; i++) {
+		const dcc_layer *g = &net->layers[i];
+		w_sqnr[i] = NAN;
+		if (!has_w(g))
+			continue;
+		double sig = 0;
+		for (size_t k = 0; k < g->p[0].n; k++)
+			sig += (double)g->p[0].w[k] * g->p[0].w[k];
+		w_sqnr[i] = sqnr(sig, dcc_fx_sse(g->p[0].w, g->p[0].n, fmt[i].w_bw, fmt[i].w_fl));
+	}
+
+	/* the float activations of the calibration images */
+	dcc_work *wk = NULL;
+	float *xf = malloc(calib * insz * sizeof(float));
+	int rc = xf ? dcc_work_new(net, calib, 0, &wk, err) : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (rc) {
+		free(xf);
+		return rc;
+	}
+	dcc_pixels_to_input(xf, d->train_x, calib * insz);
+	dcc_net_forward(net, wk, xf, calib);
+	/* the greedy search, layer by layer; cur holds the integer input of layer i */
+	dcc_qnet *q = NULL;
+	int32_t *cur = NULL, *nxt = NULL, *scratch = NULL;
+	size_t maxa = insz, maxp = 0;
+	for (size_t i = 0; i < L; i++) {
+		const dcc_layer *g = &net->layers[i];
+		maxa = g->out_size > maxa ? g->out_size : maxa;
+		if (g->op == DCC_OP_CONV2D && (size_t)g->ic * (size_t)(g->k * g->k) > maxp)
+			maxp = (size_t)g->ic * (size_t)(g->k * g->k);
+	}
+	cur = malloc(calib * maxa * sizeof(int32_t));
+	nxt = malloc(calib * maxa * sizeof(int32_t));
+	scratch = malloc((2 * maxa + maxp) * sizeof(int32_t)); /* = dcc_qnet_scratch() */
+	if (!cur || !nxt || !scratch) {
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		goto done;
+	}
+	*in_fl = dcc_fx_best_fl(xf, calib * insz, in_bw, NULL);
+	if (static_fmt) {
+		/* one activation fl for every boundary: the least summed error */
+		int fl0 = *in_fl, best_fl = fl0;
+		double best = INFINITY;
+		for (int fl = fl0 - 8; fl <= fl0 + 4; fl++) {
+			for (size_t i = 0; i < L; i++)
+				if (has_w(&net->layers[i]))
+					fmt[i].a_fl = fl;
+			dcc_qnet_free(q);
+			q = NULL;
+			if ((rc = dcc_qnet_build(net, fmt, in_bw, fl, &q, err)))
+				goto done;
+			double e = 0;
+			for (size_t s = 0; s < calib; s++) {
+				dcc_qnet_input(q, d->train_x + s * insz, cur);
+				for (size_t i = 0; i < L; i++) {
+					const dcc_layer *g = &net->layers[i];
+					const int32_t *y = dcc_qnet_forward_from(q, cur, i, i + 1, scratch);
+					if (has_w(g)) {
+						const float *fa = dcc_work_act(wk, i + 1) + s * g->out_size;
+						for (size_t k = 0; k < g->out_size; k++) {
+							double dv = ldexp((double)y[k], -fl) - fa[float_pos(g, k)];
+							e += dv * dv;
+						}
+					}
+					memmove(cur, y, g->out_size * sizeof(int32_t));
+				}
+			}
+			if (e < best)
+				best = e, best_fl = fl;
+		}
+		*in_fl = best_fl;
+		for (size_t i = 0; i < L; i++)
+			if (has_w(&net->layers[i]))
+				fmt[i].a_fl = best_fl;
+	} else {
+		for (size_t i = 0; i < L; i++)
+			if (has_w(&net->layers[i]))
+				fmt[i].a_fl = 0;
+		if ((rc = dcc_qnet_build(net, fmt, in_bw, *in_fl, &q, err)))
+			goto done;
+		for (size_t s = 0; s < calib; s++)
+			dcc_qnet_input(q, d->train_x + s * insz, cur + s * maxa);
+		for (size_t i = 0; i < L; i++) {
+			const dcc_layer *g = &net->layers[i];
+			if (has_w(g)) {
+				/* the float output's range gives the first candidate */
+				double mx = 0;
+				for (size_t s = 0; s < calib; s++) {
+					const float *fa = dcc_work_act(wk, i + 1) + s * g->out_size;
+					for (size_t k = 0; k < g->out_size; k++)
+						mx = fmax(mx, fabs((double)fa[k]));
+				}
+				int fl0 = mx > 0 ? a_bw[i] - 1 - (int)ceil(log2(mx)) : 0, best_fl = fl0;
+				double best = INFINITY;
+				for (int fl = fl0 - 1; fl <= fl0 + 4; fl++) {
+					q->l[i].f.a_fl = fl;
+					q->l[i].out_fl = fl;
+					double e = 0;
+					for (size_t s = 0; s < calib; s++) {
+						const int32_t *y = dcc_qnet_forward_from(q, cur + s * maxa, i, i + 1, scratch);
+						const float *fa = dcc_work_act(wk, i + 1) + s * g->out_size;
+						for (size_t k = 0; k < g->out_size; k++) {
+							double dv = ldexp((double)y[k], -fl) - fa[float_pos(g, k)];
+							e += dv * dv;
+						}
+					}
+					if (e < best)
+						best = e, best_fl = fl;
+				}
+				fmt[i].a_fl = best_fl;
+				/* the formats downstream follow this layer's */
+				dcc_qnet_free(q);
+				q = NULL;
+				if ((rc = dcc_qnet_build(net, fmt, in_bw, *in_fl, &q, err)))
+					goto done;
+			}
+			for (size_t s = 0; s < calib; s++) {
+				const int32_t *y = dcc_qnet_forward_from(q, cur + s * maxa, i, i + 1, scratch);
+				memcpy(nxt + s * maxa, y, g->out_size * sizeof(int32_t));
+			}
+			int32_t *t = cur;
+			cur = nxt;
+			nxt = t;
+		}
+	}
+	/* the activations' SQNR with the chosen formats */
+	if (a_sqnr) {
+		dcc_qnet_free(q);
+		q = NULL;
+		if ((rc = dcc_qnet_build(net, fmt, in_bw, *in_fl, &q, err)))
+			goto done;
+		for (size_t i = 0; i < L; i++)
+			a_sqnr[i] = NAN;
+		double *sig = calloc(L, sizeof(double)), *er = calloc(L, sizeof(double));
+		for (size_t s = 0; sig && er && s < calib; s++) {
+			dcc_qnet_input(q, d->train_x + s * insz, cur);
+			for (size_t i = 0; i < L; i++) {
+				const dcc_layer *g = &net->layers[i];
+				const int32_t *y = dcc_qnet_forward_from(q, cur, i, i + 1, scratch);
+				if (has_w(g)) {
+					const float *fa = dcc_work_act(wk, i + 1) + s * g->out_size;
+					for (size_t k = 0; k < g->out_size; k++) {
+						double f = fa[float_pos(g, k)], dv = ldexp((double)y[k], -fmt[i].a_fl) - f;
+						sig[i] += f * f;
+						er[i] += dv * dv;
+					}
+				}
+				memmove(cur, y, g->out_size * sizeof(int32_t));
+			}
+		}
+		for (size_t i = 0; sig && er && i < L; i++)
+			if (has_w(&net->layers[i]))
+				a_sqnr[i] = sqnr(sig[i], er[i]);
+		free(sig), free(er);
+	}
+done:
+	dcc_qnet_free(q);
+	free(cur), free(nxt), free(scratch), free(xf);
+	dcc_work_free(wk);
+	return rc;
+}
+
+static int q_dtype(int bw) { return bw <= 8 ? DCC_Q8 : bw <= 16 ? DCC_Q16 : DCC_Q32; }
+
+/* A fixed-point tensor of n values x quantised at (bw, fl). */
+static int put_q(dcc_model *m, const char *name, const float *x, size_t n, int ndim, const uint64_t *shape, int bw,
+		 int fl, dcc_error *err)
+{
+	int dt = q_dtype(bw);
+	size_t es = dt == DCC_Q8 ? 1 : dt == DCC_Q16 ? 2 : 4;
+	uint8_t *buf = malloc(n ? n * es : 1);
+	if (!buf)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		int32_t v = dcc_fx_quantize(x[i], bw, fl);
+		uint32_t u = (uint32_t)v; /* little-endian two's complement */
+		for (size_t b = 0; b < es; b++)
+			buf[i * es + b] = (uint8_t)(u >> (8 * b));
+	}
+	return dcc_model_add(m, name, dt, 0, fl, ndim, shape, buf, err);
+}
+
+int dcc_fixed_apply(dcc_model *m, const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl, dcc_error *err)
+{
+	size_t L = net->nlayers;
+	char **lines = calloc(L + 1, sizeof(char *));
+	size_t nl = 0;
+	int rc = lines ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (!rc && !(lines[nl++] = malloc(64)))
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (!rc)
+		snprintf(lines[0], 64, "input a_bw=%d a_fl=%d", in_bw, in_fl);
+	/* quantise from copies: the net's floats alias tensors being replaced */
+	for (size_t i = 0; i < L && !rc; i++) {
+		const dcc_layer *g = &net->layers[i];
+		if (!has_w(g))
+			continue;
+		const dcc_qfmt *f = &fmt[i];
+		char nm[DCC_MAX_NAME + 16];
+		snprintf(nm, sizeof(nm), "%s.codebook", g->p[0].name);
+		dcc_tensor *cb = dcc_model_find(m, nm);
+		if (cb) { /* shared: the codebook entries are what is quantised */
+			size_t k = (size_t)cb->shape[0];
+			float *c = malloc(k * sizeof(float));
+			if (!c) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			for (size_t j = 0; j < k; j++)
+				c[j] = (float)dcc_tensor_get(cb, j);
+			uint64_t shape[1] = {k};
+			rc = put_q(m, nm, c, k, 1, shape, f->w_bw, f->w_fl, err);
+			free(c);
+		} else {
+			size_t n = g->p[0].n;
+			float *c = malloc(n * sizeof(float));
+			if (!c) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			memcpy(c, g->p[0].w, n * sizeof(float));
+			rc = put_q(m, g->p[0].name, c, n, g->p[0].ndim, g->p[0].shape, f->w_bw, f->w_fl, err);
+			free(c);
+		}
+		if (!rc) {
+			size_t n = g->p[1].n;
+			float *c = malloc(n * sizeof(float));
+			if (!c) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			memcpy(c, g->p[1].w, n * sizeof(float));
+			rc = put_q(m, g->p[1].name, c, n, g->p[1].ndim, g->p[1].shape, f->b_bw, f->b_fl, err);
+			free(c);
+		}
+		if (!rc) {
+			if (!(lines[nl] = malloc(DCC_MAX_NAME + 96)))
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			else
+				snprintf(lines[nl++], DCC_MAX_NAME + 96, "%s w_bw=%d w_fl=%d b_bw=%d b_fl=%d a_bw=%d a_fl=%d",
+					 g->name, f->w_bw, f->w_fl, f->b_bw, f->b_fl, f->a_bw, f->a_fl);
+		}
+	}
+	if (!rc)
+		rc = dcc_model_set_arr_str(m, "dcc.fixed", (const char *const *)lines, nl);
+	for (size_t i = 0; lines && i < nl; i++)
+		free(lines[i]);
+	free(lines);
+	return rc;
+}
