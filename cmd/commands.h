@@ -13,7 +13,10 @@
 	X(dsd, "dense-sparse-dense training") \
 	X(sensitivity, "accuracy of each layer pruned alone, and a per-layer budget") \
 	X(share, "weight sharing: k-means codebooks, packed indices, fine-tuning") \
-	X(fixed, "dynamic fixed point: per-layer formats, integer-only accuracy")
+	X(fixed, "dynamic fixed point: per-layer formats, integer-only accuracy") \
+	X(encode, "write the compressed blob: sparse layouts and Huffman coding") \
+	X(decode, "the exact inverse of dcc encode") \
+	X(report, "the compression table of a blob, layer by layer")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);
 DCC_COMMANDS

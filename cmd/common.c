@@ -8,6 +8,7 @@
 #include <math.h>
 #include <unistd.h>
 
+#include "../lib/dcc_encode.h"
 #include "../lib/dcc_nn.h"
 #include "common.h"
 
@@ -90,6 +91,32 @@ int cmd_save(const char *path, dcc_model *m, const char *const *inputs, int forc
 		return cmd_fail(path, &e);
 	}
 	return 0;
+}
+
+int cmd_read_blob(const char *path, uint8_t **bytes, size_t *len)
+{
+	dcc_error e = {0};
+	if (dcc_read_file(path, (size_t)1 << 36, bytes, len, &e))
+		return cmd_fail(path, &e);
+	if (!dcc_blob_sniff(*bytes, *len)) {
+		free(*bytes);
+		*bytes = NULL;
+		cmd_err("%s: not a dcc blob (make one with dcc encode)", path);
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+int cmd_load_blob(const char *path, dcc_model **m, dcc_blob_info *info)
+{
+	uint8_t *b;
+	size_t n;
+	if (cmd_read_blob(path, &b, &n))
+		return EXIT_FAIL;
+	dcc_error e = {0};
+	int rc = dcc_blob_decode(b, n, m, info, &e);
+	free(b);
+	return rc ? cmd_fail(path, &e) : 0;
 }
 
 int cmd_provenance(dcc_model *m, const char *line)

@@ -30,6 +30,11 @@ int cmd_load(const char *path, dcc_model **m);
 /* Writes m as .dct to path atomically, stamping dcc.version; refuses to
  * overwrite any of inputs unless force. Prints errors. */
 int cmd_save(const char *path, dcc_model *m, const char *const *inputs, int force);
+/* Reads and decodes a .dcb blob; info (may be NULL) gets its accounting,
+ * bytes (may be NULL) the file's bytes (the caller frees). Prints errors. */
+struct dcc_blob_info;
+int cmd_load_blob(const char *path, dcc_model **m, struct dcc_blob_info *info);
+int cmd_read_blob(const char *path, uint8_t **bytes, size_t *len);
 /* Appends "STAGE k=v ..." to dcc.provenance. */
 int cmd_provenance(dcc_model *m, const char *line);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../lib/dcc_encode.h"
 #include "common.h"
 
 static const char usage[] =
@@ -96,8 +97,16 @@ static int info_one(const char *path, int as_json, int verify, json_t *out_arr, 
 	size_t hn = fread(head, 1, sizeof(head), fp);
 	fclose(fp);
 	kind = dcc_sniff(head, hn);
-	int rc;
-	if (kind == DCC_FILE_DCT)
+	int rc, blob = dcc_blob_sniff(head, hn);
+	const char *label = blob ? "dcb blob (shown decoded)" : dcc_filekind_name(kind);
+	if (blob) {
+		uint8_t *bytes;
+		size_t blen;
+		if (cmd_read_blob(path, &bytes, &blen))
+			return EXIT_FAIL;
+		rc = dcc_blob_decode(bytes, blen, &m, NULL, &e);
+		free(bytes);
+	} else if (kind == DCC_FILE_DCT)
 		rc = dcc_dct_read(path, DCC_LOAD_TABLE_ONLY, &m, &e);
 	else
 		rc = dcc_import_file(path, &m, &e);
@@ -125,7 +134,7 @@ static int info_one(const char *path, int as_json, int verify, json_t *out_arr, 
 	if (as_json) {
 		json_t *o = json_object(), *ts = json_array(), *md = json_object();
 		json_object_set_new(o, "file", json_string(path));
-		json_object_set_new(o, "format", json_string(dcc_filekind_name(kind)));
+		json_object_set_new(o, "format", json_string(blob ? "dcb" : dcc_filekind_name(kind)));
 		json_object_set_new(o, "file_bytes", json_integer((json_int_t)fsize));
 		if (kind == DCC_FILE_DCT)
 			json_object_set_new(o, "verified", json_boolean(verify));
@@ -160,7 +169,7 @@ static int info_one(const char *path, int as_json, int verify, json_t *out_arr, 
 		return 0;
 	}
 	char b1[32], b2[32];
-	printf("%s: %s, %zu tensor%s, %s on disk, %s of tensor data\n", path, dcc_filekind_name(kind),
+	printf("%s: %s, %zu tensor%s, %s on disk, %s of tensor data\n", path, label,
 	       m->ntensors, m->ntensors == 1 ? "" : "s", cmd_bytes((double)fsize, b1, sizeof(b1)),
 	       cmd_bytes((double)tot_b, b2, sizeof(b2)));
 	/* Column widths from the data, so names of any length stay aligned. */

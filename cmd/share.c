@@ -26,6 +26,8 @@ static const char usage[] =
 	"  --init I              linear (default), density, random or kmeans++\n"
 	"  --optimal             globally optimal clustering (dynamic programming)\n"
 	"  --max-iter N          cap on Lloyd iterations (default 10000)\n"
+	"  --zero                reserve codebook entry 0 for zero (the EIE layout's\n"
+	"                        filler); survivors share the other 2^B - 1\n"
 	"  --finetune N          epochs of centroid fine-tuning (indices and masks\n"
 	"                        fixed; a centroid moves by the sum of its weights'\n"
 	"                        updates)\n"
@@ -99,17 +101,17 @@ static void tie_step(void *ctx, dcc_net *net)
 
 int cmd_share(int argc, char **argv)
 {
-	enum { O_BITS = 256, O_INIT, O_OPTIMAL, O_MAXITER, O_FINETUNE, O_JSON, O_FORCE };
+	enum { O_BITS = 256, O_INIT, O_OPTIMAL, O_MAXITER, O_FINETUNE, O_JSON, O_FORCE, O_ZERO };
 	static const struct option opts[] = {
 		{"bits", required_argument, NULL, O_BITS}, {"init", required_argument, NULL, O_INIT},
-		{"optimal", no_argument, NULL, O_OPTIMAL}, {"max-iter", required_argument, NULL, O_MAXITER},
+		{"optimal", no_argument, NULL, O_OPTIMAL}, {"zero", no_argument, NULL, O_ZERO}, {"max-iter", required_argument, NULL, O_MAXITER},
 		{"finetune", required_argument, NULL, O_FINETUNE}, {"json", no_argument, NULL, O_JSON},
 		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, O_FORCE},
 		{"help", no_argument, NULL, 'h'}, CMD_TUNE_OPTIONS, {NULL, 0, NULL, 0},
 	};
 	const char *spec = NULL, *out = NULL, *init_s = "linear";
 	long max_iter = 0, finetune = 0;
-	int optimal = 0, as_json = 0, force = 0, c;
+	int optimal = 0, zero = 0, as_json = 0, force = 0, c;
 	cmd_tune tune;
 	cmd_tune_init(&tune);
 	tune.ctx = "finetune";
@@ -119,6 +121,7 @@ int cmd_share(int argc, char **argv)
 		case O_BITS: spec = optarg; break;
 		case O_INIT: init_s = optarg; break;
 		case O_OPTIMAL: optimal = 1; break;
+		case O_ZERO: zero = 1; break;
 		case O_MAXITER: bad = cmd_parse_long(usage, "--max-iter", optarg, 1, 100000000, &max_iter); break;
 		case O_FINETUNE: bad = cmd_parse_long(usage, "--finetune", optarg, 0, 100000, &finetune); break;
 		case O_JSON: as_json = 1; break;
@@ -182,7 +185,7 @@ int cmd_share(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		if (!bits[i])
 			continue;
-		dcc_share_opts so = {bits[i], init, optimal, (int)max_iter, tune.seed < 0 ? 1 : (uint64_t)tune.seed};
+		dcc_share_opts so = {bits[i], init, optimal, (int)max_iter, tune.seed < 0 ? 1 : (uint64_t)tune.seed, zero};
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (dcc_share_tensor(m, &p[i], &so, &st[i], &e)) {
@@ -244,8 +247,8 @@ int cmd_share(int argc, char **argv)
 	}
 	/* report and provenance */
 	char line[2048];
-	int o = snprintf(line, sizeof(line), "share bits=%s init=%s optimal=%d finetune=%ld", spec,
-			 optimal ? "optimal" : init_s, optimal, finetune);
+	int o = snprintf(line, sizeof(line), "share bits=%s init=%s optimal=%d zero=%d finetune=%ld", spec,
+			 optimal ? "optimal" : init_s, optimal, zero, finetune);
 	if (!isnan(acc))
 		o += snprintf(line + o, sizeof(line) - (size_t)o, " test_accuracy=%.4f", acc);
 	if (!as_json)

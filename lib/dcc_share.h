@@ -46,6 +46,8 @@ typedef struct dcc_share_opts {
 	int optimal;    /* dynamic programming instead of Lloyd */
 	int max_iter;   /* Lloyd's cap (0 = 10000) */
 	uint64_t seed;  /* random and kmeans++ */
+	int zero;       /* reserve codebook entry 0 for zero (EIE's filler):
+			   the survivors share the other 2^bits - 1 */
 } dcc_share_opts;
 
 /* Replaces the weight tensor p->tensor by NAME.codebook (2^bits f32),

@@ -61,7 +61,11 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 		free(conv);
 		return dcc_fail(err, DCC_E_RANGE, "'%s' has no surviving weights to share", p->tensor);
 	}
-	int k = 1 << o->bits;
+	int K = 1 << o->bits, k = o->zero ? K - 1 : K;
+	if (k < 1) {
+		free(conv);
+		return dcc_fail(err, DCC_E_RANGE, "'%s': --zero needs at least 2 bits", p->layer);
+	}
 	float *x = malloc(alive * sizeof(float));
 	double *c = malloc((size_t)k * sizeof(double)), *mid = malloc((size_t)k * sizeof(double));
 	if (!x || !c || !mid) {
@@ -79,15 +83,17 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 		return rc;
 	}
 	/* the stored codebook is float: assign and measure against it */
-	float *cb = malloc((size_t)k * sizeof(float));
+	float *cb = malloc((size_t)K * sizeof(float));
 	if (!cb) {
 		free(x), free(c), free(mid), free(conv);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
 	for (int j = 0; j < k; j++) {
-		cb[j] = (float)c[j];
-		c[j] = cb[j];
+		cb[j + (o->zero ? 1 : 0)] = (float)c[j];
+		c[j] = (float)c[j];
 	}
+	if (o->zero)
+		cb[0] = 0.0f;
 	float *fm = (float *)mid; /* reused: k floats fit in k doubles */
 	for (int j = 0; j + 1 < k; j++) {
 		double md = 0.5 * (c[j] + c[j + 1]);
@@ -98,10 +104,12 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 			f = nextafterf(f, -INFINITY);
 		fm[j] = f;
 	}
-	fm[k - 1] = INFINITY;
+	for (int j = k - 1; j < K; j++)
+		fm[j] = INFINITY;
 	st->sse = dcc_kmeans1d_sse(x, alive, c, k);
 	free(x);
 	free(c);
+	uint32_t off = o->zero ? 1 : 0;
 	/* the index, then the mask (made from the nonzeros when there was none) */
 	dcc_tensor *ix;
 	uint64_t shape[DCC_MAX_DIMS];
@@ -122,7 +130,7 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 	uint64_t acc = 0;
 	int have = 0;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t q = ALIVE(i) ? nearest(fm, o->bits, v[i]) : 0;
+		uint64_t q = ALIVE(i) ? nearest(fm, o->bits, v[i]) + off : 0;
 		acc |= q << have;
 		have += o->bits;
 		while (have >= 8) {
@@ -152,7 +160,7 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 	free(conv);
 #undef ALIVE
 	snprintf(nm, sizeof(nm), "%s.codebook", p->tensor);
-	uint64_t kshape[1] = {(uint64_t)k};
+	uint64_t kshape[1] = {(uint64_t)K};
 	if ((rc = dcc_model_add(m, nm, DCC_F32, 0, 0, 1, kshape, cb, err)))
 		return rc;
 	dcc_model_remove(m, p->tensor);

@@ -18,7 +18,7 @@ assert 'fc1.weight' not in t
 assert t['fc1.weight.codebook']['shape'] == [8] and t['fc1.weight.codebook']['dtype'] == 'f32'
 assert t['fc1.weight.index']['dtype'] == 'packed' and t['fc1.weight.index']['bits'] == 3, t['fc1.weight.index']
 assert t['fc1.weight.index']['shape'] == [48, 64] and t['fc1.weight.mask']['shape'] == [48, 64]
-assert d['metadata']['dcc.provenance'][-1].startswith('share bits=3 init=linear optimal=0 finetune=0 fc1.weight:bits=3,iterations=')"
+assert d['metadata']['dcc.provenance'][-1].startswith('share bits=3 init=linear optimal=0 zero=0 finetune=0 fc1.weight:bits=3,iterations=')"
 $DCC export s.dct -o s.npz
 $DCC export --raw s.dct -o raw.npz
 check $PY -c "

@@ -1,0 +1,198 @@
+/* encode.c: dcc encode and dcc decode -- a model's compressed blob
+ * (formats/dcb.md) and its exact inverse. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/dcc_encode.h"
+#include "common.h"
+
+static const char usage_encode[] =
+	"usage: dcc encode IN.dct [--layout csc|eie] [--index-bits SPEC] [--pes P] [--entropy huffman|zstd|none] -o OUT.dcb\n"
+	"\n"
+	"Writes the model as a compressed blob: each shared or fixed-point weight\n"
+	"layer as sparse streams (relative row indices, value symbols, per-column\n"
+	"counts), each stream entropy-coded when that makes it smaller; the graph,\n"
+	"metadata, biases and codebooks in an embedded container.  dcc decode is\n"
+	"the exact inverse.\n"
+	"\n"
+	"  --layout csc          Deep Compression's relative-index CSC (default)\n"
+	"  --layout eie          EIE's layout: rows interleaved over --pes PEs, each\n"
+	"                        PE's CSC with 4-bit relative indices and 4-bit\n"
+	"                        codebook indices, 16-bit column pointers\n"
+	"  --index-bits SPEC     relative index bits: B, or fc=B,conv=B (default\n"
+	"                        fc=5,conv=8); a longer gap inserts a filler entry\n"
+	"  --pes P               PEs of the EIE layout (default 64)\n"
+	"  --entropy E           huffman (default), zstd or none\n"
+	"  --json                print the accounting as JSON\n"
+	"  -o, --output OUT      the blob to write\n"
+	"  --force               overwrite OUT even when it is the input\n"
+	"  -h, --help            show this help\n";
+
+static const char usage_decode[] =
+	"usage: dcc decode IN.dcb -o OUT.dct\n"
+	"\n"
+	"Decodes a blob back to the container it was encoded from: the same\n"
+	"tensors in the same order (masks, codebooks, indices, fixed-point\n"
+	"values) and the same metadata, bit for bit.\n"
+	"\n"
+	"  -o, --output OUT      the container to write\n"
+	"  --force               overwrite OUT even when it is the input\n"
+	"  -h, --help            show this help\n";
+
+static int write_bytes(const char *path, const char *in, const uint8_t *b, size_t n, int force)
+{
+	dcc_outfile o;
+	dcc_error e = {0};
+	const char *inputs[] = {in, NULL};
+	if (dcc_out_open(&o, path, inputs, force, &e))
+		return cmd_fail(NULL, &e);
+	if (fwrite(b, 1, n, o.fp) != n) {
+		dcc_out_abort(&o);
+		cmd_err("%s: write failed", path);
+		return EXIT_FAIL;
+	}
+	if (dcc_out_commit(&o, &e)) {
+		dcc_out_abort(&o);
+		return cmd_fail(path, &e);
+	}
+	return 0;
+}
+
+static int parse_index_bits(const char *s, int *fc, int *conv)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*end && end != s) {
+		if (v < 1 || v > 16)
+			return cmd_usage_error(usage_encode, "--index-bits: %ld is outside 1..16", v);
+		*fc = *conv = (int)v;
+		return 0;
+	}
+	char *cp = strdup(s), *save = NULL;
+	int rc = 0;
+	for (char *t = strtok_r(cp, ",", &save); t && !rc; t = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(t, '=');
+		long b = eq ? strtol(eq + 1, &end, 10) : 0;
+		if (!eq || *end || end == eq + 1 || b < 1 || b > 16)
+			rc = cmd_usage_error(usage_encode, "--index-bits: '%s' (B or fc=B,conv=B, B in 1..16)", t);
+		else if (!strncmp(t, "fc=", 3))
+			*fc = (int)b;
+		else if (!strncmp(t, "conv=", 5))
+			*conv = (int)b;
+		else
+			rc = cmd_usage_error(usage_encode, "--index-bits: '%s' (B or fc=B,conv=B, B in 1..16)", t);
+	}
+	free(cp);
+	return rc;
+}
+
+int cmd_encode(int argc, char **argv)
+{
+	enum { O_LAYOUT = 256, O_IB, O_PES, O_ENTROPY, O_JSON, O_FORCE };
+	static const struct option opts[] = {
+		{"layout", required_argument, NULL, O_LAYOUT}, {"index-bits", required_argument, NULL, O_IB},
+		{"pes", required_argument, NULL, O_PES}, {"entropy", required_argument, NULL, O_ENTROPY},
+		{"json", no_argument, NULL, O_JSON}, {"output", required_argument, NULL, 'o'},
+		{"force", no_argument, NULL, O_FORCE}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	dcc_encode_opts eo = {DCC_LAYOUT_CSC, 5, 8, 64, DCC_ENTROPY_HUFFMAN};
+	const char *out = NULL;
+	long pes = 64;
+	int as_json = 0, force = 0, c;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		int bad = 0;
+		switch (c) {
+		case O_LAYOUT:
+			if (!strcmp(optarg, "csc"))
+				eo.layout = DCC_LAYOUT_CSC;
+			else if (!strcmp(optarg, "eie"))
+				eo.layout = DCC_LAYOUT_EIE;
+			else
+				bad = cmd_usage_error(usage_encode, "--layout: '%s' is not csc or eie", optarg);
+			break;
+		case O_IB: bad = parse_index_bits(optarg, &eo.index_bits_fc, &eo.index_bits_conv); break;
+		case O_PES: bad = cmd_parse_long(usage_encode, "--pes", optarg, 1, 4096, &pes); break;
+		case O_ENTROPY:
+			if (!strcmp(optarg, "huffman"))
+				eo.entropy = DCC_ENTROPY_HUFFMAN;
+			else if (!strcmp(optarg, "zstd"))
+				eo.entropy = DCC_ENTROPY_ZSTD;
+			else if (!strcmp(optarg, "none"))
+				eo.entropy = DCC_ENTROPY_NONE;
+			else
+				bad = cmd_usage_error(usage_encode, "--entropy: '%s' is not huffman, zstd or none", optarg);
+			break;
+		case O_JSON: as_json = 1; break;
+		case 'o': out = optarg; break;
+		case O_FORCE: force = 1; break;
+		case 'h': return cmd_help(usage_encode);
+		default: return cmd_usage_error(usage_encode, NULL);
+		}
+		if (bad)
+			return bad;
+	}
+	if (optind + 1 != argc)
+		return cmd_usage_error(usage_encode, optind < argc ? "give one input model" : "no input model given");
+	if (!out)
+		return cmd_usage_error(usage_encode, "no output given (-o OUT.dcb)");
+	eo.pes = (int)pes;
+	const char *in = argv[optind];
+	dcc_model *m;
+	if (cmd_load(in, &m))
+		return EXIT_FAIL;
+	dcc_error e = {0};
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	dcc_blob_info info;
+	int rc = dcc_blob_encode(m, &eo, &blob, &len, &info, &e);
+	dcc_model_free(m);
+	if (rc)
+		return cmd_fail(in, &e);
+	rc = write_bytes(out, in, blob, len, force);
+	free(blob);
+	if (!rc) {
+		char a[32], b[32];
+		if (as_json)
+			printf("{\"blob_bytes\": %zu, \"dense_f32_bytes\": %llu, \"ratio\": %.3f, \"layers\": %zu}\n", len,
+			       (unsigned long long)info.dense_f32_bytes,
+			       len ? (double)info.dense_f32_bytes / (double)len : 0.0, info.nlayers);
+		else
+			printf("%s: %s blob, %zu layers encoded; dense float32 %s: %.1fx smaller (dcc report %s for the table)\n",
+			       out, cmd_bytes((double)len, a, sizeof(a)), info.nlayers,
+			       cmd_bytes((double)info.dense_f32_bytes, b, sizeof(b)),
+			       len ? (double)info.dense_f32_bytes / (double)len : 0.0, out);
+	}
+	dcc_blob_info_free(&info);
+	return rc ? EXIT_FAIL : cmd_finish(EXIT_OK);
+}
+
+int cmd_decode(int argc, char **argv)
+{
+	enum { O_FORCE = 256 };
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, O_FORCE},
+		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	const char *out = NULL;
+	int force = 0, c;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case O_FORCE: force = 1; break;
+		case 'h': return cmd_help(usage_decode);
+		default: return cmd_usage_error(usage_decode, NULL);
+		}
+	}
+	if (optind + 1 != argc)
+		return cmd_usage_error(usage_decode, optind < argc ? "give one blob" : "no blob given");
+	if (!out)
+		return cmd_usage_error(usage_decode, "no output given (-o OUT.dct)");
+	const char *in = argv[optind];
+	dcc_model *m;
+	if (cmd_load_blob(in, &m, NULL))
+		return EXIT_FAIL;
+	const char *inputs[] = {in, NULL};
+	int rc = cmd_save(out, m, inputs, force);
+	dcc_model_free(m);
+	return rc ? EXIT_FAIL : cmd_finish(EXIT_OK);
+}

@@ -1,0 +1,109 @@
+/* dcc_encode.h: sparse layouts (Deep Compression's relative-index CSC,
+ * EIE's per-PE interleaved CSC), canonical Huffman coding, and the .dcb
+ * blob (formats/dcb.md) with its exact decoder. */
+#ifndef DCC_ENCODE_H
+#define DCC_ENCODE_H
+
+#include "dcc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- canonical Huffman over symbols 0..alphabet-1 ---- */
+
+#define DCC_HUFF_MAXLEN 15
+
+/* Appends the code table and the bitstream of sym[0..n) to *out, *out_len
+ * (realloc'd).  Lengths are limited to DCC_HUFF_MAXLEN; a one-symbol stream
+ * has an empty bitstream.  *table_bytes gets the table's share. */
+int dcc_huff_encode(const uint32_t *sym, size_t n, uint32_t alphabet, uint8_t **out, size_t *out_len,
+		    size_t *table_bytes, dcc_error *err);
+/* Decodes exactly n symbols from in[0..len) (table then bitstream); fails
+ * cleanly on any inconsistency or truncation. */
+int dcc_huff_decode(const uint8_t *in, size_t len, size_t n, uint32_t alphabet, uint32_t *sym, dcc_error *err);
+/* Order-0 entropy of the stream in bits (n x H). */
+double dcc_entropy_bits(const uint32_t *sym, size_t n, uint32_t alphabet);
+
+/* ---- sparse layouts ---- */
+
+enum { DCC_LAYOUT_CSC = 0, DCC_LAYOUT_EIE = 1 };
+
+/* A layer's weights as (value symbol) entries in column-major order of the
+ * (rows, cols) matrix, with relative row indices.  A gap of more than
+ * 2^index_bits - 1 skipped rows inserts a filler entry carrying value
+ * symbol `filler`.  EIE: rows interleaved over `pes` PEs (row i to PE
+ * i mod pes), each PE's sub-matrix (local row i / pes) in its own CSC;
+ * entries and column counts are concatenated PE by PE. */
+typedef struct dcc_sparse {
+	int layout, index_bits, pes;
+	size_t rows, cols;
+	uint32_t filler;
+	size_t nentries, nfillers, nreal;
+	uint32_t *skip;  /* nentries: rows skipped before the entry */
+	uint32_t *val;   /* nentries: value symbols */
+	uint32_t *count; /* pes x cols: entries (fillers included) per column */
+} dcc_sparse;
+
+/* Builds the layout from present[rows*cols] (row-major; 1 = an entry) and
+ * sym[rows*cols] (the value symbol of present positions). */
+int dcc_sparse_build(dcc_sparse *s, int layout, int index_bits, int pes, size_t rows, size_t cols,
+		     const uint8_t *present, const uint32_t *sym, uint32_t filler, dcc_error *err);
+/* The inverse: present and sym (row-major) from the entries; fails on
+ * entries that run past a column or counts that do not add up. */
+int dcc_sparse_expand(const dcc_sparse *s, uint8_t *present, uint32_t *sym, dcc_error *err);
+void dcc_sparse_free(dcc_sparse *s);
+
+/* ---- the blob ---- */
+
+enum { DCC_ENTROPY_NONE = 0, DCC_ENTROPY_HUFFMAN = 1, DCC_ENTROPY_ZSTD = 2 };
+
+typedef struct dcc_encode_opts {
+	int layout;       /* DCC_LAYOUT_* */
+	int index_bits_fc, index_bits_conv; /* CSC relative index widths (default 5, 8) */
+	int pes;          /* EIE */
+	int entropy;      /* DCC_ENTROPY_* */
+} dcc_encode_opts;
+
+/* Per-stream accounting for the report. */
+typedef struct dcc_stream_info {
+	char what[16];    /* "index", "value", "count", "rest" */
+	uint64_t symbols;
+	uint32_t alphabet;
+	int coding;       /* DCC_ENTROPY_* actually used */
+	uint64_t raw_bits;    /* symbols x fixed width */
+	uint64_t bytes;       /* stored payload (tables included) */
+	uint64_t table_bytes;
+	double entropy_bits;  /* order-0 bound */
+} dcc_stream_info;
+
+typedef struct dcc_layer_info {
+	char name[DCC_MAX_NAME + 1];
+	int layout, index_bits, pes, value_bits, shared;
+	uint64_t rows, cols, weights, nonzero, fillers;
+	dcc_stream_info st[3]; /* index, value, count */
+	uint64_t bytes;        /* the whole layer record */
+} dcc_layer_info;
+
+typedef struct dcc_blob_info {
+	size_t nlayers;
+	dcc_layer_info *layer;
+	uint64_t rest_bytes, rest_raw_bytes; /* the embedded container (graph, biases, codebooks) */
+	uint64_t total_bytes;
+	uint64_t dense_f32_bytes; /* every weight and bias as float32 */
+} dcc_blob_info;
+
+/* Encodes m as a blob in memory.  Shared and fixed-point weight layers are
+ * encoded; every other tensor and the metadata travel in the embedded
+ * container.  info (may be NULL) gets the accounting. */
+int dcc_blob_encode(const dcc_model *m, const dcc_encode_opts *o, uint8_t **out, size_t *len, dcc_blob_info *info,
+		    dcc_error *err);
+/* The exact inverse: the same tensors, in the same order, and metadata. */
+int dcc_blob_decode(const uint8_t *buf, size_t len, dcc_model **out, dcc_blob_info *info, dcc_error *err);
+void dcc_blob_info_free(dcc_blob_info *i);
+int dcc_blob_sniff(const void *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,128 @@
+/* sparse.c: Deep Compression's relative-index CSC and EIE's per-PE
+ * interleaved CSC: build from a dense presence map, expand back exactly. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/internal.h"
+#include "../dcc_encode.h"
+
+void dcc_sparse_free(dcc_sparse *s)
+{
+	free(s->skip);
+	free(s->val);
+	free(s->count);
+	memset(s, 0, sizeof(*s));
+}
+
+typedef struct grow {
+	uint32_t *skip, *val;
+	size_t n, cap;
+} grow;
+
+static int push(grow *g, uint32_t skip, uint32_t val)
+{
+	if (g->n == g->cap) {
+		size_t c = g->cap ? 2 * g->cap : 1024;
+		uint32_t *a = realloc(g->skip, c * sizeof(uint32_t)), *b = NULL;
+		if (a)
+			g->skip = a;
+		if (!a || !(b = realloc(g->val, c * sizeof(uint32_t))))
+			return -1;
+		g->val = b;
+		g->cap = c;
+	}
+	g->skip[g->n] = skip;
+	g->val[g->n++] = val;
+	return 0;
+}
+
+int dcc_sparse_build(dcc_sparse *s, int layout, int index_bits, int pes, size_t rows, size_t cols,
+		     const uint8_t *present, const uint32_t *sym, uint32_t filler, dcc_error *err)
+{
+	memset(s, 0, sizeof(*s));
+	if (index_bits < 1 || index_bits > 16)
+		return dcc_fail(err, DCC_E_RANGE, "index width %d is outside 1..16 bits", index_bits);
+	if (layout == DCC_LAYOUT_CSC)
+		pes = 1;
+	if (pes < 1 || pes > 65535)
+		return dcc_fail(err, DCC_E_RANGE, "%d PEs (1 to 65535)", pes);
+	s->layout = layout;
+	s->index_bits = index_bits;
+	s->pes = pes;
+	s->rows = rows;
+	s->cols = cols;
+	s->filler = filler;
+	if (!(s->count = calloc((size_t)pes * cols + 1, sizeof(uint32_t))))
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	grow g = {0};
+	uint32_t maxskip = (1u << index_bits) - 1;
+	for (int pe = 0; pe < pes; pe++) {
+		size_t lrows = (rows - (size_t)pe + (size_t)pes - 1) / (size_t)pes;
+		for (size_t c = 0; c < cols; c++) {
+			size_t before = g.n;
+			long prev = -1;
+			for (size_t lr = 0; lr < lrows; lr++) {
+				size_t at = (lr * (size_t)pes + (size_t)pe) * cols + c;
+				if (!present[at])
+					continue;
+				if (sym[at] == filler) {
+					free(g.skip), free(g.val);
+					dcc_sparse_free(s);
+					return dcc_fail(err, DCC_E_RANGE, "a weight's value symbol equals the filler symbol %u", filler);
+				}
+				while ((size_t)((long)lr - prev - 1) > maxskip) {
+					if (push(&g, maxskip, filler))
+						goto oom;
+					prev += (long)maxskip + 1;
+					s->nfillers++;
+				}
+				if (push(&g, (uint32_t)((long)lr - prev - 1), sym[at]))
+					goto oom;
+				prev = (long)lr;
+				s->nreal++;
+			}
+			if (g.n - before > UINT32_MAX)
+				goto oom;
+			s->count[(size_t)pe * cols + c] = (uint32_t)(g.n - before);
+		}
+	}
+	s->skip = g.skip;
+	s->val = g.val;
+	s->nentries = g.n;
+	return 0;
+oom:
+	free(g.skip), free(g.val);
+	dcc_sparse_free(s);
+	return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+}
+
+int dcc_sparse_expand(const dcc_sparse *s, uint8_t *present, uint32_t *sym, dcc_error *err)
+{
+	size_t rows = s->rows, cols = s->cols, e = 0;
+	memset(present, 0, rows * cols);
+	memset(sym, 0, rows * cols * sizeof(uint32_t));
+	for (int pe = 0; pe < s->pes; pe++) {
+		size_t lrows = (rows - (size_t)pe + (size_t)s->pes - 1) / (size_t)s->pes;
+		for (size_t c = 0; c < cols; c++) {
+			size_t cnt = s->count[(size_t)pe * cols + c];
+			if (cnt > s->nentries - e)
+				return dcc_fail(err, DCC_E_FORMAT, "column counts exceed the %zu entries", s->nentries);
+			long prev = -1;
+			for (size_t k = 0; k < cnt; k++, e++) {
+				long lr = prev + (long)s->skip[e] + 1;
+				if (lr >= (long)lrows)
+					return dcc_fail(err, DCC_E_FORMAT, "entry %zu runs past column %zu (row %ld of %zu)", e, c,
+							lr, lrows);
+				prev = lr;
+				if (s->val[e] == s->filler)
+					continue;
+				size_t at = ((size_t)lr * (size_t)s->pes + (size_t)pe) * cols + c;
+				present[at] = 1;
+				sym[at] = s->val[e];
+			}
+		}
+	}
+	if (e != s->nentries)
+		return dcc_fail(err, DCC_E_FORMAT, "%zu entries but the column counts cover %zu", s->nentries, e);
+	return 0;
+}
