@@ -16,7 +16,11 @@
 	X(fixed, "dynamic fixed point: per-layer formats, integer-only accuracy") \
 	X(encode, "write the compressed blob: sparse layouts and Huffman coding") \
 	X(decode, "the exact inverse of dcc encode") \
-	X(report, "the compression table of a blob, layer by layer")
+	X(report, "the compression table of a blob, layer by layer") \
+	X(compile, "the accelerator program and DRAM layout of a blob") \
+	X(disasm, "print an accelerator program as text assembly") \
+	X(asm, "assemble text into an accelerator program") \
+	X(emu, "run a blob on the emulated sparse accelerator, with its cycles")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);
 DCC_COMMANDS

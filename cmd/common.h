@@ -35,6 +35,9 @@ int cmd_save(const char *path, dcc_model *m, const char *const *inputs, int forc
 struct dcc_blob_info;
 int cmd_load_blob(const char *path, dcc_model **m, struct dcc_blob_info *info);
 int cmd_read_blob(const char *path, uint8_t **bytes, size_t *len);
+/* Reads and checks a .dci program. Prints errors. */
+struct dcc_program;
+int cmd_load_program(const char *path, struct dcc_program *p);
 /* Appends "STAGE k=v ..." to dcc.provenance. */
 int cmd_provenance(dcc_model *m, const char *line);
 

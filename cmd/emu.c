@@ -1,0 +1,499 @@
+/* emu.c: dcc emu -- runs a compiled blob on the emulated EIE-style
+ * accelerator: outputs bit-exact with dcc eval --fixed, and the cycle
+ * model's latency, utilisation and load balance per layer. */
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../lib/dcc_accel.h"
+#include "../lib/dcc_encode.h"
+#include "../lib/dcc_fixed.h"
+#include "../lib/dcc_nn.h"
+#include "common.h"
+
+static const char usage[] =
+	"usage: dcc emu IN.dcb IN.dci [--input X.npy | --data DIR] [--count N] [OPTIONS]\n"
+	"       dcc emu --synthetic OUTxIN --weight-density W --act-density A [OPTIONS]\n"
+	"\n"
+	"Runs the program on the blob: each PE walks its columns of the sparse\n"
+	"matrix for every nonzero input activation, looks up the codebook and\n"
+	"accumulates in fixed point exactly as dcc eval --fixed does.  With\n"
+	"neither --input nor --data, the default data set's test images.  The\n"
+	"cycle model reports per layer: cycles, time, PE utilisation, load\n"
+	"balance, MACs, GOP/s and whether it is compute- or bandwidth-bound.\n"
+	"\n"
+	"  --input X.npy         inputs (N, C, H, W) or (N, inputs), real values\n"
+	"  --data DIR            IDX data set (default " DCC_DEFAULT_DATA ")\n"
+	"  --count N             the first N images only\n"
+	"  --logits OUT.npy      the outputs' real values, float32 (N, classes)\n"
+	"  --pes P               PEs (default: the program's)\n"
+	"  --fifo N              activation FIFO depth per PE (default 8)\n"
+	"  --sram-bits B         sparse-matrix SRAM width (default 64)\n"
+	"  --sram-kb K           sparse-matrix SRAM per PE in KB (default 128)\n"
+	"  --freq MHZ            clock (default 800)\n"
+	"  --dram-gbps G         DRAM bandwidth for weights that do not fit (10)\n"
+	"  --sweep pes=L|fifo=L  rerun over a list (pes=1,2,4,...) and print the table\n"
+	"  --synthetic OUTxIN    a random layer of that size (EIE's benchmark)\n"
+	"  --weight-density W, --act-density A, --seed N   for --synthetic\n"
+	"  --threads N           worker threads over the inputs (default: all cores)\n"
+	"  --json                print JSON\n"
+	"  -h, --help            show this help\n";
+
+typedef struct emu_job {
+	const dcc_program *p;
+	const uint8_t *dram0;
+	const dcc_qnet *q;
+	const uint8_t *px; /* pixels, or NULL */
+	const float *xf;   /* real inputs, or NULL */
+	size_t n, insz;
+	int nthreads, classes;
+	const dcc_accel_cfg *cfg;
+	int32_t *out;       /* n x classes */
+	dcc_emu_stats *st;  /* per thread */
+	dcc_error *err;     /* per thread */
+	int *fail;
+} emu_job;
+
+static void emu_part(void *arg, int t)
+{
+	emu_job *j = arg;
+	size_t lo = j->n * (size_t)t / (size_t)j->nthreads, hi = j->n * (size_t)(t + 1) / (size_t)j->nthreads;
+	uint8_t *dram = malloc(j->p->dram_bytes);
+	int32_t *x = malloc(j->insz * sizeof(int32_t));
+	if (!dram || !x) {
+		j->fail[t] = 1;
+		dcc_fail(&j->err[t], DCC_E_NOMEM, "out of memory");
+		free(dram), free(x);
+		return;
+	}
+	memcpy(dram, j->dram0, j->p->dram_bytes);
+	for (size_t i = lo; i < hi && !j->fail[t]; i++) {
+		if (j->px) {
+			dcc_qnet_input(j->q, j->px + i * j->insz, x);
+		} else {
+			for (size_t k = 0; k < j->insz; k++)
+				x[k] = dcc_fx_quantize(j->xf[i * j->insz + k], j->q->in_bw, j->q->in_fl);
+		}
+		memcpy(dram + j->p->in_addr, x, j->insz * sizeof(int32_t));
+		if (dcc_emu_run(j->p, dram, j->cfg, &j->st[t], &j->err[t])) {
+			j->fail[t] = 1;
+			break;
+		}
+		memcpy(j->out + i * (size_t)j->classes, dram + j->p->out_addr, (size_t)j->classes * sizeof(int32_t));
+	}
+	free(dram), free(x);
+}
+
+static void merge(dcc_emu_stats *dst, const dcc_emu_stats *src)
+{
+	if (!dst->l && src->nlayers) {
+		dst->l = calloc(src->nlayers, sizeof(dcc_layer_stats));
+		dst->nlayers = src->nlayers;
+		for (size_t i = 0; dst->l && i < src->nlayers; i++)
+			memcpy(dst->l[i].name, src->l[i].name, sizeof(dst->l[i].name));
+	}
+	for (size_t i = 0; dst->l && i < src->nlayers && i < dst->nlayers; i++) {
+		dcc_layer_stats *a = &dst->l[i];
+		const dcc_layer_stats *b = &src->l[i];
+		a->rows = b->rows, a->cols = b->cols;
+		a->cycles += b->cycles, a->compute_cycles += b->compute_cycles, a->dram_cycles += b->dram_cycles;
+		a->macs += b->macs, a->dense_macs += b->dense_macs, a->busy_pe_cycles += b->busy_pe_cycles;
+		a->bubble_pe_cycles += b->bubble_pe_cycles, a->pointer_reads += b->pointer_reads;
+		a->sram_reads += b->sram_reads, a->dram_bytes += b->dram_bytes, a->nonzero_acts += b->nonzero_acts;
+		a->broadcast_stalls += b->broadcast_stalls;
+		a->bandwidth_bound |= b->bandwidth_bound;
+	}
+	dst->runs += src->runs;
+}
+
+/* Per-layer figures, averaged per run. */
+static json_t *layer_json(const dcc_layer_stats *l, uint64_t runs, const dcc_accel_cfg *c, double *us)
+{
+	double r = runs ? (double)runs : 1, cyc = (double)l->cycles / r, t = cyc / c->freq_mhz;
+	double pcyc = (double)c->pes * (double)(l->compute_cycles - (uint64_t)c->pipeline * runs);
+	double util = pcyc > 0 ? (double)l->macs / pcyc : 0, lb = pcyc > 0 ? 1 - (double)l->bubble_pe_cycles / pcyc : 0;
+	*us = t;
+	return json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s}", "layer", l->name, "rows",
+			 (int)l->rows, "cols", (int)l->cols, "cycles", cyc, "us", t, "utilisation", util, "load_balance", lb,
+			 "macs", (double)l->macs / r, "dense_macs", (double)l->dense_macs / r, "gops",
+			 t > 0 ? 2 * (double)l->macs / r / (t * 1e3) : 0.0, "dense_gops",
+			 t > 0 ? 2 * (double)l->dense_macs / r / (t * 1e3) : 0.0, "nonzero_acts",
+			 (double)l->nonzero_acts / r, "bound", l->bandwidth_bound ? "bandwidth" : "compute");
+}
+
+static void print_layers(json_t *ls)
+{
+	printf("  %-10s %11s %9s %9s %6s %6s %10s %9s %9s %s\n", "layer", "size", "cycles", "us", "util", "balance",
+	       "MACs", "GOP/s", "dense", "bound");
+	size_t i;
+	json_t *l;
+	json_array_foreach(ls, i, l)
+	{
+		char sz[32];
+		snprintf(sz, sizeof(sz), "%lldx%lld", json_integer_value(json_object_get(l, "cols")),
+			 json_integer_value(json_object_get(l, "rows")));
+		printf("  %-10s %11s %9.0f %9.2f %5.1f%% %6.1f%% %10.0f %9.1f %9.1f %s\n",
+		       json_string_value(json_object_get(l, "layer")), sz, json_real_value(json_object_get(l, "cycles")),
+		       json_real_value(json_object_get(l, "us")), 100 * json_real_value(json_object_get(l, "utilisation")),
+		       100 * json_real_value(json_object_get(l, "load_balance")), json_real_value(json_object_get(l, "macs")),
+		       json_real_value(json_object_get(l, "gops")), json_real_value(json_object_get(l, "dense_gops")),
+		       json_string_value(json_object_get(l, "bound")));
+	}
+}
+
+static int parse_list(const char *s, long *v, int *n)
+{
+	*n = 0;
+	char *end;
+	while (*s && *n < 64) {
+		long x = strtol(s, &end, 10);
+		if (end == s || x < 1 || x > 4096 || (*end && *end != ','))
+			return -1;
+		v[(*n)++] = x;
+		s = *end ? end + 1 : end;
+	}
+	return *n ? 0 : -1;
+}
+
+int cmd_emu(int argc, char **argv)
+{
+	enum { O_INPUT = 256, O_DATA, O_COUNT, O_LOGITS, O_PES, O_FIFO, O_SRAM, O_SRAMKB, O_FREQ, O_DRAM, O_SWEEP,
+	       O_SYN, O_WD, O_AD, O_SEED, O_THREADS, O_JSON };
+	static const struct option opts[] = {
+		{"input", required_argument, NULL, O_INPUT}, {"data", required_argument, NULL, O_DATA},
+		{"count", required_argument, NULL, O_COUNT}, {"logits", required_argument, NULL, O_LOGITS},
+		{"pes", required_argument, NULL, O_PES}, {"fifo", required_argument, NULL, O_FIFO},
+		{"sram-bits", required_argument, NULL, O_SRAM}, {"sram-kb", required_argument, NULL, O_SRAMKB},
+		{"freq", required_argument, NULL, O_FREQ}, {"dram-gbps", required_argument, NULL, O_DRAM},
+		{"sweep", required_argument, NULL, O_SWEEP}, {"synthetic", required_argument, NULL, O_SYN},
+		{"weight-density", required_argument, NULL, O_WD}, {"act-density", required_argument, NULL, O_AD},
+		{"seed", required_argument, NULL, O_SEED}, {"threads", required_argument, NULL, O_THREADS},
+		{"json", no_argument, NULL, O_JSON}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	const char *input = NULL, *data = NULL, *logits = NULL, *sweep = NULL, *syn = NULL;
+	long count = 0, pes = 0, fifo = 8, sram = 64, seed = 1, threads = 0;
+	double freq = 800, dram_gbps = 10, sram_kb = 128, wd = NAN, ad = NAN;
+	int as_json = 0, c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int bad = 0;
+		switch (c) {
+		case O_INPUT: input = optarg; break;
+		case O_DATA: data = optarg; break;
+		case O_COUNT: bad = cmd_parse_long(usage, "--count", optarg, 1, 0x7fffffffL, &count); break;
+		case O_LOGITS: logits = optarg; break;
+		case O_PES: bad = cmd_parse_long(usage, "--pes", optarg, 1, 4096, &pes); break;
+		case O_FIFO: bad = cmd_parse_long(usage, "--fifo", optarg, 1, 65536, &fifo); break;
+		case O_SRAM: bad = cmd_parse_long(usage, "--sram-bits", optarg, 8, 4096, &sram); break;
+		case O_SRAMKB: bad = cmd_parse_double(usage, "--sram-kb", optarg, &sram_kb); break;
+		case O_FREQ: bad = cmd_parse_double(usage, "--freq", optarg, &freq); break;
+		case O_DRAM: bad = cmd_parse_double(usage, "--dram-gbps", optarg, &dram_gbps); break;
+		case O_SWEEP: sweep = optarg; break;
+		case O_SYN: syn = optarg; break;
+		case O_WD: bad = cmd_parse_double(usage, "--weight-density", optarg, &wd); break;
+		case O_AD: bad = cmd_parse_double(usage, "--act-density", optarg, &ad); break;
+		case O_SEED: bad = cmd_parse_long(usage, "--seed", optarg, 0, 0x7fffffffL, &seed); break;
+		case O_THREADS: bad = cmd_parse_long(usage, "--threads", optarg, 1, 1024, &threads); break;
+		case O_JSON: as_json = 1; break;
+		case 'h': return cmd_help(usage);
+		default: return cmd_usage_error(usage, NULL);
+		}
+		if (bad)
+			return bad;
+	}
+	if (!(freq > 0 && freq < 1e6) || !(dram_gbps > 0) || !(sram_kb >= 0))
+		return cmd_usage_error(usage, "--freq, --dram-gbps must be positive and --sram-kb not negative");
+	dcc_accel_cfg cfg;
+	dcc_accel_defaults(&cfg);
+	cfg.fifo = (int)fifo, cfg.sram_bits = (int)sram, cfg.freq_mhz = freq, cfg.dram_gbps = dram_gbps;
+	cfg.sram_kb_per_pe = sram_kb;
+	long list[64];
+	int nlist = 0, sweep_pes = 0;
+	if (sweep) {
+		if (!strncmp(sweep, "pes=", 4))
+			sweep_pes = 1;
+		else if (strncmp(sweep, "fifo=", 5))
+			return cmd_usage_error(usage, "--sweep: 'pes=1,2,...' or 'fifo=1,2,...'");
+		if (parse_list(sweep + (sweep_pes ? 4 : 5), list, &nlist))
+			return cmd_usage_error(usage, "--sweep: '%s' is not a list of counts 1..4096", sweep);
+	}
+	dcc_error e = {0};
+	if (syn) { /* EIE's benchmark: one synthetic layer */
+		unsigned rows, cols;
+		char x;
+		if (optind != argc)
+			return cmd_usage_error(usage, "--synthetic takes no files");
+		if (sscanf(syn, "%u%c%u", &rows, &x, &cols) != 3 || x != 'x' || !rows || !cols || rows > 1000000 || cols > 1000000)
+			return cmd_usage_error(usage, "--synthetic: '%s' is not OUTxIN", syn);
+		if (!(wd > 0 && wd <= 1) || !(ad > 0 && ad <= 1))
+			return cmd_usage_error(usage, "--synthetic needs --weight-density and --act-density in (0, 1]");
+		json_t *rowsj = json_array();
+		int nrun = sweep ? nlist : 1;
+		for (int k = 0; k < nrun; k++) {
+			cfg.pes = pes ? (int)pes : 64;
+			if (sweep && sweep_pes)
+				cfg.pes = (int)list[k];
+			else if (sweep)
+				cfg.fifo = (int)list[k];
+			dcc_layer_stats st;
+			if (dcc_emu_synthetic(rows, cols, wd, ad, (uint64_t)seed, &cfg, &st, &e)) {
+				json_decref(rowsj);
+				return cmd_fail(NULL, &e);
+			}
+			double us;
+			json_t *o = layer_json(&st, 1, &cfg, &us);
+			json_object_set_new(o, "pes", json_integer(cfg.pes));
+			json_object_set_new(o, "fifo", json_integer(cfg.fifo));
+			json_array_append_new(rowsj, o);
+		}
+		if (as_json) {
+			json_dumpf(sweep ? rowsj : json_array_get(rowsj, 0), stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+			putchar('\n');
+		} else if (sweep) {
+			printf("  %6s %6s %10s %9s %8s %8s\n", "pes", "fifo", "cycles", "us", "util", "balance");
+			size_t i;
+			json_t *o;
+			json_array_foreach(rowsj, i, o)
+			printf("  %6lld %6lld %10.0f %9.2f %7.1f%% %7.1f%%\n", json_integer_value(json_object_get(o, "pes")),
+			       json_integer_value(json_object_get(o, "fifo")), json_real_value(json_object_get(o, "cycles")),
+			       json_real_value(json_object_get(o, "us")), 100 * json_real_value(json_object_get(o, "utilisation")),
+			       100 * json_real_value(json_object_get(o, "load_balance")));
+		} else {
+			print_layers(rowsj);
+		}
+		json_decref(rowsj);
+		return cmd_finish(EXIT_OK);
+	}
+	if (optind + 2 != argc)
+		return cmd_usage_error(usage, "give the blob and the program (IN.dcb IN.dci)");
+	if (input && data)
+		return cmd_usage_error(usage, "give --input or --data, not both");
+	const char *bpath = argv[optind], *ppath = argv[optind + 1];
+	uint8_t *bytes;
+	size_t blen;
+	if (cmd_read_blob(bpath, &bytes, &blen))
+		return EXIT_FAIL;
+	uint32_t crc = dcc_crc32c(0, bytes, blen);
+	dcc_model *m = NULL;
+	int rc = dcc_blob_decode(bytes, blen, &m, NULL, &e);
+	free(bytes);
+	if (rc)
+		return cmd_fail(bpath, &e);
+	dcc_program prog = {0};
+	dcc_net *net = NULL;
+	dcc_qfmt *fmt = NULL;
+	dcc_qnet *q = NULL;
+	dcc_dataset *d = NULL;
+	float *xf = NULL;
+	int32_t *out = NULL;
+	size_t N = 0;
+	rc = EXIT_FAIL;
+	json_t *res = json_object();
+	if (cmd_load_program(ppath, &prog))
+		goto done;
+	if (prog.blob_crc != crc) {
+		cmd_err("%s: compiled from a different blob than %s (crc 0x%08x, not 0x%08x)", ppath, bpath, prog.blob_crc, crc);
+		goto done;
+	}
+	int in_bw, in_fl;
+	if (dcc_net_from_model(m, &net, &e) || dcc_fixed_formats(m, net, &fmt, &in_bw, &in_fl, &e) ||
+	    dcc_qnet_build(net, fmt, in_bw, in_fl, &q, &e)) {
+		cmd_fail(bpath, &e);
+		goto done;
+	}
+	size_t insz = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w;
+	const uint8_t *px = NULL;
+	const uint8_t *labels = NULL;
+	if (input) {
+		dcc_model *im;
+		if (dcc_import_file(input, &im, &e)) {
+			cmd_fail(input, &e);
+			goto done;
+		}
+		const dcc_tensor *t = im->ntensors == 1 ? &im->tensors[0] : NULL;
+		uint64_t numel = t ? dcc_tensor_numel(t) : 0;
+		if (!t || !dcc_dtype_is_float(t->dtype) || t->ndim < 1 || numel % insz || (t->ndim > 1 && numel / t->shape[0] != insz)) {
+			cmd_err("%s: want one float array of (N, %zu) inputs", input, insz);
+			dcc_model_free(im);
+			goto done;
+		}
+		N = (size_t)(numel / insz);
+		xf = malloc(numel * sizeof(float));
+		for (uint64_t k = 0; xf && k < numel; k++)
+			xf[k] = (float)dcc_tensor_get(t, k);
+		dcc_model_free(im);
+	} else {
+		if (cmd_load_data(data, &d))
+			goto done;
+		if (d->c != net->in_c || d->h != net->in_h || d->w != net->in_w) {
+			cmd_err("the network takes %dx%dx%d inputs; the data has %dx%dx%d", net->in_c, net->in_h, net->in_w,
+				d->c, d->h, d->w);
+			goto done;
+		}
+		px = d->test_x;
+		labels = d->test_y;
+		N = d->ntest;
+	}
+	if (count && (size_t)count < N)
+		N = (size_t)count;
+	int classes = net->classes;
+	if (!(out = malloc((N ? N : 1) * (size_t)classes * sizeof(int32_t))))
+		goto done;
+	int nrun = sweep ? nlist : 1;
+	json_t *sweep_rows = json_array();
+	for (int k = 0; k < nrun; k++) {
+		dcc_program pk = {0};
+		uint8_t *dram0 = NULL;
+		cfg.pes = pes ? (int)pes : prog.pes;
+		if (sweep && sweep_pes)
+			cfg.pes = (int)list[k];
+		else if (sweep)
+			cfg.fifo = (int)list[k];
+		/* the DRAM image from the blob, laid out as the compiler does */
+		if (dcc_accel_compile(m, crc, cfg.pes, &pk, &dram0, &e)) {
+			cmd_fail(bpath, &e);
+			json_decref(sweep_rows);
+			goto done;
+		}
+		const dcc_program *run = &pk;
+		if (cfg.pes == prog.pes) { /* the user's program itself */
+			if (pk.dram_bytes != prog.dram_bytes) {
+				cmd_err("%s: its DRAM image (%u bytes) does not match %s's layout (%u bytes)", ppath,
+					prog.dram_bytes, bpath, pk.dram_bytes);
+				dcc_program_free(&pk), free(dram0);
+				json_decref(sweep_rows);
+				goto done;
+			}
+			run = &prog;
+		}
+		int nt = threads > 0 ? (int)threads : dcc_default_threads();
+		if ((size_t)nt > N)
+			nt = N ? (int)N : 1;
+		dcc_emu_stats *st = calloc((size_t)nt, sizeof(*st));
+		dcc_error *errs = calloc((size_t)nt, sizeof(*errs));
+		int *fail = calloc((size_t)nt, sizeof(int));
+		if (!st || !errs || !fail) {
+			free(st), free(errs), free(fail), free(dram0), dcc_program_free(&pk);
+			json_decref(sweep_rows);
+			goto done;
+		}
+		emu_job job = {run, dram0, q, px, xf, N, insz, nt, classes, &cfg, out, st, errs, fail};
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		dcc_parallel(nt, emu_part, &job);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double host = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+		dcc_emu_stats tot = {0};
+		int bad = 0;
+		for (int t = 0; t < nt; t++) {
+			if (fail[t] && !bad) {
+				cmd_fail(ppath, &errs[t]);
+				bad = 1;
+			}
+			merge(&tot, &st[t]);
+			dcc_emu_stats_free(&st[t]);
+		}
+		free(st), free(errs), free(fail), free(dram0);
+		dcc_program_free(&pk);
+		if (bad) {
+			dcc_emu_stats_free(&tot);
+			json_decref(sweep_rows);
+			goto done;
+		}
+		json_t *ls = json_array();
+		double total_us = 0, macs = 0;
+		for (size_t i = 0; i < tot.nlayers; i++) {
+			double us;
+			json_array_append_new(ls, layer_json(&tot.l[i], tot.runs, &cfg, &us));
+			total_us += us;
+			macs += (double)tot.l[i].macs;
+		}
+		size_t correct = 0;
+		for (size_t i = 0; labels && i < N; i++)
+			correct += dcc_qnet_argmax(out + i * (size_t)classes, classes) == labels[i];
+		json_t *o = json_pack("{s:o, s:f, s:I, s:i, s:i, s:f, s:f}", "layers", ls, "latency_us", total_us, "inputs",
+				      (json_int_t)N, "pes", cfg.pes, "fifo", cfg.fifo, "host_seconds", host,
+				      "simulated_macs_per_s", host > 0 ? macs / host : 0.0);
+		if (labels)
+			json_object_set_new(o, "accuracy", json_real(N ? (double)correct / (double)N : 0));
+		dcc_emu_stats_free(&tot);
+		if (sweep)
+			json_array_append_new(sweep_rows, o);
+		else
+			json_object_update(res, o), json_decref(o);
+	}
+	if (sweep) {
+		if (as_json) {
+			json_dumpf(sweep_rows, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+			putchar('\n');
+		} else {
+			printf("  %6s %6s %12s %8s %8s\n", "pes", "fifo", "latency us", "util", "balance");
+			size_t i;
+			json_t *o;
+			json_array_foreach(sweep_rows, i, o)
+			{
+				double cyc = 0, busy = 0, lb = 0, ut = 0;
+				size_t k;
+				json_t *l;
+				json_array_foreach(json_object_get(o, "layers"), k, l)
+				{
+					double cy = json_real_value(json_object_get(l, "cycles"));
+					cyc += cy;
+					lb += cy * json_real_value(json_object_get(l, "load_balance"));
+					ut += cy * json_real_value(json_object_get(l, "utilisation"));
+					busy += cy;
+				}
+				printf("  %6lld %6lld %12.2f %7.1f%% %7.1f%%\n", json_integer_value(json_object_get(o, "pes")),
+				       json_integer_value(json_object_get(o, "fifo")),
+				       json_real_value(json_object_get(o, "latency_us")), busy ? 100 * ut / busy : 0,
+				       busy ? 100 * lb / busy : 0);
+			}
+		}
+		json_decref(sweep_rows);
+	} else if (as_json) {
+		json_dumpf(res, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
+		putchar('\n');
+	} else {
+		printf("%s on %d PEs (FIFO %d, %.0f MHz): %zu input%s, latency %.2f us per input", bpath, cfg.pes, cfg.fifo,
+		       cfg.freq_mhz, N, N == 1 ? "" : "s", json_real_value(json_object_get(res, "latency_us")));
+		if (labels)
+			printf(", accuracy %.2f%%", 100 * json_real_value(json_object_get(res, "accuracy")));
+		printf("\n");
+		print_layers(json_object_get(res, "layers"));
+		printf("  (per input, averaged; host: %.2f s, %.0f million simulated MACs/s)\n",
+		       json_real_value(json_object_get(res, "host_seconds")),
+		       json_real_value(json_object_get(res, "simulated_macs_per_s")) / 1e6);
+	}
+	if (logits && !sweep) {
+		size_t cnt = N * (size_t)classes;
+		float *z = malloc((cnt ? cnt : 1) * sizeof(float));
+		int lfl = q->n ? q->l[q->n - 1].out_fl : q->in_fl;
+		for (size_t i = 0; z && i < cnt; i++)
+			z[i] = (float)ldexp((double)out[i], -lfl);
+		dcc_tensor t = {0};
+		t.name = "logits", t.dtype = DCC_F32, t.ndim = 2, t.shape[0] = N, t.shape[1] = (uint64_t)classes;
+		t.data = z, t.nbytes = cnt * sizeof(float);
+		dcc_outfile of;
+		const char *inputs[] = {bpath, ppath, NULL};
+		if (!z || dcc_out_open(&of, logits, inputs, 0, &e) || dcc_npy_write(of.fp, &t, &e) ||
+		    dcc_out_commit(&of, &e)) {
+			free(z);
+			cmd_fail(logits, &e);
+			goto done;
+		}
+		free(z);
+	}
+	rc = cmd_finish(EXIT_OK);
+done:
+	json_decref(res);
+	free(out), free(xf), free(fmt);
+	dcc_qnet_free(q);
+	dcc_net_free(net);
+	if (d)
+		dcc_dataset_free(d);
+	dcc_program_free(&prog);
+	dcc_model_free(m);
+	return rc;
+}

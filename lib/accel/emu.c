@@ -1,0 +1,368 @@
+/* emu.c: the accelerator emulator.  Functionally each PE walks its own CSC
+ * entries for every nonzero input activation and accumulates codebook
+ * value x activation in 64 bits, exactly as formats/fixed.md's fc (so the
+ * outputs equal dcc eval --fixed bit for bit).  The cycle model runs in
+ * the same loop: the central unit broadcasts one nonzero activation per
+ * cycle into every PE's FIFO (stalling while any FIFO is full); a PE spends
+ * one cycle reading a column's pointers and one per entry. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/internal.h"
+#include "../dcc_accel.h"
+#include "../dcc_fixed.h"
+
+static inline uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+void dcc_accel_defaults(dcc_accel_cfg *c)
+{
+	c->pes = 64;
+	c->fifo = 8;
+	c->sram_bits = 64;
+	c->freq_mhz = 800;
+	c->dram_gbps = 10;
+	c->sram_kb_per_pe = 128;
+	c->pipeline = 4;
+}
+
+void dcc_emu_stats_free(dcc_emu_stats *s)
+{
+	free(s->l);
+	memset(s, 0, sizeof(*s));
+}
+
+/* One layer's matrix as the PEs see it. */
+typedef struct pe_view {
+	const uint8_t *ptr;  /* cols + 1 u32 pointers */
+	const uint8_t *ent;  /* entries: skip << 4 | codebook index */
+	uint32_t nent, lrows;
+} pe_view;
+
+typedef struct layer_run {
+	uint32_t rows, cols, pes;
+	const int32_t *cb;
+	pe_view *pe;
+} layer_run;
+
+/* The cycle-level run of one layer over activations x (nonzero list nz);
+ * acc gets the sums (may be NULL for timing only). */
+static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, uint32_t nnz, int64_t *acc,
+		      const dcc_accel_cfg *c, dcc_layer_stats *st)
+{
+	uint32_t P = L->pes, F = (uint32_t)(c->fifo > 0 ? c->fifo : 1);
+	/* per PE: a ring of pending columns, the current column's cursor */
+	uint32_t *ring = malloc((size_t)P * F * sizeof(uint32_t));
+	uint32_t *head = calloc(P, sizeof(uint32_t)), *cnt = calloc(P, sizeof(uint32_t));
+	uint32_t *e_cur = calloc(P, sizeof(uint32_t)), *e_end = calloc(P, sizeof(uint32_t)),
+		 *col = calloc(P, sizeof(uint32_t)), *row = calloc(P, sizeof(uint32_t));
+	uint8_t *busy = calloc(P, 1);
+	if (!ring || !head || !cnt || !e_cur || !e_end || !col || !row || !busy)
+		goto out;
+	uint64_t t = 0, macs = 0, busy_c = 0, bubble_c = 0, ptr_reads = 0, stalls = 0, sram = 0;
+	uint32_t k = 0, per_read = c->sram_bits >= 8 ? (uint32_t)c->sram_bits / 8 : 1;
+	uint32_t active = 0; /* PEs busy or with queued columns */
+	while (k < nnz || active) {
+		t++;
+		/* the PEs */
+		for (uint32_t p = 0; p < P; p++) {
+			if (!busy[p] && cnt[p]) {
+				/* the next column's pointers; the read is pipelined with the
+				 * first entry, so only an empty column costs its own cycle */
+				uint32_t j = ring[(size_t)p * F + head[p]];
+				head[p] = (head[p] + 1) % F;
+				cnt[p]--;
+				col[p] = j;
+				e_cur[p] = rd32(L->pe[p].ptr + 4 * (size_t)j);
+				e_end[p] = rd32(L->pe[p].ptr + 4 * (size_t)j + 4);
+				row[p] = 0;
+				ptr_reads++;
+				if (e_cur[p] < e_end[p]) {
+					busy[p] = 1;
+				} else {
+					busy_c++;
+					if (!cnt[p])
+						active--;
+					continue;
+				}
+			}
+			if (busy[p]) {
+				uint32_t e = e_cur[p]++;
+				uint8_t v = L->pe[p].ent[e];
+				row[p] += (uint32_t)(v >> 4) + 1;
+				int32_t w = L->cb[v & 15];
+				if (acc && w)
+					acc[(size_t)(row[p] - 1) * P + p] += (int64_t)w * x[col[p]];
+				macs += (v & 15) != 0;
+				if (e % per_read == 0)
+					sram++;
+				busy_c++;
+				if (e_cur[p] == e_end[p]) {
+					busy[p] = 0;
+					if (!cnt[p])
+						active--;
+				}
+			} else {
+				bubble_c++;
+			}
+		}
+		/* the broadcast: all FIFOs must have room */
+		if (k < nnz) {
+			int room = 1;
+			for (uint32_t p = 0; p < P && room; p++)
+				room = cnt[p] < F;
+			if (room) {
+				for (uint32_t p = 0; p < P; p++) {
+					if (!busy[p] && !cnt[p])
+						active++;
+					ring[(size_t)p * F + (head[p] + cnt[p]) % F] = nz[k];
+					cnt[p]++;
+				}
+				k++;
+			} else {
+				stalls++;
+			}
+		}
+	}
+	/* the last broadcast cycle has no PE work yet: bubbles there are the
+	 * pipeline's, not imbalance; count them as such */
+	st->compute_cycles += t + (uint64_t)c->pipeline;
+	st->macs += macs;
+	st->busy_pe_cycles += busy_c;
+	st->bubble_pe_cycles += bubble_c;
+	st->pointer_reads += ptr_reads;
+	st->sram_reads += sram;
+	st->broadcast_stalls += stalls;
+	st->nonzero_acts += nnz;
+out:
+	free(ring), free(head), free(cnt), free(e_cur), free(e_end), free(col), free(row), free(busy);
+}
+
+static uint64_t layer_bytes(const layer_run *L)
+{
+	uint64_t b = 0;
+	for (uint32_t p = 0; p < L->pes; p++)
+		b += L->pe[p].nent; /* 8-bit entries; pointers have their own SRAM, as in EIE */
+	return b;
+}
+
+static void finish_layer(const layer_run *L, const dcc_accel_cfg *c, dcc_layer_stats *st, uint64_t compute)
+{
+	uint64_t bytes = layer_bytes(L);
+	double cap = c->sram_kb_per_pe * 1024.0 * L->pes;
+	uint64_t dram = 0;
+	if ((double)bytes > cap) { /* streamed from DRAM every run */
+		double per_cycle = c->dram_gbps * 1e9 / (c->freq_mhz * 1e6);
+		dram = (uint64_t)ceil((double)bytes / per_cycle);
+		st->dram_bytes += bytes;
+	}
+	st->dram_cycles += dram;
+	st->cycles += compute > dram ? compute : dram;
+	st->bandwidth_bound = dram > compute;
+	st->rows = L->rows;
+	st->cols = L->cols;
+	st->dense_macs += (uint64_t)L->rows * L->cols;
+}
+
+int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc_emu_stats *st, dcc_error *err)
+{
+	int32_t *buf[DCC_NBUF];
+	size_t words = p->buf_words ? p->buf_words : 1;
+	buf[0] = calloc(words, sizeof(int32_t));
+	buf[1] = calloc(words, sizeof(int32_t));
+	int64_t *acc = malloc(words * sizeof(int64_t));
+	uint32_t *nz = malloc(words * sizeof(uint32_t));
+	int rc = buf[0] && buf[1] && acc && nz ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	size_t li = 0;
+	for (size_t i = 0; !rc && i < p->n; i++) {
+		const dcc_insn *s = &p->insn[i];
+		if (s->op == DCC_OP_END)
+			break;
+		switch (s->op) {
+		case DCC_OP_SYNC: break;
+		case DCC_OP_LOAD:
+			for (uint32_t k = 0; k < s->y; k++)
+				buf[s->a][s->z + k] = (int32_t)rd32(dram + s->x + 4 * (size_t)k);
+			break;
+		case DCC_OP_STORE:
+			for (uint32_t k = 0; k < s->y; k++) {
+				uint32_t v = (uint32_t)buf[s->a][s->z + k];
+				memcpy(dram + s->x + 4 * (size_t)k, &v, 4);
+			}
+			break;
+		case DCC_OP_EWOP: {
+			int32_t *a = buf[s->a], *b = buf[s->b], *o = buf[s->y];
+			for (uint32_t k = 0; k < s->x; k++) {
+				int64_t v = s->flags == DCC_EW_RELU ? (a[k] > 0 ? a[k] : 0)
+					  : s->flags == DCC_EW_ADD ? (int64_t)a[k] + b[k]
+					  : s->flags == DCC_EW_MUL ? dcc_fx_rshift((int64_t)a[k] * b[k], (int)s->z)
+								    : a[k];
+				o[k] = (int32_t)(v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : v);
+			}
+			break;
+		}
+		case DCC_OP_SPMV: {
+			const uint8_t *d = dram + s->x;
+			if (rd32(d) != 0x5259414c) {
+				rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: no layer descriptor at 0x%x", i, s->x);
+				break;
+			}
+			layer_run L = {rd32(d + 4), rd32(d + 8), rd32(d + 12), NULL, NULL};
+			uint32_t a_bw = rd32(d + 16), cba = rd32(d + 28), ba = rd32(d + 32), pet = rd32(d + 36);
+			int shift = (int32_t)rd32(d + 20), bshift = (int32_t)rd32(d + 24);
+			if (L.rows > words || L.cols > words || !L.pes || L.pes > 65535 || a_bw < 1 || a_bw > 32 ||
+			    (uint64_t)cba + 64 > p->dram_bytes || (uint64_t)ba + 4ull * L.rows > p->dram_bytes ||
+			    (uint64_t)pet + 16ull * L.pes > p->dram_bytes) {
+				rc = dcc_fail(err, DCC_E_RANGE, "instruction %zu: layer descriptor out of range", i);
+				break;
+			}
+			int32_t cb[16];
+			for (int k = 0; k < 16; k++)
+				cb[k] = (int32_t)rd32(dram + cba + 4 * k);
+			L.cb = cb;
+			if (!(L.pe = calloc(L.pes, sizeof(pe_view)))) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			for (uint32_t q = 0; q < L.pes && !rc; q++) {
+				const uint8_t *t = dram + pet + 16 * (size_t)q;
+				uint32_t pa = rd32(t), ea = rd32(t + 4), ne = rd32(t + 8), lr = rd32(t + 12);
+				if ((uint64_t)pa + 4ull * (L.cols + 1) > p->dram_bytes || (uint64_t)ea + ne > p->dram_bytes ||
+				    (uint64_t)lr * L.pes > (uint64_t)L.rows + L.pes) {
+					rc = dcc_fail(err, DCC_E_RANGE, "instruction %zu: PE %u's data is outside DRAM", i, q);
+					break;
+				}
+				L.pe[q] = (pe_view){dram + pa, dram + ea, ne, lr};
+				/* pointers ascending, within the entries; rows within the PE's */
+				uint32_t prev = 0;
+				for (uint32_t j = 0; j <= L.cols && !rc; j++) {
+					uint32_t v = rd32(dram + pa + 4 * (size_t)j);
+					if (v < prev || v > ne)
+						rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: PE %u's column pointers are corrupt", i, q);
+					prev = v;
+				}
+				for (uint32_t j = 0; j < L.cols && !rc; j++) {
+					uint32_t r = 0;
+					for (uint32_t e = rd32(dram + pa + 4 * (size_t)j); e < rd32(dram + pa + 4 * (size_t)j + 4); e++)
+						r += (uint32_t)(dram[ea + e] >> 4) + 1;
+					if (r > lr)
+						rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: PE %u column %u runs past its rows", i, q, j);
+				}
+			}
+			if (!rc) {
+				const int32_t *x = buf[s->a];
+				uint32_t nnz = 0;
+				for (uint32_t j = 0; j < L.cols; j++) /* leading nonzero detection */
+					if (x[j])
+						nz[nnz++] = j;
+				memset(acc, 0, L.rows * sizeof(int64_t));
+				if (li >= st->nlayers) {
+					dcc_layer_stats *q = realloc(st->l, (li + 1) * sizeof(*q));
+					if (!q) {
+						rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+						free(L.pe);
+						break;
+					}
+					st->l = q;
+					memset(&st->l[li], 0, sizeof(*q));
+					snprintf(st->l[li].name, sizeof(st->l[li].name), "%.23s", (const char *)d + 40);
+					st->nlayers = li + 1;
+				}
+				dcc_layer_stats *ls = &st->l[li];
+				uint64_t before = ls->compute_cycles;
+				run_layer(&L, x, nz, nnz, acc, c, ls);
+				finish_layer(&L, c, ls, ls->compute_cycles - before);
+				int32_t *y = buf[s->b];
+				for (uint32_t r = 0; r < L.rows; r++) {
+					int64_t b = dcc_fx_rshift((int32_t)rd32(dram + ba + 4 * (size_t)r), bshift);
+					int32_t v = dcc_fx_sat(dcc_fx_rshift(acc[r] + b, shift), (int)a_bw);
+					y[r] = (s->flags & 1) && v < 0 ? 0 : v;
+				}
+				li++;
+			}
+			free(L.pe);
+			break;
+		}
+		}
+	}
+	st->runs++;
+	free(buf[0]), free(buf[1]), free(acc), free(nz);
+	return rc;
+}
+
+int dcc_emu_synthetic(uint32_t rows, uint32_t cols, double wd, double ad, uint64_t seed, const dcc_accel_cfg *c,
+		      dcc_layer_stats *out, dcc_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	uint32_t P = (uint32_t)c->pes;
+	dcc_rng r;
+	dcc_rng_seed(&r, seed);
+	layer_run L = {rows, cols, P, NULL, calloc(P, sizeof(pe_view))};
+	int32_t cb[16] = {0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8};
+	L.cb = cb;
+	uint8_t **ptr = calloc(P, sizeof(uint8_t *)), **ent = calloc(P, sizeof(uint8_t *));
+	int32_t *x = malloc((size_t)cols * sizeof(int32_t));
+	uint32_t *nz = malloc((size_t)cols * sizeof(uint32_t)), nnz = 0;
+	int rc = L.pe && ptr && ent && x && nz ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	/* each PE's CSC: every weight present with probability wd, 4-bit nonzero values */
+	for (uint32_t p = 0; !rc && p < P; p++) {
+		uint32_t lrows = (rows - p + P - 1) / P;
+		size_t cap = (size_t)((double)lrows * cols * wd * 1.2) + 64, n = 0;
+		ptr[p] = malloc(4 * ((size_t)cols + 1));
+		ent[p] = malloc(cap);
+		if (!ptr[p] || !ent[p]) {
+			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			break;
+		}
+		for (uint32_t j = 0; j < cols && !rc; j++) {
+			uint32_t v = (uint32_t)n;
+			memcpy(ptr[p] + 4 * (size_t)j, &v, 4);
+			int64_t prev = -1;
+			for (uint32_t lr = 0; lr < lrows; lr++) {
+				if (dcc_rng_uniform(&r) >= wd)
+					continue;
+				while (lr - prev - 1 > 15) { /* filler */
+					if (n == cap) {
+						uint8_t *q = realloc(ent[p], cap *= 2);
+						if (!q) {
+							rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+							break;
+						}
+						ent[p] = q;
+					}
+					ent[p][n++] = 15 << 4;
+					prev += 16;
+				}
+				if (rc)
+					break;
+				if (n == cap) {
+					uint8_t *q = realloc(ent[p], cap *= 2);
+					if (!q) {
+						rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+						break;
+					}
+					ent[p] = q;
+				}
+				ent[p][n++] = (uint8_t)((lr - prev - 1) << 4 | (1 + dcc_rng_next(&r) % 15));
+				prev = lr;
+			}
+		}
+		uint32_t v = (uint32_t)n;
+		memcpy(ptr[p] + 4 * (size_t)cols, &v, 4);
+		L.pe[p] = (pe_view){ptr[p], ent[p], (uint32_t)n, lrows};
+	}
+	for (uint32_t j = 0; !rc && j < cols; j++) {
+		x[j] = dcc_rng_uniform(&r) < ad ? 1 + (int32_t)(dcc_rng_next(&r) % 100) : 0;
+		if (x[j])
+			nz[nnz++] = j;
+	}
+	if (!rc) {
+		run_layer(&L, x, nz, nnz, NULL, c, out);
+		finish_layer(&L, c, out, out->compute_cycles);
+		snprintf(out->name, sizeof(out->name), "%ux%u", cols, rows);
+	}
+	for (uint32_t p = 0; ptr && ent && p < P; p++)
+		free(ptr[p]), free(ent[p]);
+	free(ptr), free(ent), free(L.pe), free(x), free(nz);
+	return rc;
+}

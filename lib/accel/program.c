@@ -1,0 +1,468 @@
+/* program.c: the accelerator's program -- binary form (formats/isa.md),
+ * text assembly, and the compiler that lays a model out in DRAM. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/internal.h"
+#include "../dcc_accel.h"
+#include "../dcc_encode.h"
+#include "../dcc_fixed.h"
+
+static const uint8_t MAGIC[8] = {0x89, 'D', 'C', 'I', '\r', '\n', 0x1a, '\n'};
+#define PHDR 64
+
+static inline uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+static inline void wr32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24); }
+
+void dcc_program_free(dcc_program *p)
+{
+	free(p->insn);
+	memset(p, 0, sizeof(*p));
+}
+
+int dcc_program_write(const dcc_program *p, uint8_t **out, size_t *len, dcc_error *err)
+{
+	size_t n = PHDR + p->n * DCC_INSN_BYTES;
+	uint8_t *b = calloc(1, n);
+	if (!b)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	memcpy(b, MAGIC, 8);
+	wr32(b + 8, 1);
+	wr32(b + 12, (uint32_t)p->n);
+	wr32(b + 16, p->blob_crc);
+	wr32(b + 20, p->dram_bytes);
+	wr32(b + 24, p->in_addr);
+	wr32(b + 28, p->in_len);
+	wr32(b + 32, p->out_addr);
+	wr32(b + 36, p->out_len);
+	wr32(b + 40, p->buf_words);
+	wr32(b + 44, (uint32_t)p->pes);
+	for (size_t i = 0; i < p->n; i++) {
+		uint8_t *q = b + PHDR + i * DCC_INSN_BYTES;
+		const dcc_insn *s = &p->insn[i];
+		q[0] = s->op, q[1] = s->flags, q[2] = s->a, q[3] = s->b;
+		wr32(q + 4, s->x), wr32(q + 8, s->y), wr32(q + 12, s->z);
+	}
+	wr32(b + 60, dcc_crc32c(0, b, 60) ^ dcc_crc32c(0, b + PHDR, n - PHDR));
+	*out = b;
+	*len = n;
+	return 0;
+}
+
+static int check_insn(const dcc_program *p, size_t i, dcc_error *err)
+{
+	const dcc_insn *s = &p->insn[i];
+	switch (s->op) {
+	case DCC_OP_END:
+	case DCC_OP_SYNC:
+		return 0;
+	case DCC_OP_LOAD:
+	case DCC_OP_STORE:
+		if (s->a >= DCC_NBUF)
+			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: buffer %u does not exist", i, s->a);
+		if ((uint64_t)s->x + 4ull * s->y > p->dram_bytes || s->x % 4)
+			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: DRAM [%u, +%u words) is outside the %u-byte DRAM", i,
+					s->x, s->y, p->dram_bytes);
+		if ((uint64_t)s->z + s->y > p->buf_words)
+			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: buffer range [%u, +%u) beyond %u words", i, s->z, s->y,
+					p->buf_words);
+		return 0;
+	case DCC_OP_SPMV:
+		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b)
+			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: spmv needs two different buffers", i);
+		if ((uint64_t)s->x + 64 > p->dram_bytes || s->x % 4)
+			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: descriptor at %u is outside DRAM", i, s->x);
+		return 0;
+	case DCC_OP_EWOP:
+		if (s->flags > DCC_EW_COPY || s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->y >= DCC_NBUF)
+			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: bad ewop", i);
+		if (s->x > p->buf_words)
+			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: %u elements beyond the buffers", i, s->x);
+		return 0;
+	}
+	return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: unknown opcode %u", i, s->op);
+}
+
+int dcc_program_read(const uint8_t *b, size_t len, dcc_program *p, dcc_error *err)
+{
+	memset(p, 0, sizeof(*p));
+	if (len < PHDR || memcmp(b, MAGIC, 8))
+		return dcc_fail(err, DCC_E_FORMAT, "not a dcc program (bad magic)");
+	if (rd32(b + 8) != 1)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "program version %u (this dcc reads 1)", rd32(b + 8));
+	uint32_t n = rd32(b + 12);
+	if ((len - PHDR) % DCC_INSN_BYTES || n != (len - PHDR) / DCC_INSN_BYTES)
+		return dcc_fail(err, DCC_E_FORMAT, "program of %u instructions but %zu bytes", n, len);
+	if ((dcc_crc32c(0, b, 60) ^ dcc_crc32c(0, b + PHDR, len - PHDR)) != rd32(b + 60))
+		return dcc_fail(err, DCC_E_CHECKSUM, "program checksum mismatch");
+	p->n = n;
+	p->blob_crc = rd32(b + 16);
+	p->dram_bytes = rd32(b + 20);
+	p->in_addr = rd32(b + 24), p->in_len = rd32(b + 28);
+	p->out_addr = rd32(b + 32), p->out_len = rd32(b + 36);
+	p->buf_words = rd32(b + 40);
+	p->pes = (int)rd32(b + 44);
+	if (p->pes < 1 || p->pes > 65535)
+		return dcc_fail(err, DCC_E_FORMAT, "program for %d PEs", p->pes);
+	if (!(p->insn = calloc(n ? n : 1, sizeof(dcc_insn))))
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const uint8_t *q = b + PHDR + i * DCC_INSN_BYTES;
+		dcc_insn *s = &p->insn[i];
+		s->op = q[0], s->flags = q[1], s->a = q[2], s->b = q[3];
+		s->x = rd32(q + 4), s->y = rd32(q + 8), s->z = rd32(q + 12);
+		if (check_insn(p, i, err)) {
+			dcc_program_free(p);
+			return err->code;
+		}
+	}
+	if ((uint64_t)p->in_addr + 4ull * p->in_len > p->dram_bytes ||
+	    (uint64_t)p->out_addr + 4ull * p->out_len > p->dram_bytes || p->buf_words > (1u << 28)) {
+		dcc_program_free(p);
+		return dcc_fail(err, DCC_E_RANGE, "program: input or output outside DRAM");
+	}
+	return 0;
+}
+
+static const char *const ew_names[] = {"relu", "add", "mul", "copy"};
+
+int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err)
+{
+	dcc_buf b = {0};
+	char line[160];
+	int k = snprintf(line, sizeof(line),
+			 ".blob_crc 0x%08x\n.pes %d\n.dram %u\n.input 0x%x %u\n.output 0x%x %u\n.buffers %u\n", p->blob_crc,
+			 p->pes, p->dram_bytes, p->in_addr, p->in_len, p->out_addr, p->out_len, p->buf_words);
+	dcc_buf_put(&b, line, (size_t)k);
+	for (size_t i = 0; i < p->n; i++) {
+		const dcc_insn *s = &p->insn[i];
+		switch (s->op) {
+		case DCC_OP_END: k = snprintf(line, sizeof(line), "end\n"); break;
+		case DCC_OP_SYNC: k = snprintf(line, sizeof(line), "sync\n"); break;
+		case DCC_OP_LOAD:
+		case DCC_OP_STORE:
+			k = snprintf(line, sizeof(line), "%s buf=%u dram=0x%x words=%u offset=%u\n",
+				     s->op == DCC_OP_LOAD ? "load" : "store", s->a, s->x, s->y, s->z);
+			break;
+		case DCC_OP_SPMV:
+			k = snprintf(line, sizeof(line), "spmv desc=0x%x in=%u out=%u%s\n", s->x, s->a, s->b,
+				     s->flags & 1 ? " relu" : "");
+			break;
+		default:
+			k = snprintf(line, sizeof(line), "ewop %s a=%u b=%u out=%u n=%u shift=%u\n", ew_names[s->flags & 3],
+				     s->a, s->b, s->y, s->x, s->z);
+		}
+		dcc_buf_put(&b, line, (size_t)k);
+	}
+	dcc_buf_u8(&b, 0);
+	if (b.oom) {
+		dcc_buf_free(&b);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	*text = (char *)b.p;
+	return 0;
+}
+
+/* key=value with a number (decimal or 0x hex) */
+static int kv_num(const char *line, const char *key, uint32_t *v)
+{
+	char pat[32];
+	snprintf(pat, sizeof(pat), " %s=", key);
+	const char *s = strstr(line, pat);
+	if (!s)
+		return -1;
+	char *end;
+	unsigned long long x = strtoull(s + strlen(pat), &end, 0);
+	if (end == s + strlen(pat) || (*end && *end != ' ' && *end != '\n') || x > 0xffffffffull)
+		return -1;
+	*v = (uint32_t)x;
+	return 0;
+}
+
+int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
+{
+	memset(p, 0, sizeof(*p));
+	size_t cap = 0, lineno = 0;
+	const char *s = text;
+	while (*s) {
+		const char *nl = strchr(s, '\n');
+		size_t L = nl ? (size_t)(nl - s) : strlen(s);
+		char line[256];
+		lineno++;
+		if (L >= sizeof(line)) {
+			dcc_program_free(p);
+			return dcc_fail(err, DCC_E_FORMAT, "line %zu: too long", lineno);
+		}
+		memcpy(line, s, L);
+		line[L] = 0;
+		s += L + (nl ? 1 : 0);
+		char *h = strchr(line, '#');
+		if (h)
+			*h = 0;
+		char op[16] = {0};
+		if (sscanf(line, "%15s", op) != 1)
+			continue;
+		int bad = 0;
+		unsigned long long a1, a2;
+		if (op[0] == '.') {
+			if (!strcmp(op, ".blob_crc"))
+				bad = sscanf(line, "%*s %lli", (long long *)&a1) != 1, p->blob_crc = (uint32_t)a1;
+			else if (!strcmp(op, ".dram"))
+				bad = sscanf(line, "%*s %lli", (long long *)&a1) != 1, p->dram_bytes = (uint32_t)a1;
+			else if (!strcmp(op, ".pes"))
+				bad = sscanf(line, "%*s %lli", (long long *)&a1) != 1, p->pes = (int)a1;
+			else if (!strcmp(op, ".buffers"))
+				bad = sscanf(line, "%*s %lli", (long long *)&a1) != 1, p->buf_words = (uint32_t)a1;
+			else if (!strcmp(op, ".input"))
+				bad = sscanf(line, "%*s %lli %lli", (long long *)&a1, (long long *)&a2) != 2,
+				p->in_addr = (uint32_t)a1, p->in_len = (uint32_t)a2;
+			else if (!strcmp(op, ".output"))
+				bad = sscanf(line, "%*s %lli %lli", (long long *)&a1, (long long *)&a2) != 2,
+				p->out_addr = (uint32_t)a1, p->out_len = (uint32_t)a2;
+			else
+				bad = 1;
+			if (bad) {
+				dcc_program_free(p);
+				return dcc_fail(err, DCC_E_FORMAT, "line %zu: bad directive '%s'", lineno, op);
+			}
+			continue;
+		}
+		dcc_insn in = {0};
+		uint32_t v;
+		if (!strcmp(op, "end")) {
+			in.op = DCC_OP_END;
+		} else if (!strcmp(op, "sync")) {
+			in.op = DCC_OP_SYNC;
+		} else if (!strcmp(op, "load") || !strcmp(op, "store")) {
+			in.op = op[0] == 'l' ? DCC_OP_LOAD : DCC_OP_STORE;
+			bad = kv_num(line, "buf", &v) || v > 255;
+			in.a = (uint8_t)v;
+			bad |= kv_num(line, "dram", &in.x) || kv_num(line, "words", &in.y) || kv_num(line, "offset", &in.z);
+		} else if (!strcmp(op, "spmv")) {
+			in.op = DCC_OP_SPMV;
+			uint32_t a = 0, b = 0;
+			bad = kv_num(line, "desc", &in.x) || kv_num(line, "in", &a) || kv_num(line, "out", &b) || a > 255 || b > 255;
+			in.a = (uint8_t)a, in.b = (uint8_t)b;
+			in.flags = strstr(line, " relu") ? 1 : 0;
+		} else if (!strcmp(op, "ewop")) {
+			in.op = DCC_OP_EWOP;
+			char name[16] = {0};
+			bad = sscanf(line, "%*s %15s", name) != 1;
+			int f = -1;
+			for (int k = 0; k < 4; k++)
+				if (!strcmp(name, ew_names[k]))
+					f = k;
+			uint32_t a = 0, b = 0;
+			bad |= f < 0 || kv_num(line, "a", &a) || kv_num(line, "b", &b) || kv_num(line, "out", &in.y) ||
+			       kv_num(line, "n", &in.x) || kv_num(line, "shift", &in.z) || a > 255 || b > 255;
+			in.flags = (uint8_t)(f < 0 ? 0 : f), in.a = (uint8_t)a, in.b = (uint8_t)b;
+		} else {
+			dcc_program_free(p);
+			return dcc_fail(err, DCC_E_FORMAT, "line %zu: unknown instruction '%s'", lineno, op);
+		}
+		if (bad) {
+			dcc_program_free(p);
+			return dcc_fail(err, DCC_E_FORMAT, "line %zu: bad operands for '%s'", lineno, op);
+		}
+		if (p->n == cap) {
+			cap = cap ? 2 * cap : 16;
+			dcc_insn *q = realloc(p->insn, cap * sizeof(dcc_insn));
+			if (!q) {
+				dcc_program_free(p);
+				return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			}
+			p->insn = q;
+		}
+		p->insn[p->n++] = in;
+	}
+	for (size_t i = 0; i < p->n; i++)
+		if (check_insn(p, i, err)) {
+			dcc_program_free(p);
+			return err->code;
+		}
+	return 0;
+}
+
+/* ---- the compiler ---- */
+
+typedef struct img {
+	uint8_t *p;
+	size_t n, cap;
+} img;
+
+static uint32_t reserve(img *m, size_t bytes)
+{
+	size_t at = (m->n + 63) & ~(size_t)63;
+	if (at + bytes > m->cap) {
+		size_t c = m->cap ? m->cap : 4096;
+		while (c < at + bytes)
+			c *= 2;
+		uint8_t *q = realloc(m->p, c);
+		if (!q)
+			return UINT32_MAX;
+		memset(q + m->cap, 0, c - m->cap);
+		m->p = q;
+		m->cap = c;
+	}
+	m->n = at + bytes;
+	return at > UINT32_MAX - bytes ? UINT32_MAX : (uint32_t)at;
+}
+
+static int32_t qget(const dcc_tensor *t, size_t i)
+{
+	const uint8_t *p = t->data;
+	return t->dtype == DCC_Q8 ? (int8_t)p[i] : t->dtype == DCC_Q16 ? (int16_t)(p[2 * i] | p[2 * i + 1] << 8)
+								  : (int32_t)rd32(p + 4 * i);
+}
+
+int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, int pes, dcc_program *p, uint8_t **dram,
+		      dcc_error *err)
+{
+	memset(p, 0, sizeof(*p));
+	*dram = NULL;
+	dcc_model *m = (dcc_model *)mc; /* the net only reads it */
+	dcc_net *net;
+	int rc = dcc_net_from_model(m, &net, err);
+	if (rc)
+		return rc;
+	dcc_qfmt *fmt = NULL;
+	int in_bw, in_fl;
+	if ((rc = dcc_fixed_formats(m, net, &fmt, &in_bw, &in_fl, err))) {
+		dcc_net_free(net);
+		return rc;
+	}
+	img im = {0};
+	size_t insz = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w, maxact = insz;
+	for (size_t i = 0; i < net->nlayers; i++)
+		maxact = net->layers[i].out_size > maxact ? net->layers[i].out_size : maxact;
+	p->in_len = (uint32_t)insz;
+	p->in_addr = reserve(&im, 4 * insz);
+	p->out_len = (uint32_t)net->classes;
+	p->out_addr = reserve(&im, 4 * (size_t)net->classes);
+	p->buf_words = (uint32_t)maxact;
+	p->pes = pes;
+	p->blob_crc = blob_crc;
+	size_t cap = 4 * net->nlayers + 8;
+	p->insn = calloc(cap, sizeof(dcc_insn));
+	if (!p->insn) {
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		goto done;
+	}
+	p->insn[p->n++] = (dcc_insn){DCC_OP_LOAD, 0, 0, 0, p->in_addr, p->in_len, 0};
+	int cur = 0, fl = in_fl;
+	for (size_t i = 0; i < net->nlayers && !rc; i++) {
+		const dcc_layer *g = &net->layers[i];
+		if (g->op == DCC_OP_FLATTEN || g->op == DCC_OP_SOFTMAX_CE)
+			continue;
+		if (g->op == DCC_OP_RELU) {
+			p->insn[p->n++] = (dcc_insn){DCC_OP_EWOP, DCC_EW_RELU, (uint8_t)cur, 0, (uint32_t)g->in_size,
+						     (uint32_t)cur, 0};
+			continue;
+		}
+		if (g->op != DCC_OP_FC) {
+			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': the FC engine runs fc, relu and flatten layers only (%s)",
+				      g->name, dcc_op_name(g->op));
+			break;
+		}
+		char nm[DCC_MAX_NAME + 16];
+		snprintf(nm, sizeof(nm), "%s.codebook", g->p[0].name);
+		const dcc_tensor *cb = dcc_model_find(m, nm);
+		snprintf(nm, sizeof(nm), "%s.index", g->p[0].name);
+		const dcc_tensor *ix = dcc_model_find(m, nm);
+		snprintf(nm, sizeof(nm), "%s.mask", g->p[0].name);
+		const dcc_tensor *mk = dcc_model_find(m, nm);
+		const dcc_tensor *bias = dcc_model_find(m, g->p[1].name);
+		if (!cb || !ix || ix->bits > 4 || cb->dtype == DCC_F32 || qget(cb, 0) != 0 || !bias ||
+		    bias->dtype == DCC_F32) {
+			rc = dcc_fail(err, DCC_E_UNSUPPORTED,
+				      "layer '%s': the accelerator needs 4-bit shared weights with codebook entry 0 zero "
+				      "(dcc share --bits 4 --zero) in fixed point (dcc fixed)", g->name);
+			break;
+		}
+		size_t rows = (size_t)g->out, cols = (size_t)g->in, n = rows * cols;
+		uint8_t *present = malloc(n);
+		uint32_t *sym = malloc(n * sizeof(uint32_t));
+		if (!present || !sym) {
+			free(present), free(sym);
+			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			break;
+		}
+		for (size_t k = 0; k < n; k++) {
+			present[k] = mk ? (((const uint8_t *)mk->data)[k / 8] >> (k % 8)) & 1 : 1;
+			sym[k] = present[k] ? dcc_packed_get(ix->data, ix->bits, k) : 0;
+		}
+		dcc_sparse sp;
+		rc = dcc_sparse_build(&sp, DCC_LAYOUT_EIE, 4, pes, rows, cols, present, sym, 0, err);
+		free(present), free(sym);
+		if (rc)
+			break;
+		const dcc_qfmt *f = &fmt[i];
+		int facc = f->w_fl + fl;
+		uint32_t desc = reserve(&im, 64), cba = reserve(&im, 64), ba = reserve(&im, 4 * rows),
+			 pet = reserve(&im, 16 * (size_t)pes);
+		uint32_t *ptr_addr = malloc((size_t)pes * sizeof(uint32_t)), *ent_addr = malloc((size_t)pes * sizeof(uint32_t));
+		size_t e0 = 0;
+		for (int pe = 0; ptr_addr && ent_addr && pe < pes; pe++) {
+			size_t ne = 0;
+			for (size_t c = 0; c < cols; c++)
+				ne += sp.count[(size_t)pe * cols + c];
+			ptr_addr[pe] = reserve(&im, 4 * (cols + 1));
+			ent_addr[pe] = reserve(&im, ne ? ne : 1);
+			if (ptr_addr[pe] == UINT32_MAX || ent_addr[pe] == UINT32_MAX)
+				break;
+			uint32_t acc = 0;
+			for (size_t c = 0; c < cols; c++) {
+				wr32(im.p + ptr_addr[pe] + 4 * c, acc);
+				acc += sp.count[(size_t)pe * cols + c];
+			}
+			wr32(im.p + ptr_addr[pe] + 4 * cols, acc);
+			for (size_t k = 0; k < ne; k++)
+				im.p[ent_addr[pe] + k] = (uint8_t)(sp.skip[e0 + k] << 4 | sp.val[e0 + k]);
+			e0 += ne;
+			uint8_t *t = im.p + pet + 16 * (size_t)pe;
+			wr32(t, ptr_addr[pe]), wr32(t + 4, ent_addr[pe]), wr32(t + 8, (uint32_t)ne),
+				wr32(t + 12, (uint32_t)((rows - (size_t)pe + (size_t)pes - 1) / (size_t)pes));
+		}
+		int oom = !ptr_addr || !ent_addr || im.n > UINT32_MAX || e0 != sp.nentries;
+		free(ptr_addr), free(ent_addr);
+		dcc_sparse_free(&sp);
+		if (oom || desc == UINT32_MAX) {
+			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory (or a DRAM image beyond 4 GB)");
+			break;
+		}
+		uint8_t *d = im.p + desc;
+		wr32(d, 0x5259414c); /* "LAYR" */
+		wr32(d + 4, (uint32_t)rows), wr32(d + 8, (uint32_t)cols), wr32(d + 12, (uint32_t)pes);
+		wr32(d + 16, (uint32_t)f->a_bw), wr32(d + 20, (uint32_t)(facc - f->a_fl)),
+			wr32(d + 24, (uint32_t)(f->b_fl - facc));
+		wr32(d + 28, cba), wr32(d + 32, ba), wr32(d + 36, pet);
+		snprintf((char *)d + 40, 24, "%s", g->name);
+		for (int k = 0; k < 16; k++)
+			wr32(im.p + cba + 4 * k, (uint32_t)qget(cb, (size_t)k));
+		for (size_t r = 0; r < rows; r++)
+			wr32(im.p + ba + 4 * r, (uint32_t)qget(bias, r));
+		int relu = i + 1 < net->nlayers && net->layers[i + 1].op == DCC_OP_RELU;
+		p->insn[p->n++] = (dcc_insn){DCC_OP_SPMV, (uint8_t)relu, (uint8_t)cur, (uint8_t)(cur ^ 1), desc, 0, 0};
+		p->insn[p->n++] = (dcc_insn){DCC_OP_SYNC, 0, 0, 0, 0, 0, 0};
+		if (relu)
+			i++; /* fused */
+		cur ^= 1;
+		fl = f->a_fl;
+	}
+	if (!rc) {
+		p->insn[p->n++] = (dcc_insn){DCC_OP_STORE, 0, (uint8_t)cur, 0, p->out_addr, p->out_len, 0};
+		p->insn[p->n++] = (dcc_insn){DCC_OP_END, 0, 0, 0, 0, 0, 0};
+		p->dram_bytes = (uint32_t)((im.n + 63) & ~(size_t)63);
+		reserve(&im, 0);
+		*dram = im.p;
+		im.p = NULL;
+	}
+done:
+	free(im.p);
+	free(fmt);
+	dcc_net_free(net);
+	if (rc)
+		dcc_program_free(p);
+	return rc;
+}

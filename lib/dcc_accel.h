@@ -1,0 +1,90 @@
+/* dcc_accel.h: the EIE-style sparse accelerator -- its instruction set
+ * (formats/isa.md), the compiler from a blob to a program and a DRAM image,
+ * and the emulator: functional (bit-exact with dcc eval --fixed) and
+ * cycle-level (PEs, activation FIFOs, broadcast stalls, SRAM, DRAM). */
+#ifndef DCC_ACCEL_H
+#define DCC_ACCEL_H
+
+#include "dcc.h"
+#include "dcc_nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { DCC_OP_END = 0, DCC_OP_LOAD = 1, DCC_OP_STORE = 2, DCC_OP_SPMV = 3, DCC_OP_EWOP = 4, DCC_OP_SYNC = 5 };
+enum { DCC_EW_RELU = 0, DCC_EW_ADD = 1, DCC_EW_MUL = 2, DCC_EW_COPY = 3 };
+#define DCC_INSN_BYTES 16
+#define DCC_NBUF 2 /* activation buffers */
+
+typedef struct dcc_insn {
+	uint8_t op, flags;     /* flags: SPMV bit 0 = ReLU; EWOP: the operation */
+	uint8_t a, b;          /* buffers: LOAD/STORE a; SPMV a = in, b = out; EWOP a, b */
+	uint32_t x, y, z;      /* LOAD/STORE: dram address, count, buffer offset;
+				  SPMV: descriptor address; EWOP: count, out buffer, shift */
+} dcc_insn;
+
+/* A program: instructions plus what ties it to its blob and DRAM image. */
+typedef struct dcc_program {
+	dcc_insn *insn;
+	size_t n;
+	uint32_t blob_crc;     /* crc32c of the blob it was compiled from */
+	uint32_t dram_bytes;   /* size of the DRAM image */
+	uint32_t in_addr, in_len, out_addr, out_len; /* int32 words */
+	uint32_t buf_words;    /* each activation buffer's size */
+	int pes;
+} dcc_program;
+
+int dcc_program_write(const dcc_program *p, uint8_t **out, size_t *len, dcc_error *err);
+int dcc_program_read(const uint8_t *buf, size_t len, dcc_program *p, dcc_error *err);
+/* Text assembly: one instruction or directive per line. */
+int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err);
+int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err);
+void dcc_program_free(dcc_program *p);
+
+/* Lays a decoded fixed-point model with EIE-encoded fc layers out in DRAM
+ * and emits its program.  *dram (dram_bytes) is the image the program
+ * expects; the emulator rebuilds it the same way from the blob. */
+int dcc_accel_compile(const dcc_model *m, uint32_t blob_crc, int pes, dcc_program *p, uint8_t **dram,
+		      dcc_error *err);
+
+typedef struct dcc_accel_cfg {
+	int pes, fifo;         /* PEs (64) and activation FIFO depth (8) */
+	int sram_bits;         /* sparse-matrix SRAM width (64: 8 entries per read) */
+	double freq_mhz;       /* 800 */
+	double dram_gbps;      /* weight streaming bandwidth when they do not fit (10) */
+	double sram_kb_per_pe; /* sparse-matrix SRAM per PE (128 KB); beyond: DRAM */
+	int pipeline;          /* pipeline latency in cycles per layer (4) */
+} dcc_accel_cfg;
+void dcc_accel_defaults(dcc_accel_cfg *c);
+
+typedef struct dcc_layer_stats {
+	char name[64];
+	uint32_t rows, cols;
+	uint64_t cycles, compute_cycles, dram_cycles;
+	uint64_t macs, dense_macs, busy_pe_cycles, bubble_pe_cycles, pointer_reads, sram_reads, dram_bytes;
+	uint64_t nonzero_acts, broadcast_stalls;
+	int bandwidth_bound;
+} dcc_layer_stats;
+
+typedef struct dcc_emu_stats {
+	size_t nlayers;
+	dcc_layer_stats *l; /* summed over every input run */
+	uint64_t runs;
+} dcc_emu_stats;
+void dcc_emu_stats_free(dcc_emu_stats *s);
+
+/* Runs the program once on DRAM (input already at p->in_addr); the output
+ * words are left at p->out_addr.  stats accumulate. */
+int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc_emu_stats *st, dcc_error *err);
+
+/* A synthetic EIE layer (rows x cols, 4-bit weights at density wd,
+ * activations at density ad) run once through the cycle model: EIE's
+ * benchmark. */
+int dcc_emu_synthetic(uint32_t rows, uint32_t cols, double wd, double ad, uint64_t seed, const dcc_accel_cfg *c,
+		      dcc_layer_stats *out, dcc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
