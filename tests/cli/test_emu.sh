@@ -1,0 +1,72 @@
+#!/bin/sh
+# test_emu.sh: dcc compile, disasm, asm and emu from the command line: the
+# emulator's outputs equal dcc eval --fixed bit for bit for several PE
+# counts and FIFO depths; asm/disasm round trips; mismatched, malformed and
+# out-of-range programs give one clear line.
+. "$(dirname "$0")/lib.sh"
+make_d8
+$DCC train --net mlp:64-48-32-4 --data d8 --epochs 3 --lr 0.1 -o m.dct >/dev/null 2>&1
+$DCC prune m.dct --sparsity 0.7 -o p.dct >/dev/null
+$DCC share p.dct --bits 4 --zero -o s.dct >/dev/null 2>&1
+for w in 16 8; do
+	$DCC fixed s.dct --data d8 --calib 64 --weights $w --acts $w --force -o f.dct >/dev/null
+	$DCC eval --data d8 --fixed --logits ref.npy f.dct >/dev/null
+	for pes in 1 3 64; do
+		$DCC encode f.dct --layout eie --pes $pes --force -o f.dcb >/dev/null
+		run $DCC compile f.dcb --pes $pes --force -o f.dci
+		expect_status 0 "compile $w $pes"
+		for fifo in 1 8; do
+			run $DCC emu f.dcb f.dci --data d8 --fifo $fifo --logits emu.npy
+			expect_status 0 "emu $w bits, $pes PEs, FIFO $fifo"
+			check cmp -s ref.npy emu.npy
+			rm -f emu.npy
+		done
+	done
+done
+run $DCC emu f.dcb f.dci --data d8 --json --count 50
+expect_status 0 "emu json"
+check $PY -c "
+import json; d = json.load(open('$T/.out'))
+assert d['inputs'] == 50 and len(d['layers']) == 3 and d['pes'] == 64, d
+l = d['layers'][0]; assert l['rows'] == 48 and l['cols'] == 64 and l['cycles'] > 0
+assert 0 < l['load_balance'] <= 1 and 0 < l['utilisation'] <= 1 and l['bound'] == 'compute'"
+# a bigger FIFO never balances the load worse
+run $DCC emu f.dcb f.dci --data d8 --count 40 --sweep fifo=1,8,64 --json
+check $PY -c "
+import json; rows = json.load(open('$T/.out'))
+lb = [r['layers'][0]['load_balance'] for r in rows]
+assert lb[0] <= lb[1] + 1e-9 <= lb[2] + 2e-9, lb"
+# asm and disasm round-trip to the identical binary
+$DCC disasm f.dci >f.s
+check grep -q '^spmv desc=0x' f.s
+run $DCC asm f.s -o g.dci
+expect_status 0 "asm"
+check cmp -s f.dci g.dci
+# errors: another blob, a malformed program, DRAM out of range, a float model
+$DCC encode f.dct --layout eie --pes 3 --force -o other.dcb >/dev/null
+run $DCC emu other.dcb f.dci --data d8
+expect_status 1 "blob mismatch"
+expect_err_has "compiled from a different blob" "blob mismatch"
+head -c 70 f.dci >t.dci
+run $DCC emu f.dcb t.dci --data d8
+expect_status 1 "truncated program"; expect_err_lines 1 "truncated program"
+sed 's/^load buf=0 dram=0x0/load buf=0 dram=0x7ffffff0/' f.s >bad.s
+run $DCC asm bad.s -o bad.dci
+expect_status 1 "dram range"; expect_err_has "outside the" "dram range"
+printf 'nonsense\n' >bad2.s
+run $DCC asm bad2.s -o bad2.dci
+expect_status 1 "bad asm"; expect_err "dcc asm: bad2.s: line 1: unknown instruction 'nonsense'" "bad asm"
+$DCC share p.dct --bits 3 -o s3.dct >/dev/null 2>&1
+$DCC fixed s3.dct --data d8 --calib 32 -o f3.dct >/dev/null
+$DCC encode f3.dct -o f3.dcb >/dev/null
+run $DCC compile f3.dcb -o x.dci
+expect_status 1 "not eie-ready"
+expect_err_has "needs 4-bit shared weights with codebook entry 0 zero" "not eie-ready"
+run $DCC emu --synthetic 100x200 --weight-density 0.1 --act-density 0.5 --pes 8 --json
+expect_status 0 "synthetic"
+check $PY -c "
+import json; d = json.load(open('$T/.out')); assert d['rows'] == 100 and d['cols'] == 200 and d['cycles'] > 0"
+run $DCC emu --synthetic 100x200 --weight-density 0 --act-density 0.5
+expect_status 2 "synthetic density"
+expect_no_file x.dci "no output on failure"
+finish
