@@ -108,7 +108,7 @@ install: $(BIN)
 		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/dcc
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/libdcc.a
-	install -m 644 lib/dcc.h $(DESTDIR)$(PREFIX)/include/dcc.h
+	install -m 644 lib/dcc*.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	for f in man/*.5; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man5/ || true; done
 	for f in man/*.7; do [ -e "$$f" ] && install -m 644 $$f $(DESTDIR)$(PREFIX)/share/man/man7/ || true; done
@@ -117,7 +117,7 @@ install: $(BIN)
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/dcc $(DESTDIR)$(PREFIX)/lib/libdcc.a \
-		$(DESTDIR)$(PREFIX)/include/dcc.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/dcc.pc
+		$(DESTDIR)$(PREFIX)/include/dcc*.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/dcc.pc
 	rm -f $(patsubst man/%,$(DESTDIR)$(PREFIX)/share/man/man1/%,$(wildcard man/*.1))
 
 ## clean: remove build products
