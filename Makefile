@@ -31,7 +31,7 @@ else
 Q := @
 endif
 
-LIB_SRC  := $(wildcard lib/core/*.c lib/nn/*.c lib/prune/*.c lib/share/*.c lib/fixed/*.c lib/encode/*.c lib/accel/*.c lib/svd/*.c) $(wildcard formats/*.c)
+LIB_SRC  := $(wildcard lib/core/*.c lib/nn/*.c lib/prune/*.c lib/share/*.c lib/fixed/*.c lib/encode/*.c lib/accel/*.c lib/svd/*.c lib/plot/*.c) $(wildcard formats/*.c)
 CMD_SRC  := $(wildcard cmd/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/%.o)

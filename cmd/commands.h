@@ -21,7 +21,8 @@
 	X(compile, "the accelerator program and DRAM layout of a blob") \
 	X(disasm, "print an accelerator program as text assembly") \
 	X(asm, "assemble text into an accelerator program") \
-	X(emu, "run a blob on the emulated sparse accelerator, with its cycles")
+	X(emu, "run a blob on the emulated sparse accelerator, with its cycles") \
+	X(plot, "PNG pictures: histograms, sparsity, sensitivity, emulator, compression")
 
 #define X(name, summary) int cmd_##name(int argc, char **argv);
 DCC_COMMANDS

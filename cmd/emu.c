@@ -451,7 +451,6 @@ int cmd_emu(int argc, char **argv)
 				       busy ? 100 * lb / busy : 0);
 			}
 		}
-		json_decref(sweep_rows);
 	} else if (as_json) {
 		json_dumpf(res, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
 		putchar('\n');
@@ -466,6 +465,8 @@ int cmd_emu(int argc, char **argv)
 		       json_real_value(json_object_get(res, "host_seconds")),
 		       json_real_value(json_object_get(res, "simulated_macs_per_s")) / 1e6);
 	}
+	json_decref(sweep_rows);
+	sweep_rows = NULL;
 	if (logits && !sweep) {
 		size_t cnt = N * (size_t)classes;
 		float *z = malloc((cnt ? cnt : 1) * sizeof(float));
