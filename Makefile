@@ -93,9 +93,13 @@ fuzz: deps
 	$(Q)sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 ## bench: print speed and quality figures beside peers measured in the same run
-bench: deps $(BIN)
+bench: deps $(BIN) $(BUILD)/bench/huffbench
 	$(Q)sh tools/deps.sh bench
-	$(Q)DCC=$(abspath $(BIN)) sh bench/run.sh
+	$(Q)DCC=$(abspath $(BIN)) HUFFBENCH=$(abspath $(BUILD)/bench/huffbench) sh bench/run.sh
+
+$(BUILD)/bench/huffbench: bench/huffbench.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(DCC_CFLAGS) $(CFLAGS) -o $@ $< $(LIBA) $(LIBS)
 
 ## demo: install what is missing, build, and run examples/lenet300 end to end
 demo: deps $(BIN)

@@ -120,3 +120,77 @@ a.flush()"
 	printf '  %-40s %9s s, peak RSS %s MB (layer 411 MB)\n' "dcc share --bits 8" "$(secs "$t0" "$t1")" "$mb"
 	rm -f fc6_s.dct fc7_s.dct fc7_o.dct
 fi
+
+if want fixed; then
+	echo
+	echo "== dcc eval --fixed: integer-only inference, lenet300 on the 10,000 test images"
+	[ -f f_lenet300.dct ] || { $DCC train --net lenet300 --epochs 1 --force -o f_float.dct >/dev/null 2>&1; \
+		$DCC fixed f_float.dct --force -o f_lenet300.dct >/dev/null; }
+	t0=$(now); $DCC eval --fixed f_lenet300.dct >/dev/null; t1=$(now)
+	t2=$(now); $DCC eval f_lenet300.dct >/dev/null; t3=$(now)
+	printf '  %-52s %8s s\n' "dcc eval --fixed (integers and shifts only)" "$(secs "$t0" "$t1")"
+	printf '  %-52s %8s s\n' "dcc eval (float, OpenBLAS), same weights" "$(secs "$t2" "$t3")"
+fi
+
+if want encode; then
+	echo
+	echo "== Huffman decoding, one core: 50M weight-like symbols (4.1 bits each after coding)"
+	set -- $($HUFFBENCH 50000000 3 syms.bin)
+	zstd -19 -q -f syms.bin -o syms.zst
+	t0=$(now); zstd -d -q -c syms.zst >/dev/null; t1=$(now)
+	zs=$(secs "$t0" "$t1")
+	printf '  %-52s %8s MB/s (%s bits/symbol)\n' "dcc canonical Huffman decode (table-driven)" "$1" "$2"
+	printf '  %-52s %8.0f MB/s (%s bytes compressed)\n' "peer: zstd -d of the same symbols (zstd -19)" "$(echo "50 / $zs" | bc -l)" "$(wc -c <syms.zst)"
+	rm -f syms.bin syms.zst
+fi
+
+if want emu; then
+	echo
+	echo "== emulator speed (one thread): simulated sparse MACs per second of host time"
+	t0=$(now); $DCC emu --synthetic 4096x25088 --weight-density 0.04 --act-density 1.0 --json >vgg6.json; t1=$(now)
+	set -- $($PY -c "import json; d = json.load(open('vgg6.json')); print(d['macs'], d['host_seconds'])")
+	d=$(secs "$t0" "$t1")
+	tg=$($PY -c "
+import time, numpy as np; w = np.random.default_rng(0).standard_normal((4096, 25088), np.float32); x = np.ones(25088, np.float32)
+t = time.perf_counter(); [w @ x for _ in range(5)]; print('%.4f' % ((time.perf_counter() - t) / 5))")
+	printf '  %-52s %8.3f s (%.0f M simulated MACs/s; whole command %s s)\n' "dcc emu --synthetic VGG-6 4096x25088, 4%, dense input" "$2" "$(echo "$1 / $2 / 1000000" | bc -l)" "$d"
+	printf '  %-52s %8s s (dense %d MACs)\n' "peer: numpy (OpenBLAS) dense sgemv of the same layer" "$tg" $((4096 * 25088))
+fi
+
+if want svd; then
+	echo
+	echo "== dcc svd vs numpy.linalg.svd (both LAPACK)"
+	$PY -c "import numpy as np; np.save('s4096.npy', np.random.default_rng(0).standard_normal((4096, 4096), np.float32))"
+	$DCC import s4096.npy --force -o s4096.dct
+	t0=$(now); $DCC svd s4096.dct --layer s4096 --rank 4096 --force -o s4096_f.dct >/dev/null; t1=$(now)
+	tn=$($PY -c "
+import time, numpy as np; a = np.load('s4096.npy')
+t = time.perf_counter(); np.linalg.svd(a, full_matrices=False); print('%.3f' % (time.perf_counter() - t))")
+	printf '  %-52s %8s s\n' "dcc svd, full 4096x4096 (dgesdd in double, whole command)" "$(secs "$t0" "$t1")"
+	printf '  %-52s %8s s\n' "peer: numpy.linalg.svd (sgesdd, float)" "$tn"
+	if [ ! -f fc6r.dct ]; then
+		$PY -c "
+import numpy as np; rng = np.random.default_rng(3)
+a = np.lib.format.open_memmap('fc6r.npy', 'w+', np.float32, (4096, 25088))
+u = rng.standard_normal((4096, 300), np.float32); v = rng.standard_normal((300, 25088), np.float32)
+for i in range(0, 4096, 512): a[i:i + 512] = u[i:i + 512] @ v + 3 * rng.standard_normal((512, 25088), np.float32)
+a.flush()"
+		$DCC import fc6r.npy -o fc6r.dct && rm -f fc6r.npy
+	fi
+	t0=$(now); $DCC svd fc6r.dct --layer fc6r --rank 256 --method randomized --json --force -o fc6r_f.dct >svd.json; t1=$(now)
+	printf '  %-52s %8s s, relative error %s\n' "dcc svd --method randomized, rank 256 of 4096x25088" "$(secs "$t0" "$t1")" \
+		"$(sed -n 's/^  "rel_error": \([0-9.e+-]*\),*$/\1/p' svd.json)"
+	rm -f s4096.npy s4096.dct s4096_f.dct fc6r_f.dct
+fi
+
+if want plot; then
+	echo
+	echo "== dcc plot on a 100M-weight layer"
+	[ -f big_rand.dct ] || { $PY -c "
+import numpy as np; a = np.lib.format.open_memmap('big_rand.npy', 'w+', np.float32, (10000, 10000)); a[:] = 0.5; a.flush()"; \
+		$DCC import big_rand.npy -o big_rand.dct; rm -f big_rand.npy; }
+	t0=$(now); $DCC plot hist big_rand.dct --layer big_rand --force -o big_hist.png >/dev/null; t1=$(now)
+	$DCC plot spy big_rand.dct --layer big_rand --force -o big_spy.png >/dev/null; t2=$(now)
+	printf '  %-52s %8s s\n' "dcc plot hist (load, histogram, PNG)" "$(secs "$t0" "$t1")"
+	printf '  %-52s %8s s\n' "dcc plot spy (load, density per cell, PNG)" "$(secs "$t1" "$t2")"
+fi

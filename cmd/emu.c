@@ -246,6 +246,9 @@ int cmd_emu(int argc, char **argv)
 			json_t *o = layer_json(&st, 1, &cfg, &us);
 			json_object_set_new(o, "pes", json_integer(cfg.pes));
 			json_object_set_new(o, "fifo", json_integer(cfg.fifo));
+			json_object_set_new(o, "host_seconds", json_real(st.host_seconds));
+			json_object_set_new(o, "simulated_macs_per_s",
+					    json_real(st.host_seconds > 0 ? (double)st.macs / st.host_seconds : 0));
 			json_array_append_new(rowsj, o);
 		}
 		if (as_json) {

@@ -65,6 +65,7 @@ typedef struct dcc_layer_stats {
 	uint64_t macs, dense_macs, busy_pe_cycles, bubble_pe_cycles, pointer_reads, sram_reads, dram_bytes;
 	uint64_t nonzero_acts, broadcast_stalls;
 	int bandwidth_bound;
+	double host_seconds; /* emulation time (synthetic runs) */
 } dcc_layer_stats;
 
 typedef struct dcc_emu_stats {

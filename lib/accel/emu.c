@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../core/internal.h"
 #include "../dcc_accel.h"
@@ -45,97 +46,74 @@ typedef struct layer_run {
 	pe_view *pe;
 } layer_run;
 
-/* The cycle-level run of one layer over activations x (nonzero list nz);
- * acc gets the sums (may be NULL for timing only). */
+/* One layer: the arithmetic, then the cycle model solved event by event.
+ * The cycle-by-cycle machine (formats/isa.md) has a closed form: with B_k
+ * the cycle nonzero activation k is broadcast and S(p,k), E(p,k) the cycles
+ * PE p starts and ends its column k (a column of c entries takes c cycles,
+ * an empty one 1, the pointer read pipelined with the first entry),
+ *   S(p,k) = max(B_k + 1, E(p,k-1) + 1),  E(p,k) = S(p,k) + max(c,1) - 1,
+ *   B_0 = 1,  B_k = max(B_(k-1) + 1, max_p S(p,k-F))   (FIFO depth F),
+ * since the broadcast of k needs every FIFO to have popped column k-F.
+ * O(nonzero activations x PEs), not O(cycles x PEs). */
 static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, uint32_t nnz, int64_t *acc,
 		      const dcc_accel_cfg *c, dcc_layer_stats *st)
 {
 	uint32_t P = L->pes, F = (uint32_t)(c->fifo > 0 ? c->fifo : 1);
-	/* per PE: a ring of pending columns, the current column's cursor */
-	uint32_t *ring = malloc((size_t)P * F * sizeof(uint32_t));
-	uint32_t *head = calloc(P, sizeof(uint32_t)), *cnt = calloc(P, sizeof(uint32_t));
-	uint32_t *e_cur = calloc(P, sizeof(uint32_t)), *e_end = calloc(P, sizeof(uint32_t)),
-		 *col = calloc(P, sizeof(uint32_t)), *row = calloc(P, sizeof(uint32_t));
-	uint8_t *busy = calloc(P, 1);
-	if (!ring || !head || !cnt || !e_cur || !e_end || !col || !row || !busy)
-		goto out;
-	uint64_t t = 0, macs = 0, busy_c = 0, bubble_c = 0, ptr_reads = 0, stalls = 0, sram = 0;
-	uint32_t k = 0, per_read = c->sram_bits >= 8 ? (uint32_t)c->sram_bits / 8 : 1;
-	uint32_t active = 0; /* PEs busy or with queued columns */
-	while (k < nnz || active) {
-		t++;
-		/* the PEs */
-		for (uint32_t p = 0; p < P; p++) {
-			if (!busy[p] && cnt[p]) {
-				/* the next column's pointers; the read is pipelined with the
-				 * first entry, so only an empty column costs its own cycle */
-				uint32_t j = ring[(size_t)p * F + head[p]];
-				head[p] = (head[p] + 1) % F;
-				cnt[p]--;
-				col[p] = j;
-				e_cur[p] = rd32(L->pe[p].ptr + 4 * (size_t)j);
-				e_end[p] = rd32(L->pe[p].ptr + 4 * (size_t)j + 4);
-				row[p] = 0;
-				ptr_reads++;
-				if (e_cur[p] < e_end[p]) {
-					busy[p] = 1;
-				} else {
-					busy_c++;
-					if (!cnt[p])
-						active--;
-					continue;
-				}
-			}
-			if (busy[p]) {
-				uint32_t e = e_cur[p]++;
-				uint8_t v = L->pe[p].ent[e];
-				row[p] += (uint32_t)(v >> 4) + 1;
-				int32_t w = L->cb[v & 15];
+	uint64_t macs = 0, busy_c = 0, sram = 0, stalls = 0;
+	uint32_t per_read = c->sram_bits >= 8 ? (uint32_t)c->sram_bits / 8 : 1;
+	/* the arithmetic: every PE's entries of every nonzero column */
+	for (uint32_t p = 0; p < P; p++) {
+		const pe_view *v = &L->pe[p];
+		for (uint32_t k = 0; k < nnz; k++) {
+			uint32_t j = nz[k], e0 = rd32(v->ptr + 4 * (size_t)j), e1 = rd32(v->ptr + 4 * (size_t)j + 4);
+			uint32_t row = 0;
+			int64_t xv = acc ? x[j] : 0;
+			for (uint32_t e = e0; e < e1; e++) {
+				uint8_t b = v->ent[e];
+				row += (uint32_t)(b >> 4) + 1;
+				int32_t w = L->cb[b & 15];
+				macs += (b & 15) != 0;
 				if (acc && w)
-					acc[(size_t)(row[p] - 1) * P + p] += (int64_t)w * x[col[p]];
-				macs += (v & 15) != 0;
-				if (e % per_read == 0)
-					sram++;
-				busy_c++;
-				if (e_cur[p] == e_end[p]) {
-					busy[p] = 0;
-					if (!cnt[p])
-						active--;
-				}
-			} else {
-				bubble_c++;
+					acc[(size_t)(row - 1) * P + p] += (int64_t)w * xv;
 			}
-		}
-		/* the broadcast: all FIFOs must have room */
-		if (k < nnz) {
-			int room = 1;
-			for (uint32_t p = 0; p < P && room; p++)
-				room = cnt[p] < F;
-			if (room) {
-				for (uint32_t p = 0; p < P; p++) {
-					if (!busy[p] && !cnt[p])
-						active++;
-					ring[(size_t)p * F + (head[p] + cnt[p]) % F] = nz[k];
-					cnt[p]++;
-				}
-				k++;
-			} else {
-				stalls++;
-			}
+			busy_c += e1 > e0 ? e1 - e0 : 1;
+			sram += e1 > e0 ? (e1 - 1) / per_read - e0 / per_read + (e0 % per_read == 0) : 0;
 		}
 	}
-	/* the last broadcast cycle has no PE work yet: bubbles there are the
-	 * pipeline's, not imbalance; count them as such */
-	st->compute_cycles += t + (uint64_t)c->pipeline;
+	/* the timing */
+	uint64_t *E = calloc(P, sizeof(uint64_t)), *S = malloc((size_t)P * F * sizeof(uint64_t)), B = 0, T = 0;
+	if (!E || !S) {
+		free(E), free(S);
+		return;
+	}
+	for (uint32_t k = 0; k < nnz; k++) {
+		uint64_t b = k == 0 ? 1 : B + 1;
+		if (k >= F)
+			for (uint32_t p = 0; p < P; p++) {
+				uint64_t sk = S[(size_t)p * F + (k - F) % F];
+				b = sk > b ? sk : b;
+			}
+		stalls += k == 0 ? 0 : b - B - 1;
+		B = b;
+		uint32_t j = nz[k];
+		for (uint32_t p = 0; p < P; p++) {
+			const pe_view *v = &L->pe[p];
+			uint32_t cnt = rd32(v->ptr + 4 * (size_t)j + 4) - rd32(v->ptr + 4 * (size_t)j);
+			uint64_t s = B + 1 > E[p] + 1 ? B + 1 : E[p] + 1;
+			S[(size_t)p * F + k % F] = s;
+			E[p] = s + (cnt ? cnt : 1) - 1;
+			T = E[p] > T ? E[p] : T;
+		}
+	}
+	free(E), free(S);
+	st->compute_cycles += T + (uint64_t)c->pipeline;
 	st->macs += macs;
 	st->busy_pe_cycles += busy_c;
-	st->bubble_pe_cycles += bubble_c;
-	st->pointer_reads += ptr_reads;
+	st->bubble_pe_cycles += (uint64_t)P * T - busy_c;
+	st->pointer_reads += (uint64_t)nnz * P;
 	st->sram_reads += sram;
 	st->broadcast_stalls += stalls;
 	st->nonzero_acts += nnz;
-out:
-	free(ring), free(head), free(cnt), free(e_cur), free(e_end), free(col), free(row), free(busy);
 }
 
 static uint64_t layer_bytes(const layer_run *L)
@@ -357,7 +335,11 @@ int dcc_emu_synthetic(uint32_t rows, uint32_t cols, double wd, double ad, uint64
 			nz[nnz++] = j;
 	}
 	if (!rc) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		run_layer(&L, x, nz, nnz, NULL, c, out);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		out->host_seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
 		finish_layer(&L, c, out, out->compute_cycles);
 		snprintf(out->name, sizeof(out->name), "%ux%u", cols, rows);
 	}

@@ -311,7 +311,29 @@ int dcc_huff_decode(const uint8_t *in, size_t len, size_t n, uint32_t alphabet, 
 		uint64_t acc = 0;
 		int have = 0;
 		uint32_t mask = (1u << maxlen) - 1;
-		for (size_t i = 0; i < n; i++) {
+		int per = 56 / maxlen; /* symbols decodable after one refill */
+		size_t i = 0;
+		/* fast path: refill eight bytes at a time, then decode `per` symbols */
+		while (i + (size_t)per <= n && end - p >= 8) {
+			uint64_t v;
+			memcpy(&v, p, 8); /* little-endian hosts */
+			acc |= v << have;
+			p += (63 - have) >> 3;
+			have |= 56;
+			for (int k = 0; k < per; k++) {
+				uint32_t e = table[acc & mask];
+				if (e == UINT32_MAX) {
+					rc = dcc_fail(err, DCC_E_FORMAT, "Huffman stream corrupt at symbol %zu of %zu", i, n);
+					break;
+				}
+				sym[i++] = syms[e >> 4];
+				acc >>= e & 15;
+				have -= (int)(e & 15);
+			}
+			if (rc)
+				break;
+		}
+		for (; !rc && i < n; i++) { /* the tail, a byte at a time */
 			while (have <= 56 && p < end) {
 				acc |= (uint64_t)*p++ << have;
 				have += 8;
