@@ -8,7 +8,9 @@ CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CPPFLAGS += -Ilib -D_GNU_SOURCE
 DCC_CFLAGS = -std=c11 $(WARN) -pthread -fno-strict-aliasing
-LIBS     := -lopenblas -llapacke -lpng -lzstd -lz -ljansson -lm -lpthread
+LIBS     := -lopenblas -llapacke -lpng -lzstd -lz -ljansson -lprotobuf-c -lm -lpthread
+# ONNX's own schema (Debian's libonnx-dev), compiled by protoc-c at build time
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
 comma := ,
 # SAN=address,undefined builds everything into build/san-... with sanitizers.
@@ -33,7 +35,9 @@ endif
 
 LIB_SRC  := $(wildcard lib/core/*.c lib/nn/*.c lib/prune/*.c lib/share/*.c lib/fixed/*.c lib/encode/*.c lib/accel/*.c lib/svd/*.c lib/plot/*.c) $(wildcard formats/*.c)
 CMD_SRC  := $(wildcard cmd/*.c)
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+GEN      := $(BUILD)/gen
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN)/onnx.pb-c.o
+CPPFLAGS += -I$(GEN)
 CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -54,6 +58,18 @@ $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(DCC_CFLAGS) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
+
+$(GEN)/onnx.pb-c.c $(GEN)/onnx.pb-c.h: $(ONNX_PROTO)
+	@mkdir -p $(GEN)
+	@$(if $(Q),echo "  PROTOC  $<")
+	$(Q)protoc-c --c_out=$(GEN) -I$(dir $<) $(notdir $<)
+
+# generated code: compiled without -Werror (its warnings are not ours)
+$(GEN)/onnx.pb-c.o: $(GEN)/onnx.pb-c.c
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) -std=c11 -w $(CFLAGS) $(SANFLAGS) -c -o $@ $<
+
+$(BUILD)/formats/onnx.o: $(GEN)/onnx.pb-c.h
 
 $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

@@ -11,7 +11,8 @@ static const char usage[] =
 	"usage: dcc export [--force] [--raw] [--tensor NAME] [--compress] -o OUT IN.dct\n"
 	"\n"
 	"Writes the tensors of IN.dct to OUT, whose extension picks the format:\n"
-	".npy (one tensor), .npz or .safetensors.\n"
+	".npy (one tensor), .npz or .safetensors; or .onnx, the whole network as\n"
+	"an ONNX model (opset 13) with the dequantized weights.\n"
 	"\n"
 	"  -o, --output OUT  the file to write\n"
 	"  --tensor NAME     write only this tensor\n"
@@ -50,8 +51,10 @@ int cmd_export(int argc, char **argv)
 	if (!out)
 		return cmd_usage_error(usage, "no output given (-o OUT)");
 	int kind = dcc_filekind_from_ext(out);
-	if (kind != DCC_FILE_NPY && kind != DCC_FILE_NPZ && kind != DCC_FILE_SAFETENSORS)
-		return cmd_usage_error(usage, "'%s': the output must end in .npy, .npz or .safetensors", out);
+	if (kind != DCC_FILE_NPY && kind != DCC_FILE_NPZ && kind != DCC_FILE_SAFETENSORS && kind != DCC_FILE_ONNX)
+		return cmd_usage_error(usage, "'%s': the output must end in .npy, .npz, .safetensors or .onnx", out);
+	if (kind == DCC_FILE_ONNX && (raw || only || compress))
+		return cmd_usage_error(usage, "--raw, --tensor and --compress do not apply to .onnx");
 	if (compress && kind != DCC_FILE_NPZ)
 		return cmd_usage_error(usage, "--compress applies to .npz only");
 	const char *in = argv[optind];
@@ -59,6 +62,20 @@ int cmd_export(int argc, char **argv)
 	if (cmd_load(in, &m))
 		return EXIT_FAIL;
 	dcc_error e = {0};
+	if (kind == DCC_FILE_ONNX) {
+		dcc_outfile o;
+		const char *inputs[] = {in, NULL};
+		int rc = dcc_out_open(&o, out, inputs, force, &e);
+		if (!rc) {
+			rc = dcc_onnx_write(o.fp, m, &e);
+			if (!rc)
+				rc = dcc_out_commit(&o, &e);
+			else
+				dcc_out_abort(&o);
+		}
+		dcc_model_free(m);
+		return rc ? cmd_fail(in, &e) : cmd_finish(EXIT_OK);
+	}
 	if (raw) {
 		view = m;
 		m = NULL;

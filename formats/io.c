@@ -21,6 +21,7 @@ const char *dcc_filekind_name(int kind)
 	case DCC_FILE_GZIP: return "gzip";
 	case DCC_FILE_DCB: return "dcb";
 	case DCC_FILE_DCI: return "dci";
+	case DCC_FILE_ONNX: return "onnx";
 	}
 	return "unknown";
 }
@@ -62,7 +63,7 @@ int dcc_filekind_from_ext(const char *path)
 	static const struct { const char *ext; int kind; } tab[] = {
 		{".dct", DCC_FILE_DCT}, {".npy", DCC_FILE_NPY}, {".npz", DCC_FILE_NPZ},
 		{".safetensors", DCC_FILE_SAFETENSORS}, {".dcb", DCC_FILE_DCB},
-		{".dci", DCC_FILE_DCI}, {".gz", DCC_FILE_GZIP},
+		{".dci", DCC_FILE_DCI}, {".gz", DCC_FILE_GZIP}, {".onnx", DCC_FILE_ONNX},
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (!strcmp(dot, tab[i].ext))
@@ -227,6 +228,11 @@ int dcc_import_file(const char *path, dcc_model **out, dcc_error *err)
 	}
 	if (kind == DCC_FILE_DCT) {
 		rc = dcc_dct_read_mem(buf, n, 0, out, err);
+		free(buf);
+		return rc;
+	}
+	if (kind == DCC_FILE_UNKNOWN && dcc_filekind_from_ext(path) == DCC_FILE_ONNX) { /* protobuf: no magic */
+		rc = dcc_onnx_read_mem(buf, n, out, err);
 		free(buf);
 		return rc;
 	}

@@ -219,6 +219,7 @@ typedef enum dcc_filekind {
 	DCC_FILE_GZIP,
 	DCC_FILE_DCB,
 	DCC_FILE_DCI,
+	DCC_FILE_ONNX,
 } dcc_filekind;
 
 const char *dcc_filekind_name(int kind);
@@ -249,6 +250,10 @@ int dcc_idx_read_mem(const uint8_t *buf, size_t n, const char *name,
 
 /* Reads any supported file (by content) into a model. */
 int dcc_import_file(const char *path, dcc_model **out, dcc_error *err);
+/* ONNX (formats/onnx.md): a sequential graph of supported operators in, a
+ * dcc network out (graph, tensors with PyTorch-style names); and back. */
+int dcc_onnx_read_mem(const uint8_t *buf, size_t n, dcc_model **out, dcc_error *err);
+int dcc_onnx_write(FILE *fp, dcc_model *m, dcc_error *err);
 
 #ifdef __cplusplus
 }

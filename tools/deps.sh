@@ -4,7 +4,8 @@
 #   sh tools/deps.sh bench   the peers `make bench` measures against
 set -e
 build="gcc make libc6-dev libopenblas-dev liblapacke-dev libpng-dev libzstd-dev zlib1g-dev
-libjansson-dev dataset-fashion-mnist python3 python3-numpy python3-scipy zstd"
+libjansson-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev dataset-fashion-mnist python3 python3-numpy
+python3-scipy python3-onnx zstd"
 bench="python3-torch python3-sklearn zstd clang bc time"
 case "${1:-build}" in
 build) want=$build ;;

@@ -8,13 +8,15 @@ cd "$top"
 sh tools/deps.sh fuzz
 out=build/fuzz
 mkdir -p $out tests/fuzz/crashes
-srcs="lib/core/*.c formats/*.c"
+# the whole library (the ONNX reader maps onto lib/nn) and the protobuf code
+make --no-print-directory build/release/gen/onnx.pb-c.c >/dev/null
+srcs="lib/*/*.c formats/*.c build/release/gen/onnx.pb-c.c"
 for t in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$t" .c)
 	fmt=${name#fuzz_}
 	echo "fuzz: $name for ${secs}s"
-	clang -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -fsanitize=fuzzer,address,undefined \
-		-o $out/$name "$t" $srcs -lz -ljansson -lm
+	clang -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Ibuild/release/gen -fsanitize=fuzzer,address,undefined \
+		-o $out/$name "$t" $srcs -lopenblas -llapacke -lpng -lzstd -lz -ljansson -lprotobuf-c -lm -lpthread
 	mkdir -p $out/corpus-$fmt
 	$out/$name -max_total_time="$secs" -artifact_prefix=tests/fuzz/crashes/$fmt- \
 		-max_len=65536 $out/corpus-$fmt tests/fuzz/corpus/$fmt

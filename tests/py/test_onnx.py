@@ -1,0 +1,167 @@
+#!/usr/bin/python3
+"""test_onnx.py: ONNX in and out.  Models written with python3-onnx's helper
+API and by torch.onnx.export (when python3-torch is installed) import into
+dcc and give the same logits (1e-4) as NumPy / PyTorch; unsupported
+operators and malformed protobufs give one clear line; dcc export -o
+x.onnx passes onnx.checker and computes the same logits; a custom MLP
+(784-512-256-10) from ONNX goes through the whole pipeline to the
+emulator, bit-exact against dcc eval --fixed."""
+import gzip
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+DCC = os.environ["DCC"]
+DATA = "/usr/share/datasets/fashion-mnist/"
+N = 300
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAILED:", what, file=sys.stderr)
+
+
+def dcc(*args):
+    r = subprocess.run([DCC, *args], capture_output=True, text=True)
+    return r
+
+
+x8 = np.frombuffer(gzip.open(DATA + "t10k-images-idx3-ubyte.gz").read()[16:], np.uint8).reshape(-1, 1, 28, 28)[:N]
+X = x8.astype(np.float32) / 255
+rng = np.random.default_rng(5)
+
+
+def logits_of(tmp, model):
+    out = os.path.join(tmp, "l.npy")
+    r = dcc("eval", "--limit", str(N), "--logits", out, model)
+    return np.load(out) if r.returncode == 0 else None
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    p = lambda n: os.path.join(tmp, n)
+    # MatMul + Add with the (N, 784) input a plain MLP takes
+    w1, b1 = rng.standard_normal((784, 64), np.float32) * 0.05, rng.standard_normal(64, np.float32) * 0.1
+    w2, b2 = rng.standard_normal((64, 10), np.float32) * 0.1, rng.standard_normal(10, np.float32) * 0.1
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Add", ["h", "b1"], ["h1"]),
+         helper.make_node("Relu", ["h1"], ["h2"]), helper.make_node("Gemm", ["h2", "w2", "b2"], ["y"])],
+        "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 784])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"), numpy_helper.from_array(w2, "w2"),
+         numpy_helper.from_array(b2, "b2")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), p("mm.onnx"))
+    r = dcc("import", p("mm.onnx"), "-o", p("mm.dct"))
+    check(r.returncode == 0, "import MatMul+Add: " + r.stderr)
+    want = np.maximum(X.reshape(N, -1) @ w1 + b1, 0) @ w2 + b2
+    got = logits_of(tmp, p("mm.dct"))
+    check(got is not None and np.abs(got - want).max() < 1e-4, "MatMul+Add logits = numpy")
+
+    # unsupported operators and broken protobufs
+    g2 = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["y"], name="act0")], "s",
+                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 784])],
+                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 784])])
+    onnx.save(helper.make_model(g2), p("sig.onnx"))
+    r = dcc("import", p("sig.onnx"), "-o", p("x.dct"))
+    check(r.returncode == 1 and "node 'act0' (Sigmoid): operator not supported" in r.stderr and
+          r.stderr.count("\n") == 1, "unsupported op: " + r.stderr)
+    raw = open(p("mm.onnx"), "rb").read()
+    for cut in (5, 100, len(raw) // 2, len(raw) - 3):
+        open(p("cut.onnx"), "wb").write(raw[:cut])
+        r = dcc("import", p("cut.onnx"), "-o", p("x.dct"))
+        check(r.returncode == 1 and r.stderr.count("\n") == 1, "truncated protobuf at %d: %s" % (cut, r.stderr))
+    open(p("junk.onnx"), "wb").write(bytes(rng.integers(0, 256, 4000, dtype=np.uint8)))
+    r = dcc("import", p("junk.onnx"), "-o", p("x.dct"))
+    check(r.returncode == 1 and r.stderr.count("\n") == 1, "random bytes: " + r.stderr)
+    check(not os.path.exists(p("x.dct")), "no output on failure")
+
+    # dcc export -o x.onnx: the checker passes and the logits are the same
+    dcc("train", "--net", "lenet5", "--epochs", "1", "--limit", "1000", "-o", p("l5.dct"))
+    r = dcc("export", p("l5.dct"), "-o", p("l5.onnx"))
+    check(r.returncode == 0, "export onnx: " + r.stderr)
+    m = onnx.load(p("l5.onnx"))
+    try:
+        onnx.checker.check_model(m)
+        check(True, "")
+    except Exception as e:  # noqa: BLE001
+        check(False, "onnx.checker: %s" % e)
+    init = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    def conv(x, w, b):
+        win = sliding_window_view(x, w.shape[2:], axis=(2, 3))
+        return np.einsum("nchwij,ocij->nohw", win, w) + b[None, :, None, None]
+
+    def pool(x):
+        n, c, h, w_ = x.shape
+        return x[:, :, :h // 2 * 2, :w_ // 2 * 2].reshape(n, c, h // 2, 2, w_ // 2, 2).max(axis=(3, 5))
+    h = pool(conv(pool(conv(X.astype(np.float64), init["conv1.weight"], init["conv1.bias"])), init["conv2.weight"],
+                  init["conv2.bias"]))
+    h = np.maximum(h.reshape(N, -1) @ init["fc1.weight"].T + init["fc1.bias"], 0)
+    want = h @ init["fc2.weight"].T + init["fc2.bias"]
+    got = logits_of(tmp, p("l5.dct"))
+    check([n.op_type for n in m.graph.node] == ["Conv", "MaxPool", "Conv", "MaxPool", "Flatten", "Gemm", "Relu", "Gemm"],
+          "exported ops")
+    check(got is not None and np.abs(got - want).max() < 1e-4, "exported ONNX computes dcc's logits")
+    r = dcc("import", p("l5.onnx"), "-o", p("l5b.dct"))
+    got2 = logits_of(tmp, p("l5b.dct"))
+    check(r.returncode == 0 and got2 is not None and np.abs(got2 - got).max() < 1e-5, "export then import")
+
+    try:
+        import torch
+        from torch import nn
+    except ImportError:
+        torch = None
+        print("python3-torch not installed: the torch.onnx.export checks are skipped")
+    if torch is not None:
+        torch.manual_seed(0)
+        nets = {
+            "mlp": nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
+                                 nn.Linear(256, 10)),
+            "cnn": nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                 nn.Conv2d(8, 16, 3, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 6 * 6, 10)),
+        }
+        for name, net in nets.items():
+            net.eval()
+            torch.onnx.export(net, torch.zeros(1, 1, 28, 28), p(name + ".onnx"), input_names=["input"],
+                              output_names=["logits"], dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}},
+                              opset_version=13)
+            r = dcc("import", p(name + ".onnx"), "--force", "-o", p(name + ".dct"))
+            check(r.returncode == 0, "import torch %s: %s" % (name, r.stderr))
+            with torch.no_grad():
+                want = net(torch.from_numpy(X)).numpy()
+            got = logits_of(tmp, p(name + ".dct"))
+            check(got is not None and np.abs(got - want).max() < 1e-4,
+                  "%s: dcc logits = PyTorch's (max diff %s)" % (name, None if got is None else np.abs(got - want).max()))
+            check(got is not None and (got.argmax(1) == want.argmax(1)).mean() == 1.0, "%s: same predictions" % name)
+
+        # the custom MLP through the whole pipeline, onto the emulator
+        steps = [["train", "--init", p("mlp.dct"), "--epochs", "1", "--limit", "3000", "--force", "-o", p("t.dct")],
+                 ["prune", p("t.dct"), "--sparsity", "0.9", "-o", p("pr.dct")],
+                 ["share", p("pr.dct"), "--bits", "4", "--zero", "-o", p("sh.dct")],
+                 ["fixed", p("sh.dct"), "--calib", "64", "--limit", "300", "-o", p("fx.dct")],
+                 ["encode", p("fx.dct"), "--layout", "eie", "--pes", "64", "-o", p("fx.dcb")],
+                 ["compile", p("fx.dcb"), "-o", p("fx.dci")],
+                 ["emu", p("fx.dcb"), p("fx.dci"), "--count", "300", "--logits", p("emu.npy")],
+                 ["eval", "--fixed", "--limit", "300", "--logits", p("ref.npy"), p("fx.dct")]]
+        ok = True
+        for s in steps:
+            r = dcc(*s)
+            if r.returncode:
+                ok = False
+                print("dcc", s[0], "failed:", r.stderr, file=sys.stderr)
+                break
+        check(ok and open(p("emu.npy"), "rb").read() == open(p("ref.npy"), "rb").read(),
+              "custom 784-512-256-10 MLP from ONNX: emulator == eval --fixed")
+
+print("test_onnx.py: %d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
