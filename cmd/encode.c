@@ -7,7 +7,7 @@
 #include "common.h"
 
 static const char usage_encode[] =
-	"usage: dcc encode IN.dct [--layout csc|eie] [--index-bits SPEC] [--pes P] [--entropy huffman|zstd|none] -o OUT.dcb\n"
+	"usage: dcc encode IN.dct [--layout csc|eie|cbs] [--index-bits SPEC] [--pes P] [--bank B] [--entropy huffman|zstd|none] -o OUT.dcb\n"
 	"\n"
 	"Writes the model as a compressed blob: each shared or fixed-point weight\n"
 	"layer as sparse streams (relative row indices, value symbols, per-column\n"
@@ -19,6 +19,10 @@ static const char usage_encode[] =
 	"  --layout eie          EIE's layout: rows interleaved over --pes PEs, each\n"
 	"                        PE's CSC with 4-bit relative indices and 4-bit\n"
 	"                        codebook indices, 16-bit column pointers\n"
+	"  --layout cbs          compressed sparse banks for a bank-balanced layer\n"
+	"                        (dcc prune --bank B): banks interleaved, each\n"
+	"                        entry's position in its bank in log2(B) bits\n"
+	"  --bank B              the bank size of the cbs layout\n"
 	"  --index-bits SPEC     relative index bits: B, or fc=B,conv=B (default\n"
 	"                        fc=5,conv=8); a longer gap inserts a filler entry\n"
 	"  --pes P               PEs of the EIE layout (default 64)\n"
@@ -88,16 +92,17 @@ static int parse_index_bits(const char *s, int *fc, int *conv)
 
 int cmd_encode(int argc, char **argv)
 {
-	enum { O_LAYOUT = 256, O_IB, O_PES, O_ENTROPY, O_JSON, O_FORCE };
+	enum { O_LAYOUT = 256, O_IB, O_PES, O_ENTROPY, O_JSON, O_FORCE, O_BANK };
 	static const struct option opts[] = {
 		{"layout", required_argument, NULL, O_LAYOUT}, {"index-bits", required_argument, NULL, O_IB},
 		{"pes", required_argument, NULL, O_PES}, {"entropy", required_argument, NULL, O_ENTROPY},
+		{"bank", required_argument, NULL, O_BANK},
 		{"json", no_argument, NULL, O_JSON}, {"output", required_argument, NULL, 'o'},
 		{"force", no_argument, NULL, O_FORCE}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
-	dcc_encode_opts eo = {DCC_LAYOUT_CSC, 5, 8, 64, DCC_ENTROPY_HUFFMAN};
+	dcc_encode_opts eo = {DCC_LAYOUT_CSC, 5, 8, 64, 0, DCC_ENTROPY_HUFFMAN};
 	const char *out = NULL;
-	long pes = 64;
+	long pes = 64, bank = 0;
 	int as_json = 0, force = 0, c;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		int bad = 0;
@@ -107,11 +112,14 @@ int cmd_encode(int argc, char **argv)
 				eo.layout = DCC_LAYOUT_CSC;
 			else if (!strcmp(optarg, "eie"))
 				eo.layout = DCC_LAYOUT_EIE;
+			else if (!strcmp(optarg, "cbs"))
+				eo.layout = DCC_LAYOUT_CBS;
 			else
-				bad = cmd_usage_error(usage_encode, "--layout: '%s' is not csc or eie", optarg);
+				bad = cmd_usage_error(usage_encode, "--layout: '%s' is not csc, eie or cbs", optarg);
 			break;
 		case O_IB: bad = parse_index_bits(optarg, &eo.index_bits_fc, &eo.index_bits_conv); break;
 		case O_PES: bad = cmd_parse_long(usage_encode, "--pes", optarg, 1, 4096, &pes); break;
+		case O_BANK: bad = cmd_parse_long(usage_encode, "--bank", optarg, 2, 65535, &bank); break;
 		case O_ENTROPY:
 			if (!strcmp(optarg, "huffman"))
 				eo.entropy = DCC_ENTROPY_HUFFMAN;
@@ -136,6 +144,9 @@ int cmd_encode(int argc, char **argv)
 	if (!out)
 		return cmd_usage_error(usage_encode, "no output given (-o OUT.dcb)");
 	eo.pes = (int)pes;
+	eo.bank = (int)bank;
+	if ((eo.layout == DCC_LAYOUT_CBS) != (bank > 0))
+		return cmd_usage_error(usage_encode, "--layout cbs and --bank B go together");
 	const char *in = argv[optind];
 	dcc_model *m;
 	if (cmd_load(in, &m))

@@ -123,7 +123,7 @@ int cmd_report(int argc, char **argv)
 								   (json_int_t)l->st[k].table_bytes, "entropy_bytes",
 								   l->st[k].entropy_bits / 8));
 			json_array_append_new(layers, json_pack("{s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:I, s:f, s:o}",
-								"layer", l->name, "layout", l->layout ? "eie" : "csc",
+								"layer", l->name, "layout", l->layout == 2 ? "cbs" : l->layout ? "eie" : "csc",
 								"pes", l->pes, "index_bits", l->index_bits, "rows",
 								(json_int_t)l->rows, "cols", (json_int_t)l->cols, "weights",
 								(json_int_t)l->weights, "nonzero", (json_int_t)l->nonzero,

@@ -27,7 +27,7 @@ double dcc_entropy_bits(const uint32_t *sym, size_t n, uint32_t alphabet);
 
 /* ---- sparse layouts ---- */
 
-enum { DCC_LAYOUT_CSC = 0, DCC_LAYOUT_EIE = 1 };
+enum { DCC_LAYOUT_CSC = 0, DCC_LAYOUT_EIE = 1, DCC_LAYOUT_CBS = 2 };
 
 /* A layer's weights as (value symbol) entries in column-major order of the
  * (rows, cols) matrix, with relative row indices.  A gap of more than
@@ -53,6 +53,16 @@ int dcc_sparse_build(dcc_sparse *s, int layout, int index_bits, int pes, size_t 
  * entries that run past a column or counts that do not add up. */
 int dcc_sparse_expand(const dcc_sparse *s, uint8_t *present, uint32_t *sym, dcc_error *err);
 void dcc_sparse_free(dcc_sparse *s);
+/* Compressed sparse banks (Cao et al., FPGA 2019) for a bank-balanced
+ * layer: every row cut into banks of B consecutive weights (cols a multiple
+ * of B), every bank holding the same k entries; stored row by row with the
+ * banks interleaved (each bank's first entry, then each bank's second, ...),
+ * skip[] holding the position inside the bank and val[] the value symbol.
+ * s->pes holds B, s->index_bits ceil(log2 B); no counts, no fillers.  A
+ * layer that is not bank-balanced is refused. */
+int dcc_cbs_build(dcc_sparse *s, int bank, size_t rows, size_t cols, const uint8_t *present, const uint32_t *sym,
+		  dcc_error *err);
+int dcc_cbs_expand(const dcc_sparse *s, uint8_t *present, uint32_t *sym, dcc_error *err);
 
 /* ---- the blob ---- */
 
@@ -62,6 +72,7 @@ typedef struct dcc_encode_opts {
 	int layout;       /* DCC_LAYOUT_* */
 	int index_bits_fc, index_bits_conv; /* CSC relative index widths (default 5, 8) */
 	int pes;          /* EIE */
+	int bank;         /* CBS: the bank size B */
 	int entropy;      /* DCC_ENTROPY_* */
 } dcc_encode_opts;
 

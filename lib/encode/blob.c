@@ -363,6 +363,9 @@ int dcc_blob_encode(const dcc_model *m, const dcc_encode_opts *o, uint8_t **out,
 		int is_conv = l->w->ndim == 4, ib = is_conv ? o->index_bits_conv : o->index_bits_fc;
 		if (o->layout == DCC_LAYOUT_EIE)
 			ib = 4;
+		if (o->layout == DCC_LAYOUT_CBS)
+			for (ib = 1; (1 << ib) < o->bank; ib++)
+				;
 		uint8_t *present = malloc(n ? n : 1);
 		uint32_t *sym = malloc((n ? n : 1) * sizeof(uint32_t));
 		if (!present || !sym) {
@@ -413,9 +416,17 @@ int dcc_blob_encode(const dcc_model *m, const dcc_encode_opts *o, uint8_t **out,
 				      "'%s': the EIE layout needs 4-bit shared weights whose codebook entry 0 is zero "
 				      "(dcc share --bits 4 --zero)", l->base);
 		dcc_sparse sp = {0};
-		if (!rc)
+		if (!rc && o->layout == DCC_LAYOUT_CBS) {
+			rc = dcc_cbs_build(&sp, o->bank, rows, cols, present, sym, err);
+			if (rc) { /* name the layer */
+				char tmp[sizeof(err->msg)];
+				snprintf(tmp, sizeof(tmp), "%s", err->msg);
+				dcc_fail(err, rc, "'%s': %s", l->base, tmp);
+			}
+		} else if (!rc) {
 			rc = dcc_sparse_build(&sp, o->layout, ib, o->layout == DCC_LAYOUT_EIE ? o->pes : 1, rows, cols, present,
 					      sym, filler, err);
+		}
 		free(present), free(sym);
 		if (rc)
 			break;
@@ -445,7 +456,8 @@ int dcc_blob_encode(const dcc_model *m, const dcc_encode_opts *o, uint8_t **out,
 		dcc_buf_u64(&b, sp.nfillers);
 		dcc_layer_info *li_ = info ? &info->layer[li] : NULL;
 		uint32_t maxc = 0;
-		for (size_t k = 0; k < (size_t)sp.pes * cols; k++)
+		size_t ncount = o->layout == DCC_LAYOUT_CBS ? 0 : (size_t)sp.pes * cols;
+		for (size_t k = 0; k < ncount; k++)
 			maxc = sp.count[k] > maxc ? sp.count[k] : maxc;
 		if (o->layout == DCC_LAYOUT_EIE && maxc > 65535)
 			rc = dcc_fail(err, DCC_E_RANGE, "'%s': a PE's column holds %u entries; EIE pointers are 16-bit", l->base, maxc);
@@ -454,7 +466,7 @@ int dcc_blob_encode(const dcc_model *m, const dcc_encode_opts *o, uint8_t **out,
 		if (!rc)
 			rc = put_stream(&b, sp.val, sp.nentries, alphabet, 0, o->entropy, li_ ? &li_->st[1] : NULL, "value", err);
 		if (!rc)
-			rc = put_stream(&b, sp.count, (size_t)sp.pes * cols, maxc + 1,
+			rc = put_stream(&b, sp.count, ncount, maxc + 1,
 					o->layout == DCC_LAYOUT_EIE ? 16 : 0, o->entropy, li_ ? &li_->st[2] : NULL, "count", err);
 		pad(&b, 8);
 		if (!rc && !b.oom) {
@@ -589,7 +601,7 @@ int dcc_blob_decode(const uint8_t *p, size_t len, dcc_model **out, dcc_blob_info
 		    tbits = r[q + 10];
 		uint32_t filler = rd32(r + q + 12), alphabet = rd32(r + q + 16);
 		q += 20;
-		if ((kind != 1 && kind != 2) || layout > 1 || ib < 1 || ib > 16 || ndim < 2 || ndim > DCC_MAX_DIMS ||
+		if ((kind != 1 && kind != 2) || layout > 2 || ib < 1 || ib > 16 || ndim < 2 || ndim > DCC_MAX_DIMS ||
 		    pes < 1 || bw < 1 || bw > 16 || q + 8 * (size_t)ndim + 16 > end ||
 		    (kind == 1 && (dtype != DCC_PACKED || tbits != bw)) ||
 		    (kind == 2 && dtype != DCC_Q8 && dtype != DCC_Q16)) {
@@ -624,7 +636,7 @@ int dcc_blob_decode(const uint8_t *p, size_t len, dcc_model **out, dcc_blob_info
 		dcc_sparse sp = {0};
 		sp.layout = layout;
 		sp.index_bits = ib;
-		sp.pes = layout == DCC_LAYOUT_CSC ? 1 : pes;
+		sp.pes = layout == DCC_LAYOUT_CSC ? 1 : pes; /* CBS: the bank size */
 		sp.rows = rows;
 		sp.cols = cols;
 		sp.filler = filler;
@@ -637,8 +649,8 @@ int dcc_blob_decode(const uint8_t *p, size_t len, dcc_model **out, dcc_blob_info
 			rc = get_stream(p, pos + rs, &qq, &sp.val, &n1, &a1, li_ ? &li_->st[1] : NULL, err);
 		if (!rc)
 			rc = get_stream(p, pos + rs, &qq, &sp.count, &n2, &a2, li_ ? &li_->st[2] : NULL, err);
-		if (!rc && (n0 != nentries || n1 != nentries || n2 != (size_t)sp.pes * cols || a0 != (1u << ib) ||
-			    a1 != alphabet))
+		if (!rc && (n0 != nentries || n1 != nentries ||
+			    n2 != (layout == DCC_LAYOUT_CBS ? 0 : (size_t)sp.pes * cols) || a0 != (1u << ib) || a1 != alphabet))
 			rc = dcc_fail(err, DCC_E_FORMAT, "layer '%s': stream sizes do not match the layer", name);
 		sp.nentries = nentries;
 		uint8_t *present = NULL;
@@ -650,7 +662,7 @@ int dcc_blob_decode(const uint8_t *p, size_t len, dcc_model **out, dcc_blob_info
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 		}
 		if (!rc)
-			rc = dcc_sparse_expand(&sp, present, sym, err);
+			rc = layout == DCC_LAYOUT_CBS ? dcc_cbs_expand(&sp, present, sym, err) : dcc_sparse_expand(&sp, present, sym, err);
 		if (rc && err->msg[0] && !strstr(err->msg, name)) {
 			char tmp[sizeof(err->msg)];
 			snprintf(tmp, sizeof(tmp), "%s", err->msg);

@@ -126,3 +126,79 @@ int dcc_sparse_expand(const dcc_sparse *s, uint8_t *present, uint32_t *sym, dcc_
 		return dcc_fail(err, DCC_E_FORMAT, "%zu entries but the column counts cover %zu", s->nentries, e);
 	return 0;
 }
+
+int dcc_cbs_build(dcc_sparse *s, int bank, size_t rows, size_t cols, const uint8_t *present, const uint32_t *sym,
+		  dcc_error *err)
+{
+	memset(s, 0, sizeof(*s));
+	size_t B = (size_t)bank;
+	if (bank < 2 || bank > 65535 || cols % B)
+		return dcc_fail(err, DCC_E_RANGE, "bank size %d does not divide the rows of %zu weights (2..65535)", bank, cols);
+	size_t nb = cols / B, k = 0;
+	for (size_t i = 0; i < B; i++)
+		k += present[i];
+	for (size_t r = 0; r < rows; r++)
+		for (size_t b = 0; b < nb; b++) {
+			size_t c = 0;
+			for (size_t i = 0; i < B; i++)
+				c += present[r * cols + b * B + i];
+			if (c != k)
+				return dcc_fail(err, DCC_E_UNSUPPORTED,
+						"not bank-balanced for banks of %zu: row %zu bank %zu keeps %zu weights, row 0 bank 0 keeps %zu "
+						"(dcc prune --bank %zu)", B, r, b, c, k, B);
+		}
+	s->layout = DCC_LAYOUT_CBS;
+	s->pes = bank;
+	s->index_bits = 1;
+	while ((1u << s->index_bits) < B)
+		s->index_bits++;
+	s->rows = rows;
+	s->cols = cols;
+	s->nentries = s->nreal = rows * nb * k;
+	s->skip = malloc((s->nentries ? s->nentries : 1) * sizeof(uint32_t));
+	s->val = malloc((s->nentries ? s->nentries : 1) * sizeof(uint32_t));
+	size_t *pos = malloc((nb * k + 1) * sizeof(size_t));
+	if (!s->skip || !s->val || !pos) {
+		free(pos);
+		dcc_sparse_free(s);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	size_t e = 0;
+	for (size_t r = 0; r < rows; r++) {
+		for (size_t b = 0; b < nb; b++) /* each bank's entries in order */
+			for (size_t i = 0, j = 0; i < B; i++)
+				if (present[r * cols + b * B + i])
+					pos[b * k + j++] = i;
+		for (size_t j = 0; j < k; j++) /* interleaved: every bank's j-th */
+			for (size_t b = 0; b < nb; b++, e++) {
+				s->skip[e] = (uint32_t)pos[b * k + j];
+				s->val[e] = sym[r * cols + b * B + pos[b * k + j]];
+			}
+	}
+	free(pos);
+	return 0;
+}
+
+int dcc_cbs_expand(const dcc_sparse *s, uint8_t *present, uint32_t *sym, dcc_error *err)
+{
+	size_t B = (size_t)s->pes, rows = s->rows, cols = s->cols;
+	if (B < 2 || cols % B)
+		return dcc_fail(err, DCC_E_FORMAT, "bank size %zu does not divide rows of %zu", B, cols);
+	size_t nb = cols / B, per_row = rows ? s->nentries / rows : 0;
+	if (rows * per_row != s->nentries || (nb && per_row % nb) || per_row > cols)
+		return dcc_fail(err, DCC_E_FORMAT, "%zu entries do not fill %zu rows of %zu banks evenly", s->nentries, rows, nb);
+	memset(present, 0, rows * cols);
+	memset(sym, 0, rows * cols * sizeof(uint32_t));
+	size_t e = 0;
+	for (size_t r = 0; r < rows; r++)
+		for (size_t j = 0; j < (nb ? per_row / nb : 0); j++)
+			for (size_t b = 0; b < nb; b++, e++) {
+				size_t i = s->skip[e];
+				if (i >= B || present[r * cols + b * B + i])
+					return dcc_fail(err, DCC_E_FORMAT, "entry %zu: position %zu in bank %zu of row %zu is invalid", e,
+							i, b, r);
+				present[r * cols + b * B + i] = 1;
+				sym[r * cols + b * B + i] = s->val[e];
+			}
+	return 0;
+}

@@ -103,7 +103,7 @@ check $PY -c "import numpy as np; a = np.load('b.npy'); assert a.dtype == np.int
 run $DCC export two.dct --tensor c -o c.npy
 expect_status 1 "export missing tensor"; expect_err "dcc export: two.dct: no tensor 'c' (companions need --raw)" "export missing tensor"
 run $DCC export two.dct -o two.txt
-expect_status 2 "export extension"; expect_err_has "the output must end in .npy, .npz or .safetensors" "export extension"
+expect_status 2 "export extension"; expect_err_has "the output must end in .npy, .npz, .safetensors or .onnx" "export extension"
 
 # Stage commands want a container, and say how to get one.
 run $DCC export w.npy -o x.npz

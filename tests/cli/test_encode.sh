@@ -37,6 +37,24 @@ $DCC decode f.dcb -o fd.dct
 $DCC eval --data d8 --fixed --logits l2.npy fd.dct >/dev/null
 check cmp -s l1.npy l2.npy
 
+# compressed sparse banks for a bank-balanced layer, refused for another
+$DCC prune m.dct --sparsity 0.75 --bank 8 -o pb.dct >/dev/null
+$DCC share pb.dct --bits 3 -o sb.dct >/dev/null 2>&1
+for ent in huffman none; do
+	run $DCC encode sb.dct --layout cbs --bank 8 --entropy $ent --force -o cbs.dcb
+	expect_status 0 "cbs $ent"
+	$DCC decode cbs.dcb --force -o cbsd.dct
+	check cmp -s sb.dct cbsd.dct
+done
+run $DCC report --json cbs.dcb
+check $PY -c "
+import json; d = json.load(open('$T/.out')); assert all(l['layout'] == 'cbs' and l['fillers'] == 0 for l in d['layers'])"
+run $DCC encode s3.dct --layout cbs --bank 8 -o x.dcb
+expect_status 1 "cbs on an unbalanced layer"
+expect_err_has "not bank-balanced for banks of 8" "cbs on an unbalanced layer"
+run $DCC encode sb.dct --layout cbs -o x.dcb
+expect_status 2 "cbs without --bank"
+
 # bare layers with extreme columns: empty, full, one nonzero far down, all equal
 $PY -c "
 import numpy as np

@@ -109,6 +109,28 @@ static void test_random_layouts(void)
 	dcc_sparse_free(&s);
 }
 
+static void test_cbs(void)
+{
+	/* one row of two banks of 4, two weights kept in each:
+	 * bank 0 keeps positions 1, 3 (10, 11), bank 1 positions 0, 2 (20, 21);
+	 * interleaved: bank 0's first, bank 1's first, bank 0's second, ... */
+	uint8_t P[8] = {0, 1, 0, 1, 1, 0, 1, 0}, P2[8];
+	uint32_t S[8] = {0, 10, 0, 11, 20, 0, 21, 0}, S2[8];
+	dcc_sparse s;
+	dcc_error e = {0};
+	CHECK(!dcc_cbs_build(&s, 4, 1, 8, P, S, &e));
+	uint32_t want_pos[4] = {1, 0, 3, 2}, want_val[4] = {10, 20, 11, 21};
+	CHECK(s.nentries == 4 && s.index_bits == 2 && !memcmp(s.skip, want_pos, sizeof(want_pos)) &&
+	      !memcmp(s.val, want_val, sizeof(want_val)));
+	CHECK(!dcc_cbs_expand(&s, P2, S2, &e) && !memcmp(P, P2, 8) && S2[1] == 10 && S2[6] == 21);
+	s.skip[2] = 1; /* two entries at one position: corrupt */
+	CHECK_ERR(dcc_cbs_expand(&s, P2, S2, &e), e, DCC_E_FORMAT, "invalid");
+	dcc_sparse_free(&s);
+	P[5] = 1; /* bank 1 now keeps three */
+	CHECK_ERR(dcc_cbs_build(&s, 4, 1, 8, P, S, &e), e, DCC_E_UNSUPPORTED, "not bank-balanced");
+	CHECK_ERR(dcc_cbs_build(&s, 3, 1, 8, P, S, &e), e, DCC_E_RANGE, "does not divide");
+}
+
 static int huff_round(const uint32_t *sym, size_t n, uint32_t A, size_t *bytes, size_t *table)
 {
 	uint8_t *out = NULL;
@@ -190,6 +212,7 @@ int main(void)
 	test_paper_example();
 	test_eie_example();
 	test_random_layouts();
+	test_cbs();
 	test_huffman();
 	return check_done("test_encode");
 }
