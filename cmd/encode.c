@@ -33,15 +33,86 @@ static const char usage_encode[] =
 	"  -h, --help            show this help\n";
 
 static const char usage_decode[] =
-	"usage: dcc decode IN.dcb -o OUT.dct\n"
+	"usage: dcc decode IN.dcb [--csc ARRAYS.npz] -o OUT.dct\n"
 	"\n"
 	"Decodes a blob back to the container it was encoded from: the same\n"
 	"tensors in the same order (masks, codebooks, indices, fixed-point\n"
 	"values) and the same metadata, bit for bit.\n"
 	"\n"
+	"  --csc ARRAYS.npz      also write each layer's stored CSC arrays (fillers\n"
+	"                        dropped): NAME.indptr, NAME.indices (rows) and\n"
+	"                        NAME.data (value symbols); EIE: NAME.peP.* per PE\n"
 	"  -o, --output OUT      the container to write\n"
 	"  --force               overwrite OUT even when it is the input\n"
 	"  -h, --help            show this help\n";
+
+/* The stored entries of CSC / EIE layers as scipy-style CSC arrays. */
+static int write_csc(const char *path, const char *in, const dcc_blob_info *info, const dcc_sparse *sp, int force)
+{
+	dcc_model *m = dcc_model_new();
+	dcc_error e = {0};
+	int rc = m ? 0 : dcc_fail(&e, DCC_E_NOMEM, "out of memory");
+	for (size_t li = 0; li < info->nlayers && !rc; li++) {
+		const dcc_sparse *s = &sp[li];
+		if (s->layout == DCC_LAYOUT_CBS)
+			continue;
+		size_t e0 = 0;
+		for (int pe = 0; pe < s->pes && !rc; pe++) {
+			size_t cols = s->cols, n = 0;
+			for (size_t c = 0; c < cols; c++)
+				n += s->count[(size_t)pe * cols + c];
+			int64_t *ptr = malloc((cols + 1) * sizeof(int64_t));
+			int32_t *idx = malloc((n + 1) * sizeof(int32_t)), *val = malloc((n + 1) * sizeof(int32_t));
+			if (!ptr || !idx || !val) {
+				free(ptr), free(idx), free(val);
+				rc = dcc_fail(&e, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			size_t k = 0;
+			for (size_t c = 0; c < cols; c++) {
+				ptr[c] = (int64_t)k;
+				long row = -1;
+				for (uint32_t q = 0; q < s->count[(size_t)pe * cols + c]; q++, e0++) {
+					row += (long)s->skip[e0] + 1;
+					if (s->val[e0] == s->filler)
+						continue;
+					idx[k] = (int32_t)row;
+					val[k++] = (int32_t)s->val[e0];
+				}
+			}
+			ptr[cols] = (int64_t)k;
+			char base[DCC_MAX_NAME + 32], nm[DCC_MAX_NAME + 48];
+			if (s->layout == DCC_LAYOUT_EIE)
+				snprintf(base, sizeof(base), "%s.pe%d", info->layer[li].name, pe);
+			else
+				snprintf(base, sizeof(base), "%s", info->layer[li].name);
+			uint64_t sh1[1] = {cols + 1}, sh2[1] = {k};
+			snprintf(nm, sizeof(nm), "%s.indptr", base);
+			rc = dcc_model_add(m, nm, DCC_I64, 0, 0, 1, sh1, ptr, &e);
+			snprintf(nm, sizeof(nm), "%s.indices", base);
+			if (!rc)
+				rc = dcc_model_add(m, nm, DCC_I32, 0, 0, 1, sh2, idx, &e);
+			else
+				free(idx);
+			snprintf(nm, sizeof(nm), "%s.data", base);
+			if (!rc)
+				rc = dcc_model_add(m, nm, DCC_I32, 0, 0, 1, sh2, val, &e);
+			else
+				free(val);
+		}
+	}
+	dcc_outfile o;
+	const char *inputs[] = {in, NULL};
+	if (!rc && !(rc = dcc_out_open(&o, path, inputs, force, &e))) {
+		rc = dcc_npz_write(o.fp, m, 0, &e);
+		if (!rc)
+			rc = dcc_out_commit(&o, &e);
+		else
+			dcc_out_abort(&o);
+	}
+	dcc_model_free(m);
+	return rc ? cmd_fail(path, &e) : 0;
+}
 
 static int write_bytes(const char *path, const char *in, const uint8_t *b, size_t n, int force)
 {
@@ -179,17 +250,19 @@ int cmd_encode(int argc, char **argv)
 
 int cmd_decode(int argc, char **argv)
 {
-	enum { O_FORCE = 256 };
+	enum { O_FORCE = 256, O_CSC };
 	static const struct option opts[] = {
 		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, O_FORCE},
+		{"csc", required_argument, NULL, O_CSC},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
-	const char *out = NULL;
+	const char *out = NULL, *csc = NULL;
 	int force = 0, c;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'o': out = optarg; break;
 		case O_FORCE: force = 1; break;
+		case O_CSC: csc = optarg; break;
 		case 'h': return cmd_help(usage_decode);
 		default: return cmd_usage_error(usage_decode, NULL);
 		}
@@ -200,10 +273,25 @@ int cmd_decode(int argc, char **argv)
 		return cmd_usage_error(usage_decode, "no output given (-o OUT.dct)");
 	const char *in = argv[optind];
 	dcc_model *m;
-	if (cmd_load_blob(in, &m, NULL))
+	uint8_t *bytes;
+	size_t blen;
+	if (cmd_read_blob(in, &bytes, &blen))
 		return EXIT_FAIL;
+	dcc_error e = {0};
+	dcc_blob_info info;
+	dcc_sparse *sp = NULL;
+	int rc = dcc_blob_decode_sparse(bytes, blen, &m, &info, csc ? &sp : NULL, &e);
+	free(bytes);
+	if (rc)
+		return cmd_fail(in, &e);
 	const char *inputs[] = {in, NULL};
-	int rc = cmd_save(out, m, inputs, force);
+	rc = csc ? write_csc(csc, in, &info, sp, force) : 0;
+	if (!rc)
+		rc = cmd_save(out, m, inputs, force);
+	for (size_t i = 0; sp && i < info.nlayers; i++)
+		dcc_sparse_free(&sp[i]);
+	free(sp);
+	dcc_blob_info_free(&info);
 	dcc_model_free(m);
 	return rc ? EXIT_FAIL : cmd_finish(EXIT_OK);
 }

@@ -111,6 +111,10 @@ int dcc_blob_encode(const dcc_model *m, const dcc_encode_opts *o, uint8_t **out,
 		    dcc_error *err);
 /* The exact inverse: the same tensors, in the same order, and metadata. */
 int dcc_blob_decode(const uint8_t *buf, size_t len, dcc_model **out, dcc_blob_info *info, dcc_error *err);
+/* The same, also handing back each layer's stored streams, decoded
+ * (*keep: info->nlayers entries; free each with dcc_sparse_free, then it). */
+int dcc_blob_decode_sparse(const uint8_t *buf, size_t len, dcc_model **out, dcc_blob_info *info, dcc_sparse **keep,
+			   dcc_error *err);
 void dcc_blob_info_free(dcc_blob_info *i);
 int dcc_blob_sniff(const void *buf, size_t n);
 

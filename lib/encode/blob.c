@@ -523,6 +523,14 @@ done:
 
 int dcc_blob_decode(const uint8_t *p, size_t len, dcc_model **out, dcc_blob_info *info, dcc_error *err)
 {
+	return dcc_blob_decode_sparse(p, len, out, info, NULL, err);
+}
+
+int dcc_blob_decode_sparse(const uint8_t *p, size_t len, dcc_model **out, dcc_blob_info *info, dcc_sparse **keep,
+			   dcc_error *err)
+{
+	if (keep)
+		*keep = NULL;
 	*out = NULL;
 	if (info)
 		memset(info, 0, sizeof(*info));
@@ -568,6 +576,12 @@ int dcc_blob_decode(const uint8_t *p, size_t len, dcc_model **out, dcc_blob_info
 			dcc_model_free(m);
 			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 		}
+	}
+	if (keep && !(*keep = calloc(nl ? nl : 1, sizeof(dcc_sparse)))) {
+		dcc_model_free(m);
+		if (info)
+			dcc_blob_info_free(info);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
 	size_t pos = (HDR + (size_t)restlen + 7) & ~(size_t)7;
 	for (uint32_t li = 0; li < nl && !rc; li++) {
@@ -732,7 +746,10 @@ int dcc_blob_decode(const uint8_t *p, size_t len, dcc_model **out, dcc_blob_info
 			snprintf(li_->st[2].what, 16, "count");
 		}
 		free(present), free(sym);
-		dcc_sparse_free(&sp);
+		if (keep && !rc)
+			(*keep)[li] = sp; /* the stored streams, decoded */
+		else
+			dcc_sparse_free(&sp);
 		pos += rs;
 	}
 	if (!rc && pos != len)
@@ -760,6 +777,12 @@ int dcc_blob_decode(const uint8_t *p, size_t len, dcc_model **out, dcc_blob_info
 		dcc_model_free(m);
 		if (info)
 			dcc_blob_info_free(info);
+		if (keep) {
+			for (uint32_t i = 0; i < nl; i++)
+				dcc_sparse_free(&(*keep)[i]);
+			free(*keep);
+			*keep = NULL;
+		}
 		return rc;
 	}
 	*out = m;
