@@ -27,6 +27,12 @@ static const char usage[] =
 	"  --input-bits B        input bits (default: the first layer's --acts)\n"
 	"  --static              one fraction length for all weights and one for\n"
 	"                        all activations (for comparison)\n"
+	"  --search              find the smallest widths (like Ristretto): conv\n"
+	"                        weights, fc weights and activations as groups,\n"
+	"                        then per layer, greedily, within --margin\n"
+	"  --margin P            accuracy loss allowed by --search, points (1)\n"
+	"  --search-images N     held-out training images the search scores on\n"
+	"                        (the last N of the training set; default 2000)\n"
 	"  --calib N             calibration images, the first N of the training\n"
 	"                        set (default 256)\n"
 	"  --data DIR            IDX data set (default " DCC_DEFAULT_DATA ")\n"
@@ -37,9 +43,109 @@ static const char usage[] =
 	"  --force               overwrite OUT even when it is the input\n"
 	"  -h, --help            show this help\n";
 
+/* Accuracy of formats chosen for widths wb/ab on the held-out view. */
+static int score(const dcc_net *n, const dcc_dataset *d, const dcc_dataset *view, size_t calib, const int *wb,
+		 const int *ab, int bbits, int in_bw, int threads, double *acc)
+{
+	dcc_error e = {0};
+	dcc_qfmt *fmt = calloc(n->nlayers, sizeof(*fmt));
+	dcc_qnet *q = NULL;
+	dcc_qeval r = {0};
+	int in_fl, rc = !fmt || dcc_fixed_choose(n, d, calib, wb, ab, bbits, in_bw, 0, fmt, &in_fl, NULL, NULL, &e) ||
+			dcc_qnet_build(n, fmt, in_bw, in_fl, &q, &e) || dcc_qnet_eval(q, view, 0, 0, threads, &r, &e);
+	if (rc)
+		cmd_err("%s", e.msg[0] ? e.msg : "out of memory");
+	*acc = r.accuracy;
+	free(r.logits);
+	dcc_qnet_free(q);
+	free(fmt);
+	return rc;
+}
+
+/* Ristretto-like: the smallest widths per group, then per layer, greedily,
+ * keeping held-out accuracy within margin points of float. */
+static int run_search(const dcc_net *n, const dcc_dataset *d, size_t calib, size_t simg, double margin, int bbits,
+		      int *in_bw, int *wb, int *ab, int threads)
+{
+	static const int ladder[] = {16, 12, 10, 8, 7, 6, 5, 4, 3, 2};
+	size_t L = n->nlayers;
+	if (simg > d->ntrain / 2)
+		simg = d->ntrain / 2;
+	dcc_dataset view = *d; /* the last simg training images stand in for the test set */
+	view.test_x = d->train_x + (d->ntrain - simg) * (size_t)d->c * (size_t)d->h * (size_t)d->w;
+	view.test_y = d->train_y + (d->ntrain - simg);
+	view.ntest = simg;
+	dcc_eval_result fr = {0};
+	dcc_error e = {0};
+	if (dcc_eval(n, &view, 0, 0, threads, &fr, &e)) {
+		cmd_err("%s", e.msg);
+		return EXIT_FAIL;
+	}
+	double floor_acc = fr.accuracy - margin / 100, acc;
+	dcc_eval_result_free(&fr);
+	fprintf(stderr, "search: float %.2f%% on %zu held-out training images; keeping >= %.2f%%\n", 100 * fr.accuracy,
+		simg, 100 * floor_acc);
+	for (size_t i = 0; i < L; i++)
+		if (n->layers[i].op == DCC_OP_FC || n->layers[i].op == DCC_OP_CONV2D)
+			wb[i] = ab[i] = 16;
+	*in_bw = 16;
+	/* groups: conv weights, fc weights, activations (the input with them) */
+	const char *gname[3] = {"conv weights", "fc weights", "activations"};
+	for (int gi = 0; gi < 3; gi++) {
+		int best = 16, any = 0;
+		for (size_t k = 1; k < sizeof(ladder) / sizeof(ladder[0]); k++) {
+			int *w2 = malloc(L * sizeof(int)), *a2 = malloc(L * sizeof(int));
+			memcpy(w2, wb, L * sizeof(int)), memcpy(a2, ab, L * sizeof(int));
+			int ib = *in_bw;
+			for (size_t i = 0; i < L; i++) {
+				int op = n->layers[i].op;
+				if (gi == 0 && op == DCC_OP_CONV2D) w2[i] = ladder[k], any = 1;
+				if (gi == 1 && op == DCC_OP_FC) w2[i] = ladder[k], any = 1;
+				if (gi == 2 && (op == DCC_OP_FC || op == DCC_OP_CONV2D)) a2[i] = ladder[k], ib = ladder[k], any = 1;
+			}
+			int rc = any ? score(n, d, &view, calib, w2, a2, bbits, ib, threads, &acc) : 0;
+			if (!rc && any && acc >= floor_acc) {
+				best = ladder[k];
+				memcpy(wb, w2, L * sizeof(int)), memcpy(ab, a2, L * sizeof(int));
+				*in_bw = ib;
+			}
+			free(w2), free(a2);
+			if (rc)
+				return EXIT_FAIL;
+			if (!any || best != ladder[k])
+				break;
+		}
+		if (any)
+			fprintf(stderr, "search: %s at %d bits\n", gname[gi], best);
+	}
+	/* per layer weights: lower the layer that costs least, while within margin */
+	for (int round = 0; round < 64; round++) {
+		int pick = -1;
+		double pick_acc = -1;
+		for (size_t i = 0; i < L; i++) {
+			if ((n->layers[i].op != DCC_OP_FC && n->layers[i].op != DCC_OP_CONV2D) || wb[i] <= 2)
+				continue;
+			int save = wb[i];
+			wb[i] = save - 1;
+			int rc = score(n, d, &view, calib, wb, ab, bbits, *in_bw, threads, &acc);
+			wb[i] = save;
+			if (rc)
+				return EXIT_FAIL;
+			if (acc >= floor_acc && acc > pick_acc)
+				pick = (int)i, pick_acc = acc;
+		}
+		if (pick < 0)
+			break;
+		wb[pick]--;
+		fprintf(stderr, "search: %s weights to %d bits (%.2f%%)\n", n->layers[pick].name, wb[pick], 100 * pick_acc);
+	}
+	return 0;
+}
+
 int cmd_fixed(int argc, char **argv)
 {
-	enum { O_W = 256, O_A, O_B, O_IN, O_STATIC, O_CALIB, O_DATA, O_LIMIT, O_THREADS, O_JSON, O_FORCE };
+	enum { O_W = 256, O_A, O_B, O_IN, O_STATIC, O_CALIB, O_DATA, O_LIMIT, O_THREADS, O_JSON, O_FORCE, O_SEARCH,
+	       O_MARGIN, O_SIMG };
 	static const struct option opts[] = {
 		{"weights", required_argument, NULL, O_W}, {"acts", required_argument, NULL, O_A},
 		{"bias-bits", required_argument, NULL, O_B}, {"input-bits", required_argument, NULL, O_IN},
@@ -47,8 +153,13 @@ int cmd_fixed(int argc, char **argv)
 		{"data", required_argument, NULL, O_DATA}, {"limit", required_argument, NULL, O_LIMIT},
 		{"threads", required_argument, NULL, O_THREADS}, {"json", no_argument, NULL, O_JSON},
 		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, O_FORCE},
+		{"search", no_argument, NULL, O_SEARCH}, {"margin", required_argument, NULL, O_MARGIN},
+		{"search-images", required_argument, NULL, O_SIMG},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
+	int search = 0;
+	double margin = 1;
+	long simg = 2000;
 	const char *wspec = "16", *aspec = "16", *data = NULL, *out = NULL;
 	long bbits = 16, inbits = 0, calib = 256, limit = 0, threads = 0;
 	int stat = 0, as_json = 0, force = 0, c;
@@ -65,6 +176,13 @@ int cmd_fixed(int argc, char **argv)
 		case O_LIMIT: bad = cmd_parse_long(usage, "--limit", optarg, 1, 0x7fffffffL, &limit); break;
 		case O_THREADS: bad = cmd_parse_long(usage, "--threads", optarg, 1, 1024, &threads); break;
 		case O_JSON: as_json = 1; break;
+		case O_SEARCH: search = 1; break;
+		case O_MARGIN:
+			bad = cmd_parse_double(usage, "--margin", optarg, &margin);
+			if (!bad && !(margin >= 0 && margin <= 100))
+				bad = cmd_usage_error(usage, "--margin must be in [0, 100] points");
+			break;
+		case O_SIMG: bad = cmd_parse_long(usage, "--search-images", optarg, 1, 1000000, &simg); break;
 		case 'o': out = optarg; break;
 		case O_FORCE: force = 1; break;
 		case 'h': return cmd_help(usage);
@@ -128,6 +246,13 @@ int cmd_fixed(int argc, char **argv)
 	if (cmd_load_data(data, &d))
 		goto done;
 	int in_bw = inbits ? (int)inbits : first_a ? first_a : 16;
+	if (search && stat) {
+		cmd_err("--search and --static do not go together");
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	if (search && run_search(n, d, (size_t)calib, (size_t)simg, margin, (int)bbits, &in_bw, wb, ab, (int)threads))
+		goto done;
 	if (dcc_fixed_choose(n, d, (size_t)calib, wb, ab, (int)bbits, in_bw, stat, fmt, &in_fl, wsq, asq, &e)) {
 		cmd_fail(in, &e);
 		goto done;
@@ -175,8 +300,8 @@ int cmd_fixed(int argc, char **argv)
 		goto done;
 	}
 	char line[512];
-	snprintf(line, sizeof(line), "fixed weights=%s acts=%s bias_bits=%ld input_bits=%d static=%d calib=%ld "
-		 "test_accuracy=%.4f", wspec, aspec, bbits, in_bw, stat, calib, qr.accuracy);
+	snprintf(line, sizeof(line), "fixed weights=%s acts=%s bias_bits=%ld input_bits=%d static=%d search=%d calib=%ld "
+		 "test_accuracy=%.4f", wspec, aspec, bbits, in_bw, stat, search, calib, qr.accuracy);
 	cmd_provenance(m, line);
 	dcc_model_set_f64(m, "dcc.accuracy", qr.accuracy);
 	const char *inputs[] = {in, NULL};
