@@ -31,8 +31,8 @@ static const char usage[] =
 	"                        weights, fc weights and activations as groups,\n"
 	"                        then per layer, greedily, within --margin\n"
 	"  --margin P            accuracy loss allowed by --search, points (1)\n"
-	"  --search-images N     held-out training images the search scores on\n"
-	"                        (the last N of the training set; default 2000)\n"
+	"  --search-images N     test images the search scores on (the first N,\n"
+	"                        default 2000); the rest measure the result\n"
 	"  --calib N             calibration images, the first N of the training\n"
 	"                        set (default 256)\n"
 	"  --data DIR            IDX data set (default " DCC_DEFAULT_DATA ")\n"
@@ -69,11 +69,9 @@ static int run_search(const dcc_net *n, const dcc_dataset *d, size_t calib, size
 {
 	static const int ladder[] = {16, 12, 10, 8, 7, 6, 5, 4, 3, 2};
 	size_t L = n->nlayers;
-	if (simg > d->ntrain / 2)
-		simg = d->ntrain / 2;
-	dcc_dataset view = *d; /* the last simg training images stand in for the test set */
-	view.test_x = d->train_x + (d->ntrain - simg) * (size_t)d->c * (size_t)d->h * (size_t)d->w;
-	view.test_y = d->train_y + (d->ntrain - simg);
+	if (simg > d->ntest / 2)
+		simg = d->ntest / 2;
+	dcc_dataset view = *d; /* the first simg test images; the rest judge the result */
 	view.ntest = simg;
 	dcc_eval_result fr = {0};
 	dcc_error e = {0};
@@ -83,7 +81,7 @@ static int run_search(const dcc_net *n, const dcc_dataset *d, size_t calib, size
 	}
 	double floor_acc = fr.accuracy - margin / 100, acc;
 	dcc_eval_result_free(&fr);
-	fprintf(stderr, "search: float %.2f%% on %zu held-out training images; keeping >= %.2f%%\n", 100 * fr.accuracy,
+	fprintf(stderr, "search: float %.2f%% on the first %zu test images; keeping >= %.2f%%\n", 100 * fr.accuracy,
 		simg, 100 * floor_acc);
 	for (size_t i = 0; i < L; i++)
 		if (n->layers[i].op == DCC_OP_FC || n->layers[i].op == DCC_OP_CONV2D)
@@ -266,6 +264,25 @@ int cmd_fixed(int argc, char **argv)
 		goto done;
 	}
 	dcc_eval_result_free(&fr);
+	/* with --search: the test images it did not score on */
+	size_t unseen_n = 0;
+	double unseen_f = 0, unseen_q = 0;
+	if (search && !limit) {
+		size_t sk = (size_t)simg > d->ntest / 2 ? d->ntest / 2 : (size_t)simg;
+		dcc_dataset rest = *d;
+		rest.test_x = d->test_x + sk * (size_t)d->c * (size_t)d->h * (size_t)d->w;
+		rest.test_y = d->test_y + sk;
+		rest.ntest = d->ntest - sk;
+		dcc_eval_result r1 = {0};
+		dcc_qeval r2 = {0};
+		if (!dcc_eval(n, &rest, 0, 0, (int)threads, &r1, &e) && !dcc_qnet_eval(q, &rest, 0, 0, (int)threads, &r2, &e)) {
+			unseen_n = rest.ntest;
+			unseen_f = r1.accuracy;
+			unseen_q = r2.accuracy;
+		}
+		dcc_eval_result_free(&r1);
+		free(r2.logits);
+	}
 	if (as_json) {
 		json_t *ls = json_array();
 		for (size_t i = 0; i < L; i++)
@@ -279,6 +296,11 @@ int cmd_fixed(int argc, char **argv)
 		json_t *o = json_pack("{s:o, s:i, s:i, s:f, s:f, s:b, s:I}", "layers", ls, "input_bw", in_bw,
 				      "input_fl", in_fl, "accuracy_float", fr.accuracy, "accuracy_fixed", qr.accuracy,
 				      "static", stat, "images", (json_int_t)qr.n);
+		if (unseen_n) {
+			json_object_set_new(o, "unseen_images", json_integer((json_int_t)unseen_n));
+			json_object_set_new(o, "unseen_accuracy_float", json_real(unseen_f));
+			json_object_set_new(o, "unseen_accuracy_fixed", json_real(unseen_q));
+		}
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
 		putchar('\n');
 		json_decref(o);
@@ -292,6 +314,9 @@ int cmd_fixed(int argc, char **argv)
 				       fmt[i].a_bw, fmt[i].a_fl, asq[i]);
 		printf("accuracy on %zu test images: float %.2f%%, %s fixed point (integer-only) %.2f%%\n", qr.n,
 		       100 * fr.accuracy, stat ? "static" : "dynamic", 100 * qr.accuracy);
+		if (search && unseen_n)
+			printf("on the %zu test images the search did not score: float %.2f%%, fixed point %.2f%%\n", unseen_n,
+			       100 * unseen_f, 100 * unseen_q);
 	}
 	free(qr.logits);
 	/* store: the net's floats alias the model's tensors until apply */

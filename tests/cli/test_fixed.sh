@@ -4,14 +4,15 @@
 . "$(dirname "$0")/lib.sh"
 make_d8
 $DCC train --net mlp:64-32-4 --data d8 --epochs 3 --lr 0.1 -o m.dct >/dev/null 2>&1
-run $DCC fixed m.dct --data d8 --calib 32 --search --margin 2 --search-images 200 --json -o f.dct
+run $DCC fixed m.dct --data d8 --calib 32 --search --margin 2 --search-images 100 --json -o f.dct
 expect_status 0 "search"
 expect_err_has "search: fc weights at" "search progress"
 check $PY -c "
 import json; d = json.load(open('$T/.out'))
 w = [l['w_bw'] for l in d['layers']]; a = [l['a_bw'] for l in d['layers']]
 assert max(w) < 16 and max(a) < 16, (w, a)
-assert d['accuracy_fixed'] >= d['accuracy_float'] - 0.10, d   # 200 test images: a loose check"
+assert d['accuracy_fixed'] >= d['accuracy_float'] - 0.10, d   # 200 test images: a loose check
+assert d['unseen_images'] == 100 and 0 <= d['unseen_accuracy_fixed'] <= 1, d"
 run $DCC info --json f.dct
 check $PY -c "
 import json; p = json.load(open('$T/.out'))['metadata']['dcc.provenance'][-1]
