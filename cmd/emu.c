@@ -105,6 +105,13 @@ static void merge(dcc_emu_stats *dst, const dcc_emu_stats *src)
 		a->sram_reads += b->sram_reads, a->dram_bytes += b->dram_bytes, a->nonzero_acts += b->nonzero_acts;
 		a->broadcast_stalls += b->broadcast_stalls;
 		a->bandwidth_bound |= b->bandwidth_bound;
+		if (b->npe && a->npe != b->npe) {
+			free(a->pe_busy);
+			a->pe_busy = calloc(b->npe, sizeof(uint64_t));
+			a->npe = a->pe_busy ? b->npe : 0;
+		}
+		for (uint32_t q = 0; q < a->npe && q < b->npe; q++)
+			a->pe_busy[q] += b->pe_busy[q];
 	}
 	dst->runs += src->runs;
 }
@@ -116,12 +123,16 @@ static json_t *layer_json(const dcc_layer_stats *l, uint64_t runs, const dcc_acc
 	double pcyc = (double)c->pes * (double)(l->compute_cycles - (uint64_t)c->pipeline * runs);
 	double util = pcyc > 0 ? (double)l->macs / pcyc : 0, lb = pcyc > 0 ? 1 - (double)l->bubble_pe_cycles / pcyc : 0;
 	*us = t;
-	return json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s}", "layer", l->name, "rows",
+	json_t *pb = json_array();
+	for (uint32_t q = 0; q < l->npe; q++)
+		json_array_append_new(pb, json_real((double)l->pe_busy[q] / r));
+	return json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:o, s:f}", "layer", l->name, "rows",
 			 (int)l->rows, "cols", (int)l->cols, "cycles", cyc, "us", t, "utilisation", util, "load_balance", lb,
 			 "macs", (double)l->macs / r, "dense_macs", (double)l->dense_macs / r, "gops",
 			 t > 0 ? 2 * (double)l->macs / r / (t * 1e3) : 0.0, "dense_gops",
 			 t > 0 ? 2 * (double)l->dense_macs / r / (t * 1e3) : 0.0, "nonzero_acts",
-			 (double)l->nonzero_acts / r, "bound", l->bandwidth_bound ? "bandwidth" : "compute");
+			 (double)l->nonzero_acts / r, "bound", l->bandwidth_bound ? "bandwidth" : "compute", "pe_busy_cycles", pb,
+			 "compute_cycles", (double)l->compute_cycles / r);
 }
 
 static void print_layers(json_t *ls)
@@ -247,6 +258,7 @@ int cmd_emu(int argc, char **argv)
 			json_object_set_new(o, "pes", json_integer(cfg.pes));
 			json_object_set_new(o, "fifo", json_integer(cfg.fifo));
 			json_object_set_new(o, "host_seconds", json_real(st.host_seconds));
+			dcc_layer_stats_free(&st);
 			json_object_set_new(o, "simulated_macs_per_s",
 					    json_real(st.host_seconds > 0 ? (double)st.macs / st.host_seconds : 0));
 			json_array_append_new(rowsj, o);

@@ -9,21 +9,24 @@
 #include <string.h>
 
 #include "../lib/dcc_encode.h"
+#include "../lib/dcc_nn.h"
+#include "../lib/dcc_prune.h"
 #include "../lib/plot/plot.h"
 #include "common.h"
 
 static const char usage[] =
 	"usage: dcc plot hist MODEL.dct --layer NAME [--compare OTHER.dct]... [--bins N] [--zeros] -o OUT.png\n"
 	"       dcc plot spy MODEL.dct --layer NAME -o OUT.png\n"
-	"       dcc plot sensitivity SENS.json -o OUT.png\n"
-	"       dcc plot emu EMU.json -o OUT.png\n"
+	"       dcc plot sensitivity (SENS.json | MODEL.dct [--data DIR] [--limit N]) -o OUT.png\n"
+	"       dcc plot emu EMU.json [--layer NAME] -o OUT.png\n"
 	"       dcc plot report BLOB.dcb -o OUT.png\n"
 	"\n"
 	"hist: the layer's weight histogram (nonzero weights unless --zeros), a\n"
 	"shared layer's centroids marked, other models overlaid as outlines.\n"
 	"spy: the sparsity pattern, each pixel the density of the weights it\n"
 	"covers; bank boundaries drawn for a bank-balanced layer.  sensitivity:\n"
-	"accuracy against sparsity per layer, from dcc sensitivity --json.  emu:\n"
+	"accuracy against sparsity per layer, from dcc sensitivity --json or\n"
+	"measured here on a model.  emu:\n"
 	"utilisation and load balance per layer from dcc emu --json, or latency\n"
 	"and load balance against PEs or FIFO depth from --sweep --json.\n"
 	"report: bytes per layer dense, pruned, shared and entropy-coded.\n"
@@ -33,13 +36,15 @@ static const char usage[] =
 	"  --bins N              histogram bins (default 80)\n"
 	"  --zeros               include zero weights in the histogram\n"
 	"  --size WxH            image size in pixels (default 900x560)\n"
+	"  --data DIR, --limit N sensitivity of a model: the data set and test images\n"
 	"  --csv OUT.csv         also write the plotted numbers\n"
 	"  -o, --output OUT      the PNG to write\n"
 	"  --force               overwrite OUT even when it is an input\n"
 	"  -h, --help            show this help\n";
 
 typedef struct opts {
-	const char *layer, *csv, *out;
+	const char *layer, *csv, *out, *data;
+	long limit;
 	const char *compare[8];
 	int ncompare, bins, zeros, w, h, force;
 } opts;
@@ -356,9 +361,49 @@ static json_t *load_json(const char *path)
 	return j;
 }
 
+/* The sensitivity of a model, measured here, in dcc sensitivity --json's shape. */
+static json_t *measure_sensitivity(const char *in, const opts *o)
+{
+	static const double lv[12] = {0, .1, .2, .3, .4, .5, .6, .7, .8, .9, .95, .99};
+	dcc_model *m;
+	dcc_dataset *d;
+	if (cmd_load(in, &m))
+		return NULL;
+	if (cmd_load_data(o->data, &d)) {
+		dcc_model_free(m);
+		return NULL;
+	}
+	dcc_error e = {0};
+	double base, *acc;
+	dcc_prunable *p;
+	size_t np;
+	json_t *j = NULL;
+	if (dcc_sensitivity(m, d, lv, 12, (size_t)o->limit, 0, NULL, NULL, &base, &acc, &p, &np, &e)) {
+		cmd_fail(in, &e);
+	} else {
+		json_t *levels = json_array(), *layers = json_array();
+		for (int k = 0; k < 12; k++)
+			json_array_append_new(levels, json_real(lv[k]));
+		for (size_t i = 0; i < np; i++) {
+			json_t *a = json_array();
+			for (int k = 0; k < 12; k++)
+				json_array_append_new(a, json_real(acc[i * 12 + (size_t)k]));
+			json_array_append_new(layers, json_pack("{s:s, s:s, s:o}", "layer", p[i].layer, "tensor", p[i].tensor,
+								"accuracy", a));
+		}
+		j = json_pack("{s:f, s:o, s:o}", "baseline", base, "levels", levels, "layers", layers);
+		free(acc);
+		dcc_prunable_free(p, np);
+	}
+	dcc_dataset_free(d);
+	dcc_model_free(m);
+	return j;
+}
+
 static int plot_sensitivity(const char *in, const opts *o)
 {
-	json_t *j = load_json(in);
+	size_t L = strlen(in);
+	json_t *j = L > 4 && !strcmp(in + L - 4, ".dct") ? measure_sensitivity(in, o) : load_json(in);
 	if (!j)
 		return EXIT_FAIL;
 	json_t *lv = json_object_get(j, "levels"), *ls = json_object_get(j, "layers");
@@ -455,6 +500,32 @@ static int plot_emu(const char *in, const opts *o)
 		const char *names[2] = {"latency (us)", "load balance (fraction of top)"};
 		uint32_t cols[2] = {dcc_palette(0), dcc_palette(1)};
 		dcc_legend(c, names, cols, 2);
+	} else if (o->layer && json_is_array(json_object_get(j, "layers"))) { /* one layer, per PE */
+		json_t *ls = json_object_get(j, "layers"), *l = NULL;
+		json_array_foreach(ls, i, e) if (!strcmp(json_string_value(json_object_get(e, "layer")) ? json_string_value(json_object_get(e, "layer")) : "", o->layer)) l = e;
+		json_t *pb = l ? json_object_get(l, "pe_busy_cycles") : NULL;
+		if (!pb || !json_array_size(pb)) {
+			cmd_err("%s: no per-PE figures for layer '%s'", in, o->layer);
+			goto out;
+		}
+		size_t P = json_array_size(pb);
+		double T = json_number_value(json_object_get(l, "compute_cycles")) - 4; /* the pipeline's 4 */
+		char title[DCC_MAX_NAME + 96];
+		snprintf(title, sizeof(title), "%s: work per PE (busy) and bubbles, load balance %.1f%%", o->layer,
+			 100 * json_number_value(json_object_get(l, "load_balance")));
+		c->categorical = P > 32;
+		dcc_axes(c, title, "PE", "cycles per input", 0, (double)P, 0, T * 1.05, 0);
+		sb_printf(&csv, "pe,busy,bubble\n");
+		for (size_t q = 0; q < P; q++) {
+			double b = json_number_value(json_array_get(pb, q));
+			int xa = dcc_mapx(c, (double)q + 0.1), xb = dcc_mapx(c, (double)q + 0.9);
+			dcc_rect(c, xa, dcc_mapy(c, b), xb, c->py1 - 1, dcc_palette(0));
+			dcc_rect(c, xa, dcc_mapy(c, T), xb, dcc_mapy(c, b) - 1, 0xf4c7c3);
+			sb_printf(&csv, "%zu,%g,%g\n", q, b, T - b);
+		}
+		const char *names[2] = {"busy (entries, pointer reads)", "bubbles (idle)"};
+		uint32_t cols[2] = {dcc_palette(0), 0xf4c7c3};
+		dcc_legend(c, names, cols, 2);
 	} else if (json_is_array(json_object_get(j, "layers"))) { /* per layer bars */
 		json_t *ls = json_object_get(j, "layers");
 		size_t n = json_array_size(ls);
@@ -528,11 +599,12 @@ static int plot_report(const char *in, const opts *o)
 
 int cmd_plot(int argc, char **argv)
 {
-	enum { O_LAYER = 256, O_COMPARE, O_BINS, O_ZEROS, O_SIZE, O_CSV, O_FORCE };
+	enum { O_LAYER = 256, O_COMPARE, O_BINS, O_ZEROS, O_SIZE, O_CSV, O_FORCE, O_DATA, O_LIMIT };
 	static const struct option opts_[] = {
 		{"layer", required_argument, NULL, O_LAYER}, {"compare", required_argument, NULL, O_COMPARE},
 		{"bins", required_argument, NULL, O_BINS}, {"zeros", no_argument, NULL, O_ZEROS},
 		{"size", required_argument, NULL, O_SIZE}, {"csv", required_argument, NULL, O_CSV},
+		{"data", required_argument, NULL, O_DATA}, {"limit", required_argument, NULL, O_LIMIT},
 		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, O_FORCE},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
@@ -556,6 +628,8 @@ int cmd_plot(int argc, char **argv)
 				bad = cmd_usage_error(usage, "--size: '%s' is not WxH between 320x240 and 8000x8000", optarg);
 			break;
 		case O_CSV: o.csv = optarg; break;
+		case O_DATA: o.data = optarg; break;
+		case O_LIMIT: bad = cmd_parse_long(usage, "--limit", optarg, 1, 0x7fffffffL, &o.limit); break;
 		case 'o': o.out = optarg; break;
 		case O_FORCE: o.force = 1; break;
 		case 'h': return cmd_help(usage);

@@ -45,6 +45,16 @@ static int parse_levels(const char *s, double *lv, int *n)
 	return *n ? 0 : cmd_usage_error(usage, "--levels: empty");
 }
 
+static void progress(void *ctx, const char *tensor, int level, int nlevels)
+{
+	if (*(int *)ctx)
+		return;
+	if (isatty(2))
+		fprintf(stderr, level < nlevels ? "\rsensitivity: %s %d/%d" : "\r\033[K", tensor, level, nlevels);
+	else if (level == nlevels)
+		fprintf(stderr, "sensitivity: %s done\n", tensor);
+}
+
 int cmd_sensitivity(int argc, char **argv)
 {
 	enum { O_DATA = 256, O_LEVELS, O_BUDGET, O_JSON, O_LIMIT, O_THREADS };
@@ -85,74 +95,17 @@ int cmd_sensitivity(int argc, char **argv)
 	if (cmd_load(in, &m))
 		return EXIT_FAIL;
 	dcc_dataset *d = NULL;
-	dcc_net *n = NULL;
 	dcc_prunable *p = NULL;
 	size_t np = 0;
 	dcc_error e = {0};
 	int rc = EXIT_FAIL;
-	float *backup = NULL, *scratch = NULL;
-	double *acc = NULL;
-	if (dcc_net_from_model(m, &n, &e) || dcc_prunable_list(m, &p, &np, &e)) {
-		cmd_fail(in, &e);
-		goto done;
-	}
+	double *acc = NULL, base;
 	if (cmd_load_data(data, &d))
 		goto done;
-	dcc_eval_result r = {0};
-	if (dcc_eval(n, d, (size_t)limit, 0, (int)threads, &r, &e)) {
-		cmd_err("%s", e.msg);
+	if (dcc_sensitivity(m, d, lv, nlv, (size_t)limit, (int)threads, progress, (void *)&as_json, &base, &acc, &p, &np,
+			    &e)) {
+		cmd_fail(in, &e);
 		goto done;
-	}
-	double base = r.accuracy;
-	dcc_eval_result_free(&r);
-	if (!(acc = calloc(np * (size_t)nlv, sizeof(double))))
-		goto done;
-	for (size_t i = 0; i < np; i++) {
-		dcc_tensor *t = dcc_model_find(m, p[i].tensor);
-		if (!t || t->dtype != DCC_F32) {
-			cmd_err("%s: '%s' is not float32 weights (sensitivity runs before dcc share and fixed)", in,
-				p[i].tensor);
-			goto done;
-		}
-		size_t cnt = (size_t)dcc_tensor_numel(t);
-		float *w = t->data;
-		free(backup), free(scratch);
-		backup = malloc(cnt * sizeof(float));
-		scratch = malloc(cnt * sizeof(float));
-		if (!backup || !scratch)
-			goto done;
-		memcpy(backup, w, cnt * sizeof(float));
-		for (int j = 0; j < nlv; j++) {
-			/* zero the k smallest magnitudes, ties by position */
-			size_t k = (size_t)llround(lv[j] * (double)cnt);
-			memcpy(w, backup, cnt * sizeof(float));
-			if (k > 0) {
-				memcpy(scratch, backup, cnt * sizeof(float));
-				float th = dcc_select_abs(scratch, cnt, k - 1);
-				size_t below = 0;
-				for (size_t q = 0; q < cnt; q++)
-					below += fabsf(backup[q]) < th;
-				size_t ties = k - below;
-				for (size_t q = 0; q < cnt; q++) {
-					float a = fabsf(backup[q]);
-					if (a < th || (a == th && ties && ties--))
-						w[q] = 0;
-				}
-			}
-			if (dcc_eval(n, d, (size_t)limit, 0, (int)threads, &r, &e)) {
-				cmd_err("%s", e.msg);
-				goto done;
-			}
-			acc[i * (size_t)nlv + (size_t)j] = r.accuracy;
-			dcc_eval_result_free(&r);
-			if (!as_json && isatty(2))
-				fprintf(stderr, "\rsensitivity: %s %d/%d", p[i].tensor, j + 1, nlv);
-		}
-		memcpy(w, backup, cnt * sizeof(float));
-		if (!as_json && isatty(2))
-			fprintf(stderr, "\r\033[K");
-		else if (!as_json)
-			fprintf(stderr, "sensitivity: %s done\n", p[i].tensor);
 	}
 	/* suggestion: the highest level within the budget (levels need not be sorted) */
 	double *sugg = calloc(np, sizeof(double));
@@ -200,9 +153,8 @@ int cmd_sensitivity(int argc, char **argv)
 	free(sugg);
 	rc = cmd_finish(EXIT_OK);
 done:
-	free(acc), free(backup), free(scratch);
+	free(acc);
 	dcc_prunable_free(p, np);
-	dcc_net_free(n);
 	if (d)
 		dcc_dataset_free(d);
 	dcc_model_free(m);

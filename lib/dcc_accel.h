@@ -66,7 +66,11 @@ typedef struct dcc_layer_stats {
 	uint64_t nonzero_acts, broadcast_stalls;
 	int bandwidth_bound;
 	double host_seconds; /* emulation time (synthetic runs) */
+	uint32_t npe;
+	uint64_t *pe_busy;   /* per PE: busy cycles (summed over runs) */
 } dcc_layer_stats;
+/* Frees a layer's per-PE array (dcc_emu_stats_free does it for each). */
+void dcc_layer_stats_free(dcc_layer_stats *l);
 
 typedef struct dcc_emu_stats {
 	size_t nlayers;

@@ -56,6 +56,16 @@ int dcc_prune_global(dcc_model *m, const dcc_prunable *p, size_t n, double spars
 /* Removes the masks of the listed tensors (DSD's re-dense phase). */
 void dcc_unprune(dcc_model *m, const dcc_prunable *p, size_t n);
 
+/* Sensitivity analysis: the test accuracy (first `limit` test images, 0 =
+ * all) with each prunable layer alone pruned by magnitude to each level
+ * (no retraining); *acc gets np x nlevels fractions, *base the unpruned
+ * accuracy, *p the layers.  The model is left as it was.  progress (may be
+ * NULL) is called after each level and once more with level = nlevels. */
+struct dcc_dataset;
+int dcc_sensitivity(dcc_model *m, const struct dcc_dataset *d, const double *levels, int nlevels, size_t limit,
+		    int threads, void (*progress)(void *ctx, const char *tensor, int level, int nlevels), void *ctx,
+		    double *base, double **acc, dcc_prunable **p, size_t *np, dcc_error *err);
+
 /* Zero weights of a tensor (under its mask, if any). */
 uint64_t dcc_weight_zeros(const dcc_model *m, const char *tensor);
 

@@ -27,8 +27,17 @@ void dcc_accel_defaults(dcc_accel_cfg *c)
 	c->pipeline = 4;
 }
 
+void dcc_layer_stats_free(dcc_layer_stats *l)
+{
+	free(l->pe_busy);
+	l->pe_busy = NULL;
+	l->npe = 0;
+}
+
 void dcc_emu_stats_free(dcc_emu_stats *s)
 {
+	for (size_t i = 0; s->l && i < s->nlayers; i++)
+		dcc_layer_stats_free(&s->l[i]);
 	free(s->l);
 	memset(s, 0, sizeof(*s));
 }
@@ -61,6 +70,11 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 	uint32_t P = L->pes, F = (uint32_t)(c->fifo > 0 ? c->fifo : 1);
 	uint64_t macs = 0, busy_c = 0, sram = 0, stalls = 0;
 	uint32_t per_read = c->sram_bits >= 8 ? (uint32_t)c->sram_bits / 8 : 1;
+	if (st->npe != P) { /* per-PE busy cycles */
+		free(st->pe_busy);
+		st->pe_busy = calloc(P, sizeof(uint64_t));
+		st->npe = st->pe_busy ? P : 0;
+	}
 	/* the arithmetic: every PE's entries of every nonzero column */
 	for (uint32_t p = 0; p < P; p++) {
 		const pe_view *v = &L->pe[p];
@@ -77,6 +91,8 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 					acc[(size_t)(row - 1) * P + p] += (int64_t)w * xv;
 			}
 			busy_c += e1 > e0 ? e1 - e0 : 1;
+			if (st->pe_busy)
+				st->pe_busy[p] += e1 > e0 ? e1 - e0 : 1;
 			sram += e1 > e0 ? (e1 - 1) / per_read - e0 / per_read + (e0 % per_read == 0) : 0;
 		}
 	}

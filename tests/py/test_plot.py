@@ -123,13 +123,31 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 0 and "centroid,-1" in open(p("c.csv")).read(), "centroids in the csv")
     png(p("ws.png"))
 
+    # per-PE work of one layer, from an emulator report
+    json.dump({"layers": [{"layer": "fc1", "pe_busy_cycles": [10.0, 20.0], "compute_cycles": 24.0,
+                           "load_balance": 0.75, "utilisation": 0.5, "cycles": 24.0}]}, open(p("emu.json"), "w"))
+    r = dcc("plot", "emu", p("emu.json"), "--layer", "fc1", "--csv", p("pe.csv"), "-o", p("pe.png"))
+    check(r.returncode == 0 and open(p("pe.csv")).read().splitlines() == ["pe,busy,bubble", "0,10,10", "1,20,0"],
+          "per-PE busy and bubble cycles: " + r.stderr)
+    png(p("pe.png"))
+    r = dcc("plot", "emu", p("emu.json"), "--layer", "fc9", "-o", p("x.png"))
+    check(r.returncode == 1 and "no per-PE figures for layer 'fc9'" in r.stderr, "unknown emu layer")
+    # sensitivity measured on a model directly
+    dcc("train", "--net", "mlp:784-16-10", "--epochs", "1", "--limit", "500", "-o", p("m.dct"))
+    r = dcc("plot", "sensitivity", p("m.dct"), "--limit", "200", "--csv", p("ms.csv"), "-o", p("ms.png"))
+    rows = open(p("ms.csv")).read().splitlines() if r.returncode == 0 else []
+    check(r.returncode == 0 and len(rows) == 1 + 2 * 12 and rows[1].startswith("fc1.weight,0,"),
+          "sensitivity of a model: " + r.stderr)
+
     # errors: no partial file
     r = dcc("plot", "hist", p("w.dct"), "--layer", "nosuch", "-o", p("x.png"))
     check(r.returncode == 1 and "no layer 'nosuch'" in r.stderr, "unknown layer: " + r.stderr)
     r = dcc("plot", "hist", p("w.dct"), "--layer", "w", "-o", p("nodir/x.png"))
     check(r.returncode == 1 and r.stderr.count("\n") == 1, "unwritable output: " + r.stderr)
-    r = dcc("plot", "sensitivity", p("w.dct"), "-o", p("x.png"))
+    r = dcc("plot", "sensitivity", p("h.csv"), "-o", p("x.png"))
     check(r.returncode == 1 and "not JSON" in r.stderr, "bad json: " + r.stderr)
+    r = dcc("plot", "sensitivity", p("w.dct"), "-o", p("x.png"))
+    check(r.returncode == 1 and "no network graph" in r.stderr and r.stderr.count("\n") == 1, "bare model: " + r.stderr)
     r = dcc("plot", "pie", p("w.dct"), "-o", p("x.png"))
     check(r.returncode == 2 and "unknown kind 'pie'" in r.stderr, "unknown kind")
     check(not os.path.exists(p("x.png")), "no partial file")
