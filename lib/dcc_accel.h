@@ -12,7 +12,8 @@
 extern "C" {
 #endif
 
-enum { DCC_OP_END = 0, DCC_OP_LOAD = 1, DCC_OP_STORE = 2, DCC_OP_SPMV = 3, DCC_OP_EWOP = 4, DCC_OP_SYNC = 5 };
+enum { DCC_OP_END = 0, DCC_OP_LOAD = 1, DCC_OP_STORE = 2, DCC_OP_SPMV = 3, DCC_OP_EWOP = 4, DCC_OP_SYNC = 5,
+       DCC_OP_SPCONV = 6, DCC_OP_POOL = 7 };
 enum { DCC_EW_RELU = 0, DCC_EW_ADD = 1, DCC_EW_MUL = 2, DCC_EW_COPY = 3 };
 #define DCC_INSN_BYTES 16
 #define DCC_NBUF 2 /* activation buffers */
@@ -21,7 +22,9 @@ typedef struct dcc_insn {
 	uint8_t op, flags;     /* flags: SPMV bit 0 = ReLU; EWOP: the operation */
 	uint8_t a, b;          /* buffers: LOAD/STORE a; SPMV a = in, b = out; EWOP a, b */
 	uint32_t x, y, z;      /* LOAD/STORE: dram address, count, buffer offset;
-				  SPMV: descriptor address; EWOP: count, out buffer, shift */
+				  SPMV, SPCONV: descriptor address; EWOP: count, out
+				  buffer, shift; POOL: channels, H << 16 | W,
+				  k << 8 | stride */
 } dcc_insn;
 
 /* A program: instructions plus what ties it to its blob and DRAM image. */

@@ -195,7 +195,27 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			}
 			break;
 		}
-		case DCC_OP_SPMV: {
+		case DCC_OP_POOL: {
+			uint32_t C = s->x, H = s->y >> 16, W = s->y & 0xffff, K = s->z >> 8, S = s->z & 0xff;
+			uint32_t OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+			const int32_t *x = buf[s->a];
+			int32_t *y = buf[s->b];
+			for (uint32_t ch = 0; ch < C; ch++)
+				for (uint32_t oy = 0; oy < OH; oy++)
+					for (uint32_t ox = 0; ox < OW; ox++) {
+						const int32_t *xc = x + (size_t)ch * H * W;
+						int32_t m = xc[(size_t)oy * S * W + (size_t)ox * S];
+						for (uint32_t ky = 0; ky < K; ky++)
+							for (uint32_t kx = 0; kx < K; kx++) {
+								int32_t v = xc[((size_t)oy * S + ky) * W + (size_t)ox * S + kx];
+								m = v > m ? v : m;
+							}
+						y[((size_t)ch * OH + oy) * OW + ox] = m;
+					}
+			break;
+		}
+		case DCC_OP_SPMV:
+		case DCC_OP_SPCONV: {
 			const uint8_t *d = dram + s->x;
 			if (rd32(d) != 0x5259414c) {
 				rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: no layer descriptor at 0x%x", i, s->x);
@@ -243,37 +263,71 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 						rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: PE %u column %u runs past its rows", i, q, j);
 				}
 			}
-			if (!rc) {
-				const int32_t *x = buf[s->a];
-				uint32_t nnz = 0;
-				for (uint32_t j = 0; j < L.cols; j++) /* leading nonzero detection */
-					if (x[j])
-						nz[nnz++] = j;
-				memset(acc, 0, L.rows * sizeof(int64_t));
-				if (li >= st->nlayers) {
-					dcc_layer_stats *q = realloc(st->l, (li + 1) * sizeof(*q));
-					if (!q) {
-						rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-						free(L.pe);
-						break;
-					}
+			/* a convolution: its geometry block after the descriptor */
+			uint32_t geo[8] = {0};
+			size_t npos = 1;
+			if (!rc && s->op == DCC_OP_SPCONV) {
+				for (int k = 0; k < 8; k++)
+					geo[k] = rd32(d + 64 + 4 * k);
+				uint64_t kk = (uint64_t)geo[3] * geo[3];
+				npos = (size_t)geo[6] * geo[7];
+				if (!geo[0] || !geo[3] || !geo[4] || (uint64_t)geo[0] * kk != L.cols ||
+				    (uint64_t)geo[0] * geo[1] * geo[2] > words || (uint64_t)L.rows * npos > words ||
+				    geo[6] != (geo[1] + 2 * geo[5] - geo[3]) / geo[4] + 1 || geo[1] + 2 * geo[5] < geo[3] ||
+				    geo[7] != (geo[2] + 2 * geo[5] - geo[3]) / geo[4] + 1 || geo[2] + 2 * geo[5] < geo[3])
+					rc = dcc_fail(err, DCC_E_RANGE, "instruction %zu: convolution geometry out of range", i);
+			}
+			int32_t *patch = !rc && s->op == DCC_OP_SPCONV ? malloc(L.cols * sizeof(int32_t)) : NULL;
+			if (!rc && s->op == DCC_OP_SPCONV && !patch)
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			if (!rc && li >= st->nlayers) {
+				dcc_layer_stats *q = realloc(st->l, (li + 1) * sizeof(*q));
+				if (!q) {
+					rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				} else {
 					st->l = q;
 					memset(&st->l[li], 0, sizeof(*q));
 					snprintf(st->l[li].name, sizeof(st->l[li].name), "%.23s", (const char *)d + 40);
 					st->nlayers = li + 1;
 				}
+			}
+			if (!rc) {
 				dcc_layer_stats *ls = &st->l[li];
 				uint64_t before = ls->compute_cycles;
-				run_layer(&L, x, nz, nnz, acc, c, ls);
-				finish_layer(&L, c, ls, ls->compute_cycles - before);
 				int32_t *y = buf[s->b];
-				for (uint32_t r = 0; r < L.rows; r++) {
-					int64_t b = dcc_fx_rshift((int32_t)rd32(dram + ba + 4 * (size_t)r), bshift);
-					int32_t v = dcc_fx_sat(dcc_fx_rshift(acc[r] + b, shift), (int)a_bw);
-					y[r] = (s->flags & 1) && v < 0 ? 0 : v;
+				for (size_t pos = 0; pos < npos; pos++) {
+					const int32_t *x = buf[s->a];
+					if (patch) { /* the input patch of this output position, zeros for padding */
+						uint32_t oy = (uint32_t)(pos / geo[7]), ox = (uint32_t)(pos % geo[7]), K = geo[3];
+						size_t q = 0;
+						for (uint32_t ch = 0; ch < geo[0]; ch++)
+							for (uint32_t ky = 0; ky < K; ky++)
+								for (uint32_t kx = 0; kx < K; kx++, q++) {
+									long iy = (long)(oy * geo[4] + ky) - (long)geo[5];
+									long ix = (long)(ox * geo[4] + kx) - (long)geo[5];
+									patch[q] = iy >= 0 && iy < (long)geo[1] && ix >= 0 && ix < (long)geo[2]
+											   ? buf[s->a][((size_t)ch * geo[1] + (size_t)iy) * geo[2] + (size_t)ix]
+											   : 0;
+								}
+						x = patch;
+					}
+					uint32_t nnz = 0;
+					for (uint32_t j = 0; j < L.cols; j++) /* leading nonzero detection */
+						if (x[j])
+							nz[nnz++] = j;
+					memset(acc, 0, L.rows * sizeof(int64_t));
+					run_layer(&L, x, nz, nnz, acc, c, ls);
+					for (uint32_t r = 0; r < L.rows; r++) {
+						int64_t b = dcc_fx_rshift((int32_t)rd32(dram + ba + 4 * (size_t)r), bshift);
+						int32_t v = dcc_fx_sat(dcc_fx_rshift(acc[r] + b, shift), (int)a_bw);
+						y[(size_t)r * npos + pos] = (s->flags & 1) && v < 0 ? 0 : v;
+					}
 				}
+				finish_layer(&L, c, ls, ls->compute_cycles - before);
+				ls->dense_macs += (uint64_t)L.rows * L.cols * (npos - 1);
 				li++;
 			}
+			free(patch);
 			free(L.pe);
 			break;
 		}

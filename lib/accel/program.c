@@ -69,11 +69,20 @@ static int check_insn(const dcc_program *p, size_t i, dcc_error *err)
 					p->buf_words);
 		return 0;
 	case DCC_OP_SPMV:
+	case DCC_OP_SPCONV:
 		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b)
-			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: spmv needs two different buffers", i);
-		if ((uint64_t)s->x + 64 > p->dram_bytes || s->x % 4)
+			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: %s needs two different buffers", i,
+					s->op == DCC_OP_SPMV ? "spmv" : "spconv");
+		if ((uint64_t)s->x + (s->op == DCC_OP_SPMV ? 64 : 128) > p->dram_bytes || s->x % 4)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: descriptor at %u is outside DRAM", i, s->x);
 		return 0;
+	case DCC_OP_POOL: {
+		uint64_t C = s->x, H = s->y >> 16, W = s->y & 0xffff, k = s->z >> 8, st = s->z & 0xff;
+		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b || !C || !k || !st || k > H || k > W ||
+		    C * H * W > p->buf_words)
+			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: maxpool geometry out of range", i);
+		return 0;
+	}
 	case DCC_OP_EWOP:
 		if (s->flags > DCC_EW_COPY || s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->y >= DCC_NBUF)
 			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: bad ewop", i);
@@ -146,8 +155,13 @@ int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err)
 				     s->op == DCC_OP_LOAD ? "load" : "store", s->a, s->x, s->y, s->z);
 			break;
 		case DCC_OP_SPMV:
-			k = snprintf(line, sizeof(line), "spmv desc=0x%x in=%u out=%u%s\n", s->x, s->a, s->b,
-				     s->flags & 1 ? " relu" : "");
+		case DCC_OP_SPCONV:
+			k = snprintf(line, sizeof(line), "%s desc=0x%x in=%u out=%u%s\n", s->op == DCC_OP_SPMV ? "spmv" : "spconv",
+				     s->x, s->a, s->b, s->flags & 1 ? " relu" : "");
+			break;
+		case DCC_OP_POOL:
+			k = snprintf(line, sizeof(line), "maxpool in=%u out=%u c=%u h=%u w=%u k=%u stride=%u\n", s->a, s->b, s->x,
+				     s->y >> 16, s->y & 0xffff, s->z >> 8, s->z & 0xff);
 			break;
 		default:
 			k = snprintf(line, sizeof(line), "ewop %s a=%u b=%u out=%u n=%u shift=%u\n", ew_names[s->flags & 3],
@@ -239,8 +253,15 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 			bad = kv_num(line, "buf", &v) || v > 255;
 			in.a = (uint8_t)v;
 			bad |= kv_num(line, "dram", &in.x) || kv_num(line, "words", &in.y) || kv_num(line, "offset", &in.z);
-		} else if (!strcmp(op, "spmv")) {
-			in.op = DCC_OP_SPMV;
+		} else if (!strcmp(op, "maxpool")) {
+			uint32_t a, b, C, H, W, K, S;
+			in.op = DCC_OP_POOL;
+			bad = kv_num(line, "in", &a) || kv_num(line, "out", &b) || kv_num(line, "c", &C) || kv_num(line, "h", &H) ||
+			      kv_num(line, "w", &W) || kv_num(line, "k", &K) || kv_num(line, "stride", &S) || a > 255 || b > 255 ||
+			      H > 65535 || W > 65535 || K > 0xffffff || S > 255;
+			in.a = (uint8_t)a, in.b = (uint8_t)b, in.x = C, in.y = H << 16 | W, in.z = K << 8 | S;
+		} else if (!strcmp(op, "spmv") || !strcmp(op, "spconv")) {
+			in.op = op[2] == 'm' ? DCC_OP_SPMV : DCC_OP_SPCONV;
 			uint32_t a = 0, b = 0;
 			bad = kv_num(line, "desc", &in.x) || kv_num(line, "in", &a) || kv_num(line, "out", &b) || a > 255 || b > 255;
 			in.a = (uint8_t)a, in.b = (uint8_t)b;
@@ -360,11 +381,23 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, int pes, dcc_progr
 						     (uint32_t)cur, 0};
 			continue;
 		}
-		if (g->op != DCC_OP_FC) {
-			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': the FC engine runs fc, relu and flatten layers only (%s)",
-				      g->name, dcc_op_name(g->op));
+		if (g->op == DCC_OP_MAXPOOL2D) {
+			if (g->ih > 65535 || g->iw > 65535 || g->k > 0xffffff || g->stride > 255) {
+				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': maxpool geometry too large", g->name);
+				break;
+			}
+			p->insn[p->n++] = (dcc_insn){DCC_OP_POOL, 0, (uint8_t)cur, (uint8_t)(cur ^ 1), (uint32_t)g->ic,
+						     (uint32_t)g->ih << 16 | (uint32_t)g->iw, (uint32_t)g->k << 8 | (uint32_t)g->stride};
+			cur ^= 1;
+			continue;
+		}
+		if (g->op != DCC_OP_FC && g->op != DCC_OP_CONV2D) {
+			rc = dcc_fail(err, DCC_E_UNSUPPORTED,
+				      "layer '%s': the accelerator runs fc, conv2d, maxpool2d, relu and flatten layers (not %s)", g->name,
+				      dcc_op_name(g->op));
 			break;
 		}
+		int is_conv = g->op == DCC_OP_CONV2D;
 		char nm[DCC_MAX_NAME + 16];
 		snprintf(nm, sizeof(nm), "%s.codebook", g->p[0].name);
 		const dcc_tensor *cb = dcc_model_find(m, nm);
@@ -380,7 +413,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, int pes, dcc_progr
 				      "(dcc share --bits 4 --zero) in fixed point (dcc fixed)", g->name);
 			break;
 		}
-		size_t rows = (size_t)g->out, cols = (size_t)g->in, n = rows * cols;
+		size_t rows = (size_t)g->p[0].shape[0], n = g->p[0].n, cols = n / rows;
 		uint8_t *present = malloc(n);
 		uint32_t *sym = malloc(n * sizeof(uint32_t));
 		if (!present || !sym) {
@@ -399,7 +432,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, int pes, dcc_progr
 			break;
 		const dcc_qfmt *f = &fmt[i];
 		int facc = f->w_fl + fl;
-		uint32_t desc = reserve(&im, 64), cba = reserve(&im, 64), ba = reserve(&im, 4 * rows),
+		uint32_t desc = reserve(&im, is_conv ? 128 : 64), cba = reserve(&im, 64), ba = reserve(&im, 4 * rows),
 			 pet = reserve(&im, 16 * (size_t)pes);
 		uint32_t *ptr_addr = malloc((size_t)pes * sizeof(uint32_t)), *ent_addr = malloc((size_t)pes * sizeof(uint32_t));
 		size_t e0 = 0;
@@ -438,12 +471,19 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, int pes, dcc_progr
 			wr32(d + 24, (uint32_t)(f->b_fl - facc));
 		wr32(d + 28, cba), wr32(d + 32, ba), wr32(d + 36, pet);
 		snprintf((char *)d + 40, 24, "%s", g->name);
+		if (is_conv) { /* the geometry block */
+			uint32_t geo[8] = {(uint32_t)g->ic, (uint32_t)g->ih, (uint32_t)g->iw, (uint32_t)g->k,
+					   (uint32_t)g->stride, (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
+			for (int k = 0; k < 8; k++)
+				wr32(d + 64 + 4 * k, geo[k]);
+		}
 		for (int k = 0; k < 16; k++)
 			wr32(im.p + cba + 4 * k, (uint32_t)qget(cb, (size_t)k));
 		for (size_t r = 0; r < rows; r++)
 			wr32(im.p + ba + 4 * r, (uint32_t)qget(bias, r));
 		int relu = i + 1 < net->nlayers && net->layers[i + 1].op == DCC_OP_RELU;
-		p->insn[p->n++] = (dcc_insn){DCC_OP_SPMV, (uint8_t)relu, (uint8_t)cur, (uint8_t)(cur ^ 1), desc, 0, 0};
+		p->insn[p->n++] = (dcc_insn){is_conv ? DCC_OP_SPCONV : DCC_OP_SPMV, (uint8_t)relu, (uint8_t)cur,
+					     (uint8_t)(cur ^ 1), desc, 0, 0};
 		p->insn[p->n++] = (dcc_insn){DCC_OP_SYNC, 0, 0, 0, 0, 0, 0};
 		if (relu)
 			i++; /* fused */

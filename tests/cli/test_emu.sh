@@ -42,6 +42,29 @@ check grep -q '^spmv desc=0x' f.s
 run $DCC asm f.s -o g.dci
 expect_status 0 "asm"
 check cmp -s f.dci g.dci
+# a CNN (LeNet-5 on 16x16 images): convolutions as sparse matrix-vector
+# products per output position, max-pooling, then the fc layers
+make_d8 16
+$DCC train --net lenet5 --data d16 --epochs 1 --limit 300 -o c.dct >/dev/null 2>&1
+$DCC prune c.dct --sparsity 0.6 -o cp.dct >/dev/null
+$DCC share cp.dct --bits 4 --zero -o cs.dct >/dev/null 2>&1
+$DCC fixed cs.dct --data d16 --calib 32 -o cf.dct >/dev/null
+$DCC eval --data d16 --fixed --logits cref.npy cf.dct >/dev/null
+for pes in 1 8; do
+	$DCC encode cf.dct --layout eie --pes $pes --force -o cf.dcb >/dev/null
+	run $DCC compile cf.dcb --pes $pes --force -o cf.dci
+	expect_status 0 "compile cnn $pes"
+	run $DCC emu cf.dcb cf.dci --data d16 --fifo 4 --logits cemu.npy
+	expect_status 0 "emu cnn $pes"
+	check cmp -s cref.npy cemu.npy
+	rm -f cemu.npy
+done
+$DCC disasm cf.dci >cf.s
+check grep -q '^spconv desc=0x' cf.s
+check grep -q '^maxpool in=1 out=0 c=20 h=12 w=12 k=2 stride=2' cf.s
+$DCC asm cf.s -o cg.dci
+check cmp -s cf.dci cg.dci
+
 # errors: another blob, a malformed program, DRAM out of range, a float model
 $DCC encode f.dct --layout eie --pes 3 --force -o other.dcb >/dev/null
 run $DCC emu other.dcb f.dci --data d8
