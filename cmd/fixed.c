@@ -286,7 +286,7 @@ int cmd_fixed(int argc, char **argv)
 	if (as_json) {
 		json_t *ls = json_array();
 		for (size_t i = 0; i < L; i++)
-			if (op[i] == DCC_OP_FC || op[i] == DCC_OP_CONV2D)
+			if (op[i] == DCC_OP_FC || op[i] == DCC_OP_CONV2D || op[i] == DCC_OP_LSTM)
 				json_array_append_new(ls, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f}", "layer",
 								    names[i], "w_bw", fmt[i].w_bw, "w_fl", fmt[i].w_fl,
 								    "b_bw", fmt[i].b_bw, "b_fl", fmt[i].b_fl, "a_bw",
@@ -309,7 +309,7 @@ int cmd_fixed(int argc, char **argv)
 		       "a SQNR dB");
 		printf("  %-10s %6s %6s %12s %6d %6d %12s\n", "input", "", "", "", in_bw, in_fl, "");
 		for (size_t i = 0; i < L; i++)
-			if (op[i] == DCC_OP_FC || op[i] == DCC_OP_CONV2D)
+			if (op[i] == DCC_OP_FC || op[i] == DCC_OP_CONV2D || op[i] == DCC_OP_LSTM)
 				printf("  %-10s %6d %6d %12.1f %6d %6d %12.1f\n", names[i], fmt[i].w_bw, fmt[i].w_fl, wsq[i],
 				       fmt[i].a_bw, fmt[i].a_fl, asq[i]);
 		printf("accuracy on %zu test images: float %.2f%%, %s fixed point (integer-only) %.2f%%\n", qr.n,

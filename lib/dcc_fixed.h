@@ -31,6 +31,9 @@ double dcc_fx_sse(const float *x, size_t n, int bw, int fl);
 /* One fc/conv layer's formats; a layer without weights has w_bw = 0. */
 typedef struct dcc_qfmt {
 	int w_bw, w_fl, b_bw, b_fl, a_bw, a_fl;
+	/* lstm only: W_hh's fl, the gate pre-activations' and the cell's (both
+	 * at a_bw bits); a_fl is the hidden state's, a_bw - 1 */
+	int wh_fl, z_fl, c_fl;
 } dcc_qfmt;
 
 /* An integer network: the float net's geometry with its weights and biases
@@ -38,6 +41,7 @@ typedef struct dcc_qfmt {
 typedef struct dcc_qlayer {
 	const dcc_layer *g; /* geometry (the float net's layer) */
 	int32_t *w, *b;
+	int32_t *wh, *bh;   /* lstm: W_hh and b_hh (w, b: W_ih and b_ih) */
 	dcc_qfmt f;
 	int in_fl;          /* the format of its input */
 	int out_fl, out_bw; /* of its output (pool/relu/flatten: the input's) */
@@ -50,6 +54,8 @@ typedef struct dcc_qnet {
 	int in_bw, in_fl;
 	size_t max_act;     /* largest activation, elements per sample */
 	size_t max_patch;   /* largest convolution patch (in x k x k) */
+	size_t lstm_scratch; /* lstm: h, c and gates, int32 */
+	int32_t sig[257], tanh_[257]; /* formats/fixed.md's tables, Q15 */
 } dcc_qnet;
 
 /* Quantises net's (float) parameters to fmt[i] for each layer i (fmt

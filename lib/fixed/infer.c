@@ -37,7 +37,60 @@ int32_t dcc_fx_sat(int64_t v, int bw)
 
 size_t dcc_qnet_scratch(const dcc_qnet *q)
 {
-	return 2 * q->max_act + q->max_patch;
+	return 2 * q->max_act + (q->max_patch > q->lstm_scratch ? q->max_patch : q->lstm_scratch);
+}
+
+/* formats/fixed.md's sigmoid and tanh: the argument to Q12, then linear
+ * interpolation between two table entries (Q15), in integers. */
+static int32_t lut_sig(const int32_t *S, int64_t z, int fl)
+{
+	int64_t u = dcc_fx_rshift(z, fl - 12) + 32768;
+	u = u < 0 ? 0 : u > 65535 ? 65535 : u;
+	int k = (int)(u >> 8), f = (int)(u & 255);
+	return S[k] + (int32_t)(((int64_t)(S[k + 1] - S[k]) * f + 128) >> 8);
+}
+
+static int32_t lut_tanh(const int32_t *T, int64_t z, int fl)
+{
+	int64_t u = dcc_fx_rshift(z, fl - 12) + 16384;
+	u = u < 0 ? 0 : u > 32767 ? 32767 : u;
+	int k = (int)(u >> 7), f = (int)(u & 127);
+	return T[k] + (int32_t)(((int64_t)(T[k + 1] - T[k]) * f + 64) >> 7);
+}
+
+/* The row LSTM of formats/fixed.md: each matrix product rounds to the gate
+ * format on its own, the two add with saturation; i, f, o, g and tanh(c)
+ * in Q15; c and h at a_bw bits. */
+static void lstm(const dcc_qnet *q, const dcc_qlayer *L, const int32_t *x, int32_t *y, int32_t *scratch)
+{
+	const dcc_layer *g = L->g;
+	int H = g->hidden, NI = g->in, bw = L->f.a_bw, zf = L->f.z_fl, cf = L->f.c_fl, hf = L->f.a_fl;
+	int fx = L->f.w_fl + L->in_fl, fh = L->f.wh_fl + hf;
+	int32_t *h = scratch, *c = h + H, *z = c + H;
+	for (int j = 0; j < 2 * H; j++)
+		h[j] = 0; /* h and c */
+	for (int t = 0; t < g->steps; t++) {
+		const int32_t *xt = x + (size_t)t * (size_t)NI;
+		for (int r = 0; r < 4 * H; r++) {
+			const int32_t *wi = L->w + (size_t)r * (size_t)NI, *wh = L->wh + (size_t)r * (size_t)H;
+			int64_t a1 = dcc_fx_rshift(L->b[r], L->f.b_fl - fx), a2 = dcc_fx_rshift(L->bh[r], L->f.b_fl - fh);
+			for (int k = 0; k < NI; k++)
+				a1 += (int64_t)wi[k] * xt[k];
+			for (int k = 0; k < H; k++)
+				a2 += (int64_t)wh[k] * h[k];
+			int64_t z1 = dcc_fx_sat(dcc_fx_rshift(a1, fx - zf), bw), z2 = dcc_fx_sat(dcc_fx_rshift(a2, fh - zf), bw);
+			z[r] = dcc_fx_sat(z1 + z2, bw);
+		}
+		for (int j = 0; j < H; j++) {
+			int64_t i = lut_sig(q->sig, z[j], zf), f = lut_sig(q->sig, z[H + j], zf);
+			int64_t gg = lut_tanh(q->tanh_, z[2 * H + j], zf), o = lut_sig(q->sig, z[3 * H + j], zf);
+			c[j] = dcc_fx_sat(dcc_fx_rshift(f * c[j], 15) + dcc_fx_rshift(i * gg, 30 - cf), bw);
+			int64_t tc = lut_tanh(q->tanh_, c[j], cf);
+			h[j] = dcc_fx_sat(dcc_fx_rshift(o * tc, 30 - hf), bw);
+		}
+	}
+	for (int j = 0; j < H; j++)
+		y[j] = h[j];
 }
 
 /* rne(p * 2^fl / 255) for p in 0..255, in integers. */
@@ -145,6 +198,7 @@ const int32_t *dcc_qnet_forward_from(const dcc_qnet *q, const int32_t *x, size_t
 		switch (L->g->op) {
 		case DCC_OP_FC: fc(L, cur, out); break;
 		case DCC_OP_CONV2D: conv(L, cur, out, scratch + 2 * q->max_act); break;
+		case DCC_OP_LSTM: lstm(q, L, cur, out, scratch + 2 * q->max_act); break;
 		case DCC_OP_MAXPOOL2D: maxpool(L->g, cur, out); break;
 		case DCC_OP_RELU:
 			for (size_t k = 0; k < L->g->in_size; k++)

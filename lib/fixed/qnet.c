@@ -67,6 +67,8 @@ void dcc_qnet_free(dcc_qnet *q)
 	for (size_t i = 0; i < q->n; i++) {
 		free(q->l[i].w);
 		free(q->l[i].b);
+		free(q->l[i].wh);
+		free(q->l[i].bh);
 	}
 	free(q->l);
 	free(q);
@@ -102,10 +104,26 @@ int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl
 		L->g = g;
 		L->in_fl = fl;
 		if (g->op == DCC_OP_LSTM) {
-			dcc_qnet_free(q);
-			return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': lstm has no fixed-point inference yet", g->name);
-		}
-		if (g->op == DCC_OP_FC || g->op == DCC_OP_CONV2D) {
+			const dcc_qfmt *f = &fmt[i];
+			if (f->w_bw < 1 || f->w_bw > DCC_BW_MAX || f->b_bw < 1 || f->b_bw > DCC_BW_MAX || f->a_bw < 2 ||
+			    f->a_bw > 24) {
+				dcc_qnet_free(q);
+				return dcc_fail(err, DCC_E_RANGE, "layer '%s': bit widths out of range", g->name);
+			}
+			L->f = *f;
+			L->w = quantize_all(g->p[0].w, g->p[0].n, f->w_bw, f->w_fl);
+			L->wh = quantize_all(g->p[1].w, g->p[1].n, f->w_bw, f->wh_fl);
+			L->b = quantize_all(g->p[2].w, g->p[2].n, f->b_bw, f->b_fl);
+			L->bh = quantize_all(g->p[3].w, g->p[3].n, f->b_bw, f->b_fl);
+			if (!L->w || !L->wh || !L->b || !L->bh) {
+				dcc_qnet_free(q);
+				return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			}
+			size_t need = 6 * (size_t)g->hidden;
+			q->lstm_scratch = need > q->lstm_scratch ? need : q->lstm_scratch;
+			fl = f->a_fl;
+			bw = f->a_bw;
+		} else if (g->op == DCC_OP_FC || g->op == DCC_OP_CONV2D) {
 			const dcc_qfmt *f = &fmt[i];
 			if (f->w_bw < 1 || f->w_bw > DCC_BW_MAX || f->b_bw < 1 || f->b_bw > DCC_BW_MAX || f->a_bw < 1 ||
 			    f->a_bw > DCC_BW_MAX) {
@@ -131,14 +149,19 @@ int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl
 		if (g->in_size > q->max_act)
 			q->max_act = g->in_size;
 	}
+	/* the activation tables of formats/fixed.md */
+	for (int k = 0; k <= 256; k++) {
+		q->sig[k] = dcc_fx_quantize(1.0 / (1.0 + exp(-(-8.0 + k / 16.0))), 17, 15);
+		q->tanh_[k] = dcc_fx_quantize(tanh(-4.0 + k / 32.0), 17, 15);
+	}
 	*out = q;
 	return 0;
 }
 
 /* "fc1 w_bw=8 w_fl=7 b_bw=16 b_fl=12 a_bw=8 a_fl=4" */
-static int parse_line(const char *s, char *name, size_t cap, int v[6])
+static int parse_line(const char *s, char *name, size_t cap, int v[9])
 {
-	static const char *const keys[6] = {"w_bw", "w_fl", "b_bw", "b_fl", "a_bw", "a_fl"};
+	static const char *const keys[9] = {"w_bw", "w_fl", "b_bw", "b_fl", "a_bw", "a_fl", "wh_fl", "z_fl", "c_fl"};
 	const char *sp = strchr(s, ' ');
 	if (!sp || (size_t)(sp - s) >= cap)
 		return -1;
@@ -157,7 +180,7 @@ static int parse_line(const char *s, char *name, size_t cap, int v[6])
 		long x = strtol(eq + 1, &end, 10);
 		if (end == eq + 1 || (*end && *end != ' ') || x < -1000 || x > 1000)
 			return -1;
-		for (int k = 0; k < 6; k++)
+		for (int k = 0; k < 9; k++)
 			if ((size_t)(eq - p) == strlen(keys[k]) && !strncmp(p, keys[k], (size_t)(eq - p))) {
 				v[k] = (int)x;
 				got |= 1 << k;
@@ -185,7 +208,7 @@ int dcc_fixed_formats(const dcc_model *m, const dcc_net *net, dcc_qfmt **fmt, in
 	int rc = 0;
 	for (size_t i = 0; i < kv->count && !rc; i++) {
 		char name[DCC_MAX_NAME + 1];
-		int v[6] = {0, 0, 0, 0, 0, 0};
+		int v[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0};
 		int got = parse_line(kv->s[i], name, sizeof(name), v);
 		if (got < 0) {
 			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: cannot read '%s'", kv->s[i]);
@@ -206,16 +229,19 @@ int dcc_fixed_formats(const dcc_model *m, const dcc_net *net, dcc_qfmt **fmt, in
 			j++;
 		if (j == net->nlayers) {
 			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: no layer '%s' in the graph", name);
-		} else if (got != 0x3f) {
-			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: '%s' needs w_bw, w_fl, b_bw, b_fl, a_bw and a_fl", name);
+		} else if ((got & 0x3f) != 0x3f || (net->layers[j].op == DCC_OP_LSTM && got != 0x1ff)) {
+			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: '%s' needs w_bw, w_fl, b_bw, b_fl, a_bw and a_fl%s", name,
+				      net->layers[j].op == DCC_OP_LSTM ? ", wh_fl, z_fl and c_fl" : "");
 		} else {
 			dcc_qfmt *q = &f[j];
 			q->w_bw = v[0], q->w_fl = v[1], q->b_bw = v[2], q->b_fl = v[3], q->a_bw = v[4], q->a_fl = v[5];
+			q->wh_fl = v[6], q->z_fl = v[7], q->c_fl = v[8];
 			seen[j] = 1;
 		}
 	}
 	for (size_t j = 0; j < net->nlayers && !rc; j++)
-		if ((net->layers[j].op == DCC_OP_FC || net->layers[j].op == DCC_OP_CONV2D) && !seen[j])
+		if ((net->layers[j].op == DCC_OP_FC || net->layers[j].op == DCC_OP_CONV2D || net->layers[j].op == DCC_OP_LSTM) &&
+		    !seen[j])
 			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: no formats for layer '%s'", net->layers[j].name);
 	if (!rc && !have_in)
 		rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: no 'input' format");

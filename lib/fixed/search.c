@@ -21,6 +21,63 @@ static size_t float_pos(const dcc_layer *g, size_t i)
 	return i;
 }
 
+/* An lstm layer's formats: weights and biases by least error, the hidden
+ * state at a_bw - 1 (|h| < 1), the gate pre-activations and the cell from
+ * their largest magnitudes over the calibration images, in double. */
+static int lstm_formats(const dcc_net *net, const dcc_layer *g, const dcc_dataset *d, size_t calib, int wbw, int abw,
+			int bbw, dcc_qfmt *f, dcc_error *err)
+{
+	int H = g->hidden, NI = g->in;
+	f->w_bw = wbw, f->a_bw = abw, f->b_bw = bbw;
+	f->w_fl = dcc_fx_best_fl(g->p[0].w, g->p[0].n, wbw, NULL);
+	f->wh_fl = dcc_fx_best_fl(g->p[1].w, g->p[1].n, wbw, NULL);
+	float *bb = malloc((g->p[2].n + g->p[3].n) * sizeof(float));
+	double *h = malloc(6 * (size_t)H * sizeof(double));
+	if (!bb || !h) {
+		free(bb), free(h);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	memcpy(bb, g->p[2].w, g->p[2].n * sizeof(float));
+	memcpy(bb + g->p[2].n, g->p[3].w, g->p[3].n * sizeof(float));
+	f->b_fl = dcc_fx_best_fl(bb, g->p[2].n + g->p[3].n, bbw, NULL);
+	free(bb);
+	f->a_fl = abw - 1;
+	double zmax = 0, cmax = 0, *c = h + H, *z = c + H;
+	size_t insz = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w;
+	if (net->layers[0].op != DCC_OP_LSTM || (size_t)g->steps * (size_t)NI != insz) {
+		free(h);
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': fixed point covers an lstm reading the input rows only",
+				g->name);
+	}
+	for (size_t s = 0; s < calib && s < d->ntrain; s++) {
+		const uint8_t *px = d->train_x + s * insz;
+		for (int j = 0; j < 2 * H; j++)
+			h[j] = 0;
+		for (int t = 0; t < g->steps; t++) {
+			for (int r = 0; r < 4 * H; r++) {
+				double a = (double)g->p[2].w[r] + g->p[3].w[r];
+				for (int k = 0; k < NI; k++)
+					a += (double)g->p[0].w[(size_t)r * NI + k] * px[(size_t)t * NI + k] / 255.0;
+				for (int k = 0; k < H; k++)
+					a += (double)g->p[1].w[(size_t)r * H + k] * h[k];
+				z[r] = a;
+				zmax = fmax(zmax, fabs(a));
+			}
+			for (int j = 0; j < H; j++) {
+				double i = 1 / (1 + exp(-z[j])), ff = 1 / (1 + exp(-z[H + j])), gg = tanh(z[2 * H + j]),
+				       o = 1 / (1 + exp(-z[3 * H + j]));
+				c[j] = ff * c[j] + i * gg;
+				cmax = fmax(cmax, fabs(c[j]));
+				h[j] = o * tanh(c[j]);
+			}
+		}
+	}
+	free(h);
+	f->z_fl = abw - 1 - (zmax > 0 ? (int)ceil(log2(zmax * 1.05)) : 0);
+	f->c_fl = abw - 1 - (cmax > 0 ? (int)ceil(log2(cmax * 1.05)) : 0);
+	return 0;
+}
+
 static double sqnr(double sig, double err)
 {
 	return err > 0 ? 10 * log10(sig / err) : INFINITY;
@@ -31,10 +88,6 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_dataset *d, size_t calib, con
 		     dcc_error *err)
 {
 	size_t L = net->nlayers, insz = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w;
-	for (size_t i = 0; i < L; i++)
-		if (net->layers[i].op == DCC_OP_LSTM)
-			return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': lstm has no fixed-point inference yet",
-					net->layers[i].name);
 	if (calib == 0 || d->ntrain == 0)
 		return dcc_fail(err, DCC_E_ARG, "no calibration images");
 	if (calib > d->ntrain)
@@ -43,6 +96,16 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_dataset *d, size_t calib, con
 	/* weights and biases */
 	for (size_t i = 0; i < L; i++) {
 		const dcc_layer *g = &net->layers[i];
+		if (g->op == DCC_OP_LSTM) {
+			if (static_fmt)
+				return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': --static does not cover lstm layers", g->name);
+			if (w_bw[i] < 1 || w_bw[i] > DCC_BW_MAX || a_bw[i] < 2 || a_bw[i] > 24 || b_bw < 1 || b_bw > DCC_BW_MAX)
+				return dcc_fail(err, DCC_E_RANGE, "layer '%s': bit widths out of range", g->name);
+			int rc = lstm_formats(net, g, d, calib, w_bw[i], a_bw[i], b_bw, &fmt[i], err);
+			if (rc)
+				return rc;
+			continue;
+		}
 		if (!has_w(g))
 			continue;
 		if (w_bw[i] < 1 || w_bw[i] > DCC_BW_MAX || a_bw[i] < 1 || a_bw[i] > DCC_BW_MAX || b_bw < 1 ||
@@ -106,6 +169,8 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_dataset *d, size_t calib, con
 		maxa = g->out_size > maxa ? g->out_size : maxa;
 		if (g->op == DCC_OP_CONV2D && (size_t)g->ic * (size_t)(g->k * g->k) > maxp)
 			maxp = (size_t)g->ic * (size_t)(g->k * g->k);
+		if (g->op == DCC_OP_LSTM && 6 * (size_t)g->hidden > maxp)
+			maxp = 6 * (size_t)g->hidden;
 	}
 	cur = malloc(calib * maxa * sizeof(int32_t));
 	nxt = malloc(calib * maxa * sizeof(int32_t));
@@ -271,6 +336,33 @@ int dcc_fixed_apply(dcc_model *m, const dcc_net *net, const dcc_qfmt *fmt, int i
 	/* quantise from copies: the net's floats alias tensors being replaced */
 	for (size_t i = 0; i < L && !rc; i++) {
 		const dcc_layer *g = &net->layers[i];
+		if (g->op == DCC_OP_LSTM) {
+			const dcc_qfmt *f = &fmt[i];
+			for (int k = 0; k < 4 && !rc; k++) {
+				char nm[DCC_MAX_NAME + 16];
+				snprintf(nm, sizeof(nm), "%s.codebook", g->p[k].name);
+				if (dcc_model_find(m, nm)) {
+					rc = dcc_fail(err, DCC_E_UNSUPPORTED, "'%s': a shared lstm matrix has no fixed point yet", g->p[k].name);
+					break;
+				}
+				float *cpy = malloc(g->p[k].n * sizeof(float));
+				if (!cpy) {
+					rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+					break;
+				}
+				memcpy(cpy, g->p[k].w, g->p[k].n * sizeof(float));
+				rc = put_q(m, g->p[k].name, cpy, g->p[k].n, g->p[k].ndim, g->p[k].shape, k < 2 ? f->w_bw : f->b_bw,
+					   k == 0 ? f->w_fl : k == 1 ? f->wh_fl : f->b_fl, err);
+				free(cpy);
+			}
+			if (!rc && !(lines[nl] = malloc(DCC_MAX_NAME + 160)))
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			else if (!rc)
+				snprintf(lines[nl++], DCC_MAX_NAME + 160,
+					 "%s w_bw=%d w_fl=%d b_bw=%d b_fl=%d a_bw=%d a_fl=%d wh_fl=%d z_fl=%d c_fl=%d", g->name, f->w_bw,
+					 f->w_fl, f->b_bw, f->b_fl, f->a_bw, f->a_fl, f->wh_fl, f->z_fl, f->c_fl);
+			continue;
+		}
 		if (!has_w(g))
 			continue;
 		const dcc_qfmt *f = &fmt[i];

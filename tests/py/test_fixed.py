@@ -64,6 +64,36 @@ def formats(path):
     return f, md["dcc.graph"]
 
 
+SIG = np.clip(np.round(1 / (1 + np.exp(-(-8 + np.arange(257) / 16))) * 32768), -65536, 65535).astype(np.int64)
+TANH = np.clip(np.round(np.tanh(-4 + np.arange(257) / 32) * 32768), -65536, 65535).astype(np.int64)
+
+
+def lut(table, z, fl, lo, shift):
+    u = np.clip(rshift(z, fl - 12) + lo, 0, 2 * lo - 1)
+    k, fr = u >> shift, u & ((1 << shift) - 1)
+    return table[k] + (((table[k + 1] - table[k]) * fr + (1 << (shift - 1))) >> shift)
+
+
+def lstm(x, L, p, name, in_fl, H):
+    n, T, NI = x.shape[0], x.shape[2], x.shape[3]
+    wi, wh = p[name + ".weight_ih_l0"], p[name + ".weight_hh_l0"]
+    bi, bh = p[name + ".bias_ih_l0"], p[name + ".bias_hh_l0"]
+    bw, zf, cf, hf = L["a_bw"], L["z_fl"], L["c_fl"], L["a_fl"]
+    fx, fh = L["w_fl"] + in_fl, L["wh_fl"] + hf
+    h = np.zeros((n, H), np.int64)
+    c = np.zeros((n, H), np.int64)
+    for t in range(T):
+        xt = x[:, 0, t, :]
+        z1 = sat(rshift(xt @ wi.T + rshift(bi, L["b_fl"] - fx)[None, :], fx - zf), bw)
+        z2 = sat(rshift(h @ wh.T + rshift(bh, L["b_fl"] - fh)[None, :], fh - zf), bw)
+        z = sat(z1 + z2, bw)
+        i, f = lut(SIG, z[:, :H], zf, 32768, 8), lut(SIG, z[:, H:2 * H], zf, 32768, 8)
+        g, o = lut(TANH, z[:, 2 * H:3 * H], zf, 16384, 7), lut(SIG, z[:, 3 * H:], zf, 32768, 8)
+        c = sat(rshift(f * c, 15) + rshift(i * g, 30 - cf), bw)
+        h = sat(rshift(o * lut(TANH, c, cf, 16384, 7), 30 - hf), bw)
+    return h
+
+
 def forward(graph, f, p, px):
     a = f["input"]
     num = px.astype(np.int64) << a["a_fl"] if a["a_fl"] >= 0 else px.astype(np.int64)
@@ -87,6 +117,10 @@ def forward(graph, f, p, px):
                 acc = acc + rshift(b, L["b_fl"] - facc)[None, :, None, None]
             x = sat(rshift(acc, facc - L["a_fl"]), L["a_bw"])
             fl = L["a_fl"]
+        elif op == "lstm":
+            H = int(line.split("hidden=")[1].split()[0])
+            x = lstm(x, f[name], p, name, fl, H)
+            fl = f[name]["a_fl"]
         elif op == "relu":
             x = np.maximum(x, 0)
         elif op == "maxpool2d":
@@ -110,7 +144,11 @@ def run(tmp, model, args, graph_net):
     for name, L in f.items():
         if name == "input":
             continue
-        for t, bw, fl in ((name + ".weight", L["w_bw"], L["w_fl"]), (name + ".bias", L["b_bw"], L["b_fl"])):
+        tensors = ((name + ".weight", L["w_bw"], L["w_fl"]), (name + ".bias", L["b_bw"], L["b_fl"]))
+        if "z_fl" in L:  # lstm
+            tensors = ((name + ".weight_ih_l0", L["w_bw"], L["w_fl"]), (name + ".weight_hh_l0", L["w_bw"], L["wh_fl"]),
+                       (name + ".bias_ih_l0", L["b_bw"], L["b_fl"]), (name + ".bias_hh_l0", L["b_bw"], L["b_fl"]))
+        for t, bw, fl in tensors:
             if t + ".codebook" in raw:  # shared: the codebook is what is quantised
                 cb = raw[t + ".codebook"].astype(np.int64)
                 fcb = np.load(os.path.join(tmp, "float_raw.npz"))[t + ".codebook"]
@@ -159,9 +197,11 @@ with tempfile.TemporaryDirectory() as tmp:
     r = subprocess.run([DCC, "eval", "--fixed", path("l300.dct")], capture_output=True, text=True)
     check(r.returncode == 1 and "no fixed-point formats (dcc.fixed): run dcc fixed first" in r.stderr,
           "eval --fixed on a float model: " + r.stderr)
-    dcc("train", "--net", "lstm", "--epochs", "1", "--limit", "200", "-o", path("lstm.dct"))
-    r = subprocess.run([DCC, "fixed", path("lstm.dct"), "-o", path("x.dct")], capture_output=True, text=True)
-    check(r.returncode == 1 and "lstm has no fixed-point inference yet" in r.stderr, "lstm: " + r.stderr)
+    dcc("train", "--net", "lstm", "--epochs", "1", "--limit", "500", "-o", path("lstm.dct"))
+    for args in (["--weights", "16", "--acts", "16"], ["--weights", "8", "--acts", "12"]):
+        run(tmp, path("lstm.dct"), args, "lstm")
+    r = subprocess.run([DCC, "fixed", path("lstm.dct"), "--static", "-o", path("x.dct")], capture_output=True, text=True)
+    check(r.returncode == 1 and "--static does not cover lstm layers" in r.stderr, "lstm static: " + r.stderr)
     check(not os.path.exists(path("x.dct")), "no output on failure")
 
 print("test_fixed.py: %d passed, %d failed" % (passed, failed))
