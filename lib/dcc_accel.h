@@ -13,18 +13,20 @@ extern "C" {
 #endif
 
 enum { DCC_OP_END = 0, DCC_OP_LOAD = 1, DCC_OP_STORE = 2, DCC_OP_SPMV = 3, DCC_OP_EWOP = 4, DCC_OP_SYNC = 5,
-       DCC_OP_SPCONV = 6, DCC_OP_POOL = 7 };
+       DCC_OP_SPCONV = 6, DCC_OP_POOL = 7, DCC_OP_LSTMCELL = 8 };
 enum { DCC_EW_RELU = 0, DCC_EW_ADD = 1, DCC_EW_MUL = 2, DCC_EW_COPY = 3 };
 #define DCC_INSN_BYTES 16
-#define DCC_NBUF 2 /* activation buffers */
+#define DCC_NBUF 4 /* activation buffers */
 
 typedef struct dcc_insn {
 	uint8_t op, flags;     /* flags: SPMV bit 0 = ReLU; EWOP: the operation */
 	uint8_t a, b;          /* buffers: LOAD/STORE a; SPMV a = in, b = out; EWOP a, b */
 	uint32_t x, y, z;      /* LOAD/STORE: dram address, count, buffer offset;
-				  SPMV, SPCONV: descriptor address; EWOP: count, out
-				  buffer, shift; POOL: channels, H << 16 | W,
-				  k << 8 | stride */
+				  SPMV, SPCONV: descriptor address (SPMV: z = input
+				  offset); EWOP: count, out buffer, shift (ADD: the
+				  width to saturate to, 0 = 32); POOL: channels,
+				  H << 16 | W, k << 8 | stride; LSTMCELL: a = the
+				  z buffer, b = the h/c buffer, x = descriptor */
 } dcc_insn;
 
 /* A program: instructions plus what ties it to its blob and DRAM image. */
@@ -63,6 +65,7 @@ void dcc_accel_defaults(dcc_accel_cfg *c);
 
 typedef struct dcc_layer_stats {
 	char name[64];
+	uint32_t desc;         /* the descriptor's address: one entry per matrix */
 	uint32_t rows, cols;
 	uint64_t cycles, compute_cycles, dram_cycles;
 	uint64_t macs, dense_macs, busy_pe_cycles, bubble_pe_cycles, pointer_reads, sram_reads, dram_bytes;

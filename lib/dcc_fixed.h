@@ -28,6 +28,9 @@ int dcc_fx_best_fl(const float *x, size_t n, int bw, double *sse);
 /* Squared error of quantising x at (bw, fl). */
 double dcc_fx_sse(const float *x, size_t n, int bw, int fl);
 
+/* The sigmoid and tanh tables of formats/fixed.md (257 Q15 values each). */
+void dcc_fx_tables(int32_t sig[257], int32_t tanh_[257]);
+
 /* One fc/conv layer's formats; a layer without weights has w_bw = 0. */
 typedef struct dcc_qfmt {
 	int w_bw, w_fl, b_bw, b_fl, a_bw, a_fl;

@@ -158,15 +158,26 @@ static void finish_layer(const layer_run *L, const dcc_accel_cfg *c, dcc_layer_s
 	st->dense_macs += (uint64_t)L->rows * L->cols;
 }
 
+/* formats/fixed.md's table interpolation, the tables read from DRAM */
+static int32_t cell_lut(const uint8_t *tab, int64_t v, int fl, int64_t half, int shift)
+{
+	int64_t u = dcc_fx_rshift(v, fl - 12) + half;
+	u = u < 0 ? 0 : u > 2 * half - 1 ? 2 * half - 1 : u;
+	int k = (int)(u >> shift), r = (int)(u & ((1 << shift) - 1));
+	int32_t a = (int32_t)rd32(tab + 4 * (size_t)k), b = (int32_t)rd32(tab + 4 * (size_t)k + 4);
+	return a + (int32_t)(((int64_t)(b - a) * r + (1 << (shift - 1))) >> shift);
+}
+
 int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc_emu_stats *st, dcc_error *err)
 {
 	int32_t *buf[DCC_NBUF];
 	size_t words = p->buf_words ? p->buf_words : 1;
-	buf[0] = calloc(words, sizeof(int32_t));
-	buf[1] = calloc(words, sizeof(int32_t));
+	int have = 1;
+	for (int b = 0; b < DCC_NBUF; b++)
+		have &= (buf[b] = calloc(words, sizeof(int32_t))) != NULL;
 	int64_t *acc = malloc(words * sizeof(int64_t));
 	uint32_t *nz = malloc(words * sizeof(uint32_t));
-	int rc = buf[0] && buf[1] && acc && nz ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	int rc = have && acc && nz ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	size_t li = 0;
 	for (size_t i = 0; !rc && i < p->n; i++) {
 		const dcc_insn *s = &p->insn[i];
@@ -188,10 +199,31 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			int32_t *a = buf[s->a], *b = buf[s->b], *o = buf[s->y];
 			for (uint32_t k = 0; k < s->x; k++) {
 				int64_t v = s->flags == DCC_EW_RELU ? (a[k] > 0 ? a[k] : 0)
-					  : s->flags == DCC_EW_ADD ? (int64_t)a[k] + b[k]
+					  : s->flags == DCC_EW_ADD ? (s->z >= 1 && s->z <= 32 ? dcc_fx_sat((int64_t)a[k] + b[k], (int)s->z)
+										: (int64_t)a[k] + b[k])
 					  : s->flags == DCC_EW_MUL ? dcc_fx_rshift((int64_t)a[k] * b[k], (int)s->z)
 								    : a[k];
 				o[k] = (int32_t)(v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : v);
+			}
+			break;
+		}
+		case DCC_OP_LSTMCELL: {
+			const uint8_t *d = dram + s->x;
+			uint32_t H = rd32(d + 4), bw = rd32(d + 8), sa = rd32(d + 24), ta = rd32(d + 28);
+			int zf = (int32_t)rd32(d + 12), cf = (int32_t)rd32(d + 16), hf = (int32_t)rd32(d + 20);
+			if (rd32(d) != 0x4c4c4543 || !H || 4ull * H > words || bw < 2 || bw > 32 ||
+			    (uint64_t)sa + 257 * 4 > p->dram_bytes || (uint64_t)ta + 257 * 4 > p->dram_bytes) {
+				rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: bad lstm cell descriptor at 0x%x", i, s->x);
+				break;
+			}
+			const int32_t *z = buf[s->a];
+			int32_t *h = buf[s->b], *cc = buf[s->b] + H;
+			for (uint32_t j = 0; j < H; j++) {
+				int64_t ig = cell_lut(dram + sa, z[j], zf, 32768, 8), fg = cell_lut(dram + sa, z[H + j], zf, 32768, 8);
+				int64_t gg = cell_lut(dram + ta, z[2 * H + j], zf, 16384, 7), og = cell_lut(dram + sa, z[3 * H + j], zf, 32768, 8);
+				cc[j] = dcc_fx_sat(dcc_fx_rshift(fg * cc[j], 15) + dcc_fx_rshift(ig * gg, 30 - cf), (int)bw);
+				int64_t tc = cell_lut(dram + ta, cc[j], cf, 16384, 7);
+				h[j] = dcc_fx_sat(dcc_fx_rshift(og * tc, 30 - hf), (int)bw);
 			}
 			break;
 		}
@@ -280,23 +312,31 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			int32_t *patch = !rc && s->op == DCC_OP_SPCONV ? malloc(L.cols * sizeof(int32_t)) : NULL;
 			if (!rc && s->op == DCC_OP_SPCONV && !patch)
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-			if (!rc && li >= st->nlayers) {
-				dcc_layer_stats *q = realloc(st->l, (li + 1) * sizeof(*q));
+			if (!rc && s->op == DCC_OP_SPMV && (uint64_t)s->z + L.cols > words)
+				rc = dcc_fail(err, DCC_E_RANGE, "instruction %zu: input offset %u + %u columns beyond the buffer", i, s->z,
+					      L.cols);
+			/* one statistics entry per matrix (an lstm's run every step) */
+			size_t si = 0;
+			while (si < st->nlayers && st->l[si].desc != s->x)
+				si++;
+			if (!rc && si == st->nlayers) {
+				dcc_layer_stats *q = realloc(st->l, (si + 1) * sizeof(*q));
 				if (!q) {
 					rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 				} else {
 					st->l = q;
-					memset(&st->l[li], 0, sizeof(*q));
-					snprintf(st->l[li].name, sizeof(st->l[li].name), "%.23s", (const char *)d + 40);
-					st->nlayers = li + 1;
+					memset(&st->l[si], 0, sizeof(*q));
+					snprintf(st->l[si].name, sizeof(st->l[si].name), "%.23s", (const char *)d + 40);
+					st->l[si].desc = s->x;
+					st->nlayers = si + 1;
 				}
 			}
 			if (!rc) {
-				dcc_layer_stats *ls = &st->l[li];
+				dcc_layer_stats *ls = &st->l[si];
 				uint64_t before = ls->compute_cycles;
 				int32_t *y = buf[s->b];
 				for (size_t pos = 0; pos < npos; pos++) {
-					const int32_t *x = buf[s->a];
+					const int32_t *x = buf[s->a] + (s->op == DCC_OP_SPMV ? s->z : 0);
 					if (patch) { /* the input patch of this output position, zeros for padding */
 						uint32_t oy = (uint32_t)(pos / geo[7]), ox = (uint32_t)(pos % geo[7]), K = geo[3];
 						size_t q = 0;
@@ -334,7 +374,9 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 		}
 	}
 	st->runs++;
-	free(buf[0]), free(buf[1]), free(acc), free(nz);
+	for (int b = 0; b < DCC_NBUF; b++)
+		free(buf[b]);
+	free(acc), free(nz);
 	return rc;
 }
 

@@ -68,11 +68,19 @@ static int check_insn(const dcc_program *p, size_t i, dcc_error *err)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: buffer range [%u, +%u) beyond %u words", i, s->z, s->y,
 					p->buf_words);
 		return 0;
+	case DCC_OP_LSTMCELL:
+		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b)
+			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: lstmcell needs two different buffers", i);
+		if ((uint64_t)s->x + 64 > p->dram_bytes || s->x % 4)
+			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: descriptor at %u is outside DRAM", i, s->x);
+		return 0;
 	case DCC_OP_SPMV:
 	case DCC_OP_SPCONV:
-		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b)
-			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: %s needs two different buffers", i,
-					s->op == DCC_OP_SPMV ? "spmv" : "spconv");
+		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || (s->op == DCC_OP_SPCONV && s->a == s->b))
+			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: %s needs valid (and for spconv different) buffers",
+					i, s->op == DCC_OP_SPMV ? "spmv" : "spconv");
+		if (s->z > p->buf_words)
+			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: input offset %u beyond the buffers", i, s->z);
 		if ((uint64_t)s->x + (s->op == DCC_OP_SPMV ? 64 : 128) > p->dram_bytes || s->x % 4)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: descriptor at %u is outside DRAM", i, s->x);
 		return 0;
@@ -155,9 +163,15 @@ int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err)
 				     s->op == DCC_OP_LOAD ? "load" : "store", s->a, s->x, s->y, s->z);
 			break;
 		case DCC_OP_SPMV:
+			k = snprintf(line, sizeof(line), "spmv desc=0x%x in=%u out=%u offset=%u%s\n", s->x, s->a, s->b, s->z,
+				     s->flags & 1 ? " relu" : "");
+			break;
 		case DCC_OP_SPCONV:
-			k = snprintf(line, sizeof(line), "%s desc=0x%x in=%u out=%u%s\n", s->op == DCC_OP_SPMV ? "spmv" : "spconv",
-				     s->x, s->a, s->b, s->flags & 1 ? " relu" : "");
+			k = snprintf(line, sizeof(line), "spconv desc=0x%x in=%u out=%u%s\n", s->x, s->a, s->b,
+				     s->flags & 1 ? " relu" : "");
+			break;
+		case DCC_OP_LSTMCELL:
+			k = snprintf(line, sizeof(line), "lstmcell desc=0x%x z=%u hc=%u\n", s->x, s->a, s->b);
 			break;
 		case DCC_OP_POOL:
 			k = snprintf(line, sizeof(line), "maxpool in=%u out=%u c=%u h=%u w=%u k=%u stride=%u\n", s->a, s->b, s->x,
@@ -253,6 +267,11 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 			bad = kv_num(line, "buf", &v) || v > 255;
 			in.a = (uint8_t)v;
 			bad |= kv_num(line, "dram", &in.x) || kv_num(line, "words", &in.y) || kv_num(line, "offset", &in.z);
+		} else if (!strcmp(op, "lstmcell")) {
+			uint32_t a, b;
+			in.op = DCC_OP_LSTMCELL;
+			bad = kv_num(line, "desc", &in.x) || kv_num(line, "z", &a) || kv_num(line, "hc", &b) || a > 255 || b > 255;
+			in.a = (uint8_t)a, in.b = (uint8_t)b;
 		} else if (!strcmp(op, "maxpool")) {
 			uint32_t a, b, C, H, W, K, S;
 			in.op = DCC_OP_POOL;
@@ -264,6 +283,8 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 			in.op = op[2] == 'm' ? DCC_OP_SPMV : DCC_OP_SPCONV;
 			uint32_t a = 0, b = 0;
 			bad = kv_num(line, "desc", &in.x) || kv_num(line, "in", &a) || kv_num(line, "out", &b) || a > 255 || b > 255;
+			if (in.op == DCC_OP_SPMV && kv_num(line, "offset", &in.z))
+				in.z = 0; /* the input offset, 0 when absent */
 			in.a = (uint8_t)a, in.b = (uint8_t)b;
 			in.flags = strstr(line, " relu") ? 1 : 0;
 		} else if (!strcmp(op, "ewop")) {
@@ -337,6 +358,85 @@ static int32_t qget(const dcc_tensor *t, size_t i)
 								  : (int32_t)rd32(p + 4 * i);
 }
 
+/* One weight matrix in DRAM in EIE's layout: descriptor (+ conv geometry),
+ * codebook, biases, PE table, per-PE pointers and entries. */
+static int lay_matrix(img *im, dcc_model *m, const char *wname, const char *bname, int pes, int a_bw, int shift,
+		      int bshift, const char *lname, const uint32_t *geo, uint32_t *desc_out, dcc_error *err)
+{
+	char nm[DCC_MAX_NAME + 16];
+	snprintf(nm, sizeof(nm), "%s.codebook", wname);
+	const dcc_tensor *cb = dcc_model_find(m, nm);
+	snprintf(nm, sizeof(nm), "%s.index", wname);
+	const dcc_tensor *ix = dcc_model_find(m, nm);
+	snprintf(nm, sizeof(nm), "%s.mask", wname);
+	const dcc_tensor *mk = dcc_model_find(m, nm);
+	const dcc_tensor *bias = dcc_model_find(m, bname);
+	if (!cb || !ix || ix->bits > 4 || cb->dtype == DCC_F32 || qget(cb, 0) != 0 || !bias || bias->dtype == DCC_F32)
+		return dcc_fail(err, DCC_E_UNSUPPORTED,
+				"'%s': the accelerator needs 4-bit shared weights with codebook entry 0 zero "
+				"(dcc share --bits 4 --zero) in fixed point (dcc fixed)", wname);
+	size_t rows = (size_t)ix->shape[0], n = (size_t)dcc_tensor_numel(ix), cols = n / rows;
+	uint8_t *present = malloc(n);
+	uint32_t *sym = malloc(n * sizeof(uint32_t));
+	if (!present || !sym) {
+		free(present), free(sym);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	for (size_t k = 0; k < n; k++) {
+		present[k] = mk ? (((const uint8_t *)mk->data)[k / 8] >> (k % 8)) & 1 : 1;
+		sym[k] = present[k] ? dcc_packed_get(ix->data, ix->bits, k) : 0;
+	}
+	dcc_sparse sp;
+	int rc = dcc_sparse_build(&sp, DCC_LAYOUT_EIE, 4, pes, rows, cols, present, sym, 0, err);
+	free(present), free(sym);
+	if (rc)
+		return rc;
+	uint32_t desc = reserve(im, geo ? 128 : 64), cba = reserve(im, 64), ba = reserve(im, 4 * rows),
+		 pet = reserve(im, 16 * (size_t)pes);
+	uint32_t *ptr_addr = malloc((size_t)pes * sizeof(uint32_t)), *ent_addr = malloc((size_t)pes * sizeof(uint32_t));
+	size_t e0 = 0;
+	for (int pe = 0; ptr_addr && ent_addr && pe < pes; pe++) {
+		size_t ne = 0;
+		for (size_t c = 0; c < cols; c++)
+			ne += sp.count[(size_t)pe * cols + c];
+		ptr_addr[pe] = reserve(im, 4 * (cols + 1));
+		ent_addr[pe] = reserve(im, ne ? ne : 1);
+		if (ptr_addr[pe] == UINT32_MAX || ent_addr[pe] == UINT32_MAX)
+			break;
+		uint32_t acc = 0;
+		for (size_t c = 0; c < cols; c++) {
+			wr32(im->p + ptr_addr[pe] + 4 * c, acc);
+			acc += sp.count[(size_t)pe * cols + c];
+		}
+		wr32(im->p + ptr_addr[pe] + 4 * cols, acc);
+		for (size_t k = 0; k < ne; k++)
+			im->p[ent_addr[pe] + k] = (uint8_t)(sp.skip[e0 + k] << 4 | sp.val[e0 + k]);
+		e0 += ne;
+		uint8_t *t = im->p + pet + 16 * (size_t)pe;
+		wr32(t, ptr_addr[pe]), wr32(t + 4, ent_addr[pe]), wr32(t + 8, (uint32_t)ne),
+			wr32(t + 12, (uint32_t)((rows - (size_t)pe + (size_t)pes - 1) / (size_t)pes));
+	}
+	int oom = !ptr_addr || !ent_addr || im->n > UINT32_MAX || e0 != sp.nentries;
+	free(ptr_addr), free(ent_addr);
+	dcc_sparse_free(&sp);
+	if (oom || desc == UINT32_MAX)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory (or a DRAM image beyond 4 GB)");
+	uint8_t *d = im->p + desc;
+	wr32(d, 0x5259414c); /* "LAYR" */
+	wr32(d + 4, (uint32_t)rows), wr32(d + 8, (uint32_t)cols), wr32(d + 12, (uint32_t)pes);
+	wr32(d + 16, (uint32_t)a_bw), wr32(d + 20, (uint32_t)shift), wr32(d + 24, (uint32_t)bshift);
+	wr32(d + 28, cba), wr32(d + 32, ba), wr32(d + 36, pet);
+	snprintf((char *)d + 40, 24, "%s", lname);
+	for (int k = 0; geo && k < 8; k++) /* a convolution's geometry block */
+		wr32(d + 64 + 4 * k, geo[k]);
+	for (int k = 0; k < 16; k++)
+		wr32(im->p + cba + 4 * k, (uint32_t)qget(cb, (size_t)k));
+	for (size_t r = 0; r < rows; r++)
+		wr32(im->p + ba + 4 * r, (uint32_t)qget(bias, r));
+	*desc_out = desc;
+	return 0;
+}
+
 int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, int pes, dcc_program *p, uint8_t **dram,
 		      dcc_error *err)
 {
@@ -365,6 +465,9 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, int pes, dcc_progr
 	p->pes = pes;
 	p->blob_crc = blob_crc;
 	size_t cap = 4 * net->nlayers + 8;
+	for (size_t i = 0; i < net->nlayers; i++)
+		if (net->layers[i].op == DCC_OP_LSTM)
+			cap += 5 * (size_t)net->layers[i].steps + 4;
 	p->insn = calloc(cap, sizeof(dcc_insn));
 	if (!p->insn) {
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
@@ -391,96 +494,69 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, int pes, dcc_progr
 			cur ^= 1;
 			continue;
 		}
+		if (g->op == DCC_OP_LSTM) {
+			/* per step: W_ih x_t and W_hh h as two spmv, their saturating sum,
+			 * then the cell; buffers: 0 the input rows, 1 and 2 the two
+			 * products, 3 h (from 0) and c (from H) */
+			const dcc_qfmt *f = &fmt[i];
+			int H = g->hidden, NI = g->in, fx = f->w_fl + fl, fh = f->wh_fl + f->a_fl;
+			if (i != 0 || cur != 0 || (size_t)g->steps * (size_t)NI != insz) {
+				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': the accelerator runs an lstm reading the input rows only",
+					      g->name);
+				break;
+			}
+			char nih[32], nhh[32];
+			snprintf(nih, sizeof(nih), "%.16s.ih", g->name);
+			snprintf(nhh, sizeof(nhh), "%.16s.hh", g->name);
+			uint32_t dih, dhh;
+			if ((rc = lay_matrix(&im, m, g->p[0].name, g->p[2].name, pes, f->a_bw, fx - f->z_fl, f->b_fl - fx, nih,
+					     NULL, &dih, err)) ||
+			    (rc = lay_matrix(&im, m, g->p[1].name, g->p[3].name, pes, f->a_bw, fh - f->z_fl, f->b_fl - fh, nhh,
+					     NULL, &dhh, err)))
+				break;
+			uint32_t zeros = reserve(&im, 8 * (size_t)H), tabs = reserve(&im, 2 * 257 * 4), cell = reserve(&im, 64);
+			if (cell == UINT32_MAX) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			int32_t sig[257], th[257];
+			dcc_fx_tables(sig, th);
+			for (int k = 0; k < 257; k++)
+				wr32(im.p + tabs + 4 * k, (uint32_t)sig[k]), wr32(im.p + tabs + 4 * (257 + k), (uint32_t)th[k]);
+			uint8_t *d = im.p + cell;
+			wr32(d, 0x4c4c4543); /* "CELL" */
+			wr32(d + 4, (uint32_t)H), wr32(d + 8, (uint32_t)f->a_bw), wr32(d + 12, (uint32_t)f->z_fl);
+			wr32(d + 16, (uint32_t)f->c_fl), wr32(d + 20, (uint32_t)f->a_fl), wr32(d + 24, tabs),
+				wr32(d + 28, tabs + 257 * 4);
+			if ((size_t)4 * H > p->buf_words)
+				p->buf_words = (uint32_t)(4 * H);
+			p->insn[p->n++] = (dcc_insn){DCC_OP_LOAD, 0, 3, 0, zeros, (uint32_t)(2 * H), 0};
+			for (int t = 0; t < g->steps; t++) {
+				p->insn[p->n++] = (dcc_insn){DCC_OP_SPMV, 0, 0, 1, dih, 0, (uint32_t)(t * NI)};
+				p->insn[p->n++] = (dcc_insn){DCC_OP_SPMV, 0, 3, 2, dhh, 0, 0};
+				p->insn[p->n++] = (dcc_insn){DCC_OP_EWOP, DCC_EW_ADD, 1, 2, (uint32_t)(4 * H), 1, (uint32_t)f->a_bw};
+				p->insn[p->n++] = (dcc_insn){DCC_OP_LSTMCELL, 0, 1, 3, cell, 0, 0};
+				p->insn[p->n++] = (dcc_insn){DCC_OP_SYNC, 0, 0, 0, 0, 0, 0};
+			}
+			cur = 3; /* h, at offset 0 */
+			fl = f->a_fl;
+			continue;
+		}
 		if (g->op != DCC_OP_FC && g->op != DCC_OP_CONV2D) {
 			rc = dcc_fail(err, DCC_E_UNSUPPORTED,
-				      "layer '%s': the accelerator runs fc, conv2d, maxpool2d, relu and flatten layers (not %s)", g->name,
-				      dcc_op_name(g->op));
+				      "layer '%s': the accelerator runs fc, conv2d, maxpool2d, relu, flatten and lstm layers (not %s)",
+				      g->name, dcc_op_name(g->op));
 			break;
 		}
 		int is_conv = g->op == DCC_OP_CONV2D;
-		char nm[DCC_MAX_NAME + 16];
-		snprintf(nm, sizeof(nm), "%s.codebook", g->p[0].name);
-		const dcc_tensor *cb = dcc_model_find(m, nm);
-		snprintf(nm, sizeof(nm), "%s.index", g->p[0].name);
-		const dcc_tensor *ix = dcc_model_find(m, nm);
-		snprintf(nm, sizeof(nm), "%s.mask", g->p[0].name);
-		const dcc_tensor *mk = dcc_model_find(m, nm);
-		const dcc_tensor *bias = dcc_model_find(m, g->p[1].name);
-		if (!cb || !ix || ix->bits > 4 || cb->dtype == DCC_F32 || qget(cb, 0) != 0 || !bias ||
-		    bias->dtype == DCC_F32) {
-			rc = dcc_fail(err, DCC_E_UNSUPPORTED,
-				      "layer '%s': the accelerator needs 4-bit shared weights with codebook entry 0 zero "
-				      "(dcc share --bits 4 --zero) in fixed point (dcc fixed)", g->name);
-			break;
-		}
-		size_t rows = (size_t)g->p[0].shape[0], n = g->p[0].n, cols = n / rows;
-		uint8_t *present = malloc(n);
-		uint32_t *sym = malloc(n * sizeof(uint32_t));
-		if (!present || !sym) {
-			free(present), free(sym);
-			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-			break;
-		}
-		for (size_t k = 0; k < n; k++) {
-			present[k] = mk ? (((const uint8_t *)mk->data)[k / 8] >> (k % 8)) & 1 : 1;
-			sym[k] = present[k] ? dcc_packed_get(ix->data, ix->bits, k) : 0;
-		}
-		dcc_sparse sp;
-		rc = dcc_sparse_build(&sp, DCC_LAYOUT_EIE, 4, pes, rows, cols, present, sym, 0, err);
-		free(present), free(sym);
-		if (rc)
-			break;
 		const dcc_qfmt *f = &fmt[i];
 		int facc = f->w_fl + fl;
-		uint32_t desc = reserve(&im, is_conv ? 128 : 64), cba = reserve(&im, 64), ba = reserve(&im, 4 * rows),
-			 pet = reserve(&im, 16 * (size_t)pes);
-		uint32_t *ptr_addr = malloc((size_t)pes * sizeof(uint32_t)), *ent_addr = malloc((size_t)pes * sizeof(uint32_t));
-		size_t e0 = 0;
-		for (int pe = 0; ptr_addr && ent_addr && pe < pes; pe++) {
-			size_t ne = 0;
-			for (size_t c = 0; c < cols; c++)
-				ne += sp.count[(size_t)pe * cols + c];
-			ptr_addr[pe] = reserve(&im, 4 * (cols + 1));
-			ent_addr[pe] = reserve(&im, ne ? ne : 1);
-			if (ptr_addr[pe] == UINT32_MAX || ent_addr[pe] == UINT32_MAX)
-				break;
-			uint32_t acc = 0;
-			for (size_t c = 0; c < cols; c++) {
-				wr32(im.p + ptr_addr[pe] + 4 * c, acc);
-				acc += sp.count[(size_t)pe * cols + c];
-			}
-			wr32(im.p + ptr_addr[pe] + 4 * cols, acc);
-			for (size_t k = 0; k < ne; k++)
-				im.p[ent_addr[pe] + k] = (uint8_t)(sp.skip[e0 + k] << 4 | sp.val[e0 + k]);
-			e0 += ne;
-			uint8_t *t = im.p + pet + 16 * (size_t)pe;
-			wr32(t, ptr_addr[pe]), wr32(t + 4, ent_addr[pe]), wr32(t + 8, (uint32_t)ne),
-				wr32(t + 12, (uint32_t)((rows - (size_t)pe + (size_t)pes - 1) / (size_t)pes));
-		}
-		int oom = !ptr_addr || !ent_addr || im.n > UINT32_MAX || e0 != sp.nentries;
-		free(ptr_addr), free(ent_addr);
-		dcc_sparse_free(&sp);
-		if (oom || desc == UINT32_MAX) {
-			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory (or a DRAM image beyond 4 GB)");
+		uint32_t geo[8] = {(uint32_t)g->ic, (uint32_t)g->ih, (uint32_t)g->iw, (uint32_t)g->k,
+				   (uint32_t)g->stride, (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
+		uint32_t desc;
+		if ((rc = lay_matrix(&im, m, g->p[0].name, g->p[1].name, pes, f->a_bw, facc - f->a_fl, f->b_fl - facc,
+				     g->name, is_conv ? geo : NULL, &desc, err)))
 			break;
-		}
-		uint8_t *d = im.p + desc;
-		wr32(d, 0x5259414c); /* "LAYR" */
-		wr32(d + 4, (uint32_t)rows), wr32(d + 8, (uint32_t)cols), wr32(d + 12, (uint32_t)pes);
-		wr32(d + 16, (uint32_t)f->a_bw), wr32(d + 20, (uint32_t)(facc - f->a_fl)),
-			wr32(d + 24, (uint32_t)(f->b_fl - facc));
-		wr32(d + 28, cba), wr32(d + 32, ba), wr32(d + 36, pet);
-		snprintf((char *)d + 40, 24, "%s", g->name);
-		if (is_conv) { /* the geometry block */
-			uint32_t geo[8] = {(uint32_t)g->ic, (uint32_t)g->ih, (uint32_t)g->iw, (uint32_t)g->k,
-					   (uint32_t)g->stride, (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
-			for (int k = 0; k < 8; k++)
-				wr32(d + 64 + 4 * k, geo[k]);
-		}
-		for (int k = 0; k < 16; k++)
-			wr32(im.p + cba + 4 * k, (uint32_t)qget(cb, (size_t)k));
-		for (size_t r = 0; r < rows; r++)
-			wr32(im.p + ba + 4 * r, (uint32_t)qget(bias, r));
 		int relu = i + 1 < net->nlayers && net->layers[i + 1].op == DCC_OP_RELU;
 		p->insn[p->n++] = (dcc_insn){is_conv ? DCC_OP_SPCONV : DCC_OP_SPMV, (uint8_t)relu, (uint8_t)cur,
 					     (uint8_t)(cur ^ 1), desc, 0, 0};

@@ -60,6 +60,14 @@ int dcc_fx_best_fl(const float *x, size_t n, int bw, double *sse)
 	return best;
 }
 
+void dcc_fx_tables(int32_t sig[257], int32_t tanh_[257])
+{
+	for (int k = 0; k <= 256; k++) { /* formats/fixed.md: Q15, rounded half to even */
+		sig[k] = dcc_fx_quantize(1.0 / (1.0 + exp(-(-8.0 + k / 16.0))), 17, 15);
+		tanh_[k] = dcc_fx_quantize(tanh(-4.0 + k / 32.0), 17, 15);
+	}
+}
+
 void dcc_qnet_free(dcc_qnet *q)
 {
 	if (!q)
@@ -149,11 +157,7 @@ int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl
 		if (g->in_size > q->max_act)
 			q->max_act = g->in_size;
 	}
-	/* the activation tables of formats/fixed.md */
-	for (int k = 0; k <= 256; k++) {
-		q->sig[k] = dcc_fx_quantize(1.0 / (1.0 + exp(-(-8.0 + k / 16.0))), 17, 15);
-		q->tanh_[k] = dcc_fx_quantize(tanh(-4.0 + k / 32.0), 17, 15);
-	}
+	dcc_fx_tables(q->sig, q->tanh_);
 	*out = q;
 	return 0;
 }

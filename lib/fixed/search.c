@@ -341,9 +341,20 @@ int dcc_fixed_apply(dcc_model *m, const dcc_net *net, const dcc_qfmt *fmt, int i
 			for (int k = 0; k < 4 && !rc; k++) {
 				char nm[DCC_MAX_NAME + 16];
 				snprintf(nm, sizeof(nm), "%s.codebook", g->p[k].name);
-				if (dcc_model_find(m, nm)) {
-					rc = dcc_fail(err, DCC_E_UNSUPPORTED, "'%s': a shared lstm matrix has no fixed point yet", g->p[k].name);
-					break;
+				dcc_tensor *cb = dcc_model_find(m, nm);
+				if (cb) { /* shared: the codebook entries are what is quantised */
+					size_t kk = (size_t)cb->shape[0];
+					float *c = malloc(kk * sizeof(float));
+					if (!c) {
+						rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+						break;
+					}
+					for (size_t j = 0; j < kk; j++)
+						c[j] = (float)dcc_tensor_get(cb, j);
+					uint64_t shape[1] = {kk};
+					rc = put_q(m, nm, c, kk, 1, shape, f->w_bw, k == 0 ? f->w_fl : f->wh_fl, err);
+					free(c);
+					continue;
 				}
 				float *cpy = malloc(g->p[k].n * sizeof(float));
 				if (!cpy) {

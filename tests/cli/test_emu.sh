@@ -65,6 +65,27 @@ check grep -q '^maxpool in=1 out=0 c=20 h=12 w=12 k=2 stride=2' cf.s
 $DCC asm cf.s -o cg.dci
 check cmp -s cf.dci cg.dci
 
+# the row LSTM: two spmv per step, a saturating add and the cell
+$DCC train --net lstm --data d8 --epochs 2 --lr 0.1 -o l.dct >/dev/null 2>&1
+$DCC prune l.dct --sparsity 0.5 -o lp.dct >/dev/null
+$DCC share lp.dct --bits 4 --zero -o ls.dct >/dev/null 2>&1
+for w in "16" "8 --acts 12"; do
+	$DCC fixed ls.dct --data d8 --calib 32 --weights $w --force -o lf.dct >/dev/null
+	$DCC eval --data d8 --fixed --logits lref.npy lf.dct >/dev/null
+	$DCC encode lf.dct --layout eie --pes 16 --force -o lf.dcb >/dev/null
+	run $DCC compile lf.dcb --pes 16 --force -o lf.dci
+	expect_status 0 "compile lstm"
+	run $DCC emu lf.dcb lf.dci --data d8 --logits lemu.npy
+	expect_status 0 "emu lstm"
+	check cmp -s lref.npy lemu.npy
+	rm -f lemu.npy
+done
+$DCC disasm lf.dci >lf.s
+check grep -q '^lstmcell desc=0x' lf.s
+check grep -q '^ewop add a=1 b=2 out=1 n=512 shift=12' lf.s
+$DCC asm lf.s -o lg.dci
+check cmp -s lf.dci lg.dci
+
 # errors: another blob, a malformed program, DRAM out of range, a float model
 $DCC encode f.dct --layout eie --pes 3 --force -o other.dcb >/dev/null
 run $DCC emu other.dcb f.dci --data d8
