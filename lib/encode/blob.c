@@ -193,6 +193,21 @@ static int get_stream(const uint8_t *p, size_t len, size_t *pos, uint32_t **sym,
 		si->coding = coding;
 		si->raw_bits = ns * (uint64_t)rb;
 		si->bytes = sz;
+		si->table_bytes = 0;
+		if (coding == DCC_ENTROPY_HUFFMAN) { /* the table's share: varint m, then m (varint, u8) */
+			size_t q = 0, m = 0;
+			int sh = 0;
+			while (q < sz && (pl[q] & 0x80) && sh < 56)
+				m |= (size_t)(pl[q++] & 0x7f) << sh, sh += 7;
+			if (q < sz)
+				m |= (size_t)pl[q++] << sh;
+			for (size_t k = 0; k < m && q < sz; k++) {
+				while (q < sz && (pl[q] & 0x80))
+					q++;
+				q += 2;
+			}
+			si->table_bytes = q < sz ? q : sz;
+		}
 		si->entropy_bits = dcc_entropy_bits(s, (size_t)ns, A);
 	}
 	return 0;
