@@ -382,8 +382,50 @@ int dcc_net_graph(const char *spec, int c, int h, int w, int classes, dcc_model 
 			if (i + 1 < k)
 				snprintf(L[n++], 96, "relu relu%d", i);
 		}
+	} else if (!strncmp(spec, "cnn:", 4)) {
+		/* cnn:C1,C2,...:F1,...: 3x3 convolutions (padding 1) of C channels each
+		 * followed by ReLU and 2x2 max-pooling, then fc layers of F units with
+		 * ReLU, then the classes */
+		long conv[8], fcs[8];
+		int nc = 0, nf = 0, part = 0;
+		const char *q = spec + 4;
+		while (*q) {
+			char *end;
+			long v = strtol(q, &end, 10);
+			if (end == q || v < 1 || v > 4096 || (part ? nf : nc) == 8)
+				return dcc_fail(err, DCC_E_ARG, "network '%s': cnn:C1,C2,...:F1,... with sizes 1..4096", spec);
+			if (part)
+				fcs[nf++] = v;
+			else
+				conv[nc++] = v;
+			if (*end == ':' && !part)
+				part = 1;
+			else if (*end && *end != ',')
+				return dcc_fail(err, DCC_E_ARG, "network '%s': cnn:C1,C2,...:F1,... with sizes 1..4096", spec);
+			q = *end ? end + 1 : end;
+		}
+		if (!nc)
+			return dcc_fail(err, DCC_E_ARG, "network '%s' needs at least one convolution", spec);
+		int ch = c, hh = h, ww = w;
+		for (int i = 0; i < nc; i++) {
+			if (hh < 2 || ww < 2)
+				return dcc_fail(err, DCC_E_SHAPE, "network '%s' pools %dx%d images below 1x1", spec, h, w);
+			snprintf(L[n++], 96, "conv2d conv%d in=%d out=%ld k=3 stride=1 pad=1", i + 1, ch, conv[i]);
+			snprintf(L[n++], 96, "relu crelu%d", i + 1);
+			snprintf(L[n++], 96, "maxpool2d pool%d k=2 stride=2", i + 1);
+			ch = (int)conv[i], hh /= 2, ww /= 2;
+		}
+		snprintf(L[n++], 96, "flatten flatten");
+		long prev = (long)ch * hh * ww;
+		for (int i = 0; i < nf; i++) {
+			snprintf(L[n++], 96, "fc fc%d in=%ld out=%ld", i + 1, prev, fcs[i]);
+			snprintf(L[n++], 96, "relu relu%d", i + 1);
+			prev = fcs[i];
+		}
+		snprintf(L[n++], 96, "fc fc%d in=%ld out=%d", nf + 1, prev, classes);
 	} else {
-		return dcc_fail(err, DCC_E_ARG, "unknown network '%s' (lenet300, lenet5, lstm, mlp:IN-H1-...-OUT)", spec);
+		return dcc_fail(err, DCC_E_ARG, "unknown network '%s' (lenet300, lenet5, lstm, mlp:IN-H1-...-OUT, cnn:C1,...:F1,...)",
+				spec);
 	}
 	snprintf(L[n++], 96, "softmax_ce loss");
 	int64_t shape[3] = {c, h, w};

@@ -31,7 +31,7 @@ void dcc_train_defaults(const char *netname, dcc_train_opts *o)
 	o->step_gamma = 0.1;
 	o->step_every = 10;
 	o->seed = 1;
-	if (netname && !strcmp(netname, "lenet5")) {
+	if (netname && (!strcmp(netname, "lenet5") || !strncmp(netname, "cnn:", 4))) {
 		o->epochs = 15;
 		o->lr = 0.02;
 	} else if (netname && !strcmp(netname, "lstm")) {

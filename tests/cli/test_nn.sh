@@ -46,10 +46,21 @@ check $PY -c "
 import json; p = json.load(open('$T/.out'))['metadata']['dcc.provenance']
 assert len(p) == 2 and 'init=a.dct' in p[1], p"
 
+# A small CNN from its spec: 3x3 convolutions with padding, pooling, fc layers.
+run $DCC train --net cnn:4,8:16 --data d8 --epochs 2 --lr 0.05 -o cnn.dct
+expect_status 0 "cnn spec"
+run $DCC info --json cnn.dct
+check $PY -c "
+import json; g = json.load(open('$T/.out'))['metadata']['dcc.graph']
+assert g[:3] == ['conv2d conv1 in=1 out=4 k=3 stride=1 pad=1', 'relu crelu1', 'maxpool2d pool1 k=2 stride=2'], g
+assert 'fc fc1 in=32 out=16' in g and 'fc fc2 in=16 out=4' in g, g"
+run $DCC train --net cnn:4,8,16,32:8 --data d8 -o x.dct
+expect_status 1 "cnn too deep"; expect_err_has "pools 8x8 images below 1x1" "cnn too deep"
+
 # Errors.
 run $DCC train --net nosuch --data d8 -o x.dct
 expect_status 1 "unknown net"
-expect_err "dcc train: unknown network 'nosuch' (lenet300, lenet5, lstm, mlp:IN-H1-...-OUT)" "unknown net"
+expect_err "dcc train: unknown network 'nosuch' (lenet300, lenet5, lstm, mlp:IN-H1-...-OUT, cnn:C1,...:F1,...)" "unknown net"
 run $DCC train --net lenet5 --data d8 -o x.dct
 expect_status 1 "lenet5 on 8x8"
 expect_err "dcc train: lenet5 cannot fit 8x8 images (it needs at least 16x16)" "lenet5 on 8x8"
