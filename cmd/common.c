@@ -10,6 +10,7 @@
 
 #include "../lib/dcc_encode.h"
 #include "../lib/dcc_nn.h"
+#include "../lib/dcc_prune.h"
 #include "common.h"
 
 const char *cmd_name = "dcc";
@@ -278,4 +279,56 @@ int cmd_parse_layer_ints(const char *usage, const char *opt, const char *spec, s
 	free(s);
 	free(named);
 	return rc;
+}
+
+int cmd_parse_sparsity(const char *usage, const char *spec, const dcc_prunable *p, size_t n, int first_ok, double *t)
+{
+	double def = NAN;
+	int has_default = 0;
+	char *s = strdup(spec), *save = NULL;
+	if (!s)
+		return cmd_usage_error(usage, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		t[i] = NAN;
+	int named = 0, rc = 0;
+	for (char *tok = strtok_r(s, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *val = eq ? eq + 1 : tok;
+		char *end;
+		double f = strtod(val, &end);
+		if (!*val || *end || !(f >= 0 && f < 1)) {
+			rc = cmd_usage_error(usage, "--sparsity: '%s' is not a fraction in [0, 1)", val);
+			break;
+		}
+		if (!eq || !strncmp(tok, "default=", 8)) {
+			def = f;
+			has_default = 1;
+			continue;
+		}
+		*eq = 0;
+		int found = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(p[i].layer, tok) || !strcmp(p[i].tensor, tok)) {
+				t[i] = f;
+				found = 1;
+			}
+		if (!found) {
+			char list[512];
+			size_t o = 0;
+			for (size_t i = 0; i < n && o + 4 < sizeof(list); i++)
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", p[i].tensor);
+			cmd_err("--sparsity: no prunable layer '%s' (layers: %s)", tok, list);
+			rc = EXIT_USAGE;
+		}
+		named = 1;
+	}
+	free(s);
+	if (rc)
+		return rc;
+	if (!named && !has_default)
+		return cmd_usage_error(usage, "--sparsity: empty");
+	for (size_t i = 0; i < n; i++)
+		if (isnan(t[i]) && has_default && (first_ok || !p[i].first))
+			t[i] = def;
+	return 0;
 }

@@ -104,6 +104,13 @@ int cmd_parse_layer_ints(const char *usage, const char *opt, const char *spec, s
 			 const char *const *layer, const char *const *tensor, const int *op, long lo, long hi,
 			 int *out);
 
+/* --sparsity SPEC: F, or LAYER=F,...[,default=F], F in [0, 1), into
+ * out[i] per prunable layer (NAN: not pruned; the default skips a CNN's
+ * first layer unless first_ok). */
+struct dcc_prunable;
+int cmd_parse_sparsity(const char *usage, const char *spec, const struct dcc_prunable *p, size_t n, int first_ok,
+		       double *out);
+
 /* Human-readable byte counts: "1.07 MB". */
 const char *cmd_bytes(double n, char *buf, size_t cap);
 

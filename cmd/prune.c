@@ -36,63 +36,6 @@ static const char usage[] =
 	"  --force               overwrite OUT even when it is the input\n"
 	"  -h, --help            show this help\n";
 
-typedef struct target {
-	double sparsity; /* NAN: not pruned */
-} target;
-
-/* Parses F or LAYER=F,...,default=F into per-layer targets. */
-static int parse_spec(const char *spec, const dcc_prunable *p, size_t n, int first_ok, target *t)
-{
-	double def = NAN;
-	int has_default = 0;
-	char *s = strdup(spec), *save = NULL;
-	if (!s)
-		return cmd_usage_error(usage, "out of memory");
-	for (size_t i = 0; i < n; i++)
-		t[i].sparsity = NAN;
-	int named = 0, rc = 0;
-	for (char *tok = strtok_r(s, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		const char *val = eq ? eq + 1 : tok;
-		char *end;
-		double f = strtod(val, &end);
-		if (!*val || *end || !(f >= 0 && f < 1)) {
-			rc = cmd_usage_error(usage, "--sparsity: '%s' is not a fraction in [0, 1)", val);
-			break;
-		}
-		if (!eq || !strncmp(tok, "default=", 8)) {
-			def = f;
-			has_default = 1;
-			continue;
-		}
-		*eq = 0;
-		int found = 0;
-		for (size_t i = 0; i < n; i++)
-			if (!strcmp(p[i].layer, tok) || !strcmp(p[i].tensor, tok)) {
-				t[i].sparsity = f;
-				found = 1;
-			}
-		if (!found) {
-			char list[512];
-			size_t o = 0;
-			for (size_t i = 0; i < n && o + 4 < sizeof(list); i++)
-				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", p[i].tensor);
-			cmd_err("--sparsity: no prunable layer '%s' (layers: %s)", tok, list);
-			rc = EXIT_USAGE;
-		}
-		named = 1;
-	}
-	free(s);
-	if (rc)
-		return rc;
-	if (!named && !has_default)
-		return cmd_usage_error(usage, "--sparsity: empty");
-	for (size_t i = 0; i < n; i++)
-		if (isnan(t[i].sparsity) && has_default && (first_ok || !p[i].first))
-			t[i].sparsity = def;
-	return 0;
-}
-
 static void table(const dcc_model *m, const dcc_prunable *p, size_t n, int as_json, json_t *extra)
 {
 	uint64_t tot = 0, nz = 0;
@@ -197,7 +140,7 @@ int cmd_prune(int argc, char **argv)
 	dcc_prunable *p = NULL;
 	size_t n = 0;
 	int rc = EXIT_FAIL;
-	target *tg = NULL;
+	double *tg = NULL;
 	json_t *extra = json_object();
 	if (dcc_prunable_list(m, &p, &n, &e)) {
 		cmd_fail(in, &e);
@@ -224,7 +167,7 @@ int cmd_prune(int argc, char **argv)
 	int cnn = dcc_model_is_cnn(p, n), first_ok = first || !cnn;
 	if (!(tg = calloc(n, sizeof(*tg))))
 		goto done;
-	if (spec && (rc = parse_spec(spec, p, n, first_ok, tg)))
+	if (spec && (rc = cmd_parse_sparsity(usage, spec, p, n, first_ok, tg)))
 		goto done;
 	rc = EXIT_FAIL;
 	/* the layers in play: std and global use every prunable one (not a CNN's first) */
@@ -235,7 +178,7 @@ int cmd_prune(int argc, char **argv)
 		goto done;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (spec ? !isnan(tg[i].sparsity) : first_ok || !p[i].first)
+		if (spec ? !isnan(tg[i]) : first_ok || !p[i].first)
 			sel[ns++] = i;
 	/* the start: sparsity already there, so iterative steps begin from it */
 	double *s0 = calloc(n, sizeof(double));
@@ -253,9 +196,9 @@ int cmd_prune(int argc, char **argv)
 			for (size_t j = 0; j < ns && !bad; j++) {
 				size_t i = sel[j];
 				/* equal ratios of density per step: each step cuts the same share */
-				double s = 1 - (1 - s0[i]) * pow((1 - tg[i].sparsity) / (1 - s0[i]), frac);
+				double s = 1 - (1 - s0[i]) * pow((1 - tg[i]) / (1 - s0[i]), frac);
 				if (k == steps)
-					s = tg[i].sparsity;
+					s = tg[i];
 				if (s < s0[i])
 					s = s0[i];
 				bad = dcc_prune_tensor(m, &p[i], s, &ps, &e);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "../lib/dcc_nn.h"
+#include "../lib/dcc_prune.h"
 #include "common.h"
 
 static const char usage[] =
@@ -30,6 +31,10 @@ static const char usage[] =
 	"  --limit N             train on the first N training images only\n"
 	"  --threads N           worker threads (default: all cores); the same\n"
 	"                        seed and thread count give the same bytes\n"
+	"  --prune-at E          prune after epoch E, before convergence, and go on\n"
+	"                        training with the mask (the schedule runs on)\n"
+	"  --sparsity SPEC       what --prune-at cuts: F or LAYER=F,...,default=F\n"
+	"  --bank B, --balance-pes P   the pattern, as dcc prune\n"
 	"  -o, --output OUT      the model to write\n"
 	"  --force               overwrite OUT even when it is the input\n"
 	"  -h, --help            show this help\n";
@@ -37,7 +42,7 @@ static const char usage[] =
 int cmd_train(int argc, char **argv)
 {
 	enum { O_NET = 256, O_INIT, O_DATA, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_WD, O_SCHED, O_SEED, O_LIMIT,
-	       O_THREADS, O_FORCE };
+	       O_THREADS, O_FORCE, O_PRUNEAT, O_SPARSITY, O_BANK, O_PES };
 	static const struct option opts[] = {
 		{"net", required_argument, NULL, O_NET}, {"init", required_argument, NULL, O_INIT},
 		{"data", required_argument, NULL, O_DATA}, {"epochs", required_argument, NULL, O_EPOCHS},
@@ -46,8 +51,12 @@ int cmd_train(int argc, char **argv)
 		{"lr-schedule", required_argument, NULL, O_SCHED}, {"seed", required_argument, NULL, O_SEED},
 		{"limit", required_argument, NULL, O_LIMIT}, {"threads", required_argument, NULL, O_THREADS},
 		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, O_FORCE},
+		{"prune-at", required_argument, NULL, O_PRUNEAT}, {"sparsity", required_argument, NULL, O_SPARSITY},
+		{"bank", required_argument, NULL, O_BANK}, {"balance-pes", required_argument, NULL, O_PES},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
+	long prune_at = -1, bank = 0, pes = 0;
+	const char *spspec = NULL;
 	const char *net = NULL, *init = NULL, *data = NULL, *out = NULL, *sched = NULL;
 	long epochs = -1, batch = -1, seed = -1, limit = 0, threads = 0;
 	double lr = NAN, mom = NAN, wd = NAN;
@@ -69,6 +78,10 @@ int cmd_train(int argc, char **argv)
 		case O_THREADS: bad = cmd_parse_long(usage, "--threads", optarg, 1, 1024, &threads); break;
 		case 'o': out = optarg; break;
 		case O_FORCE: force = 1; break;
+		case O_PRUNEAT: bad = cmd_parse_long(usage, "--prune-at", optarg, 0, 100000, &prune_at); break;
+		case O_SPARSITY: spspec = optarg; break;
+		case O_BANK: bad = cmd_parse_long(usage, "--bank", optarg, 1, 65536, &bank); break;
+		case O_PES: bad = cmd_parse_long(usage, "--balance-pes", optarg, 1, 65536, &pes); break;
 		case 'h': return cmd_help(usage);
 		default: return cmd_usage_error(usage, NULL);
 		}
@@ -87,6 +100,10 @@ int cmd_train(int argc, char **argv)
 		return cmd_usage_error(usage, "--momentum must be in [0, 1)");
 	if (!isnan(wd) && !(wd >= 0 && wd < 1))
 		return cmd_usage_error(usage, "--weight-decay must be in [0, 1)");
+	if ((prune_at >= 0) != (spspec != NULL))
+		return cmd_usage_error(usage, "--prune-at E and --sparsity SPEC go together");
+	if (bank && pes)
+		return cmd_usage_error(usage, "--bank and --balance-pes are different patterns: give one");
 	cmd_set_threads((int)threads);
 
 	dcc_dataset *d;
@@ -133,7 +150,66 @@ int cmd_train(int argc, char **argv)
 	o.ctx = "train";
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int rc = dcc_train(n, d, &o, &e);
+	int rc = 0;
+	double acc_at_prune = NAN, acc_cut = NAN;
+	if (prune_at >= 0) { /* train, prune before convergence, train on with the mask */
+		if (prune_at > o.epochs) {
+			dcc_net_free(n);
+			dcc_model_free(m);
+			dcc_dataset_free(d);
+			return cmd_usage_error(usage, "--prune-at %ld is past the %d epochs", prune_at, o.epochs);
+		}
+		dcc_train_opts o1 = o;
+		o1.epochs = (int)prune_at;
+		o1.schedule_epochs = o.epochs;
+		rc = o1.epochs ? dcc_train(n, d, &o1, &e) : 0;
+		dcc_prunable *p = NULL;
+		size_t np = 0;
+		double *tg = NULL;
+		dcc_eval_result r0 = {0};
+		if (!rc)
+			rc = dcc_eval(n, d, 0, 0, (int)threads, &r0, &e);
+		acc_at_prune = r0.accuracy;
+		dcc_eval_result_free(&r0);
+		dcc_net_free(n);
+		n = NULL;
+		if (!rc)
+			rc = dcc_prunable_list(m, &p, &np, &e);
+		if (!rc && !(tg = calloc(np + 1, sizeof(double))))
+			rc = dcc_fail(&e, DCC_E_NOMEM, "out of memory");
+		if (!rc && (rc = cmd_parse_sparsity(usage, spspec, p, np, !dcc_model_is_cnn(p, np), tg))) {
+			free(tg);
+			dcc_prunable_free(p, np);
+			dcc_model_free(m);
+			dcc_dataset_free(d);
+			return rc;
+		}
+		dcc_prune_spec ps = {bank ? DCC_PATTERN_BANK : pes ? DCC_PATTERN_PES : DCC_PATTERN_UNSTRUCTURED, (int)bank,
+				     (int)pes};
+		for (size_t i = 0; !rc && i < np; i++)
+			if (!isnan(tg[i]))
+				rc = dcc_prune_tensor(m, &p[i], tg[i], &ps, &e);
+		free(tg);
+		dcc_prunable_free(p, np);
+		if (!rc)
+			rc = dcc_net_from_model(m, &n, &e);
+		dcc_eval_result r1 = {0};
+		if (!rc)
+			rc = dcc_eval(n, d, 0, 0, (int)threads, &r1, &e);
+		acc_cut = r1.accuracy;
+		dcc_eval_result_free(&r1);
+		dcc_train_opts o2 = o;
+		o2.epochs = o.epochs - (int)prune_at;
+		o2.epoch_offset = (int)prune_at;
+		o2.schedule_epochs = o.epochs;
+		if (!rc && o2.epochs)
+			rc = dcc_train(n, d, &o2, &e);
+		if (!rc)
+			printf("pruned after epoch %ld: accuracy %.2f%% then, %.2f%% right after the cut\n", prune_at,
+			       100 * acc_at_prune, 100 * acc_cut);
+	} else {
+		rc = dcc_train(n, d, &o, &e);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
 	dcc_eval_result r = {0};
@@ -153,6 +229,11 @@ int cmd_train(int argc, char **argv)
 		 n->netname, o.epochs, o.batch, o.lr, o.momentum, o.weight_decay,
 		 o.schedule == DCC_LR_COSINE ? "cosine" : o.schedule == DCC_LR_STEP ? "step" : "const",
 		 (unsigned long long)o.seed, init ? " init=" : "", init ? init : "", o.limit, r.accuracy);
+	if (prune_at >= 0) {
+		size_t L = strlen(line);
+		snprintf(line + L, sizeof(line) - L, " prune_at=%ld sparsity=%s pattern=%s", prune_at, spspec,
+			 bank ? "bank" : pes ? "pes" : "unstructured");
+	}
 	cmd_provenance(m, line);
 	dcc_model_set_f64(m, "dcc.accuracy", r.accuracy);
 	printf("%s: %d epochs in %.1f s (%.0f images/s); test accuracy %.2f%%, loss %.4f\n", n->netname, o.epochs,

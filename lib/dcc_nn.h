@@ -143,6 +143,9 @@ typedef struct dcc_train_opts {
 	uint64_t seed;
 	size_t limit;      /* use only the first `limit` training images (0 = all) */
 	int threads;       /* worker threads, each on a share of every batch (0 = cores) */
+	/* a run that continues a schedule: these epochs are epochs
+	 * [epoch_offset, epoch_offset + epochs) of schedule_epochs (0 = epochs) */
+	int epoch_offset, schedule_epochs;
 	/* Called after each batch and at the end of each epoch (may be NULL). */
 	void (*progress)(void *ctx, const dcc_train_status *s);
 	void *ctx;

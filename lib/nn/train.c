@@ -43,11 +43,13 @@ void dcc_train_defaults(const char *netname, dcc_train_opts *o)
 
 static double lr_at(const dcc_train_opts *o, int epoch, double frac)
 {
+	int total = o->schedule_epochs > 0 ? o->schedule_epochs : o->epochs;
+	epoch += o->epoch_offset;
 	switch (o->schedule) {
 	case DCC_LR_STEP:
 		return o->lr * pow(o->step_gamma, (double)(epoch / (o->step_every > 0 ? o->step_every : 1)));
 	case DCC_LR_COSINE:
-		return o->lr * 0.5 * (1.0 + cos(3.141592653589793 * ((double)epoch + frac) / (double)o->epochs));
+		return o->lr * 0.5 * (1.0 + cos(3.141592653589793 * ((double)epoch + frac) / (double)total));
 	}
 	return o->lr;
 }
@@ -248,7 +250,9 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 			seen += c.bs;
 			if (o->progress) {
 				double el = now_s() - t0;
-				dcc_train_status s = {ep + 1, o->epochs, seen, N, loss_sum / (double)seen, lr,
+				dcc_train_status s = {ep + 1 + o->epoch_offset,
+						      o->schedule_epochs > 0 ? o->schedule_epochs : o->epochs, seen, N,
+						      loss_sum / (double)seen, lr,
 						      el > 0 ? (double)seen / el : 0, seen == N};
 				o->progress(o->ctx, &s);
 			}

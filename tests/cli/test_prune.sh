@@ -150,6 +150,26 @@ run $DCC prune c.dct --sparsity 0.5 --include-first -o cp2.dct
 $DCC export cp2.dct -o cp2.npz
 check test "$(zeros conv1.weight cp2.npz)" -eq 250
 
+# Pruning during training: cut after epoch 2 of 4, train on with the mask.
+run $DCC train --net mlp:64-48-32-4 --data d8 --epochs 4 --lr 0.1 --prune-at 2 --sparsity 0.75 -o pa.dct
+expect_status 0 "prune-at"
+expect_out_has "pruned after epoch 2: accuracy" "prune-at report"
+expect_err_has "train: epoch 4/4" "the schedule runs on"
+$DCC export pa.dct -o pa.npz
+check $PY -c "
+import numpy as np; w = np.load('pa.npz')
+for k in ('fc1.weight', 'fc2.weight', 'fc3.weight'): assert (w[k] == 0).sum() == round(0.75 * w[k].size), k"
+run $DCC info --json pa.dct
+check $PY -c "
+import json; d = json.load(open('$T/.out')); names = [t['name'] for t in d['tensors']]
+assert 'fc1.weight.mask' in names and ' prune_at=2 sparsity=0.75 pattern=unstructured' in d['metadata']['dcc.provenance'][-1]"
+run $DCC train --net mlp:64-48-32-4 --data d8 --epochs 2 --prune-at 1 --sparsity 0.5 --bank 8 -o pb2.dct
+expect_status 0 "prune-at bank"
+run $DCC train --net mlp:64-48-32-4 --data d8 --prune-at 2 -o x.dct
+expect_status 2 "prune-at alone"; expect_err_has "--prune-at E and --sparsity SPEC go together" "prune-at alone"
+run $DCC train --net mlp:64-48-32-4 --data d8 --epochs 2 --prune-at 5 --sparsity 0.5 -o x.dct
+expect_status 2 "prune-at past the end"
+
 # DSD: three phases reported, the final model dense again.
 run $DCC dsd --init m.dct --data d8 --sparse-epochs 1 --redense-epochs 1 --json -o dsd.dct
 expect_status 0 "dsd"
