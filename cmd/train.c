@@ -31,6 +31,11 @@ static const char usage[] =
 	"  --limit N             train on the first N training images only\n"
 	"  --threads N           worker threads (default: all cores); the same\n"
 	"                        seed and thread count give the same bytes\n"
+	"  --quant W:A:E         compressed training: forward and backward on W-bit\n"
+	"                        weights, A-bit activations and E-bit errors (dynamic\n"
+	"                        fixed point, the scale from each batch), updates to\n"
+	"                        the float32 master weights\n"
+	"  --warmup N            float epochs before --quant starts (default 1)\n"
 	"  --prune-at E          prune after epoch E, before convergence, and go on\n"
 	"                        training with the mask (the schedule runs on)\n"
 	"  --sparsity SPEC       what --prune-at cuts: F or LAYER=F,...,default=F\n"
@@ -42,7 +47,7 @@ static const char usage[] =
 int cmd_train(int argc, char **argv)
 {
 	enum { O_NET = 256, O_INIT, O_DATA, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_WD, O_SCHED, O_SEED, O_LIMIT,
-	       O_THREADS, O_FORCE, O_PRUNEAT, O_SPARSITY, O_BANK, O_PES };
+	       O_THREADS, O_FORCE, O_PRUNEAT, O_SPARSITY, O_BANK, O_PES, O_QUANT, O_WARMUP };
 	static const struct option opts[] = {
 		{"net", required_argument, NULL, O_NET}, {"init", required_argument, NULL, O_INIT},
 		{"data", required_argument, NULL, O_DATA}, {"epochs", required_argument, NULL, O_EPOCHS},
@@ -53,9 +58,11 @@ int cmd_train(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, O_FORCE},
 		{"prune-at", required_argument, NULL, O_PRUNEAT}, {"sparsity", required_argument, NULL, O_SPARSITY},
 		{"bank", required_argument, NULL, O_BANK}, {"balance-pes", required_argument, NULL, O_PES},
+		{"quant", required_argument, NULL, O_QUANT}, {"warmup", required_argument, NULL, O_WARMUP},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
-	long prune_at = -1, bank = 0, pes = 0;
+	long prune_at = -1, bank = 0, pes = 0, warmup = 1;
+	int qw = 0, qa = 0, qe = 0;
 	const char *spspec = NULL;
 	const char *net = NULL, *init = NULL, *data = NULL, *out = NULL, *sched = NULL;
 	long epochs = -1, batch = -1, seed = -1, limit = 0, threads = 0;
@@ -78,6 +85,14 @@ int cmd_train(int argc, char **argv)
 		case O_THREADS: bad = cmd_parse_long(usage, "--threads", optarg, 1, 1024, &threads); break;
 		case 'o': out = optarg; break;
 		case O_FORCE: force = 1; break;
+		case O_QUANT: {
+			char x1, x2;
+			if (sscanf(optarg, "%d%c%d%c%d", &qw, &x1, &qa, &x2, &qe) != 5 || x1 != ':' || x2 != ':' || qw < 2 ||
+			    qw > 24 || qa < 2 || qa > 24 || qe < 2 || qe > 24)
+				bad = cmd_usage_error(usage, "--quant: '%s' is not W:A:E with widths 2..24", optarg);
+			break;
+		}
+		case O_WARMUP: bad = cmd_parse_long(usage, "--warmup", optarg, 0, 100000, &warmup); break;
 		case O_PRUNEAT: bad = cmd_parse_long(usage, "--prune-at", optarg, 0, 100000, &prune_at); break;
 		case O_SPARSITY: spspec = optarg; break;
 		case O_BANK: bad = cmd_parse_long(usage, "--bank", optarg, 1, 65536, &bank); break;
@@ -148,6 +163,7 @@ int cmd_train(int argc, char **argv)
 	}
 	o.progress = cmd_progress;
 	o.ctx = "train";
+	o.quant_w = qw, o.quant_a = qa, o.quant_e = qe, o.quant_from = (int)warmup;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = 0;
@@ -229,6 +245,10 @@ int cmd_train(int argc, char **argv)
 		 n->netname, o.epochs, o.batch, o.lr, o.momentum, o.weight_decay,
 		 o.schedule == DCC_LR_COSINE ? "cosine" : o.schedule == DCC_LR_STEP ? "step" : "const",
 		 (unsigned long long)o.seed, init ? " init=" : "", init ? init : "", o.limit, r.accuracy);
+	if (qw) {
+		size_t L = strlen(line);
+		snprintf(line + L, sizeof(line) - L, " quant=%d:%d:%d warmup=%ld", qw, qa, qe, warmup);
+	}
 	if (prune_at >= 0) {
 		size_t L = strlen(line);
 		snprintf(line + L, sizeof(line) - L, " prune_at=%ld sparsity=%s pattern=%s", prune_at, spspec,

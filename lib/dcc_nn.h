@@ -118,6 +118,11 @@ double dcc_softmax_ce(float *dlogits, const float *logits, const uint8_t *labels
  * from dlogits (B, classes) into the work area's gradients (training work
  * areas only). */
 void dcc_net_backward(const dcc_net *n, dcc_work *w, const float *dlogits, size_t B);
+/* Compressed training: fake-quantise each fc/conv/lstm layer's output to
+ * a_bits and the error reaching it to e_bits (dynamic fixed point, the fl
+ * from the batch's largest magnitude, round half to even, saturate); 0: off. */
+void dcc_work_set_quant(dcc_work *w, int a_bits, int e_bits);
+void dcc_fake_quant(float *x, size_t n, int bits);
 /* The gradient of parameter k of layer i in a training work area. */
 float *dcc_work_grad(dcc_work *w, size_t layer, int k);
 void dcc_work_zero_grad(dcc_work *w);
@@ -146,6 +151,10 @@ typedef struct dcc_train_opts {
 	/* a run that continues a schedule: these epochs are epochs
 	 * [epoch_offset, epoch_offset + epochs) of schedule_epochs (0 = epochs) */
 	int epoch_offset, schedule_epochs;
+	/* --quant W:A:E: the forward and backward arithmetic on W-bit weights,
+	 * A-bit activations and E-bit errors; the updates go to the float32
+	 * master weights.  quant_from: the first epoch quantised (warm-up). */
+	int quant_w, quant_a, quant_e, quant_from;
 	/* Called after each batch and at the end of each epoch (may be NULL). */
 	void (*progress)(void *ctx, const dcc_train_status *s);
 	void *ctx;

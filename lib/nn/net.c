@@ -25,7 +25,32 @@ struct dcc_work {
 	size_t grad_n;
 	void **allocs;
 	size_t nallocs;
+	int qa, qe; /* fake-quantise activations and errors to this many bits (0: off) */
 };
+
+void dcc_work_set_quant(dcc_work *w, int a_bits, int e_bits)
+{
+	w->qa = a_bits;
+	w->qe = e_bits;
+}
+
+void dcc_fake_quant(float *x, size_t n, int bits)
+{
+	float mx = 0;
+	for (size_t i = 0; i < n; i++)
+		mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
+	if (!(mx > 0) || bits < 2)
+		return;
+	/* the largest fl at which max|x| fits: a power-of-two scale, a shift */
+	int fl = bits - 1 - (int)ceilf(log2f(mx));
+	if (ldexpf(mx, fl) > ldexpf(1.0f, bits - 1) - 0.5f)
+		fl--;
+	float hi = ldexpf(1.0f, bits - 1) - 1, lo = -ldexpf(1.0f, bits - 1);
+	for (size_t i = 0; i < n; i++) {
+		float v = nearbyintf(ldexpf(x[i], fl));
+		x[i] = ldexpf(v > hi ? hi : v < lo ? lo : v, -fl);
+	}
+}
 
 const float *dcc_work_act(const dcc_work *w, size_t i)
 {
@@ -145,6 +170,8 @@ const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size
 				     l->in, l->hidden);
 			break;
 		}
+		if (w->qa && (l->op == DCC_OP_FC || l->op == DCC_OP_CONV2D || l->op == DCC_OP_LSTM))
+			dcc_fake_quant(out, B * l->out_size, w->qa);
 	}
 	return w->act[n->nlayers - 1];
 }
@@ -192,6 +219,8 @@ void dcc_net_backward(const dcc_net *n, dcc_work *w, const float *dlogits, size_
 		const float *in = w->act[ii], *out = w->act[ii + 1];
 		/* The first layer's input gradient is never needed. */
 		float *din = ii > 0 ? dnext : NULL;
+		if (w->qe && (l->op == DCC_OP_FC || l->op == DCC_OP_CONV2D || l->op == DCC_OP_LSTM))
+			dcc_fake_quant(dcur, B * l->out_size, w->qe); /* the error reaching this layer */
 		switch (l->op) {
 		case DCC_OP_FC:
 			fc_backward(din, G[4 * ii], G[4 * ii + 1], dcur, in, l->p[0].w, B, l->in, l->out);

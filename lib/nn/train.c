@@ -205,7 +205,18 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 	for (size_t i = 0; !rc && i < N; i++)
 		perm[i] = i;
 	train_ctx c = {n, d, perm, 0, 0, insz, nt, wk};
+	/* the master weights while a batch runs on their quantised copies */
+	float **master = calloc(n->nlayers * 4 + 1, sizeof(float *));
+	if (!master)
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t i = 0; !rc && o->quant_w && i < n->nlayers; i++)
+		for (int k = 0; k < n->layers[i].nparam; k++)
+			if (n->layers[i].p[k].is_weight && !(master[i * 4 + (size_t)k] = malloc(n->layers[i].p[k].n * sizeof(float))))
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	for (int ep = 0; ep < o->epochs && !rc; ep++) {
+		int quant = (o->quant_w || o->quant_a || o->quant_e) && ep + o->epoch_offset >= o->quant_from;
+		for (int t = 0; t < nt; t++)
+			dcc_work_set_quant(wk[t].w, quant ? o->quant_a : 0, quant ? o->quant_e : 0);
 		for (size_t i = N - 1; i > 0; i--) { /* Fisher-Yates */
 			size_t j = (size_t)(dcc_rng_next(&r) % (i + 1)), t = perm[i];
 			perm[i] = perm[j];
@@ -218,7 +229,21 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 			c.bs = N - b0 < B ? N - b0 : B;
 			int used = (size_t)nt < c.bs ? nt : (int)c.bs;
 			c.nthreads = used;
+			if (quant && o->quant_w) /* compute on quantised weights */
+				for (size_t i = 0; i < n->nlayers; i++)
+					for (int k = 0; k < n->layers[i].nparam; k++)
+						if (master[i * 4 + (size_t)k]) {
+							dcc_param *p = &n->layers[i].p[k];
+							memcpy(master[i * 4 + (size_t)k], p->w, p->n * sizeof(float));
+							dcc_fake_quant(p->w, p->n, o->quant_w);
+						}
 			dcc_parallel(used, train_step, &c);
+			if (quant && o->quant_w) /* the updates go to the master copy */
+				for (size_t i = 0; i < n->nlayers; i++)
+					for (int k = 0; k < n->layers[i].nparam; k++)
+						if (master[i * 4 + (size_t)k])
+							memcpy(n->layers[i].p[k].w, master[i * 4 + (size_t)k],
+							       n->layers[i].p[k].n * sizeof(float));
 			double loss = 0;
 			for (int t = 0; t < used; t++)
 				loss += wk[t].loss;
@@ -259,6 +284,9 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 		}
 	}
 	openblas_set_num_threads(blas);
+	for (size_t i = 0; master && i < n->nlayers * 4; i++)
+		free(master[i]);
+	free(master);
 	free(perm);
 	for (int t = 0; t < nt; t++) {
 		dcc_work_free(wk[t].w);

@@ -57,6 +57,27 @@ assert 'fc fc1 in=32 out=16' in g and 'fc fc2 in=16 out=4' in g, g"
 run $DCC train --net cnn:4,8,16,32:8 --data d8 -o x.dct
 expect_status 1 "cnn too deep"; expect_err_has "pools 8x8 images below 1x1" "cnn too deep"
 
+# Compressed training: 8-bit compute on float32 master weights.  Updates far
+# below one 8-bit step still move the master copy.
+run $DCC train --net mlp:64-32-4 --data d8 --epochs 3 --lr 0.1 --quant 8:8:16 -o q.dct
+expect_status 0 "quant training"
+check $PY -c "
+import json, subprocess; p = json.loads(subprocess.run(['$DCC', 'info', '--json', 'q.dct'], capture_output=True, text=True).stdout)
+assert p['metadata']['dcc.provenance'][-1].endswith('quant=8:8:16 warmup=1') and p['metadata']['dcc.accuracy'] > 0.8"
+$DCC train --init q.dct --data d8 --epochs 1 --lr 0.00001 --momentum 0 --weight-decay 0 --quant 8:8:16 --warmup 0 -o q2.dct >/dev/null 2>&1
+$DCC export q.dct -o q.npz
+$DCC export q2.dct -o q2.npz
+check $PY -c "
+import numpy as np; a = np.load('q.npz')['fc1.weight'].astype(np.float64); b = np.load('q2.npz')['fc1.weight'].astype(np.float64)
+fl = 7 - int(np.ceil(np.log2(np.abs(a).max()))); step = 2.0 ** -fl
+d = np.abs(b - a)
+assert (d > 0).mean() > 0.5, 'the master weights moved'
+assert d.max() < step / 4, (d.max(), step)          # every update far below one 8-bit step
+q = lambda w: np.round(w * 2.0 ** fl)
+assert (q(a) == q(b)).mean() > 0.9                   # an 8-bit copy alone would not have moved"
+run $DCC train --net mlp:64-32-4 --data d8 --quant 8:8 -o x.dct
+expect_status 2 "bad quant"; expect_err_has "--quant: '8:8' is not W:A:E" "bad quant"
+
 # Errors.
 run $DCC train --net nosuch --data d8 -o x.dct
 expect_status 1 "unknown net"
