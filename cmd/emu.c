@@ -14,9 +14,12 @@
 #include "../lib/dcc_nn.h"
 #include "common.h"
 
+int emu_train_step(const char *path, const char *data, long batch, const dcc_accel_cfg *cfg, int as_json);
+
 static const char usage[] =
 	"usage: dcc emu IN.dcb IN.dci [--input X.npy | --data DIR] [--count N] [OPTIONS]\n"
 	"       dcc emu --synthetic OUTxIN --weight-density W --act-density A [OPTIONS]\n"
+	"       dcc emu --train-step MODEL.dct [--batch B] [OPTIONS]\n"
 	"\n"
 	"Runs the program on the blob: each PE walks its columns of the sparse\n"
 	"matrix for every nonzero input activation, looks up the codebook and\n"
@@ -38,6 +41,10 @@ static const char usage[] =
 	"  --sweep pes=L|fifo=L  rerun over a list (pes=1,2,4,...) and print the table\n"
 	"  --synthetic OUTxIN    a random layer of that size (EIE's benchmark)\n"
 	"  --weight-density W, --act-density A, --seed N   for --synthetic\n"
+	"  --train-step MODEL    the cost of one training step of a pruned model's fc\n"
+	"                        layers: forward, error back-propagation (the\n"
+	"                        transpose) and weight gradient, dense and sparse\n"
+	"  --batch B             --train-step's images (default 64)\n"
 	"  --threads N           worker threads over the inputs (default: all cores)\n"
 	"  --json                print JSON\n"
 	"  -h, --help            show this help\n";
@@ -172,7 +179,7 @@ static int parse_list(const char *s, long *v, int *n)
 int cmd_emu(int argc, char **argv)
 {
 	enum { O_INPUT = 256, O_DATA, O_COUNT, O_LOGITS, O_PES, O_FIFO, O_SRAM, O_SRAMKB, O_FREQ, O_DRAM, O_SWEEP,
-	       O_SYN, O_WD, O_AD, O_SEED, O_THREADS, O_JSON };
+	       O_SYN, O_WD, O_AD, O_SEED, O_THREADS, O_JSON, O_TRAINSTEP, O_BATCH };
 	static const struct option opts[] = {
 		{"input", required_argument, NULL, O_INPUT}, {"data", required_argument, NULL, O_DATA},
 		{"count", required_argument, NULL, O_COUNT}, {"logits", required_argument, NULL, O_LOGITS},
@@ -182,8 +189,12 @@ int cmd_emu(int argc, char **argv)
 		{"sweep", required_argument, NULL, O_SWEEP}, {"synthetic", required_argument, NULL, O_SYN},
 		{"weight-density", required_argument, NULL, O_WD}, {"act-density", required_argument, NULL, O_AD},
 		{"seed", required_argument, NULL, O_SEED}, {"threads", required_argument, NULL, O_THREADS},
-		{"json", no_argument, NULL, O_JSON}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"json", no_argument, NULL, O_JSON}, {"help", no_argument, NULL, 'h'},
+		{"train-step", required_argument, NULL, O_TRAINSTEP}, {"batch", required_argument, NULL, O_BATCH},
+		{NULL, 0, NULL, 0},
 	};
+	const char *trainstep = NULL;
+	long tbatch = 64;
 	const char *input = NULL, *data = NULL, *logits = NULL, *sweep = NULL, *syn = NULL;
 	long count = 0, pes = 0, fifo = 8, sram = 64, seed = 1, threads = 0;
 	double freq = 800, dram_gbps = 10, sram_kb = 128, wd = NAN, ad = NAN;
@@ -208,6 +219,8 @@ int cmd_emu(int argc, char **argv)
 		case O_SEED: bad = cmd_parse_long(usage, "--seed", optarg, 0, 0x7fffffffL, &seed); break;
 		case O_THREADS: bad = cmd_parse_long(usage, "--threads", optarg, 1, 1024, &threads); break;
 		case O_JSON: as_json = 1; break;
+		case O_TRAINSTEP: trainstep = optarg; break;
+		case O_BATCH: bad = cmd_parse_long(usage, "--batch", optarg, 1, 100000, &tbatch); break;
 		case 'h': return cmd_help(usage);
 		default: return cmd_usage_error(usage, NULL);
 		}
@@ -231,6 +244,12 @@ int cmd_emu(int argc, char **argv)
 			return cmd_usage_error(usage, "--sweep: '%s' is not a list of counts 1..4096", sweep);
 	}
 	dcc_error e = {0};
+	if (trainstep) {
+		if (optind != argc)
+			return cmd_usage_error(usage, "--train-step takes no other files");
+		cfg.pes = pes ? (int)pes : 64;
+		return emu_train_step(trainstep, data, tbatch, &cfg, as_json);
+	}
 	if (syn) { /* EIE's benchmark: one synthetic layer */
 		unsigned rows, cols;
 		char x;

@@ -89,6 +89,14 @@ void dcc_emu_stats_free(dcc_emu_stats *s);
  * words are left at p->out_addr.  stats accumulate. */
 int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc_emu_stats *st, dcc_error *err);
 
+/* The PE array's cycles for one sparse matrix-vector product, by the
+ * recurrence of formats/isa.md: count[p * cols + j] entries of column j on
+ * PE p, the nonzero inputs nz[0..nnz) broadcast in order through FIFOs of
+ * depth fifo.  Returns the cycles (no pipeline latency); busy (may be NULL,
+ * P entries) gets each PE's busy cycles. */
+uint64_t dcc_pe_cycles(const uint32_t *count, uint32_t P, uint32_t cols, const uint32_t *nz, uint32_t nnz, int fifo,
+		       uint64_t *busy);
+
 /* A synthetic EIE layer (rows x cols, 4-bit weights at density wd,
  * activations at density ad) run once through the cycle model: EIE's
  * benchmark. */

@@ -460,3 +460,35 @@ int dcc_emu_synthetic(uint32_t rows, uint32_t cols, double wd, double ad, uint64
 	free(ptr), free(ent), free(L.pe), free(x), free(nz);
 	return rc;
 }
+
+uint64_t dcc_pe_cycles(const uint32_t *count, uint32_t P, uint32_t cols, const uint32_t *nz, uint32_t nnz, int fifo,
+		       uint64_t *busy)
+{
+	uint32_t F = (uint32_t)(fifo > 0 ? fifo : 1);
+	uint64_t *E = calloc(P, sizeof(uint64_t)), *S = malloc((size_t)P * F * sizeof(uint64_t)), B = 0, T = 0;
+	if (!E || !S) {
+		free(E), free(S);
+		return 0;
+	}
+	(void)cols;
+	for (uint32_t k = 0; k < nnz; k++) {
+		uint64_t b = k == 0 ? 1 : B + 1;
+		if (k >= F)
+			for (uint32_t p = 0; p < P; p++) {
+				uint64_t sk = S[(size_t)p * F + (k - F) % F];
+				b = sk > b ? sk : b;
+			}
+		B = b;
+		for (uint32_t p = 0; p < P; p++) {
+			uint32_t cnt = count[(size_t)p * cols + nz[k]];
+			uint64_t st = B + 1 > E[p] + 1 ? B + 1 : E[p] + 1;
+			S[(size_t)p * F + k % F] = st;
+			E[p] = st + (cnt ? cnt : 1) - 1;
+			if (busy)
+				busy[p] += cnt ? cnt : 1;
+			T = E[p] > T ? E[p] : T;
+		}
+	}
+	free(E), free(S);
+	return T;
+}

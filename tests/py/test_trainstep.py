@@ -1,0 +1,59 @@
+#!/usr/bin/python3
+"""test_trainstep.py: dcc emu --train-step's multiply-accumulate counts
+against counts made by hand in NumPy for a pruned MLP: forward (kept
+weights x nonzero inputs), error back-propagation (kept weights x nonzero
+errors, zero where the ReLU was inactive) and the weight gradient (kept
+positions with both nonzero), on the first training images."""
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+DCC = os.environ["DCC"]
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAILED:", what, file=sys.stderr)
+
+
+B = 16
+with tempfile.TemporaryDirectory() as tmp:
+    p = lambda n: os.path.join(tmp, n)
+    subprocess.run([DCC, "train", "--net", "mlp:784-32-10", "--epochs", "1", "--limit", "1000", "-o", p("m.dct")],
+                   capture_output=True)
+    subprocess.run([DCC, "prune", p("m.dct"), "--sparsity", "0.7", "-o", p("pr.dct")], capture_output=True)
+    subprocess.run([DCC, "export", p("pr.dct"), "-o", p("w.npz")], capture_output=True)
+    r = subprocess.run([DCC, "emu", "--train-step", p("pr.dct"), "--batch", str(B), "--pes", "4", "--json"],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "train-step: " + r.stderr)
+    rep = {(s["layer"], s["stage"]): s for s in json.loads(r.stdout)["stages"]} if r.returncode == 0 else {}
+    w = np.load(p("w.npz"))
+    x = np.frombuffer(gzip.open("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").read()[16:],
+                      np.uint8).reshape(-1, 784)[:B].astype(np.float32) / 255
+    h = np.maximum(x @ w["fc1.weight"].T + w["fc1.bias"], 0)
+    M1, M2 = w["fc1.weight"] != 0, w["fc2.weight"] != 0
+    want = {
+        ("fc1", "FP"): sum(M1[:, xs != 0].sum() for xs in x),
+        ("fc1", "EB"): sum(M1[hs != 0, :].sum() for hs in h),
+        ("fc1", "WG"): sum(M1[np.ix_(hs != 0, xs != 0)].sum() for xs, hs in zip(x, h)),
+        ("fc2", "FP"): sum(M2[:, hs != 0].sum() for hs in h),
+        ("fc2", "EB"): B * M2.sum(),
+        ("fc2", "WG"): sum(M2[:, hs != 0].sum() for hs in h),
+    }
+    for k, v in want.items():
+        got = rep.get(k, {}).get("sparse_macs")
+        check(got == v, "%s %s: %s sparse MACs, hand count %d" % (k[0], k[1], got, v))
+        check(rep.get(k, {}).get("dense_macs") == B * M1.size if k[0] == "fc1" else B * M2.size, "%s dense" % (k,))
+
+print("test_trainstep.py: %d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)
