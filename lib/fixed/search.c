@@ -93,6 +93,18 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_dataset *d, size_t calib, con
 	if (calib > d->ntrain)
 		calib = d->ntrain;
 	memset(fmt, 0, L * sizeof(*fmt));
+	/* every value must fit some format: finite, and within 2^(bw-1-FL_MIN) */
+	for (size_t i = 0; i < L; i++) {
+		const dcc_layer *g = &net->layers[i];
+		for (int k = 0; k < g->nparam; k++)
+			for (size_t j = 0; j < g->p[k].n; j++) {
+				float v = g->p[k].w[j];
+				if (!isfinite(v) || fabsf(v) > ldexpf(1.0f, 24 - 1 - DCC_FL_MIN))
+					return dcc_fail(err, DCC_E_RANGE,
+							"layer '%s': '%s' holds %g, which no fixed-point format (fl %d..%d) can hold",
+							g->name, g->p[k].name, (double)v, DCC_FL_MIN, DCC_FL_MAX);
+			}
+	}
 	/* weights and biases */
 	for (size_t i = 0; i < L; i++) {
 		const dcc_layer *g = &net->layers[i];

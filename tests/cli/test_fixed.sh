@@ -21,5 +21,17 @@ run $DCC fixed m.dct --data d8 --search --static -o x.dct
 expect_status 2 "search with static"
 run $DCC fixed m.dct --data d8 --search --margin -1 -o x.dct
 expect_status 2 "negative margin"
+# a weight no format can hold; no calibration data
+$DCC export m.dct -o m.npz
+$PY -c "
+import numpy as np; d = dict(np.load('m.npz')); d['fc1.weight'][0, 0] = np.inf; np.savez('inf.npz', **d)"
+$DCC import --net mlp:64-32-4 --data d8 inf.npz -o inf.dct
+run $DCC fixed inf.dct --data d8 -o x.dct
+expect_status 1 "infinite weight"
+expect_err "dcc fixed: inf.dct: layer 'fc1': 'fc1.weight' holds inf, which no fixed-point format (fl -64..64) can hold" "infinite weight"
+run $DCC fixed m.dct --data nodir -o x.dct
+expect_status 1 "no calibration data"; expect_err_lines 1 "no calibration data"
+run $DCC fixed m.dct --data d8 --weights 25 -o x.dct
+expect_status 2 "width out of range"
 expect_no_file x.dct "no output on failure"
 finish
