@@ -121,7 +121,7 @@ $(BUILD)/bench/huffbench: bench/huffbench.c $(LIBA)
 demo: deps $(BIN)
 	$(Q)$(MAKE) --no-print-directory -C examples/lenet300 DCC=$(abspath $(BIN)) demo
 
-## install: install dcc, libdcc.a, dcc.h, man pages and dcc.pc under PREFIX
+## install: install dcc, libdcc.a, the headers, man pages and dcc.pc under PREFIX
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1 \
