@@ -335,6 +335,28 @@ static int put_q(dcc_model *m, const char *name, const float *x, size_t n, int n
 	return dcc_model_add(m, name, dt, 0, fl, ndim, shape, buf, err);
 }
 
+/* Stores a parameter quantised at (bw, fl): its codebook when the weight is
+ * shared, else the tensor itself.  put_q reads x before it replaces the
+ * tensor x may alias, so the net's floats need no copy. */
+static int store_param(dcc_model *m, const dcc_param *p, int bw, int fl, dcc_error *err)
+{
+	char nm[DCC_MAX_NAME + 16];
+	snprintf(nm, sizeof(nm), "%s.codebook", p->name);
+	const dcc_tensor *cb = dcc_model_find(m, nm);
+	if (!cb)
+		return put_q(m, p->name, p->w, p->n, p->ndim, p->shape, bw, fl, err);
+	size_t k = (size_t)cb->shape[0]; /* shared: the codebook entries are what is quantised */
+	float *c = malloc(k * sizeof(float));
+	if (!c)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t j = 0; j < k; j++)
+		c[j] = (float)dcc_tensor_get(cb, j);
+	uint64_t shape[1] = {k};
+	int rc = put_q(m, nm, c, k, 1, shape, bw, fl, err);
+	free(c);
+	return rc;
+}
+
 int dcc_fixed_apply(dcc_model *m, const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl, dcc_error *err)
 {
 	size_t L = net->nlayers;
@@ -345,39 +367,13 @@ int dcc_fixed_apply(dcc_model *m, const dcc_net *net, const dcc_qfmt *fmt, int i
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	if (!rc)
 		snprintf(lines[0], 64, "input a_bw=%d a_fl=%d", in_bw, in_fl);
-	/* quantise from copies: the net's floats alias tensors being replaced */
 	for (size_t i = 0; i < L && !rc; i++) {
 		const dcc_layer *g = &net->layers[i];
 		if (g->op == DCC_OP_LSTM) {
 			const dcc_qfmt *f = &fmt[i];
-			for (int k = 0; k < 4 && !rc; k++) {
-				char nm[DCC_MAX_NAME + 16];
-				snprintf(nm, sizeof(nm), "%s.codebook", g->p[k].name);
-				dcc_tensor *cb = dcc_model_find(m, nm);
-				if (cb) { /* shared: the codebook entries are what is quantised */
-					size_t kk = (size_t)cb->shape[0];
-					float *c = malloc(kk * sizeof(float));
-					if (!c) {
-						rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-						break;
-					}
-					for (size_t j = 0; j < kk; j++)
-						c[j] = (float)dcc_tensor_get(cb, j);
-					uint64_t shape[1] = {kk};
-					rc = put_q(m, nm, c, kk, 1, shape, f->w_bw, k == 0 ? f->w_fl : f->wh_fl, err);
-					free(c);
-					continue;
-				}
-				float *cpy = malloc(g->p[k].n * sizeof(float));
-				if (!cpy) {
-					rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-					break;
-				}
-				memcpy(cpy, g->p[k].w, g->p[k].n * sizeof(float));
-				rc = put_q(m, g->p[k].name, cpy, g->p[k].n, g->p[k].ndim, g->p[k].shape, k < 2 ? f->w_bw : f->b_bw,
-					   k == 0 ? f->w_fl : k == 1 ? f->wh_fl : f->b_fl, err);
-				free(cpy);
-			}
+			for (int k = 0; k < 4 && !rc; k++)
+				rc = store_param(m, &g->p[k], k < 2 ? f->w_bw : f->b_bw,
+						 k == 0 ? f->w_fl : k == 1 ? f->wh_fl : f->b_fl, err);
 			if (!rc && !(lines[nl] = malloc(DCC_MAX_NAME + 160)))
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 			else if (!rc)
@@ -389,43 +385,9 @@ int dcc_fixed_apply(dcc_model *m, const dcc_net *net, const dcc_qfmt *fmt, int i
 		if (!has_w(g))
 			continue;
 		const dcc_qfmt *f = &fmt[i];
-		char nm[DCC_MAX_NAME + 16];
-		snprintf(nm, sizeof(nm), "%s.codebook", g->p[0].name);
-		dcc_tensor *cb = dcc_model_find(m, nm);
-		if (cb) { /* shared: the codebook entries are what is quantised */
-			size_t k = (size_t)cb->shape[0];
-			float *c = malloc(k * sizeof(float));
-			if (!c) {
-				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-				break;
-			}
-			for (size_t j = 0; j < k; j++)
-				c[j] = (float)dcc_tensor_get(cb, j);
-			uint64_t shape[1] = {k};
-			rc = put_q(m, nm, c, k, 1, shape, f->w_bw, f->w_fl, err);
-			free(c);
-		} else {
-			size_t n = g->p[0].n;
-			float *c = malloc(n * sizeof(float));
-			if (!c) {
-				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-				break;
-			}
-			memcpy(c, g->p[0].w, n * sizeof(float));
-			rc = put_q(m, g->p[0].name, c, n, g->p[0].ndim, g->p[0].shape, f->w_bw, f->w_fl, err);
-			free(c);
-		}
-		if (!rc) {
-			size_t n = g->p[1].n;
-			float *c = malloc(n * sizeof(float));
-			if (!c) {
-				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-				break;
-			}
-			memcpy(c, g->p[1].w, n * sizeof(float));
-			rc = put_q(m, g->p[1].name, c, n, g->p[1].ndim, g->p[1].shape, f->b_bw, f->b_fl, err);
-			free(c);
-		}
+		rc = store_param(m, &g->p[0], f->w_bw, f->w_fl, err);
+		if (!rc)
+			rc = store_param(m, &g->p[1], f->b_bw, f->b_fl, err);
 		if (!rc) {
 			if (!(lines[nl] = malloc(DCC_MAX_NAME + 96)))
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");

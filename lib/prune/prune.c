@@ -198,19 +198,20 @@ static void apply(float *w, const uint8_t *mask, size_t n)
 			w[i] = 0.0f;
 }
 
-/* Cuts the k smallest |w| among idx[0..n) (positions in w), masked weights
- * counting as zero; ties go to the lower position. */
-static void cut_smallest(float *w, uint8_t *mask, const size_t *idx, size_t n, size_t k, float *scratch)
+/* Cuts the k smallest |w| among positions idx[0..n) of w (or base + 0..n
+ * when idx is NULL), masked weights counting as zero; ties go to the lower
+ * position. */
+static void cut_smallest(float *w, uint8_t *mask, const size_t *idx, size_t base, size_t n, size_t k, float *scratch)
 {
 	if (k == 0 || n == 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		size_t j = idx ? idx[i] : i;
+		size_t j = idx ? idx[i] : base + i;
 		scratch[i] = kept(mask, j) ? w[j] : 0.0f;
 	}
 	if (k >= n) {
 		for (size_t i = 0; i < n; i++)
-			cut(mask, idx ? idx[i] : i);
+			cut(mask, idx ? idx[i] : base + i);
 		return;
 	}
 	uint32_t t = key(dcc_select_abs(scratch, n, k - 1));
@@ -221,7 +222,7 @@ static void cut_smallest(float *w, uint8_t *mask, const size_t *idx, size_t n, s
 	for (size_t i = 0; i < n; i++) {
 		uint32_t u = key(scratch[i]);
 		if (u < t || (u == t && ties && ties--))
-			cut(mask, idx ? idx[i] : i);
+			cut(mask, idx ? idx[i] : base + i);
 	}
 }
 
@@ -245,45 +246,23 @@ int dcc_prune_tensor(dcc_model *m, const dcc_prunable *p, double sparsity, const
 		if (!scratch)
 			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 		/* select on a masked copy only when a mask exists; w itself otherwise */
-		cut_smallest(w, mask, NULL, n, (size_t)llround(sparsity * (double)n), scratch);
+		cut_smallest(w, mask, NULL, 0, n, (size_t)llround(sparsity * (double)n), scratch);
 		free(scratch);
 	} else if (s->pattern == DCC_PATTERN_BANK) {
 		size_t B = (size_t)s->bank;
 		if (B < 1 || B > cols)
 			return dcc_fail(err, DCC_E_RANGE, "'%s': bank size %zu is outside 1..%zu (the row length)", p->layer, B, cols);
 		size_t keep = (size_t)llround((double)B * (1.0 - sparsity));
-		float scratch[65536];
-		if (B > 65536)
-			return dcc_fail(err, DCC_E_RANGE, "'%s': bank size %zu is too large", p->layer, B);
-		size_t idx[1];
-		(void)idx;
+		float *scratch = malloc(B * sizeof(float));
+		if (!scratch)
+			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 		for (size_t r = 0; r < rows; r++)
 			for (size_t b0 = 0; b0 < cols; b0 += B) {
 				size_t len = cols - b0 < B ? cols - b0 : B;
 				size_t kp = len == B ? keep : (size_t)llround((double)len * (1.0 - sparsity));
-				/* positions are relative to the bank: shift w and mask views */
-				size_t base = r * cols + b0;
-				for (size_t i = 0; i < len; i++)
-					scratch[i] = kept(mask, base + i) ? w[base + i] : 0.0f;
-				size_t k = len - kp;
-				if (k == 0)
-					continue;
-				if (k >= len) {
-					for (size_t i = 0; i < len; i++)
-						cut(mask, base + i);
-					continue;
-				}
-				uint32_t th = key(dcc_select_abs(scratch, len, k - 1));
-				size_t below = 0;
-				for (size_t i = 0; i < len; i++)
-					below += key(scratch[i]) < th;
-				size_t ties = k - below;
-				for (size_t i = 0; i < len; i++) {
-					uint32_t u = key(scratch[i]);
-					if (u < th || (u == th && ties && ties--))
-						cut(mask, base + i);
-				}
+				cut_smallest(w, mask, NULL, r * cols + b0, len, len - kp, scratch);
 			}
+		free(scratch);
 	} else {
 		size_t P = (size_t)s->pes;
 		if (P < 1 || P > rows)
@@ -308,7 +287,7 @@ int dcc_prune_tensor(dcc_model *m, const dcc_prunable *p, double sparsity, const
 				return dcc_fail(err, DCC_E_RANGE, "'%s': PE %zu has %zu weights, fewer than the %zu each PE keeps",
 						p->layer, pe, cnt, keep);
 			}
-			cut_smallest(w, mask, idx, cnt, cnt - keep, scratch);
+			cut_smallest(w, mask, idx, 0, cnt, cnt - keep, scratch);
 		}
 		free(idx);
 		free(scratch);
