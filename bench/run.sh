@@ -167,7 +167,7 @@ if want svd; then
 import time, numpy as np; a = np.load('s4096.npy')
 t = time.perf_counter(); np.linalg.svd(a, full_matrices=False); print('%.3f' % (time.perf_counter() - t))")
 	printf '  %-52s %8s s\n' "dcc svd, full 4096x4096 (dgesdd in double, whole command)" "$(secs "$t0" "$t1")"
-	printf '  %-52s %8s s\n' "peer: numpy.linalg.svd (sgesdd, float)" "$tn"
+	printf '  %-52s %8s s\n' "peer: numpy.linalg.svd (dgesdd in double too)" "$tn"
 	if [ ! -f fc6r.dct ]; then
 		$PY -c "
 import numpy as np; rng = np.random.default_rng(3)

@@ -80,8 +80,12 @@ int dcc_svd_factor(const float *w, size_t m, size_t n, size_t R, int randomized,
 		if (!rc) {
 			for (size_t i = 0; i < m * n; i++)
 				A[i] = w[i];
-			lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', (lapack_int)m, (lapack_int)n, A, (lapack_int)n,
-							 s, U, (lapack_int)k, Vt, (lapack_int)n);
+			/* the row-major A is the column-major n x m matrix A^T = V S U^T:
+			 * LAPACK's own layout, so LAPACKE makes no transposed copies; its
+			 * U (n x k, column-major) is our Vt (k x n, row-major) and its
+			 * V^T (k x m, column-major) our U (m x k, row-major) */
+			lapack_int info = LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', (lapack_int)n, (lapack_int)m, A, (lapack_int)n,
+							 s, Vt, (lapack_int)n, U, (lapack_int)k);
 			if (info)
 				rc = dcc_fail(err, DCC_E_RANGE, "the SVD did not converge (LAPACK info %d)", (int)info);
 		}
