@@ -8,15 +8,22 @@
 #include "common.h"
 
 static const char usage_compile[] =
-	"usage: dcc compile IN.dcb [--pes P] -o OUT.dci\n"
+	"usage: dcc compile IN.dcb [--pes P] [CONVOLVER OPTIONS] -o OUT.dci\n"
 	"\n"
-	"Lays the blob's layers out in the accelerator's DRAM (each fc and conv2d\n"
-	"layer in EIE's per-PE layout: column pointers, 4-bit index + 4-bit codebook\n"
-	"entries, a 16-entry codebook, biases and a descriptor) and emits the\n"
-	"program: load the input, one spmv per fc layer and one spconv per\n"
-	"convolution (ReLU fused), maxpool, store the output.\n"
+	"Lays the blob's layers out in the accelerator's DRAM and emits the\n"
+	"program: load the input, one spmv per fc layer (EIE's per-PE layout:\n"
+	"column pointers, 4-bit index + 4-bit codebook entries, a 16-entry\n"
+	"codebook, biases and a descriptor), one conv per convolution on the\n"
+	"convolver engine (dense 16-bit weights, tiled to its buffers; ReLU\n"
+	"fused), maxpool, store the output.\n"
 	"\n"
 	"  --pes P               processing elements (default 64)\n"
+	"  --conv-pes N          convolver engine: output channels in parallel (16)\n"
+	"  --convolvers N        convolvers per PE, input channels in parallel (4);\n"
+	"                        0 runs convolutions on the sparse PE array (spconv)\n"
+	"  --conv-k K            native convolver size (3; larger kernels take\n"
+	"                        ceil(k/K)^2 passes)\n"
+	"  --conv-buf-kb KB      each of its input, weight and output buffers (32)\n"
 	"  -o, --output OUT      the program to write\n"
 	"  --force               overwrite OUT even when it is the input\n"
 	"  -h, --help            show this help\n";
@@ -72,18 +79,26 @@ int cmd_load_program(const char *path, dcc_program *p)
 
 int cmd_compile(int argc, char **argv)
 {
-	enum { O_PES = 256, O_FORCE };
+	enum { O_PES = 256, O_FORCE, O_CPES, O_CONV, O_CK, O_CBUF };
 	static const struct option opts[] = {
 		{"pes", required_argument, NULL, O_PES}, {"output", required_argument, NULL, 'o'},
+		{"conv-pes", required_argument, NULL, O_CPES}, {"convolvers", required_argument, NULL, O_CONV},
+		{"conv-k", required_argument, NULL, O_CK}, {"conv-buf-kb", required_argument, NULL, O_CBUF},
 		{"force", no_argument, NULL, O_FORCE}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	const char *out = NULL;
-	long pes = 64;
+	long pes = 64, v;
 	int force = 0, c;
+	dcc_accel_cfg cfg;
+	dcc_accel_defaults(&cfg);
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		int bad = 0;
 		switch (c) {
 		case O_PES: bad = cmd_parse_long(usage_compile, "--pes", optarg, 1, 4096, &pes); break;
+		case O_CPES: bad = cmd_parse_long(usage_compile, "--conv-pes", optarg, 1, 4096, &v), cfg.conv_pes = (int)v; break;
+		case O_CONV: bad = cmd_parse_long(usage_compile, "--convolvers", optarg, 0, 4096, &v), cfg.convolvers = (int)v; break;
+		case O_CK: bad = cmd_parse_long(usage_compile, "--conv-k", optarg, 1, 15, &v), cfg.conv_k = (int)v; break;
+		case O_CBUF: bad = cmd_parse_long(usage_compile, "--conv-buf-kb", optarg, 1, 1 << 20, &v), cfg.conv_buf_kb = (int)v; break;
 		case 'o': out = optarg; break;
 		case O_FORCE: force = 1; break;
 		case 'h': return cmd_help(usage_compile);
@@ -110,19 +125,23 @@ int cmd_compile(int argc, char **argv)
 		return cmd_fail(in, &e);
 	dcc_program p;
 	uint8_t *dram;
-	rc = dcc_accel_compile(m, crc, (int)pes, &p, &dram, &e);
+	cfg.pes = (int)pes;
+	rc = dcc_accel_compile(m, crc, &cfg, &p, &dram, &e);
 	dcc_model_free(m);
 	if (rc)
 		return cmd_fail(in, &e);
 	free(dram);
-	size_t nspmv = 0;
+	size_t nspmv = 0, nconv = 0;
 	for (size_t i = 0; i < p.n; i++)
-		nspmv += p.insn[i].op == DCC_OP_SPMV;
+		nspmv += p.insn[i].op == DCC_OP_SPMV, nconv += p.insn[i].op == DCC_OP_CONV;
 	rc = save_program(out, in, &p, force);
 	if (!rc) {
 		char b1[32];
-		printf("%s: %zu instructions (%zu spmv) for %ld PEs; DRAM image %s\n", out, p.n, nspmv, pes,
-		       cmd_bytes(p.dram_bytes, b1, sizeof(b1)));
+		printf("%s: %zu instructions (%zu spmv", out, p.n, nspmv);
+		if (nconv)
+			printf(", %zu conv on %d x %d convolvers of %dx%d", nconv, cfg.conv_pes, cfg.convolvers, cfg.conv_k,
+			       cfg.conv_k);
+		printf(") for %ld PEs; DRAM image %s\n", pes, cmd_bytes(p.dram_bytes, b1, sizeof(b1)));
 	}
 	dcc_program_free(&p);
 	return rc ? EXIT_FAIL : cmd_finish(EXIT_OK);

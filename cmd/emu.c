@@ -19,6 +19,7 @@ static int emu_train_step(const char *path, const char *data, long batch, const 
 static const char usage[] =
 	"usage: dcc emu IN.dcb IN.dci [--input X.npy | --data DIR] [--count N] [OPTIONS]\n"
 	"       dcc emu --synthetic OUTxIN --weight-density W --act-density A [OPTIONS]\n"
+	"       dcc emu --synthetic-conv C,H,W,M,K[,STRIDE[,PAD]] [OPTIONS]\n"
 	"       dcc emu --train-step MODEL.dct [--batch B] [OPTIONS]\n"
 	"\n"
 	"Runs the program on the blob: each PE walks its columns of the sparse\n"
@@ -38,8 +39,15 @@ static const char usage[] =
 	"  --sram-kb K           sparse-matrix SRAM per PE in KB (default 128)\n"
 	"  --freq MHZ            clock (default 800)\n"
 	"  --dram-gbps G         DRAM bandwidth for weights that do not fit (10)\n"
-	"  --sweep pes=L|fifo=L  rerun over a list (pes=1,2,4,...) and print the table\n"
+	"  --conv-pes N, --convolvers N, --conv-k K, --conv-buf-kb KB\n"
+	"                        the convolver engine (default: the program's;\n"
+	"                        see dcc compile)\n"
+	"  --sweep KIND=L        rerun over a list and print the table; KIND is pes,\n"
+	"                        fifo, convolvers or conv-pes (pes=16,32,64)\n"
 	"  --synthetic OUTxIN    a random layer of that size (EIE's benchmark)\n"
+	"  --synthetic-conv C,H,W,M,K[,STRIDE[,PAD]]\n"
+	"                        a convolution of that shape on the convolver engine\n"
+	"                        (a VGG-16 layer, say): cycles, GOP/s, DRAM bytes\n"
 	"  --weight-density W, --act-density A, --seed N   for --synthetic\n"
 	"  --train-step MODEL    the cost of one training step of a pruned model's fc\n"
 	"                        layers: forward, error back-propagation (the\n"
@@ -105,7 +113,7 @@ static void merge(dcc_emu_stats *dst, const dcc_emu_stats *src)
 	for (size_t i = 0; dst->l && i < src->nlayers && i < dst->nlayers; i++) {
 		dcc_layer_stats *a = &dst->l[i];
 		const dcc_layer_stats *b = &src->l[i];
-		a->rows = b->rows, a->cols = b->cols;
+		a->rows = b->rows, a->cols = b->cols, a->mults = b->mults, a->tile_r = b->tile_r, a->tile_c = b->tile_c;
 		a->cycles += b->cycles, a->compute_cycles += b->compute_cycles, a->dram_cycles += b->dram_cycles;
 		a->macs += b->macs, a->dense_macs += b->dense_macs, a->busy_pe_cycles += b->busy_pe_cycles;
 		a->bubble_pe_cycles += b->bubble_pe_cycles, a->pointer_reads += b->pointer_reads;
@@ -127,25 +135,37 @@ static void merge(dcc_emu_stats *dst, const dcc_emu_stats *src)
 static json_t *layer_json(const dcc_layer_stats *l, uint64_t runs, const dcc_accel_cfg *c, double *us)
 {
 	double r = runs ? (double)runs : 1, cyc = (double)l->cycles / r, t = cyc / c->freq_mhz;
-	double pcyc = (double)c->pes * (double)(l->compute_cycles - (uint64_t)c->pipeline * runs);
-	double util = pcyc > 0 ? (double)l->macs / pcyc : 0, lb = pcyc > 0 ? 1 - (double)l->bubble_pe_cycles / pcyc : 0;
+	double ccyc = (double)(l->compute_cycles - (uint64_t)c->pipeline * runs);
+	/* the PE array: MACs per PE-cycle; the convolver engine: per multiplier-cycle */
+	double pcyc = (double)c->pes * ccyc, slots = l->mults ? (double)l->mults * ccyc : pcyc;
+	if (l->mults && l->rows && l->busy_pe_cycles + l->bubble_pe_cycles)
+		pcyc = (double)(l->busy_pe_cycles + l->bubble_pe_cycles);
+	double util = slots > 0 ? (double)l->macs / slots : 0, lb = pcyc > 0 ? 1 - (double)l->bubble_pe_cycles / pcyc : 0;
 	*us = t;
 	json_t *pb = json_array();
 	for (uint32_t q = 0; q < l->npe; q++)
 		json_array_append_new(pb, json_real((double)l->pe_busy[q] / r));
-	return json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:o, s:f}", "layer", l->name, "rows",
+	json_t *o = json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:o, s:f}", "layer", l->name, "rows",
 			 (int)l->rows, "cols", (int)l->cols, "cycles", cyc, "us", t, "utilisation", util, "load_balance", lb,
 			 "macs", (double)l->macs / r, "dense_macs", (double)l->dense_macs / r, "gops",
 			 t > 0 ? 2 * (double)l->macs / r / (t * 1e3) : 0.0, "dense_gops",
 			 t > 0 ? 2 * (double)l->dense_macs / r / (t * 1e3) : 0.0, "nonzero_acts",
 			 (double)l->nonzero_acts / r, "bound", l->bandwidth_bound ? "bandwidth" : "compute", "pe_busy_cycles", pb,
 			 "compute_cycles", (double)l->compute_cycles / r);
+	json_object_set_new(o, "engine", json_string(l->mults ? "convolver" : "pe-array"));
+	json_object_set_new(o, "dram_bytes", json_real((double)l->dram_bytes / r));
+	json_object_set_new(o, "dram_cycles", json_real((double)l->dram_cycles / r));
+	if (l->mults) {
+		json_object_set_new(o, "tile", json_pack("[i, i]", (int)l->tile_r, (int)l->tile_c));
+		json_object_set_new(o, "multipliers", json_integer(l->mults));
+	}
+	return o;
 }
 
 static void print_layers(json_t *ls)
 {
-	printf("  %-10s %11s %9s %9s %6s %6s %10s %9s %9s %s\n", "layer", "size", "cycles", "us", "util", "balance",
-	       "MACs", "GOP/s", "dense", "bound");
+	printf("  %-10s %11s %9s %9s %6s %6s %10s %9s %9s %9s %s\n", "layer", "size", "cycles", "us", "util", "balance",
+	       "MACs", "GOP/s", "dense", "DRAM KB", "bound");
 	size_t i;
 	json_t *l;
 	json_array_foreach(ls, i, l)
@@ -153,12 +173,13 @@ static void print_layers(json_t *ls)
 		char sz[32];
 		snprintf(sz, sizeof(sz), "%lldx%lld", json_integer_value(json_object_get(l, "cols")),
 			 json_integer_value(json_object_get(l, "rows")));
-		printf("  %-10s %11s %9.0f %9.2f %5.1f%% %6.1f%% %10.0f %9.1f %9.1f %s\n",
+		printf("  %-10s %11s %9.0f %9.2f %5.1f%% %6.1f%% %10.0f %9.1f %9.1f %9.1f %s%s\n",
 		       json_string_value(json_object_get(l, "layer")), sz, json_real_value(json_object_get(l, "cycles")),
 		       json_real_value(json_object_get(l, "us")), 100 * json_real_value(json_object_get(l, "utilisation")),
 		       100 * json_real_value(json_object_get(l, "load_balance")), json_real_value(json_object_get(l, "macs")),
 		       json_real_value(json_object_get(l, "gops")), json_real_value(json_object_get(l, "dense_gops")),
-		       json_string_value(json_object_get(l, "bound")));
+		       json_real_value(json_object_get(l, "dram_bytes")) / 1024, json_string_value(json_object_get(l, "bound")),
+		       strcmp(json_string_value(json_object_get(l, "engine")), "convolver") ? "" : " (convolvers)");
 	}
 }
 
@@ -176,10 +197,23 @@ static int parse_list(const char *s, long *v, int *n)
 	return *n ? 0 : -1;
 }
 
+/* one point of a --sweep: 0 PEs, 1 FIFO depth, 2 convolvers, 3 convolver PEs */
+static void sweep_set(dcc_accel_cfg *c, int kind, long v)
+{
+	if (kind == 0)
+		c->pes = (int)v;
+	else if (kind == 1)
+		c->fifo = (int)v;
+	else if (kind == 2)
+		c->convolvers = (int)v;
+	else
+		c->conv_pes = (int)v;
+}
+
 int cmd_emu(int argc, char **argv)
 {
 	enum { O_INPUT = 256, O_DATA, O_COUNT, O_LOGITS, O_PES, O_FIFO, O_SRAM, O_SRAMKB, O_FREQ, O_DRAM, O_SWEEP,
-	       O_SYN, O_WD, O_AD, O_SEED, O_THREADS, O_JSON, O_TRAINSTEP, O_BATCH };
+	       O_SYN, O_WD, O_AD, O_SEED, O_THREADS, O_JSON, O_TRAINSTEP, O_BATCH, O_CPES, O_CONV, O_CK, O_CBUF, O_SYNC };
 	static const struct option opts[] = {
 		{"input", required_argument, NULL, O_INPUT}, {"data", required_argument, NULL, O_DATA},
 		{"count", required_argument, NULL, O_COUNT}, {"logits", required_argument, NULL, O_LOGITS},
@@ -191,11 +225,15 @@ int cmd_emu(int argc, char **argv)
 		{"seed", required_argument, NULL, O_SEED}, {"threads", required_argument, NULL, O_THREADS},
 		{"json", no_argument, NULL, O_JSON}, {"help", no_argument, NULL, 'h'},
 		{"train-step", required_argument, NULL, O_TRAINSTEP}, {"batch", required_argument, NULL, O_BATCH},
+		{"conv-pes", required_argument, NULL, O_CPES}, {"convolvers", required_argument, NULL, O_CONV},
+		{"conv-k", required_argument, NULL, O_CK}, {"conv-buf-kb", required_argument, NULL, O_CBUF},
+		{"synthetic-conv", required_argument, NULL, O_SYNC},
 		{NULL, 0, NULL, 0},
 	};
 	const char *trainstep = NULL;
 	long tbatch = 64;
-	const char *input = NULL, *data = NULL, *logits = NULL, *sweep = NULL, *syn = NULL;
+	const char *input = NULL, *data = NULL, *logits = NULL, *sweep = NULL, *syn = NULL, *synconv = NULL;
+	long conv_pes = -1, convolvers = -1, conv_k = -1, conv_buf = -1;
 	long count = 0, pes = 0, fifo = 8, sram = 64, seed = 1, threads = 0;
 	double freq = 800, dram_gbps = 10, sram_kb = 128, wd = NAN, ad = NAN;
 	int as_json = 0, c;
@@ -214,6 +252,11 @@ int cmd_emu(int argc, char **argv)
 		case O_DRAM: bad = cmd_parse_double(usage, "--dram-gbps", optarg, &dram_gbps); break;
 		case O_SWEEP: sweep = optarg; break;
 		case O_SYN: syn = optarg; break;
+		case O_SYNC: synconv = optarg; break;
+		case O_CPES: bad = cmd_parse_long(usage, "--conv-pes", optarg, 1, 4096, &conv_pes); break;
+		case O_CONV: bad = cmd_parse_long(usage, "--convolvers", optarg, 0, 4096, &convolvers); break;
+		case O_CK: bad = cmd_parse_long(usage, "--conv-k", optarg, 1, 15, &conv_k); break;
+		case O_CBUF: bad = cmd_parse_long(usage, "--conv-buf-kb", optarg, 1, 1 << 20, &conv_buf); break;
 		case O_WD: bad = cmd_parse_double(usage, "--weight-density", optarg, &wd); break;
 		case O_AD: bad = cmd_parse_double(usage, "--act-density", optarg, &ad); break;
 		case O_SEED: bad = cmd_parse_long(usage, "--seed", optarg, 0, 0x7fffffffL, &seed); break;
@@ -233,14 +276,25 @@ int cmd_emu(int argc, char **argv)
 	dcc_accel_defaults(&cfg);
 	cfg.fifo = (int)fifo, cfg.sram_bits = (int)sram, cfg.freq_mhz = freq, cfg.dram_gbps = dram_gbps;
 	cfg.sram_kb_per_pe = sram_kb;
+	/* the convolver engine: what was asked, else the defaults (the program's, below) */
+	if (conv_pes > 0)
+		cfg.conv_pes = (int)conv_pes;
+	if (convolvers >= 0)
+		cfg.convolvers = (int)convolvers;
+	if (conv_k > 0)
+		cfg.conv_k = (int)conv_k;
+	if (conv_buf > 0)
+		cfg.conv_buf_kb = (int)conv_buf;
 	long list[64];
-	int nlist = 0, sweep_pes = 0;
+	int nlist = 0, sweep_kind = -1;
 	if (sweep) {
-		if (!strncmp(sweep, "pes=", 4))
-			sweep_pes = 1;
-		else if (strncmp(sweep, "fifo=", 5))
-			return cmd_usage_error(usage, "--sweep: 'pes=1,2,...' or 'fifo=1,2,...'");
-		if (parse_list(sweep + (sweep_pes ? 4 : 5), list, &nlist))
+		static const char *const kinds[] = {"pes=", "fifo=", "convolvers=", "conv-pes="};
+		for (int k = 0; k < 4 && sweep_kind < 0; k++)
+			if (!strncmp(sweep, kinds[k], strlen(kinds[k])))
+				sweep_kind = k;
+		if (sweep_kind < 0)
+			return cmd_usage_error(usage, "--sweep: 'pes=L', 'fifo=L', 'convolvers=L' or 'conv-pes=L' (L: 1,2,...)");
+		if (parse_list(strchr(sweep, '=') + 1, list, &nlist))
 			return cmd_usage_error(usage, "--sweep: '%s' is not a list of counts 1..4096", sweep);
 	}
 	dcc_error e = {0};
@@ -249,6 +303,51 @@ int cmd_emu(int argc, char **argv)
 			return cmd_usage_error(usage, "--train-step takes no other files");
 		cfg.pes = pes ? (int)pes : 64;
 		return emu_train_step(trainstep, data, tbatch, &cfg, as_json);
+	}
+	if (synconv) { /* a convolution on the convolver engine, by the cycle model */
+		unsigned v[7] = {0, 0, 0, 0, 0, 1, 0};
+		int got = sscanf(synconv, "%u,%u,%u,%u,%u,%u,%u", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]);
+		if (optind != argc || syn)
+			return cmd_usage_error(usage, "--synthetic-conv takes no files and no --synthetic");
+		if (got < 5 || !v[0] || !v[1] || !v[2] || !v[3] || !v[4] || !v[5] || v[0] > 65536 || v[3] > 65536 ||
+		    v[1] > 65536 || v[2] > 65536 || v[4] > 64 || v[6] > 64 || v[1] + 2 * v[6] < v[4] || v[2] + 2 * v[6] < v[4])
+			return cmd_usage_error(usage, "--synthetic-conv: '%s' is not C,H,W,M,K[,STRIDE[,PAD]]", synconv);
+		if (cfg.convolvers < 1)
+			return cmd_usage_error(usage, "--synthetic-conv needs at least one convolver");
+		json_t *rowsj = json_array();
+		int nrun = sweep ? nlist : 1;
+		for (int k = 0; k < nrun; k++) {
+			if (sweep)
+				sweep_set(&cfg, sweep_kind, list[k]);
+			dcc_conv_shape g = {v[3], v[0], v[1], v[2], v[4], v[5], v[6], 0, 0};
+			dcc_layer_stats st;
+			if (dcc_emu_synthetic_conv(&g, &cfg, &st, &e)) {
+				json_decref(rowsj);
+				return cmd_fail(NULL, &e);
+			}
+			double us;
+			json_t *o = layer_json(&st, 1, &cfg, &us);
+			json_object_set_new(o, "conv_pes", json_integer(cfg.conv_pes));
+			json_object_set_new(o, "convolvers", json_integer(cfg.convolvers));
+			json_object_set_new(o, "conv_k", json_integer(cfg.conv_k));
+			json_object_set_new(o, "freq_mhz", json_real(cfg.freq_mhz));
+			json_object_set_new(o, "dram_gbps", json_real(cfg.dram_gbps));
+			json_array_append_new(rowsj, o);
+		}
+		if (as_json) {
+			json_dumpf(sweep ? rowsj : json_array_get(rowsj, 0), stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+			putchar('\n');
+		} else {
+			if (!sweep)
+				printf("convolver engine: %d PEs x %d convolvers of %dx%d (%d multipliers), %.0f MHz, DRAM %.1f GB/s, "
+				       "%d KB buffers\n",
+				       cfg.conv_pes, cfg.convolvers, cfg.conv_k, cfg.conv_k,
+				       cfg.conv_pes * cfg.convolvers * cfg.conv_k * cfg.conv_k, cfg.freq_mhz, cfg.dram_gbps,
+				       cfg.conv_buf_kb);
+			print_layers(rowsj);
+		}
+		json_decref(rowsj);
+		return cmd_finish(EXIT_OK);
 	}
 	if (syn) { /* EIE's benchmark: one synthetic layer */
 		unsigned rows, cols;
@@ -263,10 +362,8 @@ int cmd_emu(int argc, char **argv)
 		int nrun = sweep ? nlist : 1;
 		for (int k = 0; k < nrun; k++) {
 			cfg.pes = pes ? (int)pes : 64;
-			if (sweep && sweep_pes)
-				cfg.pes = (int)list[k];
-			else if (sweep)
-				cfg.fifo = (int)list[k];
+			if (sweep)
+				sweep_set(&cfg, sweep_kind, list[k]);
 			dcc_layer_stats st;
 			if (dcc_emu_synthetic(rows, cols, wd, ad, (uint64_t)seed, &cfg, &st, &e)) {
 				json_decref(rowsj);
@@ -381,18 +478,26 @@ int cmd_emu(int argc, char **argv)
 		dcc_program pk = {0};
 		uint8_t *dram0 = NULL;
 		cfg.pes = pes ? (int)pes : prog.pes;
-		if (sweep && sweep_pes)
-			cfg.pes = (int)list[k];
-		else if (sweep)
-			cfg.fifo = (int)list[k];
+		if (conv_pes <= 0 && prog.convolvers)
+			cfg.conv_pes = (int)prog.conv_pes;
+		if (convolvers < 0)
+			cfg.convolvers = (int)prog.convolvers;
+		if (conv_k <= 0 && prog.convolvers)
+			cfg.conv_k = (int)prog.conv_k;
+		if (conv_buf <= 0 && prog.convolvers)
+			cfg.conv_buf_kb = (int)prog.conv_buf_kb;
+		if (sweep)
+			sweep_set(&cfg, sweep_kind, list[k]);
 		/* the DRAM image from the blob, laid out as the compiler does */
-		if (dcc_accel_compile(m, crc, cfg.pes, &pk, &dram0, &e)) {
+		if (dcc_accel_compile(m, crc, &cfg, &pk, &dram0, &e)) {
 			cmd_fail(bpath, &e);
 			json_decref(sweep_rows);
 			goto done;
 		}
 		const dcc_program *run = &pk;
-		if (cfg.pes == prog.pes) { /* the user's program itself */
+		if (cfg.pes == prog.pes && (uint32_t)cfg.convolvers == prog.convolvers &&
+		    (!prog.convolvers || ((uint32_t)cfg.conv_pes == prog.conv_pes && (uint32_t)cfg.conv_k == prog.conv_k &&
+					  (uint32_t)cfg.conv_buf_kb == prog.conv_buf_kb))) { /* the user's program itself */
 			if (pk.dram_bytes != prog.dram_bytes) {
 				cmd_err("%s: its DRAM image (%u bytes) does not match %s's layout (%u bytes)", ppath,
 					prog.dram_bytes, bpath, pk.dram_bytes);
@@ -450,6 +555,10 @@ int cmd_emu(int argc, char **argv)
 		json_t *o = json_pack("{s:o, s:f, s:I, s:i, s:i, s:f, s:f}", "layers", ls, "latency_us", total_us, "inputs",
 				      (json_int_t)N, "pes", cfg.pes, "fifo", cfg.fifo, "host_seconds", host,
 				      "simulated_macs_per_s", host > 0 ? macs / host : 0.0);
+		json_object_set_new(o, "convolvers", json_integer(cfg.convolvers));
+		if (cfg.convolvers)
+			json_object_set_new(o, "conv_pes", json_integer(cfg.conv_pes)),
+				json_object_set_new(o, "conv_k", json_integer(cfg.conv_k));
 		if (labels)
 			json_object_set_new(o, "accuracy", json_real(N ? (double)correct / (double)N : 0));
 		dcc_emu_stats_free(&tot);
@@ -463,7 +572,7 @@ int cmd_emu(int argc, char **argv)
 			json_dumpf(sweep_rows, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
 			putchar('\n');
 		} else {
-			printf("  %6s %6s %12s %8s %8s\n", "pes", "fifo", "latency us", "util", "balance");
+			printf("  %6s %6s %9s %12s %8s %8s\n", "pes", "fifo", "conv", "latency us", "util", "balance");
 			size_t i;
 			json_t *o;
 			json_array_foreach(sweep_rows, i, o)
@@ -479,8 +588,12 @@ int cmd_emu(int argc, char **argv)
 					ut += cy * json_real_value(json_object_get(l, "utilisation"));
 					busy += cy;
 				}
-				printf("  %6lld %6lld %12.2f %7.1f%% %7.1f%%\n", json_integer_value(json_object_get(o, "pes")),
-				       json_integer_value(json_object_get(o, "fifo")),
+				char cv[32] = "-";
+				if (json_integer_value(json_object_get(o, "convolvers")))
+					snprintf(cv, sizeof(cv), "%lldx%lld", json_integer_value(json_object_get(o, "conv_pes")),
+						 json_integer_value(json_object_get(o, "convolvers")));
+				printf("  %6lld %6lld %9s %12.2f %7.1f%% %7.1f%%\n", json_integer_value(json_object_get(o, "pes")),
+				       json_integer_value(json_object_get(o, "fifo")), cv,
 				       json_real_value(json_object_get(o, "latency_us")), busy ? 100 * ut / busy : 0,
 				       busy ? 100 * lb / busy : 0);
 			}

@@ -13,7 +13,7 @@ extern "C" {
 #endif
 
 enum { DCC_OP_END = 0, DCC_OP_LOAD = 1, DCC_OP_STORE = 2, DCC_OP_SPMV = 3, DCC_OP_EWOP = 4, DCC_OP_SYNC = 5,
-       DCC_OP_SPCONV = 6, DCC_OP_POOL = 7, DCC_OP_LSTMCELL = 8 };
+       DCC_OP_SPCONV = 6, DCC_OP_POOL = 7, DCC_OP_LSTMCELL = 8, DCC_OP_CONV = 9 };
 enum { DCC_EW_RELU = 0, DCC_EW_ADD = 1, DCC_EW_MUL = 2, DCC_EW_COPY = 3 };
 #define DCC_INSN_BYTES 16
 #define DCC_NBUF 4 /* activation buffers */
@@ -38,6 +38,9 @@ typedef struct dcc_program {
 	uint32_t in_addr, in_len, out_addr, out_len; /* int32 words */
 	uint32_t buf_words;    /* each activation buffer's size */
 	int pes;
+	/* the convolver engine the convolutions were tiled for (conv); 0
+	 * convolvers: convolutions run on the PE array (spconv) */
+	uint32_t conv_pes, convolvers, conv_k, conv_buf_kb;
 } dcc_program;
 
 int dcc_program_write(const dcc_program *p, uint8_t **out, size_t *len, dcc_error *err);
@@ -47,12 +50,6 @@ int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err);
 int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err);
 void dcc_program_free(dcc_program *p);
 
-/* Lays a decoded fixed-point model with EIE-encoded fc layers out in DRAM
- * and emits its program.  *dram (dram_bytes) is the image the program
- * expects; the emulator rebuilds it the same way from the blob. */
-int dcc_accel_compile(const dcc_model *m, uint32_t blob_crc, int pes, dcc_program *p, uint8_t **dram,
-		      dcc_error *err);
-
 typedef struct dcc_accel_cfg {
 	int pes, fifo;         /* PEs (64) and activation FIFO depth (8) */
 	int sram_bits;         /* sparse-matrix SRAM width (64: 8 entries per read) */
@@ -60,8 +57,26 @@ typedef struct dcc_accel_cfg {
 	double dram_gbps;      /* weight streaming bandwidth when they do not fit (10) */
 	double sram_kb_per_pe; /* sparse-matrix SRAM per PE (128 KB); beyond: DRAM */
 	int pipeline;          /* pipeline latency in cycles per layer (4) */
+	/* The convolver engine (Qiu et al., FPGA'16): conv_pes PEs, each
+	 * computing one output channel with `convolvers` conv_k x conv_k
+	 * convolvers over as many input channels, summed by an adder tree;
+	 * input, weight and output buffers of conv_buf_kb KB each. */
+	int conv_pes;          /* output channels in parallel (16) */
+	int convolvers;        /* input channels in parallel per PE (4); 0: convolutions on the PE array */
+	int conv_k;            /* native convolver size (3) */
+	int conv_buf_kb;       /* each on-chip buffer (32) */
 } dcc_accel_cfg;
 void dcc_accel_defaults(dcc_accel_cfg *c);
+
+/* Lays a decoded fixed-point model with EIE-encoded fc layers out in DRAM
+ * and emits its program for the machine c describes (its PEs and, when
+ * c->convolvers > 0, the convolver engine the convolutions are tiled for).
+ * *dram (dram_bytes) is the image the program expects; the emulator
+ * rebuilds it the same way from the blob. */
+int dcc_accel_compile(const dcc_model *m, uint32_t blob_crc, const dcc_accel_cfg *c, dcc_program *p, uint8_t **dram,
+		      dcc_error *err);
+
+
 
 typedef struct dcc_layer_stats {
 	char name[64];
@@ -74,6 +89,8 @@ typedef struct dcc_layer_stats {
 	double host_seconds; /* emulation time (synthetic runs) */
 	uint32_t npe;
 	uint64_t *pe_busy;   /* per PE: busy cycles (summed over runs) */
+	uint32_t mults;      /* the convolver engine's multipliers (0: a PE-array layer) */
+	uint32_t tile_r, tile_c; /* its output tile */
 } dcc_layer_stats;
 /* Frees a layer's per-PE array (dcc_emu_stats_free does it for each). */
 void dcc_layer_stats_free(dcc_layer_stats *l);
@@ -102,6 +119,24 @@ uint64_t dcc_pe_cycles(const uint32_t *count, uint32_t P, uint32_t cols, const u
  * benchmark. */
 int dcc_emu_synthetic(uint32_t rows, uint32_t cols, double wd, double ad, uint64_t seed, const dcc_accel_cfg *c,
 		      dcc_layer_stats *out, dcc_error *err);
+
+/* A convolution's geometry: M output channels of OH x OW from C x H x W,
+ * k x k kernels, stride and zero padding. */
+typedef struct dcc_conv_shape {
+	uint32_t M, C, H, W, k, stride, pad, OH, OW;
+} dcc_conv_shape;
+
+/* The convolver engine's cycle model for one convolution with output
+ * tiles of tr x tc (formats/isa.md): cycles, DRAM bytes and the bound,
+ * added to st.  act_bytes: bytes per activation in DRAM. */
+void dcc_conv_model(const dcc_conv_shape *g, const dcc_accel_cfg *c, uint32_t tr, uint32_t tc, int act_bytes,
+		    dcc_layer_stats *st);
+/* The output tile the compiler picks: every buffer fits, fewest cycles.
+ * Fails (DCC_E_UNSUPPORTED) when no tile fits the buffers. */
+int dcc_conv_tiling(const dcc_conv_shape *g, const dcc_accel_cfg *c, int act_bytes, uint32_t *tr, uint32_t *tc,
+		    dcc_error *err);
+/* A synthetic convolution (a VGG layer, say) through the cycle model. */
+int dcc_emu_synthetic_conv(const dcc_conv_shape *g, const dcc_accel_cfg *c, dcc_layer_stats *out, dcc_error *err);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,10 @@ void dcc_accel_defaults(dcc_accel_cfg *c)
 	c->dram_gbps = 10;
 	c->sram_kb_per_pe = 128;
 	c->pipeline = 4;
+	c->conv_pes = 16;
+	c->convolvers = 4;
+	c->conv_k = 3;
+	c->conv_buf_kb = 32;
 }
 
 void dcc_layer_stats_free(dcc_layer_stats *l)
@@ -244,6 +248,84 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 							}
 						y[((size_t)ch * OH + oy) * OW + ox] = m;
 					}
+			break;
+		}
+		case DCC_OP_CONV: {
+			const uint8_t *d = dram + s->x;
+			uint32_t v[20];
+			for (int k = 0; k < 20; k++)
+				v[k] = rd32(d + 4 * k);
+			dcc_conv_shape g = {v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
+			uint32_t a_bw = v[10], wa = v[13], ba = v[14], tr = v[18], tc = v[19];
+			int shift = (int32_t)v[11], bshift = (int32_t)v[12];
+			uint64_t nw = (uint64_t)g.M * g.C * g.k * g.k;
+			if (v[0] != 0x564e4f43 || !g.M || !g.C || !g.k || !g.stride || g.k > g.H + 2 * g.pad ||
+			    g.k > g.W + 2 * g.pad || g.OH != (g.H + 2 * g.pad - g.k) / g.stride + 1 ||
+			    g.OW != (g.W + 2 * g.pad - g.k) / g.stride + 1 || (uint64_t)g.C * g.H * g.W > words ||
+			    (uint64_t)g.M * g.OH * g.OW > words || a_bw < 1 || a_bw > 32 || wa + 2 * nw > p->dram_bytes ||
+			    (uint64_t)ba + 4ull * g.M > p->dram_bytes || !v[15] || v[15] > 0xffff || !v[16] || v[16] > 0xffff ||
+			    !v[17] || v[17] > 255 || !tr || tr > g.OH || !tc || tc > g.OW) {
+				rc = dcc_fail(err, DCC_E_RANGE, "instruction %zu: bad convolution descriptor at 0x%x", i, s->x);
+				break;
+			}
+			/* the arithmetic: formats/fixed.md's convolution, summed in 64 bits */
+			size_t np = (size_t)g.OH * g.OW;
+			int64_t *plane = malloc(np * sizeof(int64_t));
+			if (!plane) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			const int32_t *x = buf[s->a];
+			int32_t *y = buf[s->b];
+			for (uint32_t m = 0; m < g.M; m++) {
+				memset(plane, 0, np * sizeof(int64_t));
+				for (uint32_t ch = 0; ch < g.C; ch++)
+					for (uint32_t ky = 0; ky < g.k; ky++)
+						for (uint32_t kx = 0; kx < g.k; kx++) {
+							size_t wi = (((size_t)m * g.C + ch) * g.k + ky) * g.k + kx;
+							int64_t w = (int16_t)(dram[wa + 2 * wi] | dram[wa + 2 * wi + 1] << 8);
+							if (!w) /* the sum, not the cycles: the engine spends them */
+								continue;
+							for (uint32_t oy = 0; oy < g.OH; oy++) {
+								long iy = (long)(oy * g.stride + ky) - (long)g.pad;
+								if (iy < 0 || iy >= (long)g.H)
+									continue;
+								const int32_t *xr = x + ((size_t)ch * g.H + (size_t)iy) * g.W;
+								int64_t *pr = plane + (size_t)oy * g.OW;
+								for (uint32_t ox = 0; ox < g.OW; ox++) {
+									long ix = (long)(ox * g.stride + kx) - (long)g.pad;
+									if (ix >= 0 && ix < (long)g.W)
+										pr[ox] += w * xr[ix];
+								}
+							}
+						}
+				int64_t b = dcc_fx_rshift((int32_t)rd32(dram + ba + 4 * (size_t)m), bshift);
+				for (size_t q = 0; q < np; q++) {
+					int32_t o = dcc_fx_sat(dcc_fx_rshift(plane[q] + b, shift), (int)a_bw);
+					y[(size_t)m * np + q] = (s->flags & 1) && o < 0 ? 0 : o;
+				}
+			}
+			free(plane);
+			/* the cycles: the engine the descriptor was tiled for */
+			size_t si = 0;
+			while (si < st->nlayers && st->l[si].desc != s->x)
+				si++;
+			if (si == st->nlayers) {
+				dcc_layer_stats *q = realloc(st->l, (si + 1) * sizeof(*q));
+				if (!q) {
+					rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+					break;
+				}
+				st->l = q;
+				memset(&st->l[si], 0, sizeof(*q));
+				snprintf(st->l[si].name, sizeof(st->l[si].name), "%.23s", (const char *)d + 80);
+				st->l[si].desc = s->x;
+				st->nlayers = si + 1;
+			}
+			dcc_accel_cfg e = *c;
+			e.conv_pes = (int)v[15], e.convolvers = (int)v[16], e.conv_k = (int)v[17];
+			dcc_conv_model(&g, &e, tr, tc, a_bw <= 8 ? 1 : a_bw <= 16 ? 2 : 4, &st->l[si]);
+			li++;
 			break;
 		}
 		case DCC_OP_SPMV:

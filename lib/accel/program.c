@@ -38,6 +38,9 @@ int dcc_program_write(const dcc_program *p, uint8_t **out, size_t *len, dcc_erro
 	wr32(b + 36, p->out_len);
 	wr32(b + 40, p->buf_words);
 	wr32(b + 44, (uint32_t)p->pes);
+	wr32(b + 48, p->convolvers | p->conv_pes << 16);
+	wr32(b + 52, p->conv_k);
+	wr32(b + 56, p->conv_buf_kb);
 	for (size_t i = 0; i < p->n; i++) {
 		uint8_t *q = b + PHDR + i * DCC_INSN_BYTES;
 		const dcc_insn *s = &p->insn[i];
@@ -84,6 +87,14 @@ static int check_insn(const dcc_program *p, size_t i, dcc_error *err)
 		if ((uint64_t)s->x + (s->op == DCC_OP_SPMV ? 64 : 128) > p->dram_bytes || s->x % 4)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: descriptor at %u is outside DRAM", i, s->x);
 		return 0;
+	case DCC_OP_CONV:
+		if (!p->convolvers)
+			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: conv in a program without a convolver engine", i);
+		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b)
+			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: conv needs two different buffers", i);
+		if ((uint64_t)s->x + 128 > p->dram_bytes || s->x % 4)
+			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: descriptor at %u is outside DRAM", i, s->x);
+		return 0;
 	case DCC_OP_POOL: {
 		uint64_t C = s->x, H = s->y >> 16, W = s->y & 0xffff, k = s->z >> 8, st = s->z & 0xff;
 		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b || !C || !k || !st || k > H || k > W ||
@@ -122,6 +133,11 @@ int dcc_program_read(const uint8_t *b, size_t len, dcc_program *p, dcc_error *er
 	p->pes = (int)rd32(b + 44);
 	if (p->pes < 1 || p->pes > 65535)
 		return dcc_fail(err, DCC_E_FORMAT, "program for %d PEs", p->pes);
+	p->convolvers = rd32(b + 48) & 0xffff, p->conv_pes = rd32(b + 48) >> 16;
+	p->conv_k = rd32(b + 52), p->conv_buf_kb = rd32(b + 56);
+	if (p->convolvers && (!p->conv_pes || !p->conv_k || p->conv_k > 255 || !p->conv_buf_kb || p->conv_buf_kb > (1u << 20)))
+		return dcc_fail(err, DCC_E_FORMAT, "program: bad convolver engine (%u x %u convolvers of %u, %u KB)",
+				p->conv_pes, p->convolvers, p->conv_k, p->conv_buf_kb);
 	if (!(p->insn = calloc(n ? n : 1, sizeof(dcc_insn))))
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
@@ -152,6 +168,11 @@ int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err)
 			 ".blob_crc 0x%08x\n.pes %d\n.dram %u\n.input 0x%x %u\n.output 0x%x %u\n.buffers %u\n", p->blob_crc,
 			 p->pes, p->dram_bytes, p->in_addr, p->in_len, p->out_addr, p->out_len, p->buf_words);
 	dcc_buf_put(&b, line, (size_t)k);
+	if (p->convolvers) {
+		k = snprintf(line, sizeof(line), ".convolver pes=%u convolvers=%u k=%u buf_kb=%u\n", p->conv_pes,
+			     p->convolvers, p->conv_k, p->conv_buf_kb);
+		dcc_buf_put(&b, line, (size_t)k);
+	}
 	for (size_t i = 0; i < p->n; i++) {
 		const dcc_insn *s = &p->insn[i];
 		switch (s->op) {
@@ -168,6 +189,10 @@ int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err)
 			break;
 		case DCC_OP_SPCONV:
 			k = snprintf(line, sizeof(line), "spconv desc=0x%x in=%u out=%u%s\n", s->x, s->a, s->b,
+				     s->flags & 1 ? " relu" : "");
+			break;
+		case DCC_OP_CONV:
+			k = snprintf(line, sizeof(line), "conv desc=0x%x in=%u out=%u%s\n", s->x, s->a, s->b,
 				     s->flags & 1 ? " relu" : "");
 			break;
 		case DCC_OP_LSTMCELL:
@@ -245,6 +270,10 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 			else if (!strcmp(op, ".input"))
 				bad = sscanf(line, "%*s %lli %lli", (long long *)&a1, (long long *)&a2) != 2,
 				p->in_addr = (uint32_t)a1, p->in_len = (uint32_t)a2;
+			else if (!strcmp(op, ".convolver"))
+				bad = kv_num(line, "pes", &p->conv_pes) || kv_num(line, "convolvers", &p->convolvers) ||
+				      kv_num(line, "k", &p->conv_k) || kv_num(line, "buf_kb", &p->conv_buf_kb) ||
+				      !p->convolvers || p->convolvers > 0xffff || !p->conv_pes || p->conv_pes > 0xffff;
 			else if (!strcmp(op, ".output"))
 				bad = sscanf(line, "%*s %lli %lli", (long long *)&a1, (long long *)&a2) != 2,
 				p->out_addr = (uint32_t)a1, p->out_len = (uint32_t)a2;
@@ -279,8 +308,8 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 			      kv_num(line, "w", &W) || kv_num(line, "k", &K) || kv_num(line, "stride", &S) || a > 255 || b > 255 ||
 			      H > 65535 || W > 65535 || K > 0xffffff || S > 255;
 			in.a = (uint8_t)a, in.b = (uint8_t)b, in.x = C, in.y = H << 16 | W, in.z = K << 8 | S;
-		} else if (!strcmp(op, "spmv") || !strcmp(op, "spconv")) {
-			in.op = op[2] == 'm' ? DCC_OP_SPMV : DCC_OP_SPCONV;
+		} else if (!strcmp(op, "spmv") || !strcmp(op, "spconv") || !strcmp(op, "conv")) {
+			in.op = op[0] == 'c' ? DCC_OP_CONV : op[2] == 'm' ? DCC_OP_SPMV : DCC_OP_SPCONV;
 			uint32_t a = 0, b = 0;
 			bad = kv_num(line, "desc", &in.x) || kv_num(line, "in", &a) || kv_num(line, "out", &b) || a > 255 || b > 255;
 			if (in.op == DCC_OP_SPMV && kv_num(line, "offset", &in.z))
@@ -437,9 +466,71 @@ static int lay_matrix(img *im, dcc_model *m, const char *wname, const char *bnam
 	return 0;
 }
 
-int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, int pes, dcc_program *p, uint8_t **dram,
+/* A convolution for the convolver engine: descriptor, dense 16-bit weights
+ * (the codebook looked up, pruned weights zero), biases, and the tile the
+ * compiler picked (formats/isa.md). */
+static int lay_conv(img *im, dcc_model *m, const dcc_layer *g, const dcc_accel_cfg *c, int a_bw, int shift, int bshift,
+		    uint32_t *desc_out, dcc_error *err)
+{
+	const char *wname = g->p[0].name;
+	char nm[DCC_MAX_NAME + 16];
+	snprintf(nm, sizeof(nm), "%s.codebook", wname);
+	const dcc_tensor *cb = dcc_model_find(m, nm);
+	snprintf(nm, sizeof(nm), "%s.index", wname);
+	const dcc_tensor *ix = dcc_model_find(m, nm);
+	snprintf(nm, sizeof(nm), "%s.mask", wname);
+	const dcc_tensor *mk = dcc_model_find(m, nm);
+	const dcc_tensor *w = dcc_model_find(m, wname), *bias = dcc_model_find(m, g->p[1].name);
+	dcc_conv_shape sh = {(uint32_t)g->oc, (uint32_t)g->ic, (uint32_t)g->ih, (uint32_t)g->iw, (uint32_t)g->k,
+			     (uint32_t)g->stride, (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
+	size_t n = (size_t)sh.M * sh.C * sh.k * sh.k;
+	int shared = cb && ix && cb->dtype != DCC_F32;
+	if ((!shared && (!w || w->dtype == DCC_F32 || (size_t)dcc_tensor_numel(w) != n)) ||
+	    (shared && (size_t)dcc_tensor_numel(ix) != n) || !bias || bias->dtype == DCC_F32)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "'%s': the convolver engine needs fixed-point weights (dcc fixed)", wname);
+	int act_bytes = a_bw <= 8 ? 1 : a_bw <= 16 ? 2 : 4;
+	uint32_t tr, tc;
+	int rc = dcc_conv_tiling(&sh, c, act_bytes, &tr, &tc, err);
+	if (rc) {
+		char why[DCC_ERR_MAX];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return dcc_fail(err, rc, "layer '%s': %s", g->name, why);
+	}
+	uint32_t desc = reserve(im, 128), wa = reserve(im, 2 * n), ba = reserve(im, 4 * (size_t)sh.M);
+	if (desc == UINT32_MAX || wa == UINT32_MAX || ba == UINT32_MAX || im->n > UINT32_MAX)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory (or a DRAM image beyond 4 GB)");
+	for (size_t i = 0; i < n; i++) {
+		int32_t v;
+		if (shared) {
+			int kept = mk ? (((const uint8_t *)mk->data)[i / 8] >> (i % 8)) & 1 : 1;
+			uint32_t sym = dcc_packed_get(ix->data, ix->bits, i);
+			if (sym >= dcc_tensor_numel(cb))
+				return dcc_fail(err, DCC_E_FORMAT, "'%s': index %u outside its codebook", wname, sym);
+			v = kept ? qget(cb, sym) : 0;
+		} else {
+			v = qget(w, i);
+		}
+		if (v < -32768 || v > 32767)
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "'%s': the convolver engine holds weights of at most 16 bits", wname);
+		im->p[wa + 2 * i] = (uint8_t)v, im->p[wa + 2 * i + 1] = (uint8_t)((uint32_t)v >> 8);
+	}
+	for (uint32_t r = 0; r < sh.M; r++)
+		wr32(im->p + ba + 4 * (size_t)r, (uint32_t)qget(bias, r));
+	uint8_t *d = im->p + desc;
+	const uint32_t f[] = {0x564e4f43 /* "CONV" */, sh.M, sh.C, sh.H, sh.W, sh.k, sh.stride, sh.pad, sh.OH, sh.OW,
+			      (uint32_t)a_bw, (uint32_t)shift, (uint32_t)bshift, wa, ba, (uint32_t)c->conv_pes,
+			      (uint32_t)c->convolvers, (uint32_t)c->conv_k, tr, tc};
+	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
+		wr32(d + 4 * k, f[k]);
+	snprintf((char *)d + 80, 24, "%s", g->name);
+	*desc_out = desc;
+	return 0;
+}
+
+int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cfg *c, dcc_program *p, uint8_t **dram,
 		      dcc_error *err)
 {
+	int pes = c->pes;
 	memset(p, 0, sizeof(*p));
 	*dram = NULL;
 	dcc_model *m = (dcc_model *)mc; /* the net only reads it */
@@ -464,6 +555,16 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, int pes, dcc_progr
 	p->buf_words = (uint32_t)maxact;
 	p->pes = pes;
 	p->blob_crc = blob_crc;
+	if (c->convolvers > 0) {
+		if (c->conv_pes < 1 || c->conv_pes > 0xffff || c->convolvers > 0xffff || c->conv_k < 1 || c->conv_k > 255 ||
+		    c->conv_buf_kb < 1 || c->conv_buf_kb > (1 << 20)) {
+			rc = dcc_fail(err, DCC_E_RANGE, "convolver engine out of range (%d x %d convolvers of %d, %d KB)",
+				      c->conv_pes, c->convolvers, c->conv_k, c->conv_buf_kb);
+			goto done;
+		}
+		p->conv_pes = (uint32_t)c->conv_pes, p->convolvers = (uint32_t)c->convolvers;
+		p->conv_k = (uint32_t)c->conv_k, p->conv_buf_kb = (uint32_t)c->conv_buf_kb;
+	}
 	size_t cap = 4 * net->nlayers + 8;
 	for (size_t i = 0; i < net->nlayers; i++)
 		if (net->layers[i].op == DCC_OP_LSTM)
@@ -554,12 +655,14 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, int pes, dcc_progr
 		uint32_t geo[8] = {(uint32_t)g->ic, (uint32_t)g->ih, (uint32_t)g->iw, (uint32_t)g->k,
 				   (uint32_t)g->stride, (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
 		uint32_t desc;
-		if ((rc = lay_matrix(&im, m, g->p[0].name, g->p[1].name, pes, f->a_bw, facc - f->a_fl, f->b_fl - facc,
-				     g->name, is_conv ? geo : NULL, &desc, err)))
+		int engine = is_conv && c->convolvers > 0;
+		if (engine ? (rc = lay_conv(&im, m, g, c, f->a_bw, facc - f->a_fl, f->b_fl - facc, &desc, err))
+			   : (rc = lay_matrix(&im, m, g->p[0].name, g->p[1].name, pes, f->a_bw, facc - f->a_fl, f->b_fl - facc,
+					      g->name, is_conv ? geo : NULL, &desc, err)))
 			break;
 		int relu = i + 1 < net->nlayers && net->layers[i + 1].op == DCC_OP_RELU;
-		p->insn[p->n++] = (dcc_insn){is_conv ? DCC_OP_SPCONV : DCC_OP_SPMV, (uint8_t)relu, (uint8_t)cur,
-					     (uint8_t)(cur ^ 1), desc, 0, 0};
+		p->insn[p->n++] = (dcc_insn){engine ? DCC_OP_CONV : is_conv ? DCC_OP_SPCONV : DCC_OP_SPMV, (uint8_t)relu,
+					     (uint8_t)cur, (uint8_t)(cur ^ 1), desc, 0, 0};
 		p->insn[p->n++] = (dcc_insn){DCC_OP_SYNC, 0, 0, 0, 0, 0, 0};
 		if (relu)
 			i++; /* fused */

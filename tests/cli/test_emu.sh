@@ -52,7 +52,7 @@ $DCC fixed cs.dct --data d16 --calib 32 -o cf.dct >/dev/null
 $DCC eval --data d16 --fixed --logits cref.npy cf.dct >/dev/null
 for pes in 1 8; do
 	$DCC encode cf.dct --layout eie --pes $pes --force -o cf.dcb >/dev/null
-	run $DCC compile cf.dcb --pes $pes --force -o cf.dci
+	run $DCC compile cf.dcb --pes $pes --convolvers 0 --force -o cf.dci
 	expect_status 0 "compile cnn $pes"
 	run $DCC emu cf.dcb cf.dci --data d16 --fifo 4 --logits cemu.npy
 	expect_status 0 "emu cnn $pes"
@@ -64,6 +64,67 @@ check grep -q '^spconv desc=0x' cf.s
 check grep -q '^maxpool in=1 out=0 c=20 h=12 w=12 k=2 stride=2' cf.s
 $DCC asm cf.s -o cg.dci
 check cmp -s cf.dci cg.dci
+# the same convolutions on the convolver engine (dense 16-bit weights, tiled
+# to its buffers): every engine shape and buffer size gives the same bits;
+# 5x5 kernels on a 3x3, 2x2 or 5x5 convolver
+for eng in "1 1 3 32" "16 4 3 32" "3 5 5 1" "7 3 2 2" "2 2 3 2"; do
+	set -- $eng
+	run $DCC compile cf.dcb --pes 8 --conv-pes $1 --convolvers $2 --conv-k $3 --conv-buf-kb $4 --force -o cv.dci
+	expect_status 0 "compile convolver $eng"
+	run $DCC emu cf.dcb cv.dci --data d16 --logits cemu.npy
+	expect_status 0 "emu convolver $eng"
+	check cmp -s cref.npy cemu.npy
+	rm -f cemu.npy
+done
+$DCC disasm cv.dci >cv.s
+check grep -q '^conv desc=0x.* in=0 out=1$' cv.s
+check grep -q '^.convolver pes=2 convolvers=2 k=3 buf_kb=2' cv.s
+$DCC asm cv.s -o cw.dci
+check cmp -s cv.dci cw.dci
+run $DCC emu cf.dcb cv.dci --data d16 --count 20 --json
+check $PY -c "
+import json; d = json.load(open('$T/.out'))
+c1 = d['layers'][0]; assert c1['engine'] == 'convolver' and c1['multipliers'] == 2 * 2 * 9, c1
+# conv1: 20 x (1 x 5 x 5) x 12 x 12 MACs, dense; 20 channels on 2 PEs, 1 channel on 2 convolvers
+assert c1['macs'] == 20 * 25 * 144 and abs(c1['utilisation'] - 25 / (2 * 36)) < 1e-6, c1
+assert c1['dram_bytes'] > 20 * 25 * 2 and c1['tile'][0] >= 1, c1
+assert d['layers'][2]['engine'] == 'pe-array'"
+# padding 1 (a cnn: spec) through the engine, several tilings
+$DCC train --net cnn:6,5:16 --data d8 --epochs 1 --limit 200 -o pc.dct >/dev/null 2>&1
+$DCC share pc.dct --bits 4 --zero -o pcs.dct >/dev/null 2>&1
+$DCC fixed pcs.dct --data d8 --calib 32 -o pcf.dct >/dev/null
+$DCC eval --data d8 --fixed --logits pref.npy pcf.dct >/dev/null
+$DCC encode pcf.dct --layout eie --pes 4 -o pcf.dcb >/dev/null
+for buf in 1 2 64; do
+	run $DCC compile pcf.dcb --pes 4 --conv-pes 5 --convolvers 3 --conv-buf-kb $buf --force -o pcv.dci
+	expect_status 0 "compile padded convolver $buf"
+	run $DCC emu pcf.dcb pcv.dci --data d8 --logits pemu.npy
+	expect_status 0 "emu padded convolver $buf"
+	check cmp -s pref.npy pemu.npy
+	rm -f pemu.npy
+done
+# the emulator reruns over convolver counts
+run $DCC emu pcf.dcb pcv.dci --data d8 --count 10 --sweep convolvers=1,2,6 --json
+expect_status 0 "sweep convolvers"
+check $PY -c "
+import json; rows = json.load(open('$T/.out'))
+cy = [sum(l['compute_cycles'] for l in r['layers'] if l['engine'] == 'convolver') for r in rows]
+assert [r['convolvers'] for r in rows] == [1, 2, 6] and cy[0] > cy[1] > cy[2], cy"
+# engines mixed wrongly: a conv without a convolver engine; weights too big
+grep -v '^.convolver' cv.s >nc.s
+run $DCC asm nc.s -o nc.dci
+expect_status 1 "conv without engine"; expect_err_has "conv in a program without a convolver engine" "conv without engine"
+run $DCC compile cf.dcb --conv-pes 64 --convolvers 16 --conv-buf-kb 1 --force -o cx.dci
+expect_status 1 "no tiling"; expect_err_lines 1 "no tiling"
+expect_err_has "layer 'conv1': a 5x5 convolution's weights for 64 x 16 convolvers do not fit a 1 KB buffer" "no tiling"
+check test ! -e cx.dci
+# a VGG-16 layer by the cycle model
+run $DCC emu --synthetic-conv 256,56,56,256,3,1,1 --freq 150 --dram-gbps 4.2 --json
+expect_status 0 "synthetic conv"
+check $PY -c "
+import json; d = json.load(open('$T/.out'))
+assert abs(d['macs'] / (256 * 256 * 9 * 56 * 56) - 1) < 1e-5 and d['multipliers'] == 576, d
+assert 0.5 * 172.8 < d['gops'] <= 172.8, d"
 
 # the row LSTM: two spmv per step, a saturating add and the cell
 $DCC train --net lstm --data d8 --epochs 2 --lr 0.1 -o l.dct >/dev/null 2>&1

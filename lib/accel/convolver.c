@@ -1,0 +1,138 @@
+/* convolver.c: the cycle model of the convolver engine (Qiu et al.,
+ * "Going Deeper with Embedded FPGA Platform for CNN", FPGA'16), and the
+ * compiler's choice of tiles.  The engine has To PEs; each computes one
+ * output channel with Ti convolvers of Kn x Kn (line buffers feeding a
+ * multiplier array) over Ti input channels, their sums added by an adder
+ * tree to the partial sums in the output buffer; bias shift, data shift,
+ * ReLU and max-pooling sit on the output path.  The layer is tiled into
+ * output tiles of Tr x Tc; for each tile, each group of To output channels
+ * and each group of Ti input channels, one step loads the input tile (with
+ * its halo) and the weights, and computes for Tr x Tc x passes cycles,
+ * where a k x k kernel larger than the convolver takes ceil(k/Kn)^2
+ * passes (the kernel split into Kn x Kn pieces, zero-padded).  Buffers
+ * are double-buffered, so a step takes the larger of its compute and the
+ * DRAM transfer of its data; the output tile is written back after the
+ * last input group.  Weights are dense: a pruned weight costs its cycle.
+ * The arithmetic itself is in emu.c. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/internal.h"
+#include "../dcc_accel.h"
+
+/* input rows (or columns) an output tile [o0, o0 + n) reads inside the image */
+static uint64_t span(uint32_t o0, uint32_t n, const dcc_conv_shape *g, uint32_t size)
+{
+	int64_t lo = (int64_t)o0 * g->stride - g->pad, hi = (int64_t)(o0 + n - 1) * g->stride - g->pad + g->k - 1;
+	lo = lo < 0 ? 0 : lo;
+	hi = hi > (int64_t)size - 1 ? (int64_t)size - 1 : hi;
+	return hi >= lo ? (uint64_t)(hi - lo + 1) : 0;
+}
+
+void dcc_conv_model(const dcc_conv_shape *g, const dcc_accel_cfg *c, uint32_t tr, uint32_t tc, int act_bytes,
+		    dcc_layer_stats *st)
+{
+	uint64_t To = (uint64_t)c->conv_pes, Ti = (uint64_t)c->convolvers, Kn = (uint64_t)c->conv_k;
+	uint64_t split = (g->k + Kn - 1) / Kn, passes = split * split, kk = (uint64_t)g->k * g->k;
+	double per_cycle = c->dram_gbps * 1e9 / (c->freq_mhz * 1e6);
+	uint64_t nCg = (g->C + Ti - 1) / Ti, c_last = g->C - (nCg - 1) * Ti;
+	/* the output-channel groups: full ones, then the remainder */
+	uint64_t mg[2][2] = {{g->M / To, To}, {g->M % To ? 1 : 0, g->M % To}};
+	uint64_t total = 0, compute = 0, dram = 0, bytes = 0, macs = 0, bubble = 0, first = 1;
+	for (uint32_t oy = 0; oy < g->OH; oy += tr) {
+		uint32_t r = g->OH - oy < tr ? g->OH - oy : tr;
+		uint64_t rows = span(oy, r, g, g->H);
+		for (uint32_t ox = 0; ox < g->OW; ox += tc) {
+			uint32_t q = g->OW - ox < tc ? g->OW - ox : tc;
+			uint64_t cols = span(ox, q, g, g->W), comp = (uint64_t)r * q * passes;
+			for (int t = 0; t < 2; t++) {
+				uint64_t ngroups = mg[t][0], mn = mg[t][1];
+				if (!ngroups)
+					continue;
+				/* nCg - 1 steps of Ti channels, then the last (with the write-back) */
+				for (int last = 0; last < 2; last++) {
+					uint64_t n = last ? ngroups : ngroups * (nCg - 1), cn = last ? c_last : Ti;
+					if (!n)
+						continue;
+					uint64_t b = cn * rows * cols * (uint64_t)act_bytes + mn * cn * kk * 2 +
+						     (last ? mn * r * q * (uint64_t)act_bytes : 0);
+					uint64_t d = (uint64_t)ceil((double)b / per_cycle);
+					if (first) { /* the first load is not hidden behind compute */
+						total += d;
+						first = 0;
+					}
+					total += n * (comp > d ? comp : d);
+					compute += n * comp;
+					dram += n * d;
+					bytes += n * b;
+					macs += n * mn * cn * kk * r * q;
+					bubble += n * (To - mn) * comp;
+				}
+			}
+		}
+	}
+	total += (uint64_t)c->pipeline;
+	st->cycles += total;
+	st->compute_cycles += compute + (uint64_t)c->pipeline;
+	st->dram_cycles += dram;
+	st->dram_bytes += bytes;
+	st->macs += macs;
+	st->dense_macs += macs;
+	st->busy_pe_cycles += To * compute - bubble;
+	st->bubble_pe_cycles += bubble;
+	st->bandwidth_bound = dram > compute;
+	st->rows = g->M;
+	st->cols = (uint32_t)(g->C * kk);
+	st->mults = (uint32_t)(To * Ti * Kn * Kn);
+	st->tile_r = tr, st->tile_c = tc;
+}
+
+int dcc_conv_tiling(const dcc_conv_shape *g, const dcc_accel_cfg *c, int act_bytes, uint32_t *tr, uint32_t *tc,
+		    dcc_error *err)
+{
+	uint64_t cap = (uint64_t)c->conv_buf_kb * 1024, To = (uint64_t)c->conv_pes, Ti = (uint64_t)c->convolvers;
+	uint64_t best = UINT64_MAX;
+	*tr = *tc = 0;
+	if (To * Ti * g->k * g->k * 2 > cap)
+		return dcc_fail(err, DCC_E_UNSUPPORTED,
+				"a %ux%u convolution's weights for %llu x %llu convolvers do not fit a %d KB buffer", g->k, g->k,
+				(unsigned long long)To, (unsigned long long)Ti, c->conv_buf_kb);
+	for (uint32_t div = 1; div <= g->OW; div *= 2) {
+		uint32_t q = (g->OW + div - 1) / div;
+		for (uint32_t r = 1; r <= g->OH; r++) {
+			uint64_t in_r = (uint64_t)(r - 1) * g->stride + g->k, in_c = (uint64_t)(q - 1) * g->stride + g->k;
+			if (Ti * in_r * in_c * (uint64_t)act_bytes > cap || To * r * q * 4 > cap)
+				break;
+			dcc_layer_stats s = {0};
+			dcc_conv_model(g, c, r, q, act_bytes, &s);
+			if (s.cycles < best || (s.cycles == best && (uint64_t)r * q > (uint64_t)*tr * *tc))
+				best = s.cycles, *tr = r, *tc = q;
+		}
+		if (q == 1)
+			break;
+	}
+	if (!*tr)
+		return dcc_fail(err, DCC_E_UNSUPPORTED,
+				"no tiling of a %ux%ux%u input fits the convolver engine's %d KB buffers (%d convolvers)", g->C,
+				g->H, g->W, c->conv_buf_kb, c->convolvers);
+	return 0;
+}
+
+int dcc_emu_synthetic_conv(const dcc_conv_shape *g, const dcc_accel_cfg *c, dcc_layer_stats *out, dcc_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (!g->M || !g->C || !g->k || !g->stride || g->H + 2 * g->pad < g->k || g->W + 2 * g->pad < g->k ||
+	    c->conv_pes < 1 || c->convolvers < 1 || c->conv_k < 1)
+		return dcc_fail(err, DCC_E_RANGE, "convolution geometry out of range");
+	dcc_conv_shape s = *g;
+	s.OH = (g->H + 2 * g->pad - g->k) / g->stride + 1;
+	s.OW = (g->W + 2 * g->pad - g->k) / g->stride + 1;
+	uint32_t tr, tc;
+	int rc = dcc_conv_tiling(&s, c, 2, &tr, &tc, err);
+	if (rc)
+		return rc;
+	dcc_conv_model(&s, c, tr, tc, 2, out);
+	snprintf(out->name, sizeof(out->name), "%ux%ux%u>%u", g->C, g->H, g->W, g->M);
+	return 0;
+}
