@@ -203,6 +203,20 @@ void cmd_progress(void *ctx, const dcc_train_status *s)
 		fprintf(stderr, "%s: epoch %d/%d loss %.4f lr %.5f %.0f img/s\n", label, s->epoch, s->epochs, s->loss,
 			s->lr, s->images_per_s);
 	}
+	for (size_t i = 0; i < s->nquant; i++) { /* a quantised epoch's formats */
+		const dcc_quant_epoch *q = &s->quant[i];
+		char w[16] = "-", a[16] = "-", e[16] = "-";
+		if (q->fl_w != DCC_FL_AUTO)
+			snprintf(w, sizeof(w), "%d", q->fl_w);
+		if (q->a.n)
+			snprintf(a, sizeof(a), "%d", q->fl_a);
+		if (q->e.n)
+			snprintf(e, sizeof(e), "%d", q->fl_e);
+		double na = q->a.n ? (double)q->a.n : 1, ne = q->e.n ? (double)q->e.n : 1;
+		fprintf(stderr, "%s:   %-10s fl w %3s  act %3s (overflow %.3f%%, underflow %.2f%%)  err %3s (overflow %.3f%%, "
+			"underflow %.2f%%)\n", label, q->layer, w, a, 100 * (double)q->a.overflow / na,
+			100 * (double)q->a.underflow / na, e, 100 * (double)q->e.overflow / ne, 100 * (double)q->e.underflow / ne);
+	}
 }
 
 int cmd_parse_schedule(const char *usage, const char *s, dcc_train_opts *o)

@@ -33,8 +33,11 @@ static const char usage[] =
 	"                        seed and thread count give the same bytes\n"
 	"  --quant W:A:E         compressed training: forward and backward on W-bit\n"
 	"                        weights, A-bit activations and E-bit errors (dynamic\n"
-	"                        fixed point, the scale from each batch), updates to\n"
-	"                        the float32 master weights\n"
+	"                        fixed point), updates to the float32 master weights;\n"
+	"                        each epoch prints every layer's formats and what\n"
+	"                        overflowed or underflowed\n"
+	"  --quant-window N      activations' and errors' scales from the largest\n"
+	"                        values of the last 2^N batches (default 4)\n"
 	"  --warmup N            float epochs before --quant starts (default 1)\n"
 	"  --prune-at E          prune after epoch E, before convergence, and go on\n"
 	"                        training with the mask (the schedule runs on)\n"
@@ -47,7 +50,7 @@ static const char usage[] =
 int cmd_train(int argc, char **argv)
 {
 	enum { O_NET = 256, O_INIT, O_DATA, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_WD, O_SCHED, O_SEED, O_LIMIT,
-	       O_THREADS, O_FORCE, O_PRUNEAT, O_SPARSITY, O_BANK, O_PES, O_QUANT, O_WARMUP };
+	       O_THREADS, O_FORCE, O_PRUNEAT, O_SPARSITY, O_BANK, O_PES, O_QUANT, O_WARMUP, O_QWIN };
 	static const struct option opts[] = {
 		{"net", required_argument, NULL, O_NET}, {"init", required_argument, NULL, O_INIT},
 		{"data", required_argument, NULL, O_DATA}, {"epochs", required_argument, NULL, O_EPOCHS},
@@ -58,10 +61,10 @@ int cmd_train(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, O_FORCE},
 		{"prune-at", required_argument, NULL, O_PRUNEAT}, {"sparsity", required_argument, NULL, O_SPARSITY},
 		{"bank", required_argument, NULL, O_BANK}, {"balance-pes", required_argument, NULL, O_PES},
-		{"quant", required_argument, NULL, O_QUANT}, {"warmup", required_argument, NULL, O_WARMUP},
+		{"quant", required_argument, NULL, O_QUANT}, {"quant-window", required_argument, NULL, O_QWIN}, {"warmup", required_argument, NULL, O_WARMUP},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
-	long prune_at = -1, bank = 0, pes = 0, warmup = 1;
+	long prune_at = -1, bank = 0, pes = 0, warmup = 1, qwin = 4;
 	int qw = 0, qa = 0, qe = 0;
 	const char *spspec = NULL;
 	const char *net = NULL, *init = NULL, *data = NULL, *out = NULL, *sched = NULL;
@@ -92,6 +95,7 @@ int cmd_train(int argc, char **argv)
 				bad = cmd_usage_error(usage, "--quant: '%s' is not W:A:E with widths 2..24", optarg);
 			break;
 		}
+		case O_QWIN: bad = cmd_parse_long(usage, "--quant-window", optarg, 0, 12, &qwin); break;
 		case O_WARMUP: bad = cmd_parse_long(usage, "--warmup", optarg, 0, 100000, &warmup); break;
 		case O_PRUNEAT: bad = cmd_parse_long(usage, "--prune-at", optarg, 0, 100000, &prune_at); break;
 		case O_SPARSITY: spspec = optarg; break;
@@ -163,7 +167,7 @@ int cmd_train(int argc, char **argv)
 	}
 	o.progress = cmd_progress;
 	o.ctx = "train";
-	o.quant_w = qw, o.quant_a = qa, o.quant_e = qe, o.quant_from = (int)warmup;
+	o.quant_w = qw, o.quant_a = qa, o.quant_e = qe, o.quant_from = (int)warmup, o.quant_window = (int)qwin;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = 0;

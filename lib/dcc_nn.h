@@ -119,9 +119,29 @@ double dcc_softmax_ce(float *dlogits, const float *logits, const uint8_t *labels
  * areas only). */
 void dcc_net_backward(const dcc_net *n, dcc_work *w, const float *dlogits, size_t B);
 /* Compressed training: fake-quantise each fc/conv/lstm layer's output to
- * a_bits and the error reaching it to e_bits (dynamic fixed point, the fl
- * from the batch's largest magnitude, round half to even, saturate); 0: off. */
+ * a_bits and the error reaching it to e_bits (dynamic fixed point: round
+ * half to even, saturate); 0: off.  The fraction lengths are those set by
+ * dcc_work_set_quant_formats, or where none is set (DCC_FL_AUTO) the
+ * largest at which the values' own largest magnitude fits. */
 void dcc_work_set_quant(dcc_work *w, int a_bits, int e_bits);
+#define DCC_FL_AUTO (-10000)
+/* fl_a, fl_e: per layer (NULL: all DCC_FL_AUTO); the arrays are read, not kept. */
+void dcc_work_set_quant_formats(dcc_work *w, const int *fl_a, const int *fl_e);
+/* What quantising has seen per layer since dcc_work_quant_reset: the
+ * largest magnitude, the values, those saturated (overflow) and the nonzero
+ * ones rounded to zero (underflow), and the fl last used. */
+typedef struct dcc_quant_obs {
+	float max;
+	uint64_t n, overflow, underflow;
+	int fl;
+} dcc_quant_obs;
+const dcc_quant_obs *dcc_work_quant_obs(const dcc_work *w, int errors);
+void dcc_work_quant_reset(dcc_work *w);
+/* The largest fl at which a value of magnitude mx fits bits bits. */
+int dcc_fl_for_max(float mx, int bits);
+/* Quantises x to bits at fl (DCC_FL_AUTO: dcc_fl_for_max of its largest
+ * magnitude), counting into obs (may be NULL); returns the fl used. */
+int dcc_fake_quant_fl(float *x, size_t n, int bits, int fl, dcc_quant_obs *obs);
 void dcc_fake_quant(float *x, size_t n, int bits);
 /* The gradient of parameter k of layer i in a training work area. */
 float *dcc_work_grad(dcc_work *w, size_t layer, int k);
@@ -136,7 +156,19 @@ typedef struct dcc_train_status {
 	double lr;
 	double images_per_s;
 	int epoch_end;       /* 1 at the end of an epoch */
+	/* at the end of a quantised epoch (--quant): per fc/conv/lstm layer */
+	const struct dcc_quant_epoch *quant;
+	size_t nquant;
 } dcc_train_status;
+
+/* One layer's formats over a quantised epoch: the weights' fl (at the
+ * epoch's end), the activations' and errors' fl (the last batch's) and
+ * what saturated or underflowed over the epoch. */
+typedef struct dcc_quant_epoch {
+	const char *layer;
+	int fl_w, fl_a, fl_e;
+	dcc_quant_obs a, e;
+} dcc_quant_epoch;
 
 typedef struct dcc_train_opts {
 	int epochs;
@@ -155,6 +187,11 @@ typedef struct dcc_train_opts {
 	 * A-bit activations and E-bit errors; the updates go to the float32
 	 * master weights.  quant_from: the first epoch quantised (warm-up). */
 	int quant_w, quant_a, quant_e, quant_from;
+	/* the activations' and errors' fl for a batch: the smallest that the
+	 * largest magnitudes of the last 2^quant_window batches need (a
+	 * power-of-two scale, so rescaling is a shift); the first batch uses
+	 * its own */
+	int quant_window;
 	/* Called after each batch and at the end of each epoch (may be NULL). */
 	void (*progress)(void *ctx, const dcc_train_status *s);
 	void *ctx;

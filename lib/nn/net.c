@@ -26,6 +26,9 @@ struct dcc_work {
 	void **allocs;
 	size_t nallocs;
 	int qa, qe; /* fake-quantise activations and errors to this many bits (0: off) */
+	size_t nl;
+	int *fla, *fle;           /* per layer fl, DCC_FL_AUTO: from the values */
+	dcc_quant_obs *oa, *oe;   /* per layer, what quantising saw */
 };
 
 void dcc_work_set_quant(dcc_work *w, int a_bits, int e_bits)
@@ -34,22 +37,67 @@ void dcc_work_set_quant(dcc_work *w, int a_bits, int e_bits)
 	w->qe = e_bits;
 }
 
-void dcc_fake_quant(float *x, size_t n, int bits)
+void dcc_work_set_quant_formats(dcc_work *w, const int *fl_a, const int *fl_e)
+{
+	for (size_t i = 0; i < w->nl; i++) {
+		w->fla[i] = fl_a ? fl_a[i] : DCC_FL_AUTO;
+		w->fle[i] = fl_e ? fl_e[i] : DCC_FL_AUTO;
+	}
+}
+
+const dcc_quant_obs *dcc_work_quant_obs(const dcc_work *w, int errors)
+{
+	return errors ? w->oe : w->oa;
+}
+
+void dcc_work_quant_reset(dcc_work *w)
+{
+	memset(w->oa, 0, w->nl * sizeof(dcc_quant_obs));
+	memset(w->oe, 0, w->nl * sizeof(dcc_quant_obs));
+}
+
+int dcc_fl_for_max(float mx, int bits)
+{
+	if (!(mx > 0))
+		return DCC_FL_AUTO;
+	/* the largest fl at which mx fits: a power-of-two scale, a shift */
+	int fl = bits - 1 - (int)ceilf(log2f(mx));
+	if (ldexpf(mx, fl) > ldexpf(1.0f, bits - 1) - 0.5f)
+		fl--;
+	return fl;
+}
+
+int dcc_fake_quant_fl(float *x, size_t n, int bits, int fl, dcc_quant_obs *obs)
 {
 	float mx = 0;
 	for (size_t i = 0; i < n; i++)
 		mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
-	if (!(mx > 0) || bits < 2)
-		return;
-	/* the largest fl at which max|x| fits: a power-of-two scale, a shift */
-	int fl = bits - 1 - (int)ceilf(log2f(mx));
-	if (ldexpf(mx, fl) > ldexpf(1.0f, bits - 1) - 0.5f)
-		fl--;
+	if (obs) {
+		obs->max = mx > obs->max ? mx : obs->max;
+		obs->n += n;
+	}
+	if (fl == DCC_FL_AUTO)
+		fl = dcc_fl_for_max(mx, bits);
+	if (fl == DCC_FL_AUTO || bits < 2)
+		return fl;
+	if (obs)
+		obs->fl = fl;
 	float hi = ldexpf(1.0f, bits - 1) - 1, lo = -ldexpf(1.0f, bits - 1);
+	uint64_t ovf = 0, unf = 0;
 	for (size_t i = 0; i < n; i++) {
 		float v = nearbyintf(ldexpf(x[i], fl));
+		ovf += v > hi || v < lo;
+		unf += v == 0 && x[i] != 0;
 		x[i] = ldexpf(v > hi ? hi : v < lo ? lo : v, -fl);
 	}
+	if (obs)
+		obs->overflow += ovf, obs->underflow += unf;
+	return fl;
+}
+
+void dcc_fake_quant(float *x, size_t n, int bits)
+{
+	dcc_fake_quant_fl(x, n, bits, DCC_FL_AUTO, NULL);
 }
 
 const float *dcc_work_act(const dcc_work *w, size_t i)
@@ -86,10 +134,15 @@ int dcc_work_new(const dcc_net *n, size_t batch, int training, dcc_work **out, d
 	if (!w)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	w->batch = batch;
+	w->nl = n->nlayers;
 	w->act = calloc(n->nlayers + 1, sizeof(float *));
 	w->lw = calloc(n->nlayers, sizeof(layer_work));
-	w->allocs = calloc(8 * n->nlayers + 8, sizeof(void *));
-	int ok = w->act && w->lw && w->allocs;
+	w->allocs = calloc(8 * n->nlayers + 12, sizeof(void *));
+	int ok = w->act && w->lw && w->allocs && (w->fla = walloc(w, n->nlayers * sizeof(int))) &&
+		 (w->fle = walloc(w, n->nlayers * sizeof(int))) && (w->oa = walloc(w, n->nlayers * sizeof(dcc_quant_obs))) &&
+		 (w->oe = walloc(w, n->nlayers * sizeof(dcc_quant_obs)));
+	for (size_t i = 0; ok && i < n->nlayers; i++)
+		w->fla[i] = w->fle[i] = DCC_FL_AUTO;
 	size_t maxsz = 0;
 	for (size_t i = 0; ok && i < n->nlayers; i++) {
 		const dcc_layer *l = &n->layers[i];
@@ -171,7 +224,7 @@ const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size
 			break;
 		}
 		if (w->qa && (l->op == DCC_OP_FC || l->op == DCC_OP_CONV2D || l->op == DCC_OP_LSTM))
-			dcc_fake_quant(out, B * l->out_size, w->qa);
+			dcc_fake_quant_fl(out, B * l->out_size, w->qa, w->fla[i], &w->oa[i]);
 	}
 	return w->act[n->nlayers - 1];
 }
@@ -220,7 +273,7 @@ void dcc_net_backward(const dcc_net *n, dcc_work *w, const float *dlogits, size_
 		/* The first layer's input gradient is never needed. */
 		float *din = ii > 0 ? dnext : NULL;
 		if (w->qe && (l->op == DCC_OP_FC || l->op == DCC_OP_CONV2D || l->op == DCC_OP_LSTM))
-			dcc_fake_quant(dcur, B * l->out_size, w->qe); /* the error reaching this layer */
+			dcc_fake_quant_fl(dcur, B * l->out_size, w->qe, w->fle[ii], &w->oe[ii]); /* the error reaching this layer */
 		switch (l->op) {
 		case DCC_OP_FC:
 			fc_backward(din, G[4 * ii], G[4 * ii + 1], dcur, in, l->p[0].w, B, l->in, l->out);

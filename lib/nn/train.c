@@ -1,6 +1,7 @@
 /* train.c: minibatch SGD with momentum, weight decay and a learning-rate
  * schedule (PyTorch's SGD update rule), keeping pruned weights exactly zero;
  * and evaluation on the test set. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,10 +214,21 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 		for (int k = 0; k < n->layers[i].nparam; k++)
 			if (n->layers[i].p[k].is_weight && !(master[i * 4 + (size_t)k] = malloc(n->layers[i].p[k].n * sizeof(float))))
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	/* the activations' and errors' formats: a window of the fl each recent
+	 * batch needed, per layer (INT_MAX: no batch yet) */
+	size_t nl = n->nlayers, W = (size_t)1 << (o->quant_window > 0 ? (o->quant_window < 12 ? o->quant_window : 12) : 0);
+	int *ring = malloc(2 * nl * W * sizeof(int)), *fla = malloc(2 * nl * sizeof(int)), *fle = fla ? fla + nl : NULL;
+	dcc_quant_epoch *qep = calloc(nl ? nl : 1, sizeof(*qep));
+	size_t ring_pos = 0;
+	if (!ring || !fla || !qep)
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t i = 0; ring && i < 2 * nl * W; i++)
+		ring[i] = INT_MAX;
 	for (int ep = 0; ep < o->epochs && !rc; ep++) {
 		int quant = (o->quant_w || o->quant_a || o->quant_e) && ep + o->epoch_offset >= o->quant_from;
 		for (int t = 0; t < nt; t++)
 			dcc_work_set_quant(wk[t].w, quant ? o->quant_a : 0, quant ? o->quant_e : 0);
+		memset(qep, 0, nl * sizeof(*qep));
 		for (size_t i = N - 1; i > 0; i--) { /* Fisher-Yates */
 			size_t j = (size_t)(dcc_rng_next(&r) % (i + 1)), t = perm[i];
 			perm[i] = perm[j];
@@ -229,6 +241,21 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 			c.bs = N - b0 < B ? N - b0 : B;
 			int used = (size_t)nt < c.bs ? nt : (int)c.bs;
 			c.nthreads = used;
+			if (quant) { /* this batch's formats from the window */
+				for (size_t i = 0; i < nl; i++) {
+					int a = INT_MAX, e = INT_MAX;
+					for (size_t k = 0; k < W; k++) {
+						a = ring[(i * 2) * W + k] < a ? ring[(i * 2) * W + k] : a;
+						e = ring[(i * 2 + 1) * W + k] < e ? ring[(i * 2 + 1) * W + k] : e;
+					}
+					fla[i] = a == INT_MAX ? DCC_FL_AUTO : a;
+					fle[i] = e == INT_MAX ? DCC_FL_AUTO : e;
+				}
+				for (int t = 0; t < used; t++) {
+					dcc_work_set_quant_formats(wk[t].w, fla, fle);
+					dcc_work_quant_reset(wk[t].w);
+				}
+			}
 			if (quant && o->quant_w) /* compute on quantised weights */
 				for (size_t i = 0; i < n->nlayers; i++)
 					for (int k = 0; k < n->layers[i].nparam; k++)
@@ -238,6 +265,28 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 							dcc_fake_quant(p->w, p->n, o->quant_w);
 						}
 			dcc_parallel(used, train_step, &c);
+			if (quant) { /* what the batch needed goes into the window */
+				for (size_t i = 0; i < nl; i++)
+					for (int e = 0; e < 2; e++) {
+						dcc_quant_obs sum = {0};
+						for (int t = 0; t < used; t++) {
+							const dcc_quant_obs *q = &dcc_work_quant_obs(wk[t].w, e)[i];
+							sum.max = q->max > sum.max ? q->max : sum.max;
+							sum.n += q->n, sum.overflow += q->overflow, sum.underflow += q->underflow;
+							sum.fl = t == 0 ? q->fl : sum.fl;
+						}
+						if (!sum.n)
+							continue;
+						int need = dcc_fl_for_max(sum.max, e ? o->quant_e : o->quant_a);
+						ring[(i * 2 + (size_t)e) * W + ring_pos] = need == DCC_FL_AUTO ? INT_MAX : need;
+						dcc_quant_obs *acc = e ? &qep[i].e : &qep[i].a;
+						acc->max = sum.max > acc->max ? sum.max : acc->max;
+						acc->n += sum.n, acc->overflow += sum.overflow, acc->underflow += sum.underflow;
+						acc->fl = sum.fl;
+						*(e ? &qep[i].fl_e : &qep[i].fl_a) = sum.fl;
+					}
+				ring_pos = (ring_pos + 1) % W;
+			}
 			if (quant && o->quant_w) /* the updates go to the master copy */
 				for (size_t i = 0; i < n->nlayers; i++)
 					for (int k = 0; k < n->layers[i].nparam; k++)
@@ -278,12 +327,29 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 				dcc_train_status s = {ep + 1 + o->epoch_offset,
 						      o->schedule_epochs > 0 ? o->schedule_epochs : o->epochs, seen, N,
 						      loss_sum / (double)seen, lr,
-						      el > 0 ? (double)seen / el : 0, seen == N};
+						      el > 0 ? (double)seen / el : 0, seen == N, NULL, 0};
+				if (quant && seen == N) { /* the epoch's formats, per quantised layer */
+					size_t nq = 0;
+					for (size_t i = 0; i < nl; i++) {
+						const dcc_layer *l = &n->layers[i];
+						if (l->op != DCC_OP_FC && l->op != DCC_OP_CONV2D && l->op != DCC_OP_LSTM)
+							continue;
+						float mx = 0;
+						for (size_t j = 0; j < l->p[0].n; j++)
+							mx = fabsf(l->p[0].w[j]) > mx ? fabsf(l->p[0].w[j]) : mx;
+						dcc_quant_epoch q = qep[i];
+						q.layer = l->name;
+						q.fl_w = o->quant_w ? dcc_fl_for_max(mx, o->quant_w) : DCC_FL_AUTO;
+						qep[nq++] = q;
+					}
+					s.quant = qep, s.nquant = nq;
+				}
 				o->progress(o->ctx, &s);
 			}
 		}
 	}
 	openblas_set_num_threads(blas);
+	free(ring), free(fla), free(qep);
 	for (size_t i = 0; master && i < n->nlayers * 4; i++)
 		free(master[i]);
 	free(master);

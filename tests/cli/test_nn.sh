@@ -75,6 +75,18 @@ assert (d > 0).mean() > 0.5, 'the master weights moved'
 assert d.max() < step / 4, (d.max(), step)          # every update far below one 8-bit step
 q = lambda w: np.round(w * 2.0 ** fl)
 assert (q(a) == q(b)).mean() > 0.9                   # an 8-bit copy alone would not have moved"
+# the formats follow a window of batches: with a window longer than the
+# run, a layer's scale never shrinks (its fl never grows) from epoch to epoch
+run $DCC train --net mlp:64-32-4 --data d8 --epochs 4 --lr 0.1 --quant 8:8:16 --quant-window 12 --batch 16 -o qw.dct
+expect_status 0 "quant window"
+check $PY -c "
+import re; fl = {}
+for line in open('$T/.err'):
+    g = re.match(r'train:\s+(\w+)\s+fl w\s+-?\d+\s+act\s+(-?\d+) .*err\s+(-?\d+) ', line)
+    if g: fl.setdefault(g.group(1), []).append((int(g.group(2)), int(g.group(3))))
+assert set(fl) == {'fc1', 'fc2'} and all(len(v) == 3 for v in fl.values()), fl
+for v in fl.values():
+    assert all(a[0] >= b[0] and a[1] >= b[1] for a, b in zip(v, v[1:])), fl"
 run $DCC train --net mlp:64-32-4 --data d8 --quant 8:8 -o x.dct
 expect_status 2 "bad quant"; expect_err_has "--quant: '8:8' is not W:A:E" "bad quant"
 
