@@ -265,8 +265,10 @@ int dcc_prune_tensor(dcc_model *m, const dcc_prunable *p, double sparsity, const
 		free(scratch);
 	} else {
 		size_t P = (size_t)s->pes;
-		if (P < 1 || P > rows)
-			return dcc_fail(err, DCC_E_RANGE, "'%s': %zu PEs for %zu rows (1 to the row count)", p->layer, P, rows);
+		if (P < 1)
+			return dcc_fail(err, DCC_E_RANGE, "'%s': %zu PEs (at least 1)", p->layer, P);
+		if (P > rows) /* PE i holds row i alone and the rest none: balance the rows */
+			P = rows;
 		size_t keep = (size_t)llround((double)n * (1.0 - sparsity) / (double)P);
 		size_t maxn = ((rows + P - 1) / P) * cols;
 		size_t *idx = malloc(maxn * sizeof(size_t));

@@ -223,9 +223,18 @@ expect_err "dcc prune: --sparsity: no prunable layer 'fc9' (layers: fc1.weight, 
 run $DCC prune m.dct --sparsity 0.5 --bank 100 -o x.dct
 expect_status 1 "bank > row"
 expect_err "dcc prune: m.dct: 'fc1': bank size 100 is outside 1..64 (the row length)" "bank > row"
-run $DCC prune m.dct --sparsity 0.5 --balance-pes 8 -o x.dct
-expect_status 1 "pes > rows"
-expect_err "dcc prune: m.dct: 'fc3': 8 PEs for 4 rows (1 to the row count)" "pes > rows"
+# more PEs than rows (fc3 has 4): each row on its own PE, the rows balanced
+run $DCC prune m.dct --sparsity 0.5 --balance-pes 8 -o x8.dct
+expect_status 0 "pes > rows"
+$DCC export x8.dct -o x8.npz
+check $PY -c "
+import numpy as np; w = np.load('x8.npz')
+a = w['fc3.weight'] != 0; per = a.sum(1)
+assert len(set(per)) == 1 and per[0] == round(a.size * 0.5 / 4), per
+a = w['fc1.weight'] != 0; per = [int(a[pe::8].sum()) for pe in range(8)]
+assert len(set(per)) == 1, per"
+run $DCC prune m.dct --sparsity 0.5 --balance-pes 0 -o x.dct
+expect_status 2 "pes 0"
 run $DCC prune m.dct -o x.dct
 expect_status 2 "no rule"; expect_err_has "give one of --sparsity, --std-factor or --global" "no rule"
 run $DCC prune m.dct --global 0.5 --bank 4 -o x.dct
