@@ -180,6 +180,11 @@ a.flush()"
 	t0=$(now); $DCC svd fc6r.dct --layer fc6r --rank 256 --method randomized --json --force -o fc6r_f.dct >svd.json; t1=$(now)
 	printf '  %-52s %8s s, relative error %s\n' "dcc svd --method randomized, rank 256 of 4096x25088" "$(secs "$t0" "$t1")" \
 		"$(sed -n 's/^  "rel_error": \([0-9.e+-]*\),*$/\1/p' svd.json)"
+	t0=$(now); $DCC svd fc6r.dct --layer fc6r --spectrum --json >spec.json; t1=$(now)
+	printf '  %-52s %8s s, relative error %s (the optimum)\n' "exact rank-256 truncation (dcc svd --spectrum)" \
+		"$(secs "$t0" "$t1")" "$($PY -c "
+import json, numpy as np; s = np.array(json.load(open('spec.json'))['singular_values'], np.float64)
+print('%.6g' % np.sqrt((s[256:] ** 2).sum() / (s ** 2).sum()))")"
 	rm -f s4096.npy s4096.dct s4096_f.dct fc6r_f.dct
 fi
 

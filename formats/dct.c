@@ -374,7 +374,7 @@ static int dct_read_src(const src *s, int flags, dcc_model **out, dcc_error *err
 	if (!rc && !(flags & DCC_LOAD_TABLE_ONLY)) {
 		for (size_t i = 0; i < m->ntensors && !rc; i++) {
 			dcc_tensor *t = &m->tensors[i];
-			t->data = malloc(t->nbytes ? t->nbytes : 1);
+			t->data = dcc_alloc_data(t->nbytes, 0);
 			if (!t->data) {
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory for tensor '%s' (%zu bytes)", t->name, t->nbytes);
 				break;
@@ -437,7 +437,7 @@ int dcc_dct_load_tensor(const char *path, dcc_tensor *t, dcc_error *err)
 		return dcc_fail(err, DCC_E_IO, "%s", strerror(errno));
 	}
 	src s = {NULL, fd, (uint64_t)st.st_size};
-	void *p = malloc(t->nbytes ? t->nbytes : 1);
+	void *p = dcc_alloc_data(t->nbytes, 0);
 	if (!p)
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory for tensor '%s'", t->name);
 	else if ((rc = read_at(&s, t->file_off, p, t->nbytes, err)))

@@ -178,6 +178,8 @@ int dcc_shared_dequantize(const dcc_model *m, const char *base, float **out, dcc
 
 uint32_t dcc_crc32c(uint32_t crc, const void *buf, size_t n);
 uint32_t dcc_crc32c_ref(uint32_t crc, const void *buf, size_t n);
+/* The CRC of A followed by B from crc(A), crc(B) and B's length. */
+uint32_t dcc_crc32c_combine(uint32_t crc1, uint32_t crc2, size_t len2);
 
 /* ---- output files: temp file in the destination dir, then rename ------ */
 

@@ -47,6 +47,10 @@ void dcc_buf_zeros(dcc_buf *b, size_t n);
 void dcc_buf_free(dcc_buf *b);
 
 char *dcc_strdup(const char *s);
+/* Tensor data: like malloc (zeroed if zero), free()d as usual; a large
+ * block is aligned to 2 MB and advised into huge pages, so filling a
+ * 400 MB layer takes hundreds of page faults, not a hundred thousand. */
+void *dcc_alloc_data(size_t n, int zero);
 /* Writes n bytes or fails with DCC_E_IO. */
 int dcc_fwrite_all(FILE *fp, const void *p, size_t n, dcc_error *err);
 

@@ -108,7 +108,7 @@ int dcc_model_add_zeros(dcc_model *m, const char *name, int dtype, int bits,
 	int rc = dcc_tensor_size(dtype, bits, ndim, shape, &nbytes, err);
 	if (rc)
 		return rc;
-	void *p = calloc(1, nbytes ? nbytes : 1);
+	void *p = dcc_alloc_data(nbytes, 1);
 	if (!p)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory allocating '%s' (%zu bytes)", name, nbytes);
 	rc = dcc_model_add(m, name, dtype, bits, fl, ndim, shape, NULL, err);

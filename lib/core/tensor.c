@@ -1,9 +1,28 @@
 /* tensor.c: sizes, element access and packed bit fields of dcc_tensor. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "internal.h"
+
+void *dcc_alloc_data(size_t n, int zero)
+{
+	const size_t huge = (size_t)2 << 20;
+	if (n < 4 * huge)
+		return zero ? calloc(1, n ? n : 1) : malloc(n ? n : 1);
+	void *p = NULL;
+	size_t len = (n + huge - 1) / huge * huge;
+	if (posix_memalign(&p, huge, len))
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	madvise(p, len, MADV_HUGEPAGE); /* advice: without it, small pages */
+#endif
+	if (zero)
+		memset(p, 0, n);
+	return p;
+}
 
 uint64_t dcc_tensor_numel(const dcc_tensor *t)
 {

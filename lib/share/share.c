@@ -72,9 +72,10 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 		free(x), free(c), free(mid), free(conv);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
-	for (size_t i = 0, j = 0; i < n; i++)
-		if (ALIVE(i))
-			x[j++] = v[i];
+	for (size_t i = 0, j = 0; i < n && j < alive; i++) { /* branch-free: most are pruned */
+		x[j] = v[i];
+		j += ALIVE(i);
+	}
 	dcc_sort_f32(x, alive);
 	int rc = o->optimal ? dcc_kmeans1d_optimal(x, alive, k, c, st, err)
 			    : dcc_kmeans1d(x, alive, k, o->init, o->seed, o->max_iter, c, st, err);
@@ -125,36 +126,43 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 		v = t->data;
 	snprintf(nm, sizeof(nm), "%s.mask", p->tensor);
 	mb = (mk = dcc_model_find(m, nm)) ? mk->data : NULL;
-	/* a streaming bit writer: the indices in one pass */
+	/* without a mask, the nonzeros make one, in the same pass */
+	uint8_t *made = mk ? NULL : calloc(n / 8 + 1, 1);
+	if (!mk && !made) {
+		free(mid), free(cb), free(conv);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	/* a streaming bit writer: the indices in one pass, 32 bits at a time */
 	uint8_t *out = ix->data;
-	uint64_t acc = 0;
+	uint64_t acc = 0, nnz = 0;
 	int have = 0;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t q = ALIVE(i) ? nearest(fm, o->bits, v[i]) + off : 0;
+		uint64_t live = (uint64_t)ALIVE(i), q = live ? nearest(fm, o->bits, v[i]) + off : 0;
+		if (made)
+			made[i / 8] |= (uint8_t)(live << (i % 8));
+		nnz += q != 0;
 		acc |= q << have;
 		have += o->bits;
-		while (have >= 8) {
-			*out++ = (uint8_t)acc;
-			acc >>= 8;
-			have -= 8;
+		if (have >= 32) {
+			uint32_t w = (uint32_t)acc;
+			memcpy(out, &w, 4); /* little-endian, as the format */
+			out += 4;
+			acc >>= 32;
+			have -= 32;
 		}
 	}
-	if (have)
-		*out = (uint8_t)acc;
-	ix->nnz = dcc_tensor_count_nonzero(ix);
+	for (; have > 0; have -= 8, acc >>= 8)
+		*out++ = (uint8_t)acc;
+	ix->nnz = nnz;
 	free(mid);
 	if (!mk) {
 		dcc_tensor *nmk;
 		if ((rc = dcc_model_add_zeros(m, nm, DCC_MASK, 0, 0, ndim, shape, &nmk, err))) {
-			free(cb), free(conv);
+			free(made), free(cb), free(conv);
 			return rc;
 		}
-		t = dcc_model_find(m, p->tensor);
-		if (!conv)
-			v = t->data;
-		for (size_t i = 0; i < n; i++)
-			if (v[i] != 0.0f)
-				((uint8_t *)nmk->data)[i / 8] |= (uint8_t)(1u << (i % 8));
+		memcpy(nmk->data, made, nmk->nbytes);
+		free(made);
 		nmk->nnz = alive;
 	}
 	free(conv);

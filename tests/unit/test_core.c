@@ -22,7 +22,19 @@ static void test_crc(void)
 		CHECK(dcc_crc32c_sw(0, buf, n) == r);
 		/* Incremental equals one-shot. */
 		CHECK(dcc_crc32c(dcc_crc32c(0, buf, n / 3), buf + n / 3, n - n / 3) == r);
+		CHECK(dcc_crc32c_combine(dcc_crc32c(0, buf, n / 3), dcc_crc32c(0, buf + n / 3, n - n / 3), n - n / 3) == r);
 	}
+	/* long buffers take three interleaved streams, combined */
+	size_t big = 3 * 4096 * 5 + 13;
+	uint8_t *bb = malloc(big);
+	for (size_t i = 0; bb && i < big; i++)
+		bb[i] = (uint8_t)check_rng(&s);
+	for (size_t n = 3 * 4096 - 5; bb && n <= big; n += 4099) {
+		uint32_t r = dcc_crc32c_sw(0, bb, n);
+		CHECK(dcc_crc32c(0, bb, n) == r);
+		CHECK(dcc_crc32c(0x12345678u, bb, n) == dcc_crc32c_sw(0x12345678u, bb, n));
+	}
+	free(bb);
 }
 
 static void test_packed(void)
