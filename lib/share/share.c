@@ -13,10 +13,8 @@
 static inline uint32_t nearest(const float *fm, int bits, float v)
 {
 	uint32_t lo = 0;
-	for (int b = bits - 1; b >= 0; b--) {
-		uint32_t step = 1u << b;
-		lo += (v >= fm[lo + step - 1]) ? step : 0;
-	}
+	for (int b = bits - 1; b >= 0; b--) /* a flag times a step: no branch to mispredict */
+		lo += (uint32_t)(v >= fm[lo + (1u << b) - 1]) << b;
 	return lo;
 }
 
