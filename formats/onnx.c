@@ -84,7 +84,7 @@ typedef struct builder {
 	dcc_model *m;
 	char **lines;
 	size_t nlines;
-	int nfc, nconv, npool, nrelu, nflat;
+	int nfc, nconv, npool, nrelu, nflat, nact;
 } builder;
 
 static int add_line(builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -318,21 +318,25 @@ int dcc_onnx_read_mem(const uint8_t *buf, size_t len, dcc_model **out, dcc_error
 			if (!rc && add_line(&b, "conv2d %s in=%d out=%d k=%d stride=%d pad=%d", name, C, O, K, (int)st, (int)pad))
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 			H = (int)((H + 2 * pad - K) / st + 1), W = (int)((W + 2 * pad - K) / st + 1), C = O;
-		} else if (!strcmp(op, "MaxPool")) {
+		} else if (!strcmp(op, "MaxPool") || !strcmp(op, "AveragePool")) {
 			int64_t k2 = attr_ints_same(n, "kernel_shape", -1), st = attr_ints_same(n, "strides", 1),
 				pad = attr_ints_same(n, "pads", 0), dil = attr_ints_same(n, "dilations", 1);
 			if (flat || k2 < 1 || st < 1 || st > 1024 || pad != 0 || dil != 1 || attr_i(n, "ceil_mode", 0) || n->n_output > 1 ||
 			    k2 > H || k2 > W) {
 				rc = dcc_fail(err, DCC_E_UNSUPPORTED,
-					      "node '%s' (MaxPool): dcc supports square kernels, equal strides, no padding, no ceil_mode",
-					      nname);
+					      "node '%s' (%s): dcc supports square kernels, equal strides, no padding, no ceil_mode",
+					      nname, op);
 				break;
 			}
-			if (add_line(&b, "maxpool2d pool%d k=%d stride=%d", ++b.npool, (int)k2, (int)st))
+			if (add_line(&b, "%s pool%d k=%d stride=%d", op[0] == 'M' ? "maxpool2d" : "avgpool2d", ++b.npool, (int)k2,
+				     (int)st))
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 			H = (int)((H - k2) / st + 1), W = (int)((W - k2) / st + 1);
 		} else if (!strcmp(op, "Relu")) {
 			if (add_line(&b, "relu relu%d", ++b.nrelu))
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		} else if (!strcmp(op, "Sigmoid") || !strcmp(op, "Tanh")) {
+			if (add_line(&b, "%s %s%d", op[0] == 'S' ? "sigmoid" : "tanh", op[0] == 'S' ? "sigmoid" : "tanh", ++b.nact))
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 		} else if (!strcmp(op, "Flatten") || !strcmp(op, "Reshape")) {
 			if (op[0] == 'F' ? attr_i(n, "axis", 1) != 1 : 0) {
@@ -369,7 +373,8 @@ int dcc_onnx_read_mem(const uint8_t *buf, size_t len, dcc_model **out, dcc_error
 			last_fc = classes > 0; /* the loss's softmax: the logits stay the output */
 		} else {
 			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): operator not supported by dcc (supported: Gemm, "
-				      "MatMul+Add, Conv, Relu, MaxPool, Flatten, Reshape, Identity, Dropout, a final Softmax)", nname, op);
+				      "MatMul+Add, Conv, Relu, Sigmoid, Tanh, MaxPool, AveragePool, Flatten, Reshape, Identity, "
+				      "Dropout, a final Softmax)", nname, op);
 			break;
 		}
 		cur = next_out;
@@ -591,10 +596,13 @@ int dcc_onnx_write(FILE *fp, dcc_model *m, dcc_error *err)
 							      a_ints(&w, "pads", l->pad, 4)};
 				add_node(&w, "Conv", l->name, ins, 3, nxt, a, 3);
 			}
-		} else if (l->op == DCC_OP_MAXPOOL2D) {
+		} else if (l->op == DCC_OP_MAXPOOL2D || l->op == DCC_OP_AVGPOOL2D) {
 			Onnx__AttributeProto *a[2] = {a_ints(&w, "kernel_shape", l->k, 2), a_ints(&w, "strides", l->stride, 2)};
 			const char *ins[1] = {cur};
-			add_node(&w, "MaxPool", l->name, ins, 1, nxt, a, 2);
+			add_node(&w, l->op == DCC_OP_MAXPOOL2D ? "MaxPool" : "AveragePool", l->name, ins, 1, nxt, a, 2);
+		} else if (l->op == DCC_OP_SIGMOID || l->op == DCC_OP_TANH) {
+			const char *ins[1] = {cur};
+			add_node(&w, l->op == DCC_OP_SIGMOID ? "Sigmoid" : "Tanh", l->name, ins, 1, nxt, NULL, 0);
 		} else if (l->op == DCC_OP_RELU || l->op == DCC_OP_FLATTEN) {
 			const char *ins[1] = {cur};
 			Onnx__AttributeProto *a[1] = {l->op == DCC_OP_FLATTEN ? a_int(&w, "axis", 1) : NULL};

@@ -13,7 +13,8 @@ extern "C" {
 #endif
 
 enum { DCC_OP_END = 0, DCC_OP_LOAD = 1, DCC_OP_STORE = 2, DCC_OP_SPMV = 3, DCC_OP_EWOP = 4, DCC_OP_SYNC = 5,
-       DCC_OP_SPCONV = 6, DCC_OP_POOL = 7, DCC_OP_LSTMCELL = 8, DCC_OP_CONV = 9 };
+       DCC_OP_SPCONV = 6, DCC_OP_POOL = 7, DCC_OP_LSTMCELL = 8, DCC_OP_CONV = 9, DCC_OP_ACT = 10 };
+enum { DCC_ACT_SIGMOID = 0, DCC_ACT_TANH = 1 };
 enum { DCC_EW_RELU = 0, DCC_EW_ADD = 1, DCC_EW_MUL = 2, DCC_EW_COPY = 3 };
 #define DCC_INSN_BYTES 16
 #define DCC_NBUF 4 /* activation buffers */
@@ -25,8 +26,11 @@ typedef struct dcc_insn {
 				  SPMV, SPCONV: descriptor address (SPMV: z = input
 				  offset); EWOP: count, out buffer, shift (ADD: the
 				  width to saturate to, 0 = 32); POOL: channels,
-				  H << 16 | W, k << 8 | stride; LSTMCELL: a = the
-				  z buffer, b = the h/c buffer, x = descriptor */
+				  H << 16 | W, k << 8 | stride (flags 1: average);
+				  LSTMCELL: a = the z buffer, b = the h/c buffer, x =
+				  descriptor; ACT: flags sigmoid/tanh, a in, b out, x
+				  count, y the table, z = in fl (int8) | out shift
+				  (int8) << 8 | width << 16 */
 } dcc_insn;
 
 /* A program: instructions plus what ties it to its blob and DRAM image. */

@@ -37,6 +37,9 @@ typedef enum dcc_op {
 	DCC_OP_FLATTEN,
 	DCC_OP_LSTM,
 	DCC_OP_SOFTMAX_CE, /* the loss; logits are its input */
+	DCC_OP_AVGPOOL2D,  /* the mean of each k x k window, no padding */
+	DCC_OP_SIGMOID,
+	DCC_OP_TANH,
 } dcc_op;
 
 const char *dcc_op_name(int op); /* "fc", "conv2d", ... */

@@ -236,18 +236,39 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			uint32_t OH = (H - K) / S + 1, OW = (W - K) / S + 1;
 			const int32_t *x = buf[s->a];
 			int32_t *y = buf[s->b];
+			int64_t kk = (int64_t)K * K;
 			for (uint32_t ch = 0; ch < C; ch++)
 				for (uint32_t oy = 0; oy < OH; oy++)
 					for (uint32_t ox = 0; ox < OW; ox++) {
 						const int32_t *xc = x + (size_t)ch * H * W;
 						int32_t m = xc[(size_t)oy * S * W + (size_t)ox * S];
+						int64_t sum = 0;
 						for (uint32_t ky = 0; ky < K; ky++)
 							for (uint32_t kx = 0; kx < K; kx++) {
 								int32_t v = xc[((size_t)oy * S + ky) * W + (size_t)ox * S + kx];
 								m = v > m ? v : m;
+								sum += v;
 							}
+						if (s->flags) { /* the mean, rounded half to even */
+							int64_t q = sum / kk, r = sum % kk;
+							if (r < 0)
+								q--, r += kk;
+							if (2 * r > kk || (2 * r == kk && (q & 1)))
+								q++;
+							m = (int32_t)q;
+						}
 						y[((size_t)ch * OH + oy) * OW + ox] = m;
 					}
+			break;
+		}
+		case DCC_OP_ACT: { /* formats/fixed.md's sigmoid or tanh, the table read from DRAM */
+			int fl = (int8_t)(s->z & 0xff), sh = (int8_t)((s->z >> 8) & 0xff), bw = (int)((s->z >> 16) & 0xff);
+			const int32_t *x = buf[s->a];
+			int32_t *y = buf[s->b];
+			for (uint32_t k = 0; k < s->x; k++) {
+				int64_t v = s->flags ? cell_lut(dram + s->y, x[k], fl, 16384, 7) : cell_lut(dram + s->y, x[k], fl, 32768, 8);
+				y[k] = dcc_fx_sat(dcc_fx_rshift(v, sh), bw);
+			}
 			break;
 		}
 		case DCC_OP_CONV: {

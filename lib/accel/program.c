@@ -95,9 +95,19 @@ static int check_insn(const dcc_program *p, size_t i, dcc_error *err)
 		if ((uint64_t)s->x + 128 > p->dram_bytes || s->x % 4)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: descriptor at %u is outside DRAM", i, s->x);
 		return 0;
+	case DCC_OP_ACT: {
+		uint32_t bw = (s->z >> 16) & 0xff;
+		if (s->flags > DCC_ACT_TANH || s->a >= DCC_NBUF || s->b >= DCC_NBUF || bw < 2 || bw > 32 || s->z >> 24)
+			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: bad act", i);
+		if (s->x > p->buf_words)
+			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: %u elements beyond the buffers", i, s->x);
+		if ((uint64_t)s->y + 257 * 4 > p->dram_bytes || s->y % 4)
+			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: table at %u is outside DRAM", i, s->y);
+		return 0;
+	}
 	case DCC_OP_POOL: {
 		uint64_t C = s->x, H = s->y >> 16, W = s->y & 0xffff, k = s->z >> 8, st = s->z & 0xff;
-		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b || !C || !k || !st || k > H || k > W ||
+		if (s->flags > 1 || s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b || !C || !k || !st || k > H || k > W ||
 		    C * H * W > p->buf_words)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: maxpool geometry out of range", i);
 		return 0;
@@ -199,8 +209,14 @@ int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err)
 			k = snprintf(line, sizeof(line), "lstmcell desc=0x%x z=%u hc=%u\n", s->x, s->a, s->b);
 			break;
 		case DCC_OP_POOL:
-			k = snprintf(line, sizeof(line), "maxpool in=%u out=%u c=%u h=%u w=%u k=%u stride=%u\n", s->a, s->b, s->x,
-				     s->y >> 16, s->y & 0xffff, s->z >> 8, s->z & 0xff);
+			k = snprintf(line, sizeof(line), "%s in=%u out=%u c=%u h=%u w=%u k=%u stride=%u\n",
+				     s->flags ? "avgpool" : "maxpool", s->a, s->b, s->x, s->y >> 16, s->y & 0xffff, s->z >> 8,
+				     s->z & 0xff);
+			break;
+		case DCC_OP_ACT:
+			k = snprintf(line, sizeof(line), "act %s in=%u out=%u n=%u table=0x%x fl=%d shift=%d bw=%u\n",
+				     s->flags ? "tanh" : "sigmoid", s->a, s->b, s->x, s->y, (int8_t)(s->z & 0xff),
+				     (int8_t)((s->z >> 8) & 0xff), (s->z >> 16) & 0xff);
 			break;
 		default:
 			k = snprintf(line, sizeof(line), "ewop %s a=%u b=%u out=%u n=%u shift=%u\n", ew_names[s->flags & 3],
@@ -301,9 +317,25 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 			in.op = DCC_OP_LSTMCELL;
 			bad = kv_num(line, "desc", &in.x) || kv_num(line, "z", &a) || kv_num(line, "hc", &b) || a > 255 || b > 255;
 			in.a = (uint8_t)a, in.b = (uint8_t)b;
-		} else if (!strcmp(op, "maxpool")) {
+		} else if (!strcmp(op, "act")) {
+			char name[16] = {0};
+			uint32_t a = 0, b = 0, bw = 0;
+			long fl = 0, sh = 0;
+			const char *f = strstr(line, " fl="), *h = strstr(line, " shift=");
+			in.op = DCC_OP_ACT;
+			bad = sscanf(line, "%*s %15s", name) != 1 || (strcmp(name, "sigmoid") && strcmp(name, "tanh")) || !f || !h ||
+			      kv_num(line, "in", &a) || kv_num(line, "out", &b) || kv_num(line, "n", &in.x) ||
+			      kv_num(line, "table", &in.y) || kv_num(line, "bw", &bw) || a > 255 || b > 255 || bw > 255;
+			if (!bad) {
+				fl = strtol(f + 4, NULL, 10), sh = strtol(h + 7, NULL, 10);
+				bad = fl < -128 || fl > 127 || sh < -128 || sh > 127;
+			}
+			in.flags = name[0] == 't' ? DCC_ACT_TANH : DCC_ACT_SIGMOID, in.a = (uint8_t)a, in.b = (uint8_t)b;
+			in.z = (uint32_t)(uint8_t)(int8_t)fl | (uint32_t)(uint8_t)(int8_t)sh << 8 | bw << 16;
+		} else if (!strcmp(op, "maxpool") || !strcmp(op, "avgpool")) {
 			uint32_t a, b, C, H, W, K, S;
 			in.op = DCC_OP_POOL;
+			in.flags = op[0] == 'a';
 			bad = kv_num(line, "in", &a) || kv_num(line, "out", &b) || kv_num(line, "c", &C) || kv_num(line, "h", &H) ||
 			      kv_num(line, "w", &W) || kv_num(line, "k", &K) || kv_num(line, "stride", &S) || a > 255 || b > 255 ||
 			      H > 65535 || W > 65535 || K > 0xffffff || S > 255;
@@ -575,7 +607,8 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		goto done;
 	}
 	p->insn[p->n++] = (dcc_insn){DCC_OP_LOAD, 0, 0, 0, p->in_addr, p->in_len, 0};
-	int cur = 0, fl = in_fl;
+	int cur = 0, fl = in_fl, bw = in_bw;
+	uint32_t tables = UINT32_MAX; /* sigmoid and tanh, once, when a layer needs them */
 	for (size_t i = 0; i < net->nlayers && !rc; i++) {
 		const dcc_layer *g = &net->layers[i];
 		if (g->op == DCC_OP_FLATTEN || g->op == DCC_OP_SOFTMAX_CE)
@@ -585,12 +618,36 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 						     (uint32_t)cur, 0};
 			continue;
 		}
-		if (g->op == DCC_OP_MAXPOOL2D) {
-			if (g->ih > 65535 || g->iw > 65535 || g->k > 0xffffff || g->stride > 255) {
-				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': maxpool geometry too large", g->name);
+		if (g->op == DCC_OP_SIGMOID || g->op == DCC_OP_TANH) {
+			if (tables == UINT32_MAX) {
+				int32_t sig[257], th[257];
+				dcc_fx_tables(sig, th);
+				if ((tables = reserve(&im, 2 * 257 * 4)) == UINT32_MAX) {
+					rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+					break;
+				}
+				for (int k = 0; k < 257; k++)
+					wr32(im.p + tables + 4 * k, (uint32_t)sig[k]), wr32(im.p + tables + 4 * (257 + k), (uint32_t)th[k]);
+			}
+			if (bw < 2 || fl < -128 || fl > 127 || 16 - bw < -128) {
+				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': %s of %d-bit activations at fl %d", g->name,
+					      dcc_op_name(g->op), bw, fl);
 				break;
 			}
-			p->insn[p->n++] = (dcc_insn){DCC_OP_POOL, 0, (uint8_t)cur, (uint8_t)(cur ^ 1), (uint32_t)g->ic,
+			int tanh_ = g->op == DCC_OP_TANH;
+			p->insn[p->n++] = (dcc_insn){DCC_OP_ACT, (uint8_t)tanh_, (uint8_t)cur, (uint8_t)cur, (uint32_t)g->in_size,
+						     tables + (tanh_ ? 257 * 4 : 0),
+						     (uint32_t)(uint8_t)(int8_t)fl | (uint32_t)(uint8_t)(int8_t)(16 - bw) << 8 |
+							     (uint32_t)bw << 16};
+			fl = bw - 1;
+			continue;
+		}
+		if (g->op == DCC_OP_MAXPOOL2D || g->op == DCC_OP_AVGPOOL2D) {
+			if (g->ih > 65535 || g->iw > 65535 || g->k > 0xffffff || g->stride > 255) {
+				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': pooling geometry too large", g->name);
+				break;
+			}
+			p->insn[p->n++] = (dcc_insn){DCC_OP_POOL, g->op == DCC_OP_AVGPOOL2D, (uint8_t)cur, (uint8_t)(cur ^ 1), (uint32_t)g->ic,
 						     (uint32_t)g->ih << 16 | (uint32_t)g->iw, (uint32_t)g->k << 8 | (uint32_t)g->stride};
 			cur ^= 1;
 			continue;
@@ -641,11 +698,13 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			}
 			cur = 3; /* h, at offset 0 */
 			fl = f->a_fl;
+			bw = f->a_bw;
 			continue;
 		}
 		if (g->op != DCC_OP_FC && g->op != DCC_OP_CONV2D) {
 			rc = dcc_fail(err, DCC_E_UNSUPPORTED,
-				      "layer '%s': the accelerator runs fc, conv2d, maxpool2d, relu, flatten and lstm layers (not %s)",
+				      "layer '%s': the accelerator runs fc, conv2d, maxpool2d, avgpool2d, relu, sigmoid, tanh, flatten and "
+				      "lstm layers (not %s)",
 				      g->name, dcc_op_name(g->op));
 			break;
 		}
@@ -668,6 +727,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			i++; /* fused */
 		cur ^= 1;
 		fl = f->a_fl;
+		bw = f->a_bw;
 	}
 	if (!rc) {
 		p->insn[p->n++] = (dcc_insn){DCC_OP_STORE, 0, (uint8_t)cur, 0, p->out_addr, p->out_len, 0};

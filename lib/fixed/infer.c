@@ -93,10 +93,13 @@ static void lstm(const dcc_qnet *q, const dcc_qlayer *L, const int32_t *x, int32
 		y[j] = h[j];
 }
 
-/* rne(p * 2^fl / 255) for p in 0..255, in integers. */
+/* round(num / den) with ties to even, den > 0, in integers: the input's
+ * rne(p * 2^fl / 255) and average pooling's mean. */
 static int64_t div_rne(int64_t num, int64_t den)
 {
-	int64_t q = num / den, r = num % den; /* num >= 0, den > 0 */
+	int64_t q = num / den, r = num % den;
+	if (r < 0) /* to floor */
+		q--, r += den;
 	if (2 * r > den || (2 * r == den && (q & 1)))
 		q++;
 	return q;
@@ -181,6 +184,31 @@ static void maxpool(const dcc_layer *g, const int32_t *x, int32_t *y)
 			}
 }
 
+static void avgpool(const dcc_layer *g, const int32_t *x, int32_t *y)
+{
+	for (int c = 0; c < g->ic; c++)
+		for (int oy = 0; oy < g->oh; oy++)
+			for (int ox = 0; ox < g->ow; ox++) {
+				const int32_t *xc = x + (size_t)c * (size_t)(g->ih * g->iw);
+				int64_t s = 0;
+				for (int ky = 0; ky < g->k; ky++)
+					for (int kx = 0; kx < g->k; kx++)
+						s += xc[(oy * g->stride + ky) * g->iw + ox * g->stride + kx];
+				y[((size_t)c * (size_t)g->oh + (size_t)oy) * (size_t)g->ow + (size_t)ox] =
+					(int32_t)div_rne(s, (int64_t)g->k * g->k);
+			}
+}
+
+/* sigmoid or tanh of each input (fl in) to fl out = bw - 1 */
+static void activation(const dcc_qnet *q, const dcc_qlayer *L, const int32_t *x, int32_t *y)
+{
+	int bw = L->out_fl + 1, sh = 15 - L->out_fl, sig = L->g->op == DCC_OP_SIGMOID;
+	for (size_t k = 0; k < L->g->in_size; k++) {
+		int64_t v = sig ? lut_sig(q->sig, x[k], L->in_fl) : lut_tanh(q->tanh_, x[k], L->in_fl);
+		y[k] = dcc_fx_sat(dcc_fx_rshift(v, sh), bw);
+	}
+}
+
 const int32_t *dcc_qnet_forward(const dcc_qnet *q, const int32_t *x, size_t upto, int32_t *scratch)
 {
 	return dcc_qnet_forward_from(q, x, 0, upto, scratch);
@@ -200,6 +228,9 @@ const int32_t *dcc_qnet_forward_from(const dcc_qnet *q, const int32_t *x, size_t
 		case DCC_OP_CONV2D: conv(L, cur, out, scratch + 2 * q->max_act); break;
 		case DCC_OP_LSTM: lstm(q, L, cur, out, scratch + 2 * q->max_act); break;
 		case DCC_OP_MAXPOOL2D: maxpool(L->g, cur, out); break;
+		case DCC_OP_AVGPOOL2D: avgpool(L->g, cur, out); break;
+		case DCC_OP_SIGMOID:
+		case DCC_OP_TANH: activation(q, L, cur, out); break;
 		case DCC_OP_RELU:
 			for (size_t k = 0; k < L->g->in_size; k++)
 				out[k] = cur[k] > 0 ? cur[k] : 0;

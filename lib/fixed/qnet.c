@@ -147,6 +147,13 @@ int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl
 			}
 			fl = f->a_fl;
 			bw = f->a_bw;
+		} else if (g->op == DCC_OP_SIGMOID || g->op == DCC_OP_TANH) {
+			if (bw < 2) {
+				dcc_qnet_free(q);
+				return dcc_fail(err, DCC_E_RANGE, "layer '%s': %s needs activations of at least 2 bits", g->name,
+						dcc_op_name(g->op));
+			}
+			fl = bw - 1; /* |y| <= 1 */
 		}
 		L->out_fl = fl;
 		L->out_bw = bw;

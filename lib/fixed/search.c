@@ -14,7 +14,7 @@ static int has_w(const dcc_layer *g) { return g->op == DCC_OP_FC || g->op == DCC
  * element at CHW position i of a layer's output. */
 static size_t float_pos(const dcc_layer *g, size_t i)
 {
-	if (g->op == DCC_OP_CONV2D || g->op == DCC_OP_MAXPOOL2D) {
+	if (g->op != DCC_OP_FLATTEN && g->op != DCC_OP_LSTM && (size_t)g->oh * (size_t)g->ow > 1) {
 		size_t hw = (size_t)g->oh * (size_t)g->ow, c = i / hw, r = i % hw;
 		return r * (size_t)g->oc + c;
 	}

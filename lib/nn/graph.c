@@ -15,7 +15,8 @@ static const struct {
 } ops[] = {
 	{"fc", DCC_OP_FC}, {"conv2d", DCC_OP_CONV2D}, {"maxpool2d", DCC_OP_MAXPOOL2D},
 	{"relu", DCC_OP_RELU}, {"flatten", DCC_OP_FLATTEN}, {"lstm", DCC_OP_LSTM},
-	{"softmax_ce", DCC_OP_SOFTMAX_CE},
+	{"softmax_ce", DCC_OP_SOFTMAX_CE}, {"avgpool2d", DCC_OP_AVGPOOL2D}, {"sigmoid", DCC_OP_SIGMOID},
+	{"tanh", DCC_OP_TANH},
 };
 
 const char *dcc_op_name(int op)
@@ -111,8 +112,9 @@ static int infer(dcc_layer *l, int is_last, dcc_error *err)
 		l->ow = (l->iw + 2 * l->pad - l->k) / l->stride + 1;
 		break;
 	case DCC_OP_MAXPOOL2D:
+	case DCC_OP_AVGPOOL2D:
 		if (l->k < 1 || l->stride < 1)
-			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': maxpool2d needs k >= 1", l->name);
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s needs k >= 1", l->name, dcc_op_name(l->op));
 		if (l->ih < l->k || l->iw < l->k)
 			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': a %dx%d window does not fit a %dx%d input", l->name,
 					l->k, l->k, l->ih, l->iw);
@@ -121,6 +123,8 @@ static int infer(dcc_layer *l, int is_last, dcc_error *err)
 		l->ow = (l->iw - l->k) / l->stride + 1;
 		break;
 	case DCC_OP_RELU:
+	case DCC_OP_SIGMOID:
+	case DCC_OP_TANH:
 	case DCC_OP_SOFTMAX_CE:
 		l->oc = l->ic, l->oh = l->ih, l->ow = l->iw;
 		break;

@@ -228,6 +228,70 @@ void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 		dinp[i] = out[i] > 0 ? dout[i] : 0.0f;
 }
 
+void avgpool_forward(float *out, const float *inp, size_t B, int C, int H, int W, int K, int S, int OH, int OW)
+{
+	float inv = 1.0f / (float)(K * K);
+	for (size_t n = 0; n < B; n++) { /* (H, W, C) per sample, as maxpool */
+		const float *x = inp + n * (size_t)H * W * C;
+		float *o = out + n * (size_t)OH * OW * C;
+		for (int oy = 0; oy < OH; oy++)
+			for (int ox = 0; ox < OW; ox++, o += C) {
+				for (int c = 0; c < C; c++)
+					o[c] = 0;
+				for (int ky = 0; ky < K; ky++)
+					for (int kx = 0; kx < K; kx++) {
+						const float *xp = x + ((size_t)(oy * S + ky) * W + (size_t)(ox * S + kx)) * C;
+						for (int c = 0; c < C; c++)
+							o[c] += xp[c];
+					}
+				for (int c = 0; c < C; c++)
+					o[c] *= inv;
+			}
+	}
+}
+
+void avgpool_backward(float *dinp, const float *dout, size_t B, int C, int H, int W, int K, int S, int OH, int OW)
+{
+	float inv = 1.0f / (float)(K * K);
+	memset(dinp, 0, B * (size_t)C * H * W * sizeof(float));
+	for (size_t n = 0; n < B; n++) {
+		float *dx = dinp + n * (size_t)H * W * C;
+		const float *dy = dout + n * (size_t)OH * OW * C;
+		for (int oy = 0; oy < OH; oy++)
+			for (int ox = 0; ox < OW; ox++, dy += C)
+				for (int ky = 0; ky < K; ky++)
+					for (int kx = 0; kx < K; kx++) {
+						float *dp = dx + ((size_t)(oy * S + ky) * W + (size_t)(ox * S + kx)) * C;
+						for (int c = 0; c < C; c++)
+							dp[c] += dy[c] * inv;
+					}
+	}
+}
+
+void sigmoid_forward(float *out, const float *inp, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = 1.0f / (1.0f + expf(-inp[i]));
+}
+
+void sigmoid_backward(float *dinp, const float *dout, const float *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dinp[i] = dout[i] * out[i] * (1.0f - out[i]);
+}
+
+void tanh_forward(float *out, const float *inp, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = tanhf(inp[i]);
+}
+
+void tanh_backward(float *dinp, const float *dout, const float *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dinp[i] = dout[i] * (1.0f - out[i] * out[i]);
+}
+
 void flatten_forward(float *out, const float *inp, size_t B, int C, int H, int W)
 {
 	size_t hw = (size_t)H * W, sz = hw * C;

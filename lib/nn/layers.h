@@ -34,6 +34,14 @@ void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, siz
 		      size_t out_size);
 
 void relu_forward(float *out, const float *inp, size_t n);
+/* The mean of each k x k window (stride s, no padding); (H, W, C) layout. */
+void avgpool_forward(float *out, const float *inp, size_t B, int C, int H, int W, int K, int S, int OH, int OW);
+void avgpool_backward(float *dinp, const float *dout, size_t B, int C, int H, int W, int K, int S, int OH, int OW);
+/* sigmoid and tanh; their backward reads the forward's output */
+void sigmoid_forward(float *out, const float *inp, size_t n);
+void sigmoid_backward(float *dinp, const float *dout, const float *out, size_t n);
+void tanh_forward(float *out, const float *inp, size_t n);
+void tanh_backward(float *dinp, const float *dout, const float *out, size_t n);
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n);
 
 /* (B, H, W, C) -> (B, C*H*W) in C, H, W order, and back. */

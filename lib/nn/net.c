@@ -215,6 +215,15 @@ const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size
 		case DCC_OP_RELU:
 			relu_forward(out, in, B * l->in_size);
 			break;
+		case DCC_OP_AVGPOOL2D:
+			avgpool_forward(out, in, B, l->ic, l->ih, l->iw, l->k, l->stride, l->oh, l->ow);
+			break;
+		case DCC_OP_SIGMOID:
+			sigmoid_forward(out, in, B * l->in_size);
+			break;
+		case DCC_OP_TANH:
+			tanh_forward(out, in, B * l->in_size);
+			break;
 		case DCC_OP_FLATTEN:
 			flatten_forward(out, in, B, l->ic, l->ih, l->iw);
 			break;
@@ -289,6 +298,18 @@ void dcc_net_backward(const dcc_net *n, dcc_work *w, const float *dlogits, size_
 		case DCC_OP_RELU:
 			if (din)
 				relu_backward(din, dcur, out, B * l->in_size);
+			break;
+		case DCC_OP_AVGPOOL2D:
+			if (din)
+				avgpool_backward(din, dcur, B, l->ic, l->ih, l->iw, l->k, l->stride, l->oh, l->ow);
+			break;
+		case DCC_OP_SIGMOID:
+			if (din)
+				sigmoid_backward(din, dcur, out, B * l->in_size);
+			break;
+		case DCC_OP_TANH:
+			if (din)
+				tanh_backward(din, dcur, out, B * l->in_size);
 			break;
 		case DCC_OP_FLATTEN:
 			if (din)

@@ -67,13 +67,21 @@ with tempfile.TemporaryDirectory() as tmp:
     check(got is not None and np.abs(got - want).max() < 1e-4, "MatMul+Add logits = numpy")
 
     # unsupported operators and broken protobufs
-    g2 = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["y"], name="act0")], "s",
+    g2 = helper.make_graph([helper.make_node("Softplus", ["x"], ["y"], name="act0")], "s",
                            [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 784])],
                            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 784])])
-    onnx.save(helper.make_model(g2), p("sig.onnx"))
-    r = dcc("import", p("sig.onnx"), "-o", p("x.dct"))
-    check(r.returncode == 1 and "node 'act0' (Sigmoid): operator not supported" in r.stderr and
+    onnx.save(helper.make_model(g2), p("sp.onnx"))
+    r = dcc("import", p("sp.onnx"), "-o", p("x.dct"))
+    check(r.returncode == 1 and "node 'act0' (Softplus): operator not supported" in r.stderr and
           r.stderr.count("\n") == 1, "unsupported op: " + r.stderr)
+    g2 = helper.make_graph([helper.make_node("AveragePool", ["x"], ["y"], name="ap", kernel_shape=[2, 2],
+                                             pads=[1, 1, 1, 1])], "s",
+                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 28, 28])],
+                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1, 15, 15])])
+    onnx.save(helper.make_model(g2), p("ap.onnx"))
+    r = dcc("import", p("ap.onnx"), "-o", p("x.dct"))
+    check(r.returncode == 1 and "node 'ap' (AveragePool): dcc supports square kernels, equal strides, no padding" in
+          r.stderr and r.stderr.count("\n") == 1, "padded AveragePool: " + r.stderr)
     raw = open(p("mm.onnx"), "rb").read()
     for cut in (5, 100, len(raw) // 2, len(raw) - 3):
         open(p("cut.onnx"), "wb").write(raw[:cut])
@@ -115,6 +123,74 @@ with tempfile.TemporaryDirectory() as tmp:
     r = dcc("import", p("l5.onnx"), "-o", p("l5b.dct"))
     got2 = logits_of(tmp, p("l5b.dct"))
     check(r.returncode == 0 and got2 is not None and np.abs(got2 - got).max() < 1e-5, "export then import")
+
+    # Sigmoid, Tanh and AveragePool (and a strided, padded Conv): NumPy's
+    # logits, then the whole pipeline onto the emulator, bit-exact, on
+    # both convolution engines, and back out to ONNX
+    cw, cb = rng.standard_normal((6, 1, 3, 3), np.float32) * 0.5, rng.standard_normal(6, np.float32) * 0.1
+    fw, fb = rng.standard_normal((32, 6 * 7 * 7), np.float32) * 0.1, rng.standard_normal(32, np.float32) * 0.1
+    ow, ob = rng.standard_normal((10, 32), np.float32) * 0.3, rng.standard_normal(10, np.float32) * 0.1
+    g3 = helper.make_graph(
+        [helper.make_node("Conv", ["x", "c.weight", "c.bias"], ["a"], kernel_shape=[3, 3], strides=[2, 2],
+                          pads=[1, 1, 1, 1]),
+         helper.make_node("Sigmoid", ["a"], ["b"]),
+         helper.make_node("AveragePool", ["b"], ["c"], kernel_shape=[2, 2], strides=[2, 2]),
+         helper.make_node("Flatten", ["c"], ["d"], axis=1),
+         helper.make_node("Gemm", ["d", "f.weight", "f.bias"], ["e"], transB=1),
+         helper.make_node("Tanh", ["e"], ["t"]),
+         helper.make_node("Gemm", ["t", "o.weight", "o.bias"], ["y"], transB=1)],
+        "act", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 28, 28])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])],
+        [numpy_helper.from_array(v, k) for k, v in (("c.weight", cw), ("c.bias", cb), ("f.weight", fw),
+                                                     ("f.bias", fb), ("o.weight", ow), ("o.bias", ob))])
+    onnx.save(helper.make_model(g3, opset_imports=[helper.make_opsetid("", 13)]), p("act.onnx"))
+    r = dcc("import", p("act.onnx"), "-o", p("act.dct"))
+    check(r.returncode == 0, "import Sigmoid/Tanh/AveragePool: " + r.stderr)
+    xp = np.pad(X.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    a = np.einsum("nchwij,ocij->nohw", sliding_window_view(xp, (3, 3), axis=(2, 3))[:, :, ::2, ::2], cw) + \
+        cb[None, :, None, None]
+    b_ = 1 / (1 + np.exp(-a))
+    c_ = b_.reshape(N, 6, 7, 2, 7, 2).mean(axis=(3, 5))
+    want = np.tanh(c_.reshape(N, -1) @ fw.T + fb) @ ow.T + ob
+    got = logits_of(tmp, p("act.dct"))
+    check(got is not None and np.abs(got - want).max() < 1e-4,
+          "Sigmoid/Tanh/AveragePool logits = numpy (max diff %s)" % (None if got is None else np.abs(got - want).max()))
+    steps = [["train", "--init", p("act.dct"), "--epochs", "1", "--limit", "2000", "--force", "-o", p("at.dct")],
+             ["prune", p("at.dct"), "--sparsity", "0.5", "--include-first", "-o", p("ap.dct")],
+             ["share", p("ap.dct"), "--bits", "4", "--zero", "-o", p("as.dct")],
+             ["fixed", p("as.dct"), "--calib", "64", "--limit", "300", "-o", p("af.dct")],
+             ["eval", "--fixed", "--limit", "300", "--logits", p("aref.npy"), p("af.dct")],
+             ["encode", p("af.dct"), "-o", p("af.dcb")]]
+    ok = True
+    for st in steps:
+        r = dcc(*st)
+        if r.returncode:
+            ok = False
+            print("dcc", st[0], "failed:", r.stderr, file=sys.stderr)
+            break
+    check(ok, "Sigmoid/Tanh/AveragePool network through train, prune, share, fixed, encode")
+    for engine in ("4", "0"):
+        r1 = dcc("compile", p("af.dcb"), "--convolvers", engine, "--force", "-o", p("af.dci"))
+        r2 = dcc("emu", p("af.dcb"), p("af.dci"), "--count", "300", "--logits", p("aemu.npy"))
+        check(ok and r1.returncode == 0 and r2.returncode == 0 and
+              open(p("aemu.npy"), "rb").read() == open(p("aref.npy"), "rb").read(),
+              "Sigmoid/Tanh/AveragePool on the emulator (convolvers %s) == eval --fixed: %s%s" % (engine, r1.stderr,
+                                                                                                r2.stderr))
+    dis = dcc("disasm", p("af.dci")).stdout
+    check("act sigmoid" in dis and "act tanh" in dis and "avgpool in=" in dis, "act and avgpool instructions")
+    r = dcc("export", p("at.dct"), "-o", p("at.onnx"))
+    m3 = onnx.load(p("at.onnx")) if r.returncode == 0 else None
+    check(m3 is not None and [n.op_type for n in m3.graph.node] ==
+          ["Conv", "Sigmoid", "AveragePool", "Flatten", "Gemm", "Tanh", "Gemm"], "Sigmoid/Tanh/AveragePool exported")
+    try:
+        onnx.checker.check_model(m3)
+        check(True, "")
+    except Exception as e:  # noqa: BLE001
+        check(False, "onnx.checker on Sigmoid/Tanh/AveragePool: %s" % e)
+    r = dcc("import", p("at.onnx"), "-o", p("atb.dct"))
+    l1, l2 = logits_of(tmp, p("at.dct")), logits_of(tmp, p("atb.dct"))
+    check(r.returncode == 0 and l1 is not None and l2 is not None and np.abs(l1 - l2).max() < 1e-5,
+          "Sigmoid/Tanh/AveragePool: export then import")
 
     try:
         import torch

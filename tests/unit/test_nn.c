@@ -141,6 +141,9 @@ static void test_gradients(void)
 	const char *rnn2[] = {"flatten f", "fc pre in=12 out=12", "lstm l in=4 hidden=5 steps=3", "fc fc in=5 out=3",
 			      "softmax_ce loss"};
 	gradcheck("fc+lstm (lstm input gradient)", rnn2, 5, 1, 3, 4);
+	const char *act[] = {"conv2d c1 in=2 out=3 k=3 stride=1 pad=1", "sigmoid s", "avgpool2d p k=2 stride=2",
+			     "flatten f", "fc fc1 in=27 out=6", "tanh t", "fc fc in=6 out=3", "softmax_ce loss"};
+	gradcheck("sigmoid+avgpool+tanh", act, 8, 2, 6, 6);
 }
 
 /* A learnable synthetic data set: the label is which third of the image is brightest. */
