@@ -192,6 +192,78 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 0 and l1 is not None and l2 is not None and np.abs(l1 - l2).max() < 1e-5,
           "Sigmoid/Tanh/AveragePool: export then import")
 
+    # the row LSTM out to ONNX (Reshape, Transpose, LSTM, Squeeze of Y_h) and
+    # back; ONNX's own LSTM equations (gates i, o, f, c) in NumPy on the
+    # exported initializers give dcc's logits
+    dcc("train", "--net", "lstm", "--epochs", "1", "--limit", "500", "-o", p("lstm.dct"))
+    r = dcc("export", p("lstm.dct"), "-o", p("lstm.onnx"))
+    check(r.returncode == 0, "export lstm onnx: " + r.stderr)
+    ml = onnx.load(p("lstm.onnx"))
+    try:
+        onnx.checker.check_model(ml)
+        check(True, "")
+    except Exception as e:  # noqa: BLE001
+        check(False, "onnx.checker on the LSTM: %s" % e)
+    check([n.op_type for n in ml.graph.node] == ["Reshape", "Transpose", "LSTM", "Squeeze", "Gemm"], "LSTM nodes")
+    it = {t.name: numpy_helper.to_array(t) for t in ml.graph.initializer}
+    Wl = next(v for k, v in it.items() if k.endswith(".W"))[0].astype(np.float64)
+    Rl = next(v for k, v in it.items() if k.endswith(".R"))[0].astype(np.float64)
+    Bl = next(v for k, v in it.items() if k.endswith(".B"))[0].astype(np.float64)
+    Hn = Rl.shape[1]
+    sg = lambda z: 1 / (1 + np.exp(-z))
+    hh, cc = np.zeros((N, Hn)), np.zeros((N, Hn))
+    for t in range(28):
+        z = X[:, 0, t, :].astype(np.float64) @ Wl.T + hh @ Rl.T + Bl[:4 * Hn] + Bl[4 * Hn:]
+        i_, o_, f_, c_ = np.split(z, 4, axis=1)
+        cc = sg(f_) * cc + sg(i_) * np.tanh(c_)
+        hh = sg(o_) * np.tanh(cc)
+    want = hh @ it["fc.weight"].T.astype(np.float64) + it["fc.bias"]
+    got = logits_of(tmp, p("lstm.dct"))
+    check(got is not None and np.abs(got - want).max() < 1e-4,
+          "LSTM exported to ONNX computes dcc's logits (max diff %s)" % (None if got is None else np.abs(got - want).max()))
+    r = dcc("import", p("lstm.onnx"), "-o", p("lstmb.dct"))
+    got2 = logits_of(tmp, p("lstmb.dct"))
+    check(r.returncode == 0 and got2 is not None and got is not None and np.abs(got2 - got).max() < 1e-5,
+          "LSTM: export then import: " + r.stderr)
+    # the other spellings: Squeeze of the channel, a batch-first LSTM (layout 1), Gather of Y_h
+    Hs = 16
+    Wg, Rg, Bg = (rng.standard_normal(sh, np.float32) * 0.3 for sh in ((1, 4 * Hs, 28), (1, 4 * Hs, Hs), (1, 8 * Hs)))
+    Fw, Fb = rng.standard_normal((10, Hs), np.float32), rng.standard_normal(10, np.float32)
+    g4 = helper.make_graph(
+        [helper.make_node("Squeeze", ["x", "ax1"], ["s"]),
+         helper.make_node("LSTM", ["s", "W", "R", "B"], ["", "yh"], hidden_size=Hs, layout=1),
+         helper.make_node("Gather", ["yh", "last"], ["g"], axis=0),
+         helper.make_node("Gemm", ["g", "fcw", "fcb"], ["y"], transB=1)],
+        "lstm2", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 28, 28])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])],
+        [numpy_helper.from_array(np.array([1], np.int64), "ax1"), numpy_helper.from_array(Wg, "W"),
+         numpy_helper.from_array(Rg, "R"), numpy_helper.from_array(Bg, "B"),
+         numpy_helper.from_array(np.array(-1, np.int64), "last"), numpy_helper.from_array(Fw, "fcw"),
+         numpy_helper.from_array(Fb, "fcb")])
+    onnx.save(helper.make_model(g4, opset_imports=[helper.make_opsetid("", 14)]), p("lstm2.onnx"))
+    r = dcc("import", p("lstm2.onnx"), "-o", p("lstm2.dct"))
+    check(r.returncode == 0, "import Squeeze + batch-first LSTM + Gather: " + r.stderr)
+    hh, cc = np.zeros((N, Hs)), np.zeros((N, Hs))
+    for t in range(28):
+        z = X[:, 0, t, :].astype(np.float64) @ Wg[0].T + hh @ Rg[0].T + Bg[0, :4 * Hs] + Bg[0, 4 * Hs:]
+        i_, o_, f_, c_ = np.split(z, 4, axis=1)
+        cc = sg(f_) * cc + sg(i_) * np.tanh(c_)
+        hh = sg(o_) * np.tanh(cc)
+    got = logits_of(tmp, p("lstm2.dct"))
+    want = hh @ Fw.T.astype(np.float64) + Fb
+    check(got is not None and np.abs(got - want).max() < 1e-4, "batch-first LSTM logits = numpy")
+    g5 = helper.make_graph(
+        [helper.make_node("Squeeze", ["x", "ax1"], ["s"]),
+         helper.make_node("LSTM", ["s", "W", "R", "B"], ["", "yh"], hidden_size=Hs, layout=1, clip=3.0, name="L")],
+        "lstm3", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 28, 28])],
+        [helper.make_tensor_value_info("yh", TensorProto.FLOAT, [1, "N", Hs])],
+        [numpy_helper.from_array(np.array([1], np.int64), "ax1"), numpy_helper.from_array(Wg, "W"),
+         numpy_helper.from_array(Rg, "R"), numpy_helper.from_array(Bg, "B")])
+    onnx.save(helper.make_model(g5, opset_imports=[helper.make_opsetid("", 14)]), p("lstm3.onnx"))
+    r = dcc("import", p("lstm3.onnx"), "-o", p("x.dct"))
+    check(r.returncode == 1 and "node 'L' (LSTM): dcc reads one forward layer" in r.stderr and
+          r.stderr.count("\n") == 1, "LSTM with clip refused: " + r.stderr)
+
     try:
         import torch
         from torch import nn
@@ -206,6 +278,20 @@ with tempfile.TemporaryDirectory() as tmp:
             "cnn": nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                                  nn.Conv2d(8, 16, 3, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 6 * 6, 10)),
         }
+        class RowH(nn.Module):  # the last hidden state
+            def __init__(s):
+                super().__init__()
+                s.lstm, s.fc = nn.LSTM(28, 32, batch_first=True), nn.Linear(32, 10)
+
+            def forward(s, x):
+                _, (h, _) = s.lstm(x.view(-1, 28, 28))
+                return s.fc(h[-1])
+
+        class RowY(RowH):  # the last step of the output sequence
+            def forward(s, x):
+                out, _ = s.lstm(x.squeeze(1))
+                return s.fc(out[:, -1])
+        nets["rowh"], nets["rowy"] = RowH(), RowY()
         for name, net in nets.items():
             net.eval()
             torch.onnx.export(net, torch.zeros(1, 1, 28, 28), p(name + ".onnx"), input_names=["input"],
@@ -219,6 +305,31 @@ with tempfile.TemporaryDirectory() as tmp:
             check(got is not None and np.abs(got - want).max() < 1e-4,
                   "%s: dcc logits = PyTorch's (max diff %s)" % (name, None if got is None else np.abs(got - want).max()))
             check(got is not None and (got.argmax(1) == want.argmax(1)).mean() == 1.0, "%s: same predictions" % name)
+        # the row LSTM: PyTorch's names come back, so dcc's export loads into the module
+        dcc("export", p("rowh.dct"), "-o", p("rowh.npz"))
+        sd = {k: torch.from_numpy(v) for k, v in np.load(p("rowh.npz")).items()}
+        try:
+            nets["rowh"].load_state_dict(sd, strict=True)
+            check(True, "")
+        except Exception as e:  # noqa: BLE001
+            check(False, "state_dict of the imported LSTM: %s" % e)
+        # and it goes through the pipeline onto the emulator
+        steps = [["prune", p("rowh.dct"), "--sparsity", "0.7", "-o", p("rp.dct")],
+                 ["share", p("rp.dct"), "--bits", "4", "--zero", "-o", p("rs.dct")],
+                 ["fixed", p("rs.dct"), "--calib", "64", "--limit", "300", "-o", p("rf.dct")],
+                 ["encode", p("rf.dct"), "--layout", "eie", "--pes", "16", "-o", p("rf.dcb")],
+                 ["compile", p("rf.dcb"), "--pes", "16", "-o", p("rf.dci")],
+                 ["emu", p("rf.dcb"), p("rf.dci"), "--count", "300", "--logits", p("remu.npy")],
+                 ["eval", "--fixed", "--limit", "300", "--logits", p("rref.npy"), p("rf.dct")]]
+        ok = True
+        for st in steps:
+            r = dcc(*st)
+            if r.returncode:
+                ok = False
+                print("dcc", st[0], "failed:", r.stderr, file=sys.stderr)
+                break
+        check(ok and open(p("remu.npy"), "rb").read() == open(p("rref.npy"), "rb").read(),
+              "row LSTM from torch.onnx.export: emulator == eval --fixed")
 
         # the custom MLP through the whole pipeline, onto the emulator
         steps = [["train", "--init", p("mlp.dct"), "--epochs", "1", "--limit", "3000", "--force", "-o", p("t.dct")],
