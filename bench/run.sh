@@ -71,6 +71,9 @@ a.flush()"
 	fi
 	t0=$(now); mb=$(rss $DCC prune big_rand.dct --sparsity 0.9 --force -o big_pruned.dct); t1=$(now)
 	printf '  %-52s %8s s  peak RSS %s MB (layer 400 MB)\n' "dcc prune --sparsity 0.9 (load, select, mask, write)" "$(secs "$t0" "$t1")" "$mb"
+	$DCC prune big_rand.dct --sparsity 0.9 --json --force -o big_pruned.dct >prune.json
+	printf '  %-52s %8.3f s\n' "  of which the selection and the mask" \
+		"$(sed -n 's/^  "select_seconds": \([0-9.e+-]*\),*$/\1/p' prune.json)"
 	ts=$($PY -c "
 import time, numpy as np; a = np.random.default_rng(0).standard_normal(100_000_000, np.float32)
 t = time.perf_counter(); np.partition(np.abs(a), 90_000_000); print('%.3f' % (time.perf_counter() - t))")

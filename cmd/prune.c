@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../lib/dcc_nn.h"
 #include "../lib/dcc_prune.h"
@@ -189,9 +190,12 @@ int cmd_prune(int argc, char **argv)
 		goto done2;
 	dcc_prune_spec ps = {bank ? DCC_PATTERN_BANK : pes ? DCC_PATTERN_PES : DCC_PATTERN_UNSTRUCTURED, (int)bank,
 			     (int)pes};
+	double select_s = 0; /* the selections alone, without I/O or retraining */
 	for (long k = 1; k <= steps; k++) {
 		double frac = (double)k / (double)steps;
 		int bad = 0;
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (spec) {
 			for (size_t j = 0; j < ns && !bad; j++) {
 				size_t i = sel[j];
@@ -211,6 +215,8 @@ int cmd_prune(int argc, char **argv)
 				gp[j] = p[sel[j]];
 			bad = dcc_prune_global(m, gp, ns, global * frac, &e);
 		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		select_s += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
 		if (bad) {
 			cmd_fail(in, &e);
 			goto done2;
@@ -261,6 +267,7 @@ int cmd_prune(int argc, char **argv)
 		if (retrain)
 			json_object_set_new(extra, "accuracy_retrained", json_real(acc));
 	}
+	json_object_set_new(extra, "select_seconds", json_real(select_s));
 	table(m, p, n, as_json, extra);
 	const char *inputs[] = {in, NULL};
 	rc = cmd_save(out, m, inputs, force) ? EXIT_FAIL : cmd_finish(EXIT_OK);
