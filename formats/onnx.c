@@ -822,28 +822,19 @@ static void gates_to_onnx(const float *src, float *dst, size_t block)
 
 static void add_init(wbuild *w, const dcc_tensor *t)
 {
-	Onnx__TensorProto *p = wmem(w, sizeof(*p));
-	Onnx__TensorProto **q = realloc(w->inits, (w->ni + 1) * sizeof(*q));
-	int64_t *dims = wmem(w, (size_t)(t->ndim ? t->ndim : 1) * sizeof(int64_t));
+	int64_t dims[DCC_MAX_DIMS];
 	uint64_t n = dcc_tensor_numel(t);
-	float *f = wmem(w, n * sizeof(float));
-	if (!p || !q || !dims || !f) {
+	float *f = malloc(n ? n * sizeof(float) : 1);
+	if (!f) {
 		w->oom = 1;
-		if (q)
-			w->inits = q;
 		return;
 	}
-	w->inits = q;
-	onnx__tensor_proto__init(p);
-	p->name = wstr(w, t->name);
 	for (int d = 0; d < t->ndim; d++)
 		dims[d] = (int64_t)t->shape[d];
-	p->n_dims = (size_t)t->ndim, p->dims = dims;
-	p->has_data_type = 1, p->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
 	for (uint64_t i = 0; i < n; i++)
 		f[i] = (float)dcc_tensor_get(t, i);
-	p->has_raw_data = 1, p->raw_data.len = n * 4, p->raw_data.data = (uint8_t *)f;
-	w->inits[w->ni++] = p;
+	add_init_raw(w, t->name, dims, (size_t)t->ndim, f, n, 0);
+	free(f);
 }
 
 static Onnx__ValueInfoProto *value_info(wbuild *w, const char *name, const int64_t *dims, size_t nd)

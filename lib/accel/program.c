@@ -419,19 +419,26 @@ static int32_t qget(const dcc_tensor *t, size_t i)
 								  : (int32_t)rd32(p + 4 * i);
 }
 
+/* A shared weight's parts: NAME.codebook, NAME.index, NAME.mask (or NULL). */
+static void shared_parts(dcc_model *m, const char *wname, const dcc_tensor **cb, const dcc_tensor **ix,
+			 const dcc_tensor **mk)
+{
+	char nm[DCC_MAX_NAME + 16];
+	snprintf(nm, sizeof(nm), "%s.codebook", wname);
+	*cb = dcc_model_find(m, nm);
+	snprintf(nm, sizeof(nm), "%s.index", wname);
+	*ix = dcc_model_find(m, nm);
+	snprintf(nm, sizeof(nm), "%s.mask", wname);
+	*mk = dcc_model_find(m, nm);
+}
+
 /* One weight matrix in DRAM in EIE's layout: descriptor (+ conv geometry),
  * codebook, biases, PE table, per-PE pointers and entries. */
 static int lay_matrix(img *im, dcc_model *m, const char *wname, const char *bname, int pes, int a_bw, int shift,
 		      int bshift, const char *lname, const uint32_t *geo, uint32_t *desc_out, dcc_error *err)
 {
-	char nm[DCC_MAX_NAME + 16];
-	snprintf(nm, sizeof(nm), "%s.codebook", wname);
-	const dcc_tensor *cb = dcc_model_find(m, nm);
-	snprintf(nm, sizeof(nm), "%s.index", wname);
-	const dcc_tensor *ix = dcc_model_find(m, nm);
-	snprintf(nm, sizeof(nm), "%s.mask", wname);
-	const dcc_tensor *mk = dcc_model_find(m, nm);
-	const dcc_tensor *bias = dcc_model_find(m, bname);
+	const dcc_tensor *cb, *ix, *mk, *bias = dcc_model_find(m, bname);
+	shared_parts(m, wname, &cb, &ix, &mk);
 	if (!cb || !ix || ix->bits > 4 || cb->dtype == DCC_F32 || qget(cb, 0) != 0 || !bias || bias->dtype == DCC_F32)
 		return dcc_fail(err, DCC_E_UNSUPPORTED,
 				"'%s': the accelerator needs 4-bit shared weights with codebook entry 0 zero "
@@ -505,13 +512,8 @@ static int lay_conv(img *im, dcc_model *m, const dcc_layer *g, const dcc_accel_c
 		    uint32_t *desc_out, dcc_error *err)
 {
 	const char *wname = g->p[0].name;
-	char nm[DCC_MAX_NAME + 16];
-	snprintf(nm, sizeof(nm), "%s.codebook", wname);
-	const dcc_tensor *cb = dcc_model_find(m, nm);
-	snprintf(nm, sizeof(nm), "%s.index", wname);
-	const dcc_tensor *ix = dcc_model_find(m, nm);
-	snprintf(nm, sizeof(nm), "%s.mask", wname);
-	const dcc_tensor *mk = dcc_model_find(m, nm);
+	const dcc_tensor *cb, *ix, *mk;
+	shared_parts(m, wname, &cb, &ix, &mk);
 	const dcc_tensor *w = dcc_model_find(m, wname), *bias = dcc_model_find(m, g->p[1].name);
 	dcc_conv_shape sh = {(uint32_t)g->oc, (uint32_t)g->ic, (uint32_t)g->ih, (uint32_t)g->iw, (uint32_t)g->k,
 			     (uint32_t)g->stride, (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
