@@ -43,7 +43,7 @@ rng = np.random.default_rng(5)
 
 def onnx_lstm(x, W, R, B):
     """ONNX's LSTM over the image rows (gates i, o, f, c), the last hidden state"""
-    H = R.shape[0]
+    H = R.shape[1]
     sg = lambda z: 1 / (1 + np.exp(-z))
     h, c = np.zeros((len(x), H)), np.zeros((len(x), H))
     for t in range(x.shape[2]):
