@@ -38,6 +38,8 @@ static const char usage[] =
 	"                        overflowed or underflowed\n"
 	"  --quant-window N      activations' and errors' scales from the largest\n"
 	"                        values of the last 2^N batches (default 4)\n"
+	"  --master M            the master weights --quant updates: fixed32\n"
+	"                        (32-bit fixed point, default) or float (float32)\n"
 	"  --warmup N            float epochs before --quant starts (default 1)\n"
 	"  --prune-at E          prune after epoch E, before convergence, and go on\n"
 	"                        training with the mask (the schedule runs on)\n"
@@ -50,7 +52,7 @@ static const char usage[] =
 int cmd_train(int argc, char **argv)
 {
 	enum { O_NET = 256, O_INIT, O_DATA, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_WD, O_SCHED, O_SEED, O_LIMIT,
-	       O_THREADS, O_FORCE, O_PRUNEAT, O_SPARSITY, O_BANK, O_PES, O_QUANT, O_WARMUP, O_QWIN };
+	       O_THREADS, O_FORCE, O_PRUNEAT, O_SPARSITY, O_BANK, O_PES, O_QUANT, O_WARMUP, O_QWIN, O_MASTER };
 	static const struct option opts[] = {
 		{"net", required_argument, NULL, O_NET}, {"init", required_argument, NULL, O_INIT},
 		{"data", required_argument, NULL, O_DATA}, {"epochs", required_argument, NULL, O_EPOCHS},
@@ -61,10 +63,12 @@ int cmd_train(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, O_FORCE},
 		{"prune-at", required_argument, NULL, O_PRUNEAT}, {"sparsity", required_argument, NULL, O_SPARSITY},
 		{"bank", required_argument, NULL, O_BANK}, {"balance-pes", required_argument, NULL, O_PES},
-		{"quant", required_argument, NULL, O_QUANT}, {"quant-window", required_argument, NULL, O_QWIN}, {"warmup", required_argument, NULL, O_WARMUP},
+		{"quant", required_argument, NULL, O_QUANT}, {"quant-window", required_argument, NULL, O_QWIN},
+		{"master", required_argument, NULL, O_MASTER}, {"warmup", required_argument, NULL, O_WARMUP},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	long prune_at = -1, bank = 0, pes = 0, warmup = 1, qwin = 4;
+	int master_fixed = 1;
 	int qw = 0, qa = 0, qe = 0;
 	const char *spspec = NULL;
 	const char *net = NULL, *init = NULL, *data = NULL, *out = NULL, *sched = NULL;
@@ -95,6 +99,11 @@ int cmd_train(int argc, char **argv)
 				bad = cmd_usage_error(usage, "--quant: '%s' is not W:A:E with widths 2..24", optarg);
 			break;
 		}
+		case O_MASTER:
+			if (strcmp(optarg, "fixed32") && strcmp(optarg, "float"))
+				bad = cmd_usage_error(usage, "--master: 'fixed32' or 'float', not '%s'", optarg);
+			master_fixed = !strcmp(optarg, "fixed32");
+			break;
 		case O_QWIN: bad = cmd_parse_long(usage, "--quant-window", optarg, 0, 12, &qwin); break;
 		case O_WARMUP: bad = cmd_parse_long(usage, "--warmup", optarg, 0, 100000, &warmup); break;
 		case O_PRUNEAT: bad = cmd_parse_long(usage, "--prune-at", optarg, 0, 100000, &prune_at); break;
@@ -168,6 +177,7 @@ int cmd_train(int argc, char **argv)
 	o.progress = cmd_progress;
 	o.ctx = "train";
 	o.quant_w = qw, o.quant_a = qa, o.quant_e = qe, o.quant_from = (int)warmup, o.quant_window = (int)qwin;
+	o.master_fixed = master_fixed;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = 0;
@@ -251,7 +261,8 @@ int cmd_train(int argc, char **argv)
 		 (unsigned long long)o.seed, init ? " init=" : "", init ? init : "", o.limit, r.accuracy);
 	if (qw) {
 		size_t L = strlen(line);
-		snprintf(line + L, sizeof(line) - L, " quant=%d:%d:%d warmup=%ld", qw, qa, qe, warmup);
+		snprintf(line + L, sizeof(line) - L, " quant=%d:%d:%d window=%ld master=%s warmup=%ld", qw, qa, qe, qwin,
+			 master_fixed ? "fixed32" : "float", warmup);
 	}
 	if (prune_at >= 0) {
 		size_t L = strlen(line);

@@ -195,6 +195,10 @@ typedef struct dcc_train_opts {
 	 * power-of-two scale, so rescaling is a shift); the first batch uses
 	 * its own */
 	int quant_window;
+	/* the master weights the updates go to: 32-bit fixed point, one fl per
+	 * tensor with a bit of headroom (1, the default with --quant), or
+	 * float32 (0) */
+	int master_fixed;
 	/* Called after each batch and at the end of each epoch (may be NULL). */
 	void (*progress)(void *ctx, const dcc_train_status *s);
 	void *ctx;

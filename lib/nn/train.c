@@ -32,6 +32,8 @@ void dcc_train_defaults(const char *netname, dcc_train_opts *o)
 	o->step_gamma = 0.1;
 	o->step_every = 10;
 	o->seed = 1;
+	o->master_fixed = 1;
+	o->quant_window = 4;
 	if (netname && (!strcmp(netname, "lenet5") || !strncmp(netname, "cnn:", 4))) {
 		o->epochs = 15;
 		o->lr = 0.02;
@@ -224,8 +226,36 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	for (size_t i = 0; ring && i < 2 * nl * W; i++)
 		ring[i] = INT_MAX;
+	/* 32-bit fixed-point masters (--quant): int32 values at a per-tensor fl,
+	 * set when quantised training starts */
+	int32_t **m32 = calloc(n->nlayers * 4 + 1, sizeof(int32_t *));
+	int *m32_fl = calloc(n->nlayers * 4 + 1, sizeof(int));
+	if (!m32 || !m32_fl)
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	for (int ep = 0; ep < o->epochs && !rc; ep++) {
 		int quant = (o->quant_w || o->quant_a || o->quant_e) && ep + o->epoch_offset >= o->quant_from;
+		for (size_t i = 0; quant && o->master_fixed && i < n->nlayers && !rc; i++)
+			for (int k = 0; k < n->layers[i].nparam && !rc; k++) {
+				dcc_param *p = &n->layers[i].p[k];
+				size_t s = i * 4 + (size_t)k;
+				if (m32[s])
+					continue;
+				if (!(m32[s] = malloc((p->n ? p->n : 1) * sizeof(int32_t)))) {
+					rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+					break;
+				}
+				float mx = 0;
+				for (size_t j = 0; j < p->n; j++)
+					mx = fabsf(p->w[j]) > mx ? fabsf(p->w[j]) : mx;
+				/* |w| up to twice the largest now fits 32 bits */
+				int fl = mx > 0 ? 30 - (int)ceilf(log2f(mx)) : 24;
+				fl = fl > 60 ? 60 : fl;
+				m32_fl[s] = fl;
+				for (size_t j = 0; j < p->n; j++) {
+					m32[s][j] = (int32_t)llrint(ldexp((double)p->w[j], fl));
+					p->w[j] = (float)ldexp((double)m32[s][j], -fl);
+				}
+			}
 		for (int t = 0; t < nt; t++)
 			dcc_work_set_quant(wk[t].w, quant ? o->quant_a : 0, quant ? o->quant_e : 0);
 		memset(qep, 0, nl * sizeof(*qep));
@@ -311,12 +341,23 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 						for (size_t j = 0; j < p->n; j++)
 							g[j] += gt[j];
 					}
+					int32_t *mi = quant ? m32[i * 4 + (size_t)k] : NULL;
+					int mfl = mi ? m32_fl[i * 4 + (size_t)k] : 0;
 					for (size_t j = 0; j < p->n; j++) {
 						float gj = g[j] + wd * p->w[j];
 						p->v[j] = mom * p->v[j] + gj;
-						p->w[j] -= flr * p->v[j];
+						if (mi) { /* the update, rounded to the master's grid, saturating */
+							double u = (double)mi[j] + nearbyint(ldexp(-(double)flr * p->v[j], mfl));
+							mi[j] = (int32_t)(u > INT32_MAX ? INT32_MAX : u < INT32_MIN ? INT32_MIN : u);
+							p->w[j] = (float)ldexp((double)mi[j], -mfl);
+						} else {
+							p->w[j] -= flr * p->v[j];
+						}
 					}
 					apply_mask(p);
+					for (size_t j = 0; mi && p->mask && j < p->n; j++)
+						if (!((p->mask[j / 8] >> (j % 8)) & 1))
+							mi[j] = 0;
 				}
 			if (o->after_step)
 				o->after_step(o->step_ctx, n);
@@ -350,6 +391,9 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 	}
 	openblas_set_num_threads(blas);
 	free(ring), free(fla), free(qep);
+	for (size_t i = 0; m32 && i < n->nlayers * 4; i++)
+		free(m32[i]);
+	free(m32), free(m32_fl);
 	for (size_t i = 0; master && i < n->nlayers * 4; i++)
 		free(master[i]);
 	free(master);

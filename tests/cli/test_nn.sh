@@ -63,7 +63,21 @@ run $DCC train --net mlp:64-32-4 --data d8 --epochs 3 --lr 0.1 --quant 8:8:16 -o
 expect_status 0 "quant training"
 check $PY -c "
 import json, subprocess; p = json.loads(subprocess.run(['$DCC', 'info', '--json', 'q.dct'], capture_output=True, text=True).stdout)
-assert p['metadata']['dcc.provenance'][-1].endswith('quant=8:8:16 warmup=1') and p['metadata']['dcc.accuracy'] > 0.8"
+assert p['metadata']['dcc.provenance'][-1].endswith('quant=8:8:16 window=4 master=fixed32 warmup=1') and p['metadata']['dcc.accuracy'] > 0.8"
+# the masters are 32-bit fixed point: every weight a multiple of one 2^-fl
+# per tensor, all below 2^31 steps (float32 masters are not)
+$DCC train --net mlp:64-32-4 --data d8 --epochs 3 --lr 0.1 --quant 8:8:16 --master float -o qf.dct >/dev/null 2>&1
+$DCC export q.dct -o q32.npz
+$DCC export qf.dct -o qf.npz
+check $PY -c "
+import numpy as np
+def on_grid(w):
+    nz = w.astype(np.float64)[w != 0]
+    f = next(f for f in range(-8, 80) if (np.ldexp(nz, f) % 1 == 0).all())  # the coarsest grid they are all on
+    return np.abs(nz).max() * 2.0 ** f < 2 ** 31
+a, b = np.load('q32.npz'), np.load('qf.npz')
+assert all(on_grid(a[k]) for k in a.files), [k for k in a.files if not on_grid(a[k])]
+assert not all(on_grid(b[k]) for k in b.files)"
 $DCC train --init q.dct --data d8 --epochs 1 --lr 0.00001 --momentum 0 --weight-decay 0 --quant 8:8:16 --warmup 0 -o q2.dct >/dev/null 2>&1
 $DCC export q.dct -o q.npz
 $DCC export q2.dct -o q2.npz
