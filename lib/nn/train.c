@@ -342,14 +342,15 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 							g[j] += gt[j];
 					}
 					int32_t *mi = quant ? m32[i * 4 + (size_t)k] : NULL;
-					int mfl = mi ? m32_fl[i * 4 + (size_t)k] : 0;
+					/* powers of two: the products are exact, as ldexp */
+					double up = mi ? ldexp(1.0, m32_fl[i * 4 + (size_t)k]) : 1, down = 1 / up;
 					for (size_t j = 0; j < p->n; j++) {
 						float gj = g[j] + wd * p->w[j];
 						p->v[j] = mom * p->v[j] + gj;
 						if (mi) { /* the update, rounded to the master's grid, saturating */
-							double u = (double)mi[j] + nearbyint(ldexp(-(double)flr * p->v[j], mfl));
+							double u = (double)mi[j] + nearbyint(-(double)flr * p->v[j] * up);
 							mi[j] = (int32_t)(u > INT32_MAX ? INT32_MAX : u < INT32_MIN ? INT32_MIN : u);
-							p->w[j] = (float)ldexp((double)mi[j], -mfl);
+							p->w[j] = (float)((double)mi[j] * down);
 						} else {
 							p->w[j] -= flr * p->v[j];
 						}
