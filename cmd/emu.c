@@ -50,8 +50,9 @@ static const char usage[] =
 	"                        (a VGG-16 layer, say): cycles, GOP/s, DRAM bytes\n"
 	"  --weight-density W, --act-density A, --seed N   for --synthetic\n"
 	"  --train-step MODEL    the cost of one training step of a pruned model's fc\n"
-	"                        layers: forward, error back-propagation (the\n"
-	"                        transpose) and weight gradient, dense and sparse\n"
+	"                        and conv2d layers on the PE array: forward, error\n"
+	"                        back-propagation (the transpose) and weight\n"
+	"                        gradient, dense and sparse\n"
 	"  --batch B             --train-step's images (default 64)\n"
 	"  --threads N           worker threads over the inputs (default: all cores)\n"
 	"  --json                print JSON\n"
@@ -657,6 +658,133 @@ done:
  *   WG  dW = dy x^T at kept positions only, skipping zero x or dy.
  * The errors reaching a layer followed by ReLU are zero exactly where the
  * ReLU was inactive; the last layer's are dense. */
+/* Which of a conv layer's outputs (one image, H W C order as the float
+ * engine keeps them) receive a nonzero error: where the ReLU after it is
+ * active, and where a max-pooling after that took its maximum (the first,
+ * as PyTorch); every output otherwise. */
+static void conv_error_mask(const dcc_net *n, const dcc_work *w, size_t li, size_t s, uint8_t *on)
+{
+	const dcc_layer *l = &n->layers[li];
+	size_t sz = l->out_size, j = li + 1;
+	memset(on, 1, sz);
+	if (j < n->nlayers && n->layers[j].op == DCC_OP_RELU) {
+		const float *r = dcc_work_act(w, j + 1) + s * sz;
+		for (size_t q = 0; q < sz; q++)
+			on[q] = r[q] != 0;
+		j++;
+	}
+	if (j < n->nlayers && n->layers[j].op == DCC_OP_MAXPOOL2D) {
+		const dcc_layer *pl = &n->layers[j];
+		const float *x = dcc_work_act(w, j) + s * sz;
+		uint8_t *arg = calloc(sz, 1);
+		if (!arg)
+			return;
+		int C = pl->ic, W = pl->iw;
+		for (int oy = 0; oy < pl->oh; oy++)
+			for (int ox = 0; ox < pl->ow; ox++)
+				for (int c = 0; c < C; c++) {
+					size_t best = ((size_t)(oy * pl->stride) * W + (size_t)(ox * pl->stride)) * C + c;
+					for (int ky = 0; ky < pl->k; ky++)
+						for (int kx = 0; kx < pl->k; kx++) {
+							size_t at = ((size_t)(oy * pl->stride + ky) * W + (size_t)(ox * pl->stride + kx)) * C + c;
+							best = x[at] > x[best] ? at : best;
+						}
+					arg[best] = 1;
+				}
+		for (size_t q = 0; q < sz; q++)
+			on[q] &= arg[q];
+		free(arg);
+	}
+}
+
+/* A convolution's training step on the PE array, as spconv runs it: one
+ * sparse product per output position.  FP: kept weights x nonzero patch
+ * inputs (rows, the output channels, over the PEs); EB: the transpose
+ * (patch entries over the PEs) x the position's nonzero errors; WG: kept
+ * positions with both nonzero, each PE its rows.  Adds MACs and cycles. */
+static int conv_step_cost(const dcc_net *n, const dcc_work *w, size_t li, size_t B, const dcc_accel_cfg *cfg,
+			  double dense[3], double sparse[3], double cdense[3], double csparse[3], double bal[3],
+			  uint64_t *kept_out)
+{
+	const dcc_layer *l = &n->layers[li];
+	uint32_t P = (uint32_t)cfg->pes, M = (uint32_t)l->oc, K = (uint32_t)(l->ic * l->k * l->k);
+	const dcc_param *wp = &l->p[0];
+	uint32_t *cfp = calloc((size_t)P * K, sizeof(uint32_t)), *ceb = calloc((size_t)P * M, sizeof(uint32_t));
+	uint32_t *nzx = malloc(K * sizeof(uint32_t)), *nze = malloc(M * sizeof(uint32_t));
+	uint8_t *kept = malloc((size_t)M * K), *xon = malloc(K), *eon = malloc(l->out_size);
+	uint64_t *busy = calloc(P, sizeof(uint64_t)), nk = 0;
+	int ok = cfp && ceb && nzx && nze && kept && xon && eon && busy;
+	for (uint32_t m = 0; ok && m < M; m++)
+		for (uint32_t j = 0; j < K; j++) {
+			size_t at = (size_t)m * K + j;
+			kept[at] = wp->mask ? (wp->mask[at / 8] >> (at % 8)) & 1 : wp->w[at] != 0;
+			if (kept[at]) {
+				cfp[(size_t)(m % P) * K + j]++;
+				ceb[(size_t)(j % P) * M + m]++;
+				nk++;
+			}
+		}
+	for (size_t s = 0; ok && s < B; s++) {
+		const float *in = dcc_work_act(w, li) + s * l->in_size; /* H W C */
+		conv_error_mask(n, w, li, s, eon);
+		for (int oy = 0; oy < l->oh; oy++)
+			for (int ox = 0; ox < l->ow; ox++) {
+				uint32_t nx = 0, ne = 0, q = 0;
+				for (int c = 0; c < l->ic; c++) /* the patch in PyTorch's (c, ky, kx) order */
+					for (int ky = 0; ky < l->k; ky++)
+						for (int kx = 0; kx < l->k; kx++, q++) {
+							int iy = oy * l->stride + ky - l->pad, ix = ox * l->stride + kx - l->pad;
+							xon[q] = iy >= 0 && iy < l->ih && ix >= 0 && ix < l->iw &&
+								 in[((size_t)iy * l->iw + (size_t)ix) * l->ic + (size_t)c] != 0;
+							if (xon[q])
+								nzx[nx++] = q;
+						}
+				const uint8_t *e = eon + ((size_t)oy * l->ow + (size_t)ox) * M;
+				for (uint32_t m = 0; m < M; m++)
+					if (e[m])
+						nze[ne++] = m;
+				uint64_t t, b, macs;
+				/* FP */
+				memset(busy, 0, P * sizeof(uint64_t));
+				t = dcc_pe_cycles(cfp, P, K, nzx, nx, cfg->fifo, busy), b = 0, macs = 0;
+				for (uint32_t p = 0; p < P; p++)
+					b += busy[p];
+				for (uint32_t k = 0; k < nx; k++)
+					for (uint32_t p = 0; p < P; p++)
+						macs += cfp[(size_t)p * K + nzx[k]];
+				sparse[0] += (double)macs, csparse[0] += (double)t, bal[0] += t ? (double)b / ((double)P * (double)t) : 1;
+				/* EB */
+				memset(busy, 0, P * sizeof(uint64_t));
+				t = dcc_pe_cycles(ceb, P, M, nze, ne, cfg->fifo, busy), b = 0, macs = 0;
+				for (uint32_t p = 0; p < P; p++)
+					b += busy[p];
+				for (uint32_t k = 0; k < ne; k++)
+					for (uint32_t p = 0; p < P; p++)
+						macs += ceb[(size_t)p * M + nze[k]];
+				sparse[1] += (double)macs, csparse[1] += (double)t, bal[1] += t ? (double)b / ((double)P * (double)t) : 1;
+				/* WG */
+				uint64_t mx = 0, wg = 0;
+				for (uint32_t p = 0; p < P; p++) {
+					uint64_t c = 0;
+					for (uint32_t m = p; m < M; m += P)
+						if (e[m])
+							for (uint32_t k = 0; k < nx; k++)
+								c += kept[(size_t)m * K + nzx[k]];
+					wg += c;
+					mx = c > mx ? c : mx;
+				}
+				sparse[2] += (double)wg, csparse[2] += (double)mx, bal[2] += mx ? (double)wg / ((double)P * (double)mx) : 1;
+				for (int k = 0; k < 3; k++) {
+					dense[k] += (double)M * K;
+					cdense[k] += ((double)M * K + P - 1) / P;
+				}
+			}
+	}
+	free(cfp), free(ceb), free(nzx), free(nze), free(kept), free(xon), free(eon), free(busy);
+	*kept_out = nk;
+	return ok ? 0 : -1;
+}
+
 static int emu_train_step(const char *path, const char *data, long batch, const dcc_accel_cfg *cfg, int as_json)
 {
 	dcc_model *m;
@@ -690,9 +818,35 @@ static int emu_train_step(const char *path, const char *data, long batch, const 
 		       "sparse MACs", "dense cyc", "sparse cyc", "balance");
 	for (size_t li = 0; li < n->nlayers; li++) {
 		const dcc_layer *l = &n->layers[li];
-		if (l->op == DCC_OP_CONV2D || l->op == DCC_OP_LSTM) {
+		static const char *const stage[3] = {"FP", "EB", "WG"};
+		if (l->op == DCC_OP_LSTM) {
 			if (!as_json)
-				printf("  %-8s (%s: not modelled; fc layers only)\n", l->name, dcc_op_name(l->op));
+				printf("  %-8s (lstm: not modelled; fc and conv2d layers only)\n", l->name);
+			continue;
+		}
+		if (l->op == DCC_OP_CONV2D) {
+			double dn[3] = {0}, sp[3] = {0}, cd[3] = {0}, cs[3] = {0}, bl[3] = {0};
+			uint64_t kept;
+			if (conv_step_cost(n, w, li, B, cfg, dn, sp, cd, cs, bl, &kept)) {
+				cmd_err("out of memory");
+				goto done;
+			}
+			double npos = (double)B * l->oh * l->ow;
+			for (int k = 0; k < 3; k++) {
+				tot_dense += cd[k];
+				tot_sparse += cs[k];
+				if (as_json)
+					json_array_append_new(layers, json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:f}", "layer", l->name,
+										"stage", stage[k], "dense_macs", dn[k], "sparse_macs", sp[k],
+										"dense_cycles", cd[k], "sparse_cycles", cs[k],
+										"load_balance", bl[k] / npos));
+				else
+					printf("  %-8s %-5s %14.0f %14.0f %12.0f %12.0f %7.1f%%\n", l->name, stage[k], dn[k], sp[k], cd[k],
+					       cs[k], 100 * bl[k] / npos);
+			}
+			if (!as_json)
+				printf("  %-8s EB's transposed copy of the indices: %llu more entries (%.1f KB at a byte each)\n", "",
+				       (unsigned long long)kept, (double)kept / 1024);
 			continue;
 		}
 		if (l->op != DCC_OP_FC)
@@ -770,7 +924,6 @@ static int emu_train_step(const char *path, const char *data, long batch, const 
 				cyc_dense[k] += ((double)R * C + P - 1) / P;
 			}
 		}
-		static const char *const stage[3] = {"FP", "EB", "WG"};
 		for (int k = 0; k < 3; k++) {
 			tot_dense += cyc_dense[k];
 			tot_sparse += cyc_sparse[k];
@@ -797,7 +950,7 @@ static int emu_train_step(const char *path, const char *data, long batch, const 
 		putchar('\n');
 		json_decref(o);
 	} else {
-		printf("whole step (fc layers): %.0f dense cycles, %.0f sparse: %.2fx faster at %.0f MHz (%.1f us vs %.1f us)\n",
+		printf("whole step (fc and conv2d layers): %.0f dense cycles, %.0f sparse: %.2fx faster at %.0f MHz (%.1f us vs %.1f us)\n",
 		       tot_dense, tot_sparse, tot_sparse > 0 ? tot_dense / tot_sparse : 0.0, cfg->freq_mhz,
 		       tot_sparse / cfg->freq_mhz, tot_dense / cfg->freq_mhz);
 	}
