@@ -248,7 +248,8 @@ int dcc_onnx_read_mem(const uint8_t *buf, size_t len, dcc_model **out, dcc_error
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 		goto done;
 	}
-	memcpy(ext, orig_init, orig_ni * sizeof(*ext));
+	if (orig_ni)
+		memcpy(ext, orig_init, orig_ni * sizeof(*ext));
 	for (size_t k = 0; k < g->n_node; k++) {
 		const node_t *c = g->node[k];
 		const Onnx__AttributeProto *a = c->op_type && !strcmp(c->op_type, "Constant") ? attr(c, "value") : NULL;
