@@ -226,6 +226,120 @@ static void cut_smallest(float *w, uint8_t *mask, const size_t *idx, size_t base
 	}
 }
 
+/* The unstructured cut of a whole tensor in three passes over it, each
+ * split over the cores: a histogram of the top 11 bits of every |w|'s key
+ * (masked weights count as zero); the candidates in the bin that holds the
+ * k-th smallest, with their positions, from which the threshold key t and
+ * the ties come; then one pass that cuts every kept weight whose key is
+ * below t in the mask and zeroes it.  Ties at t are cut in position order,
+ * as cut_smallest does, and the result is the same. */
+typedef struct cut_job {
+	float *w;
+	uint8_t *mask;
+	size_t n;
+	int nt, pass;
+	uint32_t bin, t;
+	uint64_t *hist;   /* nt x 2048 */
+	size_t *cand_at;  /* per thread: where its candidates start */
+	uint32_t *ckey;
+	size_t *cpos;
+} cut_job;
+
+static inline uint32_t masked_key(const cut_job *j, size_t i) { return kept(j->mask, i) ? key(j->w[i]) : 0; }
+
+static void cut_part(void *arg, int t)
+{
+	cut_job *j = arg;
+	size_t blocks = (j->n + 7) / 8, lo = blocks * (size_t)t / (size_t)j->nt * 8,
+	       hi = blocks * (size_t)(t + 1) / (size_t)j->nt * 8;
+	hi = hi > j->n ? j->n : hi;
+	if (j->pass == 0) {
+		uint64_t *h = j->hist + (size_t)t * 2048;
+		for (size_t i = lo; i < hi; i++)
+			h[masked_key(j, i) >> 21]++;
+	} else if (j->pass == 1) {
+		size_t c = j->cand_at[t];
+		for (size_t i = lo; i < hi; i++) {
+			uint32_t u = masked_key(j, i);
+			if (u >> 21 == j->bin)
+				j->ckey[c] = u, j->cpos[c++] = i;
+		}
+	} else {
+		for (size_t b = lo / 8; b * 8 < hi; b++) { /* a byte of the mask at a time */
+			uint8_t old = j->mask[b], keep = 0;
+			size_t e = b * 8 + 8 < hi ? b * 8 + 8 : hi;
+			for (size_t i = b * 8; i < e; i++) {
+				uint32_t u = ((old >> (i - b * 8)) & 1) ? key(j->w[i]) : 0;
+				keep |= (uint8_t)((u >= j->t) << (i - b * 8));
+			}
+			keep &= old;
+			j->mask[b] = keep;
+			for (size_t i = b * 8; i < e; i++)
+				j->w[i] = (keep >> (i - b * 8)) & 1 ? j->w[i] : 0.0f;
+		}
+	}
+}
+
+static int cut_unstructured(float *w, uint8_t *mask, size_t n, size_t k, dcc_error *err)
+{
+	if (k == 0 || n == 0)
+		return 0;
+	int nt = n < ((size_t)1 << 20) ? 1 : dcc_default_threads();
+	nt = nt < 1 ? 1 : nt > 64 ? 64 : nt;
+	cut_job j = {w, mask, n, nt, 0, 0, 0, calloc((size_t)nt * 2048, sizeof(uint64_t)), calloc((size_t)nt + 1, sizeof(size_t)),
+		     NULL, NULL};
+	int rc = j.hist && j.cand_at ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (!rc) {
+		dcc_parallel(nt, cut_part, &j);
+		/* the bin of the k-th smallest (index k - 1) */
+		uint64_t below = 0, want = k > n ? n - 1 : k - 1;
+		uint32_t b = 0;
+		for (;; b++) {
+			uint64_t hb = 0;
+			for (int t = 0; t < nt; t++)
+				hb += j.hist[(size_t)t * 2048 + b];
+			if (below + hb > want || b == 2047)
+				break;
+			below += hb;
+		}
+		size_t nc = 0;
+		for (int t = 0; t < nt; t++)
+			j.cand_at[t] = nc, nc += j.hist[(size_t)t * 2048 + b];
+		j.bin = b;
+		j.ckey = malloc((nc ? nc : 1) * sizeof(uint32_t));
+		j.cpos = malloc((nc ? nc : 1) * sizeof(size_t));
+		if (!j.ckey || !j.cpos)
+			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		if (!rc) {
+			j.pass = 1;
+			dcc_parallel(nt, cut_part, &j); /* candidates, in position order */
+			/* t: the (want - below)-th smallest candidate key */
+			float *cf = malloc((nc ? nc : 1) * sizeof(float));
+			if (!cf) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			} else {
+				memcpy(cf, j.ckey, nc * sizeof(float)); /* keys are |w| bits: as floats, the same order */
+				j.t = key(dcc_select_abs(cf, nc, (size_t)(want - below)));
+				free(cf);
+				size_t less = 0;
+				for (size_t c = 0; c < nc; c++)
+					less += j.ckey[c] < j.t;
+				size_t ties = (size_t)(want + 1 - below) - less; /* keys equal to t that are cut */
+				j.pass = 2;
+				dcc_parallel(nt, cut_part, &j); /* cuts every key < t ... */
+				for (size_t c = 0; c < nc && ties; c++) /* ... and the first ties keys == t */
+					if (j.ckey[c] == j.t) {
+						cut(mask, j.cpos[c]);
+						w[j.cpos[c]] = 0.0f;
+						ties--;
+					}
+			}
+		}
+	}
+	free(j.hist), free(j.cand_at), free(j.ckey), free(j.cpos);
+	return rc;
+}
+
 int dcc_prune_tensor(dcc_model *m, const dcc_prunable *p, double sparsity, const dcc_prune_spec *s,
 		     dcc_error *err)
 {
@@ -242,12 +356,8 @@ int dcc_prune_tensor(dcc_model *m, const dcc_prunable *p, double sparsity, const
 	size_t n = (size_t)dcc_tensor_numel(t), rows = p->rows, cols = n / (rows ? rows : 1);
 	apply(w, mask, n);
 	if (s->pattern == DCC_PATTERN_UNSTRUCTURED) {
-		float *scratch = malloc(n * sizeof(float));
-		if (!scratch)
-			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-		/* select on a masked copy only when a mask exists; w itself otherwise */
-		cut_smallest(w, mask, NULL, 0, n, (size_t)llround(sparsity * (double)n), scratch);
-		free(scratch);
+		if ((rc = cut_unstructured(w, mask, n, (size_t)llround(sparsity * (double)n), err)))
+			return rc;
 	} else if (s->pattern == DCC_PATTERN_BANK) {
 		size_t B = (size_t)s->bank;
 		if (B < 1 || B > cols)
