@@ -231,8 +231,9 @@ static void cut_smallest(float *w, uint8_t *mask, const size_t *idx, size_t base
  * (masked weights count as zero); the candidates in the bin that holds the
  * k-th smallest, with their positions, from which the threshold key t and
  * the ties come; then one pass that cuts every kept weight whose key is
- * below t in the mask and zeroes it.  Ties at t are cut in position order,
- * as cut_smallest does, and the result is the same. */
+ * below t in the mask, zeroes it (and every weight masked before) and
+ * counts the nonzero survivors.  Ties at t are cut in position order, as
+ * cut_smallest does, and the result is the same. */
 typedef struct cut_job {
 	float *w;
 	uint8_t *mask;
@@ -243,6 +244,7 @@ typedef struct cut_job {
 	size_t *cand_at;  /* per thread: where its candidates start */
 	uint32_t *ckey;
 	size_t *cpos;
+	uint64_t *nnz;    /* per thread */
 } cut_job;
 
 static inline uint32_t masked_key(const cut_job *j, size_t i) { return kept(j->mask, i) ? key(j->w[i]) : 0; }
@@ -265,6 +267,7 @@ static void cut_part(void *arg, int t)
 				j->ckey[c] = u, j->cpos[c++] = i;
 		}
 	} else {
+		uint64_t nz = 0;
 		for (size_t b = lo / 8; b * 8 < hi; b++) { /* a byte of the mask at a time */
 			uint8_t old = j->mask[b], keep = 0;
 			size_t e = b * 8 + 8 < hi ? b * 8 + 8 : hi;
@@ -274,22 +277,27 @@ static void cut_part(void *arg, int t)
 			}
 			keep &= old;
 			j->mask[b] = keep;
-			for (size_t i = b * 8; i < e; i++)
+			for (size_t i = b * 8; i < e; i++) {
 				j->w[i] = (keep >> (i - b * 8)) & 1 ? j->w[i] : 0.0f;
+				nz += j->w[i] != 0.0f;
+			}
 		}
+		j->nnz[t] = nz;
 	}
 }
 
-static int cut_unstructured(float *w, uint8_t *mask, size_t n, size_t k, dcc_error *err)
+static int cut_unstructured(float *w, uint8_t *mask, size_t n, size_t k, uint64_t *nnz, dcc_error *err)
 {
-	if (k == 0 || n == 0)
-		return 0;
 	int nt = n < ((size_t)1 << 20) ? 1 : dcc_default_threads();
 	nt = nt < 1 ? 1 : nt > 64 ? 64 : nt;
 	cut_job j = {w, mask, n, nt, 0, 0, 0, calloc((size_t)nt * 2048, sizeof(uint64_t)), calloc((size_t)nt + 1, sizeof(size_t)),
-		     NULL, NULL};
-	int rc = j.hist && j.cand_at ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	if (!rc) {
+		     NULL, NULL, calloc((size_t)nt, sizeof(uint64_t))};
+	int rc = j.hist && j.cand_at && j.nnz ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	*nnz = 0;
+	if (!rc && (k == 0 || n == 0)) { /* nothing more to cut: zero what the mask cut, count */
+		j.pass = 2;
+		dcc_parallel(nt, cut_part, &j);
+	} else if (!rc) {
 		dcc_parallel(nt, cut_part, &j);
 		/* the bin of the k-th smallest (index k - 1) */
 		uint64_t below = 0, want = k > n ? n - 1 : k - 1;
@@ -330,13 +338,16 @@ static int cut_unstructured(float *w, uint8_t *mask, size_t n, size_t k, dcc_err
 				for (size_t c = 0; c < nc && ties; c++) /* ... and the first ties keys == t */
 					if (j.ckey[c] == j.t) {
 						cut(mask, j.cpos[c]);
+						*nnz -= w[j.cpos[c]] != 0.0f; /* counted as a survivor below */
 						w[j.cpos[c]] = 0.0f;
 						ties--;
 					}
 			}
 		}
 	}
-	free(j.hist), free(j.cand_at), free(j.ckey), free(j.cpos);
+	for (int t = 0; !rc && t < nt; t++)
+		*nnz += j.nnz[t];
+	free(j.hist), free(j.cand_at), free(j.ckey), free(j.cpos), free(j.nnz);
 	return rc;
 }
 
@@ -354,11 +365,15 @@ int dcc_prune_tensor(dcc_model *m, const dcc_prunable *p, double sparsity, const
 		return rc;
 	float *w = t->data;
 	size_t n = (size_t)dcc_tensor_numel(t), rows = p->rows, cols = n / (rows ? rows : 1);
-	apply(w, mask, n);
-	if (s->pattern == DCC_PATTERN_UNSTRUCTURED) {
-		if ((rc = cut_unstructured(w, mask, n, (size_t)llround(sparsity * (double)n), err)))
+	if (s->pattern == DCC_PATTERN_UNSTRUCTURED) { /* it zeroes and counts on its own */
+		uint64_t nz;
+		if ((rc = cut_unstructured(w, mask, n, (size_t)llround(sparsity * (double)n), &nz, err)))
 			return rc;
-	} else if (s->pattern == DCC_PATTERN_BANK) {
+		t->nnz = nz;
+		return 0;
+	}
+	apply(w, mask, n);
+	if (s->pattern == DCC_PATTERN_BANK) {
 		size_t B = (size_t)s->bank;
 		if (B < 1 || B > cols)
 			return dcc_fail(err, DCC_E_RANGE, "'%s': bank size %zu is outside 1..%zu (the row length)", p->layer, B, cols);

@@ -228,6 +228,10 @@ static void prune_against_sort(size_t n, int levels, double s1, double s2)
 			bad += ((mk[i / 8] >> (i % 8)) & 1) != on[i] || ((float *)t->data)[i] != (on[i] ? ref[i] : 0.0f);
 		CHECK_MSG(bad == 0, "n %zu, %d levels, sparsity %g: %zu positions differ from the sorted reference", n, levels,
 			  sp[round], bad);
+		size_t nz = 0;
+		for (size_t i = 0; i < n; i++)
+			nz += ((float *)t->data)[i] != 0.0f;
+		CHECK_MSG(t->nnz == nz, "nnz %llu recorded, %zu counted", (unsigned long long)t->nnz, nz);
 	}
 	free(ref), free(on), free(kp);
 	dcc_model_free(m);
