@@ -54,6 +54,16 @@ def onnx_lstm(x, W, R, B):
     return h
 
 
+def run_steps(steps):
+    """dcc commands in order; False (and the failing one's stderr) at the first failure"""
+    for st in steps:
+        r = dcc(*st)
+        if r.returncode:
+            print("dcc", st[0], "failed:", r.stderr, file=sys.stderr)
+            return False
+    return True
+
+
 def logits_of(tmp, model):
     out = os.path.join(tmp, "l.npy")
     r = dcc("eval", "--limit", str(N), "--logits", out, model)
@@ -174,13 +184,7 @@ with tempfile.TemporaryDirectory() as tmp:
              ["fixed", p("as.dct"), "--calib", "64", "--limit", "300", "-o", p("af.dct")],
              ["eval", "--fixed", "--limit", "300", "--logits", p("aref.npy"), p("af.dct")],
              ["encode", p("af.dct"), "-o", p("af.dcb")]]
-    ok = True
-    for st in steps:
-        r = dcc(*st)
-        if r.returncode:
-            ok = False
-            print("dcc", st[0], "failed:", r.stderr, file=sys.stderr)
-            break
+    ok = run_steps(steps)
     check(ok, "Sigmoid/Tanh/AveragePool network through train, prune, share, fixed, encode")
     for engine in ("4", "0"):
         r1 = dcc("compile", p("af.dcb"), "--convolvers", engine, "--force", "-o", p("af.dci"))
@@ -321,13 +325,7 @@ with tempfile.TemporaryDirectory() as tmp:
                  ["compile", p("rf.dcb"), "--pes", "16", "-o", p("rf.dci")],
                  ["emu", p("rf.dcb"), p("rf.dci"), "--count", "300", "--logits", p("remu.npy")],
                  ["eval", "--fixed", "--limit", "300", "--logits", p("rref.npy"), p("rf.dct")]]
-        ok = True
-        for st in steps:
-            r = dcc(*st)
-            if r.returncode:
-                ok = False
-                print("dcc", st[0], "failed:", r.stderr, file=sys.stderr)
-                break
+        ok = run_steps(steps)
         check(ok and open(p("remu.npy"), "rb").read() == open(p("rref.npy"), "rb").read(),
               "row LSTM from torch.onnx.export: emulator == eval --fixed")
 
@@ -340,13 +338,7 @@ with tempfile.TemporaryDirectory() as tmp:
                  ["compile", p("fx.dcb"), "-o", p("fx.dci")],
                  ["emu", p("fx.dcb"), p("fx.dci"), "--count", "300", "--logits", p("emu.npy")],
                  ["eval", "--fixed", "--limit", "300", "--logits", p("ref.npy"), p("fx.dct")]]
-        ok = True
-        for s in steps:
-            r = dcc(*s)
-            if r.returncode:
-                ok = False
-                print("dcc", s[0], "failed:", r.stderr, file=sys.stderr)
-                break
+        ok = run_steps(steps)
         check(ok and open(p("emu.npy"), "rb").read() == open(p("ref.npy"), "rb").read(),
               "custom 784-512-256-10 MLP from ONNX: emulator == eval --fixed")
 
