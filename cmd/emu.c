@@ -658,11 +658,11 @@ done:
  *   WG  dW = dy x^T at kept positions only, skipping zero x or dy.
  * The errors reaching a layer followed by ReLU are zero exactly where the
  * ReLU was inactive; the last layer's are dense. */
-/* Which of a conv layer's outputs (one image, H W C order as the float
- * engine keeps them) receive a nonzero error: where the ReLU after it is
+/* Which of a layer's outputs (one image; a convolution's in H W C order,
+ * as the float engine keeps them) receive a nonzero error: where the ReLU after it is
  * active, and where a max-pooling after that took its maximum (the first,
  * as PyTorch); every output otherwise. */
-static void conv_error_mask(const dcc_net *n, const dcc_work *w, size_t li, size_t s, uint8_t *on)
+static void error_mask(const dcc_net *n, const dcc_work *w, size_t li, size_t s, uint8_t *on)
 {
 	const dcc_layer *l = &n->layers[li];
 	size_t sz = l->out_size, j = li + 1;
@@ -697,91 +697,106 @@ static void conv_error_mask(const dcc_net *n, const dcc_work *w, size_t li, size
 	}
 }
 
-/* A convolution's training step on the PE array, as spconv runs it: one
- * sparse product per output position.  FP: kept weights x nonzero patch
- * inputs (rows, the output channels, over the PEs); EB: the transpose
- * (patch entries over the PEs) x the position's nonzero errors; WG: kept
- * positions with both nonzero, each PE its rows.  Adds MACs and cycles. */
-static int conv_step_cost(const dcc_net *n, const dcc_work *w, size_t li, size_t B, const dcc_accel_cfg *cfg,
-			  double dense[3], double sparse[3], double cdense[3], double csparse[3], double bal[3],
-			  uint64_t *kept_out)
+/* A layer's training step on the PE array, summed over the batch, per
+ * stage (FP, EB, WG): dense and sparse MACs and cycles, and the load
+ * balance summed over the sparse products (one per image and position). */
+typedef struct step_cost {
+	double dense[3], sparse[3], cdense[3], csparse[3], bal[3];
+	double products;  /* sparse products per stage */
+	uint64_t kept;    /* kept weights: EB's transposed copy */
+} step_cost;
+
+/* One sparse product of FP or EB: count (P x cols) kept entries per PE and
+ * column, the nonzero columns nz[0..nnz) broadcast through the FIFOs. */
+static void pe_product(step_cost *sc, int k, const uint32_t *count, uint32_t P, uint32_t cols, const uint32_t *nz,
+		       uint32_t nnz, int fifo, uint64_t *busy)
+{
+	memset(busy, 0, P * sizeof(uint64_t));
+	uint64_t t = dcc_pe_cycles(count, P, cols, nz, nnz, fifo, busy), b = 0, macs = 0;
+	for (uint32_t p = 0; p < P; p++)
+		b += busy[p];
+	for (uint32_t q = 0; q < nnz; q++)
+		for (uint32_t p = 0; p < P; p++)
+			macs += count[(size_t)p * cols + nz[q]];
+	sc->sparse[k] += (double)macs, sc->csparse[k] += (double)t;
+	sc->bal[k] += t ? (double)b / ((double)P * (double)t) : 1;
+}
+
+/* An fc layer, or a convolution as spconv runs it (one sparse product per
+ * output position).  FP: kept weights x nonzero inputs (rows, the outputs,
+ * over the PEs); EB: the transpose (inputs over the PEs) x the nonzero
+ * errors; WG: kept positions with both nonzero, each PE its rows. */
+static int layer_step_cost(const dcc_net *n, const dcc_work *w, size_t li, size_t B, const dcc_accel_cfg *cfg,
+			   step_cost *sc)
 {
 	const dcc_layer *l = &n->layers[li];
-	uint32_t P = (uint32_t)cfg->pes, M = (uint32_t)l->oc, K = (uint32_t)(l->ic * l->k * l->k);
+	int fc = l->op == DCC_OP_FC;
+	uint32_t P = (uint32_t)cfg->pes, M = (uint32_t)(fc ? l->out : l->oc), K = (uint32_t)(fc ? l->in : l->ic * l->k * l->k);
+	size_t npos = fc ? 1 : (size_t)l->oh * l->ow;
 	const dcc_param *wp = &l->p[0];
 	uint32_t *cfp = calloc((size_t)P * K, sizeof(uint32_t)), *ceb = calloc((size_t)P * M, sizeof(uint32_t));
 	uint32_t *nzx = malloc(K * sizeof(uint32_t)), *nze = malloc(M * sizeof(uint32_t));
-	uint8_t *kept = malloc((size_t)M * K), *xon = malloc(K), *eon = malloc(l->out_size);
-	uint64_t *busy = calloc(P, sizeof(uint64_t)), nk = 0;
-	int ok = cfp && ceb && nzx && nze && kept && xon && eon && busy;
+	uint8_t *kept = malloc((size_t)M * K), *eon = malloc(l->out_size);
+	uint64_t *busy = calloc(P, sizeof(uint64_t));
+	int ok = cfp && ceb && nzx && nze && kept && eon && busy;
+	memset(sc, 0, sizeof(*sc));
 	for (uint32_t m = 0; ok && m < M; m++)
 		for (uint32_t j = 0; j < K; j++) {
 			size_t at = (size_t)m * K + j;
 			kept[at] = wp->mask ? (wp->mask[at / 8] >> (at % 8)) & 1 : wp->w[at] != 0;
 			if (kept[at]) {
-				cfp[(size_t)(m % P) * K + j]++;
-				ceb[(size_t)(j % P) * M + m]++;
-				nk++;
+				cfp[(size_t)(m % P) * K + j]++; /* FP: rows over PEs */
+				ceb[(size_t)(j % P) * M + m]++; /* EB: the transpose, its rows (inputs) over PEs */
+				sc->kept++;
 			}
 		}
 	for (size_t s = 0; ok && s < B; s++) {
-		const float *in = dcc_work_act(w, li) + s * l->in_size; /* H W C */
-		conv_error_mask(n, w, li, s, eon);
-		for (int oy = 0; oy < l->oh; oy++)
-			for (int ox = 0; ox < l->ow; ox++) {
-				uint32_t nx = 0, ne = 0, q = 0;
-				for (int c = 0; c < l->ic; c++) /* the patch in PyTorch's (c, ky, kx) order */
+		const float *in = dcc_work_act(w, li) + s * l->in_size; /* conv: H W C */
+		error_mask(n, w, li, s, eon);
+		for (size_t pos = 0; pos < npos; pos++) {
+			uint32_t nx = 0, ne = 0;
+			if (fc) {
+				for (uint32_t j = 0; j < K; j++)
+					if (in[j] != 0)
+						nzx[nx++] = j;
+			} else { /* the patch in PyTorch's (c, ky, kx) order */
+				int oy = (int)(pos / (size_t)l->ow), ox = (int)(pos % (size_t)l->ow);
+				uint32_t q = 0;
+				for (int c = 0; c < l->ic; c++)
 					for (int ky = 0; ky < l->k; ky++)
 						for (int kx = 0; kx < l->k; kx++, q++) {
 							int iy = oy * l->stride + ky - l->pad, ix = ox * l->stride + kx - l->pad;
-							xon[q] = iy >= 0 && iy < l->ih && ix >= 0 && ix < l->iw &&
-								 in[((size_t)iy * l->iw + (size_t)ix) * l->ic + (size_t)c] != 0;
-							if (xon[q])
+							if (iy >= 0 && iy < l->ih && ix >= 0 && ix < l->iw &&
+							    in[((size_t)iy * l->iw + (size_t)ix) * l->ic + (size_t)c] != 0)
 								nzx[nx++] = q;
 						}
-				const uint8_t *e = eon + ((size_t)oy * l->ow + (size_t)ox) * M;
-				for (uint32_t m = 0; m < M; m++)
-					if (e[m])
-						nze[ne++] = m;
-				uint64_t t, b, macs;
-				/* FP */
-				memset(busy, 0, P * sizeof(uint64_t));
-				t = dcc_pe_cycles(cfp, P, K, nzx, nx, cfg->fifo, busy), b = 0, macs = 0;
-				for (uint32_t p = 0; p < P; p++)
-					b += busy[p];
-				for (uint32_t k = 0; k < nx; k++)
-					for (uint32_t p = 0; p < P; p++)
-						macs += cfp[(size_t)p * K + nzx[k]];
-				sparse[0] += (double)macs, csparse[0] += (double)t, bal[0] += t ? (double)b / ((double)P * (double)t) : 1;
-				/* EB */
-				memset(busy, 0, P * sizeof(uint64_t));
-				t = dcc_pe_cycles(ceb, P, M, nze, ne, cfg->fifo, busy), b = 0, macs = 0;
-				for (uint32_t p = 0; p < P; p++)
-					b += busy[p];
-				for (uint32_t k = 0; k < ne; k++)
-					for (uint32_t p = 0; p < P; p++)
-						macs += ceb[(size_t)p * M + nze[k]];
-				sparse[1] += (double)macs, csparse[1] += (double)t, bal[1] += t ? (double)b / ((double)P * (double)t) : 1;
-				/* WG */
-				uint64_t mx = 0, wg = 0;
-				for (uint32_t p = 0; p < P; p++) {
-					uint64_t c = 0;
-					for (uint32_t m = p; m < M; m += P)
-						if (e[m])
-							for (uint32_t k = 0; k < nx; k++)
-								c += kept[(size_t)m * K + nzx[k]];
-					wg += c;
-					mx = c > mx ? c : mx;
-				}
-				sparse[2] += (double)wg, csparse[2] += (double)mx, bal[2] += mx ? (double)wg / ((double)P * (double)mx) : 1;
-				for (int k = 0; k < 3; k++) {
-					dense[k] += (double)M * K;
-					cdense[k] += ((double)M * K + P - 1) / P;
-				}
 			}
+			const uint8_t *e = eon + pos * M;
+			for (uint32_t m = 0; m < M; m++)
+				if (e[m])
+					nze[ne++] = m;
+			pe_product(sc, 0, cfp, P, K, nzx, nx, cfg->fifo, busy);
+			pe_product(sc, 1, ceb, P, M, nze, ne, cfg->fifo, busy);
+			uint64_t mx = 0, wg = 0; /* WG */
+			for (uint32_t p = 0; p < P; p++) {
+				uint64_t c = 0;
+				for (uint32_t m = p; m < M; m += P)
+					if (e[m])
+						for (uint32_t q = 0; q < nx; q++)
+							c += kept[(size_t)m * K + nzx[q]];
+				wg += c;
+				mx = c > mx ? c : mx;
+			}
+			sc->sparse[2] += (double)wg, sc->csparse[2] += (double)mx;
+			sc->bal[2] += mx ? (double)wg / ((double)P * (double)mx) : 1;
+			for (int k = 0; k < 3; k++) {
+				sc->dense[k] += (double)M * K;
+				sc->cdense[k] += ((double)M * K + P - 1) / P;
+			}
+		}
 	}
-	free(cfp), free(ceb), free(nzx), free(nze), free(kept), free(xon), free(eon), free(busy);
-	*kept_out = nk;
+	sc->products = (double)B * (double)npos;
+	free(cfp), free(ceb), free(nzx), free(nze), free(kept), free(eon), free(busy);
 	return ok ? 0 : -1;
 }
 
@@ -824,122 +839,28 @@ static int emu_train_step(const char *path, const char *data, long batch, const 
 				printf("  %-8s (lstm: not modelled; fc and conv2d layers only)\n", l->name);
 			continue;
 		}
-		if (l->op == DCC_OP_CONV2D) {
-			double dn[3] = {0}, sp[3] = {0}, cd[3] = {0}, cs[3] = {0}, bl[3] = {0};
-			uint64_t kept;
-			if (conv_step_cost(n, w, li, B, cfg, dn, sp, cd, cs, bl, &kept)) {
-				cmd_err("out of memory");
-				goto done;
-			}
-			double npos = (double)B * l->oh * l->ow;
-			for (int k = 0; k < 3; k++) {
-				tot_dense += cd[k];
-				tot_sparse += cs[k];
-				if (as_json)
-					json_array_append_new(layers, json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:f}", "layer", l->name,
-										"stage", stage[k], "dense_macs", dn[k], "sparse_macs", sp[k],
-										"dense_cycles", cd[k], "sparse_cycles", cs[k],
-										"load_balance", bl[k] / npos));
-				else
-					printf("  %-8s %-5s %14.0f %14.0f %12.0f %12.0f %7.1f%%\n", l->name, stage[k], dn[k], sp[k], cd[k],
-					       cs[k], 100 * bl[k] / npos);
-			}
-			if (!as_json)
-				printf("  %-8s EB's transposed copy of the indices: %llu more entries (%.1f KB at a byte each)\n", "",
-				       (unsigned long long)kept, (double)kept / 1024);
+		if (l->op != DCC_OP_FC && l->op != DCC_OP_CONV2D)
 			continue;
-		}
-		if (l->op != DCC_OP_FC)
-			continue;
-		uint32_t R = (uint32_t)l->out, C = (uint32_t)l->in;
-		const dcc_param *wp = &l->p[0];
-		uint32_t *cfp = calloc((size_t)P * C, sizeof(uint32_t)), *ceb = calloc((size_t)P * R, sizeof(uint32_t));
-		uint32_t *nzx = malloc(C * sizeof(uint32_t)), *nze = malloc(R * sizeof(uint32_t));
-		uint8_t *xon = malloc(C), *eon = malloc(R);
-		uint64_t *busy = calloc(P, sizeof(uint64_t)), kept = 0;
-		if (!cfp || !ceb || !nzx || !nze || !xon || !eon || !busy) {
-			free(cfp), free(ceb), free(nzx), free(nze), free(xon), free(eon), free(busy);
+		step_cost sc;
+		if (layer_step_cost(n, w, li, B, cfg, &sc)) {
 			cmd_err("out of memory");
 			goto done;
 		}
-		for (uint32_t i = 0; i < R; i++)
-			for (uint32_t j = 0; j < C; j++) {
-				size_t at = (size_t)i * C + j;
-				int on = wp->mask ? (wp->mask[at / 8] >> (at % 8)) & 1 : wp->w[at] != 0;
-				if (on) {
-					cfp[(size_t)(i % P) * C + j]++; /* FP: rows over PEs */
-					ceb[(size_t)(j % P) * R + i]++; /* EB: the transpose, its rows (inputs) over PEs */
-					kept++;
-				}
-			}
-		int relu_after = li + 1 < n->nlayers && n->layers[li + 1].op == DCC_OP_RELU;
-		double st_dense[3] = {0}, st_sparse[3] = {0}, cyc_dense[3] = {0}, cyc_sparse[3] = {0}, bal[3] = {0};
-		for (size_t s = 0; s < B; s++) {
-			const float *in = dcc_work_act(w, li) + s * C;
-			const float *after = relu_after ? dcc_work_act(w, li + 2) + s * R : NULL;
-			uint32_t nx = 0, ne = 0;
-			for (uint32_t j = 0; j < C; j++)
-				if ((xon[j] = in[j] != 0))
-					nzx[nx++] = j;
-			for (uint32_t i = 0; i < R; i++)
-				if ((eon[i] = !after || after[i] != 0))
-					nze[ne++] = i;
-			/* FP */
-			memset(busy, 0, P * sizeof(uint64_t));
-			uint64_t t = dcc_pe_cycles(cfp, P, C, nzx, nx, cfg->fifo, busy), b = 0;
-			for (uint32_t p = 0; p < P; p++)
-				b += busy[p];
-			double fp = 0;
-			for (uint32_t k = 0; k < nx; k++)
-				for (uint32_t p = 0; p < P; p++)
-					fp += cfp[(size_t)p * C + nzx[k]];
-			st_sparse[0] += fp, cyc_sparse[0] += (double)t, bal[0] += t ? (double)b / ((double)P * (double)t) : 1;
-			/* EB */
-			memset(busy, 0, P * sizeof(uint64_t));
-			t = dcc_pe_cycles(ceb, P, R, nze, ne, cfg->fifo, busy), b = 0;
-			for (uint32_t p = 0; p < P; p++)
-				b += busy[p];
-			double eb = 0;
-			for (uint32_t k = 0; k < ne; k++)
-				for (uint32_t p = 0; p < P; p++)
-					eb += ceb[(size_t)p * R + nze[k]];
-			st_sparse[1] += eb, cyc_sparse[1] += (double)t, bal[1] += t ? (double)b / ((double)P * (double)t) : 1;
-			/* WG: kept positions with x and dy both nonzero, each PE its rows */
-			uint64_t mx = 0, wg = 0;
-			for (uint32_t p = 0; p < P; p++) {
-				uint64_t c = 0;
-				for (uint32_t i = p; i < R; i += P)
-					if (eon[i])
-						for (uint32_t j = 0; j < C; j++) {
-							size_t at = (size_t)i * C + j;
-							int on = wp->mask ? (wp->mask[at / 8] >> (at % 8)) & 1 : wp->w[at] != 0;
-							c += on && xon[j];
-						}
-				wg += c;
-				mx = c > mx ? c : mx;
-			}
-			st_sparse[2] += (double)wg, cyc_sparse[2] += (double)mx, bal[2] += mx ? (double)wg / ((double)P * (double)mx) : 1;
-			for (int k = 0; k < 3; k++) {
-				st_dense[k] += (double)R * C;
-				cyc_dense[k] += ((double)R * C + P - 1) / P;
-			}
-		}
 		for (int k = 0; k < 3; k++) {
-			tot_dense += cyc_dense[k];
-			tot_sparse += cyc_sparse[k];
+			tot_dense += sc.cdense[k];
+			tot_sparse += sc.csparse[k];
 			if (as_json)
 				json_array_append_new(layers, json_pack("{s:s, s:s, s:f, s:f, s:f, s:f, s:f}", "layer", l->name, "stage",
-									stage[k], "dense_macs", st_dense[k], "sparse_macs", st_sparse[k],
-									"dense_cycles", cyc_dense[k], "sparse_cycles", cyc_sparse[k],
-									"load_balance", bal[k] / (double)B));
+									stage[k], "dense_macs", sc.dense[k], "sparse_macs", sc.sparse[k],
+									"dense_cycles", sc.cdense[k], "sparse_cycles", sc.csparse[k],
+									"load_balance", sc.bal[k] / sc.products));
 			else
-				printf("  %-8s %-5s %14.0f %14.0f %12.0f %12.0f %7.1f%%\n", l->name, stage[k], st_dense[k], st_sparse[k],
-				       cyc_dense[k], cyc_sparse[k], 100 * bal[k] / (double)B);
+				printf("  %-8s %-5s %14.0f %14.0f %12.0f %12.0f %7.1f%%\n", l->name, stage[k], sc.dense[k], sc.sparse[k],
+				       sc.cdense[k], sc.csparse[k], 100 * sc.bal[k] / sc.products);
 		}
 		if (!as_json)
 			printf("  %-8s EB's transposed copy of the indices: %llu more entries (%.1f KB at a byte each)\n", "",
-			       (unsigned long long)kept, (double)kept / 1024);
-		free(cfp), free(ceb), free(nzx), free(nze), free(xon), free(eon), free(busy);
+			       (unsigned long long)sc.kept, (double)sc.kept / 1024);
 	}
 	if (as_json) {
 		json_t *o = json_pack("{s:s, s:I, s:i, s:o, s:f, s:f, s:f}", "model", path, "batch", (json_int_t)B, "pes",
