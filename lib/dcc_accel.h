@@ -132,12 +132,12 @@ typedef struct dcc_conv_shape {
 
 /* The convolver engine's cycle model for one convolution with output
  * tiles of tr x tc (formats/isa.md): cycles, DRAM bytes and the bound,
- * added to st.  act_bytes: bytes per activation in DRAM. */
-void dcc_conv_model(const dcc_conv_shape *g, const dcc_accel_cfg *c, uint32_t tr, uint32_t tc, int act_bytes,
+ * added to st.  a_bw: the activations' width (1, 2 or 4 bytes in DRAM). */
+void dcc_conv_model(const dcc_conv_shape *g, const dcc_accel_cfg *c, uint32_t tr, uint32_t tc, int a_bw,
 		    dcc_layer_stats *st);
 /* The output tile the compiler picks: every buffer fits, fewest cycles.
  * Fails (DCC_E_UNSUPPORTED) when no tile fits the buffers. */
-int dcc_conv_tiling(const dcc_conv_shape *g, const dcc_accel_cfg *c, int act_bytes, uint32_t *tr, uint32_t *tc,
+int dcc_conv_tiling(const dcc_conv_shape *g, const dcc_accel_cfg *c, int a_bw, uint32_t *tr, uint32_t *tc,
 		    dcc_error *err);
 /* A synthetic convolution (a VGG layer, say) through the cycle model. */
 int dcc_emu_synthetic_conv(const dcc_conv_shape *g, const dcc_accel_cfg *c, dcc_layer_stats *out, dcc_error *err);

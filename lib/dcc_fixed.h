@@ -21,6 +21,8 @@ int32_t dcc_fx_quantize(double x, int bw, int fl);
 /* rshift(v, s) of formats/fixed.md: s > 0 rounds half to even; s <= 0 shifts left. */
 int64_t dcc_fx_rshift(int64_t v, int s);
 int32_t dcc_fx_sat(int64_t v, int bw);
+/* round(num / den), ties to even, den > 0: the input's scaling and average pooling */
+int64_t dcc_fx_div_rne(int64_t num, int64_t den);
 /* The fl minimising the squared error of quantising x[0..n) at bw bits,
  * searched from the largest fl at which max|x| does not saturate up to bw
  * beyond it (ties to the larger fl); *sse gets its error. */

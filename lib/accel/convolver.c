@@ -30,9 +30,13 @@ static uint64_t span(uint32_t o0, uint32_t n, const dcc_conv_shape *g, uint32_t 
 	return hi >= lo ? (uint64_t)(hi - lo + 1) : 0;
 }
 
-void dcc_conv_model(const dcc_conv_shape *g, const dcc_accel_cfg *c, uint32_t tr, uint32_t tc, int act_bytes,
+/* bytes per activation in DRAM */
+static int act_bytes_of(int a_bw) { return a_bw <= 8 ? 1 : a_bw <= 16 ? 2 : 4; }
+
+void dcc_conv_model(const dcc_conv_shape *g, const dcc_accel_cfg *c, uint32_t tr, uint32_t tc, int a_bw,
 		    dcc_layer_stats *st)
 {
+	int act_bytes = act_bytes_of(a_bw);
 	uint64_t To = (uint64_t)c->conv_pes, Ti = (uint64_t)c->convolvers, Kn = (uint64_t)c->conv_k;
 	uint64_t split = (g->k + Kn - 1) / Kn, passes = split * split, kk = (uint64_t)g->k * g->k;
 	double per_cycle = c->dram_gbps * 1e9 / (c->freq_mhz * 1e6);
@@ -88,9 +92,10 @@ void dcc_conv_model(const dcc_conv_shape *g, const dcc_accel_cfg *c, uint32_t tr
 	st->tile_r = tr, st->tile_c = tc;
 }
 
-int dcc_conv_tiling(const dcc_conv_shape *g, const dcc_accel_cfg *c, int act_bytes, uint32_t *tr, uint32_t *tc,
+int dcc_conv_tiling(const dcc_conv_shape *g, const dcc_accel_cfg *c, int a_bw, uint32_t *tr, uint32_t *tc,
 		    dcc_error *err)
 {
+	int act_bytes = act_bytes_of(a_bw);
 	uint64_t cap = (uint64_t)c->conv_buf_kb * 1024, To = (uint64_t)c->conv_pes, Ti = (uint64_t)c->convolvers;
 	uint64_t best = UINT64_MAX;
 	*tr = *tc = 0;
@@ -105,7 +110,7 @@ int dcc_conv_tiling(const dcc_conv_shape *g, const dcc_accel_cfg *c, int act_byt
 			if (Ti * in_r * in_c * (uint64_t)act_bytes > cap || To * r * q * 4 > cap)
 				break;
 			dcc_layer_stats s = {0};
-			dcc_conv_model(g, c, r, q, act_bytes, &s);
+			dcc_conv_model(g, c, r, q, a_bw, &s);
 			if (s.cycles < best || (s.cycles == best && (uint64_t)r * q > (uint64_t)*tr * *tc))
 				best = s.cycles, *tr = r, *tc = q;
 		}
@@ -129,10 +134,10 @@ int dcc_emu_synthetic_conv(const dcc_conv_shape *g, const dcc_accel_cfg *c, dcc_
 	s.OH = (g->H + 2 * g->pad - g->k) / g->stride + 1;
 	s.OW = (g->W + 2 * g->pad - g->k) / g->stride + 1;
 	uint32_t tr, tc;
-	int rc = dcc_conv_tiling(&s, c, 2, &tr, &tc, err);
+	int rc = dcc_conv_tiling(&s, c, 16, &tr, &tc, err); /* 16-bit data */
 	if (rc)
 		return rc;
-	dcc_conv_model(&s, c, tr, tc, 2, out);
+	dcc_conv_model(&s, c, tr, tc, 16, out);
 	snprintf(out->name, sizeof(out->name), "%ux%ux%u>%u", g->C, g->H, g->W, g->M);
 	return 0;
 }

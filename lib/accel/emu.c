@@ -162,6 +162,28 @@ static void finish_layer(const layer_run *L, const dcc_accel_cfg *c, dcc_layer_s
 	st->dense_macs += (uint64_t)L->rows * L->cols;
 }
 
+/* The statistics entry of the matrix whose descriptor is at desc (one per
+ * matrix: an lstm's runs every step add up), made on first use. */
+static dcc_layer_stats *stats_entry(dcc_emu_stats *st, uint32_t desc, const char *name, dcc_error *err)
+{
+	size_t si = 0;
+	while (si < st->nlayers && st->l[si].desc != desc)
+		si++;
+	if (si == st->nlayers) {
+		dcc_layer_stats *q = realloc(st->l, (si + 1) * sizeof(*q));
+		if (!q) {
+			dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			return NULL;
+		}
+		st->l = q;
+		memset(&st->l[si], 0, sizeof(*q));
+		snprintf(st->l[si].name, sizeof(st->l[si].name), "%.23s", name);
+		st->l[si].desc = desc;
+		st->nlayers = si + 1;
+	}
+	return &st->l[si];
+}
+
 /* formats/fixed.md's table interpolation, the tables read from DRAM */
 static int32_t cell_lut(const uint8_t *tab, int64_t v, int fl, int64_t half, int shift)
 {
@@ -249,14 +271,8 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 								m = v > m ? v : m;
 								sum += v;
 							}
-						if (s->flags) { /* the mean, rounded half to even */
-							int64_t q = sum / kk, r = sum % kk;
-							if (r < 0)
-								q--, r += kk;
-							if (2 * r > kk || (2 * r == kk && (q & 1)))
-								q++;
-							m = (int32_t)q;
-						}
+						if (s->flags) /* the mean, rounded half to even */
+							m = (int32_t)dcc_fx_div_rne(sum, kk);
 						y[((size_t)ch * OH + oy) * OW + ox] = m;
 					}
 			break;
@@ -328,24 +344,14 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			}
 			free(plane);
 			/* the cycles: the engine the descriptor was tiled for */
-			size_t si = 0;
-			while (si < st->nlayers && st->l[si].desc != s->x)
-				si++;
-			if (si == st->nlayers) {
-				dcc_layer_stats *q = realloc(st->l, (si + 1) * sizeof(*q));
-				if (!q) {
-					rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-					break;
-				}
-				st->l = q;
-				memset(&st->l[si], 0, sizeof(*q));
-				snprintf(st->l[si].name, sizeof(st->l[si].name), "%.23s", (const char *)d + 80);
-				st->l[si].desc = s->x;
-				st->nlayers = si + 1;
+			dcc_layer_stats *ls = stats_entry(st, s->x, (const char *)d + 80, err);
+			if (!ls) {
+				rc = DCC_E_NOMEM;
+				break;
 			}
 			dcc_accel_cfg e = *c;
 			e.conv_pes = (int)v[15], e.convolvers = (int)v[16], e.conv_k = (int)v[17];
-			dcc_conv_model(&g, &e, tr, tc, a_bw <= 8 ? 1 : a_bw <= 16 ? 2 : 4, &st->l[si]);
+			dcc_conv_model(&g, &e, tr, tc, (int)a_bw, ls);
 			li++;
 			break;
 		}
@@ -418,24 +424,10 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			if (!rc && s->op == DCC_OP_SPMV && (uint64_t)s->z + L.cols > words)
 				rc = dcc_fail(err, DCC_E_RANGE, "instruction %zu: input offset %u + %u columns beyond the buffer", i, s->z,
 					      L.cols);
-			/* one statistics entry per matrix (an lstm's run every step) */
-			size_t si = 0;
-			while (si < st->nlayers && st->l[si].desc != s->x)
-				si++;
-			if (!rc && si == st->nlayers) {
-				dcc_layer_stats *q = realloc(st->l, (si + 1) * sizeof(*q));
-				if (!q) {
-					rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-				} else {
-					st->l = q;
-					memset(&st->l[si], 0, sizeof(*q));
-					snprintf(st->l[si].name, sizeof(st->l[si].name), "%.23s", (const char *)d + 40);
-					st->l[si].desc = s->x;
-					st->nlayers = si + 1;
-				}
-			}
+			dcc_layer_stats *ls = rc ? NULL : stats_entry(st, s->x, (const char *)d + 40, err);
+			if (!rc && !ls)
+				rc = DCC_E_NOMEM;
 			if (!rc) {
-				dcc_layer_stats *ls = &st->l[si];
 				uint64_t before = ls->compute_cycles;
 				int32_t *y = buf[s->b];
 				for (size_t pos = 0; pos < npos; pos++) {

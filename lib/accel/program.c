@@ -522,9 +522,8 @@ static int lay_conv(img *im, dcc_model *m, const dcc_layer *g, const dcc_accel_c
 	if ((!shared && (!w || w->dtype == DCC_F32 || (size_t)dcc_tensor_numel(w) != n)) ||
 	    (shared && (size_t)dcc_tensor_numel(ix) != n) || !bias || bias->dtype == DCC_F32)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "'%s': the convolver engine needs fixed-point weights (dcc fixed)", wname);
-	int act_bytes = a_bw <= 8 ? 1 : a_bw <= 16 ? 2 : 4;
 	uint32_t tr, tc;
-	int rc = dcc_conv_tiling(&sh, c, act_bytes, &tr, &tc, err);
+	int rc = dcc_conv_tiling(&sh, c, a_bw, &tr, &tc, err);
 	if (rc) {
 		char why[DCC_ERR_MAX];
 		snprintf(why, sizeof(why), "%s", err->msg);

@@ -93,9 +93,7 @@ static void lstm(const dcc_qnet *q, const dcc_qlayer *L, const int32_t *x, int32
 		y[j] = h[j];
 }
 
-/* round(num / den) with ties to even, den > 0, in integers: the input's
- * rne(p * 2^fl / 255) and average pooling's mean. */
-static int64_t div_rne(int64_t num, int64_t den)
+int64_t dcc_fx_div_rne(int64_t num, int64_t den)
 {
 	int64_t q = num / den, r = num % den;
 	if (r < 0) /* to floor */
@@ -110,8 +108,8 @@ void dcc_qnet_input(const dcc_qnet *q, const uint8_t *px, int32_t *x)
 	size_t n = (size_t)q->net->in_c * (size_t)q->net->in_h * (size_t)q->net->in_w;
 	int fl = q->in_fl;
 	for (size_t i = 0; i < n; i++) {
-		int64_t v = fl >= 0 ? div_rne((int64_t)px[i] << (fl > 40 ? 40 : fl), 255)
-				    : div_rne((int64_t)px[i], (int64_t)255 << (-fl > 40 ? 40 : -fl));
+		int64_t v = fl >= 0 ? dcc_fx_div_rne((int64_t)px[i] << (fl > 40 ? 40 : fl), 255)
+				    : dcc_fx_div_rne((int64_t)px[i], (int64_t)255 << (-fl > 40 ? 40 : -fl));
 		x[i] = dcc_fx_sat(v, q->in_bw);
 	}
 }
@@ -195,7 +193,7 @@ static void avgpool(const dcc_layer *g, const int32_t *x, int32_t *y)
 					for (int kx = 0; kx < g->k; kx++)
 						s += xc[(oy * g->stride + ky) * g->iw + ox * g->stride + kx];
 				y[((size_t)c * (size_t)g->oh + (size_t)oy) * (size_t)g->ow + (size_t)ox] =
-					(int32_t)div_rne(s, (int64_t)g->k * g->k);
+					(int32_t)dcc_fx_div_rne(s, (int64_t)g->k * g->k);
 			}
 }
 
