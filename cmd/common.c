@@ -209,9 +209,9 @@ void cmd_progress(void *ctx, const dcc_train_status *s)
 		if (q->fl_w != DCC_FL_AUTO)
 			snprintf(w, sizeof(w), "%d", q->fl_w);
 		if (q->a.n)
-			snprintf(a, sizeof(a), "%d", q->fl_a);
+			snprintf(a, sizeof(a), "%d", q->a.fl);
 		if (q->e.n)
-			snprintf(e, sizeof(e), "%d", q->fl_e);
+			snprintf(e, sizeof(e), "%d", q->e.fl);
 		double na = q->a.n ? (double)q->a.n : 1, ne = q->e.n ? (double)q->e.n : 1;
 		fprintf(stderr, "%s:   %-10s fl w %3s  act %3s (overflow %.3f%%, underflow %.2f%%)  err %3s (overflow %.3f%%, "
 			"underflow %.2f%%)\n", label, q->layer, w, a, 100 * (double)q->a.overflow / na,

@@ -142,6 +142,8 @@ const dcc_quant_obs *dcc_work_quant_obs(const dcc_work *w, int errors);
 void dcc_work_quant_reset(dcc_work *w);
 /* The largest fl at which a value of magnitude mx fits bits bits. */
 int dcc_fl_for_max(float mx, int bits);
+/* The largest |x[i]| (0 for none). */
+float dcc_max_abs(const float *x, size_t n);
 /* Quantises x to bits at fl (DCC_FL_AUTO: dcc_fl_for_max of its largest
  * magnitude), counting into obs (may be NULL); returns the fl used. */
 int dcc_fake_quant_fl(float *x, size_t n, int bits, int fl, dcc_quant_obs *obs);
@@ -165,11 +167,11 @@ typedef struct dcc_train_status {
 } dcc_train_status;
 
 /* One layer's formats over a quantised epoch: the weights' fl (at the
- * epoch's end), the activations' and errors' fl (the last batch's) and
- * what saturated or underflowed over the epoch. */
+ * epoch's end); for the activations and the errors, what saturated or
+ * underflowed over the epoch and (a.fl, e.fl) the last batch's fl. */
 typedef struct dcc_quant_epoch {
 	const char *layer;
-	int fl_w, fl_a, fl_e;
+	int fl_w;
 	dcc_quant_obs a, e;
 } dcc_quant_epoch;
 

@@ -56,6 +56,14 @@ void dcc_work_quant_reset(dcc_work *w)
 	memset(w->oe, 0, w->nl * sizeof(dcc_quant_obs));
 }
 
+float dcc_max_abs(const float *x, size_t n)
+{
+	float mx = 0;
+	for (size_t i = 0; i < n; i++)
+		mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
+	return mx;
+}
+
 int dcc_fl_for_max(float mx, int bits)
 {
 	if (!(mx > 0))
@@ -69,9 +77,7 @@ int dcc_fl_for_max(float mx, int bits)
 
 int dcc_fake_quant_fl(float *x, size_t n, int bits, int fl, dcc_quant_obs *obs)
 {
-	float mx = 0;
-	for (size_t i = 0; i < n; i++)
-		mx = fabsf(x[i]) > mx ? fabsf(x[i]) : mx;
+	float mx = dcc_max_abs(x, n);
 	if (obs) {
 		obs->max = mx > obs->max ? mx : obs->max;
 		obs->n += n;

@@ -244,9 +244,7 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 					rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 					break;
 				}
-				float mx = 0;
-				for (size_t j = 0; j < p->n; j++)
-					mx = fabsf(p->w[j]) > mx ? fabsf(p->w[j]) : mx;
+				float mx = dcc_max_abs(p->w, p->n);
 				/* |w| up to twice the largest now fits 32 bits */
 				int fl = mx > 0 ? 30 - (int)ceilf(log2f(mx)) : 24;
 				fl = fl > 60 ? 60 : fl;
@@ -313,7 +311,6 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 						acc->max = sum.max > acc->max ? sum.max : acc->max;
 						acc->n += sum.n, acc->overflow += sum.overflow, acc->underflow += sum.underflow;
 						acc->fl = sum.fl;
-						*(e ? &qep[i].fl_e : &qep[i].fl_a) = sum.fl;
 					}
 				ring_pos = (ring_pos + 1) % W;
 			}
@@ -376,12 +373,10 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 						const dcc_layer *l = &n->layers[i];
 						if (l->op != DCC_OP_FC && l->op != DCC_OP_CONV2D && l->op != DCC_OP_LSTM)
 							continue;
-						float mx = 0;
-						for (size_t j = 0; j < l->p[0].n; j++)
-							mx = fabsf(l->p[0].w[j]) > mx ? fabsf(l->p[0].w[j]) : mx;
 						dcc_quant_epoch q = qep[i];
 						q.layer = l->name;
-						q.fl_w = o->quant_w ? dcc_fl_for_max(mx, o->quant_w) : DCC_FL_AUTO;
+						q.fl_w = o->quant_w ? dcc_fl_for_max(dcc_max_abs(l->p[0].w, l->p[0].n), o->quant_w)
+								    : DCC_FL_AUTO;
 						qep[nq++] = q;
 					}
 					s.quant = qep, s.nquant = nq;
