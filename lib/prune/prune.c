@@ -242,7 +242,7 @@ typedef struct cut_job {
 	uint32_t bin, t;
 	uint64_t *hist;   /* nt x 2048 */
 	size_t *cand_at;  /* per thread: where its candidates start */
-	uint32_t *ckey;
+	float *cabs;      /* candidates' |w| (masked: 0), whose bits are their keys */
 	size_t *cpos;
 	uint64_t *nnz;    /* per thread */
 } cut_job;
@@ -264,7 +264,7 @@ static void cut_part(void *arg, int t)
 		for (size_t i = lo; i < hi; i++) {
 			uint32_t u = masked_key(j, i);
 			if (u >> 21 == j->bin)
-				j->ckey[c] = u, j->cpos[c++] = i;
+				memcpy(&j->cabs[c], &u, 4), j->cpos[c++] = i;
 		}
 	} else {
 		uint64_t nz = 0;
@@ -314,40 +314,33 @@ static int cut_unstructured(float *w, uint8_t *mask, size_t n, size_t k, uint64_
 		for (int t = 0; t < nt; t++)
 			j.cand_at[t] = nc, nc += j.hist[(size_t)t * 2048 + b];
 		j.bin = b;
-		j.ckey = malloc((nc ? nc : 1) * sizeof(uint32_t));
+		j.cabs = malloc((nc ? nc : 1) * sizeof(float));
 		j.cpos = malloc((nc ? nc : 1) * sizeof(size_t));
-		if (!j.ckey || !j.cpos)
+		if (!j.cabs || !j.cpos)
 			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 		if (!rc) {
 			j.pass = 1;
 			dcc_parallel(nt, cut_part, &j); /* candidates, in position order */
 			/* t: the (want - below)-th smallest candidate key */
-			float *cf = malloc((nc ? nc : 1) * sizeof(float));
-			if (!cf) {
-				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-			} else {
-				memcpy(cf, j.ckey, nc * sizeof(float)); /* keys are |w| bits: as floats, the same order */
-				j.t = key(dcc_select_abs(cf, nc, (size_t)(want - below)));
-				free(cf);
-				size_t less = 0;
-				for (size_t c = 0; c < nc; c++)
-					less += j.ckey[c] < j.t;
-				size_t ties = (size_t)(want + 1 - below) - less; /* keys equal to t that are cut */
-				j.pass = 2;
-				dcc_parallel(nt, cut_part, &j); /* cuts every key < t ... */
-				for (size_t c = 0; c < nc && ties; c++) /* ... and the first ties keys == t */
-					if (j.ckey[c] == j.t) {
-						cut(mask, j.cpos[c]);
-						*nnz -= w[j.cpos[c]] != 0.0f; /* counted as a survivor below */
-						w[j.cpos[c]] = 0.0f;
-						ties--;
-					}
-			}
+			j.t = key(dcc_select_abs(j.cabs, nc, (size_t)(want - below)));
+			size_t less = 0;
+			for (size_t c = 0; c < nc; c++)
+				less += key(j.cabs[c]) < j.t;
+			size_t ties = (size_t)(want + 1 - below) - less; /* keys equal to t that are cut */
+			j.pass = 2;
+			dcc_parallel(nt, cut_part, &j); /* cuts every key < t ... */
+			for (size_t c = 0; c < nc && ties; c++) /* ... and the first ties keys == t */
+				if (key(j.cabs[c]) == j.t) {
+					cut(mask, j.cpos[c]);
+					*nnz -= w[j.cpos[c]] != 0.0f; /* counted as a survivor below */
+					w[j.cpos[c]] = 0.0f;
+					ties--;
+				}
 		}
 	}
 	for (int t = 0; !rc && t < nt; t++)
 		*nnz += j.nnz[t];
-	free(j.hist), free(j.cand_at), free(j.ckey), free(j.cpos), free(j.nnz);
+	free(j.hist), free(j.cand_at), free(j.cabs), free(j.cpos), free(j.nnz);
 	return rc;
 }
 
