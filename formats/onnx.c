@@ -358,7 +358,7 @@ int dcc_onnx_read_mem(const uint8_t *buf, size_t len, dcc_model **out, dcc_error
 			}
 		} else if (seq == 3) { /* the last hidden state (1, N, H) to (N, H) */
 			int64_t v[8];
-			int nv = node_ints(g, n, 1, op[0] == 'G' ? "indices" : "axes", v);
+			int nv = node_ints(g, n, 1, op[0] == 'G' ? "indices" : op[0] == 'R' ? "shape" : "axes", v);
 			int ok = op[0] == 'S' ? (nv == 1 && v[0] == 0)
 				 : op[0] == 'G' ? (attr_i(n, "axis", 0) == 0 && nv == 1 && (v[0] == 0 || v[0] == -1) && n->n_input > 1 &&
 						   init_find(g, n->input[1]) && init_find(g, n->input[1])->n_dims == 0)
