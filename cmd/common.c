@@ -295,7 +295,8 @@ int cmd_parse_layer_ints(const char *usage, const char *opt, const char *spec, s
 	return rc;
 }
 
-int cmd_parse_sparsity(const char *usage, const char *spec, const dcc_prunable *p, size_t n, int first_ok, double *t)
+int cmd_parse_layer_spec(const char *usage, const char *opt, const char *spec, const dcc_prunable *p, size_t n,
+			 int first_ok, int bank, double *t)
 {
 	double def = NAN;
 	int has_default = 0;
@@ -310,8 +311,12 @@ int cmd_parse_sparsity(const char *usage, const char *spec, const dcc_prunable *
 		const char *val = eq ? eq + 1 : tok;
 		char *end;
 		double f = strtod(val, &end);
-		if (!*val || *end || !(f >= 0 && f < 1)) {
-			rc = cmd_usage_error(usage, "--sparsity: '%s' is not a fraction in [0, 1)", val);
+		if (!bank && (!*val || *end || !(f >= 0 && f < 1))) {
+			rc = cmd_usage_error(usage, "%s: '%s' is not a fraction in [0, 1)", opt, val);
+			break;
+		}
+		if (bank && (!*val || *end || !(f >= 1 && f <= 65536) || f != floor(f))) {
+			rc = cmd_usage_error(usage, "%s: '%s' is not a bank size in 1..65536", opt, val);
 			break;
 		}
 		if (!eq || !strncmp(tok, "default=", 8)) {
@@ -331,7 +336,7 @@ int cmd_parse_sparsity(const char *usage, const char *spec, const dcc_prunable *
 			size_t o = 0;
 			for (size_t i = 0; i < n && o + 4 < sizeof(list); i++)
 				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", p[i].tensor);
-			cmd_err("--sparsity: no prunable layer '%s' (layers: %s)", tok, list);
+			cmd_err("%s: no prunable layer '%s' (layers: %s)", opt, tok, list);
 			rc = EXIT_USAGE;
 		}
 		named = 1;
@@ -340,11 +345,23 @@ int cmd_parse_sparsity(const char *usage, const char *spec, const dcc_prunable *
 	if (rc)
 		return rc;
 	if (!named && !has_default)
-		return cmd_usage_error(usage, "--sparsity: empty");
+		return cmd_usage_error(usage, "%s: empty", opt);
 	for (size_t i = 0; i < n; i++)
 		if (isnan(t[i]) && has_default && (first_ok || !p[i].first))
 			t[i] = def;
 	return 0;
+}
+
+int cmd_parse_banks(const char *usage, const char *spec, const dcc_prunable *p, size_t n, const double *tg,
+		    double *bk)
+{
+	int rc = cmd_parse_layer_spec(usage, "--bank", spec, p, n, 1, 1, bk);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (!isnan(tg[i]) && isnan(bk[i])) {
+			cmd_err("--bank '%s' gives no bank size for '%s' (name it, or add default=B)", spec, p[i].tensor);
+			rc = EXIT_USAGE;
+		}
+	return rc;
 }
 
 /* The retraining every compression stage shares -- Deep

@@ -106,10 +106,15 @@ int cmd_parse_layer_ints(const char *usage, const char *opt, const char *spec, s
 
 /* --sparsity SPEC: F, or LAYER=F,...[,default=F], F in [0, 1), into
  * out[i] per prunable layer (NAN: not pruned; the default skips a CNN's
- * first layer unless first_ok). */
+ * first layer unless first_ok).  With bank set, the values are bank sizes
+ * (--bank SPEC), whole numbers in 1..65536.  opt names the option in errors. */
 struct dcc_prunable;
-int cmd_parse_sparsity(const char *usage, const char *spec, const struct dcc_prunable *p, size_t n, int first_ok,
-		       double *out);
+int cmd_parse_layer_spec(const char *usage, const char *opt, const char *spec, const struct dcc_prunable *p,
+			 size_t n, int first_ok, int bank, double *out);
+
+/* --bank SPEC into bk[i]: every layer with a target in tg must get a size. */
+int cmd_parse_banks(const char *usage, const char *spec, const struct dcc_prunable *p, size_t n, const double *tg,
+		    double *bk);
 
 /* Human-readable byte counts: "1.07 MB". */
 const char *cmd_bytes(double n, char *buf, size_t cap);

@@ -25,7 +25,8 @@ static const char usage[] =
 	"  --std-factor Q        cut |w| < Q x std of the layer's weights\n"
 	"  --global F            one threshold across the layers, cutting F of all\n"
 	"  --bank B              bank-balanced (BBS): every B consecutive weights of\n"
-	"                        a row keep the same number\n"
+	"                        a row keep the same number; per layer\n"
+	"                        LAYER=B,...[,default=B]\n"
 	"  --balance-pes P       load-balanced (ESE): row i goes to PE i mod P and\n"
 	"                        every PE keeps the same number\n"
 	"  --include-first       prune the first layer of a CNN too\n"
@@ -87,9 +88,9 @@ int cmd_prune(int argc, char **argv)
 		{"force", no_argument, NULL, O_FORCE}, {"help", no_argument, NULL, 'h'}, CMD_TUNE_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
-	const char *spec = NULL, *out = NULL;
+	const char *spec = NULL, *out = NULL, *bank = NULL;
 	double stdq = NAN, global = NAN;
-	long bank = 0, pes = 0, retrain = 0, steps = 1;
+	long pes = 0, retrain = 0, steps = 1;
 	int first = 0, as_json = 0, force = 0, c;
 	cmd_tune tune;
 	cmd_tune_init(&tune);
@@ -99,7 +100,7 @@ int cmd_prune(int argc, char **argv)
 		case O_SPARSITY: spec = optarg; break;
 		case O_STD: bad = cmd_parse_double(usage, "--std-factor", optarg, &stdq); break;
 		case O_GLOBAL: bad = cmd_parse_double(usage, "--global", optarg, &global); break;
-		case O_BANK: bad = cmd_parse_long(usage, "--bank", optarg, 1, 65536, &bank); break;
+		case O_BANK: bank = optarg; break;
 		case O_PES: bad = cmd_parse_long(usage, "--balance-pes", optarg, 1, 65536, &pes); break;
 		case O_FIRST: first = 1; break;
 		case O_RETRAIN: bad = cmd_parse_long(usage, "--retrain", optarg, 0, 100000, &retrain); break;
@@ -141,7 +142,7 @@ int cmd_prune(int argc, char **argv)
 	dcc_prunable *p = NULL;
 	size_t n = 0;
 	int rc = EXIT_FAIL;
-	double *tg = NULL;
+	double *tg = NULL, *bk = NULL;
 	json_t *extra = json_object();
 	if (dcc_prunable_list(m, &p, &n, &e)) {
 		cmd_fail(in, &e);
@@ -166,9 +167,11 @@ int cmd_prune(int argc, char **argv)
 		goto done;
 	}
 	int cnn = dcc_model_is_cnn(p, n), first_ok = first || !cnn;
-	if (!(tg = calloc(n, sizeof(*tg))))
+	if (!(tg = calloc(n, sizeof(*tg))) || !(bk = calloc(n, sizeof(*bk))))
 		goto done;
-	if (spec && (rc = cmd_parse_sparsity(usage, spec, p, n, first_ok, tg)))
+	if (spec && (rc = cmd_parse_layer_spec(usage, "--sparsity", spec, p, n, first_ok, 0, tg)))
+		goto done;
+	if (bank && (rc = cmd_parse_banks(usage, bank, p, n, tg, bk)))
 		goto done;
 	rc = EXIT_FAIL;
 	/* the layers in play: std and global use every prunable one (not a CNN's first) */
@@ -188,8 +191,7 @@ int cmd_prune(int argc, char **argv)
 	double acc0 = NAN, acc_cut = NAN, acc = NAN;
 	if (has_graph && (retrain || tune.data) && cmd_tune_eval(&tune, m, &acc0))
 		goto done2;
-	dcc_prune_spec ps = {bank ? DCC_PATTERN_BANK : pes ? DCC_PATTERN_PES : DCC_PATTERN_UNSTRUCTURED, (int)bank,
-			     (int)pes};
+	dcc_prune_spec ps = {bank ? DCC_PATTERN_BANK : pes ? DCC_PATTERN_PES : DCC_PATTERN_UNSTRUCTURED, 0, (int)pes};
 	double select_s = 0; /* the selections alone, without I/O or retraining */
 	for (long k = 1; k <= steps; k++) {
 		double frac = (double)k / (double)steps;
@@ -205,6 +207,7 @@ int cmd_prune(int argc, char **argv)
 					s = tg[i];
 				if (s < s0[i])
 					s = s0[i];
+				ps.bank = bank ? (int)bk[i] : 0;
 				bad = dcc_prune_tensor(m, &p[i], s, &ps, &e);
 			}
 		} else if (!isnan(stdq)) {
@@ -250,7 +253,7 @@ int cmd_prune(int argc, char **argv)
 	o += snprintf(line + o, sizeof(line) - (size_t)o, " pattern=%s",
 		      bank ? "bank" : pes ? "pes" : "unstructured");
 	if (bank)
-		o += snprintf(line + o, sizeof(line) - (size_t)o, " bank=%ld", bank);
+		o += snprintf(line + o, sizeof(line) - (size_t)o, " bank=%s", bank);
 	if (pes)
 		o += snprintf(line + o, sizeof(line) - (size_t)o, " pes=%ld", pes);
 	o += snprintf(line + o, sizeof(line) - (size_t)o, " steps=%ld retrain=%ld", steps, retrain);
@@ -277,7 +280,7 @@ done2:
 	free(gp);
 done:
 	json_decref(extra);
-	free(tg);
+	free(tg), free(bk);
 	dcc_prunable_free(p, n);
 	cmd_tune_free(&tune);
 	dcc_model_free(m);

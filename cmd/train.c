@@ -67,10 +67,10 @@ int cmd_train(int argc, char **argv)
 		{"master", required_argument, NULL, O_MASTER}, {"warmup", required_argument, NULL, O_WARMUP},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
-	long prune_at = -1, bank = 0, pes = 0, warmup = 1, qwin = 4;
+	long prune_at = -1, pes = 0, warmup = 1, qwin = 4;
 	int master_fixed = 1;
 	int qw = 0, qa = 0, qe = 0;
-	const char *spspec = NULL;
+	const char *spspec = NULL, *bank = NULL;
 	const char *net = NULL, *init = NULL, *data = NULL, *out = NULL, *sched = NULL;
 	long epochs = -1, batch = -1, seed = -1, limit = 0, threads = 0;
 	double lr = NAN, mom = NAN, wd = NAN;
@@ -108,7 +108,7 @@ int cmd_train(int argc, char **argv)
 		case O_WARMUP: bad = cmd_parse_long(usage, "--warmup", optarg, 0, 100000, &warmup); break;
 		case O_PRUNEAT: bad = cmd_parse_long(usage, "--prune-at", optarg, 0, 100000, &prune_at); break;
 		case O_SPARSITY: spspec = optarg; break;
-		case O_BANK: bad = cmd_parse_long(usage, "--bank", optarg, 1, 65536, &bank); break;
+		case O_BANK: bank = optarg; break;
 		case O_PES: bad = cmd_parse_long(usage, "--balance-pes", optarg, 1, 65536, &pes); break;
 		case 'h': return cmd_help(usage);
 		default: return cmd_usage_error(usage, NULL);
@@ -132,6 +132,8 @@ int cmd_train(int argc, char **argv)
 		return cmd_usage_error(usage, "--prune-at E and --sparsity SPEC go together");
 	if (bank && pes)
 		return cmd_usage_error(usage, "--bank and --balance-pes are different patterns: give one");
+	if ((bank || pes) && prune_at < 0)
+		return cmd_usage_error(usage, "--bank and --balance-pes go with --prune-at");
 	cmd_set_threads((int)threads);
 
 	dcc_dataset *d;
@@ -205,21 +207,25 @@ int cmd_train(int argc, char **argv)
 		n = NULL;
 		if (!rc)
 			rc = dcc_prunable_list(m, &p, &np, &e);
-		if (!rc && !(tg = calloc(np + 1, sizeof(double))))
+		double *bk = NULL;
+		if (!rc && (!(tg = calloc(np + 1, sizeof(double))) || !(bk = calloc(np + 1, sizeof(double)))))
 			rc = dcc_fail(&e, DCC_E_NOMEM, "out of memory");
-		if (!rc && (rc = cmd_parse_sparsity(usage, spspec, p, np, !dcc_model_is_cnn(p, np), tg))) {
-			free(tg);
+		if (!rc && ((rc = cmd_parse_layer_spec(usage, "--sparsity", spspec, p, np, !dcc_model_is_cnn(p, np), 0,
+						       tg)) ||
+			    (bank && (rc = cmd_parse_banks(usage, bank, p, np, tg, bk))))) {
+			free(tg), free(bk);
 			dcc_prunable_free(p, np);
 			dcc_model_free(m);
 			dcc_dataset_free(d);
 			return rc;
 		}
-		dcc_prune_spec ps = {bank ? DCC_PATTERN_BANK : pes ? DCC_PATTERN_PES : DCC_PATTERN_UNSTRUCTURED, (int)bank,
-				     (int)pes};
+		dcc_prune_spec ps = {bank ? DCC_PATTERN_BANK : pes ? DCC_PATTERN_PES : DCC_PATTERN_UNSTRUCTURED, 0, (int)pes};
 		for (size_t i = 0; !rc && i < np; i++)
-			if (!isnan(tg[i]))
+			if (!isnan(tg[i])) {
+				ps.bank = bank ? (int)bk[i] : 0;
 				rc = dcc_prune_tensor(m, &p[i], tg[i], &ps, &e);
-		free(tg);
+			}
+		free(tg), free(bk);
 		dcc_prunable_free(p, np);
 		if (!rc)
 			rc = dcc_net_from_model(m, &n, &e);
@@ -266,8 +272,12 @@ int cmd_train(int argc, char **argv)
 	}
 	if (prune_at >= 0) {
 		size_t L = strlen(line);
-		snprintf(line + L, sizeof(line) - L, " prune_at=%ld sparsity=%s pattern=%s", prune_at, spspec,
-			 bank ? "bank" : pes ? "pes" : "unstructured");
+		L += (size_t)snprintf(line + L, sizeof(line) - L, " prune_at=%ld sparsity=%s pattern=%s", prune_at, spspec,
+				      bank ? "bank" : pes ? "pes" : "unstructured");
+		if (bank)
+			snprintf(line + L, sizeof(line) - L, " bank=%s", bank);
+		else if (pes)
+			snprintf(line + L, sizeof(line) - L, " pes=%ld", pes);
 	}
 	cmd_provenance(m, line);
 	dcc_model_set_f64(m, "dcc.accuracy", r.accuracy);

@@ -369,7 +369,7 @@ int dcc_prune_tensor(dcc_model *m, const dcc_prunable *p, double sparsity, const
 	if (s->pattern == DCC_PATTERN_BANK) {
 		size_t B = (size_t)s->bank;
 		if (B < 1 || B > cols)
-			return dcc_fail(err, DCC_E_RANGE, "'%s': bank size %zu is outside 1..%zu (the row length)", p->layer, B, cols);
+			return dcc_fail(err, DCC_E_RANGE, "'%s': bank size %zu is outside 1..%zu (the row length)", p->tensor, B, cols);
 		size_t keep = (size_t)llround((double)B * (1.0 - sparsity));
 		float *scratch = malloc(B * sizeof(float));
 		if (!scratch)

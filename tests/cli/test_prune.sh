@@ -79,6 +79,29 @@ $DCC export b12.dct -o b12.npz
 check $PY -c "
 import numpy as np; a = np.load('b12.npz')['fc3.weight'] != 0
 assert (a[:, 0:12].sum(1) == 6).all() and (a[:, 12:24].sum(1) == 6).all() and (a[:, 24:].sum(1) == 4).all()"
+# Bank sizes per layer: fc3's rows of 32 in banks of 16, the others of 8.
+run $DCC prune m.dct --sparsity 0.75 --bank fc3=16,default=8 -o bl.dct
+expect_status 0 "bank per layer"
+$DCC export bl.dct -o bl.npz
+check $PY -c "
+import numpy as np; w = np.load('bl.npz')
+for k, B in (('fc1.weight', 8), ('fc2.weight', 8), ('fc3.weight', 16)):
+    a = w[k]; rows, cols = a.shape
+    banks = (a != 0).reshape(rows, cols // B, B).sum(axis=2)
+    assert (banks == B // 4).all(), (k, np.unique(banks))"
+run $DCC info --json bl.dct
+check $PY -c "
+import json; d = json.load(open('$T/.out'))
+assert ' pattern=bank bank=fc3=16,default=8 ' in d['metadata']['dcc.provenance'][-1], d['metadata']['dcc.provenance']"
+run $DCC prune m.dct --sparsity 0.75 --bank fc3=16 -o x.dct
+expect_status 2 "bank missing for a layer"
+expect_err "dcc prune: --bank 'fc3=16' gives no bank size for 'fc1.weight' (name it, or add default=B)" "bank missing"
+run $DCC prune m.dct --sparsity fc3=0.75 --bank fc3=16 -o b3.dct
+expect_status 0 "bank for the one pruned layer"
+run $DCC prune m.dct --sparsity 0.75 --bank 8,fc9=4 -o x.dct
+expect_status 2 "bank unknown layer"; expect_err_has "--bank: no prunable layer 'fc9'" "bank unknown layer"
+run $DCC prune m.dct --sparsity 0.75 --bank 2.5 -o x.dct
+expect_status 2 "bank not whole"; expect_err_has "--bank: '2.5' is not a bank size in 1..65536" "bank not whole"
 
 # PE-balanced: rows interleaved over 4 PEs, every PE keeps the same count.
 run $DCC prune m.dct --sparsity 0.8 --balance-pes 4 -o e.dct
@@ -165,6 +188,14 @@ import json; d = json.load(open('$T/.out')); names = [t['name'] for t in d['tens
 assert 'fc1.weight.mask' in names and ' prune_at=2 sparsity=0.75 pattern=unstructured' in d['metadata']['dcc.provenance'][-1]"
 run $DCC train --net mlp:64-48-32-4 --data d8 --epochs 2 --prune-at 1 --sparsity 0.5 --bank 8 -o pb2.dct
 expect_status 0 "prune-at bank"
+$DCC export pb2.dct -o pb2.npz
+check $PY -c "
+import numpy as np; w = np.load('pb2.npz')
+for k in ('fc1.weight', 'fc2.weight', 'fc3.weight'):
+    a = w[k]; banks = (a != 0).reshape(a.shape[0], -1, 8).sum(axis=2)
+    assert (banks == 4).all(), (k, np.unique(banks))"
+run $DCC train --net mlp:64-48-32-4 --data d8 --epochs 2 --bank 8 -o x.dct
+expect_status 2 "bank without prune-at"; expect_err_has "--bank and --balance-pes go with --prune-at" "bank alone"
 run $DCC train --net mlp:64-48-32-4 --data d8 --prune-at 2 -o x.dct
 expect_status 2 "prune-at alone"; expect_err_has "--prune-at E and --sparsity SPEC go together" "prune-at alone"
 run $DCC train --net mlp:64-48-32-4 --data d8 --epochs 2 --prune-at 5 --sparsity 0.5 -o x.dct
@@ -222,7 +253,7 @@ expect_status 2 "unknown layer"
 expect_err "dcc prune: --sparsity: no prunable layer 'fc9' (layers: fc1.weight, fc2.weight, fc3.weight)" "unknown layer"
 run $DCC prune m.dct --sparsity 0.5 --bank 100 -o x.dct
 expect_status 1 "bank > row"
-expect_err "dcc prune: m.dct: 'fc1': bank size 100 is outside 1..64 (the row length)" "bank > row"
+expect_err "dcc prune: m.dct: 'fc1.weight': bank size 100 is outside 1..64 (the row length)" "bank > row"
 # more PEs than rows (fc3 has 4): each row on its own PE, the rows balanced
 run $DCC prune m.dct --sparsity 0.5 --balance-pes 8 -o x8.dct
 expect_status 0 "pes > rows"
