@@ -19,6 +19,15 @@ static inline uint64_t dcc_rd64(const uint8_t *p)
 {
 	return (uint64_t)dcc_rd32(p) | (uint64_t)dcc_rd32(p + 4) << 32;
 }
+/* Bits set in a 64-bit word, without the library call that __builtin_popcount
+ * becomes on a baseline x86-64 build. */
+static inline unsigned dcc_popcount64(uint64_t x)
+{
+	x -= (x >> 1) & 0x5555555555555555ull;
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
 static inline void dcc_wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static inline void dcc_wr32(uint8_t *p, uint32_t v)
 {

@@ -133,9 +133,12 @@ uint64_t dcc_tensor_count_nonzero(const dcc_tensor *t)
 		return nz;
 	}
 	case DCC_MASK:
-		for (uint64_t i = 0; i < n / 8; i++)
-			nz += (uint64_t)__builtin_popcount(p[i]);
-		for (uint64_t i = n / 8 * 8; i < n; i++)
+		for (uint64_t i = 0; i < n / 64; i++) {
+			uint64_t w;
+			memcpy(&w, p + 8 * i, 8);
+			nz += dcc_popcount64(w);
+		}
+		for (uint64_t i = n / 64 * 64; i < n; i++)
 			nz += (p[i / 8] >> (i % 8)) & 1;
 		return nz;
 	case DCC_PACKED: { /* a streaming bit reader: one pass over the bytes */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../core/internal.h"
+#include "../dcc_nn.h"
 #include "../dcc_share.h"
 
 /* The nearest of k = 2^bits ascending centroids, ties to the upper: a
@@ -16,6 +17,83 @@ static inline uint32_t nearest(const float *fm, int bits, float v)
 	for (int b = bits - 1; b >= 0; b--) /* a flag times a step: no branch to mispredict */
 		lo += (uint32_t)(v >= fm[lo + (1u << b) - 1]) << b;
 	return lo;
+}
+
+/* The passes over a layer, each split over the cores in chunks of whole
+ * 64-weight blocks (so every chunk's indices and mask start on a byte):
+ * 0 counts the survivors of each chunk (the mask's bits, or the nonzeros
+ * of a layer without one), 1 gathers them into x at the chunk's offset,
+ * 2 writes every weight's index (0 for a pruned one) with a streaming bit
+ * writer, and the mask when the layer had none, counting nonzero indices. */
+#define SCAN_MAX_THREADS 64
+
+typedef struct scan_job {
+	const float *v;
+	const uint8_t *mb;
+	size_t n;
+	int nt, pass, bits;
+	uint32_t off;
+	const float *fm;
+	float *x;
+	uint8_t *made, *out;
+	size_t cnt[SCAN_MAX_THREADS], at[SCAN_MAX_THREADS];
+} scan_job;
+
+static void scan_part(void *arg, int t)
+{
+	scan_job *j = arg;
+	size_t blocks = (j->n + 63) / 64, lo = blocks * (size_t)t / (size_t)j->nt * 64,
+	       hi = blocks * (size_t)(t + 1) / (size_t)j->nt * 64;
+	hi = hi > j->n ? j->n : hi;
+	const float *v = j->v;
+	const uint8_t *mb = j->mb;
+#define ALIVE(i) (mb ? (mb[(i) / 8] >> ((i) % 8)) & 1 : v[i] != 0.0f)
+	if (j->pass == 0) {
+		size_t c = 0;
+		if (mb) {
+			size_t i = lo;
+			for (; i + 64 <= hi; i += 64) {
+				uint64_t w;
+				memcpy(&w, mb + i / 8, 8);
+				c += dcc_popcount64(w);
+			}
+			for (; i < hi; i++)
+				c += ALIVE(i);
+		} else
+			for (size_t i = lo; i < hi; i++)
+				c += v[i] != 0.0f;
+		j->cnt[t] = c;
+	} else if (j->pass == 1) {
+		float *x = j->x + j->at[t];
+		size_t c = 0, want = j->cnt[t];
+		for (size_t i = lo; i < hi && c < want; i++) { /* branch-free: most are pruned */
+			x[c] = v[i];
+			c += ALIVE(i);
+		}
+	} else {
+		uint8_t *out = j->out + lo / 8 * (size_t)j->bits, *made = j->made;
+		uint64_t acc = 0, nnz = 0;
+		int have = 0, bits = j->bits;
+		for (size_t i = lo; i < hi; i++) {
+			uint64_t live = (uint64_t)ALIVE(i), q = live ? nearest(j->fm, bits, v[i]) + j->off : 0;
+			if (made)
+				made[i / 8] |= (uint8_t)(live << (i % 8));
+			nnz += q != 0;
+			acc |= q << have;
+			have += bits;
+			if (have >= 32) {
+				uint32_t w = (uint32_t)acc;
+				memcpy(out, &w, 4); /* little-endian, as the format */
+				out += 4;
+				acc >>= 32;
+				have -= 32;
+			}
+		}
+		for (; have > 0; have -= 8, acc >>= 8)
+			*out++ = (uint8_t)acc;
+		j->cnt[t] = nnz;
+	}
+#undef ALIVE
 }
 
 int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *o, dcc_kmeans_stats *st,
@@ -48,13 +126,16 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 			conv[i] = (float)((const double *)t->data)[i];
 		v = conv;
 	}
-#define ALIVE(i) (mb ? (mb[(i) / 8] >> ((i) % 8)) & 1 : v[i] != 0.0f)
+	/* the survivors, gathered by chunks over the cores: count, then copy */
+	scan_job sj = {.v = v, .mb = mb, .n = n, .bits = o->bits, .fm = NULL};
+	sj.nt = n < ((size_t)1 << 20) ? 1 : dcc_default_threads();
+	if (sj.nt > SCAN_MAX_THREADS)
+		sj.nt = SCAN_MAX_THREADS;
+	sj.pass = 0;
+	dcc_parallel(sj.nt, scan_part, &sj);
 	size_t alive = 0;
-	if (mb)
-		alive = (size_t)dcc_tensor_count_nonzero(mk);
-	else
-		for (size_t i = 0; i < n; i++)
-			alive += v[i] != 0.0f;
+	for (int q = 0; q < sj.nt; q++)
+		sj.at[q] = alive, alive += sj.cnt[q];
 	if (!alive) {
 		free(conv);
 		return dcc_fail(err, DCC_E_RANGE, "'%s' has no surviving weights to share", p->tensor);
@@ -70,10 +151,9 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 		free(x), free(c), free(mid), free(conv);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
-	for (size_t i = 0, j = 0; i < n && j < alive; i++) { /* branch-free: most are pruned */
-		x[j] = v[i];
-		j += ALIVE(i);
-	}
+	sj.x = x;
+	sj.pass = 1;
+	dcc_parallel(sj.nt, scan_part, &sj);
 	dcc_sort_f32(x, alive);
 	int rc = o->optimal ? dcc_kmeans1d_optimal(x, alive, k, c, st, err)
 			    : dcc_kmeans1d(x, alive, k, o->init, o->seed, o->max_iter, c, st, err);
@@ -130,27 +210,12 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 		free(mid), free(cb), free(conv);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
-	/* a streaming bit writer: the indices in one pass, 32 bits at a time */
-	uint8_t *out = ix->data;
-	uint64_t acc = 0, nnz = 0;
-	int have = 0;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t live = (uint64_t)ALIVE(i), q = live ? nearest(fm, o->bits, v[i]) + off : 0;
-		if (made)
-			made[i / 8] |= (uint8_t)(live << (i % 8));
-		nnz += q != 0;
-		acc |= q << have;
-		have += o->bits;
-		if (have >= 32) {
-			uint32_t w = (uint32_t)acc;
-			memcpy(out, &w, 4); /* little-endian, as the format */
-			out += 4;
-			acc >>= 32;
-			have -= 32;
-		}
-	}
-	for (; have > 0; have -= 8, acc >>= 8)
-		*out++ = (uint8_t)acc;
+	sj.v = v, sj.mb = mb, sj.made = made, sj.out = ix->data, sj.fm = (float *)mid, sj.off = off;
+	sj.pass = 2;
+	dcc_parallel(sj.nt, scan_part, &sj);
+	uint64_t nnz = 0;
+	for (int q = 0; q < sj.nt; q++)
+		nnz += sj.cnt[q];
 	ix->nnz = nnz;
 	free(mid);
 	if (!mk) {
@@ -164,7 +229,6 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 		nmk->nnz = alive;
 	}
 	free(conv);
-#undef ALIVE
 	snprintf(nm, sizeof(nm), "%s.codebook", p->tensor);
 	uint64_t kshape[1] = {(uint64_t)K};
 	if ((rc = dcc_model_add(m, nm, DCC_F32, 0, 0, 1, kshape, cb, err)))

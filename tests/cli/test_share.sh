@@ -41,6 +41,28 @@ check cmp -s l1.npy l2.npy
 $DCC share p.dct --bits 3 -o s2.dct >/dev/null 2>&1
 check cmp -s s.dct s2.dct
 
+# a layer of over a million weights goes through the passes split over the
+# cores: a bare one (its nonzeros make the mask) and a pruned one (its mask)
+$PY -c "
+import numpy as np; r = np.random.default_rng(5); w = r.standard_normal((1100, 1000)).astype(np.float32)
+w[r.random(w.shape) < 0.85] = 0; w[7, 3] = 0.0; np.save('big.npy', w)"
+$DCC import big.npy -o big.dct >/dev/null
+$DCC prune big.dct --sparsity 0.9 -o bigp.dct >/dev/null
+for f in big bigp; do
+	run $DCC share $f.dct --bits 5 -o ${f}_s.dct
+	expect_status 0 "share $f"
+	$DCC export $f.dct -o ${f}_w.npy
+	$DCC export ${f}_s.dct -o ${f}_d.npy
+	$DCC export --raw ${f}_s.dct -o ${f}_r.npz
+	check $PY -c "
+import numpy as np; w = np.load('${f}_w.npy'); d = np.load('${f}_d.npy'); r = np.load('${f}_r.npz')
+cb = r['weight.codebook'] if 'weight.codebook' in r else r[[k for k in r if k.endswith('.codebook')][0]]
+m = w != 0; assert ((d != 0) == m).all()
+idx = np.abs(w[m][:, None] - cb[None, :]).argmin(1)
+assert (np.abs(w[m] - d[m]) == np.abs(w[m] - cb[idx])).all()
+mk = r[[k for k in r if k.endswith('.mask')][0]]; assert (mk.astype(bool) == m).all()"
+done
+
 # per-layer bits; optimal never worse than Lloyd; every init
 run $DCC share p.dct --bits fc1=2,default=4 --json -o s4.dct
 expect_status 0 "per-layer bits"
