@@ -10,7 +10,7 @@
 void *dcc_alloc_data(size_t n, int zero)
 {
 	const size_t huge = (size_t)2 << 20;
-	if (n < 4 * huge)
+	if (n < huge) /* first touches of small pages cost more than the round-up wastes */
 		return zero ? calloc(1, n ? n : 1) : malloc(n ? n : 1);
 	void *p = NULL;
 	size_t len = (n + huge - 1) / huge * huge;
@@ -141,11 +141,27 @@ uint64_t dcc_tensor_count_nonzero(const dcc_tensor *t)
 		for (uint64_t i = n / 64 * 64; i < n; i++)
 			nz += (p[i / 8] >> (i % 8)) & 1;
 		return nz;
-	case DCC_PACKED: { /* a streaming bit reader: one pass over the bytes */
-		uint64_t acc = 0, fmask = (1ull << t->bits) - 1;
-		int have = 0;
+	case DCC_PACKED: {
+		int b = t->bits;
+		uint64_t i = 0;
 		size_t byte = 0;
-		for (uint64_t i = 0; i < n; i++) {
+		if (b <= 8) { /* 8 fields in b bytes: OR each field's bits into its lowest, count those */
+			uint64_t low = 0;
+			for (int f = 0; f < 8; f++)
+				low |= 1ull << (f * b);
+			for (; i + 8 <= n; i += 8, byte += (size_t)b) {
+				uint64_t w = 0, o;
+				memcpy(&w, p + byte, byte + 8 <= t->nbytes ? 8 : (size_t)b); /* bits past 8b unused */
+				o = w;
+				for (int s = 1; s < b; s++)
+					o |= w >> s;
+				nz += dcc_popcount64(o & low);
+			}
+		}
+		/* the rest (all of it above 8 bits): a streaming bit reader */
+		uint64_t acc = 0, fmask = (1ull << b) - 1;
+		int have = 0;
+		for (; i < n; i++) {
 			while (have < t->bits) {
 				acc |= (uint64_t)p[byte++] << have;
 				have += 8;

@@ -98,9 +98,44 @@ static void sort_worker(void *arg, int t)
 	}
 }
 
-void dcc_sort_f32(float *x, size_t n)
+/* LSD radix with a buffer: keys made in the counting pass, then three
+ * stable scatters of 11, 11 and 10 bits, the last back to floats. */
+static int lsd(uint32_t *a, uint32_t *b, size_t n)
+{
+	size_t *h = calloc(3 * 2048, sizeof(size_t));
+	if (!h)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t k = to_key(a[i]);
+		a[i] = k;
+		h[k & 2047]++;
+		h[2048 + ((k >> 11) & 2047)]++;
+		h[4096 + (k >> 22)]++;
+	}
+	for (int p = 0; p < 3; p++) {
+		size_t s = 0, *c = h + 2048 * p;
+		for (int d = 0; d < 2048; d++) {
+			size_t t = c[d];
+			c[d] = s;
+			s += t;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		b[h[a[i] & 2047]++] = a[i];
+	for (size_t i = 0; i < n; i++)
+		a[h[2048 + ((b[i] >> 11) & 2047)]++] = b[i];
+	for (size_t i = 0; i < n; i++)
+		b[h[4096 + (a[i] >> 22)]++] = from_key(a[i]);
+	memcpy(a, b, n * sizeof(uint32_t));
+	free(h);
+	return 0;
+}
+
+void dcc_sort_f32(float *x, size_t n, float *tmp)
 {
 	uint32_t *u = (uint32_t *)(void *)x;
+	if (tmp && n >= 1024 && !lsd(u, (uint32_t *)(void *)tmp, n))
+		return;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t v;
 		memcpy(&v, &x[i], 4);

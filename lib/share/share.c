@@ -20,24 +20,37 @@ static inline uint32_t nearest(const float *fm, int bits, float v)
 }
 
 /* The passes over a layer, each split over the cores in chunks of whole
- * 64-weight blocks (so every chunk's indices and mask start on a byte):
- * 0 counts the survivors of each chunk (the mask's bits, or the nonzeros
- * of a layer without one), 1 gathers them into x at the chunk's offset,
- * 2 writes every weight's index (0 for a pruned one) with a streaming bit
- * writer, and the mask when the layer had none, counting nonzero indices. */
+ * 64-weight blocks, so every chunk's mask words and indices start on a
+ * byte and the output is the same for any thread count.  A block's 64
+ * survivors are one word of the mask: pass 0 makes it (from the nonzeros
+ * when the layer has no mask) and counts, 1 gathers the survivors into x
+ * at the chunk's offset, 2 ORs each survivor's index into the zeroed
+ * index tensor (a pruned weight's index stays 0) and counts nonzero ones. */
 #define SCAN_MAX_THREADS 64
 
 typedef struct scan_job {
 	const float *v;
-	const uint8_t *mb;
+	uint8_t *words; /* the mask: the layer's, or made in pass 0 */
+	int make;
 	size_t n;
 	int nt, pass, bits;
 	uint32_t off;
 	const float *fm;
 	float *x;
-	uint8_t *made, *out;
+	uint8_t *out;
 	size_t cnt[SCAN_MAX_THREADS], at[SCAN_MAX_THREADS];
 } scan_job;
+
+static inline uint64_t mask_word(const uint8_t *m, size_t i, size_t n)
+{
+	uint64_t w = 0;
+	if (n - i >= 64) {
+		memcpy(&w, m + i / 8, 8); /* little-endian: bit k is weight i + k */
+		return w;
+	}
+	memcpy(&w, m + i / 8, (n - i + 7) / 8);
+	return w & ((1ull << (n - i)) - 1); /* no padding bit counts */
+}
 
 static void scan_part(void *arg, int t)
 {
@@ -46,54 +59,40 @@ static void scan_part(void *arg, int t)
 	       hi = blocks * (size_t)(t + 1) / (size_t)j->nt * 64;
 	hi = hi > j->n ? j->n : hi;
 	const float *v = j->v;
-	const uint8_t *mb = j->mb;
-#define ALIVE(i) (mb ? (mb[(i) / 8] >> ((i) % 8)) & 1 : v[i] != 0.0f)
-	if (j->pass == 0) {
-		size_t c = 0;
-		if (mb) {
-			size_t i = lo;
-			for (; i + 64 <= hi; i += 64) {
-				uint64_t w;
-				memcpy(&w, mb + i / 8, 8);
-				c += dcc_popcount64(w);
-			}
-			for (; i < hi; i++)
-				c += ALIVE(i);
+	size_t c = 0;
+	for (size_t i = lo; i < hi; i += 64) {
+		uint64_t w;
+		if (j->pass == 0 && j->make) {
+			size_t e = hi - i < 64 ? hi - i : 64;
+			w = 0;
+			for (size_t k = 0; k < e; k++)
+				w |= (uint64_t)(v[i + k] != 0.0f) << k;
+			memcpy(j->words + i / 8, &w, (e + 7) / 8);
 		} else
-			for (size_t i = lo; i < hi; i++)
-				c += v[i] != 0.0f;
-		j->cnt[t] = c;
-	} else if (j->pass == 1) {
-		float *x = j->x + j->at[t];
-		size_t c = 0, want = j->cnt[t];
-		for (size_t i = lo; i < hi && c < want; i++) { /* branch-free: most are pruned */
-			x[c] = v[i];
-			c += ALIVE(i);
-		}
-	} else {
-		uint8_t *out = j->out + lo / 8 * (size_t)j->bits, *made = j->made;
-		uint64_t acc = 0, nnz = 0;
-		int have = 0, bits = j->bits;
-		for (size_t i = lo; i < hi; i++) {
-			uint64_t live = (uint64_t)ALIVE(i), q = live ? nearest(j->fm, bits, v[i]) + j->off : 0;
-			if (made)
-				made[i / 8] |= (uint8_t)(live << (i % 8));
-			nnz += q != 0;
-			acc |= q << have;
-			have += bits;
-			if (have >= 32) {
-				uint32_t w = (uint32_t)acc;
-				memcpy(out, &w, 4); /* little-endian, as the format */
-				out += 4;
-				acc >>= 32;
-				have -= 32;
+			w = mask_word(j->words, i, j->n);
+		if (j->pass == 0) {
+			c += dcc_popcount64(w);
+		} else if (j->pass == 1) {
+			float *x = j->x + j->at[t];
+			for (; w; w &= w - 1)
+				x[c++] = v[i + (size_t)__builtin_ctzll(w)];
+		} else {
+			uint8_t *ob = j->out + i / 8 * (size_t)j->bits;
+			int bits = j->bits;
+			for (; w; w &= w - 1) {
+				unsigned k = (unsigned)__builtin_ctzll(w), pos = k * (unsigned)bits, sh = pos % 8;
+				uint32_t q = nearest(j->fm, bits, v[i + k]) + j->off, f = q << sh;
+				uint8_t *b = ob + pos / 8;
+				c += q != 0;
+				b[0] |= (uint8_t)f;
+				if (sh + (unsigned)bits > 8)
+					b[1] |= (uint8_t)(f >> 8);
+				if (sh + (unsigned)bits > 16)
+					b[2] |= (uint8_t)(f >> 16);
 			}
 		}
-		for (; have > 0; have -= 8, acc >>= 8)
-			*out++ = (uint8_t)acc;
-		j->cnt[t] = nnz;
 	}
-#undef ALIVE
+	j->cnt[t] = c;
 }
 
 int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *o, dcc_kmeans_stats *st,
@@ -126,45 +125,61 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 			conv[i] = (float)((const double *)t->data)[i];
 		v = conv;
 	}
-	/* the survivors, gathered by chunks over the cores: count, then copy */
-	scan_job sj = {.v = v, .mb = mb, .n = n, .bits = o->bits, .fm = NULL};
+	/* the mask's words (made from the nonzeros when there is none), the
+	 * survivors counted, then gathered, by chunks over the cores */
+	uint8_t *made = NULL;
+	if (!mb) {
+		size_t mbytes;
+		int rc = dcc_tensor_size(DCC_MASK, 0, t->ndim, t->shape, &mbytes, err);
+		if (rc || !(made = dcc_alloc_data(mbytes, 1))) {
+			free(conv);
+			return rc ? rc : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		}
+	}
+	scan_job sj = {.v = v, .words = made ? made : (uint8_t *)mb, .make = made != NULL, .n = n, .bits = o->bits};
 	sj.nt = n < ((size_t)1 << 20) ? 1 : dcc_default_threads();
 	if (sj.nt > SCAN_MAX_THREADS)
 		sj.nt = SCAN_MAX_THREADS;
 	sj.pass = 0;
 	dcc_parallel(sj.nt, scan_part, &sj);
+	sj.make = 0;
 	size_t alive = 0;
 	for (int q = 0; q < sj.nt; q++)
 		sj.at[q] = alive, alive += sj.cnt[q];
 	if (!alive) {
-		free(conv);
+		free(conv), free(made);
 		return dcc_fail(err, DCC_E_RANGE, "'%s' has no surviving weights to share", p->tensor);
 	}
 	int K = 1 << o->bits, k = o->zero ? K - 1 : K;
 	if (k < 1) {
-		free(conv);
+		free(conv), free(made);
 		return dcc_fail(err, DCC_E_RANGE, "'%s': --zero needs at least 2 bits", p->layer);
 	}
-	float *x = malloc(alive * sizeof(float));
+	/* a pruned layer sorts through a second buffer (LSD radix, faster); a
+	 * dense one in place, so it never holds three copies of the layer */
+	float *x = dcc_alloc_data(alive * sizeof(float), 0), *tmp = NULL;
+	if (alive <= n / 4)
+		tmp = dcc_alloc_data(alive * sizeof(float), 0);
 	double *c = malloc((size_t)k * sizeof(double)), *mid = malloc((size_t)k * sizeof(double));
 	if (!x || !c || !mid) {
-		free(x), free(c), free(mid), free(conv);
+		free(x), free(tmp), free(c), free(mid), free(conv), free(made);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
 	sj.x = x;
 	sj.pass = 1;
 	dcc_parallel(sj.nt, scan_part, &sj);
-	dcc_sort_f32(x, alive);
+	dcc_sort_f32(x, alive, tmp);
+	free(tmp);
 	int rc = o->optimal ? dcc_kmeans1d_optimal(x, alive, k, c, st, err)
 			    : dcc_kmeans1d(x, alive, k, o->init, o->seed, o->max_iter, c, st, err);
 	if (rc) {
-		free(x), free(c), free(mid), free(conv);
+		free(x), free(c), free(mid), free(conv), free(made);
 		return rc;
 	}
 	/* the stored codebook is float: assign and measure against it */
 	float *cb = malloc((size_t)K * sizeof(float));
 	if (!cb) {
-		free(x), free(c), free(mid), free(conv);
+		free(x), free(c), free(mid), free(conv), free(made);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
 	for (int j = 0; j < k; j++) {
@@ -189,28 +204,20 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 	free(x);
 	free(c);
 	uint32_t off = o->zero ? 1 : 0;
-	/* the index, then the mask (made from the nonzeros when there was none) */
+	/* the index, then the mask when it was made here */
 	dcc_tensor *ix;
 	uint64_t shape[DCC_MAX_DIMS];
 	int ndim = t->ndim;
 	memcpy(shape, t->shape, sizeof(shape));
 	snprintf(nm, sizeof(nm), "%s.index", p->tensor);
 	if ((rc = dcc_model_add_zeros(m, nm, DCC_PACKED, o->bits, 0, ndim, shape, &ix, err))) {
-		free(mid), free(cb), free(conv);
+		free(mid), free(cb), free(conv), free(made);
 		return rc;
 	}
-	t = dcc_model_find(m, p->tensor); /* the table may have moved */
+	t = dcc_model_find(m, p->tensor); /* the table moved, not the data */
 	if (!conv)
 		v = t->data;
-	snprintf(nm, sizeof(nm), "%s.mask", p->tensor);
-	mb = (mk = dcc_model_find(m, nm)) ? mk->data : NULL;
-	/* without a mask, the nonzeros make one, in the same pass */
-	uint8_t *made = mk ? NULL : calloc(n / 8 + 1, 1);
-	if (!mk && !made) {
-		free(mid), free(cb), free(conv);
-		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	}
-	sj.v = v, sj.mb = mb, sj.made = made, sj.out = ix->data, sj.fm = (float *)mid, sj.off = off;
+	sj.v = v, sj.out = ix->data, sj.fm = (float *)mid, sj.off = off;
 	sj.pass = 2;
 	dcc_parallel(sj.nt, scan_part, &sj);
 	uint64_t nnz = 0;
@@ -218,15 +225,10 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 		nnz += sj.cnt[q];
 	ix->nnz = nnz;
 	free(mid);
-	if (!mk) {
-		dcc_tensor *nmk;
-		if ((rc = dcc_model_add_zeros(m, nm, DCC_MASK, 0, 0, ndim, shape, &nmk, err))) {
-			free(made), free(cb), free(conv);
-			return rc;
-		}
-		memcpy(nmk->data, made, nmk->nbytes);
-		free(made);
-		nmk->nnz = alive;
+	snprintf(nm, sizeof(nm), "%s.mask", p->tensor);
+	if (made && (rc = dcc_model_add(m, nm, DCC_MASK, 0, 0, ndim, shape, made, err))) { /* it owns made */
+		free(cb), free(conv);
+		return rc;
 	}
 	free(conv);
 	snprintf(nm, sizeof(nm), "%s.codebook", p->tensor);

@@ -56,6 +56,27 @@ static void test_packed(void)
 		dcc_packed_set(p, bits, 5, 0);
 		CHECK(dcc_packed_get(p, bits, 4) == v[4] && dcc_packed_get(p, bits, 6) == v[6]);
 	}
+	/* Nonzero fields counted a group of 8 at a time (bits <= 8) and one at
+	 * a time: every width, lengths around the groups, sparse and dense. */
+	for (int bits = 1; bits <= 16; bits++)
+		for (uint64_t n = 0; n <= 70; n += (n < 20 ? 1 : 7))
+			for (int dense = 0; dense < 2; dense++) {
+				uint8_t buf[160] = {0};
+				unsigned long long s = (unsigned long long)(bits * 1000 + (int)n * 2 + dense);
+				uint64_t want = 0;
+				for (uint64_t i = 0; i < n; i++) {
+					uint32_t v = (uint32_t)check_rng(&s) & ((1u << bits) - 1);
+					if (!dense && check_rng(&s) % 4)
+						v = 0;
+					if (i == n - 1)
+						v = 1u << (bits - 1); /* the last field's top bit */
+					dcc_packed_set(buf, bits, i, v);
+					want += v != 0;
+				}
+				dcc_tensor t = {.dtype = DCC_PACKED, .bits = bits, .ndim = 1, .shape = {n}, .data = buf,
+						.nbytes = (size_t)((n * (uint64_t)bits + 7) / 8)};
+				CHECK_MSG(dcc_tensor_count_nonzero(&t) == want, "bits=%d n=%llu", bits, (unsigned long long)n);
+			}
 	/* LSB first, as formats/dct.md says: 3-bit fields 1,2,3 -> 0b011010001 */
 	uint8_t q[2] = {0};
 	dcc_packed_set(q, 3, 0, 1);

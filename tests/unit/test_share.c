@@ -28,20 +28,24 @@ static void test_big_sort(void)
 {
 	/* above 2^20 values the buckets of the first pass sort in parallel */
 	size_t n = (1u << 21) + 12345;
-	float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float));
+	float *x = malloc(n * sizeof(float)), *y = malloc(n * sizeof(float)), *z = malloc(n * sizeof(float)),
+	      *tmp = malloc(n * sizeof(float));
 	for (size_t i = 0; i < n; i++)
 		x[i] = (float)((urand() - 0.5) * (i % 5 ? 0.01 : 100));
 	memcpy(y, x, n * sizeof(float));
+	memcpy(z, x, n * sizeof(float));
 	qsort(y, n, sizeof(float), cmp_f);
-	dcc_sort_f32(x, n);
+	dcc_sort_f32(x, n, NULL);
 	CHECK(!memcmp(x, y, n * sizeof(float)));
-	free(x), free(y);
+	dcc_sort_f32(z, n, tmp); /* the LSD sort through a buffer */
+	CHECK(!memcmp(z, y, n * sizeof(float)));
+	free(x), free(y), free(z), free(tmp);
 }
 
 static void test_select_sort(void)
 {
 	enum { N = 5000 };
-	static float x[N], y[N];
+	static float x[N], y[N], z[N], tmp[N];
 	for (int round = 0; round < 20; round++) {
 		int n = 1 + (int)(urand() * N);
 		for (int i = 0; i < n; i++) /* few distinct values in some rounds: ties */
@@ -54,10 +58,12 @@ static void test_select_sort(void)
 		CHECK_MSG(fabsf(dcc_select_abs(x, (size_t)n, (size_t)k)) == fabsf(y[k]), "n=%d k=%d", n, k);
 		memcpy(y, x, (size_t)n * sizeof(float));
 		qsort(y, (size_t)n, sizeof(float), cmp_f);
-		dcc_sort_f32(x, (size_t)n);
+		memcpy(z, x, (size_t)n * sizeof(float));
+		dcc_sort_f32(x, (size_t)n, NULL);
+		dcc_sort_f32(z, (size_t)n, tmp);
 		int same = 1;
 		for (int i = 0; i < n; i++)
-			same &= x[i] == y[i];
+			same &= x[i] == y[i] && !memcmp(&x[i], &z[i], 4); /* -0 and +0 in the same order */
 		CHECK_MSG(same, "sort n=%d", n);
 	}
 }
@@ -92,7 +98,7 @@ static void test_kmeans(void)
 		int n = 4 + (int)(urand() * 10), k = 2 + (int)(urand() * 3);
 		for (int i = 0; i < n; i++)
 			x[i] = (float)(round % 4 ? urand() * 4 - 2 : (int)(urand() * 9));
-		dcc_sort_f32(x, (size_t)n);
+		dcc_sort_f32(x, (size_t)n, NULL);
 		int distinct = 1;
 		for (int i = 1; i < n; i++)
 			distinct += x[i] != x[i - 1];
