@@ -14,7 +14,7 @@ only=${BENCH_ONLY:-}
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc -l | xargs printf '%.3f'; }
 # peak RSS in MB of a command: rss CMD...
-rss() { /usr/bin/time -f '%M' -o "$out/.rss" "$@" >/dev/null; echo "$(( $(cat "$out/.rss") / 1024 ))"; }
+rss() { /usr/bin/time -f "%M" -o "$out/.rss" "$@" >/dev/null; echo "$(( $(cat "$out/.rss") * 1024 / 1000000 ))"; } # MB, as the layer sizes
 want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 
 echo "dcc bench on $(nproc) cores, $(sed -n 's/^model name.*: //p' /proc/cpuinfo | head -1)"

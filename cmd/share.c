@@ -1,6 +1,8 @@
 /* share.c: dcc share -- weight sharing: each layer's surviving weights
  * clustered into 2^b shared values, stored as a codebook and packed b-bit
  * indices, optionally with the centroids fine-tuned by training. */
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -69,6 +71,26 @@ typedef struct tie_ctx {
 	tied *l;
 	size_t nl;
 } tie_ctx;
+
+/* A dense layer's values read back from the input .dct for the index
+ * pass, so dcc share never holds two copies of it (dcc_share_opts). */
+static int reread(void *ctx, const dcc_tensor *t, uint64_t off, float *dst, size_t n, dcc_error *err)
+{
+	int fd = *(const int *)ctx;
+	uint8_t *p = (uint8_t *)dst;
+	size_t left = n * sizeof(float);
+	off_t at = (off_t)(t->file_off + off * sizeof(float));
+	while (left) {
+		ssize_t k = pread(fd, p, left, at);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return dcc_fail(err, DCC_E_IO, "'%s': reading it back: %s", t->name,
+					k < 0 ? strerror(errno) : "the input is shorter than it was");
+		p += k, left -= (size_t)k, at += k;
+	}
+	return 0;
+}
 
 static float *param_of(dcc_net *n, const char *name)
 {
@@ -152,6 +174,7 @@ int cmd_share(int argc, char **argv)
 	dcc_model *m;
 	if (cmd_load(in, &m))
 		return EXIT_FAIL;
+	int in_fd = open(in, O_RDONLY); /* for reread; without it, dense layers are copied */
 	dcc_error e = {0};
 	dcc_prunable *p = NULL;
 	size_t n = 0;
@@ -185,7 +208,8 @@ int cmd_share(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		if (!bits[i])
 			continue;
-		dcc_share_opts so = {bits[i], init, optimal, (int)max_iter, tune.seed < 0 ? 1 : (uint64_t)tune.seed, zero};
+		dcc_share_opts so = {bits[i], init, optimal, (int)max_iter, tune.seed < 0 ? 1 : (uint64_t)tune.seed, zero,
+				     in_fd >= 0 ? reread : NULL, &in_fd};
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (dcc_share_tensor(m, &p[i], &so, &st[i], &e)) {
@@ -308,5 +332,7 @@ done:
 	dcc_prunable_free(p, n);
 	cmd_tune_free(&tune);
 	dcc_model_free(m);
+	if (in_fd >= 0)
+		close(in_fd);
 	return rc;
 }

@@ -50,6 +50,13 @@ typedef struct dcc_share_opts {
 	uint64_t seed;  /* random and kmeans++ */
 	int zero;       /* reserve codebook entry 0 for zero (EIE's filler):
 			   the survivors share the other 2^bits - 1 */
+	/* Optional: reads n f32 weights of tensor t from element off as stored
+	 * (the input file).  With it a dense f32 layer is sorted where it lies
+	 * instead of copied, and the index pass reads its values back through
+	 * this, so the peak memory is about the layer, not twice it; the bytes
+	 * read back must hash to t's CRC. */
+	int (*reread)(void *ctx, const dcc_tensor *t, uint64_t off, float *dst, size_t n, dcc_error *err);
+	void *reread_ctx;
 } dcc_share_opts;
 
 /* Replaces the weight tensor p->tensor by NAME.codebook (2^bits f32),

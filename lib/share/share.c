@@ -39,7 +39,15 @@ typedef struct scan_job {
 	float *x;
 	uint8_t *out;
 	size_t cnt[SCAN_MAX_THREADS], at[SCAN_MAX_THREADS];
+	/* the index pass of a layer sorted where it lay: values read back */
+	const dcc_share_opts *o;
+	const dcc_tensor *t;
+	uint32_t crc[SCAN_MAX_THREADS];
+	int rc[SCAN_MAX_THREADS];
+	dcc_error err[SCAN_MAX_THREADS];
 } scan_job;
+
+#define REREAD_CHUNK 65536 /* weights read back at a time, a multiple of 64 */
 
 static inline uint64_t mask_word(const uint8_t *m, size_t i, size_t n)
 {
@@ -52,13 +60,42 @@ static inline uint64_t mask_word(const uint8_t *m, size_t i, size_t n)
 	return w & ((1ull << (n - i)) - 1); /* no padding bit counts */
 }
 
+static size_t scan_range(scan_job *j, int t, size_t lo, size_t hi, const float *v, size_t c0);
+
 static void scan_part(void *arg, int t)
 {
 	scan_job *j = arg;
 	size_t blocks = (j->n + 63) / 64, lo = blocks * (size_t)t / (size_t)j->nt * 64,
 	       hi = blocks * (size_t)(t + 1) / (size_t)j->nt * 64;
 	hi = hi > j->n ? j->n : hi;
-	const float *v = j->v;
+	size_t c = 0;
+	float *buf = NULL;
+	if (j->pass == 2 && j->o) { /* values read back, a chunk at a time */
+		j->crc[t] = 0;
+		if (lo < hi && !(buf = malloc(REREAD_CHUNK * sizeof(float)))) {
+			j->rc[t] = dcc_fail(&j->err[t], DCC_E_NOMEM, "out of memory");
+			return;
+		}
+	}
+	for (size_t s0 = lo; s0 < hi; s0 += REREAD_CHUNK) {
+		size_t s1 = hi - s0 < REREAD_CHUNK ? hi : s0 + REREAD_CHUNK;
+		const float *v = j->v + s0;
+		if (buf) {
+			if ((j->rc[t] = j->o->reread(j->o->reread_ctx, j->t, s0, buf, s1 - s0, &j->err[t])))
+				break;
+			j->crc[t] = dcc_crc32c(j->crc[t], buf, (s1 - s0) * sizeof(float));
+			v = buf;
+		}
+		c += scan_range(j, t, s0, s1, v, c);
+	}
+	free(buf);
+	j->cnt[t] = c;
+}
+
+/* Pass j->pass over weights [lo, hi) (lo a multiple of 64) whose values are
+ * v[0 .. hi - lo); c survivors already gathered by this thread. */
+static size_t scan_range(scan_job *j, int t, size_t lo, size_t hi, const float *v, size_t c0)
+{
 	size_t c = 0;
 	for (size_t i = lo; i < hi; i += 64) {
 		uint64_t w;
@@ -66,22 +103,22 @@ static void scan_part(void *arg, int t)
 			size_t e = hi - i < 64 ? hi - i : 64;
 			w = 0;
 			for (size_t k = 0; k < e; k++)
-				w |= (uint64_t)(v[i + k] != 0.0f) << k;
+				w |= (uint64_t)(v[i - lo + k] != 0.0f) << k;
 			memcpy(j->words + i / 8, &w, (e + 7) / 8);
 		} else
 			w = mask_word(j->words, i, j->n);
 		if (j->pass == 0) {
 			c += dcc_popcount64(w);
 		} else if (j->pass == 1) {
-			float *x = j->x + j->at[t];
+			float *x = j->x + j->at[t] + c0;
 			for (; w; w &= w - 1)
-				x[c++] = v[i + (size_t)__builtin_ctzll(w)];
+				x[c++] = v[i - lo + (size_t)__builtin_ctzll(w)];
 		} else {
 			uint8_t *ob = j->out + i / 8 * (size_t)j->bits;
 			int bits = j->bits;
 			for (; w; w &= w - 1) {
 				unsigned k = (unsigned)__builtin_ctzll(w), pos = k * (unsigned)bits, sh = pos % 8;
-				uint32_t q = nearest(j->fm, bits, v[i + k]) + j->off, f = q << sh;
+				uint32_t q = nearest(j->fm, bits, v[i - lo + k]) + j->off, f = q << sh;
 				uint8_t *b = ob + pos / 8;
 				c += q != 0;
 				b[0] |= (uint8_t)f;
@@ -92,7 +129,7 @@ static void scan_part(void *arg, int t)
 			}
 		}
 	}
-	j->cnt[t] = c;
+	return c;
 }
 
 int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *o, dcc_kmeans_stats *st,
@@ -155,31 +192,51 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 		free(conv), free(made);
 		return dcc_fail(err, DCC_E_RANGE, "'%s': --zero needs at least 2 bits", p->layer);
 	}
-	/* a pruned layer sorts through a second buffer (LSD radix, faster); a
-	 * dense one in place, so it never holds three copies of the layer */
-	float *x = dcc_alloc_data(alive * sizeof(float), 0), *tmp = NULL;
-	if (alive <= n / 4)
-		tmp = dcc_alloc_data(alive * sizeof(float), 0);
+	/* The survivors in x, sorted.  A pruned layer (a quarter or less
+	 * survives) copies them and sorts through a second buffer (LSD radix,
+	 * faster).  A denser one is copied and sorted in place; or, when its
+	 * values can be read back (o->reread), gathered and sorted where it
+	 * lies, its own buffer given up, so there is no second layer-sized copy. */
+	int inplace = o->reread && !conv && alive > n / 4;
+	float *x = NULL, *tmp = NULL;
+	if (inplace) {
+		x = v;
+		for (size_t i = 0, j = 0; i < n && j < alive; i += 64) /* in order: j <= i */
+			for (uint64_t w = mask_word(sj.words, i, n); w; w &= w - 1)
+				x[j++] = v[i + (size_t)__builtin_ctzll(w)];
+	} else {
+		x = dcc_alloc_data(alive * sizeof(float), 0);
+		if (alive <= n / 4)
+			tmp = dcc_alloc_data(alive * sizeof(float), 0);
+	}
 	double *c = malloc((size_t)k * sizeof(double)), *mid = malloc((size_t)k * sizeof(double));
 	if (!x || !c || !mid) {
-		free(x), free(tmp), free(c), free(mid), free(conv), free(made);
+		if (!inplace)
+			free(x), free(tmp);
+		free(c), free(mid), free(conv), free(made);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
-	sj.x = x;
-	sj.pass = 1;
-	dcc_parallel(sj.nt, scan_part, &sj);
+	if (!inplace) {
+		sj.x = x;
+		sj.pass = 1;
+		dcc_parallel(sj.nt, scan_part, &sj);
+	}
 	dcc_sort_f32(x, alive, tmp);
 	free(tmp);
 	int rc = o->optimal ? dcc_kmeans1d_optimal(x, alive, k, c, st, err)
 			    : dcc_kmeans1d(x, alive, k, o->init, o->seed, o->max_iter, c, st, err);
 	if (rc) {
-		free(x), free(c), free(mid), free(conv), free(made);
+		if (!inplace)
+			free(x);
+		free(c), free(mid), free(conv), free(made);
 		return rc;
 	}
 	/* the stored codebook is float: assign and measure against it */
 	float *cb = malloc((size_t)K * sizeof(float));
 	if (!cb) {
-		free(x), free(c), free(mid), free(conv), free(made);
+		if (!inplace)
+			free(x);
+		free(c), free(mid), free(conv), free(made);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
 	for (int j = 0; j < k; j++) {
@@ -201,7 +258,8 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 	for (int j = k - 1; j < K; j++)
 		fm[j] = INFINITY;
 	st->sse = dcc_kmeans1d_sse(x, alive, c, k);
-	free(x);
+	if (!inplace)
+		free(x);
 	free(c);
 	uint32_t off = o->zero ? 1 : 0;
 	/* the index, then the mask when it was made here */
@@ -218,8 +276,29 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 	if (!conv)
 		v = t->data;
 	sj.v = v, sj.out = ix->data, sj.fm = (float *)mid, sj.off = off;
+	if (inplace)
+		sj.o = o, sj.t = t;
 	sj.pass = 2;
 	dcc_parallel(sj.nt, scan_part, &sj);
+	if (inplace) { /* what was read back must be what was loaded */
+		uint32_t crc = 0;
+		size_t blocks = (n + 63) / 64;
+		for (int q = 0; q < sj.nt && !rc; q++) {
+			size_t lo = blocks * (size_t)q / (size_t)sj.nt * 64, hi = blocks * (size_t)(q + 1) / (size_t)sj.nt * 64;
+			hi = hi > n ? n : hi;
+			if (sj.rc[q])
+				rc = dcc_fail(err, sj.rc[q], "%s", sj.err[q].msg);
+			else if (hi > lo)
+				crc = lo ? dcc_crc32c_combine(crc, sj.crc[q], (hi - lo) * sizeof(float)) : sj.crc[q];
+		}
+		if (!rc && crc != t->crc)
+			rc = dcc_fail(err, DCC_E_CHECKSUM, "'%s' read back does not match what was loaded (changed on disk?)",
+				      p->tensor);
+		if (rc) {
+			free(mid), free(cb), free(made);
+			return rc;
+		}
+	}
 	uint64_t nnz = 0;
 	for (int q = 0; q < sj.nt; q++)
 		nnz += sj.cnt[q];

@@ -185,6 +185,74 @@ static void test_share_tensor(void)
 	dcc_model_free(m);
 }
 
+/* A dense layer sorted where it lies, its values read back for the index
+ * pass: the same bytes as the copying path; a read-back that differs from
+ * what was loaded, or fails, is an error, not a wrong index. */
+typedef struct fake_file {
+	const float *src;
+	size_t flip; /* flip this weight's sign when read back (SIZE_MAX: none) */
+	int fail;
+} fake_file;
+
+static int fake_reread(void *ctx, const dcc_tensor *t, uint64_t off, float *dst, size_t n, dcc_error *err)
+{
+	const fake_file *f = ctx;
+	if (f->fail)
+		return dcc_fail(err, DCC_E_IO, "'%s': reading it back: gone", t->name);
+	memcpy(dst, f->src + off, n * sizeof(float));
+	if (f->flip >= off && f->flip < off + n)
+		dst[f->flip - off] = -dst[f->flip - off];
+	return 0;
+}
+
+static dcc_model *dense_model(const float *src, size_t rows, size_t cols)
+{
+	dcc_model *m = dcc_model_new();
+	dcc_error e = {0};
+	uint64_t shape[2] = {rows, cols};
+	dcc_tensor *t;
+	CHECK(!dcc_model_add_zeros(m, "w", DCC_F32, 0, 0, 2, shape, &t, &e));
+	memcpy(t->data, src, t->nbytes);
+	t->crc = dcc_crc32c(0, t->data, t->nbytes); /* as a loaded tensor's */
+	return m;
+}
+
+static void test_share_reread(void)
+{
+	size_t rows = 1100, cols = 1000, n = rows * cols;
+	float *src = malloc(n * sizeof(float));
+	for (size_t i = 0; i < n; i++)
+		src[i] = urand() < 0.4 ? 0.0f : (float)(urand() * 2 - 1);
+	dcc_prunable p = {"w", "w", 0, 0, rows, cols};
+	dcc_error e = {0};
+	dcc_kmeans_stats s1, s2;
+	for (int bits = 4; bits <= 8; bits += 4) {
+		dcc_share_opts o = {bits, DCC_INIT_LINEAR, 0, 0, 1};
+		dcc_model *a = dense_model(src, rows, cols), *b = dense_model(src, rows, cols);
+		CHECK(!dcc_share_tensor(a, &p, &o, &s1, &e));
+		fake_file f = {src, SIZE_MAX, 0};
+		o.reread = fake_reread, o.reread_ctx = &f;
+		CHECK(!dcc_share_tensor(b, &p, &o, &s2, &e));
+		const char *names[] = {"w.codebook", "w.index", "w.mask"};
+		for (int k = 0; k < 3; k++) {
+			dcc_tensor *x = dcc_model_find(a, names[k]), *y = dcc_model_find(b, names[k]);
+			CHECK_MSG(x && y && x->nbytes == y->nbytes && !memcmp(x->data, y->data, x->nbytes), "%s %d bits",
+				  names[k], bits);
+		}
+		CHECK(s1.sse == s2.sse && s1.iterations == s2.iterations);
+		dcc_model_free(a), dcc_model_free(b);
+		b = dense_model(src, rows, cols);
+		f.flip = n - 7;
+		CHECK_ERR(dcc_share_tensor(b, &p, &o, &s2, &e), e, DCC_E_CHECKSUM, "does not match what was loaded");
+		dcc_model_free(b);
+		b = dense_model(src, rows, cols);
+		f.flip = SIZE_MAX, f.fail = 1;
+		CHECK_ERR(dcc_share_tensor(b, &p, &o, &s2, &e), e, DCC_E_IO, "reading it back: gone");
+		dcc_model_free(b);
+	}
+	free(src);
+}
+
 /* dcc_prune_tensor's unstructured cut against a stable sort of the masked
  * |w| by (magnitude, position): the k smallest cut, ties to the lower
  * position, masked weights counting as zero; on one thread's and on the
@@ -258,6 +326,7 @@ int main(void)
 	test_big_sort();
 	test_kmeans();
 	test_share_tensor();
+	test_share_reread();
 	test_prune_unstructured();
 	return check_done("test_share");
 }
