@@ -93,7 +93,7 @@ static void scan_part(void *arg, int t)
 }
 
 /* Pass j->pass over weights [lo, hi) (lo a multiple of 64) whose values are
- * v[0 .. hi - lo); c survivors already gathered by this thread. */
+ * v[0 .. hi - lo); c0 survivors already gathered by this thread. */
 static size_t scan_range(scan_job *j, int t, size_t lo, size_t hi, const float *v, size_t c0)
 {
 	size_t c = 0;
