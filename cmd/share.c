@@ -1,7 +1,6 @@
 /* share.c: dcc share -- weight sharing: each layer's surviving weights
  * clustered into 2^b shared values, stored as a codebook and packed b-bit
  * indices, optionally with the centroids fine-tuned by training. */
-#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
@@ -76,20 +75,7 @@ typedef struct tie_ctx {
  * pass, so dcc share never holds two copies of it (dcc_share_opts). */
 static int reread(void *ctx, const dcc_tensor *t, uint64_t off, float *dst, size_t n, dcc_error *err)
 {
-	int fd = *(const int *)ctx;
-	uint8_t *p = (uint8_t *)dst;
-	size_t left = n * sizeof(float);
-	off_t at = (off_t)(t->file_off + off * sizeof(float));
-	while (left) {
-		ssize_t k = pread(fd, p, left, at);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return dcc_fail(err, DCC_E_IO, "'%s': reading it back: %s", t->name,
-					k < 0 ? strerror(errno) : "the input is shorter than it was");
-		p += k, left -= (size_t)k, at += k;
-	}
-	return 0;
+	return dcc_dct_read_range(*(const int *)ctx, t, off * sizeof(float), dst, n * sizeof(float), err);
 }
 
 static float *param_of(dcc_net *n, const char *name)

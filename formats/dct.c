@@ -454,6 +454,19 @@ int dcc_dct_load_tensor(const char *path, dcc_tensor *t, dcc_error *err)
 	return 0;
 }
 
+int dcc_dct_read_range(int fd, const dcc_tensor *t, uint64_t off, void *dst, size_t n, dcc_error *err)
+{
+	if (off > t->nbytes || n > t->nbytes - off)
+		return dcc_fail(err, DCC_E_RANGE, "tensor '%s': bytes %llu..%llu are past its end", t->name,
+				(unsigned long long)off, (unsigned long long)(off + n));
+	struct stat st;
+	if (fstat(fd, &st))
+		return dcc_fail(err, DCC_E_IO, "%s", strerror(errno));
+	src s = {NULL, fd, (uint64_t)st.st_size};
+	int rc = read_at(&s, t->file_off + off, dst, n, err);
+	return rc ? dcc_fail(err, rc, "tensor '%s' %s", t->name, err ? err->msg : "unreadable") : 0;
+}
+
 /* ---- writer ---- */
 
 static void put_kv(dcc_buf *b, const dcc_kv *kv)

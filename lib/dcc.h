@@ -207,6 +207,9 @@ int dcc_dct_read_mem(const void *buf, size_t n, int flags, dcc_model **out,
 int dcc_dct_write(FILE *fp, const dcc_model *m, dcc_error *err);
 /* Reads and verifies one tensor's data after a DCC_LOAD_TABLE_ONLY load. */
 int dcc_dct_load_tensor(const char *path, dcc_tensor *t, dcc_error *err);
+/* Reads n bytes of t's data from byte off, again, from the open .dct it
+ * was loaded from (unverified: the caller checks them against t->crc). */
+int dcc_dct_read_range(int fd, const dcc_tensor *t, uint64_t off, void *dst, size_t n, dcc_error *err);
 /* Checks a file's magic: 1 if it is a .dct, 0 otherwise. */
 int dcc_dct_sniff(const void *buf, size_t n);
 

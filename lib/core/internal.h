@@ -28,6 +28,18 @@ static inline unsigned dcc_popcount64(uint64_t x)
 	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
 	return (unsigned)((x * 0x0101010101010101ull) >> 56);
 }
+/* Thread t's share [*lo, *hi) of n items split over nt threads in whole
+ * blocks of align items (so each share starts on a block); the last ends at n. */
+static inline void dcc_chunk(size_t n, size_t align, int nt, int t, size_t *lo, size_t *hi)
+{
+	size_t blocks = (n + align - 1) / align;
+	*lo = blocks * (size_t)t / (size_t)nt * align;
+	*hi = blocks * (size_t)(t + 1) / (size_t)nt * align;
+	if (*hi > n)
+		*hi = n;
+	if (*lo > n)
+		*lo = n;
+}
 static inline void dcc_wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static inline void dcc_wr32(uint8_t *p, uint32_t v)
 {

@@ -252,9 +252,8 @@ static inline uint32_t masked_key(const cut_job *j, size_t i) { return kept(j->m
 static void cut_part(void *arg, int t)
 {
 	cut_job *j = arg;
-	size_t blocks = (j->n + 7) / 8, lo = blocks * (size_t)t / (size_t)j->nt * 8,
-	       hi = blocks * (size_t)(t + 1) / (size_t)j->nt * 8;
-	hi = hi > j->n ? j->n : hi;
+	size_t lo, hi;
+	dcc_chunk(j->n, 8, j->nt, t, &lo, &hi);
 	if (j->pass == 0) {
 		uint64_t *h = j->hist + (size_t)t * 2048;
 		for (size_t i = lo; i < hi; i++)

@@ -65,9 +65,8 @@ static size_t scan_range(scan_job *j, int t, size_t lo, size_t hi, const float *
 static void scan_part(void *arg, int t)
 {
 	scan_job *j = arg;
-	size_t blocks = (j->n + 63) / 64, lo = blocks * (size_t)t / (size_t)j->nt * 64,
-	       hi = blocks * (size_t)(t + 1) / (size_t)j->nt * 64;
-	hi = hi > j->n ? j->n : hi;
+	size_t lo, hi;
+	dcc_chunk(j->n, 64, j->nt, t, &lo, &hi);
 	size_t c = 0;
 	float *buf = NULL;
 	if (j->pass == 2 && j->o) { /* values read back, a chunk at a time */
@@ -199,11 +198,10 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 	 * lies, its own buffer given up, so there is no second layer-sized copy. */
 	int inplace = o->reread && !conv && alive > n / 4;
 	float *x = NULL, *tmp = NULL;
-	if (inplace) {
+	if (inplace) { /* pass 1 on one thread, over the layer itself: each survivor moves down, never up */
 		x = v;
-		for (size_t i = 0, j = 0; i < n && j < alive; i += 64) /* in order: j <= i */
-			for (uint64_t w = mask_word(sj.words, i, n); w; w &= w - 1)
-				x[j++] = v[i + (size_t)__builtin_ctzll(w)];
+		sj.x = x, sj.pass = 1;
+		scan_range(&sj, 0, 0, n, v, 0);
 	} else {
 		x = dcc_alloc_data(alive * sizeof(float), 0);
 		if (alive <= n / 4)
@@ -282,10 +280,9 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 	dcc_parallel(sj.nt, scan_part, &sj);
 	if (inplace) { /* what was read back must be what was loaded */
 		uint32_t crc = 0;
-		size_t blocks = (n + 63) / 64;
 		for (int q = 0; q < sj.nt && !rc; q++) {
-			size_t lo = blocks * (size_t)q / (size_t)sj.nt * 64, hi = blocks * (size_t)(q + 1) / (size_t)sj.nt * 64;
-			hi = hi > n ? n : hi;
+			size_t lo, hi;
+			dcc_chunk(n, 64, sj.nt, q, &lo, &hi);
 			if (sj.rc[q])
 				rc = dcc_fail(err, sj.rc[q], "%s", sj.err[q].msg);
 			else if (hi > lo)

@@ -53,16 +53,24 @@ expect_status 0 "re-prune to less"
 $DCC export pl.dct -o pl.npz
 check test "$(zeros fc1.weight pl.npz)" -eq 1536
 
+# banks_keep FILE.npz TENSOR:B:K ...: every B consecutive weights of each
+# row of TENSOR keep exactly K nonzeros.
+banks_keep() {
+	$PY - "$@" <<'PYEOF'
+import sys, numpy as np
+w = np.load(sys.argv[1])
+for s in sys.argv[2:]:
+    k, B, K = s.split(':'); a = w[k]
+    banks = (a != 0).reshape(a.shape[0], -1, int(B)).sum(axis=2)
+    assert (banks == int(K)).all(), (k, np.unique(banks))
+PYEOF
+}
+
 # Bank-balanced: every bank of 8 consecutive weights of a row keeps 2.
 run $DCC prune m.dct --sparsity 0.75 --bank 8 -o b.dct
 expect_status 0 "bank"
 $DCC export b.dct -o b.npz
-check $PY -c "
-import numpy as np; w = np.load('b.npz')
-for k, B in (('fc1.weight', 8), ('fc2.weight', 8), ('fc3.weight', 8)):
-    a = w[k]; rows, cols = a.shape
-    banks = (a != 0).reshape(rows, cols // B, B).sum(axis=2)
-    assert (banks == 2).all(), (k, np.unique(banks))"
+check banks_keep b.npz fc1.weight:8:2 fc2.weight:8:2 fc3.weight:8:2
 # ... and the kept weights are each bank's largest, unchanged.
 $DCC export m.dct -o m.npz
 check $PY -c "
@@ -83,12 +91,7 @@ assert (a[:, 0:12].sum(1) == 6).all() and (a[:, 12:24].sum(1) == 6).all() and (a
 run $DCC prune m.dct --sparsity 0.75 --bank fc3=16,default=8 -o bl.dct
 expect_status 0 "bank per layer"
 $DCC export bl.dct -o bl.npz
-check $PY -c "
-import numpy as np; w = np.load('bl.npz')
-for k, B in (('fc1.weight', 8), ('fc2.weight', 8), ('fc3.weight', 16)):
-    a = w[k]; rows, cols = a.shape
-    banks = (a != 0).reshape(rows, cols // B, B).sum(axis=2)
-    assert (banks == B // 4).all(), (k, np.unique(banks))"
+check banks_keep bl.npz fc1.weight:8:2 fc2.weight:8:2 fc3.weight:16:4
 run $DCC info --json bl.dct
 check $PY -c "
 import json; d = json.load(open('$T/.out'))
@@ -189,11 +192,7 @@ assert 'fc1.weight.mask' in names and ' prune_at=2 sparsity=0.75 pattern=unstruc
 run $DCC train --net mlp:64-48-32-4 --data d8 --epochs 2 --prune-at 1 --sparsity 0.5 --bank 8 -o pb2.dct
 expect_status 0 "prune-at bank"
 $DCC export pb2.dct -o pb2.npz
-check $PY -c "
-import numpy as np; w = np.load('pb2.npz')
-for k in ('fc1.weight', 'fc2.weight', 'fc3.weight'):
-    a = w[k]; banks = (a != 0).reshape(a.shape[0], -1, 8).sum(axis=2)
-    assert (banks == 4).all(), (k, np.unique(banks))"
+check banks_keep pb2.npz fc1.weight:8:4 fc2.weight:8:4 fc3.weight:8:4
 run $DCC train --net mlp:64-48-32-4 --data d8 --epochs 2 --bank 8 -o x.dct
 expect_status 2 "bank without prune-at"; expect_err_has "--bank and --balance-pes go with --prune-at" "bank alone"
 run $DCC train --net mlp:64-48-32-4 --data d8 --prune-at 2 -o x.dct
