@@ -258,6 +258,31 @@ static void boundaries(const float *x, size_t n, const double *c, int k, size_t 
 		b[j] = lower_bound(x, n, 0.5 * (c[j - 1] + c[j]));
 }
 
+/* The same boundaries found from the last iteration's (pb), which they
+ * are near once Lloyd settles: a search galloping out from pb[j] touches
+ * a few cache lines, not a binary search's twenty scattered ones. */
+static void boundaries_near(const float *x, size_t n, const double *c, int k, const size_t *pb, size_t *b)
+{
+	b[0] = 0;
+	b[k] = n;
+	for (int j = 1; j < k; j++) {
+		double v = 0.5 * (c[j - 1] + c[j]);
+		size_t p = pb[j], lo, hi, step = 1;
+		if (p < n && (double)x[p] < v) { /* the answer is above p */
+			lo = p + 1;
+			while (lo + step <= n && (double)x[lo + step - 1] < v)
+				lo += step, step *= 2;
+			hi = lo + step <= n ? lo + step - 1 : n;
+		} else { /* at or below p */
+			hi = p;
+			while (hi >= step && (double)x[hi - step] >= v)
+				hi -= step, step *= 2;
+			lo = hi >= step ? hi - step + 1 : 0;
+		}
+		b[j] = lo + lower_bound(x + lo, hi - lo, v);
+	}
+}
+
 double dcc_kmeans1d_sse(const float *x, size_t n, const double *c, int k)
 {
 	/* x ascending: the nearest centroid only moves up */
@@ -414,7 +439,7 @@ int dcc_kmeans1d(const float *x, size_t n, int k, int init, uint64_t seed, int m
 			relocate_empty(x, c, k, pb);
 		sort_d(c, k);
 		st->iterations = it + 1;
-		boundaries(x, n, c, k, b);
+		boundaries_near(x, n, c, k, pb, b);
 		if (!memcmp(b, pb, ((size_t)k + 1) * sizeof(size_t)))
 			break;
 		memcpy(pb, b, ((size_t)k + 1) * sizeof(size_t));

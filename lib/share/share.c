@@ -3,6 +3,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "../core/internal.h"
 #include "../dcc_nn.h"
@@ -60,6 +63,22 @@ static inline uint64_t mask_word(const uint8_t *m, size_t i, size_t n)
 	return w & ((1ull << (n - i)) - 1); /* no padding bit counts */
 }
 
+/* Bit k set when v[k] != 0 (k < e <= 64; NaN counts as nonzero, -0 not):
+ * four at a time with SSE2's compare and movemask where there is SSE2. */
+static inline uint64_t nonzero_word(const float *v, size_t e)
+{
+	uint64_t w = 0;
+	size_t k = 0;
+#ifdef __SSE2__
+	const __m128 z = _mm_setzero_ps();
+	for (; k + 4 <= e; k += 4)
+		w |= (uint64_t)_mm_movemask_ps(_mm_cmpneq_ps(_mm_loadu_ps(v + k), z)) << k;
+#endif
+	for (; k < e; k++)
+		w |= (uint64_t)(v[k] != 0.0f) << k;
+	return w;
+}
+
 static size_t scan_range(scan_job *j, int t, size_t lo, size_t hi, const float *v, size_t c0);
 
 static void scan_part(void *arg, int t)
@@ -100,9 +119,7 @@ static size_t scan_range(scan_job *j, int t, size_t lo, size_t hi, const float *
 		uint64_t w;
 		if (j->pass == 0 && j->make) {
 			size_t e = hi - i < 64 ? hi - i : 64;
-			w = 0;
-			for (size_t k = 0; k < e; k++)
-				w |= (uint64_t)(v[i - lo + k] != 0.0f) << k;
+			w = nonzero_word(v + (i - lo), e);
 			memcpy(j->words + i / 8, &w, (e + 7) / 8);
 		} else
 			w = mask_word(j->words, i, j->n);
