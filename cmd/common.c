@@ -68,7 +68,7 @@ int cmd_finish(int status)
 int cmd_load(const char *path, dcc_model **m)
 {
 	dcc_error e = {0};
-	int rc = dcc_dct_read(path, DCC_LOAD_MAP, m, &e);
+	int rc = dcc_dct_read(path, 0, m, &e);
 	if (rc) {
 		if (rc == DCC_E_FORMAT && !strncmp(e.msg, "not a dcc container", 19))
 			snprintf(e.msg, sizeof(e.msg), "not a dcc container (import it first: dcc import %s -o FILE.dct)", path);

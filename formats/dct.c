@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -290,31 +289,6 @@ out:
 	return rc;
 }
 
-/* Maps t's bytes from the file, private and copy-on-write: no fresh
- * memory to zero and fill, and what is never written stays the page
- * cache's.  Mapped read-only to fault it in (a writable private mapping
- * would copy every page), then made writable for the stages that change
- * weights in place.  0 when mapped; otherwise the caller reads. */
-static int map_tensor(const src *s, dcc_tensor *t)
-{
-	long page = sysconf(_SC_PAGESIZE);
-	if (s->mem || page <= 0 || t->nbytes < ((size_t)2 << 20))
-		return -1;
-	uint64_t base = t->file_off & ~((uint64_t)page - 1);
-	size_t len = (size_t)(t->file_off - base) + t->nbytes;
-	void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, s->fd, (off_t)base);
-	if (p == MAP_FAILED)
-		return -1;
-	if (mprotect(p, len, PROT_READ | PROT_WRITE)) {
-		munmap(p, len);
-		return -1;
-	}
-	t->map = p;
-	t->map_len = len;
-	t->data = (uint8_t *)p + (t->file_off - base);
-	return 0;
-}
-
 static int dct_read_src(const src *s, int flags, dcc_model **out, dcc_error *err)
 {
 	*out = NULL;
@@ -400,12 +374,12 @@ static int dct_read_src(const src *s, int flags, dcc_model **out, dcc_error *err
 	if (!rc && !(flags & DCC_LOAD_TABLE_ONLY)) {
 		for (size_t i = 0; i < m->ntensors && !rc; i++) {
 			dcc_tensor *t = &m->tensors[i];
-			int mapped = (flags & DCC_LOAD_MAP) && !map_tensor(s, t);
-			if (!mapped && !(t->data = dcc_alloc_data(t->nbytes, 0))) {
+			t->data = dcc_alloc_data(t->nbytes, 0);
+			if (!t->data) {
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory for tensor '%s' (%zu bytes)", t->name, t->nbytes);
 				break;
 			}
-			if (!mapped && (rc = read_at(s, t->file_off, t->data, t->nbytes, err))) {
+			if ((rc = read_at(s, t->file_off, t->data, t->nbytes, err))) {
 				rc = dcc_fail(err, rc, "tensor '%s' %s", t->name, err ? err->msg : "unreadable");
 				break;
 			}
@@ -475,7 +449,7 @@ int dcc_dct_load_tensor(const char *path, dcc_tensor *t, dcc_error *err)
 		free(p);
 		return rc;
 	}
-	dcc_tensor_release(t);
+	free(t->data);
 	t->data = p;
 	return 0;
 }

@@ -94,8 +94,6 @@ typedef struct dcc_tensor {
 	uint64_t nnz;       /* nonzero elements (as stored in the table) */
 	uint32_t crc;       /* CRC32C of the data as stored */
 	uint64_t file_off;  /* absolute offset in the file it was read from */
-	void *map;          /* private: the mapping data lies in (DCC_LOAD_MAP), */
-	size_t map_len;     /* released with the tensor; NULL when malloc'd */
 } dcc_tensor;
 
 /* Element count; 1 for a 0-d tensor. Returns -1 (as uint64) never: shapes
@@ -200,10 +198,7 @@ void dcc_out_abort(dcc_outfile *o);                 /* unlink temp; NULL ok */
 
 /* ---- file formats (formats/) ---------------------------------------- */
 
-/* DCC_LOAD_MAP: large tensors are mapped from the file (private,
- * copy-on-write) instead of read into fresh memory; their data then must
- * not be handed to another model or freed but by the model. */
-enum { DCC_LOAD_TABLE_ONLY = 1, DCC_LOAD_NO_VERIFY = 2, DCC_LOAD_MAP = 4 };
+enum { DCC_LOAD_TABLE_ONLY = 1, DCC_LOAD_NO_VERIFY = 2 };
 
 /* .dct container (formats/dct.md). */
 int dcc_dct_read(const char *path, int flags, dcc_model **out, dcc_error *err);

@@ -72,8 +72,6 @@ char *dcc_strdup(const char *s);
  * block is aligned to 2 MB and advised into huge pages, so filling a
  * 400 MB layer takes hundreds of page faults, not a hundred thousand. */
 void *dcc_alloc_data(size_t n, int zero);
-/* Frees t's data, or unmaps it (DCC_LOAD_MAP); leaves data NULL. */
-void dcc_tensor_release(dcc_tensor *t);
 /* Writes n bytes or fails with DCC_E_IO. */
 int dcc_fwrite_all(FILE *fp, const void *p, size_t n, dcc_error *err);
 

@@ -12,7 +12,7 @@ dcc_model *dcc_model_new(void)
 static void tensor_clear(dcc_tensor *t)
 {
 	free(t->name);
-	dcc_tensor_release(t);
+	free(t->data);
 }
 
 static void kv_clear(dcc_kv *kv)
@@ -64,7 +64,7 @@ int dcc_model_add(dcc_model *m, const char *name, int dtype, int bits, int fl,
 	}
 	dcc_tensor *t = dcc_model_find(m, name);
 	if (t) {
-		dcc_tensor_release(t);
+		free(t->data);
 	} else {
 		if (m->ntensors == m->cap_tensors) {
 			size_t cap = m->cap_tensors ? 2 * m->cap_tensors : 16;

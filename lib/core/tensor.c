@@ -24,16 +24,6 @@ void *dcc_alloc_data(size_t n, int zero)
 	return p;
 }
 
-void dcc_tensor_release(dcc_tensor *t)
-{
-	if (t->map)
-		munmap(t->map, t->map_len);
-	else
-		free(t->data);
-	t->data = t->map = NULL;
-	t->map_len = 0;
-}
-
 uint64_t dcc_tensor_numel(const dcc_tensor *t)
 {
 	uint64_t n = 1;

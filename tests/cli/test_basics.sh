@@ -90,10 +90,9 @@ run $DCC export bad.dct -o bad.npy
 expect_status 1 "export checks"; expect_err "dcc export: bad.dct: tensor 'w' checksum mismatch" "export checks"
 expect_no_file bad.npy "export checks"
 
-# Large tensors (2 MB and up) are mapped from the file, copy-on-write:
-# a stage that changes them in place never writes through to its input,
-# replacing the input (--force) works while it is mapped, and their
-# checksums are still verified.
+# A 4 MB layer (huge-page buffers): a stage that changes weights in place
+# leaves its input's bytes alone, --force replaces the input it read, and
+# a flipped byte deep in the data fails the checksum with no output.
 $PY -c "
 import numpy as np; rng = np.random.default_rng(5)
 np.save('big.npy', rng.standard_normal((1024, 1024)).astype(np.float32))"
