@@ -214,21 +214,19 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 	 * values can be read back (o->reread), gathered and sorted where it
 	 * lies, its own buffer given up, so there is no second layer-sized copy. */
 	int inplace = o->reread && !conv && alive > n / 4;
-	float *x = NULL, *tmp = NULL;
+	float *x = NULL, *tmp = NULL, *own = NULL; /* own: x when it is a copy, freed here */
 	if (inplace) { /* pass 1 on one thread, over the layer itself: each survivor moves down, never up */
 		x = v;
 		sj.x = x, sj.pass = 1;
 		scan_range(&sj, 0, 0, n, v, 0);
 	} else {
-		x = dcc_alloc_data(alive * sizeof(float), 0);
+		x = own = dcc_alloc_data(alive * sizeof(float), 0);
 		if (alive <= n / 4)
 			tmp = dcc_alloc_data(alive * sizeof(float), 0);
 	}
 	double *c = malloc((size_t)k * sizeof(double)), *mid = malloc((size_t)k * sizeof(double));
 	if (!x || !c || !mid) {
-		if (!inplace)
-			free(x), free(tmp);
-		free(c), free(mid), free(conv), free(made);
+		free(own), free(tmp), free(c), free(mid), free(conv), free(made);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
 	if (!inplace) {
@@ -241,17 +239,13 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 	int rc = o->optimal ? dcc_kmeans1d_optimal(x, alive, k, c, st, err)
 			    : dcc_kmeans1d(x, alive, k, o->init, o->seed, o->max_iter, c, st, err);
 	if (rc) {
-		if (!inplace)
-			free(x);
-		free(c), free(mid), free(conv), free(made);
+		free(own), free(c), free(mid), free(conv), free(made);
 		return rc;
 	}
 	/* the stored codebook is float: assign and measure against it */
 	float *cb = malloc((size_t)K * sizeof(float));
 	if (!cb) {
-		if (!inplace)
-			free(x);
-		free(c), free(mid), free(conv), free(made);
+		free(own), free(c), free(mid), free(conv), free(made);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
 	for (int j = 0; j < k; j++) {
@@ -273,8 +267,7 @@ int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *
 	for (int j = k - 1; j < K; j++)
 		fm[j] = INFINITY;
 	st->sse = dcc_kmeans1d_sse(x, alive, c, k);
-	if (!inplace)
-		free(x);
+	free(own);
 	free(c);
 	uint32_t off = o->zero ? 1 : 0;
 	/* the index, then the mask when it was made here */
