@@ -431,11 +431,7 @@ int cmd_tune_run(cmd_tune *t, dcc_model *m, int epochs, double *acc)
 		o.ctx = (void *)t->ctx;
 		o.after_step = t->after_step;
 		o.step_ctx = t->step_ctx;
-		if (t->around_train)
-			t->around_train(t->step_ctx, n, 0);
 		rc = dcc_train(n, t->d, &o, &e);
-		if (t->around_train)
-			t->around_train(t->step_ctx, n, 1);
 	}
 	dcc_eval_result r = {0};
 	if (!rc)

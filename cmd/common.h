@@ -71,9 +71,6 @@ typedef struct cmd_tune {
 	struct dcc_dataset *d; /* loaded on first use */
 	const char *ctx;       /* progress label */
 	void (*after_step)(void *step_ctx, struct dcc_net *n);
-	/* called with the bound network before training (done = 0) and after
-	 * it (done = 1, whether or not training succeeded) */
-	void (*around_train)(void *step_ctx, struct dcc_net *n, int done);
 	void *step_ctx;
 } cmd_tune;
 #define CMD_TUNE_OPTIONS                                                                           \

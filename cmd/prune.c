@@ -32,135 +32,11 @@ static const char usage[] =
 	"  --include-first       prune the first layer of a CNN too\n"
 	"  --retrain N           epochs of masked retraining after each step\n"
 	"  --steps K             reach the target in K steps (iterative pruning)\n"
-	"  --regrow              retrain straight-through: pruned weights go on\n"
-	"                        learning unseen and the pattern's selection is\n"
-	"                        made again ten times an epoch, so a cut weight\n"
-	"                        can come back (frozen for the last epoch)\n"
 	CMD_TUNE_HELP
 	"  --json                print the per-layer table as JSON\n"
 	"  -o, --output OUT      the model to write\n"
 	"  --force               overwrite OUT even when it is the input\n"
 	"  -h, --help            show this help\n";
-
-/* --regrow (Guo et al.'s dynamic network surgery, in the pattern's terms):
- * a dense shadow copy of each pruned weight lives through the whole run and
- * takes every update, the pruned weights' too (the straight-through
- * estimator: they are zero in the forward pass, which is the only thing
- * the trainer sees, with no mask); each step's cut and, while it retrains,
- * a new pick ten times an epoch choose the survivors from the shadow's
- * magnitudes at the step's sparsity, so a weight cut too early can come
- * back.  In a step's last epoch the mask stays put, so the weights written
- * are tuned to it. */
-typedef struct regrow_one {
-	const dcc_prunable *p;
-	double s;          /* the step's sparsity */
-	int bank;
-	dcc_param *q;      /* the network's parameter while training */
-	uint8_t *mask;     /* the model's mask, hidden from the trainer */
-	float *shadow;     /* NULL until the first cut */
-} regrow_one;
-
-typedef struct regrow {
-	dcc_model *m;
-	const cmd_tune *tune;
-	dcc_prune_spec spec;
-	regrow_one *t;
-	size_t n;
-	long epochs, step, every, until;
-	int failed;
-	dcc_error e;
-} regrow;
-
-static inline int mask_kept(const uint8_t *mask, size_t i) { return (mask[i / 8] >> (i % 8)) & 1; }
-
-/* The pattern's survivors at r->s, chosen afresh from the shadow's
- * magnitudes; the model's weight becomes the shadow under the new mask.
- * The first call takes the shadow from the weights as they are. */
-static int regrow_pick(regrow *g, regrow_one *r, dcc_error *err)
-{
-	dcc_tensor *t = dcc_model_find(g->m, r->p->tensor);
-	size_t n = (size_t)dcc_tensor_numel(t);
-	if (!r->shadow) {
-		if (t->dtype != DCC_F32)
-			return dcc_fail(err, DCC_E_UNSUPPORTED, "'%s': --regrow needs float32 weights", r->p->tensor);
-		if (!(r->shadow = malloc(n * sizeof(float))))
-			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-		memcpy(r->shadow, t->data, n * sizeof(float));
-	}
-	memcpy(t->data, r->shadow, n * sizeof(float));
-	char nm[512];
-	snprintf(nm, sizeof(nm), "%s.mask", r->p->tensor);
-	dcc_tensor *mk = dcc_model_find(g->m, nm);
-	if (mk) { /* everything in play again */
-		uint8_t *b = mk->data;
-		memset(b, 0xff, n / 8);
-		if (n % 8)
-			b[n / 8] = (uint8_t)((1u << (n % 8)) - 1);
-	}
-	dcc_prune_spec ps = g->spec;
-	ps.bank = r->bank;
-	return dcc_prune_tensor(g->m, r->p, r->s, &ps, err);
-}
-
-static void regrow_around(void *ctx, dcc_net *net, int done)
-{
-	regrow *g = ctx;
-	if (done) {
-		for (size_t i = 0; i < g->n; i++)
-			if (g->t[i].q)
-				g->t[i].q->mask = g->t[i].mask, g->t[i].q = NULL;
-		return;
-	}
-	dcc_train_opts o;
-	dcc_train_defaults(net->netname, &o);
-	size_t N = g->tune->d->ntrain, B = g->tune->batch > 0 ? (size_t)g->tune->batch : o.batch;
-	if (g->tune->limit > 0 && (size_t)g->tune->limit < N)
-		N = (size_t)g->tune->limit;
-	long per = (long)((N + B - 1) / B);
-	g->step = 0;
-	g->every = per / 10 > 0 ? per / 10 : 1;
-	g->until = g->epochs > 1 ? (g->epochs - 1) * per : per / 2;
-	for (size_t i = 0; i < g->n; i++) {
-		regrow_one *r = &g->t[i];
-		char nm[512];
-		snprintf(nm, sizeof(nm), "%s.mask", r->p->tensor);
-		dcc_tensor *mk = dcc_model_find(g->m, nm);
-		for (size_t l = 0; l < net->nlayers && !r->q; l++)
-			for (int k = 0; k < net->layers[l].nparam; k++)
-				if (!strcmp(net->layers[l].p[k].name, r->p->tensor))
-					r->q = &net->layers[l].p[k];
-		if (!r->q || !mk || !r->shadow || r->q->mask != mk->data || r->q->w != dcc_model_find(g->m, r->p->tensor)->data) {
-			r->q = NULL; /* not bound as expected: plain masked training */
-			continue;
-		}
-		r->mask = mk->data;
-		r->q->mask = NULL;
-	}
-}
-
-static void regrow_step(void *ctx, dcc_net *net)
-{
-	(void)net;
-	regrow *g = ctx;
-	int pick = ++g->step % g->every == 0 && g->step <= g->until && !g->failed;
-	for (size_t i = 0; i < g->n; i++) {
-		regrow_one *r = &g->t[i];
-		if (!r->q)
-			continue;
-		float *w = r->q->w, *sh = r->shadow;
-		size_t n = r->q->n;
-		for (size_t j = 0; j < n; j++) /* a cut weight was 0 before the step: w is its update */
-			sh[j] = mask_kept(r->mask, j) ? w[j] : sh[j] + w[j];
-		if (pick) {
-			if (regrow_pick(g, r, &g->e))
-				g->failed = 1;
-		} else {
-			for (size_t j = 0; j < n; j++)
-				if (!mask_kept(r->mask, j))
-					w[j] = 0.0f;
-		}
-	}
-}
 
 static void table(const dcc_model *m, const dcc_prunable *p, size_t n, int as_json, json_t *extra)
 {
@@ -202,13 +78,12 @@ static void table(const dcc_model *m, const dcc_prunable *p, size_t n, int as_js
 
 int cmd_prune(int argc, char **argv)
 {
-	enum { O_SPARSITY = 256, O_STD, O_GLOBAL, O_BANK, O_PES, O_FIRST, O_RETRAIN, O_STEPS, O_JSON, O_FORCE, O_REGROW };
+	enum { O_SPARSITY = 256, O_STD, O_GLOBAL, O_BANK, O_PES, O_FIRST, O_RETRAIN, O_STEPS, O_JSON, O_FORCE };
 	static const struct option opts[] = {
 		{"sparsity", required_argument, NULL, O_SPARSITY}, {"std-factor", required_argument, NULL, O_STD},
 		{"global", required_argument, NULL, O_GLOBAL}, {"bank", required_argument, NULL, O_BANK},
 		{"balance-pes", required_argument, NULL, O_PES}, {"include-first", no_argument, NULL, O_FIRST},
 		{"retrain", required_argument, NULL, O_RETRAIN}, {"steps", required_argument, NULL, O_STEPS},
-		{"regrow", no_argument, NULL, O_REGROW},
 		{"json", no_argument, NULL, O_JSON}, {"output", required_argument, NULL, 'o'},
 		{"force", no_argument, NULL, O_FORCE}, {"help", no_argument, NULL, 'h'}, CMD_TUNE_OPTIONS,
 		{NULL, 0, NULL, 0},
@@ -216,7 +91,7 @@ int cmd_prune(int argc, char **argv)
 	const char *spec = NULL, *out = NULL, *bank = NULL;
 	double stdq = NAN, global = NAN;
 	long pes = 0, retrain = 0, steps = 1;
-	int first = 0, as_json = 0, force = 0, regrow_on = 0, c;
+	int first = 0, as_json = 0, force = 0, c;
 	cmd_tune tune;
 	cmd_tune_init(&tune);
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -230,7 +105,6 @@ int cmd_prune(int argc, char **argv)
 		case O_FIRST: first = 1; break;
 		case O_RETRAIN: bad = cmd_parse_long(usage, "--retrain", optarg, 0, 100000, &retrain); break;
 		case O_STEPS: bad = cmd_parse_long(usage, "--steps", optarg, 1, 1000, &steps); break;
-		case O_REGROW: regrow_on = 1; break;
 		case O_JSON: as_json = 1; break;
 		case 'o': out = optarg; break;
 		case O_FORCE: force = 1; break;
@@ -258,8 +132,6 @@ int cmd_prune(int argc, char **argv)
 		return cmd_usage_error(usage, "--global must be in [0, 1)");
 	if (!isnan(stdq) && !(stdq >= 0 && stdq < 100))
 		return cmd_usage_error(usage, "--std-factor must be in [0, 100)");
-	if (regrow_on && (!retrain || !spec))
-		return cmd_usage_error(usage, "--regrow goes with --retrain N and --sparsity");
 	if (steps > 1 && !retrain)
 		cmd_err("warning: --steps %ld without --retrain prunes the same weights as one step", steps);
 
@@ -316,16 +188,6 @@ int cmd_prune(int argc, char **argv)
 	double *s0 = calloc(n, sizeof(double));
 	for (size_t i = 0; s0 && i < n; i++)
 		s0[i] = (double)dcc_weight_zeros(m, p[i].tensor) / (double)dcc_tensor_numel(dcc_model_find(m, p[i].tensor));
-	regrow g = {m, &tune, {bank ? DCC_PATTERN_BANK : pes ? DCC_PATTERN_PES : DCC_PATTERN_UNSTRUCTURED, 0, (int)pes},
-		    regrow_on ? calloc(ns, sizeof(regrow_one)) : NULL, regrow_on ? ns : 0, retrain, 0, 1, 0, 0, {0}};
-	if (!s0 || (regrow_on && !g.t)) {
-		cmd_err("out of memory");
-		goto done2;
-	}
-	for (size_t j = 0; j < g.n; j++)
-		g.t[j].p = &p[sel[j]], g.t[j].bank = bank ? (int)bk[sel[j]] : 0;
-	if (regrow_on)
-		tune.around_train = regrow_around, tune.after_step = regrow_step, tune.step_ctx = &g;
 	double acc0 = NAN, acc_cut = NAN, acc = NAN;
 	if (has_graph && (retrain || tune.data) && cmd_tune_eval(&tune, m, &acc0))
 		goto done2;
@@ -346,10 +208,7 @@ int cmd_prune(int argc, char **argv)
 				if (s < s0[i])
 					s = s0[i];
 				ps.bank = bank ? (int)bk[i] : 0;
-				if (g.t) /* from the shadow, which may bring cut weights back */
-					g.t[j].s = s, bad = regrow_pick(&g, &g.t[j], &e);
-				else
-					bad = dcc_prune_tensor(m, &p[i], s, &ps, &e);
+				bad = dcc_prune_tensor(m, &p[i], s, &ps, &e);
 			}
 		} else if (!isnan(stdq)) {
 			for (size_t j = 0; j < ns && !bad; j++)
@@ -370,10 +229,6 @@ int cmd_prune(int argc, char **argv)
 				goto done2;
 			if (retrain && cmd_tune_run(&tune, m, (int)retrain, &acc))
 				goto done2;
-			if (g.failed) {
-				cmd_fail(in, &g.e);
-				goto done2;
-			}
 			if (!as_json) {
 				if (steps > 1)
 					printf("step %ld/%ld: ", k, steps);
@@ -401,8 +256,7 @@ int cmd_prune(int argc, char **argv)
 		o += snprintf(line + o, sizeof(line) - (size_t)o, " bank=%s", bank);
 	if (pes)
 		o += snprintf(line + o, sizeof(line) - (size_t)o, " pes=%ld", pes);
-	o += snprintf(line + o, sizeof(line) - (size_t)o, " steps=%ld retrain=%ld%s", steps, retrain,
-		      regrow_on ? " regrow=1" : "");
+	o += snprintf(line + o, sizeof(line) - (size_t)o, " steps=%ld retrain=%ld", steps, retrain);
 	if (!isnan(acc))
 		snprintf(line + o, sizeof(line) - (size_t)o, " test_accuracy=%.4f", acc);
 	cmd_provenance(m, line);
@@ -422,9 +276,6 @@ int cmd_prune(int argc, char **argv)
 	rc = cmd_save(out, m, inputs, force) ? EXIT_FAIL : cmd_finish(EXIT_OK);
 done2:
 	free(s0);
-	for (size_t j = 0; j < g.n; j++)
-		free(g.t[j].shadow);
-	free(g.t);
 	free(sel);
 	free(gp);
 done:

@@ -154,28 +154,6 @@ import numpy as np; a = np.load('r.npz'); b = np.load('rt.npz')
 for k in ('fc1.weight', 'fc2.weight', 'fc3.weight'):
     assert ((a[k] == 0) == (b[k] == 0)).all(), k
 assert not np.array_equal(a['fc1.weight'], b['fc1.weight'])"
-# --regrow: bank-balanced at every pick, exactly, and a weight that the
-# first step cut is back at the end (plain steps only ever narrow the mask).
-run $DCC prune m.dct --sparsity 0.75 --bank 8 --retrain 2 --steps 2 --lr 0.2 --threads 2 --data d8 --regrow -o rg.dct
-expect_status 0 "regrow"
-expect_out_has "step 2/2: accuracy" "regrow report"
-$DCC export rg.dct -o rg.npz
-check banks_keep rg.npz fc1.weight:8:2 fc2.weight:8:2 fc3.weight:8:2
-run $DCC prune m.dct --sparsity 0.5 --bank 8 -o rg1.dct
-$DCC export rg1.dct -o rg1.npz
-check $PY -c "
-import numpy as np; a = np.load('rg1.npz'); b = np.load('rg.npz')
-back = sum(int(((a[k] == 0) & (b[k] != 0)).sum()) for k in ('fc1.weight', 'fc2.weight', 'fc3.weight'))
-assert back > 0, 'no cut weight came back'"
-run $DCC info --json rg.dct
-check $PY -c "
-import json; p = json.load(open('$T/.out'))['metadata']['dcc.provenance'][-1]
-assert p.startswith('prune sparsity=0.75 pattern=bank bank=8 steps=2 retrain=2 regrow=1'), p"
-run $DCC prune m.dct --sparsity 0.75 --regrow -o x.dct
-expect_status 2 "regrow without retraining"
-expect_err_has "--regrow goes with --retrain N and --sparsity" "regrow usage"
-check test ! -e x.dct
-
 # Exported, re-imported: the same logits.
 run $DCC import --net mlp:64-48-32-4 --data d8 r.npz -o back.dct
 expect_status 0 "re-import"
