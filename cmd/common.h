@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
+#include "../formats/dcc_formats.h"
 #include "../lib/dcc.h"
 
 /* Exit statuses: 0 ok, 1 failure, 2 usage error. */

@@ -133,7 +133,7 @@ int cmd_compile(int argc, char **argv)
 	free(dram);
 	size_t nspmv = 0, nconv = 0;
 	for (size_t i = 0; i < p.n; i++)
-		nspmv += p.insn[i].op == DCC_OP_SPMV, nconv += p.insn[i].op == DCC_OP_CONV;
+		nspmv += p.insn[i].op == DCC_INSN_SPMV, nconv += p.insn[i].op == DCC_INSN_CONV;
 	rc = save_program(out, in, &p, force);
 	if (!rc) {
 		char b1[32];

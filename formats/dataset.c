@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../lib/dcc_nn.h"
 #include "formats.h"
 
 static int load_idx(const char *dir, const char *base, int want_ndim, dcc_tensor *out,
@@ -31,17 +30,6 @@ static int load_idx(const char *dir, const char *base, int want_ndim, dcc_tensor
 	m->tensors[0].data = NULL;
 	dcc_model_free(m);
 	return 0;
-}
-
-void dcc_dataset_free(dcc_dataset *d)
-{
-	if (!d)
-		return;
-	free(d->train_x);
-	free(d->train_y);
-	free(d->test_x);
-	free(d->test_y);
-	free(d);
 }
 
 int dcc_dataset_load(const char *dir, dcc_dataset **out, dcc_error *err)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../lib/core/internal.h"
+#include "dcc_formats.h"
 
 #define HDR 64
 #define VERSION 1

@@ -3,6 +3,7 @@
 #define DCC_FORMATS_H
 
 #include "../lib/core/internal.h"
+#include "dcc_formats.h"
 
 /* The plain numeric view of a tensor that NumPy and safetensors can hold:
  * q8/q16/q32 become their integers, packed becomes u8 (<= 8 bits) or u16,

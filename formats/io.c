@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "../lib/core/internal.h"
+#include "dcc_formats.h"
 
 const char *dcc_filekind_name(int kind)
 {

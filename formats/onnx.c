@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../lib/core/internal.h"
+#include "dcc_formats.h"
 #include "onnx.pb-c.h"
 
 typedef Onnx__NodeProto node_t;

@@ -1,7 +1,8 @@
 /* dcc.h: the public API of libdcc -- tensors, models, errors, and the
- * readers/writers of the .dct container and the interchange formats.
+ * threads, random numbers, sorting: the vocabulary every room shares (lib/core).
+ * The file formats' API is formats/dcc_formats.h.
  *
- * Conventions (see STYLE.md): functions return 0 on success or a negative
+ * Conventions (the project's style guide): functions return 0 on success or a negative
  * DCC_E_* code; details go to a dcc_error the caller may print.  Free
  * functions accept NULL.  Counts are size_t.  Nothing here prints or exits. */
 #ifndef DCC_H
@@ -196,69 +197,63 @@ int dcc_out_open(dcc_outfile *o, const char *path, const char *const *inputs,
 int dcc_out_commit(dcc_outfile *o, dcc_error *err); /* flush, fsync, rename */
 void dcc_out_abort(dcc_outfile *o);                 /* unlink temp; NULL ok */
 
-/* ---- file formats (formats/) ---------------------------------------- */
+/* ---- random numbers (deterministic for a seed) --------------------------- */
 
-enum { DCC_LOAD_TABLE_ONLY = 1, DCC_LOAD_NO_VERIFY = 2 };
+/* xoshiro256** seeded by splitmix64: the same stream on every machine. */
+typedef struct dcc_rng {
+	uint64_t s[4];
+} dcc_rng;
+void dcc_rng_seed(dcc_rng *r, uint64_t seed);
+uint64_t dcc_rng_next(dcc_rng *r);
+double dcc_rng_uniform(dcc_rng *r); /* [0, 1) */
+double dcc_rng_normal(dcc_rng *r);
 
-/* .dct container (formats/dct.md). */
-int dcc_dct_read(const char *path, int flags, dcc_model **out, dcc_error *err);
-int dcc_dct_read_mem(const void *buf, size_t n, int flags, dcc_model **out,
-		     dcc_error *err);
-int dcc_dct_write(FILE *fp, const dcc_model *m, dcc_error *err);
-/* Reads and verifies one tensor's data after a DCC_LOAD_TABLE_ONLY load. */
-int dcc_dct_load_tensor(const char *path, dcc_tensor *t, dcc_error *err);
-/* Reads n bytes of t's data from byte off, again, from the open .dct it
- * was loaded from (unverified: the caller checks them against t->crc). */
-int dcc_dct_read_range(int fd, const dcc_tensor *t, uint64_t off, void *dst, size_t n, dcc_error *err);
-/* Checks a file's magic: 1 if it is a .dct, 0 otherwise. */
-int dcc_dct_sniff(const void *buf, size_t n);
+/* ---- threads ------------------------------------------------------------- */
 
-/* Interchange (formats/npy.md, npz.md, safetensors.md, idx.md). */
-typedef enum dcc_filekind {
-	DCC_FILE_UNKNOWN = 0,
-	DCC_FILE_DCT,
-	DCC_FILE_NPY,
-	DCC_FILE_NPZ,
-	DCC_FILE_SAFETENSORS,
-	DCC_FILE_IDX,
-	DCC_FILE_GZIP,
-	DCC_FILE_DCB,
-	DCC_FILE_DCI,
-	DCC_FILE_ONNX,
-} dcc_filekind;
+/* Runs fn(ctx, t) for t in [0, nthreads) on that many threads (t = 0 on the
+ * caller's); returns when all end. */
+int dcc_parallel(int nthreads, void (*fn)(void *ctx, int t), void *ctx);
+/* The online cores, 1 to 64. */
+int dcc_default_threads(void);
 
-const char *dcc_filekind_name(int kind);
-int dcc_sniff(const void *buf, size_t n); /* dcc_filekind from content */
-int dcc_filekind_from_ext(const char *path);
+/* ---- sorting and selection ------------------------------------------------ */
 
-/* Whole-file read, bounded by max bytes. */
-int dcc_read_file(const char *path, size_t max, uint8_t **buf, size_t *n,
-		  dcc_error *err);
-/* gunzip a buffer, refusing output beyond max bytes. */
-int dcc_gunzip(const uint8_t *in, size_t n, size_t max, uint8_t **out,
-	       size_t *outn, dcc_error *err);
+/* Sorts n floats ascending (radix on order-preserving keys: -0 before +0).
+ * With tmp (room for n floats) an LSD sort through it, several times
+ * faster; without, an in-place MSD sort that needs no second copy. */
+void dcc_sort_f32(float *x, size_t n, float *tmp);
+/* The k-th smallest |x| (0-based) of n floats by radix selection on the
+ * magnitude's bits: three passes, no copy, no sort.  n > 0, k < n. */
+float dcc_select_abs(const float *x, size_t n, size_t k);
 
-/* Each reader adds tensors to m (name = the tensor's name; for .npy and
- * IDX, the name given). */
-int dcc_npy_read_mem(const uint8_t *buf, size_t n, const char *name,
-		     dcc_model *m, dcc_error *err);
-int dcc_npy_write(FILE *fp, const dcc_tensor *t, dcc_error *err);
-int dcc_npy_write_mem(const dcc_tensor *t, uint8_t **buf, size_t *n, dcc_error *err);
-int dcc_npz_read_mem(const uint8_t *buf, size_t n, dcc_model *m, dcc_error *err);
-/* Writes the model's tensors as an npz; compress = deflate members. */
-int dcc_npz_write(FILE *fp, const dcc_model *m, int compress, dcc_error *err);
-int dcc_safetensors_read_mem(const uint8_t *buf, size_t n, dcc_model *m,
-			     dcc_error *err);
-int dcc_safetensors_write(FILE *fp, const dcc_model *m, dcc_error *err);
-int dcc_idx_read_mem(const uint8_t *buf, size_t n, const char *name,
-		     dcc_model *m, dcc_error *err);
+/* ---- a weight's parts ------------------------------------------------------ */
 
-/* Reads any supported file (by content) into a model. */
-int dcc_import_file(const char *path, dcc_model **out, dcc_error *err);
-/* ONNX (formats/onnx.md): a sequential graph of supported operators in, a
- * dcc network out (graph, tensors with PyTorch-style names); and back. */
-int dcc_onnx_read_mem(const uint8_t *buf, size_t n, dcc_model **out, dcc_error *err);
-int dcc_onnx_write(FILE *fp, dcc_model *m, dcc_error *err);
+/* A layer's weight W is stored as W itself (f32 or fixed point), or shared
+ * as W.codebook + W.index; either may have W.mask (1 = kept).  The one
+ * place that spells those names. */
+enum { DCC_PART_WEIGHT = 0, DCC_PART_CODEBOOK, DCC_PART_INDEX, DCC_PART_MASK, DCC_PART_COUNT };
+typedef struct dcc_parts {
+	dcc_tensor *weight, *codebook, *index, *mask; /* NULL where absent */
+} dcc_parts;
+/* "BASE" + the part's suffix into buf (cap >= strlen(base) + 10). */
+const char *dcc_part_name(char *buf, size_t cap, const char *base, int part);
+void dcc_parts_find(const dcc_model *m, const char *base, dcc_parts *p);
+/* Shared: a codebook and an index are both present. */
+static inline int dcc_parts_shared(const dcc_parts *p) { return p->codebook && p->index; }
+
+/* ---- data sets -------------------------------------------------------------- */
+
+typedef struct dcc_dataset {
+	uint8_t *train_x, *train_y; /* (ntrain, h, w) pixels, (ntrain) labels */
+	uint8_t *test_x, *test_y;   /* (ntest, h, w), (ntest) */
+	size_t ntrain, ntest;
+	int c, h, w;                /* one sample's shape (c = 1 for IDX) */
+	int classes;                /* 1 + the largest label */
+} dcc_dataset;
+
+#define DCC_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
+void dcc_dataset_free(dcc_dataset *d);
 
 #ifdef __cplusplus
 }

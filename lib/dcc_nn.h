@@ -5,76 +5,24 @@
 #define DCC_NN_H
 
 #include "dcc.h"
+#include "dcc_graph.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- data sets --------------------------------------------------------- */
+/* ---- the network ----------------------------------------------------------- */
 
-typedef struct dcc_dataset {
-	uint8_t *train_x, *train_y; /* (ntrain, h, w) pixels, (ntrain) labels */
-	uint8_t *test_x, *test_y;   /* (ntest, h, w), (ntest) */
-	size_t ntrain, ntest;
-	int c, h, w;                /* one sample's shape (c = 1 for IDX) */
-	int classes;                /* 1 + the largest label */
-} dcc_dataset;
-
-#define DCC_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
-
-/* Reads train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte
- * and t10k-labels-idx1-ubyte (each gzipped or not) from dir. */
-int dcc_dataset_load(const char *dir, dcc_dataset **out, dcc_error *err);
-void dcc_dataset_free(dcc_dataset *d);
-
-/* ---- the graph ---------------------------------------------------------- */
-
-typedef enum dcc_op {
-	DCC_OP_FC = 1,
-	DCC_OP_CONV2D,
-	DCC_OP_MAXPOOL2D,
-	DCC_OP_RELU,
-	DCC_OP_FLATTEN,
-	DCC_OP_LSTM,
-	DCC_OP_SOFTMAX_CE, /* the loss; logits are its input */
-	DCC_OP_AVGPOOL2D,  /* the mean of each k x k window, no padding */
-	DCC_OP_SIGMOID,
-	DCC_OP_TANH,
-} dcc_op;
-
-const char *dcc_op_name(int op); /* "fc", "conv2d", ... */
-
-/* A trainable tensor of a layer, viewed as floats. */
-typedef struct dcc_param {
-	char *name;          /* tensor name: "fc1.weight" */
-	float *w;            /* values the arithmetic uses */
-	float *v;            /* momentum (while training) */
-	const uint8_t *mask; /* 1 bit per weight, 1 = kept; NULL = dense */
-	size_t n;
-	int ndim;
-	uint64_t shape[4];
-	int is_weight;       /* a weight matrix (prunable), not a bias */
-	int owned;           /* w was materialised from a shared/fixed tensor */
-} dcc_param;
-
-typedef struct dcc_layer {
-	int op;
-	char *name;
-	/* attributes, as in the graph line */
-	int in, out, k, stride, pad, hidden, steps;
-	/* one sample's input and output shape: channels, height, width */
-	int ic, ih, iw, oc, oh, ow;
-	size_t in_size, out_size; /* elements per sample */
-	int nparam;
-	dcc_param p[4]; /* fc/conv: weight, bias; lstm: w_ih, w_hh, b_ih, b_hh */
-} dcc_layer;
+/* A layer is a graph node with its parameters bound to tensors. */
+typedef dcc_node dcc_layer;
 
 typedef struct dcc_net {
-	dcc_layer *layers;
+	dcc_layer *layers;     /* the graph's nodes */
 	size_t nlayers;
 	int in_c, in_h, in_w, classes;
 	char *netname;
-	dcc_model *model; /* not owned: the tensors the params point into */
+	dcc_model *model;      /* not owned: the tensors the params point into */
+	dcc_graph *graph;      /* owned: layers and netname are its */
 } dcc_net;
 
 /* Builds the net described by the model's dcc.graph, binding each param to
@@ -234,24 +182,10 @@ typedef struct dcc_eval_result {
 int dcc_eval(const dcc_net *n, const dcc_dataset *d, size_t limit, int want_logits, int threads,
 	     dcc_eval_result *r, dcc_error *err);
 
-/* Runs fn(ctx, t) for t in [0, nthreads) on that many threads (t = 0 on the
- * caller's), with OpenBLAS single-threaded inside; returns when all end. */
-int dcc_parallel(int nthreads, void (*fn)(void *ctx, int t), void *ctx);
-int dcc_default_threads(void);
 void dcc_eval_result_free(dcc_eval_result *r);
 
 /* Converts pixels to network input: x[i] = pixel / 255 (nothing else). */
 void dcc_pixels_to_input(float *x, const uint8_t *px, size_t n);
-
-/* ---- random numbers (deterministic for a seed) --------------------------- */
-
-typedef struct dcc_rng {
-	uint64_t s[4];
-} dcc_rng;
-void dcc_rng_seed(dcc_rng *r, uint64_t seed);
-uint64_t dcc_rng_next(dcc_rng *r);
-double dcc_rng_uniform(dcc_rng *r); /* [0, 1) */
-double dcc_rng_normal(dcc_rng *r);
 
 #ifdef __cplusplus
 }

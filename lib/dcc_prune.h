@@ -1,30 +1,14 @@
 /* dcc_prune.h: magnitude pruning -- unstructured, bank-balanced (BBS) and
- * PE-balanced (ESE) -- recorded as mask tensors beside the weights, the
- * layer list every stage works on, and exact k-th-magnitude selection. */
+ * PE-balanced (ESE) -- recorded as mask tensors beside the weights. */
 #ifndef DCC_PRUNE_H
 #define DCC_PRUNE_H
 
 #include "dcc.h"
+#include "dcc_graph.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* A compressible layer: one weight tensor (fc, conv, an LSTM matrix), or on a
- * bare container any floating-point tensor of two or more dimensions. */
-typedef struct dcc_prunable {
-	char *layer;   /* the graph layer ("fc1", "lstm") or the tensor name */
-	char *tensor;  /* "fc1.weight", "lstm.weight_hh_l0" */
-	int op;        /* DCC_OP_* of its layer, 0 on a bare container */
-	int first;     /* the network's first layer with weights */
-	size_t rows, cols; /* the weight as a matrix: (out, in*kh*kw) */
-} dcc_prunable;
-
-/* Lists the model's compressible weights in graph (or tensor) order. */
-int dcc_prunable_list(const dcc_model *m, dcc_prunable **out, size_t *n, dcc_error *err);
-void dcc_prunable_free(dcc_prunable *p, size_t n);
-/* Is the network a CNN (its first weight layer a convolution)? */
-int dcc_model_is_cnn(const dcc_prunable *p, size_t n);
 
 enum { DCC_PATTERN_UNSTRUCTURED = 0, DCC_PATTERN_BANK, DCC_PATTERN_PES };
 
@@ -33,10 +17,6 @@ typedef struct dcc_prune_spec {
 	int bank;      /* bank size B for DCC_PATTERN_BANK */
 	int pes;       /* PE count P for DCC_PATTERN_PES */
 } dcc_prune_spec;
-
-/* The k-th smallest |x| (0-based) of n floats by radix selection on the
- * magnitude's bits: three passes, no copy, no sort.  n > 0, k < n. */
-float dcc_select_abs(const float *x, size_t n, size_t k);
 
 /* Prunes the weight tensor `name` to at least `sparsity` (fraction of zero
  * weights, in [0, 1)): the smallest magnitudes go, ties broken by position,

@@ -16,11 +16,6 @@ enum { DCC_INIT_LINEAR = 0, DCC_INIT_DENSITY, DCC_INIT_RANDOM, DCC_INIT_KMEANSPP
 const char *dcc_init_name(int init); /* "linear", ... */
 int dcc_init_from_name(const char *s); /* DCC_INIT_* or -1 */
 
-/* Sorts n floats ascending (radix on order-preserving keys: -0 before +0).
- * With tmp (room for n floats) an LSD sort through it, several times
- * faster; without, an in-place MSD sort that needs no second copy. */
-void dcc_sort_f32(float *x, size_t n, float *tmp);
-
 typedef struct dcc_kmeans_stats {
 	int iterations; /* Lloyd iterations until no assignment changed */
 	double sse;     /* sum of squared distances to the assigned centroid */

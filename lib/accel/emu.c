@@ -207,21 +207,21 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 	size_t li = 0;
 	for (size_t i = 0; !rc && i < p->n; i++) {
 		const dcc_insn *s = &p->insn[i];
-		if (s->op == DCC_OP_END)
+		if (s->op == DCC_INSN_END)
 			break;
 		switch (s->op) {
-		case DCC_OP_SYNC: break;
-		case DCC_OP_LOAD:
+		case DCC_INSN_SYNC: break;
+		case DCC_INSN_LOAD:
 			for (uint32_t k = 0; k < s->y; k++)
 				buf[s->a][s->z + k] = (int32_t)rd32(dram + s->x + 4 * (size_t)k);
 			break;
-		case DCC_OP_STORE:
+		case DCC_INSN_STORE:
 			for (uint32_t k = 0; k < s->y; k++) {
 				uint32_t v = (uint32_t)buf[s->a][s->z + k];
 				memcpy(dram + s->x + 4 * (size_t)k, &v, 4);
 			}
 			break;
-		case DCC_OP_EWOP: {
+		case DCC_INSN_EWOP: {
 			int32_t *a = buf[s->a], *b = buf[s->b], *o = buf[s->y];
 			for (uint32_t k = 0; k < s->x; k++) {
 				int64_t v = s->flags == DCC_EW_RELU ? (a[k] > 0 ? a[k] : 0)
@@ -233,7 +233,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			}
 			break;
 		}
-		case DCC_OP_LSTMCELL: {
+		case DCC_INSN_LSTMCELL: {
 			const uint8_t *d = dram + s->x;
 			uint32_t H = rd32(d + 4), bw = rd32(d + 8), sa = rd32(d + 24), ta = rd32(d + 28);
 			int zf = (int32_t)rd32(d + 12), cf = (int32_t)rd32(d + 16), hf = (int32_t)rd32(d + 20);
@@ -253,7 +253,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			}
 			break;
 		}
-		case DCC_OP_POOL: {
+		case DCC_INSN_POOL: {
 			uint32_t C = s->x, H = s->y >> 16, W = s->y & 0xffff, K = s->z >> 8, S = s->z & 0xff;
 			uint32_t OH = (H - K) / S + 1, OW = (W - K) / S + 1;
 			const int32_t *x = buf[s->a];
@@ -277,7 +277,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 					}
 			break;
 		}
-		case DCC_OP_ACT: { /* formats/fixed.md's sigmoid or tanh, the table read from DRAM */
+		case DCC_INSN_ACT: { /* formats/fixed.md's sigmoid or tanh, the table read from DRAM */
 			int fl = (int8_t)(s->z & 0xff), sh = (int8_t)((s->z >> 8) & 0xff), bw = (int)((s->z >> 16) & 0xff);
 			const int32_t *x = buf[s->a];
 			int32_t *y = buf[s->b];
@@ -287,7 +287,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			}
 			break;
 		}
-		case DCC_OP_CONV: {
+		case DCC_INSN_CONV: {
 			const uint8_t *d = dram + s->x;
 			uint32_t v[20];
 			for (int k = 0; k < 20; k++)
@@ -355,8 +355,8 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			li++;
 			break;
 		}
-		case DCC_OP_SPMV:
-		case DCC_OP_SPCONV: {
+		case DCC_INSN_SPMV:
+		case DCC_INSN_SPCONV: {
 			const uint8_t *d = dram + s->x;
 			if (rd32(d) != 0x5259414c) {
 				rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: no layer descriptor at 0x%x", i, s->x);
@@ -407,7 +407,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			/* a convolution: its geometry block after the descriptor */
 			uint32_t geo[8] = {0};
 			size_t npos = 1;
-			if (!rc && s->op == DCC_OP_SPCONV) {
+			if (!rc && s->op == DCC_INSN_SPCONV) {
 				for (int k = 0; k < 8; k++)
 					geo[k] = rd32(d + 64 + 4 * k);
 				uint64_t kk = (uint64_t)geo[3] * geo[3];
@@ -418,10 +418,10 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 				    geo[7] != (geo[2] + 2 * geo[5] - geo[3]) / geo[4] + 1 || geo[2] + 2 * geo[5] < geo[3])
 					rc = dcc_fail(err, DCC_E_RANGE, "instruction %zu: convolution geometry out of range", i);
 			}
-			int32_t *patch = !rc && s->op == DCC_OP_SPCONV ? malloc(L.cols * sizeof(int32_t)) : NULL;
-			if (!rc && s->op == DCC_OP_SPCONV && !patch)
+			int32_t *patch = !rc && s->op == DCC_INSN_SPCONV ? malloc(L.cols * sizeof(int32_t)) : NULL;
+			if (!rc && s->op == DCC_INSN_SPCONV && !patch)
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-			if (!rc && s->op == DCC_OP_SPMV && (uint64_t)s->z + L.cols > words)
+			if (!rc && s->op == DCC_INSN_SPMV && (uint64_t)s->z + L.cols > words)
 				rc = dcc_fail(err, DCC_E_RANGE, "instruction %zu: input offset %u + %u columns beyond the buffer", i, s->z,
 					      L.cols);
 			dcc_layer_stats *ls = rc ? NULL : stats_entry(st, s->x, (const char *)d + 40, err);
@@ -431,7 +431,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 				uint64_t before = ls->compute_cycles;
 				int32_t *y = buf[s->b];
 				for (size_t pos = 0; pos < npos; pos++) {
-					const int32_t *x = buf[s->a] + (s->op == DCC_OP_SPMV ? s->z : 0);
+					const int32_t *x = buf[s->a] + (s->op == DCC_INSN_SPMV ? s->z : 0);
 					if (patch) { /* the input patch of this output position, zeros for padding */
 						uint32_t oy = (uint32_t)(pos / geo[7]), ox = (uint32_t)(pos % geo[7]), K = geo[3];
 						size_t q = 0;

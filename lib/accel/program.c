@@ -57,11 +57,11 @@ static int check_insn(const dcc_program *p, size_t i, dcc_error *err)
 {
 	const dcc_insn *s = &p->insn[i];
 	switch (s->op) {
-	case DCC_OP_END:
-	case DCC_OP_SYNC:
+	case DCC_INSN_END:
+	case DCC_INSN_SYNC:
 		return 0;
-	case DCC_OP_LOAD:
-	case DCC_OP_STORE:
+	case DCC_INSN_LOAD:
+	case DCC_INSN_STORE:
 		if (s->a >= DCC_NBUF)
 			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: buffer %u does not exist", i, s->a);
 		if ((uint64_t)s->x + 4ull * s->y > p->dram_bytes || s->x % 4)
@@ -71,23 +71,23 @@ static int check_insn(const dcc_program *p, size_t i, dcc_error *err)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: buffer range [%u, +%u) beyond %u words", i, s->z, s->y,
 					p->buf_words);
 		return 0;
-	case DCC_OP_LSTMCELL:
+	case DCC_INSN_LSTMCELL:
 		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b)
 			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: lstmcell needs two different buffers", i);
 		if ((uint64_t)s->x + 64 > p->dram_bytes || s->x % 4)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: descriptor at %u is outside DRAM", i, s->x);
 		return 0;
-	case DCC_OP_SPMV:
-	case DCC_OP_SPCONV:
-		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || (s->op == DCC_OP_SPCONV && s->a == s->b))
+	case DCC_INSN_SPMV:
+	case DCC_INSN_SPCONV:
+		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || (s->op == DCC_INSN_SPCONV && s->a == s->b))
 			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: %s needs valid (and for spconv different) buffers",
-					i, s->op == DCC_OP_SPMV ? "spmv" : "spconv");
+					i, s->op == DCC_INSN_SPMV ? "spmv" : "spconv");
 		if (s->z > p->buf_words)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: input offset %u beyond the buffers", i, s->z);
-		if ((uint64_t)s->x + (s->op == DCC_OP_SPMV ? 64 : 128) > p->dram_bytes || s->x % 4)
+		if ((uint64_t)s->x + (s->op == DCC_INSN_SPMV ? 64 : 128) > p->dram_bytes || s->x % 4)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: descriptor at %u is outside DRAM", i, s->x);
 		return 0;
-	case DCC_OP_CONV:
+	case DCC_INSN_CONV:
 		if (!p->convolvers)
 			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: conv in a program without a convolver engine", i);
 		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b)
@@ -95,7 +95,7 @@ static int check_insn(const dcc_program *p, size_t i, dcc_error *err)
 		if ((uint64_t)s->x + 128 > p->dram_bytes || s->x % 4)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: descriptor at %u is outside DRAM", i, s->x);
 		return 0;
-	case DCC_OP_ACT: {
+	case DCC_INSN_ACT: {
 		uint32_t bw = (s->z >> 16) & 0xff;
 		if (s->flags > DCC_ACT_TANH || s->a >= DCC_NBUF || s->b >= DCC_NBUF || bw < 2 || bw > 32 || s->z >> 24)
 			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: bad act", i);
@@ -105,14 +105,14 @@ static int check_insn(const dcc_program *p, size_t i, dcc_error *err)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: table at %u is outside DRAM", i, s->y);
 		return 0;
 	}
-	case DCC_OP_POOL: {
+	case DCC_INSN_POOL: {
 		uint64_t C = s->x, H = s->y >> 16, W = s->y & 0xffff, k = s->z >> 8, st = s->z & 0xff;
 		if (s->flags > 1 || s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b || !C || !k || !st || k > H || k > W ||
 		    C * H * W > p->buf_words)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: maxpool geometry out of range", i);
 		return 0;
 	}
-	case DCC_OP_EWOP:
+	case DCC_INSN_EWOP:
 		if (s->flags > DCC_EW_COPY || s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->y >= DCC_NBUF)
 			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: bad ewop", i);
 		if (s->x > p->buf_words)
@@ -186,34 +186,34 @@ int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err)
 	for (size_t i = 0; i < p->n; i++) {
 		const dcc_insn *s = &p->insn[i];
 		switch (s->op) {
-		case DCC_OP_END: k = snprintf(line, sizeof(line), "end\n"); break;
-		case DCC_OP_SYNC: k = snprintf(line, sizeof(line), "sync\n"); break;
-		case DCC_OP_LOAD:
-		case DCC_OP_STORE:
+		case DCC_INSN_END: k = snprintf(line, sizeof(line), "end\n"); break;
+		case DCC_INSN_SYNC: k = snprintf(line, sizeof(line), "sync\n"); break;
+		case DCC_INSN_LOAD:
+		case DCC_INSN_STORE:
 			k = snprintf(line, sizeof(line), "%s buf=%u dram=0x%x words=%u offset=%u\n",
-				     s->op == DCC_OP_LOAD ? "load" : "store", s->a, s->x, s->y, s->z);
+				     s->op == DCC_INSN_LOAD ? "load" : "store", s->a, s->x, s->y, s->z);
 			break;
-		case DCC_OP_SPMV:
+		case DCC_INSN_SPMV:
 			k = snprintf(line, sizeof(line), "spmv desc=0x%x in=%u out=%u offset=%u%s\n", s->x, s->a, s->b, s->z,
 				     s->flags & 1 ? " relu" : "");
 			break;
-		case DCC_OP_SPCONV:
+		case DCC_INSN_SPCONV:
 			k = snprintf(line, sizeof(line), "spconv desc=0x%x in=%u out=%u%s\n", s->x, s->a, s->b,
 				     s->flags & 1 ? " relu" : "");
 			break;
-		case DCC_OP_CONV:
+		case DCC_INSN_CONV:
 			k = snprintf(line, sizeof(line), "conv desc=0x%x in=%u out=%u%s\n", s->x, s->a, s->b,
 				     s->flags & 1 ? " relu" : "");
 			break;
-		case DCC_OP_LSTMCELL:
+		case DCC_INSN_LSTMCELL:
 			k = snprintf(line, sizeof(line), "lstmcell desc=0x%x z=%u hc=%u\n", s->x, s->a, s->b);
 			break;
-		case DCC_OP_POOL:
+		case DCC_INSN_POOL:
 			k = snprintf(line, sizeof(line), "%s in=%u out=%u c=%u h=%u w=%u k=%u stride=%u\n",
 				     s->flags ? "avgpool" : "maxpool", s->a, s->b, s->x, s->y >> 16, s->y & 0xffff, s->z >> 8,
 				     s->z & 0xff);
 			break;
-		case DCC_OP_ACT:
+		case DCC_INSN_ACT:
 			k = snprintf(line, sizeof(line), "act %s in=%u out=%u n=%u table=0x%x fl=%d shift=%d bw=%u\n",
 				     s->flags ? "tanh" : "sigmoid", s->a, s->b, s->x, s->y, (int8_t)(s->z & 0xff),
 				     (int8_t)((s->z >> 8) & 0xff), (s->z >> 16) & 0xff);
@@ -304,17 +304,17 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 		dcc_insn in = {0};
 		uint32_t v;
 		if (!strcmp(op, "end")) {
-			in.op = DCC_OP_END;
+			in.op = DCC_INSN_END;
 		} else if (!strcmp(op, "sync")) {
-			in.op = DCC_OP_SYNC;
+			in.op = DCC_INSN_SYNC;
 		} else if (!strcmp(op, "load") || !strcmp(op, "store")) {
-			in.op = op[0] == 'l' ? DCC_OP_LOAD : DCC_OP_STORE;
+			in.op = op[0] == 'l' ? DCC_INSN_LOAD : DCC_INSN_STORE;
 			bad = kv_num(line, "buf", &v) || v > 255;
 			in.a = (uint8_t)v;
 			bad |= kv_num(line, "dram", &in.x) || kv_num(line, "words", &in.y) || kv_num(line, "offset", &in.z);
 		} else if (!strcmp(op, "lstmcell")) {
 			uint32_t a, b;
-			in.op = DCC_OP_LSTMCELL;
+			in.op = DCC_INSN_LSTMCELL;
 			bad = kv_num(line, "desc", &in.x) || kv_num(line, "z", &a) || kv_num(line, "hc", &b) || a > 255 || b > 255;
 			in.a = (uint8_t)a, in.b = (uint8_t)b;
 		} else if (!strcmp(op, "act")) {
@@ -322,7 +322,7 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 			uint32_t a = 0, b = 0, bw = 0;
 			long fl = 0, sh = 0;
 			const char *f = strstr(line, " fl="), *h = strstr(line, " shift=");
-			in.op = DCC_OP_ACT;
+			in.op = DCC_INSN_ACT;
 			bad = sscanf(line, "%*s %15s", name) != 1 || (strcmp(name, "sigmoid") && strcmp(name, "tanh")) || !f || !h ||
 			      kv_num(line, "in", &a) || kv_num(line, "out", &b) || kv_num(line, "n", &in.x) ||
 			      kv_num(line, "table", &in.y) || kv_num(line, "bw", &bw) || a > 255 || b > 255 || bw > 255;
@@ -334,22 +334,22 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 			in.z = (uint32_t)(uint8_t)(int8_t)fl | (uint32_t)(uint8_t)(int8_t)sh << 8 | bw << 16;
 		} else if (!strcmp(op, "maxpool") || !strcmp(op, "avgpool")) {
 			uint32_t a, b, C, H, W, K, S;
-			in.op = DCC_OP_POOL;
+			in.op = DCC_INSN_POOL;
 			in.flags = op[0] == 'a';
 			bad = kv_num(line, "in", &a) || kv_num(line, "out", &b) || kv_num(line, "c", &C) || kv_num(line, "h", &H) ||
 			      kv_num(line, "w", &W) || kv_num(line, "k", &K) || kv_num(line, "stride", &S) || a > 255 || b > 255 ||
 			      H > 65535 || W > 65535 || K > 0xffffff || S > 255;
 			in.a = (uint8_t)a, in.b = (uint8_t)b, in.x = C, in.y = H << 16 | W, in.z = K << 8 | S;
 		} else if (!strcmp(op, "spmv") || !strcmp(op, "spconv") || !strcmp(op, "conv")) {
-			in.op = op[0] == 'c' ? DCC_OP_CONV : op[2] == 'm' ? DCC_OP_SPMV : DCC_OP_SPCONV;
+			in.op = op[0] == 'c' ? DCC_INSN_CONV : op[2] == 'm' ? DCC_INSN_SPMV : DCC_INSN_SPCONV;
 			uint32_t a = 0, b = 0;
 			bad = kv_num(line, "desc", &in.x) || kv_num(line, "in", &a) || kv_num(line, "out", &b) || a > 255 || b > 255;
-			if (in.op == DCC_OP_SPMV && kv_num(line, "offset", &in.z))
+			if (in.op == DCC_INSN_SPMV && kv_num(line, "offset", &in.z))
 				in.z = 0; /* the input offset, 0 when absent */
 			in.a = (uint8_t)a, in.b = (uint8_t)b;
 			in.flags = strstr(line, " relu") ? 1 : 0;
 		} else if (!strcmp(op, "ewop")) {
-			in.op = DCC_OP_EWOP;
+			in.op = DCC_INSN_EWOP;
 			char name[16] = {0};
 			bad = sscanf(line, "%*s %15s", name) != 1;
 			int f = -1;
@@ -607,7 +607,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 		goto done;
 	}
-	p->insn[p->n++] = (dcc_insn){DCC_OP_LOAD, 0, 0, 0, p->in_addr, p->in_len, 0};
+	p->insn[p->n++] = (dcc_insn){DCC_INSN_LOAD, 0, 0, 0, p->in_addr, p->in_len, 0};
 	int cur = 0, fl = in_fl, bw = in_bw;
 	uint32_t tables = UINT32_MAX; /* sigmoid and tanh, once, when a layer needs them */
 	for (size_t i = 0; i < net->nlayers && !rc; i++) {
@@ -615,7 +615,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		if (g->op == DCC_OP_FLATTEN || g->op == DCC_OP_SOFTMAX_CE)
 			continue;
 		if (g->op == DCC_OP_RELU) {
-			p->insn[p->n++] = (dcc_insn){DCC_OP_EWOP, DCC_EW_RELU, (uint8_t)cur, 0, (uint32_t)g->in_size,
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_RELU, (uint8_t)cur, 0, (uint32_t)g->in_size,
 						     (uint32_t)cur, 0};
 			continue;
 		}
@@ -636,7 +636,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 				break;
 			}
 			int tanh_ = g->op == DCC_OP_TANH;
-			p->insn[p->n++] = (dcc_insn){DCC_OP_ACT, (uint8_t)tanh_, (uint8_t)cur, (uint8_t)cur, (uint32_t)g->in_size,
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_ACT, (uint8_t)tanh_, (uint8_t)cur, (uint8_t)cur, (uint32_t)g->in_size,
 						     tables + (tanh_ ? 257 * 4 : 0),
 						     (uint32_t)(uint8_t)(int8_t)fl | (uint32_t)(uint8_t)(int8_t)(16 - bw) << 8 |
 							     (uint32_t)bw << 16};
@@ -648,7 +648,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': pooling geometry too large", g->name);
 				break;
 			}
-			p->insn[p->n++] = (dcc_insn){DCC_OP_POOL, g->op == DCC_OP_AVGPOOL2D, (uint8_t)cur, (uint8_t)(cur ^ 1), (uint32_t)g->ic,
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_POOL, g->op == DCC_OP_AVGPOOL2D, (uint8_t)cur, (uint8_t)(cur ^ 1), (uint32_t)g->ic,
 						     (uint32_t)g->ih << 16 | (uint32_t)g->iw, (uint32_t)g->k << 8 | (uint32_t)g->stride};
 			cur ^= 1;
 			continue;
@@ -689,13 +689,13 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 				wr32(d + 28, tabs + 257 * 4);
 			if ((size_t)4 * H > p->buf_words)
 				p->buf_words = (uint32_t)(4 * H);
-			p->insn[p->n++] = (dcc_insn){DCC_OP_LOAD, 0, 3, 0, zeros, (uint32_t)(2 * H), 0};
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_LOAD, 0, 3, 0, zeros, (uint32_t)(2 * H), 0};
 			for (int t = 0; t < g->steps; t++) {
-				p->insn[p->n++] = (dcc_insn){DCC_OP_SPMV, 0, 0, 1, dih, 0, (uint32_t)(t * NI)};
-				p->insn[p->n++] = (dcc_insn){DCC_OP_SPMV, 0, 3, 2, dhh, 0, 0};
-				p->insn[p->n++] = (dcc_insn){DCC_OP_EWOP, DCC_EW_ADD, 1, 2, (uint32_t)(4 * H), 1, (uint32_t)f->a_bw};
-				p->insn[p->n++] = (dcc_insn){DCC_OP_LSTMCELL, 0, 1, 3, cell, 0, 0};
-				p->insn[p->n++] = (dcc_insn){DCC_OP_SYNC, 0, 0, 0, 0, 0, 0};
+				p->insn[p->n++] = (dcc_insn){DCC_INSN_SPMV, 0, 0, 1, dih, 0, (uint32_t)(t * NI)};
+				p->insn[p->n++] = (dcc_insn){DCC_INSN_SPMV, 0, 3, 2, dhh, 0, 0};
+				p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_ADD, 1, 2, (uint32_t)(4 * H), 1, (uint32_t)f->a_bw};
+				p->insn[p->n++] = (dcc_insn){DCC_INSN_LSTMCELL, 0, 1, 3, cell, 0, 0};
+				p->insn[p->n++] = (dcc_insn){DCC_INSN_SYNC, 0, 0, 0, 0, 0, 0};
 			}
 			cur = 3; /* h, at offset 0 */
 			fl = f->a_fl;
@@ -721,9 +721,9 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 					      g->name, is_conv ? geo : NULL, &desc, err)))
 			break;
 		int relu = i + 1 < net->nlayers && net->layers[i + 1].op == DCC_OP_RELU;
-		p->insn[p->n++] = (dcc_insn){engine ? DCC_OP_CONV : is_conv ? DCC_OP_SPCONV : DCC_OP_SPMV, (uint8_t)relu,
+		p->insn[p->n++] = (dcc_insn){engine ? DCC_INSN_CONV : is_conv ? DCC_INSN_SPCONV : DCC_INSN_SPMV, (uint8_t)relu,
 					     (uint8_t)cur, (uint8_t)(cur ^ 1), desc, 0, 0};
-		p->insn[p->n++] = (dcc_insn){DCC_OP_SYNC, 0, 0, 0, 0, 0, 0};
+		p->insn[p->n++] = (dcc_insn){DCC_INSN_SYNC, 0, 0, 0, 0, 0, 0};
 		if (relu)
 			i++; /* fused */
 		cur ^= 1;
@@ -731,8 +731,8 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		bw = f->a_bw;
 	}
 	if (!rc) {
-		p->insn[p->n++] = (dcc_insn){DCC_OP_STORE, 0, (uint8_t)cur, 0, p->out_addr, p->out_len, 0};
-		p->insn[p->n++] = (dcc_insn){DCC_OP_END, 0, 0, 0, 0, 0, 0};
+		p->insn[p->n++] = (dcc_insn){DCC_INSN_STORE, 0, (uint8_t)cur, 0, p->out_addr, p->out_len, 0};
+		p->insn[p->n++] = (dcc_insn){DCC_INSN_END, 0, 0, 0, 0, 0, 0};
 		p->dram_bytes = (uint32_t)((im.n + 63) & ~(size_t)63);
 		reserve(&im, 0);
 		*dram = im.p;

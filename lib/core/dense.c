@@ -1,5 +1,6 @@
-/* dense.c: the plain float view of a compressed model -- what a PyTorch user
- * loads.  Shared weights become codebook[index] (zero where masked), fixed-point
+/* dense.c: a weight's parts (W, W.codebook, W.index, W.mask: the one place
+ * that spells their names), and the plain float view of a compressed
+ * model -- what a PyTorch user loads.  Shared weights become codebook[index] (zero where masked), fixed-point
  * tensors become their real values, and companion tensors (masks, codebooks,
  * indices) are left out. */
 #include <math.h>
@@ -7,6 +8,23 @@
 #include <string.h>
 
 #include "internal.h"
+
+static const char *const part_suffix[DCC_PART_COUNT] = {"", ".codebook", ".index", ".mask"};
+
+const char *dcc_part_name(char *buf, size_t cap, const char *base, int part)
+{
+	snprintf(buf, cap, "%s%s", base, part_suffix[part]);
+	return buf;
+}
+
+void dcc_parts_find(const dcc_model *m, const char *base, dcc_parts *p)
+{
+	char nm[DCC_MAX_NAME + 16];
+	p->weight = dcc_model_find(m, dcc_part_name(nm, sizeof(nm), base, DCC_PART_WEIGHT));
+	p->codebook = dcc_model_find(m, dcc_part_name(nm, sizeof(nm), base, DCC_PART_CODEBOOK));
+	p->index = dcc_model_find(m, dcc_part_name(nm, sizeof(nm), base, DCC_PART_INDEX));
+	p->mask = dcc_model_find(m, dcc_part_name(nm, sizeof(nm), base, DCC_PART_MASK));
+}
 
 static int has_suffix(const char *s, const char *suf)
 {
@@ -18,12 +36,11 @@ static int has_suffix(const char *s, const char *suf)
  * or NULL when name is not a companion. */
 static char *companion_base(const char *name)
 {
-	static const char *const sufs[] = {".mask", ".codebook", ".index"};
-	for (size_t i = 0; i < 3; i++)
-		if (has_suffix(name, sufs[i])) {
+	for (int i = DCC_PART_CODEBOOK; i < DCC_PART_COUNT; i++)
+		if (has_suffix(name, part_suffix[i])) {
 			char *b = dcc_strdup(name);
 			if (b)
-				b[strlen(name) - strlen(sufs[i])] = 0;
+				b[strlen(name) - strlen(part_suffix[i])] = 0;
 			return b;
 		}
 	return NULL;
@@ -31,14 +48,10 @@ static char *companion_base(const char *name)
 
 int dcc_shared_dequantize(const dcc_model *m, const char *base, float **out, dcc_error *err)
 {
-	char name[DCC_MAX_NAME + 16];
 	*out = NULL;
-	snprintf(name, sizeof(name), "%s.codebook", base);
-	const dcc_tensor *cb = dcc_model_find(m, name);
-	snprintf(name, sizeof(name), "%s.index", base);
-	const dcc_tensor *ix = dcc_model_find(m, name);
-	snprintf(name, sizeof(name), "%s.mask", base);
-	const dcc_tensor *mk = dcc_model_find(m, name);
+	dcc_parts pt;
+	dcc_parts_find(m, base, &pt);
+	const dcc_tensor *cb = pt.codebook, *ix = pt.index, *mk = pt.mask;
 	if (!cb || !ix)
 		return dcc_fail(err, DCC_E_NOTFOUND, "'%s' has no codebook and index", base);
 	if ((cb->dtype != DCC_F32 && cb->dtype != DCC_Q8 && cb->dtype != DCC_Q16 && cb->dtype != DCC_Q32) ||
@@ -80,14 +93,11 @@ int dcc_model_state_dict(const dcc_model *m, dcc_model **out, dcc_error *err)
 		const dcc_tensor *t = &m->tensors[i];
 		char *base = companion_base(t->name);
 		if (base) {
-			char nm[DCC_MAX_NAME + 16];
-			snprintf(nm, sizeof(nm), "%s.codebook", base);
-			int shared = dcc_model_find(m, nm) != NULL;
-			snprintf(nm, sizeof(nm), "%s.index", base);
-			shared = shared && dcc_model_find(m, nm) != NULL;
-			int companion = dcc_model_find(m, base) || shared;
+			dcc_parts pt;
+			dcc_parts_find(m, base, &pt);
+			int shared = dcc_parts_shared(&pt), companion = pt.weight || shared;
 			/* A shared weight appears once, in place of its index tensor. */
-			if (companion && shared && !dcc_model_find(m, base) && has_suffix(t->name, ".index")) {
+			if (companion && shared && !pt.weight && t == pt.index) {
 				float *w;
 				rc = dcc_shared_dequantize(m, base, &w, err);
 				if (!rc)

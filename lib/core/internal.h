@@ -52,6 +52,22 @@ static inline void dcc_wr64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
+/* |x| as bits: ordered like the magnitudes for every non-NaN float. */
+static inline uint32_t dcc_abs_key(float x)
+{
+	uint32_t u;
+	memcpy(&u, &x, 4);
+	return u & 0x7fffffffu;
+}
+
+/* Float arrays selected from as one; the k-th smallest dcc_abs_key over
+ * them (0-based, k < their total). */
+typedef struct dcc_fspan {
+	const float *x;
+	size_t n;
+} dcc_fspan;
+uint32_t dcc_select_abs_key(const dcc_fspan *s, size_t ns, uint64_t k);
+
 /* A growable byte buffer for writers. */
 typedef struct dcc_buf {
 	uint8_t *p;

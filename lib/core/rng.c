@@ -2,7 +2,7 @@
  * on every machine, so `--seed` makes training and initialisation repeatable. */
 #include <math.h>
 
-#include "../dcc_nn.h"
+#include "internal.h"
 
 static uint64_t splitmix(uint64_t *x)
 {

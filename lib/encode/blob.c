@@ -9,6 +9,7 @@
 
 #include "../core/internal.h"
 #include "../dcc_encode.h"
+#include "../../formats/dcc_formats.h" /* TEMPORARY: the framing moves to formats/dcb.c */
 
 static const uint8_t MAGIC[8] = {0x89, 'D', 'C', 'B', '\r', '\n', 0x1a, '\n'};
 #define HDR 48

@@ -10,128 +10,6 @@
 #include "../dcc_nn.h"
 #include "../dcc_prune.h"
 
-void dcc_prunable_free(dcc_prunable *p, size_t n)
-{
-	for (size_t i = 0; p && i < n; i++) {
-		free(p[i].layer);
-		free(p[i].tensor);
-	}
-	free(p);
-}
-
-static int push(dcc_prunable **v, size_t *n, const char *layer, const char *tensor, int op, size_t rows,
-		size_t cols)
-{
-	dcc_prunable *q = realloc(*v, (*n + 1) * sizeof(**v));
-	if (!q)
-		return DCC_E_NOMEM;
-	*v = q;
-	dcc_prunable *p = &q[*n];
-	memset(p, 0, sizeof(*p));
-	p->layer = dcc_strdup(layer);
-	p->tensor = dcc_strdup(tensor);
-	p->op = op;
-	p->first = *n == 0;
-	p->rows = rows;
-	p->cols = cols;
-	(*n)++;
-	return p->layer && p->tensor ? 0 : DCC_E_NOMEM;
-}
-
-int dcc_prunable_list(const dcc_model *m, dcc_prunable **out, size_t *n, dcc_error *err)
-{
-	*out = NULL;
-	*n = 0;
-	int rc = 0;
-	if (dcc_model_get_kv(m, "dcc.graph")) {
-		dcc_net *net;
-		/* The net is only read for its layer list and shapes. */
-		if ((rc = dcc_net_from_model((dcc_model *)m, &net, err)))
-			return rc;
-		for (size_t i = 0; i < net->nlayers && !rc; i++) {
-			const dcc_layer *l = &net->layers[i];
-			for (int k = 0; k < l->nparam && !rc; k++)
-				if (l->p[k].is_weight)
-					rc = push(out, n, l->name, l->p[k].name, l->op, (size_t)l->p[k].shape[0],
-						  l->p[k].n / (size_t)l->p[k].shape[0]);
-		}
-		dcc_net_free(net);
-	} else {
-		for (size_t i = 0; i < m->ntensors && !rc; i++) {
-			const dcc_tensor *t = &m->tensors[i];
-			if (!dcc_dtype_is_float(t->dtype) || t->ndim < 2 || !t->shape[0])
-				continue;
-			uint64_t numel = dcc_tensor_numel(t);
-			rc = push(out, n, t->name, t->name, 0, (size_t)t->shape[0], (size_t)(numel / t->shape[0]));
-		}
-	}
-	if (rc) {
-		dcc_prunable_free(*out, *n);
-		*out = NULL;
-		*n = 0;
-		return dcc_fail(err, rc, "out of memory");
-	}
-	return 0;
-}
-
-int dcc_model_is_cnn(const dcc_prunable *p, size_t n)
-{
-	return n > 0 && p[0].op == DCC_OP_CONV2D;
-}
-
-/* ---- selection ---- */
-
-static inline uint32_t key(float x)
-{
-	uint32_t u;
-	memcpy(&u, &x, 4);
-	return u & 0x7fffffffu; /* |x| as bits: monotonic for non-NaN values */
-}
-
-/* A set of float arrays selected from as one. */
-typedef struct span {
-	const float *x;
-	size_t n;
-} span;
-
-/* The k-th smallest key over the spans: 11 + 11 + 10 bits. */
-static uint32_t select_key(const span *s, size_t ns, uint64_t k)
-{
-	static const int shift[3] = {21, 10, 0}, width[3] = {11, 11, 10};
-	uint32_t prefix = 0, pmask = 0;
-	uint64_t *hist = calloc(2048, sizeof(uint64_t));
-	if (!hist)
-		return 0;
-	for (int pass = 0; pass < 3; pass++) {
-		memset(hist, 0, 2048 * sizeof(uint64_t));
-		uint32_t bins = 1u << width[pass];
-		for (size_t j = 0; j < ns; j++)
-			for (size_t i = 0; i < s[j].n; i++) {
-				uint32_t u = key(s[j].x[i]);
-				if ((u & pmask) == prefix)
-					hist[(u >> shift[pass]) & (bins - 1)]++;
-			}
-		uint32_t b = 0;
-		while (b + 1 < bins && hist[b] <= k) {
-			k -= hist[b];
-			b++;
-		}
-		prefix |= b << shift[pass];
-		pmask |= (bins - 1) << shift[pass];
-	}
-	free(hist);
-	return prefix;
-}
-
-float dcc_select_abs(const float *x, size_t n, size_t k)
-{
-	span s = {x, n};
-	uint32_t u = select_key(&s, 1, k);
-	float f;
-	memcpy(&f, &u, 4);
-	return f;
-}
-
 /* ---- masks ---- */
 
 static int mask_of(dcc_model *m, const char *tensor, const dcc_tensor *w, uint8_t **mask, dcc_error *err)
@@ -214,13 +92,13 @@ static void cut_smallest(float *w, uint8_t *mask, const size_t *idx, size_t base
 			cut(mask, idx ? idx[i] : base + i);
 		return;
 	}
-	uint32_t t = key(dcc_select_abs(scratch, n, k - 1));
+	uint32_t t = dcc_abs_key(dcc_select_abs(scratch, n, k - 1));
 	size_t below = 0;
 	for (size_t i = 0; i < n; i++)
-		below += key(scratch[i]) < t;
+		below += dcc_abs_key(scratch[i]) < t;
 	size_t ties = k - below;
 	for (size_t i = 0; i < n; i++) {
-		uint32_t u = key(scratch[i]);
+		uint32_t u = dcc_abs_key(scratch[i]);
 		if (u < t || (u == t && ties && ties--))
 			cut(mask, idx ? idx[i] : base + i);
 	}
@@ -247,7 +125,7 @@ typedef struct cut_job {
 	uint64_t *nnz;    /* per thread */
 } cut_job;
 
-static inline uint32_t masked_key(const cut_job *j, size_t i) { return kept(j->mask, i) ? key(j->w[i]) : 0; }
+static inline uint32_t masked_key(const cut_job *j, size_t i) { return kept(j->mask, i) ? dcc_abs_key(j->w[i]) : 0; }
 
 static void cut_part(void *arg, int t)
 {
@@ -271,7 +149,7 @@ static void cut_part(void *arg, int t)
 			uint8_t old = j->mask[b], keep = 0;
 			size_t e = b * 8 + 8 < hi ? b * 8 + 8 : hi;
 			for (size_t i = b * 8; i < e; i++) {
-				uint32_t u = ((old >> (i - b * 8)) & 1) ? key(j->w[i]) : 0;
+				uint32_t u = ((old >> (i - b * 8)) & 1) ? dcc_abs_key(j->w[i]) : 0;
 				keep |= (uint8_t)((u >= j->t) << (i - b * 8));
 			}
 			keep &= old;
@@ -321,15 +199,15 @@ static int cut_unstructured(float *w, uint8_t *mask, size_t n, size_t k, uint64_
 			j.pass = 1;
 			dcc_parallel(nt, cut_part, &j); /* candidates, in position order */
 			/* t: the (want - below)-th smallest candidate key */
-			j.t = key(dcc_select_abs(j.cabs, nc, (size_t)(want - below)));
+			j.t = dcc_abs_key(dcc_select_abs(j.cabs, nc, (size_t)(want - below)));
 			size_t less = 0;
 			for (size_t c = 0; c < nc; c++)
-				less += key(j.cabs[c]) < j.t;
+				less += dcc_abs_key(j.cabs[c]) < j.t;
 			size_t ties = (size_t)(want + 1 - below) - less; /* keys equal to t that are cut */
 			j.pass = 2;
 			dcc_parallel(nt, cut_part, &j); /* cuts every key < t ... */
 			for (size_t c = 0; c < nc && ties; c++) /* ... and the first ties keys == t */
-				if (key(j.cabs[c]) == j.t) {
+				if (dcc_abs_key(j.cabs[c]) == j.t) {
 					cut(mask, j.cpos[c]);
 					*nnz -= w[j.cpos[c]] != 0.0f; /* counted as a survivor below */
 					w[j.cpos[c]] = 0.0f;
@@ -452,7 +330,7 @@ int dcc_prune_global(dcc_model *m, const dcc_prunable *p, size_t n, double spars
 {
 	if (!(sparsity >= 0 && sparsity < 1))
 		return dcc_fail(err, DCC_E_RANGE, "global sparsity %g is outside [0, 1)", sparsity);
-	span *s = calloc(n ? n : 1, sizeof(span));
+	dcc_fspan *s = calloc(n ? n : 1, sizeof(dcc_fspan));
 	uint8_t **masks = calloc(n ? n : 1, sizeof(uint8_t *));
 	int rc = s && masks ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	uint64_t total = 0;
@@ -470,15 +348,15 @@ int dcc_prune_global(dcc_model *m, const dcc_prunable *p, size_t n, double spars
 	}
 	uint64_t k = (uint64_t)llround(sparsity * (double)total);
 	if (!rc && k > 0) {
-		uint32_t th = select_key(s, n, k - 1);
+		uint32_t th = dcc_select_abs_key(s, n, k - 1);
 		uint64_t below = 0;
 		for (size_t j = 0; j < n; j++)
 			for (size_t i = 0; i < s[j].n; i++)
-				below += key(s[j].x[i]) < th;
+				below += dcc_abs_key(s[j].x[i]) < th;
 		uint64_t ties = k - below;
 		for (size_t j = 0; j < n; j++) {
 			for (size_t i = 0; i < s[j].n; i++) {
-				uint32_t u = key(s[j].x[i]);
+				uint32_t u = dcc_abs_key(s[j].x[i]);
 				if (u < th || (u == th && ties && ties--))
 					cut(masks[j], i);
 			}

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "dcc.h"
+#include "dcc_formats.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "dcc.h"
+#include "dcc_formats.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -48,9 +48,9 @@ static void test_worked_example(void)
 			w32(dram + PET + 16 * p + 12, 2);
 	}
 	w32(dram + IN, 1), w32(dram + IN + 4, 0), w32(dram + IN + 8, 2);
-	dcc_insn insn[] = {{DCC_OP_LOAD, 0, 0, 0, IN, 3, 0}, {DCC_OP_SPMV, 0, 0, 1, DESC, 0, 0},
-			   {DCC_OP_SYNC, 0, 0, 0, 0, 0, 0}, {DCC_OP_STORE, 0, 1, 0, OUT, 8, 0},
-			   {DCC_OP_END, 0, 0, 0, 0, 0, 0}};
+	dcc_insn insn[] = {{DCC_INSN_LOAD, 0, 0, 0, IN, 3, 0}, {DCC_INSN_SPMV, 0, 0, 1, DESC, 0, 0},
+			   {DCC_INSN_SYNC, 0, 0, 0, 0, 0, 0}, {DCC_INSN_STORE, 0, 1, 0, OUT, 8, 0},
+			   {DCC_INSN_END, 0, 0, 0, 0, 0, 0}};
 	dcc_program p = {insn, 5, 0, DRAM, IN, 3, OUT, 8, 8, 4};
 	dcc_accel_cfg c;
 	dcc_accel_defaults(&c);

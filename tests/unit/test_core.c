@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "../../lib/core/internal.h"
+#include "dcc_formats.h"
 #include "check.h"
 
 static void test_crc(void)

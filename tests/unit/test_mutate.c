@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "../../lib/core/internal.h"
+#include "dcc_formats.h"
 #include "check.h"
 
 typedef int (*reader_fn)(const uint8_t *, size_t, dcc_model *, dcc_error *);

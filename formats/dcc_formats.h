@@ -1,0 +1,85 @@
+/* dcc_formats.h: the whole API of formats/ -- bytes to plain structures
+ * (models, tensors, data sets) and back: the .dct container, NumPy's .npy
+ * and .npz, safetensors, IDX, ONNX, the data set directory.  Each reader
+ * bounds every size by the bytes present before it allocates.  formats/
+ * knows no algorithm and calls no stage. */
+#ifndef DCC_FORMATS_H_PUBLIC
+#define DCC_FORMATS_H_PUBLIC
+
+#include "../lib/dcc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { DCC_LOAD_TABLE_ONLY = 1, DCC_LOAD_NO_VERIFY = 2 };
+
+/* .dct container (formats/dct.md). */
+int dcc_dct_read(const char *path, int flags, dcc_model **out, dcc_error *err);
+int dcc_dct_read_mem(const void *buf, size_t n, int flags, dcc_model **out,
+		     dcc_error *err);
+int dcc_dct_write(FILE *fp, const dcc_model *m, dcc_error *err);
+/* Reads and verifies one tensor's data after a DCC_LOAD_TABLE_ONLY load. */
+int dcc_dct_load_tensor(const char *path, dcc_tensor *t, dcc_error *err);
+/* Reads n bytes of t's data from byte off, again, from the open .dct it
+ * was loaded from (unverified: the caller checks them against t->crc). */
+int dcc_dct_read_range(int fd, const dcc_tensor *t, uint64_t off, void *dst, size_t n, dcc_error *err);
+/* Checks a file's magic: 1 if it is a .dct, 0 otherwise. */
+int dcc_dct_sniff(const void *buf, size_t n);
+
+/* Interchange (formats/npy.md, npz.md, safetensors.md, idx.md). */
+typedef enum dcc_filekind {
+	DCC_FILE_UNKNOWN = 0,
+	DCC_FILE_DCT,
+	DCC_FILE_NPY,
+	DCC_FILE_NPZ,
+	DCC_FILE_SAFETENSORS,
+	DCC_FILE_IDX,
+	DCC_FILE_GZIP,
+	DCC_FILE_DCB,
+	DCC_FILE_DCI,
+	DCC_FILE_ONNX,
+} dcc_filekind;
+
+const char *dcc_filekind_name(int kind);
+int dcc_sniff(const void *buf, size_t n); /* dcc_filekind from content */
+int dcc_filekind_from_ext(const char *path);
+
+/* Whole-file read, bounded by max bytes. */
+int dcc_read_file(const char *path, size_t max, uint8_t **buf, size_t *n,
+		  dcc_error *err);
+/* gunzip a buffer, refusing output beyond max bytes. */
+int dcc_gunzip(const uint8_t *in, size_t n, size_t max, uint8_t **out,
+	       size_t *outn, dcc_error *err);
+
+/* Each reader adds tensors to m (name = the tensor's name; for .npy and
+ * IDX, the name given). */
+int dcc_npy_read_mem(const uint8_t *buf, size_t n, const char *name,
+		     dcc_model *m, dcc_error *err);
+int dcc_npy_write(FILE *fp, const dcc_tensor *t, dcc_error *err);
+int dcc_npy_write_mem(const dcc_tensor *t, uint8_t **buf, size_t *n, dcc_error *err);
+int dcc_npz_read_mem(const uint8_t *buf, size_t n, dcc_model *m, dcc_error *err);
+/* Writes the model's tensors as an npz; compress = deflate members. */
+int dcc_npz_write(FILE *fp, const dcc_model *m, int compress, dcc_error *err);
+int dcc_safetensors_read_mem(const uint8_t *buf, size_t n, dcc_model *m,
+			     dcc_error *err);
+int dcc_safetensors_write(FILE *fp, const dcc_model *m, dcc_error *err);
+int dcc_idx_read_mem(const uint8_t *buf, size_t n, const char *name,
+		     dcc_model *m, dcc_error *err);
+
+/* Reads any supported file (by content) into a model. */
+int dcc_import_file(const char *path, dcc_model **out, dcc_error *err);
+/* ONNX (formats/onnx.md): a sequential graph of supported operators in, a
+ * dcc network out (graph, tensors with PyTorch-style names); and back. */
+int dcc_onnx_read_mem(const uint8_t *buf, size_t n, dcc_model **out, dcc_error *err);
+int dcc_onnx_write(FILE *fp, dcc_model *m, dcc_error *err);
+
+/* A data set directory in the MNIST layout: train-images-idx3-ubyte,
+ * train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte
+ * (each gzipped or not). */
+int dcc_dataset_load(const char *dir, dcc_dataset **out, dcc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

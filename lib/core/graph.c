@@ -1,0 +1,359 @@
+/* graph.c: the network graph as data -- dcc.graph's lines parsed into
+ * nodes, every shape inferred and every parameter declared, once, when the
+ * graph is read (so a graph that does not fit is one error naming the
+ * node); and the list of weighted nodes every stage compresses. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../dcc_graph.h"
+#include "internal.h"
+
+/* The largest activation, in elements per sample. */
+#define DCC_MAX_ACT ((int64_t)1 << 28)
+
+static const char *const op_names[DCC_OP_COUNT] = {
+	[DCC_OP_FC] = "fc", [DCC_OP_CONV2D] = "conv2d", [DCC_OP_MAXPOOL2D] = "maxpool2d", [DCC_OP_RELU] = "relu",
+	[DCC_OP_FLATTEN] = "flatten", [DCC_OP_LSTM] = "lstm", [DCC_OP_SOFTMAX_CE] = "softmax_ce",
+	[DCC_OP_AVGPOOL2D] = "avgpool2d", [DCC_OP_SIGMOID] = "sigmoid", [DCC_OP_TANH] = "tanh",
+};
+_Static_assert(sizeof(op_names) / sizeof(op_names[0]) == DCC_OP_COUNT, "one name per operator");
+
+const char *dcc_op_name(int op)
+{
+	return op > 0 && op < DCC_OP_COUNT && op_names[op] ? op_names[op] : "?";
+}
+
+int dcc_op_from_name(const char *name)
+{
+	for (int op = 1; op < DCC_OP_COUNT; op++)
+		if (op_names[op] && !strcmp(name, op_names[op]))
+			return op;
+	return 0;
+}
+
+void dcc_node_clear(dcc_node *l)
+{
+	for (int k = 0; k < l->nparam; k++) {
+		if (l->p[k].owned)
+			free(l->p[k].w);
+		free(l->p[k].v);
+		free(l->p[k].name);
+	}
+	free(l->name);
+	memset(l, 0, sizeof(*l));
+}
+
+void dcc_graph_free(dcc_graph *g)
+{
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->n; i++)
+		dcc_node_clear(&g->nodes[i]);
+	free(g->nodes);
+	free(g->netname);
+	free(g);
+}
+
+size_t dcc_graph_max_act(const dcc_graph *g)
+{
+	size_t mx = (size_t)g->in_c * (size_t)g->in_h * (size_t)g->in_w;
+	for (size_t i = 0; i < g->n; i++)
+		mx = g->nodes[i].out_size > mx ? g->nodes[i].out_size : mx;
+	return mx;
+}
+
+/* "fc fc1 in=784 out=300" -> a layer with its attributes. */
+static int parse_line(const char *line, dcc_node *l, dcc_error *err)
+{
+	char buf[512], *save = NULL;
+	if (strlen(line) >= sizeof(buf))
+		return dcc_fail(err, DCC_E_FORMAT, "graph line too long");
+	strcpy(buf, line);
+	char *op = strtok_r(buf, " ", &save), *name = strtok_r(NULL, " ", &save);
+	if (!op || !name)
+		return dcc_fail(err, DCC_E_FORMAT, "graph line '%s' lacks an op and a name", line);
+	l->op = dcc_op_from_name(op);
+	if (!l->op)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': unknown op '%s'", name, op);
+	l->name = dcc_strdup(name);
+	if (!l->name)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	l->stride = 1;
+	for (char *kv; (kv = strtok_r(NULL, " ", &save));) {
+		char *eq = strchr(kv, '=');
+		if (!eq)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': attribute '%s' is not key=value", name, kv);
+		*eq = 0;
+		char *end;
+		long v = strtol(eq + 1, &end, 10);
+		if (*end || end == eq + 1 || v < 0 || v > (1L << 30))
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s=%s is not a size", name, kv, eq + 1);
+		int *dst = !strcmp(kv, "in") ? &l->in : !strcmp(kv, "out") ? &l->out : !strcmp(kv, "k") ? &l->k
+			   : !strcmp(kv, "stride") ? &l->stride : !strcmp(kv, "pad") ? &l->pad
+			   : !strcmp(kv, "hidden") ? &l->hidden : !strcmp(kv, "steps") ? &l->steps : NULL;
+		if (!dst)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': unknown attribute '%s'", name, kv);
+		*dst = (int)v;
+	}
+	return 0;
+}
+
+/* Output shape from input shape, in 64 bits (attributes reach 2^30);
+ * errors say why the layer cannot fit. */
+static int infer(dcc_node *l, int is_last, dcc_error *err)
+{
+	int64_t in = (int64_t)l->ic * l->ih * l->iw, oc = l->ic, oh = l->ih, ow = l->iw;
+	int64_t ph = (int64_t)l->ih + 2 * (int64_t)l->pad, pw = (int64_t)l->iw + 2 * (int64_t)l->pad;
+	switch (l->op) {
+	case DCC_OP_FC:
+		if (l->ih * l->iw != 1)
+			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': input is %dx%dx%d; put a flatten layer before fc",
+					l->name, l->ic, l->ih, l->iw);
+		if (l->in < 1 || l->out < 1 || l->in != in)
+			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': in=%d but its input has %lld features", l->name, l->in,
+					(long long)in);
+		oc = l->out, oh = ow = 1;
+		break;
+	case DCC_OP_CONV2D:
+		if (l->k < 1 || l->stride < 1 || l->in < 1 || l->out < 1)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': conv2d needs in, out, k >= 1", l->name);
+		if (l->in != l->ic)
+			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': in=%d but its input has %d channels", l->name, l->in, l->ic);
+		if (ph < l->k || pw < l->k)
+			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': a %dx%d kernel does not fit a %dx%d input", l->name,
+					l->k, l->k, l->ih, l->iw);
+		oc = l->out;
+		oh = (ph - l->k) / l->stride + 1;
+		ow = (pw - l->k) / l->stride + 1;
+		break;
+	case DCC_OP_MAXPOOL2D:
+	case DCC_OP_AVGPOOL2D:
+		if (l->k < 1 || l->stride < 1)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s needs k >= 1", l->name, dcc_op_name(l->op));
+		if (l->ih < l->k || l->iw < l->k)
+			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': a %dx%d window does not fit a %dx%d input", l->name,
+					l->k, l->k, l->ih, l->iw);
+		oh = (l->ih - l->k) / l->stride + 1;
+		ow = (l->iw - l->k) / l->stride + 1;
+		break;
+	case DCC_OP_RELU:
+	case DCC_OP_SIGMOID:
+	case DCC_OP_TANH:
+	case DCC_OP_SOFTMAX_CE:
+		break;
+	case DCC_OP_FLATTEN:
+		oc = in, oh = ow = 1;
+		break;
+	case DCC_OP_LSTM:
+		if (l->in < 1 || l->hidden < 1 || l->steps < 1)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': lstm needs in, hidden, steps >= 1", l->name);
+		if ((int64_t)l->in * l->steps != in || (l->ic > 1 && (int64_t)l->ih * l->iw > 1))
+			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': %d steps of %d features do not match its %dx%dx%d input",
+					l->name, l->steps, l->in, l->ic, l->ih, l->iw);
+		oc = l->hidden, oh = ow = 1;
+		break;
+	}
+	if (l->op == DCC_OP_SOFTMAX_CE && !is_last)
+		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': the loss must be the last layer", l->name);
+	/* every factor is at most 2^30 and positive, so the product fits */
+	if (oc > DCC_MAX_ACT || oh > DCC_MAX_ACT || ow > DCC_MAX_ACT || oc * oh * ow > DCC_MAX_ACT)
+		return dcc_fail(err, DCC_E_RANGE, "layer '%s': an output of %lldx%lldx%lld is too large (2^28 elements "
+				"per sample at most)", l->name, (long long)oc, (long long)oh, (long long)ow);
+	l->in_size = (size_t)in;
+	l->oc = (int)oc, l->oh = (int)oh, l->ow = (int)ow;
+	l->out_size = (size_t)(oc * oh * ow);
+	return 0;
+}
+
+static int set_param(dcc_node *l, int k, const char *suffix, int ndim, const uint64_t *shape,
+		     int is_weight)
+{
+	dcc_param *p = &l->p[k];
+	size_t len = strlen(l->name) + strlen(suffix) + 2;
+	p->name = malloc(len);
+	if (!p->name)
+		return DCC_E_NOMEM;
+	snprintf(p->name, len, "%s.%s", l->name, suffix);
+	p->ndim = ndim;
+	p->n = 1;
+	for (int d = 0; d < ndim; d++) {
+		p->shape[d] = shape[d];
+		p->n *= (size_t)shape[d];
+	}
+	p->is_weight = is_weight;
+	return 0;
+}
+
+/* The parameter list of a layer: names and shapes (before binding). */
+static int declare_params(dcc_node *l)
+{
+	int rc = 0;
+	if (l->op == DCC_OP_FC) {
+		uint64_t w[2] = {(uint64_t)l->out, (uint64_t)l->in}, b[1] = {(uint64_t)l->out};
+		l->nparam = 2;
+		rc |= set_param(l, 0, "weight", 2, w, 1);
+		rc |= set_param(l, 1, "bias", 1, b, 0);
+	} else if (l->op == DCC_OP_CONV2D) {
+		uint64_t w[4] = {(uint64_t)l->out, (uint64_t)l->in, (uint64_t)l->k, (uint64_t)l->k}, b[1] = {(uint64_t)l->out};
+		l->nparam = 2;
+		rc |= set_param(l, 0, "weight", 4, w, 1);
+		rc |= set_param(l, 1, "bias", 1, b, 0);
+	} else if (l->op == DCC_OP_LSTM) {
+		uint64_t g = 4 * (uint64_t)l->hidden;
+		uint64_t wi[2] = {g, (uint64_t)l->in}, wh[2] = {g, (uint64_t)l->hidden}, b[1] = {g};
+		l->nparam = 4;
+		rc |= set_param(l, 0, "weight_ih_l0", 2, wi, 1);
+		rc |= set_param(l, 1, "weight_hh_l0", 2, wh, 1);
+		rc |= set_param(l, 2, "bias_ih_l0", 1, b, 0);
+		rc |= set_param(l, 3, "bias_hh_l0", 1, b, 0);
+	}
+	return rc ? DCC_E_NOMEM : 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(((const dcc_node *const *)a)[0]->name, ((const dcc_node *const *)b)[0]->name);
+}
+
+/* Two nodes of one name: sorted once, O(n log n). */
+static int check_names(const dcc_graph *g, dcc_error *err)
+{
+	const dcc_node **v = malloc((g->n ? g->n : 1) * sizeof(*v));
+	if (!v)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < g->n; i++)
+		v[i] = &g->nodes[i];
+	qsort(v, g->n, sizeof(*v), cmp_name);
+	int rc = 0;
+	for (size_t i = 1; i < g->n && !rc; i++)
+		if (!strcmp(v[i - 1]->name, v[i]->name))
+			rc = dcc_fail(err, DCC_E_FORMAT, "two layers named '%s'", v[i]->name);
+	free(v);
+	return rc;
+}
+
+int dcc_graph_read(const dcc_model *m, dcc_graph **out, dcc_error *err)
+{
+	*out = NULL;
+	const dcc_kv *gk = dcc_model_get_kv(m, "dcc.graph");
+	const dcc_kv *is = dcc_model_get_kv(m, "dcc.input_shape");
+	int64_t classes;
+	if (!gk || gk->type != DCC_KV_ARR || gk->elem_type != DCC_KV_STR || gk->count == 0)
+		return dcc_fail(err, DCC_E_NOTFOUND, "no network graph (dcc.graph): a bare container of tensors "
+				"(create one with dcc train --net, or dcc import --net)");
+	/* each dimension bounded before the product, so it cannot overflow */
+	if (!is || is->type != DCC_KV_ARR || is->elem_type != DCC_KV_I64 || is->count != 3 || is->i[0] < 1 ||
+	    is->i[1] < 1 || is->i[2] < 1 || is->i[0] > DCC_MAX_ACT || is->i[1] > DCC_MAX_ACT || is->i[2] > DCC_MAX_ACT ||
+	    is->i[0] * is->i[1] > DCC_MAX_ACT || is->i[0] * is->i[1] * is->i[2] > DCC_MAX_ACT)
+		return dcc_fail(err, DCC_E_FORMAT, "dcc.input_shape must be [channels, height, width], 2^28 elements at most");
+	if (dcc_model_get_i64(m, "dcc.classes", &classes) || classes < 2 || classes > 65536)
+		return dcc_fail(err, DCC_E_FORMAT, "dcc.classes must be 2 or more");
+	dcc_graph *g = calloc(1, sizeof(*g));
+	if (!g || !(g->nodes = calloc(gk->count, sizeof(dcc_node)))) {
+		free(g);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	g->in_c = (int)is->i[0], g->in_h = (int)is->i[1], g->in_w = (int)is->i[2];
+	g->classes = (int)classes;
+	const char *nn = dcc_model_get_str(m, "dcc.net");
+	g->netname = dcc_strdup(nn ? nn : "custom");
+	int c = g->in_c, h = g->in_h, w = g->in_w, rc = g->netname ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < gk->count && !rc; i++) {
+		dcc_node *l = &g->nodes[i];
+		g->n = i + 1;
+		if ((rc = parse_line(gk->s[i], l, err)))
+			break;
+		l->ic = c, l->ih = h, l->iw = w;
+		if ((rc = infer(l, i + 1 == gk->count, err)))
+			break;
+		c = l->oc, h = l->oh, w = l->ow;
+		if ((rc = declare_params(l)))
+			rc = dcc_fail(err, rc, "out of memory");
+	}
+	if (!rc)
+		rc = check_names(g, err);
+	if (!rc) {
+		const dcc_node *last = &g->nodes[g->n - 1];
+		if (last->op != DCC_OP_SOFTMAX_CE)
+			rc = dcc_fail(err, DCC_E_FORMAT, "the graph must end with the loss (softmax_ce)");
+		else if (last->in_size != (size_t)classes)
+			rc = dcc_fail(err, DCC_E_SHAPE, "the network has %zu outputs but the data has %d classes",
+				      last->in_size, g->classes);
+	}
+	if (rc) {
+		dcc_graph_free(g);
+		return rc;
+	}
+	*out = g;
+	return 0;
+}
+
+/* ---- weighted nodes ---- */
+
+void dcc_prunable_free(dcc_prunable *p, size_t n)
+{
+	for (size_t i = 0; p && i < n; i++) {
+		free(p[i].layer);
+		free(p[i].tensor);
+	}
+	free(p);
+}
+
+static int push(dcc_prunable **v, size_t *n, const char *layer, const char *tensor, int op, size_t rows,
+		size_t cols)
+{
+	dcc_prunable *q = realloc(*v, (*n + 1) * sizeof(**v));
+	if (!q)
+		return DCC_E_NOMEM;
+	*v = q;
+	dcc_prunable *p = &q[*n];
+	memset(p, 0, sizeof(*p));
+	p->layer = dcc_strdup(layer);
+	p->tensor = dcc_strdup(tensor);
+	p->op = op;
+	p->first = *n == 0;
+	p->rows = rows;
+	p->cols = cols;
+	(*n)++;
+	return p->layer && p->tensor ? 0 : DCC_E_NOMEM;
+}
+
+int dcc_prunable_list(const dcc_model *m, dcc_prunable **out, size_t *n, dcc_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	int rc = 0;
+	if (dcc_model_get_kv(m, "dcc.graph")) {
+		dcc_graph *g;
+		if ((rc = dcc_graph_read(m, &g, err)))
+			return rc;
+		for (size_t i = 0; i < g->n && !rc; i++) {
+			const dcc_node *l = &g->nodes[i];
+			for (int k = 0; k < l->nparam && !rc; k++)
+				if (l->p[k].is_weight)
+					rc = push(out, n, l->name, l->p[k].name, l->op, (size_t)l->p[k].shape[0],
+						  l->p[k].n / (size_t)l->p[k].shape[0]);
+		}
+		dcc_graph_free(g);
+	} else {
+		for (size_t i = 0; i < m->ntensors && !rc; i++) {
+			const dcc_tensor *t = &m->tensors[i];
+			if (!dcc_dtype_is_float(t->dtype) || t->ndim < 2 || !t->shape[0])
+				continue;
+			uint64_t numel = dcc_tensor_numel(t);
+			rc = push(out, n, t->name, t->name, 0, (size_t)t->shape[0], (size_t)(numel / t->shape[0]));
+		}
+	}
+	if (rc) {
+		dcc_prunable_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return dcc_fail(err, rc, "out of memory");
+	}
+	return 0;
+}
+
+int dcc_model_is_cnn(const dcc_prunable *p, size_t n)
+{
+	return n > 0 && p[0].op == DCC_OP_CONV2D;
+}

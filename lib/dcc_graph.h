@@ -1,0 +1,100 @@
+/* dcc_graph.h: the network graph as data (lib/core) -- the operators dcc
+ * knows, the nodes of a model's dcc.graph with their attributes, shapes and
+ * declared parameters, checked once when the graph is read; and the list of
+ * weighted nodes that every stage works on.  Nothing here computes a layer:
+ * lib/nn binds the parameters and runs them, formats/ reads and writes the
+ * description. */
+#ifndef DCC_GRAPH_H
+#define DCC_GRAPH_H
+
+#include "dcc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Operators; the numbers are dcc's own (not on disk: the graph stores names). */
+typedef enum dcc_op {
+	DCC_OP_FC = 1,
+	DCC_OP_CONV2D,
+	DCC_OP_MAXPOOL2D,
+	DCC_OP_RELU,
+	DCC_OP_FLATTEN,
+	DCC_OP_LSTM,
+	DCC_OP_SOFTMAX_CE, /* the loss; logits are its input */
+	DCC_OP_AVGPOOL2D,  /* the mean of each k x k window, no padding */
+	DCC_OP_SIGMOID,
+	DCC_OP_TANH,
+	DCC_OP_COUNT
+} dcc_op;
+
+const char *dcc_op_name(int op);         /* "fc", "conv2d", ... ("?" if unknown) */
+int dcc_op_from_name(const char *name);  /* DCC_OP_* or 0 */
+
+/* A parameter of a node: its name and shape are the graph's; its values
+ * (w, v, mask) are bound by whoever runs the graph (lib/nn). */
+typedef struct dcc_param {
+	char *name;          /* tensor name: "fc1.weight" */
+	float *w;            /* values the arithmetic uses */
+	float *v;            /* momentum (while training) */
+	const uint8_t *mask; /* 1 bit per weight, 1 = kept; NULL = dense */
+	size_t n;
+	int ndim;
+	uint64_t shape[4];
+	int is_weight;       /* a weight matrix (prunable), not a bias */
+	int owned;           /* w was materialised from a shared/fixed tensor */
+} dcc_param;
+
+/* A node: operator, attributes as in the graph line, one sample's input and
+ * output shape (channels, height, width), and its parameters. */
+typedef struct dcc_node {
+	int op;
+	char *name;
+	int in, out, k, stride, pad, hidden, steps;
+	int ic, ih, iw, oc, oh, ow;
+	size_t in_size, out_size; /* elements per sample */
+	int nparam;
+	dcc_param p[4]; /* fc/conv: weight, bias; lstm: w_ih, w_hh, b_ih, b_hh */
+} dcc_node;
+
+/* The whole graph: nodes in execution order, each reading the previous
+ * node's output (the first reads the input). */
+typedef struct dcc_graph {
+	dcc_node *nodes;
+	size_t n;
+	int in_c, in_h, in_w, classes;
+	char *netname; /* dcc.net, or "custom" */
+} dcc_graph;
+
+/* Reads dcc.graph, dcc.input_shape and dcc.classes, infers every shape and
+ * declares every parameter; one error naming the node when it does not fit.
+ * Tensors are not looked at. */
+int dcc_graph_read(const dcc_model *m, dcc_graph **out, dcc_error *err);
+void dcc_graph_free(dcc_graph *g);
+/* Frees what a node holds (its name and parameter names; owned values). */
+void dcc_node_clear(dcc_node *l);
+/* The graph's largest activation, elements per sample (the input included). */
+size_t dcc_graph_max_act(const dcc_graph *g);
+
+/* ---- weighted nodes: what every stage compresses ---- */
+
+/* A compressible layer: one weight tensor (fc, conv, an LSTM matrix), or on a
+ * bare container any floating-point tensor of two or more dimensions. */
+typedef struct dcc_prunable {
+	char *layer;   /* the graph layer ("fc1", "lstm") or the tensor name */
+	char *tensor;  /* "fc1.weight", "lstm.weight_hh_l0" */
+	int op;        /* DCC_OP_* of its layer, 0 on a bare container */
+	int first;     /* the network's first layer with weights */
+	size_t rows, cols; /* the weight as a matrix: (out, in*kh*kw) */
+} dcc_prunable;
+
+/* Lists the model's compressible weights in graph (or tensor) order. */
+int dcc_prunable_list(const dcc_model *m, dcc_prunable **out, size_t *n, dcc_error *err);
+void dcc_prunable_free(dcc_prunable *p, size_t n);
+/* Is the network a CNN (its first weight layer a convolution)? */
+int dcc_model_is_cnn(const dcc_prunable *p, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
