@@ -99,7 +99,7 @@ int cmd_read_blob(const char *path, uint8_t **bytes, size_t *len)
 	dcc_error e = {0};
 	if (dcc_read_file(path, (size_t)1 << 36, bytes, len, &e))
 		return cmd_fail(path, &e);
-	if (!dcc_blob_sniff(*bytes, *len)) {
+	if (!dcc_dcb_sniff(*bytes, *len)) {
 		free(*bytes);
 		*bytes = NULL;
 		cmd_err("%s: not a dcc blob (make one with dcc encode)", path);
@@ -108,15 +108,28 @@ int cmd_read_blob(const char *path, uint8_t **bytes, size_t *len)
 	return 0;
 }
 
-int cmd_load_blob(const char *path, dcc_model **m, dcc_blob_info *info)
+int cmd_load_blob(const char *path, dcc_model **m, dcc_blob_info *info, dcc_sparse **keep, uint32_t *crc)
 {
-	uint8_t *b;
+	uint8_t *bytes;
 	size_t n;
-	if (cmd_read_blob(path, &b, &n))
+	*m = NULL;
+	if (cmd_read_blob(path, &bytes, &n))
 		return EXIT_FAIL;
+	if (crc)
+		*crc = dcc_crc32c(0, bytes, n);
 	dcc_error e = {0};
-	int rc = dcc_blob_decode(b, n, m, info, &e);
-	free(b);
+	dcc_blob b;
+	int rc = dcc_dcb_read_mem(bytes, n, &b, &e);
+	if (!rc)
+		rc = dcc_blob_unpack(&b, m, keep, &e);
+	if (!rc && info)
+		rc = dcc_blob_info_make(&b, NULL, info, &e);
+	if (rc && *m) {
+		dcc_model_free(*m);
+		*m = NULL;
+	}
+	dcc_blob_free(&b);
+	free(bytes);
 	return rc ? cmd_fail(path, &e) : 0;
 }
 

@@ -31,10 +31,13 @@ int cmd_load(const char *path, dcc_model **m);
 /* Writes m as .dct to path atomically, stamping dcc.version; refuses to
  * overwrite any of inputs unless force. Prints errors. */
 int cmd_save(const char *path, dcc_model *m, const char *const *inputs, int force);
-/* Reads and decodes a .dcb blob; info (may be NULL) gets its accounting,
- * bytes (may be NULL) the file's bytes (the caller frees). Prints errors. */
+/* Reads, checks and decodes a .dcb blob; info, keep (the stored streams) and
+ * crc (of the file's bytes) may be NULL.  Prints errors. */
 struct dcc_blob_info;
-int cmd_load_blob(const char *path, dcc_model **m, struct dcc_blob_info *info);
+struct dcc_sparse;
+int cmd_load_blob(const char *path, dcc_model **m, struct dcc_blob_info *info, struct dcc_sparse **keep,
+		  uint32_t *crc);
+/* The file's bytes, if it is a blob (the caller frees them). Prints errors. */
 int cmd_read_blob(const char *path, uint8_t **bytes, size_t *len);
 /* Reads and checks a .dci program. Prints errors. */
 struct dcc_program;

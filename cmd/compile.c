@@ -112,17 +112,12 @@ int cmd_compile(int argc, char **argv)
 	if (!out)
 		return cmd_usage_error(usage_compile, "no output given (-o OUT.dci)");
 	const char *in = argv[optind];
-	uint8_t *bytes;
-	size_t len;
-	if (cmd_read_blob(in, &bytes, &len))
-		return EXIT_FAIL;
 	dcc_error e = {0};
 	dcc_model *m;
-	uint32_t crc = dcc_crc32c(0, bytes, len);
-	int rc = dcc_blob_decode(bytes, len, &m, NULL, &e);
-	free(bytes);
-	if (rc)
-		return cmd_fail(in, &e);
+	uint32_t crc;
+	if (cmd_load_blob(in, &m, NULL, NULL, &crc))
+		return EXIT_FAIL;
+	int rc;
 	dcc_program p;
 	uint8_t *dram;
 	cfg.pes = (int)pes;

@@ -403,16 +403,11 @@ int cmd_emu(int argc, char **argv)
 	if (input && data)
 		return cmd_usage_error(usage, "give --input or --data, not both");
 	const char *bpath = argv[optind], *ppath = argv[optind + 1];
-	uint8_t *bytes;
-	size_t blen;
-	if (cmd_read_blob(bpath, &bytes, &blen))
-		return EXIT_FAIL;
-	uint32_t crc = dcc_crc32c(0, bytes, blen);
+	uint32_t crc;
 	dcc_model *m = NULL;
-	int rc = dcc_blob_decode(bytes, blen, &m, NULL, &e);
-	free(bytes);
-	if (rc)
-		return cmd_fail(bpath, &e);
+	if (cmd_load_blob(bpath, &m, NULL, NULL, &crc))
+		return EXIT_FAIL;
+	int rc;
 	dcc_program prog = {0};
 	dcc_net *net = NULL;
 	dcc_qfmt *fmt = NULL;

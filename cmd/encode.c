@@ -225,11 +225,19 @@ int cmd_encode(int argc, char **argv)
 	dcc_error e = {0};
 	uint8_t *blob = NULL;
 	size_t len = 0;
-	dcc_blob_info info;
-	int rc = dcc_blob_encode(m, &eo, &blob, &len, &info, &e);
+	dcc_blob_info info = {0};
+	dcc_blob b;
+	int rc = dcc_blob_build(m, &eo, &b, &e);
+	if (!rc)
+		rc = dcc_dcb_write_mem(&b, &blob, &len, &e);
+	if (!rc)
+		rc = dcc_blob_info_make(&b, m, &info, &e);
+	dcc_blob_free(&b);
 	dcc_model_free(m);
-	if (rc)
+	if (rc) {
+		free(blob);
 		return cmd_fail(in, &e);
+	}
 	rc = write_bytes(out, in, blob, len, force);
 	free(blob);
 	if (!rc) {
@@ -273,17 +281,11 @@ int cmd_decode(int argc, char **argv)
 		return cmd_usage_error(usage_decode, "no output given (-o OUT.dct)");
 	const char *in = argv[optind];
 	dcc_model *m;
-	uint8_t *bytes;
-	size_t blen;
-	if (cmd_read_blob(in, &bytes, &blen))
-		return EXIT_FAIL;
-	dcc_error e = {0};
 	dcc_blob_info info;
 	dcc_sparse *sp = NULL;
-	int rc = dcc_blob_decode_sparse(bytes, blen, &m, &info, csc ? &sp : NULL, &e);
-	free(bytes);
-	if (rc)
-		return cmd_fail(in, &e);
+	if (cmd_load_blob(in, &m, &info, csc ? &sp : NULL, NULL))
+		return EXIT_FAIL;
+	int rc;
 	const char *inputs[] = {in, NULL};
 	rc = csc ? write_csc(csc, in, &info, sp, force) : 0;
 	if (!rc)

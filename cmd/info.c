@@ -97,15 +97,11 @@ static int info_one(const char *path, int as_json, int verify, json_t *out_arr, 
 	size_t hn = fread(head, 1, sizeof(head), fp);
 	fclose(fp);
 	kind = dcc_sniff(head, hn);
-	int rc, blob = dcc_blob_sniff(head, hn);
+	int rc = 0, blob = dcc_dcb_sniff(head, hn);
 	const char *label = blob ? "dcb blob (shown decoded)" : dcc_filekind_name(kind);
 	if (blob) {
-		uint8_t *bytes;
-		size_t blen;
-		if (cmd_read_blob(path, &bytes, &blen))
+		if (cmd_load_blob(path, &m, NULL, NULL, NULL))
 			return EXIT_FAIL;
-		rc = dcc_blob_decode(bytes, blen, &m, NULL, &e);
-		free(bytes);
 	} else if (kind == DCC_FILE_DCT)
 		rc = dcc_dct_read(path, DCC_LOAD_TABLE_ONLY, &m, &e);
 	else

@@ -562,7 +562,7 @@ static int plot_report(const char *in, const opts *o)
 {
 	dcc_model *m;
 	dcc_blob_info info;
-	if (cmd_load_blob(in, &m, &info))
+	if (cmd_load_blob(in, &m, &info, NULL, NULL))
 		return EXIT_FAIL;
 	dcc_model_free(m);
 	dcc_canvas *c = dcc_canvas_new(o->w, o->h);

@@ -86,7 +86,7 @@ int cmd_report(int argc, char **argv)
 	const char *in = argv[optind];
 	dcc_model *m, *bm = NULL;
 	dcc_blob_info info;
-	if (cmd_load_blob(in, &m, &info))
+	if (cmd_load_blob(in, &m, &info, NULL, NULL))
 		return EXIT_FAIL;
 	uint64_t dense = 0, zdense = 0;
 	int rc = EXIT_FAIL;

@@ -74,6 +74,16 @@ int dcc_import_file(const char *path, dcc_model **out, dcc_error *err);
 int dcc_onnx_read_mem(const uint8_t *buf, size_t n, dcc_model **out, dcc_error *err);
 int dcc_onnx_write(FILE *fp, dcc_model *m, dcc_error *err);
 
+/* The .dcb blob (formats/dcb.md): the framing, the embedded container and
+ * each layer's record and stream headers.  The reader checks every size,
+ * checksum and reserved field, and that each stream holds the symbols its
+ * layer needs; the streams' payloads point into buf (keep it alive).  The
+ * writer sets the blob's and each record's sizes. */
+struct dcc_blob;
+int dcc_dcb_read_mem(const uint8_t *buf, size_t n, struct dcc_blob *b, dcc_error *err);
+int dcc_dcb_write_mem(struct dcc_blob *b, uint8_t **out, size_t *n, dcc_error *err);
+int dcc_dcb_sniff(const void *buf, size_t n);
+
 /* A data set directory in the MNIST layout: train-images-idx3-ubyte,
  * train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte
  * (each gzipped or not). */

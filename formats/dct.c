@@ -161,16 +161,9 @@ static int parse_kv(cur *c, dcc_model *m, dcc_error *err)
 		if ((rc = parse_kv_value(c, elem, &kv, j)))
 			goto bad;
 	/* Hand the parsed pair to the model. */
-	if (m->nkv == m->cap_kv) {
-		size_t cap = m->cap_kv ? 2 * m->cap_kv : 16;
-		dcc_kv *p = realloc(m->kv, cap * sizeof(*p));
-		rc = DCC_E_NOMEM;
-		if (!p)
-			goto bad;
-		m->kv = p;
-		m->cap_kv = cap;
-	}
-	m->kv[m->nkv++] = kv;
+	rc = DCC_E_NOMEM;
+	if (dcc_model_take_kv(m, &kv))
+		goto bad;
 	return 0;
 bad:
 	if (kv.s)

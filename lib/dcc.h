@@ -131,12 +131,23 @@ typedef struct dcc_kv {
 
 /* ---- the model: tensors + metadata ----------------------------------- */
 
+/* A name index: open addressing over positions + 1 (0 = empty), rebuilt
+ * when the list is reordered, so look-ups and adds are O(1) expected. */
+typedef struct dcc_name_index {
+	uint32_t *slot;
+	size_t cap;    /* a power of two, at least twice the names indexed */
+	size_t count;  /* names indexed: equal to the list's length when valid */
+} dcc_name_index;
+
 typedef struct dcc_model {
 	dcc_tensor *tensors;
 	size_t ntensors, cap_tensors;
 	dcc_kv *kv;
 	size_t nkv, cap_kv;
 	int has_data; /* 0 when loaded with DCC_LOAD_TABLE_ONLY */
+	/* the lists' name indexes: change tensors[] and kv[] only through the
+	 * functions below, or call dcc_model_reindex after */
+	dcc_name_index tix, kix;
 } dcc_model;
 
 dcc_model *dcc_model_new(void);
@@ -151,6 +162,12 @@ int dcc_model_add_zeros(dcc_model *m, const char *name, int dtype, int bits,
 			int fl, int ndim, const uint64_t *shape,
 			dcc_tensor **out, dcc_error *err);
 int dcc_model_remove(dcc_model *m, const char *name);
+/* Puts the tensors in the order of names[0..n) (each exactly once). */
+int dcc_model_reorder(dcc_model *m, const char *const *names, size_t n, dcc_error *err);
+/* Appends a metadata pair, taking ownership of what kv holds (readers). */
+int dcc_model_take_kv(dcc_model *m, dcc_kv *kv);
+/* After tensors[] or kv[] were changed directly: rebuilds the indexes. */
+void dcc_model_reindex(dcc_model *m);
 /* Deep copy of a model. */
 int dcc_model_clone(const dcc_model *m, dcc_model **out, dcc_error *err);
 

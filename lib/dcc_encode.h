@@ -1,10 +1,12 @@
 /* dcc_encode.h: sparse layouts (Deep Compression's relative-index CSC,
- * EIE's per-PE interleaved CSC), canonical Huffman coding, and the .dcb
- * blob (formats/dcb.md) with its exact decoder. */
+ * EIE's per-PE interleaved CSC, compressed sparse banks), canonical
+ * Huffman coding, and the blob's layers in memory with their exact decoder
+ * (the blob's bytes are formats/dcb.c's). */
 #ifndef DCC_ENCODE_H
 #define DCC_ENCODE_H
 
 #include "dcc.h"
+#include "dcc_blob.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,8 +28,6 @@ int dcc_huff_decode(const uint8_t *in, size_t len, size_t n, uint32_t alphabet, 
 double dcc_entropy_bits(const uint32_t *sym, size_t n, uint32_t alphabet);
 
 /* ---- sparse layouts ---- */
-
-enum { DCC_LAYOUT_CSC = 0, DCC_LAYOUT_EIE = 1, DCC_LAYOUT_CBS = 2 };
 
 /* A layer's weights as (value symbol) entries in column-major order of the
  * (rows, cols) matrix, with relative row indices.  A gap of more than
@@ -66,8 +66,6 @@ int dcc_cbs_expand(const dcc_sparse *s, uint8_t *present, uint32_t *sym, dcc_err
 
 /* ---- the blob ---- */
 
-enum { DCC_ENTROPY_NONE = 0, DCC_ENTROPY_HUFFMAN = 1, DCC_ENTROPY_ZSTD = 2 };
-
 typedef struct dcc_encode_opts {
 	int layout;       /* DCC_LAYOUT_* */
 	int index_bits_fc, index_bits_conv; /* CSC relative index widths (default 5, 8) */
@@ -104,19 +102,19 @@ typedef struct dcc_blob_info {
 	uint64_t dense_f32_bytes; /* every weight and bias as float32 */
 } dcc_blob_info;
 
-/* Encodes m as a blob in memory.  Shared and fixed-point weight layers are
- * encoded; every other tensor and the metadata travel in the embedded
- * container.  info (may be NULL) gets the accounting. */
-int dcc_blob_encode(const dcc_model *m, const dcc_encode_opts *o, uint8_t **out, size_t *len, dcc_blob_info *info,
-		    dcc_error *err);
-/* The exact inverse: the same tensors, in the same order, and metadata. */
-int dcc_blob_decode(const uint8_t *buf, size_t len, dcc_model **out, dcc_blob_info *info, dcc_error *err);
-/* The same, also handing back each layer's stored streams, decoded
- * (*keep: info->nlayers entries; free each with dcc_sparse_free, then it). */
-int dcc_blob_decode_sparse(const uint8_t *buf, size_t len, dcc_model **out, dcc_blob_info *info, dcc_sparse **keep,
-			   dcc_error *err);
+/* Builds the blob of m: shared and fixed-point weight layers encoded, every
+ * other tensor and the metadata in the embedded container (formats/dcb.c
+ * writes the bytes). */
+int dcc_blob_build(const dcc_model *m, const dcc_encode_opts *o, dcc_blob *b, dcc_error *err);
+/* The exact inverse, from a blob formats/dcb.c has read: the same tensors,
+ * in the same order, and metadata.  The model is b->rest, completed (b no
+ * longer holds it).  keep (may be NULL) gets each layer's stored streams,
+ * decoded (b->nlayers entries; free each with dcc_sparse_free, then it). */
+int dcc_blob_unpack(dcc_blob *b, dcc_model **out, dcc_sparse **keep, dcc_error *err);
+/* The accounting of a blob (built and written, or read and unpacked); m (may
+ * be NULL) gives the dense float32 size. */
+int dcc_blob_info_make(const dcc_blob *b, const dcc_model *m, dcc_blob_info *info, dcc_error *err);
 void dcc_blob_info_free(dcc_blob_info *i);
-int dcc_blob_sniff(const void *buf, size_t n);
 
 #ifdef __cplusplus
 }

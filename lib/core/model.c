@@ -1,8 +1,103 @@
-/* model.c: a model is tensors plus typed metadata; this file owns both lists. */
+/* model.c: a model is tensors plus typed metadata; this file owns both
+ * lists and their name indexes (hash tables over positions), so finding a
+ * name, and refusing a second one, is O(1) expected however many there are. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* ---- name indexes ---- */
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+	return h ^ (h >> 29);
+}
+
+/* Lists shorter than this are searched; no index is worth building. */
+#define INDEX_MIN 16
+
+static void index_free(dcc_name_index *x)
+{
+	free(x->slot);
+	memset(x, 0, sizeof(*x));
+}
+
+static int index_grow(dcc_name_index *x, size_t want)
+{
+	size_t cap = 64;
+	while (cap < 2 * want + 2)
+		cap *= 2;
+	uint32_t *s = calloc(cap, sizeof(uint32_t));
+	if (!s)
+		return DCC_E_NOMEM;
+	free(x->slot);
+	x->slot = s;
+	x->cap = cap;
+	x->count = 0;
+	return 0;
+}
+
+static void index_put(dcc_name_index *x, const char *name, size_t pos)
+{
+	size_t i = (size_t)name_hash(name) & (x->cap - 1);
+	while (x->slot[i])
+		i = (i + 1) & (x->cap - 1);
+	x->slot[i] = (uint32_t)(pos + 1);
+	x->count++;
+}
+
+/* The index of a list whose i-th name is name_at(list, i), made valid. */
+typedef const char *(*name_at_fn)(const void *list, size_t i);
+
+static int index_sync(dcc_name_index *x, const void *list, size_t n, name_at_fn name_at)
+{
+	if (x->slot && x->count == n)
+		return 0;
+	if (n >= UINT32_MAX || index_grow(x, n))
+		return DCC_E_NOMEM;
+	for (size_t i = 0; i < n; i++)
+		index_put(x, name_at(list, i), i);
+	return 0;
+}
+
+/* Position of name, or -1 (as SIZE_MAX). */
+static size_t index_find(dcc_name_index *x, const void *list, size_t n, name_at_fn name_at, const char *name)
+{
+	if (n < INDEX_MIN || index_sync(x, list, n, name_at)) {
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(name_at(list, i), name))
+				return i;
+		return SIZE_MAX;
+	}
+	for (size_t i = (size_t)name_hash(name) & (x->cap - 1); x->slot[i]; i = (i + 1) & (x->cap - 1))
+		if (!strcmp(name_at(list, x->slot[i] - 1), name))
+			return x->slot[i] - 1;
+	return SIZE_MAX;
+}
+
+/* After appending the n-th entry: index it too if the index is live. */
+static void index_added(dcc_name_index *x, const char *name, size_t n)
+{
+	if (!x->slot || x->count != n - 1)
+		return;
+	if (2 * n + 2 > x->cap) { /* rebuilt on the next look-up */
+		x->count = SIZE_MAX;
+		return;
+	}
+	index_put(x, name, n - 1);
+}
+
+static const char *tensor_name_at(const void *list, size_t i) { return ((const dcc_tensor *)list)[i].name; }
+static const char *kv_name_at(const void *list, size_t i) { return ((const dcc_kv *)list)[i].key; }
+
+void dcc_model_reindex(dcc_model *m)
+{
+	m->tix.count = SIZE_MAX;
+	m->kix.count = SIZE_MAX;
+}
 
 dcc_model *dcc_model_new(void)
 {
@@ -37,15 +132,16 @@ void dcc_model_free(dcc_model *m)
 		kv_clear(&m->kv[i]);
 	free(m->tensors);
 	free(m->kv);
+	index_free(&m->tix);
+	index_free(&m->kix);
 	free(m);
 }
 
 dcc_tensor *dcc_model_find(const dcc_model *m, const char *name)
 {
-	for (size_t i = 0; i < m->ntensors; i++)
-		if (!strcmp(m->tensors[i].name, name))
-			return &m->tensors[i];
-	return NULL;
+	/* the index is a cache: filling it does not change the model */
+	size_t i = index_find((dcc_name_index *)&m->tix, m->tensors, m->ntensors, tensor_name_at, name);
+	return i == SIZE_MAX ? NULL : &m->tensors[i];
 }
 
 int dcc_model_add(dcc_model *m, const char *name, int dtype, int bits, int fl,
@@ -84,6 +180,7 @@ int dcc_model_add(dcc_model *m, const char *name, int dtype, int bits, int fl,
 			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 		}
 		m->ntensors++;
+		index_added(&m->tix, t->name, m->ntensors);
 	}
 	t->dtype = dtype;
 	t->bits = dtype == DCC_PACKED ? bits : dcc_dtype_bits(dtype, 0);
@@ -133,17 +230,63 @@ int dcc_model_remove(dcc_model *m, const char *name)
 	size_t i = (size_t)(t - m->tensors);
 	memmove(t, t + 1, (m->ntensors - i - 1) * sizeof(*t));
 	m->ntensors--;
+	m->tix.count = SIZE_MAX; /* positions moved */
 	return 0;
+}
+
+int dcc_model_reorder(dcc_model *m, const char *const *names, size_t n, dcc_error *err)
+{
+	if (n != m->ntensors)
+		return dcc_fail(err, DCC_E_ARG, "an order of %zu tensors for %zu", n, m->ntensors);
+	dcc_tensor *v = malloc((n ? n : 1) * sizeof(*v));
+	uint8_t *used = calloc(n ? n : 1, 1);
+	int rc = v && used ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < n; i++) {
+		dcc_tensor *t = dcc_model_find(m, names[i]);
+		size_t j = t ? (size_t)(t - m->tensors) : 0;
+		if (!t || used[j])
+			rc = dcc_fail(err, DCC_E_FORMAT, "tensor '%s' %s", names[i], t ? "is listed twice" : "is missing");
+		else
+			used[j] = 1, v[i] = *t;
+	}
+	if (!rc) {
+		memcpy(m->tensors, v, n * sizeof(*v));
+		m->tix.count = SIZE_MAX;
+	}
+	free(v);
+	free(used);
+	return rc;
 }
 
 /* ---- metadata ---- */
 
 const dcc_kv *dcc_model_get_kv(const dcc_model *m, const char *key)
 {
-	for (size_t i = 0; i < m->nkv; i++)
-		if (!strcmp(m->kv[i].key, key))
-			return &m->kv[i];
-	return NULL;
+	size_t i = index_find((dcc_name_index *)&m->kix, m->kv, m->nkv, kv_name_at, key);
+	return i == SIZE_MAX ? NULL : &m->kv[i];
+}
+
+static int kv_room(dcc_model *m)
+{
+	if (m->nkv < m->cap_kv)
+		return 0;
+	size_t cap = m->cap_kv ? 2 * m->cap_kv : 16;
+	dcc_kv *p = realloc(m->kv, cap * sizeof(*p));
+	if (!p)
+		return DCC_E_NOMEM;
+	m->kv = p;
+	m->cap_kv = cap;
+	return 0;
+}
+
+int dcc_model_take_kv(dcc_model *m, dcc_kv *kv)
+{
+	if (kv_room(m))
+		return DCC_E_NOMEM;
+	m->kv[m->nkv++] = *kv;
+	index_added(&m->kix, kv->key, m->nkv);
+	memset(kv, 0, sizeof(*kv));
+	return 0;
 }
 
 const char *dcc_model_get_str(const dcc_model *m, const char *key)
@@ -164,28 +307,23 @@ int dcc_model_get_i64(const dcc_model *m, const char *key, int64_t *out)
 /* Returns a cleared slot for key: the existing one (emptied), or a new one. */
 static dcc_kv *kv_slot(dcc_model *m, const char *key)
 {
-	for (size_t i = 0; i < m->nkv; i++)
-		if (!strcmp(m->kv[i].key, key)) {
-			char *k = m->kv[i].key;
-			m->kv[i].key = NULL;
-			kv_clear(&m->kv[i]);
-			m->kv[i].key = k;
-			return &m->kv[i];
-		}
-	if (m->nkv == m->cap_kv) {
-		size_t cap = m->cap_kv ? 2 * m->cap_kv : 16;
-		dcc_kv *p = realloc(m->kv, cap * sizeof(*p));
-		if (!p)
-			return NULL;
-		m->kv = p;
-		m->cap_kv = cap;
+	dcc_kv *old = (dcc_kv *)dcc_model_get_kv(m, key);
+	if (old) {
+		char *k = old->key;
+		old->key = NULL;
+		kv_clear(old);
+		old->key = k;
+		return old;
 	}
+	if (kv_room(m))
+		return NULL;
 	dcc_kv *kv = &m->kv[m->nkv];
 	memset(kv, 0, sizeof(*kv));
 	kv->key = dcc_strdup(key);
 	if (!kv->key)
 		return NULL;
 	m->nkv++;
+	index_added(&m->kix, kv->key, m->nkv);
 	return kv;
 }
 
@@ -276,14 +414,15 @@ int dcc_model_append_str(dcc_model *m, const char *key, const char *v)
 
 int dcc_model_del_kv(dcc_model *m, const char *key)
 {
-	for (size_t i = 0; i < m->nkv; i++)
-		if (!strcmp(m->kv[i].key, key)) {
-			kv_clear(&m->kv[i]);
-			memmove(&m->kv[i], &m->kv[i + 1], (m->nkv - i - 1) * sizeof(dcc_kv));
-			m->nkv--;
-			return 0;
-		}
-	return DCC_E_NOTFOUND;
+	dcc_kv *kv = (dcc_kv *)dcc_model_get_kv(m, key);
+	if (!kv)
+		return DCC_E_NOTFOUND;
+	size_t i = (size_t)(kv - m->kv);
+	kv_clear(kv);
+	memmove(&m->kv[i], &m->kv[i + 1], (m->nkv - i - 1) * sizeof(dcc_kv));
+	m->nkv--;
+	m->kix.count = SIZE_MAX; /* positions moved */
+	return 0;
 }
 
 static int kv_copy(dcc_model *d, const dcc_kv *kv)
