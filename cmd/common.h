@@ -19,6 +19,8 @@ extern const char *cmd_name;
 void cmd_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "dcc NAME: PATH: msg" for a library error; returns EXIT_FAIL. */
 int cmd_fail(const char *path, const dcc_error *e);
+/* A library's progress or log line on stderr (a log callback's ctx unused). */
+void cmd_log_line(void *ctx, const char *line);
 /* A usage error: message (if any) and the usage on stderr; returns 2. */
 int cmd_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* --help: usage on stdout; returns 0 (or 1 when stdout fails). */
@@ -61,45 +63,6 @@ void cmd_progress(void *ctx, const struct dcc_train_status *s);
 /* Parses a schedule: const | cosine | step[:EVERY[:GAMMA]]. */
 struct dcc_train_opts;
 int cmd_parse_schedule(const char *usage, const char *s, struct dcc_train_opts *o);
-
-struct dcc_net;
-struct dcc_model;
-/* Retraining shared by the stages that fine-tune (prune, dsd, share, svd):
- * the options below, parsed by cmd_tune_option, and one call that binds the
- * network, trains it in place and measures its test accuracy. */
-typedef struct cmd_tune {
-	const char *data;
-	long batch, seed, limit, threads;
-	double lr, lr_scale; /* lr: absolute (NAN = the net's default x lr_scale) */
-	double weight_decay;   /* NAN: the net's default */
-	struct dcc_dataset *d; /* loaded on first use */
-	const char *ctx;       /* progress label */
-	void (*after_step)(void *step_ctx, struct dcc_net *n);
-	void *step_ctx;
-} cmd_tune;
-#define CMD_TUNE_OPTIONS                                                                           \
-	{"data", required_argument, NULL, 1001}, {"lr", required_argument, NULL, 1002},               \
-	{"batch", required_argument, NULL, 1003}, {"seed", required_argument, NULL, 1004},            \
-	{"limit", required_argument, NULL, 1005}, {"threads", required_argument, NULL, 1006}
-#define CMD_TUNE_HELP                                                                              \
-	"  --data DIR            IDX data set (default " DCC_DEFAULT_DATA ")\n"                   \
-	"  --lr X                retraining learning rate (default: the net's / 10)\n"            \
-	"  --batch N             minibatch size (default 64)\n"                                   \
-	"  --seed N              shuffling seed (default 1)\n"                                    \
-	"  --limit N             train on the first N training images only\n"                     \
-	"  --threads N           worker threads (default: all cores)\n"
-void cmd_tune_init(cmd_tune *t);
-/* Handles one of CMD_TUNE_OPTIONS: 0 handled, -1 not ours, else the exit
- * status of a usage error. */
-int cmd_tune_option(const char *usage, int c, const char *arg, cmd_tune *t);
-/* Trains m in place for `epochs` (masks kept; 0 epochs only evaluates) and
- * stores its test accuracy in *acc.  Prints errors. */
-int cmd_tune_run(cmd_tune *t, struct dcc_model *m, int epochs, double *acc);
-/* t's data set, loaded on first use (NULL after printing an error). */
-struct dcc_dataset *cmd_tune_data(cmd_tune *t);
-/* Test accuracy of m on t's data. */
-int cmd_tune_eval(cmd_tune *t, struct dcc_model *m, double *acc);
-void cmd_tune_free(cmd_tune *t);
 
 /* Per-layer integer options: "B" for every layer or KEY=B,... where KEY is
  * a layer, a tensor, a kind (fc, conv, lstm) or default; out[i] = 0 where

@@ -8,7 +8,7 @@
 
 #include "../lib/dcc_fixed.h"
 #include "../lib/dcc_nn.h"
-#include "common.h"
+#include "stage.h"
 
 static const char usage[] =
 	"usage: dcc fixed IN.dct [--weights SPEC] [--acts SPEC] [OPTIONS] -o OUT.dct\n"
@@ -43,158 +43,172 @@ static const char usage[] =
 	"  --force               overwrite OUT even when it is the input\n"
 	"  -h, --help            show this help\n";
 
-/* Accuracy of formats chosen for widths wb/ab on the held-out view. */
-static int score(const dcc_net *n, const dcc_dataset *d, const dcc_dataset *view, size_t calib, const int *wb,
-		 const int *ab, int bbits, int in_bw, int threads, double *acc)
-{
-	dcc_error e = {0};
-	dcc_qfmt *fmt = calloc(n->nlayers, sizeof(*fmt));
-	dcc_qnet *q = NULL;
-	dcc_qeval r = {0};
-	int in_fl, rc = !fmt || dcc_fixed_choose(n, d, calib, wb, ab, bbits, in_bw, 0, fmt, &in_fl, NULL, NULL, &e) ||
-			dcc_qnet_build(n, fmt, in_bw, in_fl, &q, &e) || dcc_qnet_eval(q, view, 0, 0, threads, &r, &e);
-	if (rc)
-		cmd_err("%s", e.msg[0] ? e.msg : "out of memory");
-	*acc = r.accuracy;
-	free(r.logits);
-	dcc_qnet_free(q);
-	free(fmt);
-	return rc;
-}
+typedef struct fixed_args {
+	cmd_stage st;
+	const char *wspec, *aspec;
+	long bbits, inbits, calib, simg;
+	double margin;
+	int stat, search;
+} fixed_args;
 
-/* Ristretto-like: the smallest widths per group, then per layer, greedily,
- * keeping held-out accuracy within margin points of float. */
-static int run_search(const dcc_net *n, const dcc_dataset *d, size_t calib, size_t simg, double margin, int bbits,
-		      int *in_bw, int *wb, int *ab, int threads)
+static int parse(int argc, char **argv, fixed_args *a)
 {
-	static const int ladder[] = {16, 12, 10, 8, 7, 6, 5, 4, 3, 2};
-	size_t L = n->nlayers;
-	if (simg > d->ntest / 2)
-		simg = d->ntest / 2;
-	dcc_dataset view = *d; /* the first simg test images; the rest judge the result */
-	view.ntest = simg;
-	dcc_eval_result fr = {0};
-	dcc_error e = {0};
-	if (dcc_eval(n, &view, 0, 0, threads, &fr, &e)) {
-		cmd_err("%s", e.msg);
-		return EXIT_FAIL;
-	}
-	double floor_acc = fr.accuracy - margin / 100, acc;
-	dcc_eval_result_free(&fr);
-	fprintf(stderr, "search: float %.2f%% on the first %zu test images; keeping >= %.2f%%\n", 100 * fr.accuracy,
-		simg, 100 * floor_acc);
-	for (size_t i = 0; i < L; i++)
-		if (n->layers[i].op == DCC_OP_FC || n->layers[i].op == DCC_OP_CONV2D)
-			wb[i] = ab[i] = 16;
-	*in_bw = 16;
-	/* groups: conv weights, fc weights, activations (the input with them) */
-	const char *gname[3] = {"conv weights", "fc weights", "activations"};
-	for (int gi = 0; gi < 3; gi++) {
-		int best = 16, any = 0;
-		for (size_t k = 1; k < sizeof(ladder) / sizeof(ladder[0]); k++) {
-			int *w2 = malloc(L * sizeof(int)), *a2 = malloc(L * sizeof(int));
-			memcpy(w2, wb, L * sizeof(int)), memcpy(a2, ab, L * sizeof(int));
-			int ib = *in_bw;
-			for (size_t i = 0; i < L; i++) {
-				int op = n->layers[i].op;
-				if (gi == 0 && op == DCC_OP_CONV2D) w2[i] = ladder[k], any = 1;
-				if (gi == 1 && op == DCC_OP_FC) w2[i] = ladder[k], any = 1;
-				if (gi == 2 && (op == DCC_OP_FC || op == DCC_OP_CONV2D)) a2[i] = ladder[k], ib = ladder[k], any = 1;
-			}
-			int rc = any ? score(n, d, &view, calib, w2, a2, bbits, ib, threads, &acc) : 0;
-			if (!rc && any && acc >= floor_acc) {
-				best = ladder[k];
-				memcpy(wb, w2, L * sizeof(int)), memcpy(ab, a2, L * sizeof(int));
-				*in_bw = ib;
-			}
-			free(w2), free(a2);
-			if (rc)
-				return EXIT_FAIL;
-			if (!any || best != ladder[k])
-				break;
-		}
-		if (any)
-			fprintf(stderr, "search: %s at %d bits\n", gname[gi], best);
-	}
-	/* per layer weights: lower the layer that costs least, while within margin */
-	for (int round = 0; round < 64; round++) {
-		int pick = -1;
-		double pick_acc = -1;
-		for (size_t i = 0; i < L; i++) {
-			if ((n->layers[i].op != DCC_OP_FC && n->layers[i].op != DCC_OP_CONV2D) || wb[i] <= 2)
-				continue;
-			int save = wb[i];
-			wb[i] = save - 1;
-			int rc = score(n, d, &view, calib, wb, ab, bbits, *in_bw, threads, &acc);
-			wb[i] = save;
-			if (rc)
-				return EXIT_FAIL;
-			if (acc >= floor_acc && acc > pick_acc)
-				pick = (int)i, pick_acc = acc;
-		}
-		if (pick < 0)
-			break;
-		wb[pick]--;
-		fprintf(stderr, "search: %s weights to %d bits (%.2f%%)\n", n->layers[pick].name, wb[pick], 100 * pick_acc);
-	}
-	return 0;
-}
-
-int cmd_fixed(int argc, char **argv)
-{
-	enum { O_W = 256, O_A, O_B, O_IN, O_STATIC, O_CALIB, O_DATA, O_LIMIT, O_THREADS, O_JSON, O_FORCE, O_SEARCH,
-	       O_MARGIN, O_SIMG };
+	enum { O_W = 256, O_A, O_B, O_IN, O_STATIC, O_CALIB, O_SEARCH, O_MARGIN, O_SIMG };
 	static const struct option opts[] = {
 		{"weights", required_argument, NULL, O_W}, {"acts", required_argument, NULL, O_A},
 		{"bias-bits", required_argument, NULL, O_B}, {"input-bits", required_argument, NULL, O_IN},
 		{"static", no_argument, NULL, O_STATIC}, {"calib", required_argument, NULL, O_CALIB},
-		{"data", required_argument, NULL, O_DATA}, {"limit", required_argument, NULL, O_LIMIT},
-		{"threads", required_argument, NULL, O_THREADS}, {"json", no_argument, NULL, O_JSON},
-		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, O_FORCE},
 		{"search", no_argument, NULL, O_SEARCH}, {"margin", required_argument, NULL, O_MARGIN},
 		{"search-images", required_argument, NULL, O_SIMG},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		CMD_DATA_OPTIONS, CMD_OUT_OPTIONS, {NULL, 0, NULL, 0},
 	};
-	int search = 0;
-	double margin = 1;
-	long simg = 2000;
-	const char *wspec = "16", *aspec = "16", *data = NULL, *out = NULL;
-	long bbits = 16, inbits = 0, calib = 256, limit = 0, threads = 0;
-	int stat = 0, as_json = 0, force = 0, c;
+	cmd_stage_init(&a->st, usage);
+	a->wspec = a->aspec = "16";
+	a->bbits = 16, a->calib = 256, a->simg = 2000, a->margin = 1;
+	int c;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		int bad = 0;
 		switch (c) {
-		case O_W: wspec = optarg; break;
-		case O_A: aspec = optarg; break;
-		case O_B: bad = cmd_parse_long(usage, "--bias-bits", optarg, 1, DCC_BW_MAX, &bbits); break;
-		case O_IN: bad = cmd_parse_long(usage, "--input-bits", optarg, 1, DCC_BW_MAX, &inbits); break;
-		case O_STATIC: stat = 1; break;
-		case O_CALIB: bad = cmd_parse_long(usage, "--calib", optarg, 1, 1000000, &calib); break;
-		case O_DATA: data = optarg; break;
-		case O_LIMIT: bad = cmd_parse_long(usage, "--limit", optarg, 1, 0x7fffffffL, &limit); break;
-		case O_THREADS: bad = cmd_parse_long(usage, "--threads", optarg, 1, 1024, &threads); break;
-		case O_JSON: as_json = 1; break;
-		case O_SEARCH: search = 1; break;
+		case O_W: a->wspec = optarg; break;
+		case O_A: a->aspec = optarg; break;
+		case O_B: bad = cmd_parse_long(usage, "--bias-bits", optarg, 1, DCC_BW_MAX, &a->bbits); break;
+		case O_IN: bad = cmd_parse_long(usage, "--input-bits", optarg, 1, DCC_BW_MAX, &a->inbits); break;
+		case O_STATIC: a->stat = 1; break;
+		case O_CALIB: bad = cmd_parse_long(usage, "--calib", optarg, 1, 1000000, &a->calib); break;
+		case O_SEARCH: a->search = 1; break;
 		case O_MARGIN:
-			bad = cmd_parse_double(usage, "--margin", optarg, &margin);
-			if (!bad && !(margin >= 0 && margin <= 100))
+			bad = cmd_parse_double(usage, "--margin", optarg, &a->margin);
+			if (!bad && !(a->margin >= 0 && a->margin <= 100))
 				bad = cmd_usage_error(usage, "--margin must be in [0, 100] points");
 			break;
-		case O_SIMG: bad = cmd_parse_long(usage, "--search-images", optarg, 1, 1000000, &simg); break;
-		case 'o': out = optarg; break;
-		case O_FORCE: force = 1; break;
-		case 'h': return cmd_help(usage);
-		default: return cmd_usage_error(usage, NULL);
+		case O_SIMG: bad = cmd_parse_long(usage, "--search-images", optarg, 1, 1000000, &a->simg); break;
+		default: CMD_STAGE_DEFAULT(&a->st, c);
 		}
 		if (bad)
 			return bad;
 	}
-	if (optind + 1 != argc)
-		return cmd_usage_error(usage, optind < argc ? "give one input model" : "no input model given");
-	const char *in = argv[optind];
-	if (!out)
-		return cmd_usage_error(usage, "no output given (-o OUT.dct)");
-	cmd_set_threads((int)threads);
+	return cmd_stage_args(&a->st, argc, argv, 1);
+}
+
+static int has_w(int op) { return op == DCC_OP_FC || op == DCC_OP_CONV2D; }
+
+/* The widths asked for, per layer: wb, ab and the input's. */
+static int widths(const fixed_args *a, const dcc_net *n, int *wb, int *ab, int *in_bw)
+{
+	size_t L = n->nlayers;
+	const char **names = calloc(L, sizeof(char *));
+	int *op = calloc(L, sizeof(int)), rc = 0, first_a = 0;
+	if (!names || !op) {
+		free(names), free(op);
+		cmd_err("out of memory");
+		return EXIT_FAIL;
+	}
+	for (size_t i = 0; i < L; i++)
+		names[i] = n->layers[i].name, op[i] = n->layers[i].op;
+	if ((rc = cmd_parse_layer_ints(usage, "--weights", a->wspec, L, names, names, op, 1, DCC_BW_MAX, wb)) ||
+	    (rc = cmd_parse_layer_ints(usage, "--acts", a->aspec, L, names, names, op, 1, DCC_BW_MAX, ab)))
+		goto done;
+	for (size_t i = 0; i < L && !rc; i++) {
+		if (has_w(op[i]) && (!wb[i] || !ab[i])) {
+			cmd_err("no bit width for layer '%s' (give a default: --weights 8, --acts 8)", names[i]);
+			rc = EXIT_USAGE;
+		}
+		if (has_w(op[i]) && !first_a)
+			first_a = ab[i];
+	}
+	*in_bw = a->inbits ? (int)a->inbits : first_a ? first_a : 16;
+	if (!rc && a->search && a->stat) {
+		cmd_err("--search and --static do not go together");
+		rc = EXIT_USAGE;
+	}
+done:
+	free(names), free(op);
+	return rc;
+}
+
+/* The accuracies: float and integer-only, and with --search on the test
+ * images it did not score. */
+typedef struct fixed_acc {
+	dcc_eval_result f;
+	dcc_qeval q;
+	size_t unseen_n;
+	double unseen_f, unseen_q;
+} fixed_acc;
+
+static int measure(const fixed_args *a, const dcc_net *n, const dcc_qnet *q, const dcc_dataset *d, fixed_acc *r)
+{
+	dcc_error e = {0};
+	int threads = (int)a->st.threads;
+	if (dcc_eval(n, d, (size_t)a->st.limit, 0, threads, &r->f, &e) ||
+	    dcc_qnet_eval(q, d, (size_t)a->st.limit, 0, threads, &r->q, &e))
+		return cmd_fail(a->st.in, &e);
+	if (a->search && !a->st.limit) {
+		size_t sk = (size_t)a->simg > d->ntest / 2 ? d->ntest / 2 : (size_t)a->simg;
+		dcc_dataset rest = *d;
+		rest.test_x = d->test_x + sk * (size_t)d->c * (size_t)d->h * (size_t)d->w;
+		rest.test_y = d->test_y + sk;
+		rest.ntest = d->ntest - sk;
+		dcc_eval_result r1 = {0};
+		dcc_qeval r2 = {0};
+		if (!dcc_eval(n, &rest, 0, 0, threads, &r1, &e) && !dcc_qnet_eval(q, &rest, 0, 0, threads, &r2, &e)) {
+			r->unseen_n = rest.ntest;
+			r->unseen_f = r1.accuracy;
+			r->unseen_q = r2.accuracy;
+		}
+		dcc_eval_result_free(&r1);
+		free(r2.logits);
+	}
+	return 0;
+}
+
+static void report(const fixed_args *a, const dcc_net *n, const dcc_qfmt *fmt, int in_bw, int in_fl, const double *wsq,
+		   const double *asq, const fixed_acc *r)
+{
+	size_t L = n->nlayers;
+	if (a->st.json) {
+		json_t *ls = json_array();
+		for (size_t i = 0; i < L; i++)
+			if (has_w(n->layers[i].op) || n->layers[i].op == DCC_OP_LSTM)
+				json_array_append_new(ls, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f}", "layer",
+								    n->layers[i].name, "w_bw", fmt[i].w_bw, "w_fl", fmt[i].w_fl,
+								    "b_bw", fmt[i].b_bw, "b_fl", fmt[i].b_fl, "a_bw",
+								    fmt[i].a_bw, "a_fl", fmt[i].a_fl, "w_sqnr_db",
+								    isfinite(wsq[i]) ? wsq[i] : 999.0, "a_sqnr_db",
+								    isfinite(asq[i]) ? asq[i] : 999.0));
+		json_t *o = json_pack("{s:o, s:i, s:i, s:f, s:f, s:b, s:I}", "layers", ls, "input_bw", in_bw, "input_fl",
+				      in_fl, "accuracy_float", r->f.accuracy, "accuracy_fixed", r->q.accuracy, "static",
+				      a->stat, "images", (json_int_t)r->q.n);
+		if (r->unseen_n) {
+			json_object_set_new(o, "unseen_images", json_integer((json_int_t)r->unseen_n));
+			json_object_set_new(o, "unseen_accuracy_float", json_real(r->unseen_f));
+			json_object_set_new(o, "unseen_accuracy_fixed", json_real(r->unseen_q));
+		}
+		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
+		putchar('\n');
+		json_decref(o);
+		return;
+	}
+	printf("  %-10s %6s %6s %12s %6s %6s %12s\n", "layer", "w bits", "w fl", "w SQNR dB", "a bits", "a fl",
+	       "a SQNR dB");
+	printf("  %-10s %6s %6s %12s %6d %6d %12s\n", "input", "", "", "", in_bw, in_fl, "");
+	for (size_t i = 0; i < L; i++)
+		if (has_w(n->layers[i].op) || n->layers[i].op == DCC_OP_LSTM)
+			printf("  %-10s %6d %6d %12.1f %6d %6d %12.1f\n", n->layers[i].name, fmt[i].w_bw, fmt[i].w_fl, wsq[i],
+			       fmt[i].a_bw, fmt[i].a_fl, asq[i]);
+	printf("accuracy on %zu test images: float %.2f%%, %s fixed point (integer-only) %.2f%%\n", r->q.n,
+	       100 * r->f.accuracy, a->stat ? "static" : "dynamic", 100 * r->q.accuracy);
+	if (a->search && r->unseen_n)
+		printf("on the %zu test images the search did not score: float %.2f%%, fixed point %.2f%%\n", r->unseen_n,
+		       100 * r->unseen_f, 100 * r->unseen_q);
+}
+
+int cmd_fixed(int argc, char **argv)
+{
+	fixed_args a = {0};
+	int rc = parse(argc, argv, &a);
+	if (rc)
+		return rc;
+	const char *in = a.st.in;
 	dcc_model *m;
 	if (cmd_load(in, &m))
 		return EXIT_FAIL;
@@ -202,11 +216,11 @@ int cmd_fixed(int argc, char **argv)
 	dcc_net *n = NULL;
 	dcc_dataset *d = NULL;
 	dcc_qnet *q = NULL;
-	int rc = EXIT_FAIL, in_fl = 0;
-	int *wb = NULL, *ab = NULL, *op = NULL;
-	const char **names = NULL;
+	int in_fl = 0, in_bw = 16, *wb = NULL, *ab = NULL;
 	dcc_qfmt *fmt = NULL;
 	double *wsq = NULL, *asq = NULL;
+	fixed_acc r = {0};
+	rc = EXIT_FAIL;
 	if (dcc_model_get_kv(m, "dcc.fixed")) {
 		cmd_err("%s: already fixed point (dcc.fixed is set)", in);
 		goto done;
@@ -216,109 +230,24 @@ int cmd_fixed(int argc, char **argv)
 		goto done;
 	}
 	size_t L = n->nlayers;
-	wb = calloc(L, sizeof(int)), ab = calloc(L, sizeof(int)), op = calloc(L, sizeof(int));
-	names = calloc(L, sizeof(char *));
-	fmt = calloc(L, sizeof(*fmt));
+	wb = calloc(L, sizeof(int)), ab = calloc(L, sizeof(int)), fmt = calloc(L, sizeof(*fmt));
 	wsq = calloc(L, sizeof(double)), asq = calloc(L, sizeof(double));
-	if (!wb || !ab || !op || !names || !fmt || !wsq || !asq)
+	if (!wb || !ab || !fmt || !wsq || !asq || (rc = widths(&a, n, wb, ab, &in_bw)) || (rc = EXIT_FAIL, !(d = cmd_stage_data(&a.st))))
 		goto done;
-	for (size_t i = 0; i < L; i++) {
-		names[i] = n->layers[i].name;
-		op[i] = n->layers[i].op;
-	}
-	if ((rc = cmd_parse_layer_ints(usage, "--weights", wspec, L, names, names, op, 1, DCC_BW_MAX, wb)) ||
-	    (rc = cmd_parse_layer_ints(usage, "--acts", aspec, L, names, names, op, 1, DCC_BW_MAX, ab)))
-		goto done;
-	rc = EXIT_FAIL;
-	int first_a = 0;
-	for (size_t i = 0; i < L; i++) {
-		int hw = op[i] == DCC_OP_FC || op[i] == DCC_OP_CONV2D;
-		if (hw && (!wb[i] || !ab[i])) {
-			cmd_err("no bit width for layer '%s' (give a default: --weights 8, --acts 8)", names[i]);
-			rc = EXIT_USAGE;
-			goto done;
-		}
-		if (hw && !first_a)
-			first_a = ab[i];
-	}
-	if (cmd_load_data(data, &d))
-		goto done;
-	int in_bw = inbits ? (int)inbits : first_a ? first_a : 16;
-	if (search && stat) {
-		cmd_err("--search and --static do not go together");
-		rc = EXIT_USAGE;
-		goto done;
-	}
-	if (search && run_search(n, d, (size_t)calib, (size_t)simg, margin, (int)bbits, &in_bw, wb, ab, (int)threads))
-		goto done;
-	if (dcc_fixed_choose(n, d, (size_t)calib, wb, ab, (int)bbits, in_bw, stat, fmt, &in_fl, wsq, asq, &e)) {
+	dcc_fixed_opts fo = {wb, ab, (int)a.bbits, in_bw, a.stat, d, (size_t)a.calib};
+	dcc_width_search ws = {a.margin, (size_t)a.simg, (int)a.st.threads, cmd_log_line, NULL};
+	if (a.search && dcc_fixed_search_widths(n, &fo, &ws, wb, ab, &in_bw, &e)) {
 		cmd_fail(in, &e);
 		goto done;
 	}
-	/* accuracy: the float model, then the integer network */
-	dcc_eval_result fr = {0};
-	dcc_qeval qr = {0};
-	if (dcc_eval(n, d, (size_t)limit, 0, (int)threads, &fr, &e) || dcc_qnet_build(n, fmt, in_bw, in_fl, &q, &e) ||
-	    dcc_qnet_eval(q, d, (size_t)limit, 0, (int)threads, &qr, &e)) {
+	fo.in_bw = in_bw;
+	if (dcc_fixed_choose(n, &fo, fmt, &in_fl, wsq, asq, &e) || dcc_qnet_build(n, fmt, in_bw, in_fl, &q, &e)) {
 		cmd_fail(in, &e);
 		goto done;
 	}
-	dcc_eval_result_free(&fr);
-	/* with --search: the test images it did not score on */
-	size_t unseen_n = 0;
-	double unseen_f = 0, unseen_q = 0;
-	if (search && !limit) {
-		size_t sk = (size_t)simg > d->ntest / 2 ? d->ntest / 2 : (size_t)simg;
-		dcc_dataset rest = *d;
-		rest.test_x = d->test_x + sk * (size_t)d->c * (size_t)d->h * (size_t)d->w;
-		rest.test_y = d->test_y + sk;
-		rest.ntest = d->ntest - sk;
-		dcc_eval_result r1 = {0};
-		dcc_qeval r2 = {0};
-		if (!dcc_eval(n, &rest, 0, 0, (int)threads, &r1, &e) && !dcc_qnet_eval(q, &rest, 0, 0, (int)threads, &r2, &e)) {
-			unseen_n = rest.ntest;
-			unseen_f = r1.accuracy;
-			unseen_q = r2.accuracy;
-		}
-		dcc_eval_result_free(&r1);
-		free(r2.logits);
-	}
-	if (as_json) {
-		json_t *ls = json_array();
-		for (size_t i = 0; i < L; i++)
-			if (op[i] == DCC_OP_FC || op[i] == DCC_OP_CONV2D || op[i] == DCC_OP_LSTM)
-				json_array_append_new(ls, json_pack("{s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:f}", "layer",
-								    names[i], "w_bw", fmt[i].w_bw, "w_fl", fmt[i].w_fl,
-								    "b_bw", fmt[i].b_bw, "b_fl", fmt[i].b_fl, "a_bw",
-								    fmt[i].a_bw, "a_fl", fmt[i].a_fl, "w_sqnr_db",
-								    isfinite(wsq[i]) ? wsq[i] : 999.0, "a_sqnr_db",
-								    isfinite(asq[i]) ? asq[i] : 999.0));
-		json_t *o = json_pack("{s:o, s:i, s:i, s:f, s:f, s:b, s:I}", "layers", ls, "input_bw", in_bw,
-				      "input_fl", in_fl, "accuracy_float", fr.accuracy, "accuracy_fixed", qr.accuracy,
-				      "static", stat, "images", (json_int_t)qr.n);
-		if (unseen_n) {
-			json_object_set_new(o, "unseen_images", json_integer((json_int_t)unseen_n));
-			json_object_set_new(o, "unseen_accuracy_float", json_real(unseen_f));
-			json_object_set_new(o, "unseen_accuracy_fixed", json_real(unseen_q));
-		}
-		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
-		putchar('\n');
-		json_decref(o);
-	} else {
-		printf("  %-10s %6s %6s %12s %6s %6s %12s\n", "layer", "w bits", "w fl", "w SQNR dB", "a bits", "a fl",
-		       "a SQNR dB");
-		printf("  %-10s %6s %6s %12s %6d %6d %12s\n", "input", "", "", "", in_bw, in_fl, "");
-		for (size_t i = 0; i < L; i++)
-			if (op[i] == DCC_OP_FC || op[i] == DCC_OP_CONV2D || op[i] == DCC_OP_LSTM)
-				printf("  %-10s %6d %6d %12.1f %6d %6d %12.1f\n", names[i], fmt[i].w_bw, fmt[i].w_fl, wsq[i],
-				       fmt[i].a_bw, fmt[i].a_fl, asq[i]);
-		printf("accuracy on %zu test images: float %.2f%%, %s fixed point (integer-only) %.2f%%\n", qr.n,
-		       100 * fr.accuracy, stat ? "static" : "dynamic", 100 * qr.accuracy);
-		if (search && unseen_n)
-			printf("on the %zu test images the search did not score: float %.2f%%, fixed point %.2f%%\n", unseen_n,
-			       100 * unseen_f, 100 * unseen_q);
-	}
-	free(qr.logits);
+	if (measure(&a, n, q, d, &r))
+		goto done;
+	report(&a, n, fmt, in_bw, in_fl, wsq, asq, &r);
 	/* store: the net's floats alias the model's tensors until apply */
 	if (dcc_fixed_apply(m, n, fmt, in_bw, in_fl, &e)) {
 		cmd_fail(in, &e);
@@ -326,16 +255,16 @@ int cmd_fixed(int argc, char **argv)
 	}
 	char line[512];
 	snprintf(line, sizeof(line), "fixed weights=%s acts=%s bias_bits=%ld input_bits=%d static=%d search=%d calib=%ld "
-		 "test_accuracy=%.4f", wspec, aspec, bbits, in_bw, stat, search, calib, qr.accuracy);
+		 "test_accuracy=%.4f", a.wspec, a.aspec, a.bbits, in_bw, a.stat, a.search, a.calib, r.q.accuracy);
 	cmd_provenance(m, line);
-	dcc_model_set_f64(m, "dcc.accuracy", qr.accuracy);
-	const char *inputs[] = {in, NULL};
-	rc = cmd_save(out, m, inputs, force) ? EXIT_FAIL : cmd_finish(EXIT_OK);
+	dcc_model_set_f64(m, "dcc.accuracy", r.q.accuracy);
+	rc = cmd_stage_save(&a.st, m);
 done:
-	free(wb), free(ab), free(op), free(names), free(fmt), free(wsq), free(asq);
+	dcc_eval_result_free(&r.f);
+	free(r.q.logits);
+	free(wb), free(ab), free(fmt), free(wsq), free(asq);
 	dcc_qnet_free(q);
-	if (d)
-		dcc_dataset_free(d);
+	cmd_stage_free(&a.st);
 	dcc_net_free(n);
 	dcc_model_free(m);
 	return rc;

@@ -374,13 +374,17 @@ static json_t *measure_sensitivity(const char *in, const opts *o)
 		return NULL;
 	}
 	dcc_error e = {0};
-	double base, *acc;
-	dcc_prunable *p;
-	size_t np;
+	dcc_net *net = NULL;
+	dcc_sensitivity_result sr = {0};
 	json_t *j = NULL;
-	if (dcc_sensitivity(m, d, lv, 12, (size_t)o->limit, 0, NULL, NULL, &base, &acc, &p, &np, &e)) {
+	dcc_scorer sc = {NULL, d, (size_t)o->limit, 0};
+	dcc_sensitivity_opts so = {lv, 12, dcc_score_accuracy, &sc, NULL, NULL};
+	if (dcc_net_from_model(m, &net, &e) || (sc.net = net, dcc_sensitivity(m, &so, &sr, &e))) {
 		cmd_fail(in, &e);
 	} else {
+		const double *acc = sr.acc, base = sr.base;
+		const dcc_prunable *p = sr.p;
+		size_t np = sr.np;
 		json_t *levels = json_array(), *layers = json_array();
 		for (int k = 0; k < 12; k++)
 			json_array_append_new(levels, json_real(lv[k]));
@@ -392,9 +396,9 @@ static json_t *measure_sensitivity(const char *in, const opts *o)
 								"accuracy", a));
 		}
 		j = json_pack("{s:f, s:o, s:o}", "baseline", base, "levels", levels, "layers", layers);
-		free(acc);
-		dcc_prunable_free(p, np);
 	}
+	dcc_sensitivity_free(&sr);
+	dcc_net_free(net);
 	dcc_dataset_free(d);
 	dcc_model_free(m);
 	return j;

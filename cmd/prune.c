@@ -5,11 +5,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../lib/dcc_nn.h"
 #include "../lib/dcc_prune.h"
-#include "common.h"
+#include "stage.h"
 
 static const char usage[] =
 	"usage: dcc prune IN.dct (--sparsity SPEC | --std-factor Q | --global F) [OPTIONS] -o OUT.dct\n"
@@ -76,213 +75,210 @@ static void table(const dcc_model *m, const dcc_prunable *p, size_t n, int as_js
 	}
 }
 
-int cmd_prune(int argc, char **argv)
+/* What dcc prune was asked for. */
+typedef struct prune_args {
+	cmd_stage st;
+	const char *spec, *bank;
+	double stdq, global;
+	long pes, retrain, steps;
+	int first;
+} prune_args;
+
+static int parse(int argc, char **argv, prune_args *a)
 {
-	enum { O_SPARSITY = 256, O_STD, O_GLOBAL, O_BANK, O_PES, O_FIRST, O_RETRAIN, O_STEPS, O_JSON, O_FORCE };
+	enum { O_SPARSITY = 256, O_STD, O_GLOBAL, O_BANK, O_PES, O_FIRST, O_RETRAIN, O_STEPS };
 	static const struct option opts[] = {
 		{"sparsity", required_argument, NULL, O_SPARSITY}, {"std-factor", required_argument, NULL, O_STD},
 		{"global", required_argument, NULL, O_GLOBAL}, {"bank", required_argument, NULL, O_BANK},
 		{"balance-pes", required_argument, NULL, O_PES}, {"include-first", no_argument, NULL, O_FIRST},
 		{"retrain", required_argument, NULL, O_RETRAIN}, {"steps", required_argument, NULL, O_STEPS},
-		{"json", no_argument, NULL, O_JSON}, {"output", required_argument, NULL, 'o'},
-		{"force", no_argument, NULL, O_FORCE}, {"help", no_argument, NULL, 'h'}, CMD_TUNE_OPTIONS,
-		{NULL, 0, NULL, 0},
+		CMD_DATA_OPTIONS, CMD_TRAIN_OPTIONS, CMD_OUT_OPTIONS, {NULL, 0, NULL, 0},
 	};
-	const char *spec = NULL, *out = NULL, *bank = NULL;
-	double stdq = NAN, global = NAN;
-	long pes = 0, retrain = 0, steps = 1;
-	int first = 0, as_json = 0, force = 0, c;
-	cmd_tune tune;
-	cmd_tune_init(&tune);
+	cmd_stage_init(&a->st, usage);
+	a->stdq = a->global = NAN;
+	a->steps = 1;
+	int c;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		int bad = 0;
 		switch (c) {
-		case O_SPARSITY: spec = optarg; break;
-		case O_STD: bad = cmd_parse_double(usage, "--std-factor", optarg, &stdq); break;
-		case O_GLOBAL: bad = cmd_parse_double(usage, "--global", optarg, &global); break;
-		case O_BANK: bank = optarg; break;
-		case O_PES: bad = cmd_parse_long(usage, "--balance-pes", optarg, 1, 65536, &pes); break;
-		case O_FIRST: first = 1; break;
-		case O_RETRAIN: bad = cmd_parse_long(usage, "--retrain", optarg, 0, 100000, &retrain); break;
-		case O_STEPS: bad = cmd_parse_long(usage, "--steps", optarg, 1, 1000, &steps); break;
-		case O_JSON: as_json = 1; break;
-		case 'o': out = optarg; break;
-		case O_FORCE: force = 1; break;
-		case 'h': return cmd_help(usage);
-		default:
-			bad = cmd_tune_option(usage, c, optarg, &tune);
-			if (bad < 0)
-				return cmd_usage_error(usage, NULL);
+		case O_SPARSITY: a->spec = optarg; break;
+		case O_STD: bad = cmd_parse_double(usage, "--std-factor", optarg, &a->stdq); break;
+		case O_GLOBAL: bad = cmd_parse_double(usage, "--global", optarg, &a->global); break;
+		case O_BANK: a->bank = optarg; break;
+		case O_PES: bad = cmd_parse_long(usage, "--balance-pes", optarg, 1, 65536, &a->pes); break;
+		case O_FIRST: a->first = 1; break;
+		case O_RETRAIN: bad = cmd_parse_long(usage, "--retrain", optarg, 0, 100000, &a->retrain); break;
+		case O_STEPS: bad = cmd_parse_long(usage, "--steps", optarg, 1, 1000, &a->steps); break;
+		default: CMD_STAGE_DEFAULT(&a->st, c);
 		}
 		if (bad)
 			return bad;
 	}
-	if (optind + 1 != argc)
-		return cmd_usage_error(usage, optind < argc ? "give one input model" : "no input model given");
-	const char *in = argv[optind];
-	if (!out)
-		return cmd_usage_error(usage, "no output given (-o OUT.dct)");
-	if ((spec != NULL) + !isnan(stdq) + !isnan(global) != 1)
+	int rc = cmd_stage_args(&a->st, argc, argv, 1);
+	if (rc)
+		return rc;
+	if ((a->spec != NULL) + !isnan(a->stdq) + !isnan(a->global) != 1)
 		return cmd_usage_error(usage, "give one of --sparsity, --std-factor or --global");
-	if (bank && pes)
+	if (a->bank && a->pes)
 		return cmd_usage_error(usage, "--bank and --balance-pes are different patterns: give one");
-	if ((bank || pes) && !spec)
+	if ((a->bank || a->pes) && !a->spec)
 		return cmd_usage_error(usage, "--bank and --balance-pes work with --sparsity");
-	if (!isnan(global) && !(global >= 0 && global < 1))
+	if (!isnan(a->global) && !(a->global >= 0 && a->global < 1))
 		return cmd_usage_error(usage, "--global must be in [0, 1)");
-	if (!isnan(stdq) && !(stdq >= 0 && stdq < 100))
+	if (!isnan(a->stdq) && !(a->stdq >= 0 && a->stdq < 100))
 		return cmd_usage_error(usage, "--std-factor must be in [0, 100)");
-	if (steps > 1 && !retrain)
-		cmd_err("warning: --steps %ld without --retrain prunes the same weights as one step", steps);
+	if (a->steps > 1 && !a->retrain)
+		cmd_err("warning: --steps %ld without --retrain prunes the same weights as one step", a->steps);
+	return 0;
+}
 
+/* Between the steps: the accuracy pruned, then after retraining. */
+typedef struct step_ctx {
+	prune_args *a;
 	dcc_model *m;
-	if (cmd_load(in, &m))
-		return EXIT_FAIL;
+	int measure, printed;
+	double acc0, acc_cut, acc;
+} step_ctx;
+
+static int after_step(void *ctx, int k, int steps, dcc_error *err)
+{
+	step_ctx *s = ctx;
+	(void)err;
+	if (!s->measure)
+		return 0;
+	if (cmd_stage_eval(&s->a->st, s->m, &s->acc_cut) ||
+	    (s->a->retrain && cmd_stage_run(&s->a->st, s->m, (int)s->a->retrain, &s->acc))) {
+		s->printed = 1; /* cmd_stage_* said why */
+		return DCC_E_ARG;
+	}
+	if (!s->a->st.json) {
+		if (steps > 1)
+			printf("step %d/%d: ", k, steps);
+		printf("accuracy %.2f%% before, %.2f%% pruned", 100 * s->acc0, 100 * s->acc_cut);
+		if (s->a->retrain)
+			printf(", %.2f%% after %ld epochs of retraining", 100 * s->acc, s->a->retrain);
+		printf("\n");
+		fflush(stdout); /* a log shows each step as it ends */
+	}
+	return 0;
+}
+
+/* "prune sparsity=... pattern=... steps=K retrain=N test_accuracy=A" */
+static void provenance(dcc_model *m, const prune_args *a, double acc)
+{
+	char line[1024];
+	size_t o = (size_t)snprintf(line, sizeof(line), "prune");
+#define ADD(...) (o += o < sizeof(line) ? (size_t)snprintf(line + o, sizeof(line) - o, __VA_ARGS__) : 0)
+	if (a->spec)
+		ADD(" sparsity=%s", a->spec);
+	if (!isnan(a->stdq))
+		ADD(" std_factor=%g", a->stdq);
+	if (!isnan(a->global))
+		ADD(" global=%g", a->global);
+	ADD(" pattern=%s", a->bank ? "bank" : a->pes ? "pes" : "unstructured");
+	if (a->bank)
+		ADD(" bank=%s", a->bank);
+	if (a->pes)
+		ADD(" pes=%ld", a->pes);
+	ADD(" steps=%ld retrain=%ld", a->steps, a->retrain);
+	if (!isnan(acc))
+		ADD(" test_accuracy=%.4f", acc);
+#undef ADD
+	cmd_provenance(m, line);
+	if (!isnan(acc))
+		dcc_model_set_f64(m, "dcc.accuracy", acc);
+	else
+		dcc_model_del_kv(m, "dcc.accuracy"); /* the float figure no longer holds */
+}
+
+/* The layers, each float, and the plan's per-layer targets and banks. */
+static int plan_layers(prune_args *a, dcc_model *m, dcc_prune_plan *pl, double **tg, double **bk)
+{
 	dcc_error e = {0};
 	dcc_prunable *p = NULL;
 	size_t n = 0;
-	int rc = EXIT_FAIL;
-	double *tg = NULL, *bk = NULL;
-	json_t *extra = json_object();
-	if (dcc_prunable_list(m, &p, &n, &e)) {
-		cmd_fail(in, &e);
-		goto done;
-	}
+	const char *in = a->st.in;
+	if (dcc_prunable_list(m, &p, &n, &e))
+		return cmd_fail(in, &e);
+	pl->p = p, pl->n = n;
 	if (!n) {
 		cmd_err("%s: no prunable weights (float tensors of two or more dimensions)", in);
-		goto done;
+		return EXIT_FAIL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const dcc_tensor *t = dcc_model_find(m, p[i].tensor);
 		if (!t || (t->dtype != DCC_F32 && t->dtype != DCC_F64)) {
 			cmd_err("%s: '%s' is %s: prune before dcc share and dcc fixed", in, p[i].tensor,
 				t ? dcc_dtype_name(t->dtype) : "shared (codebook and index)");
-			goto done;
+			return EXIT_FAIL;
 		}
 	}
+	pl->first_ok = a->first || !dcc_model_is_cnn(p, n);
+	if (!(*tg = calloc(n, sizeof(double))) || !(*bk = calloc(n, sizeof(double)))) {
+		cmd_err("out of memory");
+		return EXIT_FAIL;
+	}
+	int rc = 0;
+	if (a->spec)
+		rc = cmd_parse_layer_spec(usage, "--sparsity", a->spec, p, n, pl->first_ok, 0, *tg);
+	if (!rc && a->bank)
+		rc = cmd_parse_banks(usage, a->bank, p, n, *tg, *bk);
+	pl->method = a->spec ? DCC_PRUNE_SPARSITY : !isnan(a->stdq) ? DCC_PRUNE_STD : DCC_PRUNE_GLOBAL;
+	pl->target = *tg, pl->bank = a->bank ? *bk : NULL;
+	pl->amount = !isnan(a->stdq) ? a->stdq : a->global;
+	pl->spec = (dcc_prune_spec){a->bank ? DCC_PATTERN_BANK : a->pes ? DCC_PATTERN_PES : DCC_PATTERN_UNSTRUCTURED, 0,
+				    (int)a->pes};
+	pl->steps = (int)a->steps;
+	return rc;
+}
+
+int cmd_prune(int argc, char **argv)
+{
+	prune_args a = {0};
+	int rc = parse(argc, argv, &a);
+	if (rc)
+		return rc;
+	dcc_model *m;
+	if (cmd_load(a.st.in, &m))
+		return EXIT_FAIL;
+	dcc_error e = {0};
+	dcc_prune_plan pl = {0};
+	double *tg = NULL, *bk = NULL, select_s = 0;
+	json_t *extra = json_object();
 	int has_graph = dcc_model_get_kv(m, "dcc.graph") != NULL;
-	if (retrain && !has_graph) {
-		cmd_err("%s: --retrain needs a model with a graph (dcc train, or dcc import --net)", in);
+	step_ctx sc = {&a, m, has_graph && (a.retrain || a.st.data), 0, NAN, NAN, NAN};
+	if ((rc = plan_layers(&a, m, &pl, &tg, &bk)))
+		goto done;
+	rc = EXIT_FAIL;
+	if (a.retrain && !has_graph) {
+		cmd_err("%s: --retrain needs a model with a graph (dcc train, or dcc import --net)", a.st.in);
 		rc = EXIT_USAGE;
 		goto done;
 	}
-	int cnn = dcc_model_is_cnn(p, n), first_ok = first || !cnn;
-	if (!(tg = calloc(n, sizeof(*tg))) || !(bk = calloc(n, sizeof(*bk))))
+	if (sc.measure && cmd_stage_eval(&a.st, m, &sc.acc0))
 		goto done;
-	if (spec && (rc = cmd_parse_layer_spec(usage, "--sparsity", spec, p, n, first_ok, 0, tg)))
-		goto done;
-	if (bank && (rc = cmd_parse_banks(usage, bank, p, n, tg, bk)))
-		goto done;
-	rc = EXIT_FAIL;
-	/* the layers in play: std and global use every prunable one (not a CNN's first) */
-	size_t *sel = calloc(n, sizeof(size_t)), ns = 0;
-	dcc_prunable *gp = calloc(n, sizeof(dcc_prunable));
-	if (!sel || !gp) {
-		free(sel), free(gp);
+	pl.after_step = after_step, pl.ctx = &sc;
+	if (dcc_prune_run(m, &pl, &select_s, &e)) {
+		if (!sc.printed)
+			cmd_fail(a.st.in, &e);
 		goto done;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (spec ? !isnan(tg[i]) : first_ok || !p[i].first)
-			sel[ns++] = i;
-	/* the start: sparsity already there, so iterative steps begin from it */
-	double *s0 = calloc(n, sizeof(double));
-	for (size_t i = 0; s0 && i < n; i++)
-		s0[i] = (double)dcc_weight_zeros(m, p[i].tensor) / (double)dcc_tensor_numel(dcc_model_find(m, p[i].tensor));
-	double acc0 = NAN, acc_cut = NAN, acc = NAN;
-	if (has_graph && (retrain || tune.data) && cmd_tune_eval(&tune, m, &acc0))
-		goto done2;
-	dcc_prune_spec ps = {bank ? DCC_PATTERN_BANK : pes ? DCC_PATTERN_PES : DCC_PATTERN_UNSTRUCTURED, 0, (int)pes};
-	double select_s = 0; /* the selections alone, without I/O or retraining */
-	for (long k = 1; k <= steps; k++) {
-		double frac = (double)k / (double)steps;
-		int bad = 0;
-		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if (spec) {
-			for (size_t j = 0; j < ns && !bad; j++) {
-				size_t i = sel[j];
-				/* equal ratios of density per step: each step cuts the same share */
-				double s = 1 - (1 - s0[i]) * pow((1 - tg[i]) / (1 - s0[i]), frac);
-				if (k == steps)
-					s = tg[i];
-				if (s < s0[i])
-					s = s0[i];
-				ps.bank = bank ? (int)bk[i] : 0;
-				bad = dcc_prune_tensor(m, &p[i], s, &ps, &e);
-			}
-		} else if (!isnan(stdq)) {
-			for (size_t j = 0; j < ns && !bad; j++)
-				bad = dcc_prune_std(m, &p[sel[j]], stdq * frac, &e);
-		} else {
-			for (size_t j = 0; j < ns; j++)
-				gp[j] = p[sel[j]];
-			bad = dcc_prune_global(m, gp, ns, global * frac, &e);
-		}
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		select_s += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-		if (bad) {
-			cmd_fail(in, &e);
-			goto done2;
-		}
-		if (has_graph && (retrain || tune.data)) {
-			if (cmd_tune_eval(&tune, m, &acc_cut))
-				goto done2;
-			if (retrain && cmd_tune_run(&tune, m, (int)retrain, &acc))
-				goto done2;
-			if (!as_json) {
-				if (steps > 1)
-					printf("step %ld/%ld: ", k, steps);
-				printf("accuracy %.2f%% before, %.2f%% pruned", 100 * acc0, 100 * acc_cut);
-				if (retrain)
-					printf(", %.2f%% after %ld epochs of retraining", 100 * acc, retrain);
-				printf("\n");
-				fflush(stdout); /* a log shows each step as it ends */
-			}
-		}
-	}
-	if (!retrain)
-		acc = acc_cut;
-	char line[1024];
-	int o = snprintf(line, sizeof(line), "prune");
-	if (spec)
-		o += snprintf(line + o, sizeof(line) - (size_t)o, " sparsity=%s", spec);
-	if (!isnan(stdq))
-		o += snprintf(line + o, sizeof(line) - (size_t)o, " std_factor=%g", stdq);
-	if (!isnan(global))
-		o += snprintf(line + o, sizeof(line) - (size_t)o, " global=%g", global);
-	o += snprintf(line + o, sizeof(line) - (size_t)o, " pattern=%s",
-		      bank ? "bank" : pes ? "pes" : "unstructured");
-	if (bank)
-		o += snprintf(line + o, sizeof(line) - (size_t)o, " bank=%s", bank);
-	if (pes)
-		o += snprintf(line + o, sizeof(line) - (size_t)o, " pes=%ld", pes);
-	o += snprintf(line + o, sizeof(line) - (size_t)o, " steps=%ld retrain=%ld", steps, retrain);
-	if (!isnan(acc))
-		snprintf(line + o, sizeof(line) - (size_t)o, " test_accuracy=%.4f", acc);
-	cmd_provenance(m, line);
-	if (!isnan(acc))
-		dcc_model_set_f64(m, "dcc.accuracy", acc);
-	else
-		dcc_model_del_kv(m, "dcc.accuracy"); /* the float figure no longer holds */
-	if (!isnan(acc0)) {
-		json_object_set_new(extra, "accuracy_before", json_real(acc0));
-		json_object_set_new(extra, "accuracy_pruned", json_real(acc_cut));
-		if (retrain)
+	double acc = a.retrain ? sc.acc : sc.acc_cut;
+	provenance(m, &a, acc);
+	if (!isnan(sc.acc0)) {
+		json_object_set_new(extra, "accuracy_before", json_real(sc.acc0));
+		json_object_set_new(extra, "accuracy_pruned", json_real(sc.acc_cut));
+		if (a.retrain)
 			json_object_set_new(extra, "accuracy_retrained", json_real(acc));
 	}
 	json_object_set_new(extra, "select_seconds", json_real(select_s));
-	table(m, p, n, as_json, extra);
-	const char *inputs[] = {in, NULL};
-	rc = cmd_save(out, m, inputs, force) ? EXIT_FAIL : cmd_finish(EXIT_OK);
-done2:
-	free(s0);
-	free(sel);
-	free(gp);
+	table(m, pl.p, pl.n, a.st.json, extra);
+	rc = cmd_stage_save(&a.st, m);
 done:
 	json_decref(extra);
 	free(tg), free(bk);
-	dcc_prunable_free(p, n);
-	cmd_tune_free(&tune);
+	dcc_prunable_free((dcc_prunable *)pl.p, pl.n);
+	cmd_stage_free(&a.st);
 	dcc_model_free(m);
 	return rc;
 }

@@ -95,18 +95,25 @@ int cmd_sensitivity(int argc, char **argv)
 	if (cmd_load(in, &m))
 		return EXIT_FAIL;
 	dcc_dataset *d = NULL;
-	dcc_prunable *p = NULL;
-	size_t np = 0;
+	dcc_net *net = NULL;
+	dcc_sensitivity_result sr = {0};
 	dcc_error e = {0};
 	int rc = EXIT_FAIL;
-	double *acc = NULL, base;
 	if (cmd_load_data(data, &d))
 		goto done;
-	if (dcc_sensitivity(m, d, lv, nlv, (size_t)limit, (int)threads, progress, (void *)&as_json, &base, &acc, &p, &np,
-			    &e)) {
+	if (dcc_net_from_model(m, &net, &e)) {
 		cmd_fail(in, &e);
 		goto done;
 	}
+	dcc_scorer sc = {net, d, (size_t)limit, (int)threads};
+	dcc_sensitivity_opts sopt = {lv, nlv, dcc_score_accuracy, &sc, progress, (void *)&as_json};
+	if (dcc_sensitivity(m, &sopt, &sr, &e)) {
+		cmd_fail(in, &e);
+		goto done;
+	}
+	const double *acc = sr.acc, base = sr.base;
+	const dcc_prunable *p = sr.p;
+	size_t np = sr.np;
 	/* suggestion: the highest level within the budget (levels need not be sorted) */
 	double *sugg = calloc(np, sizeof(double));
 	if (!sugg)
@@ -153,8 +160,8 @@ int cmd_sensitivity(int argc, char **argv)
 	free(sugg);
 	rc = cmd_finish(EXIT_OK);
 done:
-	free(acc);
-	dcc_prunable_free(p, np);
+	dcc_sensitivity_free(&sr);
+	dcc_net_free(net);
 	if (d)
 		dcc_dataset_free(d);
 	dcc_model_free(m);

@@ -72,7 +72,7 @@ int dcc_import_file(const char *path, dcc_model **out, dcc_error *err);
 /* ONNX (formats/onnx.md): a sequential graph of supported operators in, a
  * dcc network out (graph, tensors with PyTorch-style names); and back. */
 int dcc_onnx_read_mem(const uint8_t *buf, size_t n, dcc_model **out, dcc_error *err);
-int dcc_onnx_write(FILE *fp, dcc_model *m, dcc_error *err);
+int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err);
 
 /* The .dcb blob (formats/dcb.md): the framing, the embedded container and
  * each layer's record and stream headers.  The reader checks every size,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../lib/core/internal.h"
+#include "../lib/dcc_graph.h"
 #include "dcc_formats.h"
 #include "onnx.pb-c.h"
 
@@ -691,8 +692,6 @@ done:
 
 /* ---- writing ---- */
 
-#include "../lib/dcc_nn.h"
-
 typedef struct wbuild {
 	Onnx__NodeProto **nodes;
 	size_t nn;
@@ -871,21 +870,21 @@ static Onnx__ValueInfoProto *value_info(wbuild *w, const char *name, const int64
 	return v;
 }
 
-int dcc_onnx_write(FILE *fp, dcc_model *m, dcc_error *err)
+int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 {
-	dcc_net *net;
+	dcc_graph *net;
 	dcc_model *sd = NULL;
-	int rc = dcc_net_from_model(m, &net, err);
+	int rc = dcc_graph_read(m, &net, err);
 	if (rc)
 		return rc;
 	if ((rc = dcc_model_state_dict(m, &sd, err))) {
-		dcc_net_free(net);
+		dcc_graph_free(net);
 		return rc;
 	}
 	wbuild w = {0};
 	char cur[DCC_MAX_NAME + 16] = "input", nxt[DCC_MAX_NAME + 16];
-	for (size_t i = 0; i < net->nlayers && !rc; i++) {
-		const dcc_layer *l = &net->layers[i];
+	for (size_t i = 0; i < net->n && !rc; i++) {
+		const dcc_node *l = &net->nodes[i];
 		snprintf(nxt, sizeof(nxt), "%s_out", l->name);
 		if (l->op == DCC_OP_SOFTMAX_CE)
 			break;
@@ -1010,6 +1009,6 @@ int dcc_onnx_write(FILE *fp, dcc_model *m, dcc_error *err)
 		free(w.allocs[i]);
 	free(w.allocs), free(w.nodes), free(w.inits);
 	dcc_model_free(sd);
-	dcc_net_free(net);
+	dcc_graph_free(net);
 	return rc;
 }

@@ -72,15 +72,39 @@ void dcc_qnet_free(dcc_qnet *q);
 int dcc_fixed_formats(const dcc_model *m, const dcc_net *net, dcc_qfmt **fmt, int *in_bw, int *in_fl,
 		      dcc_error *err);
 
-/* Chooses every format (formats/fixed.md, "Choosing the formats"): w_bw,
- * a_bw per layer (entries of weightless layers ignored), b_bw for biases,
- * in_bw for the input; the activations greedily on the first `calib`
- * training images.  Static: one weight fl and one activation fl for the
- * whole network.  Fills fmt (nlayers entries) and *in_fl; w_sqnr/a_sqnr
- * (dB, per layer, may be NULL) get the weights' and activations' SQNR. */
-int dcc_fixed_choose(const dcc_net *net, const dcc_dataset *d, size_t calib, const int *w_bw, const int *a_bw,
-		     int b_bw, int in_bw, int static_fmt, dcc_qfmt *fmt, int *in_fl, double *w_sqnr, double *a_sqnr,
-		     dcc_error *err);
+/* What dcc_fixed_choose is asked for. */
+typedef struct dcc_fixed_opts {
+	const int *w_bw, *a_bw;  /* per layer (entries of weightless layers ignored) */
+	int b_bw, in_bw;         /* the biases' and the input's widths */
+	int static_fmt;          /* one weight fl and one activation fl for the whole network */
+	const dcc_dataset *calib; /* the calibration images: its first ncalib training images */
+	size_t ncalib;
+} dcc_fixed_opts;
+
+/* Chooses every format (formats/fixed.md, "Choosing the formats"): the
+ * weights' of least squared error, the activations greedily layer by layer
+ * on the calibration images.  Fills fmt (nlayers entries) and *in_fl;
+ * w_sqnr/a_sqnr (dB, per layer, may be NULL) get the weights' and
+ * activations' SQNR. */
+int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt, int *in_fl, double *w_sqnr,
+		     double *a_sqnr, dcc_error *err);
+
+/* The bit-width search (like Ristretto): the smallest widths for the conv
+ * weights, the fc weights and the activations as groups, then per layer,
+ * greedily, keeping the integer network's accuracy on the first `images`
+ * test images of o->calib within margin points of float (o gives the bias
+ * width and the calibration images).  The widths found go to w_bw, a_bw
+ * (per layer) and in_bw.  log (may be NULL) gets a line per decision. */
+typedef struct dcc_width_search {
+	double margin;   /* accuracy points */
+	size_t images;   /* test images scored on (at most half the test set) */
+	int threads;
+	void (*log)(void *ctx, const char *line);
+	void *log_ctx;
+} dcc_width_search;
+int dcc_fixed_search_widths(const dcc_net *net, const dcc_fixed_opts *o, const dcc_width_search *s, int *w_bw,
+			    int *a_bw, int *in_bw, dcc_error *err);
+
 /* Stores the network's weights and biases quantised to fmt in m (fixed-
  * point tensors, or fixed-point codebooks for shared layers) and records
  * the formats in dcc.fixed.  net must be bound to m; it is stale after. */

@@ -30,6 +30,8 @@ typedef struct dcc_net {
  * and checking every shape.  Errors name the layer and tensor. */
 int dcc_net_from_model(dcc_model *m, dcc_net **out, dcc_error *err);
 void dcc_net_free(dcc_net *n);
+/* The values the arithmetic uses for the parameter named `name` (NULL if none). */
+float *dcc_net_param(const dcc_net *n, const char *name);
 /* Writes materialised params (shared/fixed weights) back is the stages' job;
  * f32 params alias the model's tensors, so training updates them in place. */
 
@@ -183,6 +185,17 @@ int dcc_eval(const dcc_net *n, const dcc_dataset *d, size_t limit, int want_logi
 	     dcc_eval_result *r, dcc_error *err);
 
 void dcc_eval_result_free(dcc_eval_result *r);
+
+/* A search's score function (dcc_sensitivity_opts.score and the like): the
+ * test accuracy of net, whose parameters alias the model the search
+ * changes, on the first limit test images (0 = all). */
+typedef struct dcc_scorer {
+	const dcc_net *net;
+	const dcc_dataset *d;
+	size_t limit;
+	int threads;
+} dcc_scorer;
+int dcc_score_accuracy(void *scorer, double *acc, dcc_error *err);
 
 /* Converts pixels to network input: x[i] = pixel / 255 (nothing else). */
 void dcc_pixels_to_input(float *x, const uint8_t *px, size_t n);

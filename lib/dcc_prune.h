@@ -36,15 +36,48 @@ int dcc_prune_global(dcc_model *m, const dcc_prunable *p, size_t n, double spars
 /* Removes the masks of the listed tensors (DSD's re-dense phase). */
 void dcc_unprune(dcc_model *m, const dcc_prunable *p, size_t n);
 
-/* Sensitivity analysis: the test accuracy (first `limit` test images, 0 =
- * all) with each prunable layer alone pruned by magnitude to each level
- * (no retraining); *acc gets np x nlevels fractions, *base the unpruned
- * accuracy, *p the layers.  The model is left as it was.  progress (may be
- * NULL) is called after each level and once more with level = nlevels. */
-struct dcc_dataset;
-int dcc_sensitivity(dcc_model *m, const struct dcc_dataset *d, const double *levels, int nlevels, size_t limit,
-		    int threads, void (*progress)(void *ctx, const char *tensor, int level, int nlevels), void *ctx,
-		    double *base, double **acc, dcc_prunable **p, size_t *np, dcc_error *err);
+/* Iterative pruning: the target in `steps` steps, each cutting the same
+ * share of the remaining density (the last reaching it exactly), with
+ * after_step (may be NULL: the caller's retraining) between them.  Sparsity
+ * prunes the layers with a target (NAN: none); std and global every listed
+ * layer, but a CNN's first unless first_ok. */
+enum { DCC_PRUNE_SPARSITY = 0, DCC_PRUNE_STD, DCC_PRUNE_GLOBAL };
+typedef struct dcc_prune_plan {
+	const dcc_prunable *p;
+	size_t n;
+	int method;           /* DCC_PRUNE_* */
+	const double *target; /* sparsity: per layer, in [0, 1) or NAN */
+	const double *bank;   /* the bank pattern's sizes per layer (NULL: none) */
+	double amount;        /* std: the factor Q; global: the fraction */
+	int first_ok;
+	dcc_prune_spec spec;  /* the pattern (its bank comes from bank[]) */
+	int steps;
+	int (*after_step)(void *ctx, int step, int steps, dcc_error *err);
+	void *ctx;
+} dcc_prune_plan;
+/* *select_seconds gets the time the selections took (no retraining). */
+int dcc_prune_run(dcc_model *m, const dcc_prune_plan *plan, double *select_seconds, dcc_error *err);
+
+/* Sensitivity analysis: each weight layer alone pruned by magnitude to
+ * each level (no retraining), scored by o->score on the model as it then
+ * is; the model is left as it was.  progress (may be NULL) is called after
+ * each level. */
+typedef struct dcc_sensitivity_opts {
+	const double *levels; /* sparsities in [0, 1) */
+	int nlevels;
+	int (*score)(void *ctx, double *acc, dcc_error *err);
+	void *score_ctx;
+	void (*progress)(void *ctx, const char *tensor, int level, int nlevels);
+	void *progress_ctx;
+} dcc_sensitivity_opts;
+typedef struct dcc_sensitivity_result {
+	double base;     /* the unpruned score */
+	double *acc;     /* np x nlevels */
+	dcc_prunable *p; /* the layers */
+	size_t np;
+} dcc_sensitivity_result;
+int dcc_sensitivity(dcc_model *m, const dcc_sensitivity_opts *o, dcc_sensitivity_result *r, dcc_error *err);
+void dcc_sensitivity_free(dcc_sensitivity_result *r);
 
 /* Zero weights of a tensor (under its mask, if any). */
 uint64_t dcc_weight_zeros(const dcc_model *m, const char *tensor);

@@ -6,7 +6,7 @@
 #define DCC_SHARE_H
 
 #include "dcc.h"
-#include "dcc_prune.h"
+#include "dcc_graph.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,6 +60,19 @@ typedef struct dcc_share_opts {
  * each takes its nearest centroid.  An already shared layer is an error. */
 int dcc_share_tensor(dcc_model *m, const dcc_prunable *p, const dcc_share_opts *o, dcc_kmeans_stats *st,
 		     dcc_error *err);
+
+/* Centroid fine-tuning: the named shared layers (float codebooks with masks)
+ * tied to their centroids.  After each training update, for layer i with
+ * the weights w the arithmetic uses (codebook values at its indices), each
+ * centroid moves by the sum of its weights' updates and w is tied back. */
+typedef struct dcc_share_tie dcc_share_tie;
+int dcc_share_tie_new(dcc_model *m, const char *const *tensors, size_t n, dcc_share_tie **out, dcc_error *err);
+size_t dcc_share_tie_count(const dcc_share_tie *t);
+const char *dcc_share_tie_tensor(const dcc_share_tie *t, size_t i);
+void dcc_share_tie_step(dcc_share_tie *t, size_t i, float *w);
+/* After training: the codebooks' stored counts made true again. */
+void dcc_share_tie_finish(dcc_share_tie *t, dcc_model *m);
+void dcc_share_tie_free(dcc_share_tie *t);
 
 #ifdef __cplusplus
 }

@@ -26,6 +26,13 @@ int dcc_svd_factor(const float *w, size_t m, size_t n, size_t R, int randomized,
 size_t dcc_svd_rank_energy(const double *s, size_t k, double e);
 size_t dcc_svd_rank_params(size_t m, size_t n, double f);
 
+/* Puts the factors in m's place of layer NAME (taking a and u): with a
+ * graph, fc NAME (out x in) becomes fc NAME (R x in) = a with a zero bias,
+ * then fc NAME_u (out x R) = u with the original bias, no nonlinearity
+ * between; on a bare container the 2-D tensor NAME becomes NAME_sv = a and
+ * NAME_u = u. */
+int dcc_svd_replace(dcc_model *m, const char *layer, size_t R, float *a, float *u, dcc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

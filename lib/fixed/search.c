@@ -83,10 +83,13 @@ static double sqnr(double sig, double err)
 	return err > 0 ? 10 * log10(sig / err) : INFINITY;
 }
 
-int dcc_fixed_choose(const dcc_net *net, const dcc_dataset *d, size_t calib, const int *w_bw, const int *a_bw,
-		     int b_bw, int in_bw, int static_fmt, dcc_qfmt *fmt, int *in_fl, double *w_sqnr, double *a_sqnr,
-		     dcc_error *err)
+int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt, int *in_fl, double *w_sqnr,
+		     double *a_sqnr, dcc_error *err)
 {
+	const dcc_dataset *d = o->calib;
+	size_t calib = o->ncalib;
+	const int *w_bw = o->w_bw, *a_bw = o->a_bw;
+	int b_bw = o->b_bw, in_bw = o->in_bw, static_fmt = o->static_fmt;
 	size_t L = net->nlayers, insz = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w;
 	if (calib == 0 || d->ntrain == 0)
 		return dcc_fail(err, DCC_E_ARG, "no calibration images");

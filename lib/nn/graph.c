@@ -90,6 +90,15 @@ void dcc_net_free(dcc_net *n)
 	free(n);
 }
 
+float *dcc_net_param(const dcc_net *n, const char *name)
+{
+	for (size_t i = 0; i < n->nlayers; i++)
+		for (int k = 0; k < n->layers[i].nparam; k++)
+			if (!strcmp(n->layers[i].p[k].name, name))
+				return n->layers[i].p[k].w;
+	return NULL;
+}
+
 int dcc_net_from_model(dcc_model *m, dcc_net **out, dcc_error *err)
 {
 	*out = NULL;

@@ -469,3 +469,13 @@ int dcc_eval(const dcc_net *n, const dcc_dataset *d, size_t limit, int want_logi
 		dcc_eval_result_free(r);
 	return rc;
 }
+
+int dcc_score_accuracy(void *ctx, double *acc, dcc_error *err)
+{
+	const dcc_scorer *s = ctx;
+	dcc_eval_result r = {0};
+	int rc = dcc_eval(s->net, s->d, s->limit, 0, s->threads, &r, err);
+	*acc = r.accuracy;
+	dcc_eval_result_free(&r);
+	return rc;
+}

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "../core/internal.h"
-#include "../dcc_nn.h"
 #include "../dcc_prune.h"
 
 /* ---- masks ---- */
@@ -384,81 +383,4 @@ uint64_t dcc_weight_zeros(const dcc_model *m, const char *tensor)
 	if (!t || !t->data)
 		return 0;
 	return dcc_tensor_numel(t) - dcc_tensor_count_nonzero(t);
-}
-
-int dcc_sensitivity(dcc_model *m, const dcc_dataset *d, const double *lv, int nlv, size_t limit, int threads,
-		    void (*progress)(void *ctx, const char *tensor, int level, int nlevels), void *ctx, double *base,
-		    double **acc_out, dcc_prunable **p_out, size_t *np_out, dcc_error *err)
-{
-	*acc_out = NULL;
-	*p_out = NULL;
-	*np_out = 0;
-	dcc_net *n = NULL;
-	dcc_prunable *p = NULL;
-	size_t np = 0;
-	float *backup = NULL, *scratch = NULL;
-	double *acc = NULL;
-	dcc_eval_result r = {0};
-	int rc = dcc_net_from_model(m, &n, err);
-	if (!rc)
-		rc = dcc_prunable_list(m, &p, &np, err);
-	if (!rc)
-		rc = dcc_eval(n, d, limit, 0, threads, &r, err);
-	*base = r.accuracy;
-	dcc_eval_result_free(&r);
-	if (!rc && !(acc = calloc(np * (size_t)nlv + 1, sizeof(double))))
-		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	for (size_t i = 0; !rc && i < np; i++) {
-		dcc_tensor *t = dcc_model_find(m, p[i].tensor);
-		if (!t || t->dtype != DCC_F32) {
-			rc = dcc_fail(err, DCC_E_UNSUPPORTED,
-				      "'%s' is not float32 weights (sensitivity runs before dcc share and fixed)", p[i].tensor);
-			break;
-		}
-		size_t cnt = (size_t)dcc_tensor_numel(t);
-		float *w = t->data;
-		free(backup), free(scratch);
-		backup = malloc(cnt * sizeof(float));
-		scratch = malloc(cnt * sizeof(float));
-		if (!backup || !scratch) {
-			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-			break;
-		}
-		memcpy(backup, w, cnt * sizeof(float));
-		for (int j = 0; j < nlv && !rc; j++) {
-			/* zero the k smallest magnitudes, ties by position */
-			size_t k = (size_t)llround(lv[j] * (double)cnt);
-			memcpy(w, backup, cnt * sizeof(float));
-			if (k > 0) {
-				memcpy(scratch, backup, cnt * sizeof(float));
-				float th = dcc_select_abs(scratch, cnt, k - 1);
-				size_t below = 0;
-				for (size_t q = 0; q < cnt; q++)
-					below += fabsf(backup[q]) < th;
-				size_t ties = k - below;
-				for (size_t q = 0; q < cnt; q++) {
-					float a = fabsf(backup[q]);
-					if (a < th || (a == th && ties && ties--))
-						w[q] = 0;
-				}
-			}
-			rc = dcc_eval(n, d, limit, 0, threads, &r, err);
-			acc[i * (size_t)nlv + (size_t)j] = r.accuracy;
-			dcc_eval_result_free(&r);
-			if (progress)
-				progress(ctx, p[i].tensor, j + 1, nlv);
-		}
-		memcpy(w, backup, cnt * sizeof(float));
-	}
-	free(backup), free(scratch);
-	dcc_net_free(n);
-	if (rc) {
-		free(acc);
-		dcc_prunable_free(p, np);
-		return rc;
-	}
-	*acc_out = acc;
-	*p_out = p;
-	*np_out = np;
-	return 0;
 }

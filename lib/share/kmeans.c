@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "../core/internal.h"
-#include "../dcc_nn.h"
 #include "../dcc_share.h"
 
 static const char *const init_names[] = {"linear", "density", "random", "kmeans++"};

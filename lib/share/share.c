@@ -8,7 +8,6 @@
 #endif
 
 #include "../core/internal.h"
-#include "../dcc_nn.h"
 #include "../dcc_share.h"
 
 /* The nearest of k = 2^bits ascending centroids, ties to the upper: a

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "../core/internal.h"
-#include "../dcc_nn.h"
 #include "../dcc_svd.h"
 
 int dcc_svd_values(const float *w, size_t m, size_t n, double *s, dcc_error *err)
@@ -165,5 +164,90 @@ int dcc_svd_factor(const float *w, size_t m, size_t n, size_t R, int randomized,
 		*rel_err = total > 0 ? sqrt(fmax(0.0, total - kept) / total) : 0;
 	}
 	free(om), free(y), free(z), free(B), free(s), free(Ub), free(Vt), free(bf);
+	return rc;
+}
+
+/* Rewrites "fc NAME in=I out=O" into the two factors' lines. */
+static int rewrite_graph(dcc_model *m, const char *name, size_t R)
+{
+	const dcc_kv *g = dcc_model_get_kv(m, "dcc.graph");
+	size_t n = g->count, k = 0;
+	char **lines = calloc(n + 1, sizeof(char *));
+	if (!lines)
+		return -1;
+	int rc = 0, done = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		char op[16], nm[DCC_MAX_NAME + 1];
+		int in, out;
+		if (!done && sscanf(g->s[i], "%15s %1024s in=%d out=%d", op, nm, &in, &out) == 4 && !strcmp(op, "fc") &&
+		    !strcmp(nm, name)) {
+			size_t L = strlen(name) + 64;
+			lines[k] = malloc(L), lines[k + 1] = malloc(L);
+			if (!lines[k] || !lines[k + 1]) {
+				rc = -1;
+				break;
+			}
+			snprintf(lines[k++], L, "fc %s in=%d out=%zu", name, in, R);
+			snprintf(lines[k++], L, "fc %s_u in=%zu out=%d", name, R, out);
+			done = 1;
+		} else if (!(lines[k++] = strdup(g->s[i]))) {
+			rc = -1;
+		}
+	}
+	if (!rc)
+		rc = dcc_model_set_arr_str(m, "dcc.graph", (const char *const *)lines, k) ? -1 : 0;
+	for (size_t i = 0; i < k; i++)
+		free(lines[i]);
+	free(lines);
+	return rc;
+}
+
+int dcc_svd_replace(dcc_model *m, const char *layer, size_t R, float *a, float *u, dcc_error *err)
+{
+	char wname[DCC_MAX_NAME + 16], bname[DCC_MAX_NAME + 16], n1[DCC_MAX_NAME + 16], n2[DCC_MAX_NAME + 16];
+	int has_graph = dcc_model_get_kv(m, "dcc.graph") != NULL;
+	snprintf(wname, sizeof(wname), has_graph ? "%s.weight" : "%s", layer);
+	snprintf(bname, sizeof(bname), "%s.bias", layer);
+	const dcc_tensor *w = dcc_model_find(m, wname);
+	if (!w || w->ndim != 2 || w->dtype != DCC_F32) {
+		free(a), free(u);
+		return dcc_fail(err, DCC_E_ARG, "'%s' is not a float32 matrix", wname);
+	}
+	uint64_t M = w->shape[0], N = w->shape[1], sa[2] = {R, N}, su[2] = {M, R}, sb[1] = {R}, bshape[1] = {M};
+	if (!has_graph) {
+		snprintf(n1, sizeof(n1), "%s_sv", layer);
+		snprintf(n2, sizeof(n2), "%s_u", layer);
+		int rc = dcc_model_add(m, n1, DCC_F32, 0, 0, 2, sa, a, err);
+		if (rc) {
+			free(u);
+			return rc;
+		}
+		return (rc = dcc_model_add(m, n2, DCC_F32, 0, 0, 2, su, u, err)) ? rc : dcc_model_remove(m, wname);
+	}
+	snprintf(n1, sizeof(n1), "%s_u.weight", layer);
+	snprintf(n2, sizeof(n2), "%s_u.bias", layer);
+	dcc_tensor *b = dcc_model_find(m, bname);
+	float *bcopy = b && b->dtype == DCC_F32 ? malloc(b->nbytes) : NULL, *zeros = calloc(R ? R : 1, sizeof(float));
+	if (!bcopy || !zeros) {
+		free(a), free(u), free(bcopy), free(zeros);
+		return dcc_fail(err, DCC_E_ARG, "'%s' is missing or not float32", bname);
+	}
+	memcpy(bcopy, b->data, b->nbytes);
+	/* NAME (R x in) = S_R V_R^T with a zero bias, then NAME_u (out x R) = U_R with the original bias */
+	int rc = dcc_model_add(m, n2, DCC_F32, 0, 0, 1, bshape, bcopy, err);
+	if (!rc)
+		rc = dcc_model_add(m, n1, DCC_F32, 0, 0, 2, su, u, err);
+	else
+		free(u);
+	if (!rc)
+		rc = dcc_model_add(m, wname, DCC_F32, 0, 0, 2, sa, a, err);
+	else
+		free(a);
+	if (!rc)
+		rc = dcc_model_add(m, bname, DCC_F32, 0, 0, 1, sb, zeros, err);
+	else
+		free(zeros);
+	if (!rc && rewrite_graph(m, layer, R))
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	return rc;
 }
