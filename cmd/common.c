@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../lib/dcc_encode.h"
+#include "../lib/dcc_isa.h"
 #include "../lib/dcc_nn.h"
 #include "../lib/dcc_prune.h"
 #include "common.h"
@@ -138,6 +139,28 @@ int cmd_load_blob(const char *path, dcc_model **m, dcc_blob_info *info, dcc_spar
 	dcc_blob_free(&b);
 	free(bytes);
 	return rc ? cmd_fail(path, &e) : 0;
+}
+
+int cmd_load_program(const char *path, dcc_program *p)
+{
+	uint8_t *b;
+	size_t n;
+	dcc_error e = {0};
+	if (dcc_read_file(path, (size_t)1 << 33, &b, &n, &e))
+		return cmd_fail(path, &e);
+	int rc = dcc_dci_read_mem(b, n, p, &e);
+	free(b);
+	return rc ? cmd_fail(path, &e) : 0;
+}
+
+int cmd_file_is(const char *path, int kind)
+{
+	uint8_t head[16];
+	FILE *fp = fopen(path, "rb");
+	size_t n = fp ? fread(head, 1, sizeof(head), fp) : 0;
+	if (fp)
+		fclose(fp);
+	return dcc_sniff(head, n) == kind;
 }
 
 int cmd_provenance(dcc_model *m, const char *line)

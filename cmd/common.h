@@ -44,6 +44,8 @@ int cmd_read_blob(const char *path, uint8_t **bytes, size_t *len);
 /* Reads and checks a .dci program. Prints errors. */
 struct dcc_program;
 int cmd_load_program(const char *path, struct dcc_program *p);
+/* Is the file's content of this dcc_filekind? */
+int cmd_file_is(const char *path, int kind);
 /* Appends "STAGE k=v ..." to dcc.provenance. */
 int cmd_provenance(dcc_model *m, const char *line);
 

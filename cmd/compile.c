@@ -15,7 +15,8 @@ static const char usage_compile[] =
 	"column pointers, 4-bit index + 4-bit codebook entries, a 16-entry\n"
 	"codebook, biases and a descriptor), one conv per convolution on the\n"
 	"convolver engine (dense 16-bit weights, tiled to its buffers; ReLU\n"
-	"fused), maxpool, store the output.\n"
+	"fused), maxpool, store the output.  The program holds the DRAM image\n"
+	"it addresses: dcc emu runs it without the blob.\n"
 	"\n"
 	"  --pes P               processing elements (default 64)\n"
 	"  --conv-pes N          convolver engine: output channels in parallel (16)\n"
@@ -50,7 +51,7 @@ static int save_program(const char *out, const char *in, const dcc_program *p, i
 	uint8_t *b;
 	size_t n;
 	dcc_error e = {0};
-	if (dcc_program_write(p, &b, &n, &e))
+	if (dcc_dci_write_mem(p, &b, &n, &e))
 		return cmd_fail(out, &e);
 	dcc_outfile o;
 	const char *inputs[] = {in, NULL};
@@ -63,18 +64,6 @@ static int save_program(const char *out, const char *in, const dcc_program *p, i
 	}
 	free(b);
 	return rc;
-}
-
-int cmd_load_program(const char *path, dcc_program *p)
-{
-	uint8_t *b;
-	size_t n;
-	dcc_error e = {0};
-	if (dcc_read_file(path, (size_t)1 << 30, &b, &n, &e))
-		return cmd_fail(path, &e);
-	int rc = dcc_program_read(b, n, p, &e);
-	free(b);
-	return rc ? cmd_fail(path, &e) : 0;
 }
 
 int cmd_compile(int argc, char **argv)
@@ -119,13 +108,11 @@ int cmd_compile(int argc, char **argv)
 		return EXIT_FAIL;
 	int rc;
 	dcc_program p;
-	uint8_t *dram;
 	cfg.pes = (int)pes;
-	rc = dcc_accel_compile(m, crc, &cfg, &p, &dram, &e);
+	rc = dcc_accel_compile(m, crc, &cfg, &p, &e);
 	dcc_model_free(m);
 	if (rc)
 		return cmd_fail(in, &e);
-	free(dram);
 	size_t nspmv = 0, nconv = 0;
 	for (size_t i = 0; i < p.n; i++)
 		nspmv += p.insn[i].op == DCC_INSN_SPMV, nconv += p.insn[i].op == DCC_INSN_CONV;

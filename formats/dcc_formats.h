@@ -84,6 +84,17 @@ int dcc_dcb_read_mem(const uint8_t *buf, size_t n, struct dcc_blob *b, dcc_error
 int dcc_dcb_write_mem(struct dcc_blob *b, uint8_t **out, size_t *n, dcc_error *err);
 int dcc_dcb_sniff(const void *buf, size_t n);
 
+/* The accelerator's program (formats/isa.md): version 2 files hold the
+ * DRAM image too (version 1 is read, and written for a program without
+ * one).  The text form: dcc disasm's, read back by dcc asm into the same
+ * program.  Both refuse what dcc_program_check refuses. */
+struct dcc_program;
+int dcc_dci_read_mem(const uint8_t *buf, size_t n, struct dcc_program *p, dcc_error *err);
+int dcc_dci_write_mem(const struct dcc_program *p, uint8_t **out, size_t *n, dcc_error *err);
+int dcc_dci_sniff(const void *buf, size_t n);
+int dcc_program_disasm(const struct dcc_program *p, char **text, dcc_error *err);
+int dcc_program_asm(const char *text, struct dcc_program *p, dcc_error *err);
+
 /* A data set directory in the MNIST layout: train-images-idx3-ubyte,
  * train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte
  * (each gzipped or not). */

@@ -1,58 +1,17 @@
 /* dcc_accel.h: the EIE-style sparse accelerator -- its instruction set
- * (formats/isa.md), the compiler from a blob to a program and a DRAM image,
+ * (lib/dcc_isa.h, formats/isa.md), the compiler from a blob to a program and its DRAM image,
  * and the emulator: functional (bit-exact with dcc eval --fixed) and
  * cycle-level (PEs, activation FIFOs, broadcast stalls, SRAM, DRAM). */
 #ifndef DCC_ACCEL_H
 #define DCC_ACCEL_H
 
 #include "dcc.h"
+#include "dcc_isa.h"
 #include "dcc_nn.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-enum { DCC_INSN_END = 0, DCC_INSN_LOAD = 1, DCC_INSN_STORE = 2, DCC_INSN_SPMV = 3, DCC_INSN_EWOP = 4, DCC_INSN_SYNC = 5,
-       DCC_INSN_SPCONV = 6, DCC_INSN_POOL = 7, DCC_INSN_LSTMCELL = 8, DCC_INSN_CONV = 9, DCC_INSN_ACT = 10 };
-enum { DCC_ACT_SIGMOID = 0, DCC_ACT_TANH = 1 };
-enum { DCC_EW_RELU = 0, DCC_EW_ADD = 1, DCC_EW_MUL = 2, DCC_EW_COPY = 3 };
-#define DCC_INSN_BYTES 16
-#define DCC_NBUF 4 /* activation buffers */
-
-typedef struct dcc_insn {
-	uint8_t op, flags;     /* flags: SPMV bit 0 = ReLU; EWOP: the operation */
-	uint8_t a, b;          /* buffers: LOAD/STORE a; SPMV a = in, b = out; EWOP a, b */
-	uint32_t x, y, z;      /* LOAD/STORE: dram address, count, buffer offset;
-				  SPMV, SPCONV: descriptor address (SPMV: z = input
-				  offset); EWOP: count, out buffer, shift (ADD: the
-				  width to saturate to, 0 = 32); POOL: channels,
-				  H << 16 | W, k << 8 | stride (flags 1: average);
-				  LSTMCELL: a = the z buffer, b = the h/c buffer, x =
-				  descriptor; ACT: flags sigmoid/tanh, a in, b out, x
-				  count, y the table, z = in fl (int8) | out shift
-				  (int8) << 8 | width << 16 */
-} dcc_insn;
-
-/* A program: instructions plus what ties it to its blob and DRAM image. */
-typedef struct dcc_program {
-	dcc_insn *insn;
-	size_t n;
-	uint32_t blob_crc;     /* crc32c of the blob it was compiled from */
-	uint32_t dram_bytes;   /* size of the DRAM image */
-	uint32_t in_addr, in_len, out_addr, out_len; /* int32 words */
-	uint32_t buf_words;    /* each activation buffer's size */
-	int pes;
-	/* the convolver engine the convolutions were tiled for (conv); 0
-	 * convolvers: convolutions run on the PE array (spconv) */
-	uint32_t conv_pes, convolvers, conv_k, conv_buf_kb;
-} dcc_program;
-
-int dcc_program_write(const dcc_program *p, uint8_t **out, size_t *len, dcc_error *err);
-int dcc_program_read(const uint8_t *buf, size_t len, dcc_program *p, dcc_error *err);
-/* Text assembly: one instruction or directive per line. */
-int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err);
-int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err);
-void dcc_program_free(dcc_program *p);
 
 typedef struct dcc_accel_cfg {
 	int pes, fifo;         /* PEs (64) and activation FIFO depth (8) */
@@ -75,10 +34,9 @@ void dcc_accel_defaults(dcc_accel_cfg *c);
 /* Lays a decoded fixed-point model with EIE-encoded fc layers out in DRAM
  * and emits its program for the machine c describes (its PEs and, when
  * c->convolvers > 0, the convolver engine the convolutions are tiled for).
- * *dram (dram_bytes) is the image the program expects; the emulator
- * rebuilds it the same way from the blob. */
-int dcc_accel_compile(const dcc_model *m, uint32_t blob_crc, const dcc_accel_cfg *c, dcc_program *p, uint8_t **dram,
-		      dcc_error *err);
+ * The program holds its DRAM image (p->dram) and its input's shape and
+ * formats: it runs without the blob. */
+int dcc_accel_compile(const dcc_model *m, uint32_t blob_crc, const dcc_accel_cfg *c, dcc_program *p, dcc_error *err);
 
 
 
@@ -109,6 +67,36 @@ void dcc_emu_stats_free(dcc_emu_stats *s);
 /* Runs the program once on DRAM (input already at p->in_addr); the output
  * words are left at p->out_addr.  stats accumulate. */
 int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc_emu_stats *st, dcc_error *err);
+
+/* Inputs to run: 8-bit pixels (p / 255, as dcc eval --fixed reads IDX) or
+ * real values, in_len of them per input, quantised to the program's input
+ * format on the way in. */
+typedef struct dcc_emu_inputs {
+	const uint8_t *pixels;
+	const float *x;
+} dcc_emu_inputs;
+/* Runs the program (with its DRAM image) on n inputs over `threads`
+ * threads (0 = cores): out gets n x out_len output words, tot the
+ * statistics summed over every run, host_seconds the wall time. */
+int dcc_emu_batch(const dcc_program *p, const dcc_accel_cfg *cfg, const dcc_emu_inputs *in, size_t n, int threads,
+		  int32_t *out, dcc_emu_stats *tot, double *host_seconds, dcc_error *err);
+/* Adds src's per-layer figures to dst's (dst's layers made from src's). */
+int dcc_emu_stats_merge(dcc_emu_stats *dst, const dcc_emu_stats *src);
+
+/* One layer's training step on the PE array, summed over the batch, per
+ * stage (FP, EB, WG): dense and sparse MACs and cycles, and the load
+ * balance summed over the sparse products (one per image and position). */
+typedef struct dcc_step_cost {
+	char layer[64];
+	int op, modelled; /* an lstm is listed, not modelled */
+	double dense[3], sparse[3], cdense[3], csparse[3], bal[3];
+	double products;  /* sparse products per stage */
+	uint64_t kept;    /* kept weights: EB's transposed copy */
+} dcc_step_cost;
+/* The training step of B inputs x (B x the net's input) through n: one entry
+ * per fc, conv2d and lstm layer (*out: free it). */
+int dcc_train_step_cost(const dcc_net *n, const float *x, size_t B, const dcc_accel_cfg *cfg, dcc_step_cost **out,
+			size_t *nout, dcc_error *err);
 
 /* The PE array's cycles for one sparse matrix-vector product, by the
  * recurrence of formats/isa.md: count[p * cols + j] entries of column j on

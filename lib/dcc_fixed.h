@@ -115,6 +115,8 @@ int dcc_fixed_apply(dcc_model *m, const dcc_net *net, const dcc_qfmt *fmt, int i
 /* Work memory for one sample, in int32: two activation buffers and a
  * convolution patch. */
 size_t dcc_qnet_scratch(const dcc_qnet *q);
+/* n 8-bit pixels as bw-bit fixed point at fl: p / 255, exactly rounded. */
+void dcc_fx_pixels(int32_t *x, const uint8_t *px, size_t n, int bw, int fl);
 /* The input in fixed point from 8-bit pixels (p / 255, exactly rounded). */
 void dcc_qnet_input(const dcc_qnet *q, const uint8_t *px, int32_t *x);
 /* Runs layers [0, upto) on x (the input in fixed point); returns a pointer

@@ -103,15 +103,18 @@ int64_t dcc_fx_div_rne(int64_t num, int64_t den)
 	return q;
 }
 
-void dcc_qnet_input(const dcc_qnet *q, const uint8_t *px, int32_t *x)
+void dcc_fx_pixels(int32_t *x, const uint8_t *px, size_t n, int bw, int fl)
 {
-	size_t n = (size_t)q->net->in_c * (size_t)q->net->in_h * (size_t)q->net->in_w;
-	int fl = q->in_fl;
 	for (size_t i = 0; i < n; i++) {
 		int64_t v = fl >= 0 ? dcc_fx_div_rne((int64_t)px[i] << (fl > 40 ? 40 : fl), 255)
 				    : dcc_fx_div_rne((int64_t)px[i], (int64_t)255 << (-fl > 40 ? 40 : -fl));
-		x[i] = dcc_fx_sat(v, q->in_bw);
+		x[i] = dcc_fx_sat(v, bw);
 	}
+}
+
+void dcc_qnet_input(const dcc_qnet *q, const uint8_t *px, int32_t *x)
+{
+	dcc_fx_pixels(x, px, (size_t)q->net->in_c * (size_t)q->net->in_h * (size_t)q->net->in_w, q->in_bw, q->in_fl);
 }
 
 /* The bias aligned to the accumulator's fraction length. */

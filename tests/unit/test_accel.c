@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "../../lib/dcc_accel.h"
+#include "dcc_formats.h"
 #include "check.h"
 
 static void w32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24); }
@@ -86,21 +87,32 @@ static void test_worked_example(void)
 	size_t len;
 	char *text;
 	dcc_program q, r;
-	CHECK(!dcc_program_write(&p, &bin, &len, &e) && !dcc_program_read(bin, len, &q, &e));
+	CHECK(!dcc_dci_write_mem(&p, &bin, &len, &e) && !dcc_dci_read_mem(bin, len, &q, &e));
 	CHECK(q.n == 5 && !memcmp(q.insn, insn, sizeof(insn)) && q.pes == 4 && q.dram_bytes == DRAM);
 	CHECK(!dcc_program_disasm(&q, &text, &e) && !dcc_program_asm(text, &r, &e));
 	CHECK(r.n == 5 && !memcmp(r.insn, insn, sizeof(insn)) && r.out_addr == OUT && r.buf_words == 8);
 	free(text);
 	dcc_program_free(&r);
 	/* malformed: truncated, a flipped bit (checksum), out of DRAM, a bad opcode */
-	CHECK_ERR(dcc_program_read(bin, len - 3, &r, &e), e, DCC_E_FORMAT, "instructions");
+	CHECK_ERR(dcc_dci_read_mem(bin, len - 3, &r, &e), e, DCC_E_FORMAT, "instructions");
 	bin[70] ^= 1;
-	CHECK_ERR(dcc_program_read(bin, len, &r, &e), e, DCC_E_CHECKSUM, "checksum");
-	CHECK_ERR(dcc_program_asm(".dram 1024\n.buffers 8\nload buf=0 dram=0x1000 words=4 offset=0\n", &r, &e), e,
-		  DCC_E_RANGE, "outside");
+	CHECK_ERR(dcc_dci_read_mem(bin, len, &r, &e), e, DCC_E_CHECKSUM, "checksum");
+#define HEAD ".pes 4\n.dram 1024\n.buffers 8\n.input 0x0 3\n.output 0x40 8\n"
+	CHECK_ERR(dcc_program_asm(HEAD "load buf=0 dram=0x1000 words=4 offset=0\n", &r, &e), e, DCC_E_RANGE, "outside");
 	CHECK_ERR(dcc_program_asm(".dram 1024\nfrobnicate\n", &r, &e), e, DCC_E_FORMAT, "unknown instruction");
-	CHECK_ERR(dcc_program_asm(".dram 1024\n.buffers 8\nspmv desc=0x3f0 in=0 out=1\n", &r, &e), e, DCC_E_RANGE,
-		  "outside DRAM");
+	CHECK_ERR(dcc_program_asm(HEAD "spmv desc=0x3f0 in=0 out=1\n", &r, &e), e, DCC_E_RANGE, "outside DRAM");
+	/* with its DRAM image: the version 2 file, and the text's .data lines, round-trip */
+	free(bin);
+	p.dram = dram, p.in_c = 1, p.in_h = 1, p.in_w = 3, p.in_bw = 16, p.in_fl = 0, p.out_fl = 0;
+	dcc_program q2, r2;
+	CHECK(!dcc_dci_write_mem(&p, &bin, &len, &e) && !dcc_dci_read_mem(bin, len, &q2, &e));
+	CHECK(q2.dram && !memcmp(q2.dram, dram, DRAM) && q2.in_w == 3 && q2.n == 5);
+	CHECK_MSG(!dcc_program_disasm(&q2, &text, &e) && !dcc_program_asm(text, &r2, &e), "%s", e.msg);
+	CHECK(r2.dram && !memcmp(r2.dram, dram, DRAM) && r2.n == 5 && !memcmp(r2.insn, insn, sizeof(insn)));
+	free(text);
+	dcc_program_free(&q2);
+	dcc_program_free(&r2);
+	p.dram = NULL;
 	/* a corrupt descriptor or pointers in DRAM are caught at run time */
 	w32(dram + DATA + 4, 9); /* PE0's second pointer beyond its entries */
 	CHECK_ERR(dcc_emu_run(&p, dram, &c, &st, &e), e, DCC_E_FORMAT, "pointers are corrupt");

@@ -1,0 +1,360 @@
+/* compile.c: the compiler -- a decoded fixed-point model laid out in the
+ * accelerator's DRAM (EIE's per-PE layout for fc layers and the PE array's
+ * convolutions, dense 16-bit weights tiled for the convolver engine, the
+ * activation tables) and the program that runs it (formats/isa.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/internal.h"
+#include "../dcc_accel.h"
+#include "../dcc_encode.h"
+#include "../dcc_fixed.h"
+
+typedef struct img {
+	uint8_t *p;
+	size_t n, cap;
+} img;
+
+static uint32_t reserve(img *m, size_t bytes)
+{
+	size_t at = (m->n + 63) & ~(size_t)63;
+	if (at + bytes > m->cap) {
+		size_t c = m->cap ? m->cap : 4096;
+		while (c < at + bytes)
+			c *= 2;
+		uint8_t *q = realloc(m->p, c);
+		if (!q)
+			return UINT32_MAX;
+		memset(q + m->cap, 0, c - m->cap);
+		m->p = q;
+		m->cap = c;
+	}
+	m->n = at + bytes;
+	return at > UINT32_MAX - bytes ? UINT32_MAX : (uint32_t)at;
+}
+
+static int32_t qget(const dcc_tensor *t, size_t i)
+{
+	const uint8_t *p = t->data;
+	return t->dtype == DCC_Q8 ? (int8_t)p[i] : t->dtype == DCC_Q16 ? (int16_t)(p[2 * i] | p[2 * i + 1] << 8)
+								  : (int32_t)dcc_rd32(p + 4 * i);
+}
+
+/* One weight matrix in DRAM in EIE's layout: descriptor (+ conv geometry),
+ * codebook, biases, PE table, per-PE pointers and entries. */
+static int lay_matrix(img *im, dcc_model *m, const char *wname, const char *bname, int pes, int a_bw, int shift,
+		      int bshift, const char *lname, const uint32_t *geo, uint32_t *desc_out, dcc_error *err)
+{
+	dcc_parts pt;
+	dcc_parts_find(m, wname, &pt);
+	const dcc_tensor *cb = pt.codebook, *ix = pt.index, *mk = pt.mask, *bias = dcc_model_find(m, bname);
+	if (!cb || !ix || ix->bits > 4 || cb->dtype == DCC_F32 || qget(cb, 0) != 0 || !bias || bias->dtype == DCC_F32)
+		return dcc_fail(err, DCC_E_UNSUPPORTED,
+				"'%s': the accelerator needs 4-bit shared weights with codebook entry 0 zero "
+				"(dcc share --bits 4 --zero) in fixed point (dcc fixed)", wname);
+	size_t rows = (size_t)ix->shape[0], n = (size_t)dcc_tensor_numel(ix), cols = n / rows;
+	uint8_t *present = malloc(n);
+	uint32_t *sym = malloc(n * sizeof(uint32_t));
+	if (!present || !sym) {
+		free(present), free(sym);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	for (size_t k = 0; k < n; k++) {
+		present[k] = mk ? (((const uint8_t *)mk->data)[k / 8] >> (k % 8)) & 1 : 1;
+		sym[k] = present[k] ? dcc_packed_get(ix->data, ix->bits, k) : 0;
+	}
+	dcc_sparse sp;
+	int rc = dcc_sparse_build(&sp, DCC_LAYOUT_EIE, 4, pes, rows, cols, present, sym, 0, err);
+	free(present), free(sym);
+	if (rc)
+		return rc;
+	uint32_t desc = reserve(im, geo ? 128 : 64), cba = reserve(im, 64), ba = reserve(im, 4 * rows),
+		 pet = reserve(im, 16 * (size_t)pes);
+	uint32_t *ptr_addr = malloc((size_t)pes * sizeof(uint32_t)), *ent_addr = malloc((size_t)pes * sizeof(uint32_t));
+	size_t e0 = 0;
+	for (int pe = 0; ptr_addr && ent_addr && pe < pes; pe++) {
+		size_t ne = 0;
+		for (size_t c = 0; c < cols; c++)
+			ne += sp.count[(size_t)pe * cols + c];
+		ptr_addr[pe] = reserve(im, 4 * (cols + 1));
+		ent_addr[pe] = reserve(im, ne ? ne : 1);
+		if (ptr_addr[pe] == UINT32_MAX || ent_addr[pe] == UINT32_MAX)
+			break;
+		uint32_t acc = 0;
+		for (size_t c = 0; c < cols; c++) {
+			dcc_wr32(im->p + ptr_addr[pe] + 4 * c, acc);
+			acc += sp.count[(size_t)pe * cols + c];
+		}
+		dcc_wr32(im->p + ptr_addr[pe] + 4 * cols, acc);
+		for (size_t k = 0; k < ne; k++)
+			im->p[ent_addr[pe] + k] = (uint8_t)(sp.skip[e0 + k] << 4 | sp.val[e0 + k]);
+		e0 += ne;
+		uint8_t *t = im->p + pet + 16 * (size_t)pe;
+		dcc_wr32(t, ptr_addr[pe]), dcc_wr32(t + 4, ent_addr[pe]), dcc_wr32(t + 8, (uint32_t)ne),
+			dcc_wr32(t + 12, (uint32_t)((rows - (size_t)pe + (size_t)pes - 1) / (size_t)pes));
+	}
+	int oom = !ptr_addr || !ent_addr || im->n > UINT32_MAX || e0 != sp.nentries;
+	free(ptr_addr), free(ent_addr);
+	dcc_sparse_free(&sp);
+	if (oom || desc == UINT32_MAX)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory (or a DRAM image beyond 4 GB)");
+	uint8_t *d = im->p + desc;
+	dcc_wr32(d, 0x5259414c); /* "LAYR" */
+	dcc_wr32(d + 4, (uint32_t)rows), dcc_wr32(d + 8, (uint32_t)cols), dcc_wr32(d + 12, (uint32_t)pes);
+	dcc_wr32(d + 16, (uint32_t)a_bw), dcc_wr32(d + 20, (uint32_t)shift), dcc_wr32(d + 24, (uint32_t)bshift);
+	dcc_wr32(d + 28, cba), dcc_wr32(d + 32, ba), dcc_wr32(d + 36, pet);
+	snprintf((char *)d + 40, 24, "%s", lname);
+	for (int k = 0; geo && k < 8; k++) /* a convolution's geometry block */
+		dcc_wr32(d + 64 + 4 * k, geo[k]);
+	for (int k = 0; k < 16; k++)
+		dcc_wr32(im->p + cba + 4 * k, (uint32_t)qget(cb, (size_t)k));
+	for (size_t r = 0; r < rows; r++)
+		dcc_wr32(im->p + ba + 4 * r, (uint32_t)qget(bias, r));
+	*desc_out = desc;
+	return 0;
+}
+
+/* A convolution for the convolver engine: descriptor, dense 16-bit weights
+ * (the codebook looked up, pruned weights zero), biases, and the tile the
+ * compiler picked (formats/isa.md). */
+static int lay_conv(img *im, dcc_model *m, const dcc_layer *g, const dcc_accel_cfg *c, int a_bw, int shift, int bshift,
+		    uint32_t *desc_out, dcc_error *err)
+{
+	const char *wname = g->p[0].name;
+	dcc_parts pt;
+	dcc_parts_find(m, wname, &pt);
+	const dcc_tensor *cb = pt.codebook, *ix = pt.index, *mk = pt.mask, *w = pt.weight;
+	const dcc_tensor *bias = dcc_model_find(m, g->p[1].name);
+	dcc_conv_shape sh = {(uint32_t)g->oc, (uint32_t)g->ic, (uint32_t)g->ih, (uint32_t)g->iw, (uint32_t)g->k,
+			     (uint32_t)g->stride, (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
+	size_t n = (size_t)sh.M * sh.C * sh.k * sh.k;
+	int shared = cb && ix && cb->dtype != DCC_F32;
+	if ((!shared && (!w || w->dtype == DCC_F32 || (size_t)dcc_tensor_numel(w) != n)) ||
+	    (shared && (size_t)dcc_tensor_numel(ix) != n) || !bias || bias->dtype == DCC_F32)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "'%s': the convolver engine needs fixed-point weights (dcc fixed)", wname);
+	uint32_t tr, tc;
+	int rc = dcc_conv_tiling(&sh, c, a_bw, &tr, &tc, err);
+	if (rc) {
+		char why[DCC_ERR_MAX];
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return dcc_fail(err, rc, "layer '%s': %s", g->name, why);
+	}
+	uint32_t desc = reserve(im, 128), wa = reserve(im, 2 * n), ba = reserve(im, 4 * (size_t)sh.M);
+	if (desc == UINT32_MAX || wa == UINT32_MAX || ba == UINT32_MAX || im->n > UINT32_MAX)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory (or a DRAM image beyond 4 GB)");
+	for (size_t i = 0; i < n; i++) {
+		int32_t v;
+		if (shared) {
+			int kept = mk ? (((const uint8_t *)mk->data)[i / 8] >> (i % 8)) & 1 : 1;
+			uint32_t sym = dcc_packed_get(ix->data, ix->bits, i);
+			if (sym >= dcc_tensor_numel(cb))
+				return dcc_fail(err, DCC_E_FORMAT, "'%s': index %u outside its codebook", wname, sym);
+			v = kept ? qget(cb, sym) : 0;
+		} else {
+			v = qget(w, i);
+		}
+		if (v < -32768 || v > 32767)
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "'%s': the convolver engine holds weights of at most 16 bits", wname);
+		im->p[wa + 2 * i] = (uint8_t)v, im->p[wa + 2 * i + 1] = (uint8_t)((uint32_t)v >> 8);
+	}
+	for (uint32_t r = 0; r < sh.M; r++)
+		dcc_wr32(im->p + ba + 4 * (size_t)r, (uint32_t)qget(bias, r));
+	uint8_t *d = im->p + desc;
+	const uint32_t f[] = {0x564e4f43 /* "CONV" */, sh.M, sh.C, sh.H, sh.W, sh.k, sh.stride, sh.pad, sh.OH, sh.OW,
+			      (uint32_t)a_bw, (uint32_t)shift, (uint32_t)bshift, wa, ba, (uint32_t)c->conv_pes,
+			      (uint32_t)c->convolvers, (uint32_t)c->conv_k, tr, tc};
+	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
+		dcc_wr32(d + 4 * k, f[k]);
+	snprintf((char *)d + 80, 24, "%s", g->name);
+	*desc_out = desc;
+	return 0;
+}
+
+int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cfg *c, dcc_program *p, dcc_error *err)
+{
+	int pes = c->pes;
+	memset(p, 0, sizeof(*p));
+	dcc_model *m = (dcc_model *)mc; /* the net only reads it */
+	dcc_net *net;
+	int rc = dcc_net_from_model(m, &net, err);
+	if (rc)
+		return rc;
+	dcc_qfmt *fmt = NULL;
+	int in_bw, in_fl;
+	if ((rc = dcc_fixed_formats(m, net, &fmt, &in_bw, &in_fl, err))) {
+		dcc_net_free(net);
+		return rc;
+	}
+	img im = {0};
+	size_t insz = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w, maxact = insz;
+	for (size_t i = 0; i < net->nlayers; i++)
+		maxact = net->layers[i].out_size > maxact ? net->layers[i].out_size : maxact;
+	p->in_len = (uint32_t)insz;
+	p->in_addr = reserve(&im, 4 * insz);
+	p->out_len = (uint32_t)net->classes;
+	p->out_addr = reserve(&im, 4 * (size_t)net->classes);
+	p->buf_words = (uint32_t)maxact;
+	p->pes = pes;
+	p->blob_crc = blob_crc;
+	if (c->convolvers > 0) {
+		if (c->conv_pes < 1 || c->conv_pes > 0xffff || c->convolvers > 0xffff || c->conv_k < 1 || c->conv_k > 255 ||
+		    c->conv_buf_kb < 1 || c->conv_buf_kb > (1 << 20)) {
+			rc = dcc_fail(err, DCC_E_RANGE, "convolver engine out of range (%d x %d convolvers of %d, %d KB)",
+				      c->conv_pes, c->convolvers, c->conv_k, c->conv_buf_kb);
+			goto done;
+		}
+		p->conv_pes = (uint32_t)c->conv_pes, p->convolvers = (uint32_t)c->convolvers;
+		p->conv_k = (uint32_t)c->conv_k, p->conv_buf_kb = (uint32_t)c->conv_buf_kb;
+	}
+	size_t cap = 4 * net->nlayers + 8;
+	for (size_t i = 0; i < net->nlayers; i++)
+		if (net->layers[i].op == DCC_OP_LSTM)
+			cap += 5 * (size_t)net->layers[i].steps + 4;
+	p->insn = calloc(cap, sizeof(dcc_insn));
+	if (!p->insn) {
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		goto done;
+	}
+	p->insn[p->n++] = (dcc_insn){DCC_INSN_LOAD, 0, 0, 0, p->in_addr, p->in_len, 0};
+	int cur = 0, fl = in_fl, bw = in_bw;
+	uint32_t tables = UINT32_MAX; /* sigmoid and tanh, once, when a layer needs them */
+	for (size_t i = 0; i < net->nlayers && !rc; i++) {
+		const dcc_layer *g = &net->layers[i];
+		if (g->op == DCC_OP_FLATTEN || g->op == DCC_OP_SOFTMAX_CE)
+			continue;
+		if (g->op == DCC_OP_RELU) {
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_RELU, (uint8_t)cur, 0, (uint32_t)g->in_size,
+						     (uint32_t)cur, 0};
+			continue;
+		}
+		if (g->op == DCC_OP_SIGMOID || g->op == DCC_OP_TANH) {
+			if (tables == UINT32_MAX) {
+				int32_t sig[257], th[257];
+				dcc_fx_tables(sig, th);
+				if ((tables = reserve(&im, 2 * 257 * 4)) == UINT32_MAX) {
+					rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+					break;
+				}
+				for (int k = 0; k < 257; k++)
+					dcc_wr32(im.p + tables + 4 * k, (uint32_t)sig[k]), dcc_wr32(im.p + tables + 4 * (257 + k), (uint32_t)th[k]);
+			}
+			if (bw < 2 || fl < -128 || fl > 127 || 16 - bw < -128) {
+				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': %s of %d-bit activations at fl %d", g->name,
+					      dcc_op_name(g->op), bw, fl);
+				break;
+			}
+			int tanh_ = g->op == DCC_OP_TANH;
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_ACT, (uint8_t)tanh_, (uint8_t)cur, (uint8_t)cur, (uint32_t)g->in_size,
+						     tables + (tanh_ ? 257 * 4 : 0),
+						     (uint32_t)(uint8_t)(int8_t)fl | (uint32_t)(uint8_t)(int8_t)(16 - bw) << 8 |
+							     (uint32_t)bw << 16};
+			fl = bw - 1;
+			continue;
+		}
+		if (g->op == DCC_OP_MAXPOOL2D || g->op == DCC_OP_AVGPOOL2D) {
+			if (g->ih > 65535 || g->iw > 65535 || g->k > 0xffffff || g->stride > 255) {
+				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': pooling geometry too large", g->name);
+				break;
+			}
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_POOL, g->op == DCC_OP_AVGPOOL2D, (uint8_t)cur, (uint8_t)(cur ^ 1), (uint32_t)g->ic,
+						     (uint32_t)g->ih << 16 | (uint32_t)g->iw, (uint32_t)g->k << 8 | (uint32_t)g->stride};
+			cur ^= 1;
+			continue;
+		}
+		if (g->op == DCC_OP_LSTM) {
+			/* per step: W_ih x_t and W_hh h as two spmv, their saturating sum,
+			 * then the cell; buffers: 0 the input rows, 1 and 2 the two
+			 * products, 3 h (from 0) and c (from H) */
+			const dcc_qfmt *f = &fmt[i];
+			int H = g->hidden, NI = g->in, fx = f->w_fl + fl, fh = f->wh_fl + f->a_fl;
+			if (i != 0 || cur != 0 || (size_t)g->steps * (size_t)NI != insz) {
+				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': the accelerator runs an lstm reading the input rows only",
+					      g->name);
+				break;
+			}
+			char nih[32], nhh[32];
+			snprintf(nih, sizeof(nih), "%.16s.ih", g->name);
+			snprintf(nhh, sizeof(nhh), "%.16s.hh", g->name);
+			uint32_t dih, dhh;
+			if ((rc = lay_matrix(&im, m, g->p[0].name, g->p[2].name, pes, f->a_bw, fx - f->z_fl, f->b_fl - fx, nih,
+					     NULL, &dih, err)) ||
+			    (rc = lay_matrix(&im, m, g->p[1].name, g->p[3].name, pes, f->a_bw, fh - f->z_fl, f->b_fl - fh, nhh,
+					     NULL, &dhh, err)))
+				break;
+			uint32_t zeros = reserve(&im, 8 * (size_t)H), tabs = reserve(&im, 2 * 257 * 4), cell = reserve(&im, 64);
+			if (cell == UINT32_MAX) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			int32_t sig[257], th[257];
+			dcc_fx_tables(sig, th);
+			for (int k = 0; k < 257; k++)
+				dcc_wr32(im.p + tabs + 4 * k, (uint32_t)sig[k]), dcc_wr32(im.p + tabs + 4 * (257 + k), (uint32_t)th[k]);
+			uint8_t *d = im.p + cell;
+			dcc_wr32(d, 0x4c4c4543); /* "CELL" */
+			dcc_wr32(d + 4, (uint32_t)H), dcc_wr32(d + 8, (uint32_t)f->a_bw), dcc_wr32(d + 12, (uint32_t)f->z_fl);
+			dcc_wr32(d + 16, (uint32_t)f->c_fl), dcc_wr32(d + 20, (uint32_t)f->a_fl), dcc_wr32(d + 24, tabs),
+				dcc_wr32(d + 28, tabs + 257 * 4);
+			if ((size_t)4 * H > p->buf_words)
+				p->buf_words = (uint32_t)(4 * H);
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_LOAD, 0, 3, 0, zeros, (uint32_t)(2 * H), 0};
+			for (int t = 0; t < g->steps; t++) {
+				p->insn[p->n++] = (dcc_insn){DCC_INSN_SPMV, 0, 0, 1, dih, 0, (uint32_t)(t * NI)};
+				p->insn[p->n++] = (dcc_insn){DCC_INSN_SPMV, 0, 3, 2, dhh, 0, 0};
+				p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_ADD, 1, 2, (uint32_t)(4 * H), 1, (uint32_t)f->a_bw};
+				p->insn[p->n++] = (dcc_insn){DCC_INSN_LSTMCELL, 0, 1, 3, cell, 0, 0};
+				p->insn[p->n++] = (dcc_insn){DCC_INSN_SYNC, 0, 0, 0, 0, 0, 0};
+			}
+			cur = 3; /* h, at offset 0 */
+			fl = f->a_fl;
+			bw = f->a_bw;
+			continue;
+		}
+		if (g->op != DCC_OP_FC && g->op != DCC_OP_CONV2D) {
+			rc = dcc_fail(err, DCC_E_UNSUPPORTED,
+				      "layer '%s': the accelerator runs fc, conv2d, maxpool2d, avgpool2d, relu, sigmoid, tanh, flatten and "
+				      "lstm layers (not %s)",
+				      g->name, dcc_op_name(g->op));
+			break;
+		}
+		int is_conv = g->op == DCC_OP_CONV2D;
+		const dcc_qfmt *f = &fmt[i];
+		int facc = f->w_fl + fl;
+		uint32_t geo[8] = {(uint32_t)g->ic, (uint32_t)g->ih, (uint32_t)g->iw, (uint32_t)g->k,
+				   (uint32_t)g->stride, (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
+		uint32_t desc;
+		int engine = is_conv && c->convolvers > 0;
+		if (engine ? (rc = lay_conv(&im, m, g, c, f->a_bw, facc - f->a_fl, f->b_fl - facc, &desc, err))
+			   : (rc = lay_matrix(&im, m, g->p[0].name, g->p[1].name, pes, f->a_bw, facc - f->a_fl, f->b_fl - facc,
+					      g->name, is_conv ? geo : NULL, &desc, err)))
+			break;
+		int relu = i + 1 < net->nlayers && net->layers[i + 1].op == DCC_OP_RELU;
+		p->insn[p->n++] = (dcc_insn){engine ? DCC_INSN_CONV : is_conv ? DCC_INSN_SPCONV : DCC_INSN_SPMV, (uint8_t)relu,
+					     (uint8_t)cur, (uint8_t)(cur ^ 1), desc, 0, 0};
+		p->insn[p->n++] = (dcc_insn){DCC_INSN_SYNC, 0, 0, 0, 0, 0, 0};
+		if (relu)
+			i++; /* fused */
+		cur ^= 1;
+		fl = f->a_fl;
+		bw = f->a_bw;
+	}
+	if (!rc) {
+		p->insn[p->n++] = (dcc_insn){DCC_INSN_STORE, 0, (uint8_t)cur, 0, p->out_addr, p->out_len, 0};
+		p->insn[p->n++] = (dcc_insn){DCC_INSN_END, 0, 0, 0, 0, 0, 0};
+		p->dram_bytes = (uint32_t)((im.n + 63) & ~(size_t)63);
+		reserve(&im, 0);
+		p->dram = im.p;
+		im.p = NULL;
+		/* what runs the program without the blob */
+		p->in_c = (uint32_t)net->in_c, p->in_h = (uint32_t)net->in_h, p->in_w = (uint32_t)net->in_w;
+		p->in_bw = in_bw, p->in_fl = in_fl, p->out_fl = fl;
+	}
+done:
+	free(im.p);
+	free(fmt);
+	dcc_net_free(net);
+	if (rc)
+		dcc_program_free(p);
+	return rc;
+}
