@@ -69,7 +69,7 @@ $(GEN)/onnx.pb-c.o: $(GEN)/onnx.pb-c.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) -std=c11 -w $(CFLAGS) $(SANFLAGS) -c -o $@ $<
 
-$(BUILD)/formats/onnx.o: $(GEN)/onnx.pb-c.h
+$(filter $(BUILD)/formats/onnx%,$(LIB_OBJ)): $(GEN)/onnx.pb-c.h
 
 $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

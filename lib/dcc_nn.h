@@ -50,15 +50,20 @@ int dcc_net_graph(const char *spec, int c, int h, int w, int classes, dcc_model 
 
 /* ---- forward, loss, backward -------------------------------------------- */
 
-/* Activations and saved state for batches of up to `batch` samples. */
+/* Activations and saved state for batches of up to `batch` samples: for
+ * training (gradients too), for inference that keeps every layer's
+ * activations (dcc_work_act), or for inference alone (two buffers in turn:
+ * only the logits are kept). */
+enum { DCC_WORK_EVAL = 0, DCC_WORK_TRAIN = 1, DCC_WORK_KEEP = 2 };
 typedef struct dcc_work dcc_work;
-int dcc_work_new(const dcc_net *n, size_t batch, int training, dcc_work **out, dcc_error *err);
+int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_error *err);
 void dcc_work_free(dcc_work *w);
 
 /* Forward pass of B samples x (B, in) -> returns the logits (B, classes),
  * owned by the work area. */
 const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size_t B);
-/* After dcc_net_forward: the input of layer i (the output of layer i-1),
+/* After dcc_net_forward on a training or DCC_WORK_KEEP work area: the input
+ * of layer i (the output of layer i-1),
  * B x in_size; convolution-side activations are stored H, W, C (channels
  * fastest), the rest as PyTorch orders them. */
 const float *dcc_work_act(const dcc_work *w, size_t i);

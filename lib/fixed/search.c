@@ -168,7 +168,7 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt,
 	/* the float activations of the calibration images */
 	dcc_work *wk = NULL;
 	float *xf = malloc(calib * insz * sizeof(float));
-	int rc = xf ? dcc_work_new(net, calib, 0, &wk, err) : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	int rc = xf ? dcc_work_new(net, calib, DCC_WORK_KEEP, &wk, err) : dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	if (rc) {
 		free(xf);
 		return rc;

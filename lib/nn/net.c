@@ -133,8 +133,9 @@ void dcc_work_free(dcc_work *w)
 	free(w);
 }
 
-int dcc_work_new(const dcc_net *n, size_t batch, int training, dcc_work **out, dcc_error *err)
+int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_error *err)
 {
+	int training = mode == DCC_WORK_TRAIN;
 	dcc_work *w = calloc(1, sizeof(*w));
 	*out = NULL;
 	if (!w)
@@ -150,11 +151,18 @@ int dcc_work_new(const dcc_net *n, size_t batch, int training, dcc_work **out, d
 	for (size_t i = 0; ok && i < n->nlayers; i++)
 		w->fla[i] = w->fle[i] = DCC_FL_AUTO;
 	size_t maxsz = 0;
+	for (size_t i = 0; i < n->nlayers; i++) {
+		maxsz = n->layers[i].in_size > maxsz ? n->layers[i].in_size : maxsz;
+		maxsz = n->layers[i].out_size > maxsz ? n->layers[i].out_size : maxsz;
+	}
+	/* inference that keeps no layer's activations: two buffers in turn, so
+	 * the memory does not grow with the depth */
+	float *pp[2] = {NULL, NULL};
+	if (ok && mode == DCC_WORK_EVAL)
+		ok = (pp[0] = walloc(w, sizeof(float) * batch * maxsz)) && (pp[1] = walloc(w, sizeof(float) * batch * maxsz));
 	for (size_t i = 0; ok && i < n->nlayers; i++) {
 		const dcc_layer *l = &n->layers[i];
-		maxsz = l->in_size > maxsz ? l->in_size : maxsz;
-		maxsz = l->out_size > maxsz ? l->out_size : maxsz;
-		ok = (w->act[i] = walloc(w, sizeof(float) * batch * l->in_size)) != NULL;
+		ok = (w->act[i] = pp[0] ? pp[i & 1] : walloc(w, sizeof(float) * batch * l->in_size)) != NULL;
 		layer_work *lw = &w->lw[i];
 		if (ok && l->op == DCC_OP_CONV2D)
 			ok = (lw->cols = walloc(w, sizeof(float) * batch * (size_t)l->oh * l->ow * l->ic * l->k * l->k)) &&

@@ -144,7 +144,7 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 	int rc = perm ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	for (int t = 0; t < nt && !rc; t++) {
 		size_t share = (B + (size_t)nt - 1) / (size_t)nt;
-		rc = dcc_work_new(n, share, 1, &wk[t].w, err);
+		rc = dcc_work_new(n, share, DCC_WORK_TRAIN, &wk[t].w, err);
 		if (!rc && (!(wk[t].x = malloc(share * insz * sizeof(float))) ||
 			    !(wk[t].dl = malloc(share * (size_t)n->classes * sizeof(float))) || !(wk[t].y = malloc(share))))
 			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
@@ -426,7 +426,7 @@ int dcc_eval(const dcc_net *n, const dcc_dataset *d, size_t limit, int want_logi
 		c->nthreads = 64;
 	int rc = 0;
 	for (int t = 0; t < c->nthreads && !rc; t++) {
-		rc = dcc_work_new(n, 256, 0, &c->w[t], err);
+		rc = dcc_work_new(n, 256, DCC_WORK_EVAL, &c->w[t], err);
 		if (!rc && (!(c->x[t] = malloc(256 * insz * sizeof(float))) || !(c->conf[t] = calloc(C * C, sizeof(uint64_t)))))
 			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}

@@ -97,7 +97,7 @@ static void gradcheck(const char *what, const char *const *lines, size_t nl, int
 	uint8_t y[4] = {0, 2, 1, 2};
 	fill(x, B * in);
 	dcc_work *wk;
-	dcc_work_new(n, B, 1, &wk, &e);
+	dcc_work_new(n, B, DCC_WORK_TRAIN, &wk, &e);
 	const float *z = dcc_net_forward(n, wk, x, B);
 	dcc_softmax_ce(dl, z, y, B, 3, (double)B);
 	dcc_work_zero_grad(wk);

@@ -1,0 +1,78 @@
+/* onnx_io.h: what the ONNX reader's files share (formats/onnx.md): the
+ * parsed graph with its names indexed (initializers, the node that makes a
+ * value, the nodes that read it), attribute and initializer helpers, and
+ * the reader's state -- the value the sequential graph is at, its shape,
+ * and the dcc graph lines written so far.  One reader function per ONNX
+ * operator (onnx.c's table); the row LSTM's node pattern is onnx_lstm.c's. */
+#ifndef DCC_ONNX_IO_H
+#define DCC_ONNX_IO_H
+
+#include "../lib/core/internal.h"
+#include "dcc_formats.h"
+#include "onnx.pb-c.h"
+
+typedef Onnx__NodeProto node_t;
+typedef Onnx__TensorProto tensor_t;
+
+/* Names to positions: initializers, the producing node of each value, the
+ * nodes (and input slots) reading each value. */
+typedef struct onnx_index {
+	size_t cap;
+	const char **key;   /* the names, cap slots (NULL = empty) */
+	int32_t *init;      /* slot -> initializer, -1 */
+	int32_t *prod;      /* slot -> producing node, -1 */
+	uint32_t *cons_at;  /* slot -> first of its consumers in cons[], cap + 1 */
+	uint32_t *cons;     /* (node << 8 | input slot) of every consumer */
+} onnx_index;
+
+typedef struct onnx_read {
+	const Onnx__GraphProto *g;
+	onnx_index ix;
+	dcc_model *m;
+	char **lines;
+	size_t nlines;
+	int nfc, nconv, npool, nrelu, nflat, nact;
+	/* the value the graph is at, and its shape */
+	const char *cur, *next_out;
+	int C, H, W, flat;
+	size_t F;
+	int classes, last_fc;
+	size_t k; /* the node being read (MatMul takes the Add after it) */
+	/* a row LSTM's view of the image: 1 (N, T, F) rows as steps, 2 the
+	 * same time-major, 3 the LSTM's last hidden state (1, N, H), 4-6 its
+	 * Y (T, 1, N, H) squeezed, transposed, gathered */
+	int seq, T, Fs, Hs;
+	const char *ycur; /* the LSTM's Y, when its Y_h is not what follows */
+} onnx_read;
+
+const tensor_t *onnx_init(const onnx_read *r, const char *name);
+const node_t *onnx_producer(const onnx_read *r, const char *name);
+/* Every consumer of name: (node index << 8 | input slot); *n of them. */
+const uint32_t *onnx_consumers(const onnx_read *r, const char *name, size_t *n);
+
+const Onnx__AttributeProto *onnx_attr(const node_t *n, const char *name);
+int64_t onnx_attr_i(const node_t *n, const char *name, int64_t dflt);
+float onnx_attr_f(const node_t *n, const char *name, float dflt);
+/* all entries of an ints attribute equal (or absent): the value, else -1 */
+int64_t onnx_attr_ints_same(const node_t *n, const char *name, int64_t dflt);
+/* A float initializer's values (float_data or little-endian raw_data). */
+int onnx_tensor_floats(const tensor_t *t, float **out, size_t *n, dcc_error *err);
+/* An int64 initializer of at most 8 values: how many, or -1. */
+int onnx_tensor_i64(const tensor_t *t, int64_t v[8]);
+/* The int64 values of a node's input k (an initializer) or, for opsets
+ * before 13, of its ints attribute `name`: how many, or -1. */
+int onnx_node_ints(const onnx_read *r, const node_t *n, size_t k, const char *name, int64_t v[8]);
+
+int onnx_add_line(onnx_read *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A layer name from the weight's initializer ("fc1.weight" -> "fc1"),
+ * else kindN; unique in the model. */
+void onnx_layer_name(onnx_read *r, const char *wname, const char *kind, int idx, char *out, size_t cap);
+
+/* The row LSTM's pattern (onnx_lstm.c): 1 when n is part of it (read),
+ * 0 when it is not, or an error. */
+int onnx_lstm_node(onnx_read *r, const node_t *n, const char *nname, dcc_error *err);
+/* A side-chain node torch.onnx.export writes for an LSTM's zero initial
+ * states: skipped. */
+int onnx_lstm_side_chain(const onnx_read *r, size_t k);
+
+#endif

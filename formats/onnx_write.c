@@ -1,0 +1,333 @@
+/* onnx_write.c: a dcc network written as ONNX (formats/onnx.md): Gemm,
+ * Conv, MaxPool/AveragePool, Relu, Sigmoid, Tanh, Flatten and the row LSTM
+ * as dcc import reads it, the weights as state_dict floats (shared and
+ * fixed-point ones dequantized), opset 13; it passes onnx.checker. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../lib/core/internal.h"
+#include "../lib/dcc_graph.h"
+#include "dcc_formats.h"
+#include "onnx.pb-c.h"
+
+
+typedef struct wbuild {
+	Onnx__NodeProto **nodes;
+	size_t nn;
+	Onnx__TensorProto **inits;
+	size_t ni;
+	void **allocs;
+	size_t na;
+	int oom;
+} wbuild;
+
+static void *wmem(wbuild *w, size_t n)
+{
+	void **q = realloc(w->allocs, (w->na + 1) * sizeof(void *));
+	void *p = q ? calloc(1, n ? n : 1) : NULL;
+	if (q)
+		w->allocs = q;
+	if (!p) {
+		w->oom = 1;
+		return NULL;
+	}
+	w->allocs[w->na++] = p;
+	return p;
+}
+
+static char *wstr(wbuild *w, const char *s)
+{
+	char *p = wmem(w, strlen(s) + 1);
+	if (p)
+		strcpy(p, s);
+	return p;
+}
+
+static Onnx__AttributeProto *a_int(wbuild *w, const char *name, int64_t v)
+{
+	Onnx__AttributeProto *a = wmem(w, sizeof(*a));
+	if (!a)
+		return NULL;
+	onnx__attribute_proto__init(a);
+	a->name = wstr(w, name);
+	a->has_type = 1, a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+	a->has_i = 1, a->i = v;
+	return a;
+}
+
+static Onnx__AttributeProto *a_ints(wbuild *w, const char *name, int64_t v, size_t n)
+{
+	Onnx__AttributeProto *a = wmem(w, sizeof(*a));
+	int64_t *x = wmem(w, n * sizeof(int64_t));
+	if (!a || !x)
+		return NULL;
+	onnx__attribute_proto__init(a);
+	a->name = wstr(w, name);
+	a->has_type = 1, a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+	for (size_t i = 0; i < n; i++)
+		x[i] = v;
+	a->n_ints = n, a->ints = x;
+	return a;
+}
+
+static void add_node_n(wbuild *w, const char *op, const char *name, const char *const *in, size_t nin,
+		       const char *const *out, size_t nout, Onnx__AttributeProto **attrs, size_t nattr)
+{
+	Onnx__NodeProto *n = wmem(w, sizeof(*n));
+	Onnx__NodeProto **q = realloc(w->nodes, (w->nn + 1) * sizeof(*q));
+	char **ins = wmem(w, nin * sizeof(char *)), **outs = wmem(w, nout * sizeof(char *));
+	Onnx__AttributeProto **as = wmem(w, (nattr ? nattr : 1) * sizeof(*as));
+	if (!n || !q || !ins || !outs || !as) {
+		w->oom = 1;
+		if (q)
+			w->nodes = q;
+		return;
+	}
+	w->nodes = q;
+	onnx__node_proto__init(n);
+	n->op_type = wstr(w, op);
+	n->name = wstr(w, name);
+	for (size_t i = 0; i < nin; i++)
+		ins[i] = wstr(w, in[i]);
+	for (size_t i = 0; i < nout; i++)
+		outs[i] = wstr(w, out[i]);
+	n->n_input = nin, n->input = ins, n->n_output = nout, n->output = outs;
+	for (size_t i = 0; i < nattr; i++) {
+		as[i] = attrs[i];
+		if (!attrs[i])
+			w->oom = 1;
+	}
+	n->n_attribute = nattr, n->attribute = as;
+	w->nodes[w->nn++] = n;
+}
+
+static void add_node(wbuild *w, const char *op, const char *name, const char *const *in, size_t nin, const char *out,
+		     Onnx__AttributeProto **attrs, size_t nattr)
+{
+	add_node_n(w, op, name, in, nin, &out, 1, attrs, nattr);
+}
+
+/* An initializer of n float32 values (copied) or int64 values. */
+static void add_init_raw(wbuild *w, const char *name, const int64_t *dims, size_t nd, const void *data, size_t n, int i64)
+{
+	Onnx__TensorProto *p = wmem(w, sizeof(*p));
+	Onnx__TensorProto **q = realloc(w->inits, (w->ni + 1) * sizeof(*q));
+	int64_t *dd = wmem(w, (nd ? nd : 1) * sizeof(int64_t));
+	uint8_t *raw = wmem(w, n * 8 + 1);
+	if (!p || !q || !dd || !raw) {
+		w->oom = 1;
+		if (q)
+			w->inits = q;
+		return;
+	}
+	w->inits = q;
+	onnx__tensor_proto__init(p);
+	p->name = wstr(w, name);
+	memcpy(dd, dims, nd * sizeof(int64_t));
+	p->n_dims = nd, p->dims = dd;
+	p->has_data_type = 1;
+	p->data_type = i64 ? ONNX__TENSOR_PROTO__DATA_TYPE__INT64 : ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+	memcpy(raw, data, n * (i64 ? 8 : 4)); /* little-endian hosts */
+	p->has_raw_data = 1, p->raw_data.len = n * (i64 ? 8 : 4), p->raw_data.data = raw;
+	w->inits[w->ni++] = p;
+}
+
+/* PyTorch's gate blocks i, f, g, o back to ONNX's i, o, f, c. */
+static void gates_to_onnx(const float *src, float *dst, size_t block)
+{
+	static const int from[4] = {0, 3, 1, 2};
+	for (int k = 0; k < 4; k++)
+		memcpy(dst + (size_t)k * block, src + (size_t)from[k] * block, block * sizeof(float));
+}
+
+static void add_init(wbuild *w, const dcc_tensor *t)
+{
+	int64_t dims[DCC_MAX_DIMS];
+	uint64_t n = dcc_tensor_numel(t);
+	float *f = malloc(n ? n * sizeof(float) : 1);
+	if (!f) {
+		w->oom = 1;
+		return;
+	}
+	for (int d = 0; d < t->ndim; d++)
+		dims[d] = (int64_t)t->shape[d];
+	for (uint64_t i = 0; i < n; i++)
+		f[i] = (float)dcc_tensor_get(t, i);
+	add_init_raw(w, t->name, dims, (size_t)t->ndim, f, n, 0);
+	free(f);
+}
+
+static Onnx__ValueInfoProto *value_info(wbuild *w, const char *name, const int64_t *dims, size_t nd)
+{
+	Onnx__ValueInfoProto *v = wmem(w, sizeof(*v));
+	Onnx__TypeProto *tp = wmem(w, sizeof(*tp));
+	Onnx__TypeProto__Tensor *tt = wmem(w, sizeof(*tt));
+	Onnx__TensorShapeProto *sp = wmem(w, sizeof(*sp));
+	Onnx__TensorShapeProto__Dimension **dd = wmem(w, nd * sizeof(*dd));
+	if (!v || !tp || !tt || !sp || !dd)
+		return NULL;
+	onnx__value_info_proto__init(v), onnx__type_proto__init(tp), onnx__type_proto__tensor__init(tt);
+	onnx__tensor_shape_proto__init(sp);
+	for (size_t i = 0; i < nd; i++) {
+		Onnx__TensorShapeProto__Dimension *d = wmem(w, sizeof(*d));
+		if (!d)
+			return NULL;
+		onnx__tensor_shape_proto__dimension__init(d);
+		if (dims[i] < 0) {
+			d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+			d->dim_param = wstr(w, "N");
+		} else {
+			d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+			d->dim_value = dims[i];
+		}
+		dd[i] = d;
+	}
+	sp->n_dim = nd, sp->dim = dd;
+	tt->has_elem_type = 1, tt->elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, tt->shape = sp;
+	tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE, tp->tensor_type = tt;
+	v->name = wstr(w, name), v->type = tp;
+	return v;
+}
+
+int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
+{
+	dcc_graph *net;
+	dcc_model *sd = NULL;
+	int rc = dcc_graph_read(m, &net, err);
+	if (rc)
+		return rc;
+	if ((rc = dcc_model_state_dict(m, &sd, err))) {
+		dcc_graph_free(net);
+		return rc;
+	}
+	wbuild w = {0};
+	char cur[DCC_MAX_NAME + 16] = "input", nxt[DCC_MAX_NAME + 16];
+	for (size_t i = 0; i < net->n && !rc; i++) {
+		const dcc_node *l = &net->nodes[i];
+		snprintf(nxt, sizeof(nxt), "%s_out", l->name);
+		if (l->op == DCC_OP_SOFTMAX_CE)
+			break;
+		if (l->op == DCC_OP_FC || l->op == DCC_OP_CONV2D) {
+			const dcc_tensor *tw = dcc_model_find(sd, l->p[0].name), *tb = dcc_model_find(sd, l->p[1].name);
+			if (!tw || !tb) {
+				rc = dcc_fail(err, DCC_E_NOTFOUND, "layer '%s': weights missing", l->name);
+				break;
+			}
+			add_init(&w, tw), add_init(&w, tb);
+			const char *ins[3] = {cur, l->p[0].name, l->p[1].name};
+			if (l->op == DCC_OP_FC) {
+				Onnx__AttributeProto *a[1] = {a_int(&w, "transB", 1)};
+				add_node(&w, "Gemm", l->name, ins, 3, nxt, a, 1);
+			} else {
+				Onnx__AttributeProto *a[3] = {a_ints(&w, "kernel_shape", l->k, 2), a_ints(&w, "strides", l->stride, 2),
+							      a_ints(&w, "pads", l->pad, 4)};
+				add_node(&w, "Conv", l->name, ins, 3, nxt, a, 3);
+			}
+		} else if (l->op == DCC_OP_MAXPOOL2D || l->op == DCC_OP_AVGPOOL2D) {
+			Onnx__AttributeProto *a[2] = {a_ints(&w, "kernel_shape", l->k, 2), a_ints(&w, "strides", l->stride, 2)};
+			const char *ins[1] = {cur};
+			add_node(&w, l->op == DCC_OP_MAXPOOL2D ? "MaxPool" : "AveragePool", l->name, ins, 1, nxt, a, 2);
+		} else if (l->op == DCC_OP_SIGMOID || l->op == DCC_OP_TANH) {
+			const char *ins[1] = {cur};
+			add_node(&w, l->op == DCC_OP_SIGMOID ? "Sigmoid" : "Tanh", l->name, ins, 1, nxt, NULL, 0);
+		} else if (l->op == DCC_OP_LSTM) {
+			/* the image as (N, T, F), time-major, the LSTM, its last hidden
+			 * state (1, N, H) squeezed to (N, H): what dcc import reads */
+			const dcc_tensor *t[4];
+			for (int j = 0; j < 4; j++)
+				t[j] = dcc_model_find(sd, l->p[j].name);
+			size_t H = (size_t)l->hidden, NI = (size_t)l->in, G = 4 * H;
+			float *wv = malloc(G * NI * sizeof(float)), *rv = malloc(G * H * sizeof(float)), *bv = malloc(2 * G * sizeof(float));
+			float *tmp = malloc(G * (NI > H ? NI : H) * sizeof(float));
+			if (!t[0] || !t[1] || !t[2] || !t[3] || !wv || !rv || !bv || !tmp) {
+				free(wv), free(rv), free(bv), free(tmp);
+				rc = t[0] && t[1] && t[2] && t[3] ? dcc_fail(err, DCC_E_NOMEM, "out of memory")
+								  : dcc_fail(err, DCC_E_NOTFOUND, "layer '%s': weights missing", l->name);
+				break;
+			}
+			for (int j = 0; j < 4; j++) {
+				size_t cnt = (size_t)dcc_tensor_numel(t[j]);
+				for (size_t e = 0; e < cnt; e++)
+					tmp[e] = (float)dcc_tensor_get(t[j], e);
+				gates_to_onnx(tmp, j == 0 ? wv : j == 1 ? rv : bv + (j - 2) * G, j == 0 ? H * NI : j == 1 ? H * H : H);
+			}
+			char nw[DCC_MAX_NAME + 32], nr[DCC_MAX_NAME + 32], nb[DCC_MAX_NAME + 32], ns[DCC_MAX_NAME + 32],
+				na[DCC_MAX_NAME + 32], v1[DCC_MAX_NAME + 32], v2[DCC_MAX_NAME + 32], v3[DCC_MAX_NAME + 32];
+			snprintf(nw, sizeof(nw), "%s.W", l->name), snprintf(nr, sizeof(nr), "%s.R", l->name);
+			snprintf(nb, sizeof(nb), "%s.B", l->name), snprintf(ns, sizeof(ns), "%s.rows", l->name);
+			snprintf(na, sizeof(na), "%s.axes", l->name), snprintf(v1, sizeof(v1), "%s_rows", l->name);
+			snprintf(v2, sizeof(v2), "%s_steps", l->name), snprintf(v3, sizeof(v3), "%s_h", l->name);
+			int64_t dw[3] = {1, (int64_t)G, (int64_t)NI}, dr[3] = {1, (int64_t)G, (int64_t)H}, db[2] = {1, 2 * (int64_t)G};
+			int64_t shp[3] = {-1, l->steps, l->in}, one = 3, zero[1] = {0};
+			add_init_raw(&w, nw, dw, 3, wv, G * NI, 0), add_init_raw(&w, nr, dr, 3, rv, G * H, 0);
+			add_init_raw(&w, nb, db, 2, bv, 2 * G, 0), add_init_raw(&w, ns, &one, 1, shp, 3, 1);
+			one = 1;
+			add_init_raw(&w, na, &one, 1, zero, 1, 1);
+			free(wv), free(rv), free(bv), free(tmp);
+			const char *r_in[2] = {cur, ns}, *t_in[1] = {v1}, *l_in[4] = {v2, nw, nr, nb}, *l_out[2] = {"", v3},
+				   *s_in[2] = {v3, na};
+			Onnx__AttributeProto *perm = wmem(&w, sizeof(*perm)), *hs[1] = {a_int(&w, "hidden_size", l->hidden)};
+			int64_t *pv = wmem(&w, 3 * sizeof(int64_t));
+			if (!perm || !pv) {
+				w.oom = 1;
+				break;
+			}
+			onnx__attribute_proto__init(perm);
+			pv[0] = 1, pv[1] = 0, pv[2] = 2;
+			perm->name = wstr(&w, "perm"), perm->has_type = 1, perm->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+			perm->n_ints = 3, perm->ints = pv;
+			add_node(&w, "Reshape", v1, r_in, 2, v1, NULL, 0);
+			add_node(&w, "Transpose", v2, t_in, 1, v2, &perm, 1);
+			add_node_n(&w, "LSTM", l->name, l_in, 4, l_out, 2, hs, 1);
+			add_node(&w, "Squeeze", v3, s_in, 2, nxt, NULL, 0);
+		} else if (l->op == DCC_OP_RELU || l->op == DCC_OP_FLATTEN) {
+			const char *ins[1] = {cur};
+			Onnx__AttributeProto *a[1] = {l->op == DCC_OP_FLATTEN ? a_int(&w, "axis", 1) : NULL};
+			add_node(&w, l->op == DCC_OP_RELU ? "Relu" : "Flatten", l->name, ins, 1, nxt, a,
+				 l->op == DCC_OP_FLATTEN ? 1 : 0);
+		} else {
+			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s): no ONNX export yet", l->name, dcc_op_name(l->op));
+			break;
+		}
+		snprintf(cur, sizeof(cur), "%s", nxt);
+	}
+	if (!rc && !w.oom) {
+		/* the last output is renamed "logits" */
+		if (w.nn)
+			w.nodes[w.nn - 1]->output[0] = wstr(&w, "logits");
+		int64_t idims[4] = {-1, net->in_c, net->in_h, net->in_w}, odims[2] = {-1, net->classes};
+		Onnx__ValueInfoProto *vin = value_info(&w, "input", idims, 4), *vout = value_info(&w, "logits", odims, 2);
+		Onnx__GraphProto gp = ONNX__GRAPH_PROTO__INIT;
+		Onnx__ModelProto mp = ONNX__MODEL_PROTO__INIT;
+		Onnx__OperatorSetIdProto os = ONNX__OPERATOR_SET_ID_PROTO__INIT, *osp = &os;
+		gp.name = "dcc";
+		gp.n_node = w.nn, gp.node = w.nodes;
+		gp.n_initializer = w.ni, gp.initializer = w.inits;
+		gp.n_input = 1, gp.input = &vin;
+		gp.n_output = 1, gp.output = &vout;
+		os.domain = "", os.has_version = 1, os.version = 13;
+		mp.has_ir_version = 1, mp.ir_version = 7;
+		mp.n_opset_import = 1, mp.opset_import = &osp;
+		mp.producer_name = "dcc", mp.producer_version = DCC_VERSION_STRING;
+		mp.graph = &gp;
+		if (!vin || !vout || w.oom) {
+			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		} else {
+			size_t len = onnx__model_proto__get_packed_size(&mp);
+			uint8_t *buf = malloc(len ? len : 1);
+			if (!buf)
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			else if (onnx__model_proto__pack(&mp, buf) != len || fwrite(buf, 1, len, fp) != len)
+				rc = dcc_fail(err, DCC_E_IO, "write failed");
+			free(buf);
+		}
+	} else if (!rc) {
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < w.na; i++)
+		free(w.allocs[i]);
+	free(w.allocs), free(w.nodes), free(w.inits);
+	dcc_model_free(sd);
+	dcc_graph_free(net);
+	return rc;
+}
