@@ -89,10 +89,8 @@ int cmd_save(const char *path, dcc_model *m, const char *const *inputs, int forc
 {
 	dcc_error e = {0};
 	dcc_outfile o;
-	if (dcc_model_set_str(m, "dcc.version", DCC_VERSION_STRING)) {
-		cmd_err("out of memory");
-		return EXIT_FAIL;
-	}
+	if (dcc_model_set_str(m, "dcc.version", DCC_VERSION_STRING, &e))
+		return cmd_fail(path, &e);
 	if (dcc_out_open(&o, path, inputs, force, &e))
 		return cmd_fail(NULL, &e);
 	if (dcc_dct_write(o.fp, m, &e) || dcc_out_commit(&o, &e)) {
@@ -163,9 +161,15 @@ int cmd_file_is(const char *path, int kind)
 	return dcc_sniff(head, n) == kind;
 }
 
-int cmd_provenance(dcc_model *m, const char *line)
+int cmd_provenance(dcc_model *m, const char *line, double acc)
 {
-	return dcc_model_append_str(m, "dcc.provenance", line);
+	dcc_error e = {0};
+	if (dcc_model_append_str(m, "dcc.provenance", line, &e) ||
+	    (!isnan(acc) && dcc_model_set_f64(m, "dcc.accuracy", acc, &e)))
+		return cmd_fail(NULL, &e);
+	if (isnan(acc))
+		dcc_model_del_kv(m, "dcc.accuracy"); /* the last figure no longer holds */
+	return 0;
 }
 
 int cmd_parse_double(const char *usage, const char *opt, const char *s, double *out)
@@ -190,6 +194,36 @@ int cmd_parse_long(const char *usage, const char *opt, const char *s, long lo, l
 		return cmd_usage_error(usage, "%s: %ld is out of range (%ld to %ld)", opt, v, lo, hi);
 	*out = v;
 	return 0;
+}
+
+const char *cmd_escape(const char *s, char *buf, size_t cap)
+{
+	size_t o = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p && o + 5 < cap) {
+		/* the length of a valid UTF-8 sequence at p, or 0 */
+		size_t len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+			   : (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
+		for (size_t k = 1; k < len; k++)
+			if ((p[k] & 0xc0) != 0x80)
+				len = 0;
+		if (len == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
+			len = 0; /* overlong, or a surrogate */
+		if (len == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
+			len = 0;
+		if (len == 1 && (*p < 0x20 || *p == 0x7f))
+			len = 0; /* a control character: newline, escape */
+		if (!len) {
+			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p++);
+			continue;
+		}
+		if (o + len >= cap)
+			break;
+		memcpy(buf + o, p, len);
+		o += len, p += len;
+	}
+	buf[o < cap ? o : cap - 1] = 0;
+	return buf;
 }
 
 const char *cmd_bytes(double n, char *buf, size_t cap)

@@ -46,8 +46,10 @@ struct dcc_program;
 int cmd_load_program(const char *path, struct dcc_program *p);
 /* Is the file's content of this dcc_filekind? */
 int cmd_file_is(const char *path, int kind);
-/* Appends "STAGE k=v ..." to dcc.provenance. */
-int cmd_provenance(dcc_model *m, const char *line);
+/* Appends "STAGE k=v ..." to dcc.provenance and records the test accuracy
+ * acc in dcc.accuracy (NAN: removes it, the figure no longer holds).
+ * Prints errors. */
+int cmd_provenance(dcc_model *m, const char *line, double acc);
 
 /* Parses a double/integer option argument strictly; prints a usage error. */
 int cmd_parse_double(const char *usage, const char *opt, const char *s, double *out);
@@ -85,6 +87,9 @@ int cmd_parse_layer_spec(const char *usage, const char *opt, const char *spec, c
 int cmd_parse_banks(const char *usage, const char *spec, const struct dcc_prunable *p, size_t n, const double *tg,
 		    double *bk);
 
+/* s for a terminal or JSON: control characters and bytes that are not
+ * UTF-8 as \xNN (truncated to cap). */
+const char *cmd_escape(const char *s, char *buf, size_t cap);
 /* Human-readable byte counts: "1.07 MB". */
 const char *cmd_bytes(double n, char *buf, size_t cap);
 

@@ -166,9 +166,7 @@ int cmd_dsd(int argc, char **argv)
 			 "sparse=%.4f test_accuracy=%.4f",
 			 a.st.in ? "init=" : "net=", a.st.in ? a.st.in : a.net, a.st.in ? 0 : a.epochs, a.sepochs, a.repochs,
 			 a.sparsity, base_lr, acc[0], acc[1], acc[2]);
-		cmd_provenance(m, line);
-		dcc_model_set_f64(m, "dcc.accuracy", acc[2]);
-		rc = cmd_stage_save(&a.st, m);
+		rc = cmd_provenance(m, line, acc[2]) ? EXIT_FAIL : cmd_stage_save(&a.st, m);
 	}
 	cmd_stage_free(&a.st);
 	dcc_model_free(m);

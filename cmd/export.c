@@ -50,40 +50,29 @@ int cmd_export(int argc, char **argv)
 		return cmd_usage_error(usage, argc - optind ? "one input only" : "no input file given");
 	if (!out)
 		return cmd_usage_error(usage, "no output given (-o OUT)");
-	int kind = dcc_filekind_from_ext(out);
-	if (kind != DCC_FILE_NPY && kind != DCC_FILE_NPZ && kind != DCC_FILE_SAFETENSORS && kind != DCC_FILE_ONNX)
+	const dcc_format *f = dcc_format_of(dcc_filekind_from_ext(out));
+	if (!f || !f->write)
 		return cmd_usage_error(usage, "'%s': the output must end in .npy, .npz, .safetensors or .onnx", out);
-	if (kind == DCC_FILE_ONNX && (raw || only || compress))
+	int graph = f->flags & DCC_FORMAT_GRAPH;
+	if (graph && (raw || only || compress))
 		return cmd_usage_error(usage, "--raw, --tensor and --compress do not apply to .onnx");
-	if (compress && kind != DCC_FILE_NPZ)
+	if (compress && !(f->flags & DCC_FORMAT_COMPRESS))
 		return cmd_usage_error(usage, "--compress applies to .npz only");
 	const char *in = argv[optind];
 	dcc_model *m, *view = NULL;
 	if (cmd_load(in, &m))
 		return EXIT_FAIL;
 	dcc_error e = {0};
-	if (kind == DCC_FILE_ONNX) {
-		dcc_outfile o;
-		const char *inputs[] = {in, NULL};
-		int rc = dcc_out_open(&o, out, inputs, force, &e);
-		if (!rc) {
-			rc = dcc_onnx_write(o.fp, m, &e);
-			if (!rc)
-				rc = dcc_out_commit(&o, &e);
-			else
-				dcc_out_abort(&o);
-		}
-		dcc_model_free(m);
-		return rc ? cmd_fail(in, &e) : cmd_finish(EXIT_OK);
-	}
-	if (raw) {
+	if (graph) {
 		view = m;
-		m = NULL;
+	} else if (raw) {
+		view = m;
 	} else if (dcc_model_state_dict(m, &view, &e)) {
 		dcc_model_free(m);
 		return cmd_fail(in, &e);
 	}
-	dcc_model_free(m);
+	if (view != m)
+		dcc_model_free(m);
 	if (only) {
 		dcc_tensor *t = dcc_model_find(view, only);
 		if (!t) {
@@ -96,7 +85,7 @@ int cmd_export(int argc, char **argv)
 			if (strcmp(view->tensors[i].name, only))
 				dcc_model_remove(view, view->tensors[i].name);
 	}
-	if (kind == DCC_FILE_NPY && view->ntensors != 1) {
+	if (f->kind == DCC_FILE_NPY && view->ntensors != 1) {
 		cmd_err("%s: a .npy holds one tensor and this has %zu: choose one with --tensor NAME, "
 			"or write .npz or .safetensors", in, view->ntensors);
 		dcc_model_free(view);
@@ -106,12 +95,7 @@ int cmd_export(int argc, char **argv)
 	const char *inputs[] = {in, NULL};
 	int rc = dcc_out_open(&o, out, inputs, force, &e);
 	if (!rc) {
-		if (kind == DCC_FILE_NPY)
-			rc = dcc_npy_write(o.fp, &view->tensors[0], &e);
-		else if (kind == DCC_FILE_NPZ)
-			rc = dcc_npz_write(o.fp, view, compress, &e);
-		else
-			rc = dcc_safetensors_write(o.fp, view, &e);
+		rc = f->write(o.fp, view, compress, &e);
 		if (!rc)
 			rc = dcc_out_commit(&o, &e);
 		else
@@ -119,6 +103,6 @@ int cmd_export(int argc, char **argv)
 	}
 	dcc_model_free(view);
 	if (rc)
-		return cmd_fail(out, &e);
+		return cmd_fail(graph ? in : out, &e);
 	return cmd_finish(EXIT_OK);
 }

@@ -256,9 +256,7 @@ int cmd_fixed(int argc, char **argv)
 	char line[512];
 	snprintf(line, sizeof(line), "fixed weights=%s acts=%s bias_bits=%ld input_bits=%d static=%d search=%d calib=%ld "
 		 "test_accuracy=%.4f", a.wspec, a.aspec, a.bbits, in_bw, a.stat, a.search, a.calib, r.q.accuracy);
-	cmd_provenance(m, line);
-	dcc_model_set_f64(m, "dcc.accuracy", r.q.accuracy);
-	rc = cmd_stage_save(&a.st, m);
+	rc = cmd_provenance(m, line, r.q.accuracy) ? EXIT_FAIL : cmd_stage_save(&a.st, m);
 done:
 	dcc_eval_result_free(&r.f);
 	free(r.q.logits);

@@ -28,16 +28,96 @@ static const char usage[] =
 	"  --force           overwrite OUT even when it is one of the inputs\n"
 	"  -h, --help        show this help\n";
 
+/* Reads one input (renamed to --name if given). */
+static int read_one(const char *path, const char *name, dcc_model **out)
+{
+	dcc_error e = {0};
+	dcc_model *m = NULL;
+	*out = NULL;
+	if (dcc_import_file(path, &m, &e))
+		return cmd_fail(path, &e);
+	if (name) {
+		char *nn = m->ntensors == 1 && *name && strlen(name) <= DCC_MAX_NAME ? strdup(name) : NULL;
+		if (!nn) {
+			if (m->ntensors != 1)
+				cmd_err("%s: --name needs a single-tensor input (it holds %zu)", path, m->ntensors);
+			else
+				cmd_err("--name: invalid tensor name");
+			dcc_model_free(m);
+			return EXIT_FAIL;
+		}
+		free(m->tensors[0].name);
+		m->tensors[0].name = nn;
+		dcc_model_reindex(m);
+	}
+	*out = m;
+	return 0;
+}
+
+/* Moves m's tensors and string metadata into all (m is freed). */
+static int merge(dcc_model *all, dcc_model *m, const char *path)
+{
+	dcc_error e = {0};
+	int rc = 0;
+	for (size_t k = 0; k < m->ntensors && !rc; k++) {
+		dcc_tensor *t = &m->tensors[k];
+		if (dcc_model_find(all, t->name)) {
+			cmd_err("%s: tensor '%s' is already in an earlier input", path, t->name);
+			rc = EXIT_FAIL;
+		} else if (dcc_model_add(all, t->name, t->dtype, t->bits, t->fl, t->ndim, t->shape, t->data, &e)) {
+			rc = cmd_fail(path, &e);
+		}
+		t->data = NULL; /* all's, or freed by dcc_model_add */
+	}
+	for (size_t k = 0; k < m->nkv && !rc; k++)
+		if (!dcc_model_get_kv(all, m->kv[k].key) && m->kv[k].type == DCC_KV_STR &&
+		    dcc_model_set_str(all, m->kv[k].key, m->kv[k].s[0], &e))
+			rc = cmd_fail(path, &e);
+	dcc_model_free(m);
+	return rc;
+}
+
+/* --net: the graph of a built-in network, and every tensor one of its parameters. */
+static int add_net(dcc_model *all, const char *net, const char *data, const char *first)
+{
+	if (dcc_model_get_kv(all, "dcc.graph")) {
+		cmd_err("%s: already holds a network graph", first);
+		return EXIT_FAIL;
+	}
+	dcc_dataset *d;
+	dcc_error e = {0};
+	if (cmd_load_data(data, &d))
+		return EXIT_FAIL;
+	int rc = dcc_net_graph(net, d->c, d->h, d->w, d->classes, all, &e);
+	dcc_dataset_free(d);
+	/* every parameter a tensor of the right shape: the float net binds them */
+	dcc_net *n = NULL;
+	if (!rc)
+		rc = dcc_net_from_model(all, &n, &e);
+	/* and every tensor a parameter: a stray one is a sign of the wrong
+	 * network or a renamed module */
+	for (size_t i = 0; !rc && i < all->ntensors; i++) {
+		int used = 0;
+		for (size_t l = 0; l < n->nlayers && !used; l++)
+			for (int k = 0; k < n->layers[l].nparam; k++)
+				used |= !strcmp(n->layers[l].p[k].name, all->tensors[i].name);
+		if (!used)
+			rc = dcc_fail(&e, DCC_E_FORMAT, "tensor '%s' is not a parameter of %s", all->tensors[i].name, net);
+	}
+	dcc_net_free(n);
+	if (rc) {
+		cmd_err("%s", e.msg);
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
 int cmd_import(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"name", required_argument, NULL, 'n'},
-		{"net", required_argument, NULL, 'N'},
-		{"data", required_argument, NULL, 'D'},
-		{"force", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"output", required_argument, NULL, 'o'}, {"name", required_argument, NULL, 'n'},
+		{"net", required_argument, NULL, 'N'}, {"data", required_argument, NULL, 'D'},
+		{"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	const char *out = NULL, *name = NULL, *net = NULL, *data = NULL;
 	int force = 0, c;
@@ -59,93 +139,26 @@ int cmd_import(int argc, char **argv)
 	if (name && argc - optind != 1)
 		return cmd_usage_error(usage, "--name takes exactly one input");
 	dcc_model *all = NULL;
-	dcc_error e = {0};
-	for (int i = optind; i < argc; i++) {
+	int rc = 0;
+	for (int i = optind; i < argc && !rc; i++) {
 		dcc_model *m;
-		if (dcc_import_file(argv[i], &m, &e)) {
-			dcc_model_free(all);
-			return cmd_fail(argv[i], &e);
-		}
-		if (name) {
-			if (m->ntensors != 1) {
-				dcc_model_free(m);
-				cmd_err("%s: --name needs a single-tensor input (it holds %zu)", argv[i], m->ntensors);
-				return EXIT_FAIL;
-			}
-			char *nn = strdup(name);
-			if (!nn || !*name || strlen(name) > DCC_MAX_NAME) {
-				free(nn);
-				dcc_model_free(m);
-				cmd_err("--name: invalid tensor name");
-				return EXIT_FAIL;
-			}
-			free(m->tensors[0].name);
-			m->tensors[0].name = nn;
-		}
-		if (!all) {
+		if ((rc = read_one(argv[i], name, &m)))
+			break;
+		if (!all)
 			all = m;
-			continue;
-		}
-		/* Merge: move tensors and metadata into the first model. */
-		for (size_t k = 0; k < m->ntensors; k++) {
-			dcc_tensor *t = &m->tensors[k];
-			if (dcc_model_find(all, t->name)) {
-				cmd_err("%s: tensor '%s' is already in an earlier input", argv[i], t->name);
-				dcc_model_free(m);
-				dcc_model_free(all);
-				return EXIT_FAIL;
-			}
-			if (dcc_model_add(all, t->name, t->dtype, t->bits, t->fl, t->ndim, t->shape, t->data, &e)) {
-				t->data = NULL;
-				dcc_model_free(m);
-				dcc_model_free(all);
-				return cmd_fail(argv[i], &e);
-			}
-			t->data = NULL;
-		}
-		for (size_t k = 0; k < m->nkv; k++)
-			if (!dcc_model_get_kv(all, m->kv[k].key) && m->kv[k].type == DCC_KV_STR)
-				dcc_model_set_str(all, m->kv[k].key, m->kv[k].s[0]);
-		dcc_model_free(m);
+		else
+			rc = merge(all, m, argv[i]);
 	}
-	if (net && (dcc_model_get_kv(all, "dcc.graph") ? (cmd_err("%s: already holds a network graph", argv[optind]), 1) : 0)) {
-		dcc_model_free(all);
-		return EXIT_FAIL;
-	}
-	if (net) {
-		dcc_dataset *d;
-		if (cmd_load_data(data, &d)) {
-			dcc_model_free(all);
-			return EXIT_FAIL;
-		}
-		int rc = dcc_net_graph(net, d->c, d->h, d->w, d->classes, all, &e);
-		dcc_dataset_free(d);
-		dcc_net *n = NULL;
-		if (!rc)
-			rc = dcc_net_from_model(all, &n, &e);
-		/* Every tensor must belong to the network: a stray one is a
-		 * sign of the wrong network or a renamed module. */
-		for (size_t i = 0; !rc && i < all->ntensors; i++) {
-			int used = 0;
-			for (size_t l = 0; l < n->nlayers && !used; l++)
-				for (int k = 0; k < n->layers[l].nparam; k++)
-					used |= !strcmp(n->layers[l].p[k].name, all->tensors[i].name);
-			if (!used)
-				rc = dcc_fail(&e, DCC_E_FORMAT, "tensor '%s' is not a parameter of %s", all->tensors[i].name, net);
-		}
-		dcc_net_free(n);
-		if (rc) {
-			dcc_model_free(all);
-			cmd_err("%s", e.msg);
-			return EXIT_FAIL;
-		}
-	}
+	if (!rc && net)
+		rc = add_net(all, net, data, argv[optind]);
 	char line[256];
 	snprintf(line, sizeof(line), "import files=%d%s%s", argc - optind, net ? " net=" : "", net ? net : "");
-	cmd_provenance(all, line);
-	const char **inputs = (const char **)argv + optind;
-	/* argv is NULL-terminated, so argv + optind is a NULL-terminated list. */
-	int rc = cmd_save(out, all, inputs, force);
+	dcc_error pe = {0};
+	if (!rc && dcc_model_append_str(all, "dcc.provenance", line, &pe))
+		rc = cmd_fail(NULL, &pe);
+	/* argv is NULL-terminated, so argv + optind is a NULL-terminated list */
+	if (!rc)
+		rc = cmd_save(out, all, (const char **)argv + optind, force) ? EXIT_FAIL : cmd_finish(EXIT_OK);
 	dcc_model_free(all);
-	return rc ? EXIT_FAIL : cmd_finish(EXIT_OK);
+	return rc;
 }

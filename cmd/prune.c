@@ -164,7 +164,7 @@ static int after_step(void *ctx, int k, int steps, dcc_error *err)
 }
 
 /* "prune sparsity=... pattern=... steps=K retrain=N test_accuracy=A" */
-static void provenance(dcc_model *m, const prune_args *a, double acc)
+static int provenance(dcc_model *m, const prune_args *a, double acc)
 {
 	char line[1024];
 	size_t o = (size_t)snprintf(line, sizeof(line), "prune");
@@ -184,11 +184,7 @@ static void provenance(dcc_model *m, const prune_args *a, double acc)
 	if (!isnan(acc))
 		ADD(" test_accuracy=%.4f", acc);
 #undef ADD
-	cmd_provenance(m, line);
-	if (!isnan(acc))
-		dcc_model_set_f64(m, "dcc.accuracy", acc);
-	else
-		dcc_model_del_kv(m, "dcc.accuracy"); /* the float figure no longer holds */
+	return cmd_provenance(m, line, acc);
 }
 
 /* The layers, each float, and the plan's per-layer targets and banks. */
@@ -264,7 +260,8 @@ int cmd_prune(int argc, char **argv)
 		goto done;
 	}
 	double acc = a.retrain ? sc.acc : sc.acc_cut;
-	provenance(m, &a, acc);
+	if (provenance(m, &a, acc))
+		goto done;
 	if (!isnan(sc.acc0)) {
 		json_object_set_new(extra, "accuracy_before", json_real(sc.acc0));
 		json_object_set_new(extra, "accuracy_pruned", json_real(sc.acc_cut));

@@ -184,7 +184,7 @@ static int finetune(share_args *a, dcc_model *m, const dcc_prunable *p, size_t n
 }
 
 /* The table (or JSON), the accuracies, and the provenance line. */
-static void report(const share_args *a, dcc_model *m, const dcc_prunable *p, size_t n, const shared *s,
+static int report(const share_args *a, dcc_model *m, const dcc_prunable *p, size_t n, const shared *s,
 		   const double acc3[3])
 {
 	double acc_before = acc3[0], acc_shared = acc3[1], acc = acc3[2];
@@ -235,11 +235,7 @@ static void report(const share_args *a, dcc_model *m, const dcc_prunable *p, siz
 		printf("\n");
 	}
 	json_decref(layers);
-	cmd_provenance(m, line);
-	if (!isnan(acc))
-		dcc_model_set_f64(m, "dcc.accuracy", acc);
-	else
-		dcc_model_del_kv(m, "dcc.accuracy");
+	return cmd_provenance(m, line, acc);
 }
 
 int cmd_share(int argc, char **argv)
@@ -287,8 +283,7 @@ int cmd_share(int argc, char **argv)
 	acc[2] = acc[1];
 	if (a.finetune && finetune(&a, m, p, n, &s, &acc[2]))
 		goto done;
-	report(&a, m, p, n, &s, acc);
-	rc = cmd_stage_save(&a.st, m);
+	rc = report(&a, m, p, n, &s, acc) ? EXIT_FAIL : cmd_stage_save(&a.st, m);
 done:
 	free(s.bits), free(s.st), free(s.secs);
 	dcc_prunable_free(p, n);

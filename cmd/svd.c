@@ -165,7 +165,7 @@ typedef struct svd_result {
 	double rel, secs, acc[3]; /* before, factored, fine-tuned */
 } svd_result;
 
-static void report(const svd_args *a, dcc_model *m, const svd_result *r)
+static int report(const svd_args *a, dcc_model *m, const svd_result *r)
 {
 	size_t before = r->M * r->N, after = r->R * (r->M + r->N);
 	const double *acc = r->acc;
@@ -174,11 +174,8 @@ static void report(const svd_args *a, dcc_model *m, const svd_result *r)
 			 a->layer, r->R, a->method, r->rel, after, before, a->finetune);
 	if (!isnan(acc[2]))
 		snprintf(line + o, sizeof(line) - (size_t)o, " test_accuracy=%.4f", acc[2]);
-	cmd_provenance(m, line);
-	if (!isnan(acc[2]))
-		dcc_model_set_f64(m, "dcc.accuracy", acc[2]);
-	else
-		dcc_model_del_kv(m, "dcc.accuracy");
+	if (cmd_provenance(m, line, acc[2]))
+		return EXIT_FAIL;
 	if (a->st.json) {
 		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:s}", "layer", a->layer, "rows",
 				      (json_int_t)r->M, "cols", (json_int_t)r->N, "rank", (json_int_t)r->R, "params_before",
@@ -193,7 +190,7 @@ static void report(const svd_args *a, dcc_model *m, const svd_result *r)
 		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
 		putchar('\n');
 		json_decref(j);
-		return;
+		return 0;
 	}
 	printf("%s: %zux%zu -> rank %zu: %zu -> %zu weights (%.1f%%), relative Frobenius error %.4g (%s, %.2f s)\n",
 	       a->layer, r->M, r->N, r->R, before, after, 100.0 * (double)after / (double)before, r->rel, a->method, r->secs);
@@ -203,6 +200,7 @@ static void report(const svd_args *a, dcc_model *m, const svd_result *r)
 			printf(", %.2f%% after %ld epochs of fine-tuning", 100 * acc[2], a->finetune);
 		printf("\n");
 	}
+	return 0;
 }
 
 /* Factors the weight t of m to the asked rank and puts the factors in place. */
@@ -274,8 +272,7 @@ int cmd_svd(int argc, char **argv)
 		print_spectrum(&a, s, r.M, r.N, K);
 		rc = cmd_finish(EXIT_OK);
 	} else if (!(rc = factor(&a, m, t, s, &r))) {
-		report(&a, m, &r);
-		rc = cmd_stage_save(&a.st, m);
+		rc = report(&a, m, &r) ? EXIT_FAIL : cmd_stage_save(&a.st, m);
 	}
 done:
 	free(s);

@@ -41,6 +41,21 @@ typedef enum dcc_filekind {
 	DCC_FILE_ONNX,
 } dcc_filekind;
 
+/* One row of the formats' table (formats/io.c): a new format is one file
+ * and one row.  read adds the file's tensors to m (a one-tensor format
+ * names it `name`); write writes m (the state_dict view, or with
+ * DCC_FORMAT_GRAPH the whole network); either may be NULL. */
+enum { DCC_FORMAT_COMPRESS = 1, DCC_FORMAT_GRAPH = 2 };
+typedef struct dcc_format {
+	int kind;          /* dcc_filekind */
+	const char *name;  /* "npz" */
+	const char *ext;   /* ".npz" (NULL: none) */
+	int (*sniff)(const uint8_t *buf, size_t n);
+	int (*read)(const uint8_t *buf, size_t n, const char *name, dcc_model *m, dcc_error *err);
+	int (*write)(FILE *fp, const dcc_model *m, int compress, dcc_error *err);
+	int flags;         /* DCC_FORMAT_* */
+} dcc_format;
+const dcc_format *dcc_format_of(int kind);
 const char *dcc_filekind_name(int kind);
 int dcc_sniff(const void *buf, size_t n); /* dcc_filekind from content */
 int dcc_filekind_from_ext(const char *path);

@@ -283,6 +283,25 @@ out:
 	return rc;
 }
 
+/* Every stored fact of a tensor's data: its checksum (unless not asked),
+ * its padding bits zero, and the nonzero count the table states. */
+static int check_data(const dcc_tensor *t, int crc, dcc_error *err)
+{
+	if (crc && dcc_crc32c(0, t->data, t->nbytes) != t->crc)
+		return dcc_fail(err, DCC_E_CHECKSUM, "tensor '%s' checksum mismatch", t->name);
+	if (t->dtype == DCC_PACKED || t->dtype == DCC_MASK) {
+		/* Unused high bits of the last byte must be zero. */
+		uint64_t used = dcc_tensor_numel(t) * (uint64_t)t->bits;
+		if (used % 8 && (((uint8_t *)t->data)[t->nbytes - 1] >> (used % 8)))
+			return dcc_fail(err, DCC_E_FORMAT, "tensor '%s' has padding bits set", t->name);
+	}
+	uint64_t nnz = dcc_tensor_count_nonzero(t);
+	if (nnz != t->nnz)
+		return dcc_fail(err, DCC_E_FORMAT, "tensor '%s' holds %llu nonzeros, its table says %llu", t->name,
+				(unsigned long long)nnz, (unsigned long long)t->nnz);
+	return 0;
+}
+
 static int dct_read_src(const src *s, int flags, dcc_model **out, dcc_error *err)
 {
 	*out = NULL;
@@ -377,14 +396,7 @@ static int dct_read_src(const src *s, int flags, dcc_model **out, dcc_error *err
 				rc = dcc_fail(err, rc, "tensor '%s' %s", t->name, err ? err->msg : "unreadable");
 				break;
 			}
-			if (!(flags & DCC_LOAD_NO_VERIFY) && dcc_crc32c(0, t->data, t->nbytes) != t->crc)
-				rc = dcc_fail(err, DCC_E_CHECKSUM, "tensor '%s' checksum mismatch", t->name);
-			else if (t->dtype == DCC_PACKED || t->dtype == DCC_MASK) {
-				/* Unused high bits of the last byte must be zero. */
-				uint64_t used = dcc_tensor_numel(t) * (uint64_t)t->bits;
-				if (used % 8 && (((uint8_t *)t->data)[t->nbytes - 1] >> (used % 8)))
-					rc = dcc_fail(err, DCC_E_FORMAT, "tensor '%s' has padding bits set", t->name);
-			}
+			rc = check_data(t, !(flags & DCC_LOAD_NO_VERIFY), err);
 		}
 		m->has_data = 1;
 	}
@@ -436,8 +448,12 @@ int dcc_dct_load_tensor(const char *path, dcc_tensor *t, dcc_error *err)
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory for tensor '%s'", t->name);
 	else if ((rc = read_at(&s, t->file_off, p, t->nbytes, err)))
 		rc = dcc_fail(err, rc, "tensor '%s' truncated", t->name);
-	else if (dcc_crc32c(0, p, t->nbytes) != t->crc)
-		rc = dcc_fail(err, DCC_E_CHECKSUM, "tensor '%s' checksum mismatch", t->name);
+	else {
+		void *keep = t->data;
+		t->data = p;
+		rc = check_data(t, 1, err);
+		t->data = keep;
+	}
 	close(fd);
 	if (rc) {
 		free(p);

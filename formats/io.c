@@ -1,5 +1,6 @@
-/* io.c: whole-file reads, gunzip, recognising a file by its content, and the
- * import dispatcher that turns any supported file into a model. */
+/* io.c: the table of formats (one row each: name, extension, content
+ * sniffer, reader, writer), whole-file reads, gunzip, and the import
+ * dispatcher that turns any supported file into a model. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -11,47 +12,100 @@
 #include "../lib/core/internal.h"
 #include "dcc_formats.h"
 
-const char *dcc_filekind_name(int kind)
+/* ---- the formats: one row each ---- */
+
+static int sniff_npy(const uint8_t *p, size_t n) { return n >= 6 && !memcmp(p, "\x93NUMPY", 6); }
+static int sniff_npz(const uint8_t *p, size_t n)
 {
-	switch (kind) {
-	case DCC_FILE_DCT: return "dct";
-	case DCC_FILE_NPY: return "npy";
-	case DCC_FILE_NPZ: return "npz";
-	case DCC_FILE_SAFETENSORS: return "safetensors";
-	case DCC_FILE_IDX: return "idx";
-	case DCC_FILE_GZIP: return "gzip";
-	case DCC_FILE_DCB: return "dcb";
-	case DCC_FILE_DCI: return "dci";
-	case DCC_FILE_ONNX: return "onnx";
-	}
-	return "unknown";
+	return n >= 4 && (!memcmp(p, "PK\x03\x04", 4) || !memcmp(p, "PK\x05\x06", 4));
+}
+static int sniff_gzip(const uint8_t *p, size_t n) { return n >= 2 && p[0] == 0x1f && p[1] == 0x8b; }
+static int sniff_safetensors(const uint8_t *p, size_t n) { return n >= 9 && p[8] == '{' && dcc_rd64(p) <= n - 8; }
+static int sniff_idx(const uint8_t *p, size_t n)
+{
+	int t = n >= 4 ? p[2] : 0;
+	return n >= 4 && p[0] == 0 && p[1] == 0 && (t == 0x08 || t == 0x09 || t == 0x0B || t == 0x0C || t == 0x0D || t == 0x0E) &&
+	       p[3] >= 1 && n >= 4 + 4 * (size_t)p[3];
+}
+static int sniff_dct(const uint8_t *p, size_t n) { return dcc_dct_sniff(p, n); }
+static int sniff_dcb(const uint8_t *p, size_t n) { return dcc_dcb_sniff(p, n); }
+static int sniff_dci(const uint8_t *p, size_t n) { return dcc_dci_sniff(p, n); }
+
+static int read_npy(const uint8_t *b, size_t n, const char *name, dcc_model *m, dcc_error *err)
+{
+	return dcc_npy_read_mem(b, n, name, m, err);
+}
+static int read_npz(const uint8_t *b, size_t n, const char *name, dcc_model *m, dcc_error *err)
+{
+	(void)name;
+	return dcc_npz_read_mem(b, n, m, err);
+}
+static int read_safetensors(const uint8_t *b, size_t n, const char *name, dcc_model *m, dcc_error *err)
+{
+	(void)name;
+	return dcc_safetensors_read_mem(b, n, m, err);
+}
+static int read_idx(const uint8_t *b, size_t n, const char *name, dcc_model *m, dcc_error *err)
+{
+	return dcc_idx_read_mem(b, n, name, m, err);
 }
 
-static int idx_type_ok(uint8_t t)
+static int write_npy(FILE *fp, const dcc_model *m, int compress, dcc_error *err)
 {
-	return t == 0x08 || t == 0x09 || t == 0x0B || t == 0x0C || t == 0x0D || t == 0x0E;
+	(void)compress;
+	if (m->ntensors != 1)
+		return dcc_fail(err, DCC_E_ARG, "a .npy holds one tensor and this has %zu: choose one with --tensor NAME, "
+				"or write .npz or .safetensors", m->ntensors);
+	return dcc_npy_write(fp, &m->tensors[0], err);
+}
+static int write_npz(FILE *fp, const dcc_model *m, int compress, dcc_error *err)
+{
+	return dcc_npz_write(fp, m, compress, err);
+}
+static int write_safetensors(FILE *fp, const dcc_model *m, int compress, dcc_error *err)
+{
+	(void)compress;
+	return dcc_safetensors_write(fp, m, err);
+}
+static int write_onnx(FILE *fp, const dcc_model *m, int compress, dcc_error *err)
+{
+	(void)compress;
+	return dcc_onnx_write(fp, m, err);
+}
+
+/* In sniffing order: containers with magic first, safetensors' length
+ * test and IDX's zeros last.  ONNX has no magic (protobuf): its extension. */
+static const dcc_format formats[] = {
+	{DCC_FILE_DCT, "dct", ".dct", sniff_dct, NULL, NULL, 0},
+	{DCC_FILE_DCB, "dcb", ".dcb", sniff_dcb, NULL, NULL, 0},
+	{DCC_FILE_DCI, "dci", ".dci", sniff_dci, NULL, NULL, 0},
+	{DCC_FILE_NPY, "npy", ".npy", sniff_npy, read_npy, write_npy, 0},
+	{DCC_FILE_NPZ, "npz", ".npz", sniff_npz, read_npz, write_npz, DCC_FORMAT_COMPRESS},
+	{DCC_FILE_GZIP, "gzip", ".gz", sniff_gzip, NULL, NULL, 0},
+	{DCC_FILE_SAFETENSORS, "safetensors", ".safetensors", sniff_safetensors, read_safetensors, write_safetensors, 0},
+	{DCC_FILE_IDX, "idx", NULL, sniff_idx, read_idx, NULL, 0},
+	{DCC_FILE_ONNX, "onnx", ".onnx", NULL, NULL, write_onnx, DCC_FORMAT_GRAPH},
+};
+
+const dcc_format *dcc_format_of(int kind)
+{
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (formats[i].kind == kind)
+			return &formats[i];
+	return NULL;
+}
+
+const char *dcc_filekind_name(int kind)
+{
+	const dcc_format *f = dcc_format_of(kind);
+	return f ? f->name : "unknown";
 }
 
 int dcc_sniff(const void *buf, size_t n)
 {
-	const uint8_t *p = buf;
-	if (dcc_dct_sniff(p, n))
-		return DCC_FILE_DCT;
-	if (n >= 4 && !memcmp(p, "\x89" "DCB", 4))
-		return DCC_FILE_DCB;
-	if (n >= 4 && !memcmp(p, "\x89" "DCI", 4))
-		return DCC_FILE_DCI;
-	if (n >= 6 && !memcmp(p, "\x93NUMPY", 6))
-		return DCC_FILE_NPY;
-	if (n >= 4 && (!memcmp(p, "PK\x03\x04", 4) || !memcmp(p, "PK\x05\x06", 4)))
-		return DCC_FILE_NPZ;
-	if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b)
-		return DCC_FILE_GZIP;
-	if (n >= 9 && p[8] == '{' && dcc_rd64(p) <= n - 8)
-		return DCC_FILE_SAFETENSORS;
-	if (n >= 4 && p[0] == 0 && p[1] == 0 && idx_type_ok(p[2]) && p[3] >= 1 &&
-	    n >= 4 + 4 * (size_t)p[3])
-		return DCC_FILE_IDX;
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (formats[i].sniff && formats[i].sniff(buf, n))
+			return formats[i].kind;
 	return DCC_FILE_UNKNOWN;
 }
 
@@ -61,14 +115,9 @@ int dcc_filekind_from_ext(const char *path)
 	const char *slash = strrchr(path, '/');
 	if (!dot || (slash && dot < slash))
 		return DCC_FILE_UNKNOWN;
-	static const struct { const char *ext; int kind; } tab[] = {
-		{".dct", DCC_FILE_DCT}, {".npy", DCC_FILE_NPY}, {".npz", DCC_FILE_NPZ},
-		{".safetensors", DCC_FILE_SAFETENSORS}, {".dcb", DCC_FILE_DCB},
-		{".dci", DCC_FILE_DCI}, {".gz", DCC_FILE_GZIP}, {".onnx", DCC_FILE_ONNX},
-	};
-	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if (!strcmp(dot, tab[i].ext))
-			return tab[i].kind;
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (formats[i].ext && !strcmp(dot, formats[i].ext))
+			return formats[i].kind;
 	return DCC_FILE_UNKNOWN;
 }
 
@@ -245,14 +294,11 @@ int dcc_import_file(const char *path, dcc_model **out, dcc_error *err)
 		dcc_model_free(m);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
-	switch (kind) {
-	case DCC_FILE_NPY: rc = dcc_npy_read_mem(buf, n, name, m, err); break;
-	case DCC_FILE_NPZ: rc = dcc_npz_read_mem(buf, n, m, err); break;
-	case DCC_FILE_SAFETENSORS: rc = dcc_safetensors_read_mem(buf, n, m, err); break;
-	case DCC_FILE_IDX: rc = dcc_idx_read_mem(buf, n, name, m, err); break;
-	default:
+	const dcc_format *f = dcc_format_of(kind);
+	if (f && f->read)
+		rc = f->read(buf, n, name, m, err);
+	else
 		rc = dcc_fail(err, DCC_E_FORMAT, "unrecognised file format (not .dct, .npy, .npz, .safetensors or IDX)");
-	}
 	free(buf);
 	free(name);
 	if (rc) {

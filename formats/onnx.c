@@ -640,10 +640,10 @@ static int read_graph(onnx_read *r, dcc_error *err)
 		rc = dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph must end with a fully connected layer (the logits)");
 	if (!rc && onnx_add_line(r, "softmax_ce loss"))
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	if (!rc && (dcc_model_set_arr_str(r->m, "dcc.graph", (const char *const *)r->lines, r->nlines) ||
-		    dcc_model_set_arr_i64(r->m, "dcc.input_shape", ishape, 3) ||
-		    dcc_model_set_i64(r->m, "dcc.classes", r->classes) || dcc_model_set_str(r->m, "dcc.net", "onnx")))
-		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (!rc && !(rc = dcc_model_set_arr_str(r->m, "dcc.graph", (const char *const *)r->lines, r->nlines, err)) &&
+	    !(rc = dcc_model_set_arr_i64(r->m, "dcc.input_shape", ishape, 3, err)) &&
+	    !(rc = dcc_model_set_i64(r->m, "dcc.classes", r->classes, err)))
+		rc = dcc_model_set_str(r->m, "dcc.net", "onnx", err);
 	return rc;
 }
 

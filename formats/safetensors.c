@@ -128,7 +128,7 @@ int dcc_safetensors_read_mem(const uint8_t *buf, size_t n, dcc_model *m, dcc_err
 					break;
 				}
 				snprintf(k, kl, META_PREFIX "%s", mk);
-				if (strlen(k) > DCC_MAX_NAME || dcc_model_set_str(m, k, json_string_value(mv)))
+				if (strlen(k) > DCC_MAX_NAME || dcc_model_set_str(m, k, json_string_value(mv), NULL))
 					rc = dcc_fail(err, DCC_E_RANGE, "safetensors metadata key '%s' too long", mk);
 				free(k);
 				if (rc)

@@ -174,14 +174,16 @@ int dcc_model_clone(const dcc_model *m, dcc_model **out, dcc_error *err);
 const dcc_kv *dcc_model_get_kv(const dcc_model *m, const char *key);
 const char *dcc_model_get_str(const dcc_model *m, const char *key);
 int dcc_model_get_i64(const dcc_model *m, const char *key, int64_t *out);
-int dcc_model_set_i64(dcc_model *m, const char *key, int64_t v);
-int dcc_model_set_f64(dcc_model *m, const char *key, double v);
-int dcc_model_set_str(dcc_model *m, const char *key, const char *v);
-int dcc_model_set_arr_i64(dcc_model *m, const char *key, const int64_t *v, size_t n);
-int dcc_model_set_arr_f64(dcc_model *m, const char *key, const double *v, size_t n);
-int dcc_model_set_arr_str(dcc_model *m, const char *key, const char *const *v, size_t n);
+/* Set (or replace) a metadata pair.  Keys are 1 to DCC_MAX_NAME bytes
+ * (DCC_E_RANGE otherwise); DCC_E_NOMEM when memory runs out. */
+int dcc_model_set_i64(dcc_model *m, const char *key, int64_t v, dcc_error *err);
+int dcc_model_set_f64(dcc_model *m, const char *key, double v, dcc_error *err);
+int dcc_model_set_str(dcc_model *m, const char *key, const char *v, dcc_error *err);
+int dcc_model_set_arr_i64(dcc_model *m, const char *key, const int64_t *v, size_t n, dcc_error *err);
+int dcc_model_set_arr_f64(dcc_model *m, const char *key, const double *v, size_t n, dcc_error *err);
+int dcc_model_set_arr_str(dcc_model *m, const char *key, const char *const *v, size_t n, dcc_error *err);
 /* Appends one string to an array-of-strings key (creating it). */
-int dcc_model_append_str(dcc_model *m, const char *key, const char *v);
+int dcc_model_append_str(dcc_model *m, const char *key, const char *v, dcc_error *err);
 int dcc_model_del_kv(dcc_model *m, const char *key);
 
 /* The plain float view a PyTorch user loads: shared weights dequantized

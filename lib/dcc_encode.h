@@ -45,6 +45,17 @@ typedef struct dcc_sparse {
 	uint32_t *count; /* pes x cols: entries (fillers included) per column */
 } dcc_sparse;
 
+/* A run of gap zero rows before an entry, in relative indices of at most
+ * maxskip: the fillers it takes first (each skipping maxskip rows and
+ * holding the filler symbol; the filler stands for row maxskip of its run),
+ * and in *skip what the entry itself skips. */
+static inline uint32_t dcc_csc_split_gap(uint32_t gap, uint32_t maxskip, uint32_t *skip)
+{
+	uint32_t f = gap / (maxskip + 1);
+	*skip = gap - f * (maxskip + 1);
+	return f;
+}
+
 /* Builds the layout from present[rows*cols] (row-major; 1 = an entry) and
  * sym[rows*cols] (the value symbol of present positions). */
 int dcc_sparse_build(dcc_sparse *s, int layout, int index_bits, int pes, size_t rows, size_t cols,

@@ -12,9 +12,9 @@
 
 #include "../core/internal.h"
 #include "../dcc_accel.h"
+#include "../dcc_encode.h"
 #include "../dcc_fixed.h"
 
-static inline uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
 void dcc_accel_defaults(dcc_accel_cfg *c)
 {
@@ -51,10 +51,12 @@ typedef struct pe_view {
 	const uint8_t *ptr;  /* cols + 1 u32 pointers */
 	const uint8_t *ent;  /* entries: skip << 4 | codebook index */
 	uint32_t nent, lrows;
+	uint64_t total;      /* its entries in the whole matrix (a synthetic layer holds only the columns it runs) */
 } pe_view;
 
 typedef struct layer_run {
 	uint32_t rows, cols, pes;
+	uint32_t full_cols;  /* the matrix's columns (a synthetic layer's view holds fewer) */
 	const int32_t *cb;
 	pe_view *pe;
 } layer_run;
@@ -83,7 +85,7 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 	for (uint32_t p = 0; p < P; p++) {
 		const pe_view *v = &L->pe[p];
 		for (uint32_t k = 0; k < nnz; k++) {
-			uint32_t j = nz[k], e0 = rd32(v->ptr + 4 * (size_t)j), e1 = rd32(v->ptr + 4 * (size_t)j + 4);
+			uint32_t j = nz[k], e0 = dcc_rd32(v->ptr + 4 * (size_t)j), e1 = dcc_rd32(v->ptr + 4 * (size_t)j + 4);
 			uint32_t row = 0;
 			int64_t xv = acc ? x[j] : 0;
 			for (uint32_t e = e0; e < e1; e++) {
@@ -118,7 +120,7 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 		uint32_t j = nz[k];
 		for (uint32_t p = 0; p < P; p++) {
 			const pe_view *v = &L->pe[p];
-			uint32_t cnt = rd32(v->ptr + 4 * (size_t)j + 4) - rd32(v->ptr + 4 * (size_t)j);
+			uint32_t cnt = dcc_rd32(v->ptr + 4 * (size_t)j + 4) - dcc_rd32(v->ptr + 4 * (size_t)j);
 			uint64_t s = B + 1 > E[p] + 1 ? B + 1 : E[p] + 1;
 			S[(size_t)p * F + k % F] = s;
 			E[p] = s + (cnt ? cnt : 1) - 1;
@@ -140,7 +142,7 @@ static uint64_t layer_bytes(const layer_run *L)
 {
 	uint64_t b = 0;
 	for (uint32_t p = 0; p < L->pes; p++)
-		b += L->pe[p].nent; /* 8-bit entries; pointers have their own SRAM, as in EIE */
+		b += L->pe[p].total; /* 8-bit entries; pointers have their own SRAM, as in EIE */
 	return b;
 }
 
@@ -158,8 +160,8 @@ static void finish_layer(const layer_run *L, const dcc_accel_cfg *c, dcc_layer_s
 	st->cycles += compute > dram ? compute : dram;
 	st->bandwidth_bound = dram > compute;
 	st->rows = L->rows;
-	st->cols = L->cols;
-	st->dense_macs += (uint64_t)L->rows * L->cols;
+	st->cols = L->full_cols;
+	st->dense_macs += (uint64_t)L->rows * L->full_cols;
 }
 
 /* The statistics entry of the matrix whose descriptor is at desc (one per
@@ -190,7 +192,7 @@ static int32_t cell_lut(const uint8_t *tab, int64_t v, int fl, int64_t half, int
 	int64_t u = dcc_fx_rshift(v, fl - 12) + half;
 	u = u < 0 ? 0 : u > 2 * half - 1 ? 2 * half - 1 : u;
 	int k = (int)(u >> shift), r = (int)(u & ((1 << shift) - 1));
-	int32_t a = (int32_t)rd32(tab + 4 * (size_t)k), b = (int32_t)rd32(tab + 4 * (size_t)k + 4);
+	int32_t a = (int32_t)dcc_rd32(tab + 4 * (size_t)k), b = (int32_t)dcc_rd32(tab + 4 * (size_t)k + 4);
 	return a + (int32_t)(((int64_t)(b - a) * r + (1 << (shift - 1))) >> shift);
 }
 
@@ -213,7 +215,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 		case DCC_INSN_SYNC: break;
 		case DCC_INSN_LOAD:
 			for (uint32_t k = 0; k < s->y; k++)
-				buf[s->a][s->z + k] = (int32_t)rd32(dram + s->x + 4 * (size_t)k);
+				buf[s->a][s->z + k] = (int32_t)dcc_rd32(dram + s->x + 4 * (size_t)k);
 			break;
 		case DCC_INSN_STORE:
 			for (uint32_t k = 0; k < s->y; k++) {
@@ -235,9 +237,9 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 		}
 		case DCC_INSN_LSTMCELL: {
 			const uint8_t *d = dram + s->x;
-			uint32_t H = rd32(d + 4), bw = rd32(d + 8), sa = rd32(d + 24), ta = rd32(d + 28);
-			int zf = (int32_t)rd32(d + 12), cf = (int32_t)rd32(d + 16), hf = (int32_t)rd32(d + 20);
-			if (rd32(d) != 0x4c4c4543 || !H || 4ull * H > words || bw < 2 || bw > 32 ||
+			uint32_t H = dcc_rd32(d + 4), bw = dcc_rd32(d + 8), sa = dcc_rd32(d + 24), ta = dcc_rd32(d + 28);
+			int zf = (int32_t)dcc_rd32(d + 12), cf = (int32_t)dcc_rd32(d + 16), hf = (int32_t)dcc_rd32(d + 20);
+			if (dcc_rd32(d) != 0x4c4c4543 || !H || 4ull * H > words || bw < 2 || bw > 32 ||
 			    (uint64_t)sa + 257 * 4 > p->dram_bytes || (uint64_t)ta + 257 * 4 > p->dram_bytes) {
 				rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: bad lstm cell descriptor at 0x%x", i, s->x);
 				break;
@@ -291,14 +293,15 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			const uint8_t *d = dram + s->x;
 			uint32_t v[20];
 			for (int k = 0; k < 20; k++)
-				v[k] = rd32(d + 4 * k);
+				v[k] = dcc_rd32(d + 4 * k);
 			dcc_conv_shape g = {v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
 			uint32_t a_bw = v[10], wa = v[13], ba = v[14], tr = v[18], tc = v[19];
 			int shift = (int32_t)v[11], bshift = (int32_t)v[12];
 			uint64_t nw = (uint64_t)g.M * g.C * g.k * g.k;
-			if (v[0] != 0x564e4f43 || !g.M || !g.C || !g.k || !g.stride || g.k > g.H + 2 * g.pad ||
-			    g.k > g.W + 2 * g.pad || g.OH != (g.H + 2 * g.pad - g.k) / g.stride + 1 ||
-			    g.OW != (g.W + 2 * g.pad - g.k) / g.stride + 1 || (uint64_t)g.C * g.H * g.W > words ||
+			uint64_t ph = (uint64_t)g.H + 2ull * g.pad, pw = (uint64_t)g.W + 2ull * g.pad;
+			if (v[0] != 0x564e4f43 || !g.M || !g.C || !g.k || !g.stride || g.k > ph || g.k > pw ||
+			    g.OH != (ph - g.k) / g.stride + 1 || g.OW != (pw - g.k) / g.stride + 1 ||
+			    (uint64_t)g.C * g.H * g.W > words ||
 			    (uint64_t)g.M * g.OH * g.OW > words || a_bw < 1 || a_bw > 32 || wa + 2 * nw > p->dram_bytes ||
 			    (uint64_t)ba + 4ull * g.M > p->dram_bytes || !v[15] || v[15] > 0xffff || !v[16] || v[16] > 0xffff ||
 			    !v[17] || v[17] > 255 || !tr || tr > g.OH || !tc || tc > g.OW) {
@@ -336,7 +339,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 								}
 							}
 						}
-				int64_t b = dcc_fx_rshift((int32_t)rd32(dram + ba + 4 * (size_t)m), bshift);
+				int64_t b = dcc_fx_rshift((int32_t)dcc_rd32(dram + ba + 4 * (size_t)m), bshift);
 				for (size_t q = 0; q < np; q++) {
 					int32_t o = dcc_fx_sat(dcc_fx_rshift(plane[q] + b, shift), (int)a_bw);
 					y[(size_t)m * np + q] = (s->flags & 1) && o < 0 ? 0 : o;
@@ -358,13 +361,13 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 		case DCC_INSN_SPMV:
 		case DCC_INSN_SPCONV: {
 			const uint8_t *d = dram + s->x;
-			if (rd32(d) != 0x5259414c) {
+			if (dcc_rd32(d) != 0x5259414c) {
 				rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: no layer descriptor at 0x%x", i, s->x);
 				break;
 			}
-			layer_run L = {rd32(d + 4), rd32(d + 8), rd32(d + 12), NULL, NULL};
-			uint32_t a_bw = rd32(d + 16), cba = rd32(d + 28), ba = rd32(d + 32), pet = rd32(d + 36);
-			int shift = (int32_t)rd32(d + 20), bshift = (int32_t)rd32(d + 24);
+			layer_run L = {dcc_rd32(d + 4), dcc_rd32(d + 8), dcc_rd32(d + 12), dcc_rd32(d + 8), NULL, NULL};
+			uint32_t a_bw = dcc_rd32(d + 16), cba = dcc_rd32(d + 28), ba = dcc_rd32(d + 32), pet = dcc_rd32(d + 36);
+			int shift = (int32_t)dcc_rd32(d + 20), bshift = (int32_t)dcc_rd32(d + 24);
 			if (L.rows > words || L.cols > words || !L.pes || L.pes > 65535 || a_bw < 1 || a_bw > 32 ||
 			    (uint64_t)cba + 64 > p->dram_bytes || (uint64_t)ba + 4ull * L.rows > p->dram_bytes ||
 			    (uint64_t)pet + 16ull * L.pes > p->dram_bytes) {
@@ -373,7 +376,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			}
 			int32_t cb[16];
 			for (int k = 0; k < 16; k++)
-				cb[k] = (int32_t)rd32(dram + cba + 4 * k);
+				cb[k] = (int32_t)dcc_rd32(dram + cba + 4 * k);
 			L.cb = cb;
 			if (!(L.pe = calloc(L.pes, sizeof(pe_view)))) {
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
@@ -381,24 +384,31 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			}
 			for (uint32_t q = 0; q < L.pes && !rc; q++) {
 				const uint8_t *t = dram + pet + 16 * (size_t)q;
-				uint32_t pa = rd32(t), ea = rd32(t + 4), ne = rd32(t + 8), lr = rd32(t + 12);
-				if ((uint64_t)pa + 4ull * (L.cols + 1) > p->dram_bytes || (uint64_t)ea + ne > p->dram_bytes ||
-				    (uint64_t)lr * L.pes > (uint64_t)L.rows + L.pes) {
+				uint32_t pa = dcc_rd32(t), ea = dcc_rd32(t + 4), ne = dcc_rd32(t + 8), lr = dcc_rd32(t + 12);
+				/* a PE's local rows are exactly the rows interleaved to it, so
+				 * every accumulator it names is one of the layer's rows */
+				uint32_t want_lr = L.rows > q ? (L.rows - q + L.pes - 1) / L.pes : 0;
+				if ((uint64_t)pa + 4ull * (L.cols + 1) > p->dram_bytes || (uint64_t)ea + ne > p->dram_bytes) {
 					rc = dcc_fail(err, DCC_E_RANGE, "instruction %zu: PE %u's data is outside DRAM", i, q);
 					break;
 				}
-				L.pe[q] = (pe_view){dram + pa, dram + ea, ne, lr};
+				if (lr != want_lr) {
+					rc = dcc_fail(err, DCC_E_RANGE, "instruction %zu: PE %u has %u local rows, not the %u of %u rows "
+						      "over %u PEs", i, q, lr, want_lr, L.rows, L.pes);
+					break;
+				}
+				L.pe[q] = (pe_view){dram + pa, dram + ea, ne, lr, ne};
 				/* pointers ascending, within the entries; rows within the PE's */
 				uint32_t prev = 0;
 				for (uint32_t j = 0; j <= L.cols && !rc; j++) {
-					uint32_t v = rd32(dram + pa + 4 * (size_t)j);
+					uint32_t v = dcc_rd32(dram + pa + 4 * (size_t)j);
 					if (v < prev || v > ne)
 						rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: PE %u's column pointers are corrupt", i, q);
 					prev = v;
 				}
 				for (uint32_t j = 0; j < L.cols && !rc; j++) {
 					uint32_t r = 0;
-					for (uint32_t e = rd32(dram + pa + 4 * (size_t)j); e < rd32(dram + pa + 4 * (size_t)j + 4); e++)
+					for (uint32_t e = dcc_rd32(dram + pa + 4 * (size_t)j); e < dcc_rd32(dram + pa + 4 * (size_t)j + 4); e++)
 						r += (uint32_t)(dram[ea + e] >> 4) + 1;
 					if (r > lr)
 						rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: PE %u column %u runs past its rows", i, q, j);
@@ -409,13 +419,13 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			size_t npos = 1;
 			if (!rc && s->op == DCC_INSN_SPCONV) {
 				for (int k = 0; k < 8; k++)
-					geo[k] = rd32(d + 64 + 4 * k);
-				uint64_t kk = (uint64_t)geo[3] * geo[3];
+					geo[k] = dcc_rd32(d + 64 + 4 * k);
+				uint64_t kk = (uint64_t)geo[3] * geo[3], ph = (uint64_t)geo[1] + 2ull * geo[5],
+					 pw = (uint64_t)geo[2] + 2ull * geo[5];
 				npos = (size_t)geo[6] * geo[7];
 				if (!geo[0] || !geo[3] || !geo[4] || (uint64_t)geo[0] * kk != L.cols ||
-				    (uint64_t)geo[0] * geo[1] * geo[2] > words || (uint64_t)L.rows * npos > words ||
-				    geo[6] != (geo[1] + 2 * geo[5] - geo[3]) / geo[4] + 1 || geo[1] + 2 * geo[5] < geo[3] ||
-				    geo[7] != (geo[2] + 2 * geo[5] - geo[3]) / geo[4] + 1 || geo[2] + 2 * geo[5] < geo[3])
+				    (uint64_t)geo[0] * geo[1] * geo[2] > words || (uint64_t)L.rows * npos > words || ph < geo[3] ||
+				    pw < geo[3] || geo[6] != (ph - geo[3]) / geo[4] + 1 || geo[7] != (pw - geo[3]) / geo[4] + 1)
 					rc = dcc_fail(err, DCC_E_RANGE, "instruction %zu: convolution geometry out of range", i);
 			}
 			int32_t *patch = !rc && s->op == DCC_INSN_SPCONV ? malloc(L.cols * sizeof(int32_t)) : NULL;
@@ -453,7 +463,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 					memset(acc, 0, L.rows * sizeof(int64_t));
 					run_layer(&L, x, nz, nnz, acc, c, ls);
 					for (uint32_t r = 0; r < L.rows; r++) {
-						int64_t b = dcc_fx_rshift((int32_t)rd32(dram + ba + 4 * (size_t)r), bshift);
+						int64_t b = dcc_fx_rshift((int32_t)dcc_rd32(dram + ba + 4 * (size_t)r), bshift);
 						int32_t v = dcc_fx_sat(dcc_fx_rshift(acc[r] + b, shift), (int)a_bw);
 						y[(size_t)r * npos + pos] = (s->flags & 1) && v < 0 ? 0 : v;
 					}
@@ -475,76 +485,95 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 	return rc;
 }
 
+/* A run of gap positions with no weight: ~ Geometric(density), drawn
+ * directly, so a layer costs its nonzeros, not rows x cols draws. */
+static uint64_t gap(dcc_rng *r, double logq)
+{
+	if (logq == 0)
+		return 0; /* density 1 */
+	double u = 1 - dcc_rng_uniform(r); /* (0, 1] */
+	double g = floor(log(u) / logq);
+	return g > 1e18 ? (uint64_t)1e18 : (uint64_t)g;
+}
+
+/* One PE's part of a synthetic layer: its local matrix walked column-major
+ * by geometric jumps; the columns with a nonzero activation kept as CSC
+ * (fillers where a run of zeros exceeds the 4-bit index: lib/encode's
+ * rule), the others only counted. */
+static int synth_pe(dcc_rng *r, uint32_t lrows, uint32_t cols, double logq, const uint32_t *active, uint32_t nact,
+		    uint8_t **ptr_out, uint8_t **ent_out, pe_view *v)
+{
+	uint8_t *ptr = malloc(4 * ((size_t)nact + 1)), *ent = NULL;
+	size_t n = 0, cap = 0;
+	uint64_t total = 0, cells = (uint64_t)lrows * cols;
+	*ptr_out = ptr, *ent_out = NULL;
+	if (!ptr)
+		return -1;
+	uint32_t a = 0; /* the next active column */
+	int64_t prev = -1, col = -1;
+	for (uint64_t q = gap(r, logq); lrows && q < cells; q += 1 + gap(r, logq)) {
+		uint32_t j = (uint32_t)(q / lrows), lr = (uint32_t)(q % lrows);
+		if (j != col)
+			col = j, prev = -1;
+		while (a < nact && active[a] < j) /* columns passed: their pointers */
+			dcc_wr32(ptr + 4 * (size_t)a++, (uint32_t)n);
+		uint32_t skip, fill = dcc_csc_split_gap((uint32_t)(lr - prev - 1), 15, &skip);
+		total += (uint64_t)fill + 1;
+		prev = lr;
+		if (a >= nact || active[a] != j)
+			continue;
+		if (n + fill + 1 > cap) {
+			cap = 2 * (n + fill + 1) + 64;
+			uint8_t *e2 = realloc(ent, cap);
+			if (!e2) {
+				free(ent);
+				return -1;
+			}
+			ent = e2;
+		}
+		for (uint32_t f = 0; f < fill; f++)
+			ent[n++] = 15 << 4; /* a filler: index 0, the zero */
+		ent[n++] = (uint8_t)(skip << 4 | (1 + dcc_rng_next(r) % 15));
+	}
+	while (a <= nact)
+		dcc_wr32(ptr + 4 * (size_t)a++, (uint32_t)n);
+	*ent_out = ent;
+	*v = (pe_view){ptr, ent ? ent : ptr, (uint32_t)n, lrows, total};
+	return n > UINT32_MAX ? -1 : 0;
+}
+
 int dcc_emu_synthetic(uint32_t rows, uint32_t cols, double wd, double ad, uint64_t seed, const dcc_accel_cfg *c,
 		      dcc_layer_stats *out, dcc_error *err)
 {
 	memset(out, 0, sizeof(*out));
-	uint32_t P = (uint32_t)c->pes;
+	uint32_t P = (uint32_t)c->pes, nact = 0;
 	dcc_rng r;
 	dcc_rng_seed(&r, seed);
-	layer_run L = {rows, cols, P, NULL, calloc(P, sizeof(pe_view))};
 	int32_t cb[16] = {0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8};
-	L.cb = cb;
 	uint8_t **ptr = calloc(P, sizeof(uint8_t *)), **ent = calloc(P, sizeof(uint8_t *));
-	int32_t *x = malloc((size_t)cols * sizeof(int32_t));
-	uint32_t *nz = malloc((size_t)cols * sizeof(uint32_t)), nnz = 0;
-	int rc = L.pe && ptr && ent && x && nz ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	/* each PE's CSC: every weight present with probability wd, 4-bit nonzero values */
+	int32_t *x = malloc(((size_t)cols + 1) * sizeof(int32_t));
+	uint32_t *active = malloc(((size_t)cols + 1) * sizeof(uint32_t)), *nz = malloc(((size_t)cols + 1) * sizeof(uint32_t));
+	pe_view *pv = calloc(P, sizeof(pe_view));
+	int rc = pv && ptr && ent && x && nz && active ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	/* the activations first: the layer is generated only where they are nonzero */
+	for (uint32_t j = 0; !rc && j < cols; j++)
+		if (dcc_rng_uniform(&r) < ad) {
+			x[nact] = 1 + (int32_t)(dcc_rng_next(&r) % 100);
+			nz[nact] = nact;
+			active[nact++] = j;
+		}
+	double logq = wd >= 1 ? 0 : log1p(-wd);
 	for (uint32_t p = 0; !rc && p < P; p++) {
-		uint32_t lrows = (rows - p + P - 1) / P;
-		size_t cap = (size_t)((double)lrows * cols * wd * 1.2) + 64, n = 0;
-		ptr[p] = malloc(4 * ((size_t)cols + 1));
-		ent[p] = malloc(cap);
-		if (!ptr[p] || !ent[p]) {
+		uint32_t lrows = rows > p ? (rows - p + P - 1) / P : 0;
+		if (synth_pe(&r, lrows, cols, logq, active, nact, &ptr[p], &ent[p], &pv[p]))
 			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-			break;
-		}
-		for (uint32_t j = 0; j < cols && !rc; j++) {
-			uint32_t v = (uint32_t)n;
-			memcpy(ptr[p] + 4 * (size_t)j, &v, 4);
-			int64_t prev = -1;
-			for (uint32_t lr = 0; lr < lrows; lr++) {
-				if (dcc_rng_uniform(&r) >= wd)
-					continue;
-				while (lr - prev - 1 > 15) { /* filler */
-					if (n == cap) {
-						uint8_t *q = realloc(ent[p], cap *= 2);
-						if (!q) {
-							rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-							break;
-						}
-						ent[p] = q;
-					}
-					ent[p][n++] = 15 << 4;
-					prev += 16;
-				}
-				if (rc)
-					break;
-				if (n == cap) {
-					uint8_t *q = realloc(ent[p], cap *= 2);
-					if (!q) {
-						rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-						break;
-					}
-					ent[p] = q;
-				}
-				ent[p][n++] = (uint8_t)((lr - prev - 1) << 4 | (1 + dcc_rng_next(&r) % 15));
-				prev = lr;
-			}
-		}
-		uint32_t v = (uint32_t)n;
-		memcpy(ptr[p] + 4 * (size_t)cols, &v, 4);
-		L.pe[p] = (pe_view){ptr[p], ent[p], (uint32_t)n, lrows};
 	}
-	for (uint32_t j = 0; !rc && j < cols; j++) {
-		x[j] = dcc_rng_uniform(&r) < ad ? 1 + (int32_t)(dcc_rng_next(&r) % 100) : 0;
-		if (x[j])
-			nz[nnz++] = j;
-	}
+	/* the view: the active columns only, as many as the matrix's in the figures */
+	layer_run L = {rows, nact, P, cols, cb, pv};
 	if (!rc) {
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		run_layer(&L, x, nz, nnz, NULL, c, out);
+		run_layer(&L, x, nz, nact, NULL, c, out);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		out->host_seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
 		finish_layer(&L, c, out, out->compute_cycles);
@@ -552,7 +581,7 @@ int dcc_emu_synthetic(uint32_t rows, uint32_t cols, double wd, double ad, uint64
 	}
 	for (uint32_t p = 0; ptr && ent && p < P; p++)
 		free(ptr[p]), free(ent[p]);
-	free(ptr), free(ent), free(L.pe), free(x), free(nz);
+	free(ptr), free(ent), free(pv), free(x), free(nz), free(active);
 	return rc;
 }
 

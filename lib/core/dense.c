@@ -131,7 +131,7 @@ int dcc_model_state_dict(const dcc_model *m, dcc_model **out, dcc_error *err)
 		/* Carry the metadata (safetensors keys among it). */
 		const dcc_kv *kv = &m->kv[i];
 		if (kv->type == DCC_KV_STR)
-			rc = dcc_model_set_str(d, kv->key, kv->s[0]);
+			rc = dcc_model_set_str(d, kv->key, kv->s[0], err);
 	}
 	if (rc) {
 		dcc_model_free(d);

@@ -327,19 +327,34 @@ static dcc_kv *kv_slot(dcc_model *m, const char *key)
 	return kv;
 }
 
-static int set_nums(dcc_model *m, const char *key, int type, int elem,
-		    const void *v, size_t n)
+/* A key the container can hold, or the error. */
+static int key_ok(const char *key, dcc_error *err)
 {
-	dcc_kv *kv = kv_slot(m, key);
-	if (!kv)
-		return DCC_E_NOMEM;
+	size_t n = key ? strlen(key) : 0;
+	return n >= 1 && n <= DCC_MAX_NAME ? 0 : dcc_fail(err, DCC_E_RANGE, "metadata key of %zu bytes (1 to %d)", n, DCC_MAX_NAME);
+}
+
+static int nomem(dcc_error *err, const char *key)
+{
+	return dcc_fail(err, DCC_E_NOMEM, "out of memory storing metadata '%.64s'", key);
+}
+
+static int set_nums(dcc_model *m, const char *key, int type, int elem, const void *v, size_t n, dcc_error *err)
+{
+	int rc = key_ok(key, err);
+	if (rc)
+		return rc;
+	if (n > SIZE_MAX / 8 - 1)
+		return nomem(err, key);
+	void *p = malloc((n ? n : 1) * 8);
+	dcc_kv *kv = p ? kv_slot(m, key) : NULL;
+	if (!kv) {
+		free(p);
+		return nomem(err, key);
+	}
 	kv->type = type;
 	kv->elem_type = elem;
 	kv->count = n;
-	size_t bytes = (n ? n : 1) * 8;
-	void *p = malloc(bytes);
-	if (!p)
-		return DCC_E_NOMEM;
 	if (n)
 		memcpy(p, v, n * 8);
 	if (elem == DCC_KV_I64)
@@ -349,65 +364,67 @@ static int set_nums(dcc_model *m, const char *key, int type, int elem,
 	return 0;
 }
 
-int dcc_model_set_i64(dcc_model *m, const char *key, int64_t v)
+int dcc_model_set_i64(dcc_model *m, const char *key, int64_t v, dcc_error *err)
 {
-	return set_nums(m, key, DCC_KV_I64, DCC_KV_I64, &v, 1);
+	return set_nums(m, key, DCC_KV_I64, DCC_KV_I64, &v, 1, err);
 }
-int dcc_model_set_f64(dcc_model *m, const char *key, double v)
+int dcc_model_set_f64(dcc_model *m, const char *key, double v, dcc_error *err)
 {
-	return set_nums(m, key, DCC_KV_F64, DCC_KV_F64, &v, 1);
+	return set_nums(m, key, DCC_KV_F64, DCC_KV_F64, &v, 1, err);
 }
-int dcc_model_set_arr_i64(dcc_model *m, const char *key, const int64_t *v, size_t n)
+int dcc_model_set_arr_i64(dcc_model *m, const char *key, const int64_t *v, size_t n, dcc_error *err)
 {
-	return set_nums(m, key, DCC_KV_ARR, DCC_KV_I64, v, n);
+	return set_nums(m, key, DCC_KV_ARR, DCC_KV_I64, v, n, err);
 }
-int dcc_model_set_arr_f64(dcc_model *m, const char *key, const double *v, size_t n)
+int dcc_model_set_arr_f64(dcc_model *m, const char *key, const double *v, size_t n, dcc_error *err)
 {
-	return set_nums(m, key, DCC_KV_ARR, DCC_KV_F64, v, n);
+	return set_nums(m, key, DCC_KV_ARR, DCC_KV_F64, v, n, err);
 }
 
-static int set_strs(dcc_model *m, const char *key, int type,
-		    const char *const *v, size_t n)
+static int set_strs(dcc_model *m, const char *key, int type, const char *const *v, size_t n, dcc_error *err)
 {
+	int rc = key_ok(key, err);
+	if (rc)
+		return rc;
 	dcc_kv *kv = kv_slot(m, key);
 	if (!kv)
-		return DCC_E_NOMEM;
+		return nomem(err, key);
 	kv->type = type;
 	kv->elem_type = DCC_KV_STR;
 	kv->s = calloc(n ? n : 1, sizeof(char *));
 	if (!kv->s)
-		return DCC_E_NOMEM;
+		return nomem(err, key);
 	for (size_t j = 0; j < n; j++) {
 		kv->s[j] = dcc_strdup(v[j]);
 		if (!kv->s[j])
-			return DCC_E_NOMEM;
+			return nomem(err, key);
 		kv->count = j + 1;
 	}
 	return 0;
 }
 
-int dcc_model_set_str(dcc_model *m, const char *key, const char *v)
+int dcc_model_set_str(dcc_model *m, const char *key, const char *v, dcc_error *err)
 {
-	return set_strs(m, key, DCC_KV_STR, &v, 1);
+	return set_strs(m, key, DCC_KV_STR, &v, 1, err);
 }
-int dcc_model_set_arr_str(dcc_model *m, const char *key, const char *const *v, size_t n)
+int dcc_model_set_arr_str(dcc_model *m, const char *key, const char *const *v, size_t n, dcc_error *err)
 {
-	return set_strs(m, key, DCC_KV_ARR, v, n);
+	return set_strs(m, key, DCC_KV_ARR, v, n, err);
 }
 
-int dcc_model_append_str(dcc_model *m, const char *key, const char *v)
+int dcc_model_append_str(dcc_model *m, const char *key, const char *v, dcc_error *err)
 {
 	const dcc_kv *kv = dcc_model_get_kv(m, key);
 	if (!kv || kv->type != DCC_KV_ARR || kv->elem_type != DCC_KV_STR)
-		return dcc_model_set_arr_str(m, key, &v, 1);
+		return dcc_model_set_arr_str(m, key, &v, 1, err);
 	dcc_kv *w = (dcc_kv *)kv;
 	char **s = realloc(w->s, (w->count + 1) * sizeof(char *));
 	if (!s)
-		return DCC_E_NOMEM;
+		return nomem(err, key);
 	w->s = s;
 	s[w->count] = dcc_strdup(v);
 	if (!s[w->count])
-		return DCC_E_NOMEM;
+		return nomem(err, key);
 	w->count++;
 	return 0;
 }
@@ -425,14 +442,14 @@ int dcc_model_del_kv(dcc_model *m, const char *key)
 	return 0;
 }
 
-static int kv_copy(dcc_model *d, const dcc_kv *kv)
+static int kv_copy(dcc_model *d, const dcc_kv *kv, dcc_error *err)
 {
 	if (kv->elem_type == DCC_KV_STR || kv->type == DCC_KV_STR)
-		return set_strs(d, kv->key, kv->type, (const char *const *)kv->s, kv->count);
+		return set_strs(d, kv->key, kv->type, (const char *const *)kv->s, kv->count, err);
 	return set_nums(d, kv->key, kv->type, kv->type == DCC_KV_ARR ? kv->elem_type : kv->type,
 			kv->type == DCC_KV_I64 || kv->elem_type == DCC_KV_I64 ? (const void *)kv->i
 									       : (const void *)kv->f,
-			kv->count);
+			kv->count, err);
 }
 
 int dcc_model_clone(const dcc_model *m, dcc_model **out, dcc_error *err)
@@ -441,11 +458,13 @@ int dcc_model_clone(const dcc_model *m, dcc_model **out, dcc_error *err)
 	*out = NULL;
 	if (!d)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	for (size_t i = 0; i < m->nkv; i++)
-		if (kv_copy(d, &m->kv[i])) {
+	for (size_t i = 0; i < m->nkv; i++) {
+		int rc = kv_copy(d, &m->kv[i], err);
+		if (rc) {
 			dcc_model_free(d);
-			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			return rc;
 		}
+	}
 	for (size_t i = 0; i < m->ntensors; i++) {
 		const dcc_tensor *t = &m->tensors[i];
 		void *p = NULL;

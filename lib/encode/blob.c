@@ -336,8 +336,8 @@ int dcc_blob_build(const dcc_model *m, const dcc_encode_opts *o, dcc_blob *b, dc
 		rc = dcc_model_clone(m, &b->rest, err);
 	for (size_t i = 0; !rc && i < m->ntensors; i++)
 		order[i] = m->tensors[i].name;
-	if (!rc && dcc_model_set_arr_str(b->rest, "dcb.order", order, m->ntensors))
-		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (!rc)
+		rc = dcc_model_set_arr_str(b->rest, "dcb.order", order, m->ntensors, err);
 	free(order);
 	for (size_t i = 0; !rc && i < nl; i++) {
 		dcc_model_remove(b->rest, ls[i].w->name);

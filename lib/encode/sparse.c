@@ -70,13 +70,12 @@ int dcc_sparse_build(dcc_sparse *s, int layout, int index_bits, int pes, size_t 
 					dcc_sparse_free(s);
 					return dcc_fail(err, DCC_E_RANGE, "a weight's value symbol equals the filler symbol %u", filler);
 				}
-				while ((size_t)((long)lr - prev - 1) > maxskip) {
+				uint32_t skip, nf = dcc_csc_split_gap((uint32_t)((long)lr - prev - 1), maxskip, &skip);
+				for (uint32_t f = 0; f < nf; f++)
 					if (push(&g, maxskip, filler))
 						goto oom;
-					prev += (long)maxskip + 1;
-					s->nfillers++;
-				}
-				if (push(&g, (uint32_t)((long)lr - prev - 1), sym[at]))
+				s->nfillers += nf;
+				if (push(&g, skip, sym[at]))
 					goto oom;
 				prev = (long)lr;
 				s->nreal++;

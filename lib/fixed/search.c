@@ -400,7 +400,7 @@ int dcc_fixed_apply(dcc_model *m, const dcc_net *net, const dcc_qfmt *fmt, int i
 		}
 	}
 	if (!rc)
-		rc = dcc_model_set_arr_str(m, "dcc.fixed", (const char *const *)lines, nl);
+		rc = dcc_model_set_arr_str(m, "dcc.fixed", (const char *const *)lines, nl, err);
 	for (size_t i = 0; lines && i < nl; i++)
 		free(lines[i]);
 	free(lines);

@@ -134,7 +134,7 @@ static int add_lines(dcc_model *m, char lines[][96], size_t n)
 	const char *p[64];
 	for (size_t i = 0; i < n; i++)
 		p[i] = lines[i];
-	return dcc_model_set_arr_str(m, "dcc.graph", p, n);
+	return dcc_model_set_arr_str(m, "dcc.graph", p, n, NULL);
 }
 
 int dcc_net_graph(const char *spec, int c, int h, int w, int classes, dcc_model *m, dcc_error *err)
@@ -241,9 +241,10 @@ int dcc_net_graph(const char *spec, int c, int h, int w, int classes, dcc_model 
 	}
 	snprintf(L[n++], 96, "softmax_ce loss");
 	int64_t shape[3] = {c, h, w};
-	if (add_lines(m, L, n) || dcc_model_set_arr_i64(m, "dcc.input_shape", shape, 3) ||
-	    dcc_model_set_i64(m, "dcc.classes", classes) || dcc_model_set_str(m, "dcc.net", spec))
-		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	int rc = add_lines(m, L, n);
+	if (rc || (rc = dcc_model_set_arr_i64(m, "dcc.input_shape", shape, 3, err)) ||
+	    (rc = dcc_model_set_i64(m, "dcc.classes", classes, err)) || (rc = dcc_model_set_str(m, "dcc.net", spec, err)))
+		return rc == DCC_E_NOMEM ? dcc_fail(err, rc, "out of memory") : rc;
 	return 0;
 }
 

@@ -195,7 +195,7 @@ static int rewrite_graph(dcc_model *m, const char *name, size_t R)
 		}
 	}
 	if (!rc)
-		rc = dcc_model_set_arr_str(m, "dcc.graph", (const char *const *)lines, k) ? -1 : 0;
+		rc = dcc_model_set_arr_str(m, "dcc.graph", (const char *const *)lines, k, NULL) ? -1 : 0;
 	for (size_t i = 0; i < k; i++)
 		free(lines[i]);
 	free(lines);

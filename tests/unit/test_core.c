@@ -142,13 +142,13 @@ static void test_roundtrip(void)
 	CHECK(dcc_model_add_zeros(m, "scalar", DCC_F64, 0, 0, 0, zero_d, NULL, &e) == 0);
 	CHECK(dcc_model_add_zeros(m, "empty", DCC_F32, 0, 0, 1, zero_d, NULL, &e) == 0);
 	int64_t shape[3] = {1, 28, 28};
-	dcc_model_set_arr_i64(m, "dcc.input_shape", shape, 3);
-	dcc_model_set_str(m, "future.key", "kept");
-	dcc_model_set_f64(m, "x.pi", 3.25);
+	dcc_model_set_arr_i64(m, "dcc.input_shape", shape, 3, NULL);
+	dcc_model_set_str(m, "future.key", "kept", NULL);
+	dcc_model_set_f64(m, "x.pi", 3.25, NULL);
 	const char *g[] = {"fc fc1 in=784 out=300", "relu relu1"};
-	dcc_model_set_arr_str(m, "dcc.graph", g, 2);
+	dcc_model_set_arr_str(m, "dcc.graph", g, 2, NULL);
 	double fa[2] = {0.5, -1e300};
-	dcc_model_set_arr_f64(m, "x.farr", fa, 2);
+	dcc_model_set_arr_f64(m, "x.farr", fa, 2, NULL);
 	uint8_t *buf;
 	size_t n;
 	CHECK(write_mem(m, &buf, &n) == 0);

@@ -123,10 +123,10 @@ static uint8_t *seed_model(int kind, size_t *n)
 		dcc_model_add_zeros(m, "fc1.weight.index", DCC_PACKED, 3, 0, 2, sh, NULL, &e);
 		dcc_model_add_zeros(m, "fc1.weight.mask", DCC_MASK, 0, 0, 2, sh, NULL, &e);
 		const char *g[] = {"fc fc1 in=5 out=4"};
-		dcc_model_set_arr_str(m, "dcc.graph", g, 1);
-		dcc_model_set_i64(m, "dcc.classes", 4);
+		dcc_model_set_arr_str(m, "dcc.graph", g, 1, NULL);
+		dcc_model_set_i64(m, "dcc.classes", 4, NULL);
 	}
-	dcc_model_set_str(m, "safetensors.format", "pt");
+	dcc_model_set_str(m, "safetensors.format", "pt", NULL);
 	char *p;
 	FILE *fp = open_memstream(&p, n);
 	if (kind == 0)

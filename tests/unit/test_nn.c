@@ -59,10 +59,10 @@ static dcc_model *make_model(const char *const *lines, size_t n, int c, int h, i
 {
 	dcc_model *m = dcc_model_new();
 	dcc_error e;
-	dcc_model_set_arr_str(m, "dcc.graph", lines, n);
+	dcc_model_set_arr_str(m, "dcc.graph", lines, n, NULL);
 	int64_t shape[3] = {c, h, w};
-	dcc_model_set_arr_i64(m, "dcc.input_shape", shape, 3);
-	dcc_model_set_i64(m, "dcc.classes", classes);
+	dcc_model_set_arr_i64(m, "dcc.input_shape", shape, 3, NULL);
+	dcc_model_set_i64(m, "dcc.classes", classes, NULL);
 	if (dcc_net_init(m, 7, &e)) {
 		fprintf(stderr, "init: %s\n", e.msg);
 		dcc_model_free(m);
@@ -222,22 +222,22 @@ static void test_graph_errors(void)
 	dcc_net *n;
 	const char *bad1[] = {"flatten f", "fc fc1 in=13 out=3", "softmax_ce loss"};
 	dcc_model *m = dcc_model_new();
-	dcc_model_set_arr_str(m, "dcc.graph", bad1, 3);
+	dcc_model_set_arr_str(m, "dcc.graph", bad1, 3, NULL);
 	int64_t shape[3] = {1, 3, 4};
-	dcc_model_set_arr_i64(m, "dcc.input_shape", shape, 3);
-	dcc_model_set_i64(m, "dcc.classes", 3);
+	dcc_model_set_arr_i64(m, "dcc.input_shape", shape, 3, NULL);
+	dcc_model_set_i64(m, "dcc.classes", 3, NULL);
 	CHECK_ERR(dcc_net_from_model(m, &n, &e), e, DCC_E_SHAPE, "in=13 but its input has 12 features");
 	const char *bad2[] = {"flatten f", "fc fc1 in=12 out=3", "softmax_ce loss"};
-	dcc_model_set_arr_str(m, "dcc.graph", bad2, 3);
+	dcc_model_set_arr_str(m, "dcc.graph", bad2, 3, NULL);
 	CHECK_ERR(dcc_net_from_model(m, &n, &e), e, DCC_E_NOTFOUND, "tensor 'fc1.weight' is missing");
 	uint64_t ws[2] = {3, 11};
 	dcc_model_add_zeros(m, "fc1.weight", DCC_F32, 0, 0, 2, ws, NULL, &e);
 	CHECK_ERR(dcc_net_from_model(m, &n, &e), e, DCC_E_SHAPE, "tensor 'fc1.weight' is 3x11, the graph needs 3x12");
 	const char *bad3[] = {"flatten f", "gru g1 in=12", "softmax_ce loss"};
-	dcc_model_set_arr_str(m, "dcc.graph", bad3, 3);
+	dcc_model_set_arr_str(m, "dcc.graph", bad3, 3, NULL);
 	CHECK_ERR(dcc_net_from_model(m, &n, &e), e, DCC_E_UNSUPPORTED, "unknown op 'gru'");
 	const char *bad4[] = {"conv2d c in=1 out=2 k=5", "softmax_ce loss"};
-	dcc_model_set_arr_str(m, "dcc.graph", bad4, 2);
+	dcc_model_set_arr_str(m, "dcc.graph", bad4, 2, NULL);
 	CHECK_ERR(dcc_net_from_model(m, &n, &e), e, DCC_E_SHAPE, "a 5x5 kernel does not fit a 3x4 input");
 	dcc_model_free(m);
 	dcc_model *x;
