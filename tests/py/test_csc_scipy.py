@@ -4,31 +4,15 @@ equal what SciPy's csc_matrix builds from the same matrix: for the CSC
 layout (with filler entries in the stream, dropped in the arrays) and for
 EIE's layout, per PE, over that PE's interleaved rows."""
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 from scipy.sparse import csc_matrix
 
-DCC = os.environ["DCC"]
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import check, dcc, finish  # noqa: E402
 
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED:", what, file=sys.stderr)
-
-
-def dcc(*args):
-    r = subprocess.run([DCC, *args], capture_output=True, text=True)
-    if r.returncode:
-        print("dcc", *args, r.stderr, file=sys.stderr)
-    return r.returncode
 
 
 rng = np.random.default_rng(11)
@@ -66,5 +50,4 @@ with tempfile.TemporaryDirectory() as tmp:
                    np.array_equal(a[k + "data"], ref.data))
         check(ok, "EIE per-PE arrays = scipy's over rows p::%d" % P)
 
-print("test_csc_scipy.py: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish("test_csc_scipy")

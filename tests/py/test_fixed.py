@@ -14,23 +14,15 @@ import tempfile
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-DCC = os.environ["DCC"]
-DATA = "/usr/share/datasets/fashion-mnist/"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import DATA, DCC, check, finish  # noqa: E402
+from common import run as run_dcc  # noqa: E402
+
 N = 200
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED:", what, file=sys.stderr)
 
 
 def dcc(*args, out=False):
-    r = subprocess.run([DCC, *args], capture_output=True, text=True)
+    r = run_dcc(*args)
     if r.returncode:
         print("dcc", *args, "->", r.returncode, r.stderr, file=sys.stderr)
     return r.stdout if out else r.returncode
@@ -204,5 +196,4 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 1 and "--static does not cover lstm layers" in r.stderr, "lstm static: " + r.stderr)
     check(not os.path.exists(path("x.dct")), "no output on failure")
 
-print("test_fixed.py: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish("test_fixed")

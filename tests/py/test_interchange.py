@@ -8,27 +8,18 @@ the Fashion-MNIST IDX files with their shapes."""
 import json
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
-DCC = os.environ["DCC"]
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import check, finish, run  # noqa: E402
 
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED:", what, file=sys.stderr)
 
 
 def dcc(*args):
-    r = subprocess.run([DCC, *args], capture_output=True, text=True)
+    r = run(*args)
     if r.returncode:
         print("dcc", *args, "->", r.returncode, r.stderr, file=sys.stderr)
     return r
@@ -157,5 +148,4 @@ import gzip
 raw = gzip.open(D + "t10k-labels-idx1-ubyte.gz").read()
 check(same(np.frombuffer(raw[8:], np.uint8), np.load("l.npy")), "idx labels exact")
 
-print("test_interchange: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish("test_interchange")

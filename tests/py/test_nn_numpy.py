@@ -5,33 +5,16 @@ exported by `dcc export`, for lenet300, lenet5 and the row LSTM: logits agree
 within 1e-4.  Also `dcc import --net` of those weights evaluates the same."""
 import gzip
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-DCC = os.environ["DCC"]
-DATA = "/usr/share/datasets/fashion-mnist/"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import DATA, check, dcc, finish  # noqa: E402
+
 N = 300
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED:", what, file=sys.stderr)
-
-
-def dcc(*args):
-    r = subprocess.run([DCC, *args], capture_output=True, text=True)
-    if r.returncode:
-        print("dcc", *args, "->", r.returncode, r.stderr, file=sys.stderr)
-    return r.returncode
 
 
 def images():
@@ -117,12 +100,8 @@ def torch_forward(net, path, x):
         return m(torch.from_numpy(x)).numpy()
 
 
-try:
-    import torch  # noqa: F401
-    have_torch = True
-except Exception:
-    have_torch = False
-    print("test_nn_numpy: python3-torch not installed, PyTorch comparison skipped")
+import torch  # noqa: E402,F401  (python3-torch: a test dependency, never skipped)
+have_torch = True
 
 os.chdir(tempfile.mkdtemp())
 x = images()
@@ -144,5 +123,4 @@ for net in ["lenet300", "lenet5", "lstm"]:
     check(dcc("eval", "--limit", str(N), "--logits", net + "2.npy", net + "2.dct") == 0, "eval imported " + net)
     check(np.array_equal(np.load(net + "2.npy"), got), "import --net %s evaluates identically" % net)
 
-print("test_nn_numpy: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish("test_nn_numpy")

@@ -8,7 +8,6 @@ x.onnx passes onnx.checker and computes the same logits; a custom MLP
 emulator, bit-exact against dcc eval --fixed."""
 import gzip
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -16,24 +15,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-DCC = os.environ["DCC"]
-DATA = "/usr/share/datasets/fashion-mnist/"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import DATA, check, dcc, finish, run  # noqa: E402
+
 N = 300
-passed = failed = 0
 
 
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED:", what, file=sys.stderr)
-
-
-def dcc(*args):
-    r = subprocess.run([DCC, *args], capture_output=True, text=True)
-    return r
+dcc = run
 
 
 x8 = np.frombuffer(gzip.open(DATA + "t10k-images-idx3-ubyte.gz").read()[16:], np.uint8).reshape(-1, 1, 28, 28)[:N]
@@ -268,13 +256,9 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 1 and "node 'L' (LSTM): dcc reads one forward layer" in r.stderr and
           r.stderr.count("\n") == 1, "LSTM with clip refused: " + r.stderr)
 
-    try:
-        import torch
-        from torch import nn
-    except ImportError:
-        torch = None
-        print("python3-torch not installed: the torch.onnx.export checks are skipped")
-    if torch is not None:
+    import torch  # python3-torch: a test dependency, never skipped
+    from torch import nn
+    if True:
         torch.manual_seed(0)
         nets = {
             "mlp": nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
@@ -342,5 +326,4 @@ with tempfile.TemporaryDirectory() as tmp:
         check(ok and open(p("emu.npy"), "rb").read() == open(p("ref.npy"), "rb").read(),
               "custom 784-512-256-10 MLP from ONNX: emulator == eval --fixed")
 
-print("test_onnx.py: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish("test_onnx")

@@ -7,28 +7,18 @@ and the errors."""
 import json
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 import zlib
 
 import numpy as np
 
-DCC = os.environ["DCC"]
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import check, dcc, finish, run  # noqa: E402
 
 
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED:", what, file=sys.stderr)
 
-
-def dcc(*args):
-    return subprocess.run([DCC, *args], capture_output=True, text=True)
+dcc = run
 
 
 def png(path):
@@ -152,5 +142,4 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 2 and "unknown kind 'pie'" in r.stderr, "unknown kind")
     check(not os.path.exists(p("x.png")), "no partial file")
 
-print("test_plot.py: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish("test_plot")

@@ -15,18 +15,9 @@ import tempfile
 
 import numpy as np
 
-DCC = os.environ["DCC"]
-DATA = "/usr/share/datasets/fashion-mnist"
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import DATA, DCC, check, dcc, finish, run  # noqa: E402
 
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED:", what, file=sys.stderr)
 
 
 def fl_for_max(mx, bits):
@@ -107,5 +98,4 @@ for W, A, E in ((8, 8, 16), (6, 8, 12)):
             exp = (str(flw), str(fla), pct(ov, n_a), upct(un, n_a), str(fle), pct(eov, n_a), upct(eun, n_a))
             check(got == exp, "%d:%d:%d %s: dcc reports %s, numpy %s" % (W, A, E, name, got, exp))
 
-print("test_quant_train.py: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish("test_quant_train")

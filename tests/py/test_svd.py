@@ -6,27 +6,17 @@ with a factored layer computes U (S V^T x) + b (logits against NumPy)."""
 import gzip
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
-DCC = os.environ["DCC"]
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import check, dcc, finish, run  # noqa: E402
 
 
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED:", what, file=sys.stderr)
 
-
-def dcc(*args):
-    return subprocess.run([DCC, *args], capture_output=True, text=True)
+dcc = run
 
 
 rng = np.random.default_rng(7)
@@ -105,5 +95,4 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 1 and "not 2-D" in r.stderr, "1-D: " + r.stderr)
     check(not os.path.exists(p("x.dct")), "no output on failure")
 
-print("test_svd.py: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish("test_svd")

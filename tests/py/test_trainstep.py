@@ -13,17 +13,9 @@ import tempfile
 
 import numpy as np
 
-DCC = os.environ["DCC"]
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import DCC, check, dcc, finish, run  # noqa: E402
 
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAILED:", what, file=sys.stderr)
 
 
 B = 16
@@ -93,5 +85,4 @@ with tempfile.TemporaryDirectory() as tmp:
         check(got == v, "conv1 %s: %s sparse MACs, hand count %d" % (stage, got, v))
         check(rep.get(("conv1", stage), {}).get("dense_macs") == B * 28 * 28 * 4 * 9, "conv1 %s dense" % stage)
 
-print("test_trainstep.py: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish("test_trainstep")

@@ -1,5 +1,6 @@
-/* test_share.c: pruning's selection and weight sharing's clustering against
- * brute force: the radix select and radix sort against qsort, the optimal
+/* test_share.c: the shared sorting and selection (lib/core) and weight
+ * sharing's clustering against brute force: the radix select and radix sort
+ * against qsort, the optimal
  * dynamic programme against every contiguous partition, Lloyd's result a
  * local optimum never better than the optimum, and dcc_share_tensor's
  * stored form (zeros stay zero, indices in range, nearest centroids). */
@@ -253,73 +254,6 @@ static void test_share_reread(void)
 	free(src);
 }
 
-/* dcc_prune_tensor's unstructured cut against a stable sort of the masked
- * |w| by (magnitude, position): the k smallest cut, ties to the lower
- * position, masked weights counting as zero; on one thread's and on the
- * parallel path's sizes, with many ties, and pruning a pruned tensor. */
-static int cmp_key_pos(const void *a, const void *b)
-{
-	const uint64_t *x = a, *y = b;
-	return *x < *y ? -1 : *x > *y;
-}
-
-static void prune_against_sort(size_t n, int levels, double s1, double s2)
-{
-	dcc_model *m = dcc_model_new();
-	dcc_error e = {0};
-	uint64_t shape[2] = {(uint64_t)(n / 100), 100};
-	dcc_tensor *t;
-	CHECK(!dcc_model_add_zeros(m, "w", DCC_F32, 0, 0, 2, shape, &t, &e));
-	float *w = t->data;
-	for (size_t i = 0; i < n; i++) /* few levels: many ties; -0.0 among them */
-		w[i] = levels ? (float)((int)(urand() * levels) - levels / 2) * 0.25f : (float)(urand() * 2 - 1);
-	w[n / 3] = -0.0f;
-	float *ref = malloc(n * sizeof(float));
-	uint8_t *on = malloc(n);
-	uint64_t *kp = malloc(n * sizeof(uint64_t));
-	memcpy(ref, w, n * sizeof(float));
-	for (size_t i = 0; i < n; i++)
-		on[i] = 1;
-	dcc_prunable p = {"w", "w", 0, 0, n / 100, 100};
-	dcc_prune_spec ps = {DCC_PATTERN_UNSTRUCTURED, 0, 0};
-	double sp[2] = {s1, s2};
-	for (int round = 0; round < 2; round++) {
-		CHECK(!dcc_prune_tensor(m, &p, sp[round], &ps, &e));
-		size_t k = (size_t)llround(sp[round] * (double)n);
-		for (size_t i = 0; i < n; i++) { /* (|w| bits, position), masked as zero */
-			uint32_t u;
-			float v = on[i] ? ref[i] : 0.0f;
-			memcpy(&u, &v, 4);
-			kp[i] = (uint64_t)(u & 0x7fffffffu) << 32 | i;
-		}
-		qsort(kp, n, sizeof(uint64_t), cmp_key_pos);
-		for (size_t i = 0; i < k; i++)
-			on[kp[i] & 0xffffffffu] = 0;
-		t = dcc_model_find(m, "w");
-		const uint8_t *mk = dcc_model_find(m, "w.mask")->data;
-		size_t bad = 0;
-		for (size_t i = 0; i < n; i++)
-			bad += ((mk[i / 8] >> (i % 8)) & 1) != on[i] || ((float *)t->data)[i] != (on[i] ? ref[i] : 0.0f);
-		CHECK_MSG(bad == 0, "n %zu, %d levels, sparsity %g: %zu positions differ from the sorted reference", n, levels,
-			  sp[round], bad);
-		size_t nz = 0;
-		for (size_t i = 0; i < n; i++)
-			nz += ((float *)t->data)[i] != 0.0f;
-		CHECK_MSG(t->nnz == nz, "nnz %llu recorded, %zu counted", (unsigned long long)t->nnz, nz);
-	}
-	free(ref), free(on), free(kp);
-	dcc_model_free(m);
-}
-
-static void test_prune_unstructured(void)
-{
-	prune_against_sort(1000, 0, 0.5, 0.9);
-	prune_against_sort(1000, 7, 0.3, 0.8);
-	prune_against_sort(3000000, 0, 0.9, 0.95);
-	prune_against_sort(3000000, 9, 0.6, 0.7);
-	prune_against_sort(3000000, 9, 0.7, 0.2); /* less than already cut: nothing more */
-}
-
 int main(void)
 {
 	test_select_sort();
@@ -327,6 +261,5 @@ int main(void)
 	test_kmeans();
 	test_share_tensor();
 	test_share_reread();
-	test_prune_unstructured();
 	return check_done("test_share");
 }
