@@ -1,4 +1,5 @@
 /* common.c: shared plumbing of the subcommands (see common.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -43,17 +44,25 @@ void cmd_log_line(void *ctx, const char *line)
 	fprintf(stderr, "%s\n", line);
 }
 
+char **cmd_argv;
+
 int cmd_usage_error(const char *usage, const char *fmt, ...)
 {
+	(void)usage; /* --help prints it: a usage error is one line and a pointer */
+	fflush(stdout);
+	fprintf(stderr, "%s: ", cmd_name);
 	if (fmt) {
 		va_list ap;
-		fprintf(stderr, "%s: ", cmd_name);
 		va_start(ap, fmt);
 		vfprintf(stderr, fmt, ap);
 		va_end(ap);
-		fputc('\n', stderr);
+	} else if (optopt > 0 && optopt < 128 && isalnum(optopt)) { /* getopt's own complaint, said once here */
+		fprintf(stderr, "option -%c is unknown or lacks its argument", optopt);
+	} else {
+		const char *arg = cmd_argv && optind > 0 ? cmd_argv[optind - 1] : NULL;
+		fprintf(stderr, "option '%s' is unknown or lacks its argument", arg ? arg : "?");
 	}
-	fputs(usage, stderr);
+	fprintf(stderr, " (see '%s --help')\n", cmd_name);
 	return EXIT_USAGE;
 }
 
@@ -91,12 +100,25 @@ int cmd_save(const char *path, dcc_model *m, const char *const *inputs, int forc
 	dcc_outfile o;
 	if (dcc_model_set_str(m, "dcc.version", DCC_VERSION_STRING, &e))
 		return cmd_fail(path, &e);
-	if (dcc_out_open(&o, path, inputs, force, &e))
+	if (dcc_out_open(&o, path, inputs, force, &e) || dcc_out_finish(&o, dcc_dct_write(o.fp, m, &e), &e))
 		return cmd_fail(NULL, &e);
-	if (dcc_dct_write(o.fp, m, &e) || dcc_out_commit(&o, &e)) {
-		dcc_out_abort(&o);
-		return cmd_fail(path, &e);
-	}
+	return 0;
+}
+
+int cmd_check_outputs(const char *const *outs, size_t n, const char *const *inputs, int force)
+{
+	dcc_error e = {0};
+	return dcc_out_check(outs, n, inputs, force, &e) ? cmd_fail(NULL, &e) : 0;
+}
+
+int cmd_save_npy(const char *path, const char *const *inputs, const float *z, size_t rows, size_t cols)
+{
+	dcc_tensor t = {.name = "logits", .dtype = DCC_F32, .ndim = 2, .shape = {rows, cols}};
+	t.data = (void *)z, t.nbytes = rows * cols * sizeof(float);
+	dcc_outfile o;
+	dcc_error e = {0};
+	if (dcc_out_open(&o, path, inputs, 0, &e) || dcc_out_finish(&o, dcc_npy_write(o.fp, &t, &e), &e))
+		return cmd_fail(NULL, &e);
 	return 0;
 }
 
@@ -196,36 +218,6 @@ int cmd_parse_long(const char *usage, const char *opt, const char *s, long lo, l
 	return 0;
 }
 
-const char *cmd_escape(const char *s, char *buf, size_t cap)
-{
-	size_t o = 0;
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p && o + 5 < cap) {
-		/* the length of a valid UTF-8 sequence at p, or 0 */
-		size_t len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 : (*p & 0xf0) == 0xe0 ? 3
-			   : (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
-		for (size_t k = 1; k < len; k++)
-			if ((p[k] & 0xc0) != 0x80)
-				len = 0;
-		if (len == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
-			len = 0; /* overlong, or a surrogate */
-		if (len == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
-			len = 0;
-		if (len == 1 && (*p < 0x20 || *p == 0x7f))
-			len = 0; /* a control character: newline, escape */
-		if (!len) {
-			o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", *p++);
-			continue;
-		}
-		if (o + len >= cap)
-			break;
-		memcpy(buf + o, p, len);
-		o += len, p += len;
-	}
-	buf[o < cap ? o : cap - 1] = 0;
-	return buf;
-}
-
 const char *cmd_bytes(double n, char *buf, size_t cap)
 {
 	static const char *u[] = {"B", "kB", "MB", "GB", "TB"};
@@ -298,135 +290,44 @@ void cmd_progress(void *ctx, const dcc_train_status *s)
 
 int cmd_parse_schedule(const char *usage, const char *s, dcc_train_opts *o)
 {
-	if (!strcmp(s, "const")) {
-		o->schedule = DCC_LR_CONST;
-	} else if (!strcmp(s, "cosine")) {
-		o->schedule = DCC_LR_COSINE;
-	} else if (!strncmp(s, "step", 4) && (s[4] == 0 || s[4] == ':')) {
-		o->schedule = DCC_LR_STEP;
-		if (s[4] == ':') {
-			char *end;
-			long every = strtol(s + 5, &end, 10);
-			if (every < 1 || (*end && *end != ':'))
-				return cmd_usage_error(usage, "--lr-schedule: '%s' (step:EVERY[:GAMMA])", s);
-			o->step_every = (int)every;
-			if (*end == ':') {
-				double g = strtod(end + 1, &end);
-				if (*end || !(g > 0 && g <= 1))
-					return cmd_usage_error(usage, "--lr-schedule: '%s' (GAMMA in (0, 1])", s);
-				o->step_gamma = g;
-			}
-		}
-	} else {
-		return cmd_usage_error(usage, "--lr-schedule: '%s' is not const, cosine or step[:EVERY[:GAMMA]]", s);
-	}
-	return 0;
+	dcc_error e = {0};
+	return dcc_lr_schedule_parse(s, o, &e) ? cmd_usage_error(usage, "--lr-schedule: %s", e.msg) : 0;
+}
+
+/* A spec's error: a usage error, one line. */
+static int spec_error(const char *usage, const dcc_error *e)
+{
+	return cmd_usage_error(usage, "%s", e->msg);
 }
 
 int cmd_parse_layer_ints(const char *usage, const char *opt, const char *spec, size_t n,
 			 const char *const *layer, const char *const *tensor, const int *op, long lo, long hi,
 			 int *out)
 {
-	int def = 0, kind[3] = {0, 0, 0}; /* fc, conv, lstm */
-	int *named = calloc(n ? n : 1, sizeof(int));
-	char *s = strdup(spec), *save = NULL;
-	int rc = s && named ? 0 : cmd_usage_error(usage, "out of memory");
-	for (char *tok = s ? strtok_r(s, ",", &save) : NULL; tok && !rc; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '='), *end;
-		const char *val = eq ? eq + 1 : tok;
-		long b = strtol(val, &end, 10);
-		if (!*val || *end || b < lo || b > hi) {
-			rc = cmd_usage_error(usage, "%s: '%s' is not a bit count in %ld..%ld", opt, val, lo, hi);
-			break;
-		}
-		if (!eq) {
-			def = (int)b;
-			continue;
-		}
-		*eq = 0;
-		if (!strcmp(tok, "default")) {
-			def = (int)b;
-		} else if (!strcmp(tok, "fc")) {
-			kind[0] = (int)b;
-		} else if (!strcmp(tok, "conv")) {
-			kind[1] = (int)b;
-		} else if (!strcmp(tok, "lstm")) {
-			kind[2] = (int)b;
-		} else {
-			int found = 0;
-			for (size_t i = 0; i < n; i++)
-				if (!strcmp(layer[i], tok) || (tensor[i] && !strcmp(tensor[i], tok)))
-					named[i] = (int)b, found = 1;
-			if (!found) {
-				cmd_err("%s: no layer '%s'", opt, tok);
-				rc = EXIT_USAGE;
-			}
-		}
-	}
-	for (size_t i = 0; i < n && !rc; i++) {
-		int kb = op[i] == DCC_OP_FC ? kind[0] : op[i] == DCC_OP_CONV2D ? kind[1] : op[i] == DCC_OP_LSTM ? kind[2] : 0;
-		out[i] = named[i] ? named[i] : kb ? kb : def;
-	}
-	free(s);
-	free(named);
+	char what[64];
+	snprintf(what, sizeof(what), "a bit count in %ld..%ld", lo, hi);
+	dcc_spec_opts so = {opt, what, (double)lo, (double)hi, 0, 1, 1, 0};
+	dcc_prunable *p = calloc(n ? n : 1, sizeof(*p));
+	double *v = calloc(n ? n : 1, sizeof(double));
+	dcc_error e = {0};
+	int rc = p && v ? 0 : cmd_usage_error(usage, "out of memory");
+	for (size_t i = 0; !rc && i < n; i++)
+		p[i].layer = (char *)layer[i], p[i].tensor = (char *)tensor[i], p[i].op = op[i];
+	if (!rc && dcc_layer_spec(spec, p, n, &so, v, &e))
+		rc = spec_error(usage, &e);
+	for (size_t i = 0; !rc && i < n; i++)
+		out[i] = isnan(v[i]) ? 0 : (int)v[i];
+	free(p), free(v);
 	return rc;
 }
 
 int cmd_parse_layer_spec(const char *usage, const char *opt, const char *spec, const dcc_prunable *p, size_t n,
 			 int first_ok, int bank, double *t)
 {
-	double def = NAN;
-	int has_default = 0;
-	char *s = strdup(spec), *save = NULL;
-	if (!s)
-		return cmd_usage_error(usage, "out of memory");
-	for (size_t i = 0; i < n; i++)
-		t[i] = NAN;
-	int named = 0, rc = 0;
-	for (char *tok = strtok_r(s, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		const char *val = eq ? eq + 1 : tok;
-		char *end;
-		double f = strtod(val, &end);
-		if (!bank && (!*val || *end || !(f >= 0 && f < 1))) {
-			rc = cmd_usage_error(usage, "%s: '%s' is not a fraction in [0, 1)", opt, val);
-			break;
-		}
-		if (bank && (!*val || *end || !(f >= 1 && f <= 65536) || f != floor(f))) {
-			rc = cmd_usage_error(usage, "%s: '%s' is not a bank size in 1..65536", opt, val);
-			break;
-		}
-		if (!eq || !strncmp(tok, "default=", 8)) {
-			def = f;
-			has_default = 1;
-			continue;
-		}
-		*eq = 0;
-		int found = 0;
-		for (size_t i = 0; i < n; i++)
-			if (!strcmp(p[i].layer, tok) || !strcmp(p[i].tensor, tok)) {
-				t[i] = f;
-				found = 1;
-			}
-		if (!found) {
-			char list[512];
-			size_t o = 0;
-			for (size_t i = 0; i < n && o + 4 < sizeof(list); i++)
-				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", p[i].tensor);
-			cmd_err("%s: no prunable layer '%s' (layers: %s)", opt, tok, list);
-			rc = EXIT_USAGE;
-		}
-		named = 1;
-	}
-	free(s);
-	if (rc)
-		return rc;
-	if (!named && !has_default)
-		return cmd_usage_error(usage, "%s: empty", opt);
-	for (size_t i = 0; i < n; i++)
-		if (isnan(t[i]) && has_default && (first_ok || !p[i].first))
-			t[i] = def;
-	return 0;
+	dcc_spec_opts so = bank ? (dcc_spec_opts){opt, "a bank size in 1..65536", 1, 65536, 0, 1, 0, !first_ok}
+				: (dcc_spec_opts){opt, "a fraction in [0, 1)", 0, 1, 1, 0, 0, !first_ok};
+	dcc_error e = {0};
+	return dcc_layer_spec(spec, p, n, &so, t, &e) ? spec_error(usage, &e) : 0;
 }
 
 int cmd_parse_banks(const char *usage, const char *spec, const dcc_prunable *p, size_t n, const double *tg,
@@ -434,9 +335,8 @@ int cmd_parse_banks(const char *usage, const char *spec, const dcc_prunable *p, 
 {
 	int rc = cmd_parse_layer_spec(usage, "--bank", spec, p, n, 1, 1, bk);
 	for (size_t i = 0; !rc && i < n; i++)
-		if (!isnan(tg[i]) && isnan(bk[i])) {
-			cmd_err("--bank '%s' gives no bank size for '%s' (name it, or add default=B)", spec, p[i].tensor);
-			rc = EXIT_USAGE;
-		}
+		if (!isnan(tg[i]) && isnan(bk[i]))
+			rc = cmd_usage_error(usage, "--bank '%s' gives no bank size for '%s' (name it, or add default=B)", spec,
+					     p[i].tensor);
 	return rc;
 }

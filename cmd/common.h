@@ -21,7 +21,9 @@ void cmd_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cmd_fail(const char *path, const dcc_error *e);
 /* A library's progress or log line on stderr (a log callback's ctx unused). */
 void cmd_log_line(void *ctx, const char *line);
-/* A usage error: message (if any) and the usage on stderr; returns 2. */
+/* A usage error: one line, the message (else getopt's complaint) and a
+ * pointer to --help, on stderr; returns 2. */
+extern char **cmd_argv; /* the command's argv, for getopt's complaints */
 int cmd_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* --help: usage on stdout; returns 0 (or 1 when stdout fails). */
 int cmd_help(const char *usage);
@@ -33,6 +35,15 @@ int cmd_load(const char *path, dcc_model **m);
 /* Writes m as .dct to path atomically, stamping dcc.version; refuses to
  * overwrite any of inputs unless force. Prints errors. */
 int cmd_save(const char *path, dcc_model *m, const char *const *inputs, int force);
+/* dcc sensitivity --json's levels and layers (with "suggested" when sugg). */
+struct json_t;
+struct dcc_sensitivity_result;
+struct json_t *cmd_sensitivity_json(const struct dcc_sensitivity_result *r, const double *lv, int nlv, const double *sugg);
+/* Every output of a run checked before any work (dcc_out_check): n paths,
+ * NULL ones skipped, against the NULL-terminated inputs. */
+int cmd_check_outputs(const char *const *outs, size_t n, const char *const *inputs, int force);
+/* A float32 (rows, cols) array to an .npy at path (--logits). */
+int cmd_save_npy(const char *path, const char *const *inputs, const float *z, size_t rows, size_t cols);
 /* Reads, checks and decodes a .dcb blob; info, keep (the stored streams) and
  * crc (of the file's bytes) may be NULL.  Prints errors. */
 struct dcc_blob_info;
@@ -87,9 +98,6 @@ int cmd_parse_layer_spec(const char *usage, const char *opt, const char *spec, c
 int cmd_parse_banks(const char *usage, const char *spec, const struct dcc_prunable *p, size_t n, const double *tg,
 		    double *bk);
 
-/* s for a terminal or JSON: control characters and bytes that are not
- * UTF-8 as \xNN (truncated to cap). */
-const char *cmd_escape(const char *s, char *buf, size_t cap);
 /* Human-readable byte counts: "1.07 MB". */
 const char *cmd_bytes(double n, char *buf, size_t cap);
 

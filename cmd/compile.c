@@ -55,15 +55,9 @@ static int save_program(const char *out, const char *in, const dcc_program *p, i
 		return cmd_fail(out, &e);
 	dcc_outfile o;
 	const char *inputs[] = {in, NULL};
-	int rc = 0;
-	if (dcc_out_open(&o, out, inputs, force, &e)) {
-		rc = cmd_fail(NULL, &e);
-	} else if (fwrite(b, 1, n, o.fp) != n || dcc_out_commit(&o, &e)) {
-		dcc_out_abort(&o);
-		rc = cmd_fail(out, &e);
-	}
+	int rc = dcc_out_open(&o, out, inputs, force, &e) || dcc_out_finish(&o, dcc_out_bytes(o.fp, b, n, &e), &e);
 	free(b);
-	return rc;
+	return rc ? cmd_fail(NULL, &e) : 0;
 }
 
 int cmd_compile(int argc, char **argv)
@@ -101,6 +95,8 @@ int cmd_compile(int argc, char **argv)
 	if (!out)
 		return cmd_usage_error(usage_compile, "no output given (-o OUT.dci)");
 	const char *in = argv[optind];
+	if (cmd_check_outputs((const char *[]){out}, 1, (const char *[]){in, NULL}, force))
+		return EXIT_FAIL;
 	dcc_error e = {0};
 	dcc_model *m;
 	uint32_t crc;
@@ -173,6 +169,8 @@ int cmd_asm(int argc, char **argv)
 	if (!out)
 		return cmd_usage_error(usage_asm, "no output given (-o OUT.dci)");
 	const char *in = argv[optind];
+	if (cmd_check_outputs((const char *[]){out}, 1, (const char *[]){in, NULL}, force))
+		return EXIT_FAIL;
 	uint8_t *b;
 	size_t n;
 	dcc_error e = {0};

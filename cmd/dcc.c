@@ -1,5 +1,6 @@
 /* dcc.c: the dcc command: one dispatch table from subcommand name to its
  * cmd_NAME function, plus --version and help. */
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,11 +42,27 @@ static const struct command *find(const char *name)
 	return NULL;
 }
 
+/* Interrupted: the outputs being written are removed, then dcc dies of
+ * the signal as it would have. */
+static void on_signal(int sig)
+{
+	dcc_out_cleanup();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 int main(int argc, char **argv)
 {
 	static char namebuf[64];
 	/* A closed pipe (dcc info | head) is a write error, not a signal death. */
 	signal(SIGPIPE, SIG_IGN);
+	static const int fatal[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++) {
+		struct sigaction sa = {0};
+		sa.sa_handler = on_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(fatal[i], &sa, NULL);
+	}
 	if (argc < 2) {
 		list(stderr);
 		return EXIT_USAGE;
@@ -81,5 +98,7 @@ int main(int argc, char **argv)
 	}
 	snprintf(namebuf, sizeof(namebuf), "dcc %s", c->name);
 	cmd_name = namebuf;
+	cmd_argv = argv + 1;
+	opterr = 0; /* a bad option is reported once, by cmd_usage_error */
 	return c->fn(argc - 1, argv + 1);
 }

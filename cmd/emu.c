@@ -74,27 +74,21 @@ typedef struct emu_opts {
 /* Per-layer figures, averaged per run. */
 static json_t *layer_json(const dcc_layer_stats *l, uint64_t runs, const dcc_accel_cfg *c, double *us)
 {
-	double r = runs ? (double)runs : 1, cyc = (double)l->cycles / r, t = cyc / c->freq_mhz;
-	double ccyc = (double)(l->compute_cycles - (uint64_t)c->pipeline * runs);
-	/* the PE array: MACs per PE-cycle; the convolver engine: per multiplier-cycle */
-	double pcyc = (double)c->pes * ccyc, slots = l->mults ? (double)l->mults * ccyc : pcyc;
-	if (l->mults && l->rows && l->busy_pe_cycles + l->bubble_pe_cycles)
-		pcyc = (double)(l->busy_pe_cycles + l->bubble_pe_cycles);
-	double util = slots > 0 ? (double)l->macs / slots : 0, lb = pcyc > 0 ? 1 - (double)l->bubble_pe_cycles / pcyc : 0;
-	*us = t;
+	dcc_layer_figures f;
+	dcc_layer_figures_of(l, runs, c, &f);
+	*us = f.us;
 	json_t *pb = json_array();
 	for (uint32_t q = 0; q < l->npe; q++)
-		json_array_append_new(pb, json_real((double)l->pe_busy[q] / r));
-	json_t *o = json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:o, s:f}", "layer", l->name, "rows",
-			 (int)l->rows, "cols", (int)l->cols, "cycles", cyc, "us", t, "utilisation", util, "load_balance", lb,
-			 "macs", (double)l->macs / r, "dense_macs", (double)l->dense_macs / r, "gops",
-			 t > 0 ? 2 * (double)l->macs / r / (t * 1e3) : 0.0, "dense_gops",
-			 t > 0 ? 2 * (double)l->dense_macs / r / (t * 1e3) : 0.0, "nonzero_acts",
-			 (double)l->nonzero_acts / r, "bound", l->bandwidth_bound ? "bandwidth" : "compute", "pe_busy_cycles", pb,
-			 "compute_cycles", (double)l->compute_cycles / r);
+		json_array_append_new(pb, json_real((double)l->pe_busy[q] / (double)(runs ? runs : 1)));
+	json_t *o = json_pack("{s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s, s:o, s:f}", "layer", l->name,
+			      "rows", (int)l->rows, "cols", (int)l->cols, "cycles", f.cycles, "us", f.us, "utilisation",
+			      f.utilisation, "load_balance", f.load_balance, "macs", f.macs, "dense_macs", f.dense_macs, "gops",
+			      f.gops, "dense_gops", f.dense_gops, "nonzero_acts", f.nonzero_acts, "bound",
+			      l->bandwidth_bound ? "bandwidth" : "compute", "pe_busy_cycles", pb, "compute_cycles",
+			      f.compute_cycles);
 	json_object_set_new(o, "engine", json_string(l->mults ? "convolver" : "pe-array"));
-	json_object_set_new(o, "dram_bytes", json_real((double)l->dram_bytes / r));
-	json_object_set_new(o, "dram_cycles", json_real((double)l->dram_cycles / r));
+	json_object_set_new(o, "dram_bytes", json_real(f.dram_bytes));
+	json_object_set_new(o, "dram_cycles", json_real(f.dram_cycles));
 	if (l->mults) {
 		json_object_set_new(o, "tile", json_pack("[i, i]", (int)l->tile_r, (int)l->tile_c));
 		json_object_set_new(o, "multipliers", json_integer(l->mults));
@@ -165,14 +159,6 @@ static void machine(const emu_opts *o, const dcc_program *prog, dcc_accel_cfg *c
 		c->conv_buf_kb = (int)prog->conv_buf_kb;
 }
 
-/* Does the machine c lay a blob out as prog was laid out? */
-static int same_layout(const dcc_accel_cfg *c, const dcc_program *prog)
-{
-	return c->pes == prog->pes && (uint32_t)c->convolvers == prog->convolvers &&
-	       (!prog->convolvers || ((uint32_t)c->conv_pes == prog->conv_pes && (uint32_t)c->conv_k == prog->conv_k &&
-				      (uint32_t)c->conv_buf_kb == prog->conv_buf_kb));
-}
-
 /* The program one run executes: the user's as written when the machine
  * lays the blob out as it was (a version 1 program borrows the image its
  * blob compiles to), else the blob compiled for the machine. */
@@ -181,7 +167,8 @@ static int program_for(const emu_opts *o, const dcc_program *prog, const dcc_mod
 {
 	dcc_error e = {0};
 	memset(pk, 0, sizeof(*pk));
-	if (prog && prog->dram && same_layout(c, prog)) {
+	int same = prog && dcc_program_same_layout(prog, c);
+	if (same && prog->dram) {
 		*run = prog;
 		return 0;
 	}
@@ -193,25 +180,8 @@ static int program_for(const emu_opts *o, const dcc_program *prog, const dcc_mod
 	if (dcc_accel_compile(m, crc, c, pk, &e))
 		return cmd_fail(o->blob, &e);
 	*run = pk;
-	if (prog && same_layout(c, prog)) { /* version 1: its instructions on the blob's image */
-		if (pk->dram_bytes != prog->dram_bytes) {
-			cmd_err("%s: its DRAM image (%u bytes) does not match %s's layout (%u bytes)", o->prog, prog->dram_bytes,
-				o->blob, pk->dram_bytes);
-			return EXIT_FAIL;
-		}
-		dcc_insn *ins = malloc((prog->n ? prog->n : 1) * sizeof(dcc_insn));
-		if (!ins) {
-			cmd_err("out of memory");
-			return EXIT_FAIL;
-		}
-		memcpy(ins, prog->insn, prog->n * sizeof(dcc_insn));
-		free(pk->insn);
-		pk->insn = ins, pk->n = prog->n;
-		pk->in_addr = prog->in_addr, pk->in_len = prog->in_len, pk->out_addr = prog->out_addr;
-		pk->out_len = prog->out_len, pk->buf_words = prog->buf_words;
-		if (dcc_program_check(pk, &e))
-			return cmd_fail(o->prog, &e);
-	}
+	if (same && dcc_program_borrow(pk, prog, &e)) /* version 1: its instructions on the blob's image */
+		return cmd_fail(o->prog, &e);
 	return 0;
 }
 
@@ -241,9 +211,7 @@ static int load_inputs(const emu_opts *o, uint32_t c, uint32_t h, uint32_t w, em
 			return EXIT_FAIL;
 		}
 		in->n = (size_t)(numel / insz);
-		in->x = malloc((numel ? numel : 1) * sizeof(float));
-		for (uint64_t k = 0; in->x && k < numel; k++)
-			in->x[k] = (float)dcc_tensor_get(t, k);
+		in->x = dcc_tensor_to_f32(t);
 		dcc_model_free(im);
 		if (!in->x) {
 			cmd_err("out of memory");
@@ -349,24 +317,16 @@ static void print_run(const emu_opts *o, json_t *res, const dcc_accel_cfg *cfg)
 
 static int write_logits(const emu_opts *o, const int32_t *out, size_t N, size_t classes, int lfl)
 {
-	size_t cnt = N * classes;
-	float *z = malloc((cnt ? cnt : 1) * sizeof(float));
-	for (size_t i = 0; z && i < cnt; i++)
-		z[i] = (float)ldexp((double)out[i], -lfl);
-	dcc_tensor t = {0};
-	t.name = "logits", t.dtype = DCC_F32, t.ndim = 2, t.shape[0] = N, t.shape[1] = classes;
-	t.data = z, t.nbytes = cnt * sizeof(float);
-	dcc_outfile of;
-	dcc_error e = {0};
+	float *z = malloc((N * classes + 1) * sizeof(float));
 	const char *inputs[] = {o->blob ? o->blob : o->prog, o->prog, NULL};
-	if (!z || dcc_out_open(&of, o->logits, inputs, 0, &e) || dcc_npy_write(of.fp, &t, &e) ||
-	    dcc_out_commit(&of, &e)) {
-		dcc_out_abort(&of);
-		free(z);
-		return cmd_fail(o->logits, &e);
+	if (!z) {
+		cmd_err("out of memory");
+		return EXIT_FAIL;
 	}
+	dcc_fx_to_f32(z, out, N * classes, lfl);
+	int rc = cmd_save_npy(o->logits, inputs, z, N, classes);
 	free(z);
-	return 0;
+	return rc;
 }
 
 /* The program(s) a run needs: the user's, the blob's model, or both. */
@@ -767,5 +727,14 @@ int cmd_emu(int argc, char **argv)
 		return cmd_usage_error(usage, "give --input or --data, not both");
 	if (!o.prog && cmd_file_is(o.blob, DCC_FILE_DCI)) /* one file: the program itself */
 		o.prog = o.blob, o.blob = NULL;
+	const char *inputs[4] = {0}, **q = inputs;
+	if (o.blob)
+		*q++ = o.blob;
+	if (o.prog)
+		*q++ = o.prog;
+	if (o.input)
+		*q++ = o.input;
+	if (cmd_check_outputs(&o.logits, 1, inputs, 0))
+		return EXIT_FAIL;
 	return emu_run(&o);
 }

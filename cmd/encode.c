@@ -46,72 +46,17 @@ static const char usage_decode[] =
 	"  --force               overwrite OUT even when it is the input\n"
 	"  -h, --help            show this help\n";
 
-/* The stored entries of CSC / EIE layers as scipy-style CSC arrays. */
+/* The stored entries of CSC / EIE layers as scipy-style CSC arrays, in an npz. */
 static int write_csc(const char *path, const char *in, const dcc_blob_info *info, const dcc_sparse *sp, int force)
 {
-	dcc_model *m = dcc_model_new();
+	dcc_model *m = NULL;
 	dcc_error e = {0};
-	int rc = m ? 0 : dcc_fail(&e, DCC_E_NOMEM, "out of memory");
-	for (size_t li = 0; li < info->nlayers && !rc; li++) {
-		const dcc_sparse *s = &sp[li];
-		if (s->layout == DCC_LAYOUT_CBS)
-			continue;
-		size_t e0 = 0;
-		for (int pe = 0; pe < s->pes && !rc; pe++) {
-			size_t cols = s->cols, n = 0;
-			for (size_t c = 0; c < cols; c++)
-				n += s->count[(size_t)pe * cols + c];
-			int64_t *ptr = malloc((cols + 1) * sizeof(int64_t));
-			int32_t *idx = malloc((n + 1) * sizeof(int32_t)), *val = malloc((n + 1) * sizeof(int32_t));
-			if (!ptr || !idx || !val) {
-				free(ptr), free(idx), free(val);
-				rc = dcc_fail(&e, DCC_E_NOMEM, "out of memory");
-				break;
-			}
-			size_t k = 0;
-			for (size_t c = 0; c < cols; c++) {
-				ptr[c] = (int64_t)k;
-				long row = -1;
-				for (uint32_t q = 0; q < s->count[(size_t)pe * cols + c]; q++, e0++) {
-					row += (long)s->skip[e0] + 1;
-					if (s->val[e0] == s->filler)
-						continue;
-					idx[k] = (int32_t)row;
-					val[k++] = (int32_t)s->val[e0];
-				}
-			}
-			ptr[cols] = (int64_t)k;
-			char base[DCC_MAX_NAME + 32], nm[DCC_MAX_NAME + 48];
-			if (s->layout == DCC_LAYOUT_EIE)
-				snprintf(base, sizeof(base), "%s.pe%d", info->layer[li].name, pe);
-			else
-				snprintf(base, sizeof(base), "%s", info->layer[li].name);
-			uint64_t sh1[1] = {cols + 1}, sh2[1] = {k};
-			snprintf(nm, sizeof(nm), "%s.indptr", base);
-			rc = dcc_model_add(m, nm, DCC_I64, 0, 0, 1, sh1, ptr, &e);
-			snprintf(nm, sizeof(nm), "%s.indices", base);
-			if (!rc)
-				rc = dcc_model_add(m, nm, DCC_I32, 0, 0, 1, sh2, idx, &e);
-			else
-				free(idx);
-			snprintf(nm, sizeof(nm), "%s.data", base);
-			if (!rc)
-				rc = dcc_model_add(m, nm, DCC_I32, 0, 0, 1, sh2, val, &e);
-			else
-				free(val);
-		}
-	}
+	int rc = dcc_sparse_csc_arrays(info, sp, &m, &e);
 	dcc_outfile o;
 	const char *inputs[] = {in, NULL};
-	if (!rc && !(rc = dcc_out_open(&o, path, inputs, force, &e))) {
-		rc = dcc_npz_write(o.fp, m, 0, &e);
-		if (!rc)
-			rc = dcc_out_commit(&o, &e);
-		else
-			dcc_out_abort(&o);
-	}
+	rc = rc || dcc_out_open(&o, path, inputs, force, &e) || dcc_out_finish(&o, dcc_npz_write(o.fp, m, 0, &e), &e);
 	dcc_model_free(m);
-	return rc ? cmd_fail(path, &e) : 0;
+	return rc ? cmd_fail(NULL, &e) : 0;
 }
 
 static int write_bytes(const char *path, const char *in, const uint8_t *b, size_t n, int force)
@@ -119,17 +64,8 @@ static int write_bytes(const char *path, const char *in, const uint8_t *b, size_
 	dcc_outfile o;
 	dcc_error e = {0};
 	const char *inputs[] = {in, NULL};
-	if (dcc_out_open(&o, path, inputs, force, &e))
+	if (dcc_out_open(&o, path, inputs, force, &e) || dcc_out_finish(&o, dcc_out_bytes(o.fp, b, n, &e), &e))
 		return cmd_fail(NULL, &e);
-	if (fwrite(b, 1, n, o.fp) != n) {
-		dcc_out_abort(&o);
-		cmd_err("%s: write failed", path);
-		return EXIT_FAIL;
-	}
-	if (dcc_out_commit(&o, &e)) {
-		dcc_out_abort(&o);
-		return cmd_fail(path, &e);
-	}
 	return 0;
 }
 
@@ -219,6 +155,8 @@ int cmd_encode(int argc, char **argv)
 	if ((eo.layout == DCC_LAYOUT_CBS) != (bank > 0))
 		return cmd_usage_error(usage_encode, "--layout cbs and --bank B go together");
 	const char *in = argv[optind];
+	if (cmd_check_outputs((const char *[]){out}, 1, (const char *[]){in, NULL}, force))
+		return EXIT_FAIL;
 	dcc_model *m;
 	if (cmd_load(in, &m))
 		return EXIT_FAIL;
@@ -280,6 +218,8 @@ int cmd_decode(int argc, char **argv)
 	if (!out)
 		return cmd_usage_error(usage_decode, "no output given (-o OUT.dct)");
 	const char *in = argv[optind];
+	if (cmd_check_outputs((const char *[]){out, csc}, 2, (const char *[]){in, NULL}, force))
+		return EXIT_FAIL;
 	dcc_model *m;
 	dcc_blob_info info;
 	dcc_sparse *sp = NULL;

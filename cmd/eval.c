@@ -2,7 +2,6 @@
  * confusion matrix of a model on the test set; --logits writes the raw
  * outputs for comparison with other tools. */
 #include <jansson.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,28 +23,6 @@ static const char usage[] =
 	"  --limit N         evaluate the first N test images only\n"
 	"  --threads N       worker threads (default: all cores)\n"
 	"  -h, --help        show this help\n";
-
-static int write_logits(const char *path, const char *in, const float *z, size_t n, int classes)
-{
-	dcc_tensor t = {0};
-	t.name = "logits";
-	t.dtype = DCC_F32;
-	t.ndim = 2;
-	t.shape[0] = n;
-	t.shape[1] = (uint64_t)classes;
-	t.data = (void *)z;
-	t.nbytes = n * (size_t)classes * sizeof(float);
-	dcc_outfile o;
-	dcc_error e = {0};
-	const char *inputs[] = {in, NULL};
-	if (dcc_out_open(&o, path, inputs, 0, &e))
-		return cmd_fail(NULL, &e);
-	if (dcc_npy_write(o.fp, &t, &e) || dcc_out_commit(&o, &e)) {
-		dcc_out_abort(&o);
-		return cmd_fail(path, &e);
-	}
-	return 0;
-}
 
 /* Integer-only inference; logits written as the integers' real values. */
 static int eval_fixed(const char *path, dcc_model *m, dcc_net *n, dcc_dataset *d, size_t limit, int threads,
@@ -71,9 +48,9 @@ static int eval_fixed(const char *path, dcc_model *m, dcc_net *n, dcc_dataset *d
 			cmd_err("out of memory");
 			rc = 1;
 		} else {
-			for (size_t i = 0; i < cnt; i++)
-				z[i] = (float)ldexp((double)r.logits[i], -r.logit_fl);
-			rc = write_logits(logits, path, z, r.n, n->classes);
+			const char *inputs[] = {path, NULL};
+			dcc_fx_to_f32(z, r.logits, cnt, r.logit_fl);
+			rc = cmd_save_npy(logits, inputs, z, r.n, (size_t)n->classes);
 			free(z);
 		}
 	}
@@ -126,6 +103,8 @@ int cmd_eval(int argc, char **argv)
 	if (argc - optind != 1)
 		return cmd_usage_error(usage, argc - optind ? "one model only" : "no model given");
 	const char *path = argv[optind];
+	if (cmd_check_outputs((const char *[]){logits}, 1, (const char *[]){path, NULL}, 0))
+		return EXIT_FAIL;
 	cmd_set_threads((int)threads);
 	dcc_model *m;
 	if (cmd_load(path, &m))
@@ -153,7 +132,7 @@ int cmd_eval(int argc, char **argv)
 	int rc = dcc_eval(n, d, (size_t)limit, logits != NULL, (int)threads, &r, &e);
 	if (rc) {
 		cmd_fail(path, &e);
-	} else if (logits && write_logits(logits, path, r.logits, r.n, r.classes)) {
+	} else if (logits && cmd_save_npy(logits, (const char *[]){path, NULL}, r.logits, r.n, (size_t)r.classes)) {
 		rc = 1;
 	} else {
 		size_t C = (size_t)r.classes;

@@ -59,6 +59,8 @@ int cmd_export(int argc, char **argv)
 	if (compress && !(f->flags & DCC_FORMAT_COMPRESS))
 		return cmd_usage_error(usage, "--compress applies to .npz only");
 	const char *in = argv[optind];
+	if (cmd_check_outputs((const char *[]){out}, 1, (const char *[]){in, NULL}, force))
+		return EXIT_FAIL;
 	dcc_model *m, *view = NULL;
 	if (cmd_load(in, &m))
 		return EXIT_FAIL;
@@ -93,16 +95,15 @@ int cmd_export(int argc, char **argv)
 	}
 	dcc_outfile o;
 	const char *inputs[] = {in, NULL};
-	int rc = dcc_out_open(&o, out, inputs, force, &e);
-	if (!rc) {
-		rc = f->write(o.fp, view, compress, &e);
-		if (!rc)
-			rc = dcc_out_commit(&o, &e);
-		else
-			dcc_out_abort(&o);
+	if (dcc_out_open(&o, out, inputs, force, &e)) {
+		dcc_model_free(view);
+		return cmd_fail(NULL, &e);
 	}
+	int rc = f->write(o.fp, view, compress, &e);
+	if (rc) /* the model's fault (an op ONNX cannot say), or the disk's */
+		dcc_out_abort(&o);
 	dcc_model_free(view);
-	if (rc)
-		return cmd_fail(graph ? in : out, &e);
+	if (rc || dcc_out_commit(&o, &e))
+		return cmd_fail(rc ? graph ? in : out : NULL, &e);
 	return cmd_finish(EXIT_OK);
 }

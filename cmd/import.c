@@ -138,6 +138,8 @@ int cmd_import(int argc, char **argv)
 		return cmd_usage_error(usage, "no output given (-o OUT.dct)");
 	if (name && argc - optind != 1)
 		return cmd_usage_error(usage, "--name takes exactly one input");
+	if (cmd_check_outputs((const char *[]){out}, 1, (const char **)argv + optind, force))
+		return EXIT_FAIL;
 	dcc_model *all = NULL;
 	int rc = 0;
 	for (int i = optind; i < argc && !rc; i++) {

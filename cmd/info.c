@@ -46,12 +46,12 @@ static void print_kv(const dcc_kv *kv)
 	char esc[4 * DCC_MAX_NAME + 8];
 	int elem = kv->type == DCC_KV_ARR ? kv->elem_type : kv->type;
 	if (kv->type == DCC_KV_ARR && elem == DCC_KV_STR) {
-		printf("  %s: (%zu)\n", cmd_escape(kv->key, esc, sizeof(esc)), kv->count);
+		printf("  %s: (%zu)\n", dcc_escape(kv->key, esc, sizeof(esc)), kv->count);
 		for (size_t j = 0; j < kv->count; j++)
-			printf("    %s\n", cmd_escape(kv->s[j], esc, sizeof(esc)));
+			printf("    %s\n", dcc_escape(kv->s[j], esc, sizeof(esc)));
 		return;
 	}
-	printf("  %s: ", cmd_escape(kv->key, esc, sizeof(esc)));
+	printf("  %s: ", dcc_escape(kv->key, esc, sizeof(esc)));
 	if (kv->type == DCC_KV_ARR)
 		putchar('[');
 	for (size_t j = 0; j < kv->count; j++) {
@@ -62,7 +62,7 @@ static void print_kv(const dcc_kv *kv)
 		else if (elem == DCC_KV_F64)
 			printf("%.17g", kv->f[j]);
 		else
-			printf("%s", cmd_escape(kv->s[j], esc, sizeof(esc)));
+			printf("%s", dcc_escape(kv->s[j], esc, sizeof(esc)));
 	}
 	if (kv->type == DCC_KV_ARR)
 		putchar(']');
@@ -76,7 +76,7 @@ static json_t *jstr(const char *s)
 	json_t *v = json_string(s);
 	if (!v) {
 		char esc[4 * DCC_MAX_NAME + 8];
-		v = json_string(cmd_escape(s, esc, sizeof(esc)));
+		v = json_string(dcc_escape(s, esc, sizeof(esc)));
 	}
 	return v;
 }
@@ -160,7 +160,7 @@ static json_t *info_json(const char *path, const dcc_model *m, int kind, int blo
 	}
 	for (size_t i = 0; i < m->nkv; i++) {
 		char esc[4 * DCC_MAX_NAME + 8];
-		json_object_set_new(md, json_string(m->kv[i].key) ? m->kv[i].key : cmd_escape(m->kv[i].key, esc, sizeof(esc)),
+		json_object_set_new(md, json_string(m->kv[i].key) ? m->kv[i].key : dcc_escape(m->kv[i].key, esc, sizeof(esc)),
 				    kv_json(&m->kv[i]));
 	}
 	json_object_set_new(o, "tensors", ts);
@@ -177,7 +177,7 @@ static void info_text(const char *path, const dcc_model *m, int kind, int blob, 
 		tot_b += m->tensors[i].nbytes;
 	}
 	char b1[32], b2[32], esc[4 * DCC_MAX_NAME + 8];
-	printf("%s: %s, %zu tensor%s, %s on disk, %s of tensor data\n", cmd_escape(path, esc, sizeof(esc)),
+	printf("%s: %s, %zu tensor%s, %s on disk, %s of tensor data\n", dcc_escape(path, esc, sizeof(esc)),
 	       blob ? "dcb blob (shown decoded)" : dcc_filekind_name(kind), m->ntensors, m->ntensors == 1 ? "" : "s",
 	       cmd_bytes((double)fsize, b1, sizeof(b1)), cmd_bytes((double)tot_b, b2, sizeof(b2)));
 	/* Column widths from the data, so names of any length stay aligned. */
@@ -186,7 +186,7 @@ static void info_text(const char *path, const dcc_model *m, int kind, int blob, 
 	for (size_t i = 0; i < m->ntensors; i++) {
 		dtype_str(&m->tensors[i], dt, sizeof(dt));
 		shape_str(&m->tensors[i], sh, sizeof(sh));
-		int l = (int)strlen(cmd_escape(m->tensors[i].name, esc, sizeof(esc)));
+		int l = (int)strlen(dcc_escape(m->tensors[i].name, esc, sizeof(esc)));
 		wn = l > wn ? l : wn;
 		wd = (int)strlen(dt) > wd ? (int)strlen(dt) : wd;
 		ws = (int)strlen(sh) > ws ? (int)strlen(sh) : ws;
@@ -199,7 +199,7 @@ static void info_text(const char *path, const dcc_model *m, int kind, int blob, 
 			uint64_t n = dcc_tensor_numel(t);
 			dtype_str(t, dt, sizeof(dt));
 			shape_str(t, sh, sizeof(sh));
-			printf("  %-*s  %-*s  %-*s  %12llu  %12llu  %7.2f%%  %12zu\n", wn, cmd_escape(t->name, esc, sizeof(esc)),
+			printf("  %-*s  %-*s  %-*s  %12llu  %12llu  %7.2f%%  %12zu\n", wn, dcc_escape(t->name, esc, sizeof(esc)),
 			       wd, dt, ws, sh, (unsigned long long)n, (unsigned long long)t->nnz,
 			       n ? 100.0 * (double)t->nnz / (double)n : 0.0, t->nbytes);
 		}

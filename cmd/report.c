@@ -7,7 +7,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zstd.h>
 
 #include "../lib/dcc_encode.h"
 #include "common.h"
@@ -34,34 +33,8 @@ static const char *coding_name(int c)
 /* dense float32 bytes of a model's state_dict, and zstd -19 of them */
 static int dense_f32(dcc_model *m, uint64_t *bytes, uint64_t *zbytes)
 {
-	dcc_model *sd;
 	dcc_error e = {0};
-	if (dcc_model_state_dict(m, &sd, &e))
-		return cmd_fail(NULL, &e);
-	uint64_t n = 0;
-	for (size_t i = 0; i < sd->ntensors; i++)
-		n += 4 * dcc_tensor_numel(&sd->tensors[i]);
-	float *all = malloc(n ? n : 1);
-	size_t o = 0;
-	for (size_t i = 0; all && i < sd->ntensors; i++) {
-		const dcc_tensor *t = &sd->tensors[i];
-		for (uint64_t k = 0; k < dcc_tensor_numel(t); k++)
-			all[o++] = (float)dcc_tensor_get(t, k);
-	}
-	*bytes = n;
-	*zbytes = 0;
-	if (all) {
-		size_t cap = ZSTD_compressBound(n);
-		void *z = malloc(cap);
-		if (z) {
-			size_t zl = ZSTD_compress(z, cap, all, n, 19);
-			*zbytes = ZSTD_isError(zl) ? 0 : zl;
-		}
-		free(z);
-	}
-	free(all);
-	dcc_model_free(sd);
-	return 0;
+	return dcc_dense_f32_size(m, bytes, zbytes, &e) ? cmd_fail(NULL, &e) : 0;
 }
 
 int cmd_report(int argc, char **argv)

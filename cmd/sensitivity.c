@@ -45,6 +45,23 @@ static int parse_levels(const char *s, double *lv, int *n)
 	return *n ? 0 : cmd_usage_error(usage, "--levels: empty");
 }
 
+json_t *cmd_sensitivity_json(const dcc_sensitivity_result *r, const double *lv, int nlv, const double *sugg)
+{
+	json_t *layers = json_array(), *levels = json_array();
+	for (int j = 0; j < nlv; j++)
+		json_array_append_new(levels, json_real(lv[j]));
+	for (size_t i = 0; i < r->np; i++) {
+		json_t *a = json_array();
+		for (int j = 0; j < nlv; j++)
+			json_array_append_new(a, json_real(r->acc[i * (size_t)nlv + (size_t)j]));
+		json_t *l = json_pack("{s:s, s:s, s:o}", "layer", r->p[i].layer, "tensor", r->p[i].tensor, "accuracy", a);
+		if (sugg)
+			json_object_set_new(l, "suggested", json_real(sugg[i]));
+		json_array_append_new(layers, l);
+	}
+	return json_pack("{s:f, s:o, s:o}", "baseline", r->base, "levels", levels, "layers", layers);
+}
+
 static void progress(void *ctx, const char *tensor, int level, int nlevels)
 {
 	if (*(int *)ctx)
@@ -111,53 +128,37 @@ int cmd_sensitivity(int argc, char **argv)
 		cmd_fail(in, &e);
 		goto done;
 	}
-	const double *acc = sr.acc, base = sr.base;
-	const dcc_prunable *p = sr.p;
-	size_t np = sr.np;
-	/* suggestion: the highest level within the budget (levels need not be sorted) */
-	double *sugg = calloc(np, sizeof(double));
-	if (!sugg)
+	double *sugg = NULL;
+	char *spec = NULL;
+	if (dcc_sensitivity_suggest(&sr, lv, nlv, budget, &sugg, &spec)) {
+		cmd_err("out of memory");
 		goto done;
-	for (size_t i = 0; i < np; i++)
-		for (int j = 0; j < nlv; j++)
-			if (100 * (base - acc[i * (size_t)nlv + (size_t)j]) <= budget + 1e-9 && lv[j] > sugg[i])
-				sugg[i] = lv[j];
-	char spec[2048];
-	size_t so = 0;
-	for (size_t i = 0; i < np && so + 8 < sizeof(spec); i++)
-		so += (size_t)snprintf(spec + so, sizeof(spec) - so, "%s%s=%g", i ? "," : "", p[i].tensor, sugg[i]);
+	}
 	if (as_json) {
-		json_t *layers = json_array(), *levels = json_array();
-		for (int j = 0; j < nlv; j++)
-			json_array_append_new(levels, json_real(lv[j]));
-		for (size_t i = 0; i < np; i++) {
-			json_t *a = json_array();
-			for (int j = 0; j < nlv; j++)
-				json_array_append_new(a, json_real(acc[i * (size_t)nlv + (size_t)j]));
-			json_array_append_new(layers, json_pack("{s:s, s:s, s:o, s:f}", "layer", p[i].layer, "tensor",
-								p[i].tensor, "accuracy", a, "suggested", sugg[i]));
-		}
-		json_t *o = json_pack("{s:f, s:o, s:o, s:f, s:s, s:I}", "baseline", base, "levels", levels, "layers",
-				      layers, "budget_points", budget, "suggested_spec", spec, "images",
-				      (json_int_t)(limit ? (size_t)limit < d->ntest ? (size_t)limit : d->ntest : d->ntest));
+		json_t *o = cmd_sensitivity_json(&sr, lv, nlv, sugg);
+		json_object_set_new(o, "budget_points", json_real(budget));
+		json_object_set_new(o, "suggested_spec", json_string(spec));
+		json_object_set_new(o, "images", json_integer((json_int_t)(limit && (size_t)limit < d->ntest ? (size_t)limit
+													 : d->ntest)));
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
 		putchar('\n');
 		json_decref(o);
 	} else {
-		printf("%s: test accuracy %.2f%% unpruned; each layer pruned alone, no retraining\n", in, 100 * base);
+		const double *acc = sr.acc;
+		printf("%s: test accuracy %.2f%% unpruned; each layer pruned alone, no retraining\n", in, 100 * sr.base);
 		printf("  %-20s", "sparsity");
 		for (int j = 0; j < nlv; j++)
 			printf(" %6.0f%%", 100 * lv[j]);
 		printf("  %s\n", "suggest");
-		for (size_t i = 0; i < np; i++) {
-			printf("  %-20s", p[i].tensor);
+		for (size_t i = 0; i < sr.np; i++) {
+			printf("  %-20s", sr.p[i].tensor);
 			for (int j = 0; j < nlv; j++)
 				printf(" %6.2f%%", 100 * acc[i * (size_t)nlv + (size_t)j]);
 			printf("  %6.0f%%\n", 100 * sugg[i]);
 		}
 		printf("within %.2g points per layer: dcc prune --sparsity %s\n", budget, spec);
 	}
-	free(sugg);
+	free(sugg), free(spec);
 	rc = cmd_finish(EXIT_OK);
 done:
 	dcc_sensitivity_free(&sr);

@@ -54,7 +54,8 @@ int cmd_stage_args(cmd_stage *s, int argc, char **argv, int need_out)
 	s->in = argv[optind];
 	if (need_out && !s->out)
 		return cmd_usage_error(s->usage, "no output given (-o OUT.dct)");
-	return 0;
+	const char *outs[] = {s->out}, *inputs[] = {s->in, NULL};
+	return cmd_check_outputs(outs, 1, inputs, s->force);
 }
 
 dcc_dataset *cmd_stage_data(cmd_stage *s)

@@ -125,6 +125,9 @@ static int parse(int argc, char **argv, train_args *a)
 		return cmd_usage_error(usage, "give one of --net NAME or --init MODEL.dct");
 	if (!a->out)
 		return cmd_usage_error(usage, "no output given (-o OUT.dct)");
+	const char *outs[] = {a->out}, *inputs[] = {a->init, NULL};
+	if (cmd_check_outputs(outs, 1, inputs, a->force))
+		return EXIT_FAIL;
 	if (!isnan(a->lr) && !(a->lr > 0 && a->lr < 100))
 		return cmd_usage_error(usage, "--lr must be in (0, 100)");
 	if (!isnan(a->mom) && !(a->mom >= 0 && a->mom < 1))

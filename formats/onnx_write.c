@@ -143,17 +143,14 @@ static void gates_to_onnx(const float *src, float *dst, size_t block)
 static void add_init(wbuild *w, const dcc_tensor *t)
 {
 	int64_t dims[DCC_MAX_DIMS];
-	uint64_t n = dcc_tensor_numel(t);
-	float *f = malloc(n ? n * sizeof(float) : 1);
+	float *f = dcc_tensor_to_f32(t);
 	if (!f) {
 		w->oom = 1;
 		return;
 	}
 	for (int d = 0; d < t->ndim; d++)
 		dims[d] = (int64_t)t->shape[d];
-	for (uint64_t i = 0; i < n; i++)
-		f[i] = (float)dcc_tensor_get(t, i);
-	add_init_raw(w, t->name, dims, (size_t)t->ndim, f, n, 0);
+	add_init_raw(w, t->name, dims, (size_t)t->ndim, f, dcc_tensor_numel(t), 0);
 	free(f);
 }
 

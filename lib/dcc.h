@@ -106,6 +106,9 @@ int dcc_tensor_size(int dtype, int bits, int ndim, const uint64_t *shape,
 uint64_t dcc_tensor_count_nonzero(const dcc_tensor *t);
 /* Read element i of any dtype as double (Q* dequantized, packed/mask raw). */
 double dcc_tensor_get(const dcc_tensor *t, uint64_t i);
+/* A float32 copy of t's values, malloc'd (one float at least); NULL when
+ * out of memory. */
+float *dcc_tensor_to_f32(const dcc_tensor *t);
 /* Packed unsigned fields, LSB first. */
 uint32_t dcc_packed_get(const uint8_t *p, int bits, uint64_t i);
 void dcc_packed_set(uint8_t *p, int bits, uint64_t i, uint32_t v);
@@ -205,16 +208,48 @@ uint32_t dcc_crc32c_combine(uint32_t crc1, uint32_t crc2, size_t len2);
 
 typedef struct dcc_outfile {
 	FILE *fp;
-	char *path;    /* final path */
-	char *tmppath; /* path of the temporary file */
+	char *path;    /* final path (a link's target) */
+	char *tmppath; /* path of the temporary file; NULL when in place */
+	int in_place;  /* a character device or FIFO, written as it is */
 } dcc_outfile;
 
 /* Refuses (DCC_E_EXISTS) when path names the same file as any of the
- * NULL-terminated inputs, unless force. */
+ * NULL-terminated inputs, unless force; a directory, a missing or
+ * read-only directory, and a target neither a file, a character device
+ * nor a FIFO are refused too.  A device or FIFO is written in place. */
 int dcc_out_open(dcc_outfile *o, const char *path, const char *const *inputs,
 		 int force, dcc_error *err);
 int dcc_out_commit(dcc_outfile *o, dcc_error *err); /* flush, fsync, rename */
 void dcc_out_abort(dcc_outfile *o);                 /* unlink temp; NULL ok */
+/* Commits when rc is 0, else aborts and names the file in err's message;
+ * returns rc or the commit's error:
+ *   if (dcc_out_open(&o, ...) || dcc_out_finish(&o, write(o.fp, ...), err)) */
+int dcc_out_finish(dcc_outfile *o, int rc, dcc_error *err);
+/* n bytes onto fp (DCC_E_IO when they do not all go). */
+int dcc_out_bytes(FILE *fp, const void *b, size_t n, dcc_error *err);
+/* Every one of n outputs (NULL entries skipped) checked before any is
+ * written: each creatable as dcc_out_open would, none an input unless
+ * force, and no two the same file. */
+int dcc_out_check(const char *const *outs, size_t n, const char *const *inputs, int force, dcc_error *err);
+/* Unlinks every temporary file now open: async-signal-safe, for a
+ * handler of SIGINT/SIGTERM that then dies of the signal. */
+void dcc_out_cleanup(void);
+
+/* ---- text built in memory ------------------------------------------- */
+
+/* A growing string ({0} is empty); oom set, and later appends dropped,
+ * when memory runs out. */
+typedef struct dcc_sbuf {
+	char *p;
+	size_t n, cap;
+	int oom;
+} dcc_sbuf;
+void dcc_sbuf_printf(dcc_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *dcc_sbuf_str(const dcc_sbuf *b); /* "" when empty */
+void dcc_sbuf_free(dcc_sbuf *b);
+/* s with control characters and bytes that are not UTF-8 as \xNN, into
+ * buf (truncated to cap); returns buf.  For names read from files. */
+const char *dcc_escape(const char *s, char *buf, size_t cap);
 
 /* ---- random numbers (deterministic for a seed) --------------------------- */
 

@@ -54,6 +54,17 @@ typedef struct dcc_layer_stats {
 	uint32_t mults;      /* the convolver engine's multipliers (0: a PE-array layer) */
 	uint32_t tile_r, tile_c; /* its output tile */
 } dcc_layer_stats;
+/* A layer's figures per run (stats summed over runs): time at the clock,
+ * utilisation (MACs per PE-cycle on the PE array, per multiplier-cycle on
+ * the convolver engine, pipeline fill excluded), load balance (1 - bubble
+ * PE-cycles / PE-cycles) and GOP/s (2 ops a MAC) of the work done and of
+ * the dense layer's. */
+typedef struct dcc_layer_figures {
+	double cycles, us, utilisation, load_balance, macs, dense_macs, gops, dense_gops, nonzero_acts;
+	double compute_cycles, dram_bytes, dram_cycles;
+} dcc_layer_figures;
+void dcc_layer_figures_of(const dcc_layer_stats *l, uint64_t runs, const dcc_accel_cfg *c,
+			  dcc_layer_figures *f);
 /* Frees a layer's per-PE array (dcc_emu_stats_free does it for each). */
 void dcc_layer_stats_free(dcc_layer_stats *l);
 
@@ -80,6 +91,13 @@ typedef struct dcc_emu_inputs {
  * statistics summed over every run, host_seconds the wall time. */
 int dcc_emu_batch(const dcc_program *p, const dcc_accel_cfg *cfg, const dcc_emu_inputs *in, size_t n, int threads,
 		  int32_t *out, dcc_emu_stats *tot, double *host_seconds, dcc_error *err);
+/* Does the machine c lay a blob out as p was laid out (its PEs and
+ * convolver engine)? */
+int dcc_program_same_layout(const dcc_program *p, const dcc_accel_cfg *c);
+/* A version 1 program (no DRAM image) on its blob compiled again: pk (the
+ * compiled program, with the image) takes prog's instructions, input and
+ * output; refused when the layouts differ. */
+int dcc_program_borrow(dcc_program *pk, const dcc_program *prog, dcc_error *err);
 /* Adds src's per-layer figures to dst's (dst's layers made from src's). */
 int dcc_emu_stats_merge(dcc_emu_stats *dst, const dcc_emu_stats *src);
 

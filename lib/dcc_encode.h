@@ -126,6 +126,14 @@ int dcc_blob_unpack(dcc_blob *b, dcc_model **out, dcc_sparse **keep, dcc_error *
  * be NULL) gives the dense float32 size. */
 int dcc_blob_info_make(const dcc_blob *b, const dcc_model *m, dcc_blob_info *info, dcc_error *err);
 void dcc_blob_info_free(dcc_blob_info *i);
+/* The stored entries of a blob's CSC and EIE layers (sp from
+ * dcc_blob_unpack's keep) as scipy-style arrays: NAME.indptr (i64),
+ * NAME.indices (rows, i32) and NAME.data (value symbols, i32), fillers
+ * dropped; EIE's per PE as NAME.peP.*; CBS layers left out. */
+int dcc_sparse_csc_arrays(const dcc_blob_info *info, const dcc_sparse *sp, dcc_model **out, dcc_error *err);
+/* Every weight and bias of m's state_dict as dense float32: its bytes, and
+ * zstd -19's of them (0 when it fails). */
+int dcc_dense_f32_size(const dcc_model *m, uint64_t *bytes, uint64_t *zstd_bytes, dcc_error *err);
 
 #ifdef __cplusplus
 }

@@ -115,6 +115,8 @@ int dcc_fixed_apply(dcc_model *m, const dcc_net *net, const dcc_qfmt *fmt, int i
 /* Work memory for one sample, in int32: two activation buffers and a
  * convolution patch. */
 size_t dcc_qnet_scratch(const dcc_qnet *q);
+/* The real values of n fixed-point numbers at fraction length fl. */
+void dcc_fx_to_f32(float *z, const int32_t *v, size_t n, int fl);
 /* n 8-bit pixels as bw-bit fixed point at fl: p / 255, exactly rounded. */
 void dcc_fx_pixels(int32_t *x, const uint8_t *px, size_t n, int bw, int fl);
 /* The input in fixed point from 8-bit pixels (p / 255, exactly rounded). */

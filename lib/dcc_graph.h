@@ -94,6 +94,24 @@ void dcc_prunable_free(dcc_prunable *p, size_t n);
 /* Is the network a CNN (its first weight layer a convolution)? */
 int dcc_model_is_cnn(const dcc_prunable *p, size_t n);
 
+/* Per-layer values from the command line: "V" for every layer, or
+ * KEY=V,... with KEY a layer or tensor name, default, or (with kinds) fc,
+ * conv or lstm.  out[i] gets layer i's: its own, else its kind's, else the
+ * default (not for the first layer with skip_first), else NAN.  A value out
+ * of range, a key twice, a name of no layer or an empty spec: DCC_E_ARG or
+ * DCC_E_NOTFOUND with the option's name in the message. */
+typedef struct dcc_spec_opts {
+	const char *opt;   /* "--sparsity" */
+	const char *what;  /* "a fraction in [0, 1)" */
+	double lo, hi;
+	int hi_open;       /* hi itself excluded */
+	int integer;       /* whole numbers only */
+	int kinds;         /* fc=, conv=, lstm= allowed */
+	int skip_first;    /* the default skips the first layer (a CNN's) */
+} dcc_spec_opts;
+int dcc_layer_spec(const char *spec, const dcc_prunable *p, size_t n, const dcc_spec_opts *o, double *out,
+		   dcc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

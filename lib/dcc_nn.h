@@ -166,6 +166,8 @@ typedef struct dcc_train_opts {
 } dcc_train_opts;
 
 enum { DCC_LR_CONST = 0, DCC_LR_STEP, DCC_LR_COSINE };
+/* --lr-schedule's text: const, cosine or step[:EVERY[:GAMMA]]. */
+int dcc_lr_schedule_parse(const char *s, dcc_train_opts *o, dcc_error *err);
 
 void dcc_train_defaults(const char *netname, dcc_train_opts *o);
 /* Trains n in place (its params alias the model's f32 tensors).  Masked

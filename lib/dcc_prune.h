@@ -78,6 +78,11 @@ typedef struct dcc_sensitivity_result {
 } dcc_sensitivity_result;
 int dcc_sensitivity(dcc_model *m, const dcc_sensitivity_opts *o, dcc_sensitivity_result *r, dcc_error *err);
 void dcc_sensitivity_free(dcc_sensitivity_result *r);
+/* Per layer, the highest level whose score stays within budget points
+ * (of 100) of the unpruned one: sugg[np], and the same as a --sparsity
+ * spec ("fc1.weight=0.9,..."); both malloc'd.  DCC_E_NOMEM or 0. */
+int dcc_sensitivity_suggest(const dcc_sensitivity_result *r, const double *levels, int nlevels, double budget,
+			    double **sugg, char **spec);
 
 /* Zero weights of a tensor (under its mask, if any). */
 uint64_t dcc_weight_zeros(const dcc_model *m, const char *tensor);

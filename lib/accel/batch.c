@@ -126,3 +126,48 @@ int dcc_emu_batch(const dcc_program *p, const dcc_accel_cfg *cfg, const dcc_emu_
 		dcc_emu_stats_free(tot);
 	return rc;
 }
+
+int dcc_program_same_layout(const dcc_program *p, const dcc_accel_cfg *c)
+{
+	return c->pes == p->pes && (uint32_t)c->convolvers == p->convolvers &&
+	       (!p->convolvers || ((uint32_t)c->conv_pes == p->conv_pes && (uint32_t)c->conv_k == p->conv_k &&
+				   (uint32_t)c->conv_buf_kb == p->conv_buf_kb));
+}
+
+int dcc_program_borrow(dcc_program *pk, const dcc_program *prog, dcc_error *err)
+{
+	if (pk->dram_bytes != prog->dram_bytes)
+		return dcc_fail(err, DCC_E_FORMAT, "its DRAM image (%u bytes) does not match the blob's layout (%u bytes)",
+				prog->dram_bytes, pk->dram_bytes);
+	dcc_insn *ins = malloc((prog->n ? prog->n : 1) * sizeof(dcc_insn));
+	if (!ins)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	memcpy(ins, prog->insn, prog->n * sizeof(dcc_insn));
+	free(pk->insn);
+	pk->insn = ins, pk->n = prog->n;
+	pk->in_addr = prog->in_addr, pk->in_len = prog->in_len, pk->out_addr = prog->out_addr;
+	pk->out_len = prog->out_len, pk->buf_words = prog->buf_words;
+	return dcc_program_check(pk, err);
+}
+
+void dcc_layer_figures_of(const dcc_layer_stats *l, uint64_t runs, const dcc_accel_cfg *c, dcc_layer_figures *f)
+{
+	double r = runs ? (double)runs : 1, cyc = (double)l->cycles / r, t = cyc / c->freq_mhz;
+	double ccyc = (double)(l->compute_cycles - (uint64_t)c->pipeline * runs);
+	/* the PE array: MACs per PE-cycle; the convolver engine: per multiplier-cycle */
+	double pcyc = (double)c->pes * ccyc, slots = l->mults ? (double)l->mults * ccyc : pcyc;
+	if (l->mults && l->rows && l->busy_pe_cycles + l->bubble_pe_cycles)
+		pcyc = (double)(l->busy_pe_cycles + l->bubble_pe_cycles);
+	f->cycles = cyc;
+	f->us = t;
+	f->utilisation = slots > 0 ? (double)l->macs / slots : 0;
+	f->load_balance = pcyc > 0 ? 1 - (double)l->bubble_pe_cycles / pcyc : 0;
+	f->macs = (double)l->macs / r;
+	f->dense_macs = (double)l->dense_macs / r;
+	f->gops = t > 0 ? 2 * f->macs / (t * 1e3) : 0.0;
+	f->dense_gops = t > 0 ? 2 * f->dense_macs / (t * 1e3) : 0.0;
+	f->nonzero_acts = (double)l->nonzero_acts / r;
+	f->compute_cycles = (double)l->compute_cycles / r;
+	f->dram_bytes = (double)l->dram_bytes / r;
+	f->dram_cycles = (double)l->dram_cycles / r;
+}

@@ -107,15 +107,12 @@ int dcc_model_state_dict(const dcc_model *m, dcc_model **out, dcc_error *err)
 			if (companion)
 				continue;
 		}
-		uint64_t n = dcc_tensor_numel(t);
 		if (t->dtype == DCC_Q8 || t->dtype == DCC_Q16 || t->dtype == DCC_Q32) {
-			float *w = malloc(n ? n * sizeof(float) : 1);
+			float *w = dcc_tensor_to_f32(t);
 			if (!w) {
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 				break;
 			}
-			for (uint64_t k = 0; k < n; k++)
-				w[k] = (float)dcc_tensor_get(t, k);
 			rc = dcc_model_add(d, t->name, DCC_F32, 0, 0, t->ndim, t->shape, w, err);
 			continue;
 		}

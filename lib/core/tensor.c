@@ -85,6 +85,15 @@ void dcc_packed_set(uint8_t *p, int bits, uint64_t i, uint32_t v)
 		q[2] = (uint8_t)((q[2] & ~(m >> 16)) | (v >> 16));
 }
 
+float *dcc_tensor_to_f32(const dcc_tensor *t)
+{
+	uint64_t n = dcc_tensor_numel(t);
+	float *f = n < SIZE_MAX / sizeof(float) ? malloc((size_t)(n ? n : 1) * sizeof(float)) : NULL;
+	for (uint64_t i = 0; f && i < n; i++)
+		f[i] = (float)dcc_tensor_get(t, i);
+	return f;
+}
+
 double dcc_tensor_get(const dcc_tensor *t, uint64_t i)
 {
 	const uint8_t *p = t->data;

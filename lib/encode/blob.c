@@ -530,3 +530,35 @@ int dcc_blob_info_make(const dcc_blob *b, const dcc_model *m, dcc_blob_info *inf
 	}
 	return 0;
 }
+
+int dcc_dense_f32_size(const dcc_model *m, uint64_t *bytes, uint64_t *zbytes, dcc_error *err)
+{
+	dcc_model *sd;
+	int rc = dcc_model_state_dict(m, &sd, err);
+	if (rc)
+		return rc;
+	uint64_t n = 0;
+	for (size_t i = 0; i < sd->ntensors; i++)
+		n += 4 * dcc_tensor_numel(&sd->tensors[i]);
+	float *all = malloc(n ? n : 1);
+	size_t o = 0;
+	for (size_t i = 0; all && i < sd->ntensors; i++) {
+		const dcc_tensor *t = &sd->tensors[i];
+		for (uint64_t k = 0; k < dcc_tensor_numel(t); k++)
+			all[o++] = (float)dcc_tensor_get(t, k);
+	}
+	*bytes = n;
+	*zbytes = 0;
+	if (all) {
+		size_t cap = ZSTD_compressBound(n);
+		void *z = malloc(cap);
+		if (z) {
+			size_t zl = ZSTD_compress(z, cap, all, n, 19);
+			*zbytes = ZSTD_isError(zl) ? 0 : zl;
+		}
+		free(z);
+	}
+	free(all);
+	dcc_model_free(sd);
+	return 0;
+}

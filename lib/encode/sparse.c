@@ -201,3 +201,65 @@ int dcc_cbs_expand(const dcc_sparse *s, uint8_t *present, uint32_t *sym, dcc_err
 			}
 	return 0;
 }
+
+int dcc_sparse_csc_arrays(const dcc_blob_info *info, const dcc_sparse *sp, dcc_model **out, dcc_error *err)
+{
+	dcc_model *m = dcc_model_new();
+	int rc = m ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t li = 0; li < info->nlayers && !rc; li++) {
+		const dcc_sparse *s = &sp[li];
+		if (s->layout == DCC_LAYOUT_CBS)
+			continue;
+		size_t e0 = 0;
+		for (int pe = 0; pe < s->pes && !rc; pe++) {
+			size_t cols = s->cols, n = 0;
+			for (size_t c = 0; c < cols; c++)
+				n += s->count[(size_t)pe * cols + c];
+			int64_t *ptr = malloc((cols + 1) * sizeof(int64_t));
+			int32_t *idx = malloc((n + 1) * sizeof(int32_t)), *val = malloc((n + 1) * sizeof(int32_t));
+			if (!ptr || !idx || !val) {
+				free(ptr), free(idx), free(val);
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			size_t k = 0;
+			for (size_t c = 0; c < cols; c++) {
+				ptr[c] = (int64_t)k;
+				long row = -1;
+				for (uint32_t q = 0; q < s->count[(size_t)pe * cols + c]; q++, e0++) {
+					row += (long)s->skip[e0] + 1;
+					if (s->val[e0] == s->filler)
+						continue;
+					idx[k] = (int32_t)row;
+					val[k++] = (int32_t)s->val[e0];
+				}
+			}
+			ptr[cols] = (int64_t)k;
+			char base[DCC_MAX_NAME + 32], nm[DCC_MAX_NAME + 48];
+			if (s->layout == DCC_LAYOUT_EIE)
+				snprintf(base, sizeof(base), "%s.pe%d", info->layer[li].name, pe);
+			else
+				snprintf(base, sizeof(base), "%s", info->layer[li].name);
+			uint64_t sh1[1] = {cols + 1}, sh2[1] = {k};
+			snprintf(nm, sizeof(nm), "%s.indptr", base);
+			rc = dcc_model_add(m, nm, DCC_I64, 0, 0, 1, sh1, ptr, err);
+			snprintf(nm, sizeof(nm), "%s.indices", base);
+			if (!rc)
+				rc = dcc_model_add(m, nm, DCC_I32, 0, 0, 1, sh2, idx, err);
+			else
+				free(idx);
+			snprintf(nm, sizeof(nm), "%s.data", base);
+			if (!rc)
+				rc = dcc_model_add(m, nm, DCC_I32, 0, 0, 1, sh2, val, err);
+			else
+				free(val);
+		}
+	}
+	if (rc) {
+		dcc_model_free(m);
+		return rc;
+	}
+	m->has_data = 1;
+	*out = m;
+	return 0;
+}

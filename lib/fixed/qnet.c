@@ -9,6 +9,12 @@
 #include "../core/internal.h"
 #include "../dcc_fixed.h"
 
+void dcc_fx_to_f32(float *z, const int32_t *v, size_t n, int fl)
+{
+	for (size_t i = 0; i < n; i++)
+		z[i] = (float)ldexp((double)v[i], -fl);
+}
+
 int32_t dcc_fx_quantize(double x, int bw, int fl)
 {
 	double v = ldexp(x, fl); /* exact */

@@ -47,11 +47,8 @@ static int bind(dcc_model *m, dcc_param *p, dcc_error *err)
 		if (t->dtype == DCC_F32) {
 			p->w = t->data;
 		} else if (t->dtype == DCC_Q8 || t->dtype == DCC_Q16 || t->dtype == DCC_Q32) {
-			p->w = malloc(p->n * sizeof(float));
-			if (!p->w)
+			if (!(p->w = dcc_tensor_to_f32(t)))
 				return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-			for (size_t i = 0; i < p->n; i++)
-				p->w[i] = (float)dcc_tensor_get(t, i);
 			p->owned = 1;
 		} else {
 			return dcc_fail(err, DCC_E_UNSUPPORTED, "tensor '%s' is %s; a layer needs f32 or fixed point",

@@ -479,3 +479,30 @@ int dcc_score_accuracy(void *ctx, double *acc, dcc_error *err)
 	dcc_eval_result_free(&r);
 	return rc;
 }
+
+int dcc_lr_schedule_parse(const char *s, dcc_train_opts *o, dcc_error *err)
+{
+	if (!strcmp(s, "const")) {
+		o->schedule = DCC_LR_CONST;
+	} else if (!strcmp(s, "cosine")) {
+		o->schedule = DCC_LR_COSINE;
+	} else if (!strncmp(s, "step", 4) && (s[4] == 0 || s[4] == ':')) {
+		o->schedule = DCC_LR_STEP;
+		if (s[4] == ':') {
+			char *end;
+			long every = strtol(s + 5, &end, 10);
+			if (every < 1 || every > 1000000 || (*end && *end != ':'))
+				return dcc_fail(err, DCC_E_ARG, "'%s' (step:EVERY[:GAMMA])", s);
+			o->step_every = (int)every;
+			if (*end == ':') {
+				double g = strtod(end + 1, &end);
+				if (*end || !(g > 0 && g <= 1))
+					return dcc_fail(err, DCC_E_ARG, "'%s' (GAMMA in (0, 1])", s);
+				o->step_gamma = g;
+			}
+		}
+	} else {
+		return dcc_fail(err, DCC_E_ARG, "'%s' is not const, cosine or step[:EVERY[:GAMMA]]", s);
+	}
+	return 0;
+}

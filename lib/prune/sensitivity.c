@@ -77,3 +77,27 @@ int dcc_sensitivity(dcc_model *m, const dcc_sensitivity_opts *o, dcc_sensitivity
 		dcc_sensitivity_free(r);
 	return rc;
 }
+
+int dcc_sensitivity_suggest(const dcc_sensitivity_result *r, const double *levels, int nlevels, double budget,
+			    double **sugg, char **spec)
+{
+	*sugg = calloc(r->np ? r->np : 1, sizeof(double));
+	size_t cap = 1, o = 0;
+	for (size_t i = 0; i < r->np; i++)
+		cap += strlen(r->p[i].tensor) + 32;
+	*spec = malloc(cap);
+	if (!*sugg || !*spec) {
+		free(*sugg), free(*spec);
+		*sugg = NULL, *spec = NULL;
+		return DCC_E_NOMEM;
+	}
+	(*spec)[0] = 0;
+	/* the highest level within the budget (the levels need not be sorted) */
+	for (size_t i = 0; i < r->np; i++) {
+		for (int j = 0; j < nlevels; j++)
+			if (100 * (r->base - r->acc[i * (size_t)nlevels + (size_t)j]) <= budget + 1e-9 && levels[j] > (*sugg)[i])
+				(*sugg)[i] = levels[j];
+		o += (size_t)snprintf(*spec + o, cap - o, "%s%s=%g", i ? "," : "", r->p[i].tensor, (*sugg)[i]);
+	}
+	return 0;
+}

@@ -19,7 +19,8 @@ for c in info import export; do
 	run $DCC $c --help
 	expect_status 0 "$c --help"; [ "$(cat .out)" = "$h1" ] && ok || bad "$c --help differs from dcc help $c"
 	run $DCC $c --no-such-option
-	expect_status 2 "$c bad option"; expect_err_has "usage: dcc $c" "$c bad option"
+	expect_status 2 "$c bad option"
+	expect_err "dcc $c: option '--no-such-option' is unknown or lacks its argument (see 'dcc $c --help')" "$c bad option"
 done
 
 run $DCC info

@@ -98,7 +98,7 @@ import json; d = json.load(open('$T/.out'))
 assert ' pattern=bank bank=fc3=16,default=8 ' in d['metadata']['dcc.provenance'][-1], d['metadata']['dcc.provenance']"
 run $DCC prune m.dct --sparsity 0.75 --bank fc3=16 -o x.dct
 expect_status 2 "bank missing for a layer"
-expect_err "dcc prune: --bank 'fc3=16' gives no bank size for 'fc1.weight' (name it, or add default=B)" "bank missing"
+expect_err "dcc prune: --bank 'fc3=16' gives no bank size for 'fc1.weight' (name it, or add default=B) (see 'dcc prune --help')" "bank missing"
 run $DCC prune m.dct --sparsity fc3=0.75 --bank fc3=16 -o b3.dct
 expect_status 0 "bank for the one pruned layer"
 run $DCC prune m.dct --sparsity 0.75 --bank 8,fc9=4 -o x.dct
@@ -249,7 +249,7 @@ run $DCC prune m.dct --sparsity fc1=-0.1 -o x.dct
 expect_status 2 "negative"; expect_err_has "--sparsity: '-0.1' is not a fraction in [0, 1)" "negative"
 run $DCC prune m.dct --sparsity fc9=0.5 -o x.dct
 expect_status 2 "unknown layer"
-expect_err "dcc prune: --sparsity: no prunable layer 'fc9' (layers: fc1.weight, fc2.weight, fc3.weight)" "unknown layer"
+expect_err "dcc prune: --sparsity: no prunable layer 'fc9' (layers: fc1.weight, fc2.weight, fc3.weight) (see 'dcc prune --help')" "unknown layer"
 run $DCC prune m.dct --sparsity 0.5 --bank 100 -o x.dct
 expect_status 1 "bank > row"
 expect_err "dcc prune: m.dct: 'fc1.weight': bank size 100 is outside 1..64 (the row length)" "bank > row"
