@@ -1,5 +1,6 @@
 /* dataset.c: a data set directory in the MNIST layout -- four IDX files,
  * gzipped or not -- read into u8 arrays, with errors naming the file. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,13 @@ static int load_idx(const char *dir, const char *base, int want_ndim, dcc_tensor
 	struct stat st;
 	snprintf(path, pcap, "%s/%s", dir, base);
 	if (stat(path, &st)) {
+		int e = errno; /* a loop or a permission is not a missing file */
+		if (e != ENOENT)
+			return dcc_fail(err, DCC_E_IO, "%s: %s", path, strerror(e));
 		snprintf(path, pcap, "%s/%s.gz", dir, base);
 		if (stat(path, &st))
-			return dcc_fail(err, DCC_E_IO, "%s/%s: no such file (nor .gz)", dir, base);
+			return errno == ENOENT ? dcc_fail(err, DCC_E_IO, "%s/%s: no such file (nor .gz)", dir, base)
+					       : dcc_fail(err, DCC_E_IO, "%s: %s", path, strerror(errno));
 	}
 	dcc_model *m;
 	int rc = dcc_import_file(path, &m, err);

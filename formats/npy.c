@@ -161,6 +161,9 @@ int dcc_npy_read_mem(const uint8_t *buf, size_t n, const char *name, dcc_model *
 	while (!eat(&l, '}')) {
 		if (pystr(&l, key, sizeof(key)) || !eat(&l, ':'))
 			return dcc_fail(err, DCC_E_FORMAT, ".npy header malformed");
+		if ((!strcmp(key, "descr") && have_descr) || (!strcmp(key, "fortran_order") && have_order) ||
+		    (!strcmp(key, "shape") && have_shape))
+			return dcc_fail(err, DCC_E_FORMAT, ".npy header gives '%s' twice", key);
 		if (!strcmp(key, "descr")) {
 			skip_ws(&l);
 			if (l.p < l.end && *l.p == '[')

@@ -163,10 +163,20 @@ int dcc_safetensors_write(FILE *fp, const dcc_model *m, dcc_error *err)
 		free(views);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
+	for (size_t i = 0; i < m->ntensors; i++)
+		if (!dcc_utf8_valid(m->tensors[i].name)) {
+			char esc[3 * DCC_MAX_NAME];
+			json_decref(root);
+			free(views);
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "tensor name '%s' is not UTF-8, which safetensors' JSON "
+				       "header needs", dcc_escape(m->tensors[i].name, esc, sizeof(esc)));
+		}
 	for (size_t i = 0; i < m->nkv; i++) {
 		const dcc_kv *kv = &m->kv[i];
 		if (strncmp(kv->key, META_PREFIX, strlen(META_PREFIX)) || kv->type != DCC_KV_STR)
 			continue;
+		if (!dcc_utf8_valid(kv->s[0]) || !dcc_utf8_valid(kv->key))
+			continue; /* not UTF-8: JSON cannot hold it */
 		if (!meta && !(meta = json_object()))
 			break;
 		json_object_set_new(meta, kv->key + strlen(META_PREFIX), json_string(kv->s[0]));

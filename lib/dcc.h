@@ -250,6 +250,8 @@ void dcc_sbuf_free(dcc_sbuf *b);
 /* s with control characters and bytes that are not UTF-8 as \xNN, into
  * buf (truncated to cap); returns buf.  For names read from files. */
 const char *dcc_escape(const char *s, char *buf, size_t cap);
+/* Whether s is valid UTF-8 (no overlong forms, no surrogates). */
+int dcc_utf8_valid(const char *s);
 
 /* ---- random numbers (deterministic for a seed) --------------------------- */
 
@@ -292,6 +294,11 @@ typedef struct dcc_parts {
 /* "BASE" + the part's suffix into buf (cap >= strlen(base) + 10). */
 const char *dcc_part_name(char *buf, size_t cap, const char *base, int part);
 void dcc_parts_find(const dcc_model *m, const char *base, dcc_parts *p);
+/* A bank-balanced layer's bank size, recorded by dcc prune --bank under
+ * "dcc.bank.TENSOR": 0 when the layer has none (or the record is bad). */
+int dcc_model_bank(const dcc_model *m, const char *tensor);
+/* Records (bank > 0) or removes (bank 0) it. */
+int dcc_model_set_bank(dcc_model *m, const char *tensor, int bank, dcc_error *err);
 /* Shared: a codebook and an index are both present. */
 static inline int dcc_parts_shared(const dcc_parts *p) { return p->codebook && p->index; }
 

@@ -26,6 +26,30 @@ void dcc_parts_find(const dcc_model *m, const char *base, dcc_parts *p)
 	p->mask = dcc_model_find(m, dcc_part_name(nm, sizeof(nm), base, DCC_PART_MASK));
 }
 
+static const char *bank_key(char *buf, size_t cap, const char *tensor)
+{
+	snprintf(buf, cap, "dcc.bank.%s", tensor);
+	return buf;
+}
+
+int dcc_model_bank(const dcc_model *m, const char *tensor)
+{
+	char k[DCC_MAX_NAME + 16];
+	const dcc_kv *kv = dcc_model_get_kv(m, bank_key(k, sizeof(k), tensor));
+	return kv && kv->type == DCC_KV_I64 && kv->i[0] >= 1 && kv->i[0] <= 65535 ? (int)kv->i[0] : 0;
+}
+
+int dcc_model_set_bank(dcc_model *m, const char *tensor, int bank, dcc_error *err)
+{
+	char k[DCC_MAX_NAME + 16];
+	bank_key(k, sizeof(k), tensor);
+	if (bank <= 0) {
+		dcc_model_del_kv(m, k);
+		return 0;
+	}
+	return dcc_model_set_i64(m, k, bank, err);
+}
+
 static int has_suffix(const char *s, const char *suf)
 {
 	size_t n = strlen(s), k = strlen(suf);

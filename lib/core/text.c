@@ -49,21 +49,37 @@ void dcc_sbuf_free(dcc_sbuf *b)
 	b->oom = 0;
 }
 
+/* The length of the valid UTF-8 sequence at p, or 0 (overlong forms and
+ * surrogates are not valid). */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 : (*p & 0xf0) == 0xe0 ? 3
+		   : (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
+	for (size_t k = 1; k < len; k++)
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+	if (len == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
+		return 0;
+	if (len == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
+		return 0;
+	return len;
+}
+
+int dcc_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t len; *p; p += len)
+		if (!(len = utf8_len(p)))
+			return 0;
+	return 1;
+}
+
 const char *dcc_escape(const char *s, char *buf, size_t cap)
 {
 	size_t o = 0;
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p && o + 5 < cap) {
-		/* the length of a valid UTF-8 sequence at p, or 0 */
-		size_t len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 && *p >= 0xc2 ? 2 : (*p & 0xf0) == 0xe0 ? 3
-			   : (*p & 0xf8) == 0xf0 && *p <= 0xf4 ? 4 : 0;
-		for (size_t k = 1; k < len; k++)
-			if ((p[k] & 0xc0) != 0x80)
-				len = 0;
-		if (len == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)))
-			len = 0; /* overlong, or a surrogate */
-		if (len == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)))
-			len = 0;
+		size_t len = utf8_len(p);
 		if (len == 1 && (*p < 0x20 || *p == 0x7f))
 			len = 0; /* a control character: newline, escape */
 		if (!len) {
