@@ -27,6 +27,12 @@ extern char **cmd_argv; /* the command's argv, for getopt's complaints */
 int cmd_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* --help: usage on stdout; returns 0 (or 1 when stdout fails). */
 int cmd_help(const char *usage);
+/* What an option parser returns once it has printed --help: its command
+ * stops there with status 0 (cmd_parsed). */
+#define CMD_HELP_SHOWN (-1000)
+/* A parser's result as the command's: 0 go on, else the status to return
+ * (CMD_HELP_SHOWN: EXIT_OK). */
+static inline int cmd_parsed(int rc) { return rc == CMD_HELP_SHOWN ? EXIT_OK : rc; }
 /* Flushes stdout and reports a write error (full disk, closed pipe). */
 int cmd_finish(int status);
 

@@ -111,11 +111,13 @@ static int phases(dsd_args *a, dcc_model *m, double acc[3], double *acc_cut, dou
 	size_t n = 0;
 	if (dcc_prunable_list(m, &p, &n, &e))
 		return cmd_fail(st->in, &e);
-	dcc_prune_spec ps = {DCC_PATTERN_UNSTRUCTURED, 0, 0};
-	int rc = 0;
-	for (size_t i = 0; i < n && !rc; i++)
-		if (dcc_prune_tensor(m, &p[i], a->sparsity, &ps, &e))
-			rc = cmd_fail(st->in, &e);
+	double *tg = malloc((n + 1) * sizeof(double)), secs;
+	for (size_t i = 0; tg && i < n; i++)
+		tg[i] = a->sparsity;
+	dcc_prune_plan pl = {p, n, DCC_PRUNE_SPARSITY, tg, NULL, 0, 1, {DCC_PATTERN_UNSTRUCTURED, 0, 0}, 1, 0, NULL, NULL};
+	int rc = !tg ? (cmd_err("out of memory"), EXIT_FAIL)
+	     : dcc_prune_run(m, &pl, &secs, &e) ? cmd_fail(st->in ? st->in : a->st.out, &e) : 0;
+	free(tg);
 	st->ctx = "dsd sparse";
 	if (!rc)
 		rc = cmd_stage_eval(st, m, acc_cut) || cmd_stage_run(st, m, (int)a->sepochs, &acc[1]) ? EXIT_FAIL : 0;
@@ -137,7 +139,7 @@ int cmd_dsd(int argc, char **argv)
 	dsd_args a = {0};
 	int rc = parse(argc, argv, &a);
 	if (rc)
-		return rc;
+		return cmd_parsed(rc);
 	dcc_dataset *d = cmd_stage_data(&a.st);
 	if (!d)
 		return EXIT_FAIL;

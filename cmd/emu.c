@@ -193,8 +193,10 @@ typedef struct emu_data {
 	size_t n;
 } emu_data;
 
-static int load_inputs(const emu_opts *o, uint32_t c, uint32_t h, uint32_t w, emu_data *in)
+static int load_inputs(const emu_opts *o, const dcc_program *run, emu_data *in)
 {
+	uint32_t c = run->in_c, h = run->in_h, w = run->in_w;
+	const char *prog = o->prog ? o->prog : o->blob;
 	size_t insz = (size_t)c * h * w;
 	dcc_error e = {0};
 	memset(in, 0, sizeof(*in));
@@ -221,8 +223,13 @@ static int load_inputs(const emu_opts *o, uint32_t c, uint32_t h, uint32_t w, em
 		if (cmd_load_data(o->data, &in->d))
 			return EXIT_FAIL;
 		if ((uint32_t)in->d->c != c || (uint32_t)in->d->h != h || (uint32_t)in->d->w != w) {
-			cmd_err("the network takes %ux%ux%u inputs; the data has %dx%dx%d", c, h, w, in->d->c, in->d->h,
-				in->d->w);
+			cmd_err("%s: the program takes %ux%ux%u inputs; the data has %dx%dx%d", prog, c, h, w, in->d->c,
+				in->d->h, in->d->w);
+			return EXIT_FAIL;
+		}
+		if ((uint32_t)in->d->classes > run->out_len) {
+			cmd_err("%s: the program gives %u output%s; the data has %d classes", prog, run->out_len,
+				run->out_len == 1 ? "" : "s", in->d->classes);
 			return EXIT_FAIL;
 		}
 		in->labels = in->d->test_y;
@@ -379,7 +386,7 @@ static int emu_run(emu_opts *o)
 			sweep_set(&cfg, o->sweep_kind, o->list[k]);
 		if (program_for(o, f.have_prog ? &f.prog : NULL, f.m, f.crc, &cfg, &pk, &run))
 			goto done;
-		if (!k && (load_inputs(o, run->in_c, run->in_h, run->in_w, &in) ||
+		if (!k && (load_inputs(o, run, &in) ||
 			   !(out = malloc((in.n ? in.n : 1) * run->out_len * sizeof(int32_t))))) {
 			dcc_program_free(&pk);
 			goto done;
@@ -669,7 +676,7 @@ static int parse(int argc, char **argv, emu_opts *o)
 		case O_JSON: o->json = 1; break;
 		case O_TRAINSTEP: o->trainstep = optarg; break;
 		case O_BATCH: bad = cmd_parse_long(usage, "--batch", optarg, 1, 100000, &o->batch); break;
-		case 'h': return cmd_help(usage);
+		case 'h': return cmd_help(usage), CMD_HELP_SHOWN;
 		default: return cmd_usage_error(usage, NULL);
 		}
 		if (bad)
@@ -714,7 +721,7 @@ int cmd_emu(int argc, char **argv)
 	emu_opts o = {0};
 	int rc = parse(argc, argv, &o);
 	if (rc)
-		return rc;
+		return cmd_parsed(rc);
 	if (o.trainstep)
 		return emu_train_step(&o);
 	if (o.synconv)

@@ -22,7 +22,8 @@ static const char usage_encode[] =
 	"  --layout cbs          compressed sparse banks for a bank-balanced layer\n"
 	"                        (dcc prune --bank B): banks interleaved, each\n"
 	"                        entry's position in its bank in log2(B) bits\n"
-	"  --bank B              the bank size of the cbs layout\n"
+	"  --bank B              the bank size of the cbs layout for every layer\n"
+	"                        (default: each layer's, as dcc prune --bank cut it)\n"
 	"  --index-bits SPEC     relative index bits: B, or fc=B,conv=B (default\n"
 	"                        fc=5,conv=8); a longer gap inserts a filler entry\n"
 	"  --pes P               PEs of the EIE layout (default 64)\n"
@@ -152,8 +153,8 @@ int cmd_encode(int argc, char **argv)
 		return cmd_usage_error(usage_encode, "no output given (-o OUT.dcb)");
 	eo.pes = (int)pes;
 	eo.bank = (int)bank;
-	if ((eo.layout == DCC_LAYOUT_CBS) != (bank > 0))
-		return cmd_usage_error(usage_encode, "--layout cbs and --bank B go together");
+	if (eo.layout != DCC_LAYOUT_CBS && bank > 0)
+		return cmd_usage_error(usage_encode, "--bank B is for --layout cbs");
 	const char *in = argv[optind];
 	if (cmd_check_outputs((const char *[]){out}, 1, (const char *[]){in, NULL}, force))
 		return EXIT_FAIL;

@@ -207,7 +207,7 @@ int cmd_fixed(int argc, char **argv)
 	fixed_args a = {0};
 	int rc = parse(argc, argv, &a);
 	if (rc)
-		return rc;
+		return cmd_parsed(rc);
 	const char *in = a.st.in;
 	dcc_model *m;
 	if (cmd_load(in, &m))

@@ -163,14 +163,9 @@ static int plot_spy(const char *in, const opts *o)
 	size_t rows = (size_t)shape[0], cols = n / rows;
 	dcc_parts pt;
 	layer_parts(m, o->layer, &pt); /* the mask if any, else the nonzero weights */
-	/* a bank-balanced layer: its bank boundaries, from the provenance */
-	const dcc_kv *pv = dcc_model_get_kv(m, "dcc.provenance");
-	long bank = 0;
-	for (size_t i = 0; pv && pv->type == DCC_KV_ARR && pv->elem_type == DCC_KV_STR && i < pv->count; i++) {
-		const char *b = strstr(pv->s[i], " bank=");
-		if (!strncmp(pv->s[i], "prune ", 6) && b)
-			bank = atol(b + 6);
-	}
+	char wn[DCC_MAX_NAME + 16]; /* bank boundaries, if banked */
+	snprintf(wn, sizeof(wn), "%s.weight", o->layer);
+	long bank = dcc_model_bank(m, wn) ? dcc_model_bank(m, wn) : dcc_model_bank(m, o->layer);
 	dcc_canvas *c = dcc_canvas_new(o->w, o->h);
 	dcc_spy sp = {0};
 	dcc_sbuf csv = {0};

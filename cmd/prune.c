@@ -31,6 +31,7 @@ static const char usage[] =
 	"  --include-first       prune the first layer of a CNN too\n"
 	"  --retrain N           epochs of masked retraining after each step\n"
 	"  --steps K             reach the target in K steps (iterative pruning)\n"
+	"  --allow-empty         accept a layer left with no weights (else an error)\n"
 	CMD_TUNE_HELP
 	"  --json                print the per-layer table as JSON\n"
 	"  -o, --output OUT      the model to write\n"
@@ -81,18 +82,18 @@ typedef struct prune_args {
 	const char *spec, *bank;
 	double stdq, global;
 	long pes, retrain, steps;
-	int first;
+	int first, allow_empty;
 } prune_args;
 
 static int parse(int argc, char **argv, prune_args *a)
 {
-	enum { O_SPARSITY = 256, O_STD, O_GLOBAL, O_BANK, O_PES, O_FIRST, O_RETRAIN, O_STEPS };
+	enum { O_SPARSITY = 256, O_STD, O_GLOBAL, O_BANK, O_PES, O_FIRST, O_RETRAIN, O_STEPS, O_EMPTY };
 	static const struct option opts[] = {
 		{"sparsity", required_argument, NULL, O_SPARSITY}, {"std-factor", required_argument, NULL, O_STD},
 		{"global", required_argument, NULL, O_GLOBAL}, {"bank", required_argument, NULL, O_BANK},
 		{"balance-pes", required_argument, NULL, O_PES}, {"include-first", no_argument, NULL, O_FIRST},
 		{"retrain", required_argument, NULL, O_RETRAIN}, {"steps", required_argument, NULL, O_STEPS},
-		CMD_DATA_OPTIONS, CMD_TRAIN_OPTIONS, CMD_OUT_OPTIONS, {NULL, 0, NULL, 0},
+		{"allow-empty", no_argument, NULL, O_EMPTY}, CMD_DATA_OPTIONS, CMD_TRAIN_OPTIONS, CMD_OUT_OPTIONS, {NULL, 0, NULL, 0},
 	};
 	cmd_stage_init(&a->st, usage);
 	a->stdq = a->global = NAN;
@@ -107,6 +108,7 @@ static int parse(int argc, char **argv, prune_args *a)
 		case O_BANK: a->bank = optarg; break;
 		case O_PES: bad = cmd_parse_long(usage, "--balance-pes", optarg, 1, 65536, &a->pes); break;
 		case O_FIRST: a->first = 1; break;
+		case O_EMPTY: a->allow_empty = 1; break;
 		case O_RETRAIN: bad = cmd_parse_long(usage, "--retrain", optarg, 0, 100000, &a->retrain); break;
 		case O_STEPS: bad = cmd_parse_long(usage, "--steps", optarg, 1, 1000, &a->steps); break;
 		default: CMD_STAGE_DEFAULT(&a->st, c);
@@ -225,6 +227,15 @@ static int plan_layers(prune_args *a, dcc_model *m, dcc_prune_plan *pl, double *
 	pl->spec = (dcc_prune_spec){a->bank ? DCC_PATTERN_BANK : a->pes ? DCC_PATTERN_PES : DCC_PATTERN_UNSTRUCTURED, 0,
 				    (int)a->pes};
 	pl->steps = (int)a->steps;
+	pl->allow_empty = a->allow_empty;
+	for (size_t i = 0; !rc && a->bank && i < n; i++) { /* what banks do with a row's remainder */
+		size_t cols = dcc_tensor_numel(dcc_model_find(m, p[i].tensor)) / (p[i].rows ? p[i].rows : 1);
+		size_t B = (size_t)(*bk)[i];
+		if (!isnan((*tg)[i]) && B && B <= cols && cols % B)
+			fprintf(stderr, "%s: note: '%s': rows of %zu in banks of %zu leave a last bank of %zu, which keeps "
+				"its own share (encode --layout cbs needs banks that divide the rows)\n", cmd_name,
+				p[i].tensor, cols, B, cols % B);
+	}
 	return rc;
 }
 
@@ -233,7 +244,7 @@ int cmd_prune(int argc, char **argv)
 	prune_args a = {0};
 	int rc = parse(argc, argv, &a);
 	if (rc)
-		return rc;
+		return cmd_parsed(rc);
 	dcc_model *m;
 	if (cmd_load(a.st.in, &m))
 		return EXIT_FAIL;

@@ -243,7 +243,7 @@ int cmd_share(int argc, char **argv)
 	share_args a = {0};
 	int rc = parse(argc, argv, &a);
 	if (rc)
-		return rc;
+		return cmd_parsed(rc);
 	dcc_model *m;
 	if (cmd_load(a.st.in, &m))
 		return EXIT_FAIL;

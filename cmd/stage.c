@@ -41,7 +41,7 @@ int cmd_stage_option(cmd_stage *s, int c, const char *arg)
 	case CMD_O_JSON: s->json = 1; break;
 	case 'o': s->out = arg; break;
 	case CMD_O_FORCE: s->force = 1; break;
-	case 'h': return cmd_help(s->usage);
+	case 'h': return cmd_help(s->usage), CMD_HELP_SHOWN;
 	default: return CMD_OPT_OTHER;
 	}
 	return bad ? bad : CMD_OPT_OK;
@@ -72,7 +72,7 @@ int cmd_stage_run(cmd_stage *s, dcc_model *m, int epochs, double *acc)
 	dcc_net *n;
 	dcc_error e = {0};
 	if (dcc_net_from_model(m, &n, &e))
-		return cmd_fail(NULL, &e);
+		return cmd_fail(s->in, &e);
 	int rc = 0;
 	if (epochs > 0) {
 		dcc_train_opts o;
@@ -97,11 +97,7 @@ int cmd_stage_run(cmd_stage *s, dcc_model *m, int epochs, double *acc)
 		*acc = r.accuracy;
 	dcc_eval_result_free(&r);
 	dcc_net_free(n);
-	if (rc) {
-		cmd_err("%s", e.msg);
-		return EXIT_FAIL;
-	}
-	return 0;
+	return rc ? cmd_fail(s->in, &e) : 0; /* the model's name (dsd --net has none) */
 }
 
 int cmd_stage_eval(cmd_stage *s, dcc_model *m, double *acc)

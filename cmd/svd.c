@@ -249,7 +249,7 @@ int cmd_svd(int argc, char **argv)
 	svd_args a = {0};
 	int rc = parse(argc, argv, &a);
 	if (rc)
-		return rc;
+		return cmd_parsed(rc);
 	dcc_model *m;
 	if (cmd_load(a.st.in, &m))
 		return EXIT_FAIL;

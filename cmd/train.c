@@ -45,6 +45,7 @@ static const char usage[] =
 	"                        training with the mask (the schedule runs on)\n"
 	"  --sparsity SPEC       what --prune-at cuts: F or LAYER=F,...,default=F\n"
 	"  --bank B, --balance-pes P   the pattern, as dcc prune\n"
+	"  --allow-empty         accept a layer --prune-at leaves with no weights\n"
 	"  -o, --output OUT      the model to write\n"
 	"  --force               overwrite OUT even when it is the input\n"
 	"  -h, --help            show this help\n";
@@ -53,13 +54,14 @@ typedef struct train_args {
 	const char *net, *init, *data, *out, *sched, *spspec, *bank;
 	long epochs, batch, seed, limit, threads, prune_at, pes, warmup, qwin;
 	double lr, mom, wd;
-	int qw, qa, qe, master_fixed, force;
+	int qw, qa, qe, master_fixed, force, allow_empty;
 } train_args;
 
 static int parse(int argc, char **argv, train_args *a)
 {
 	enum { O_NET = 256, O_INIT, O_DATA, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_WD, O_SCHED, O_SEED, O_LIMIT,
-	       O_THREADS, O_FORCE, O_PRUNEAT, O_SPARSITY, O_BANK, O_PES, O_QUANT, O_WARMUP, O_QWIN, O_MASTER };
+	       O_THREADS, O_FORCE, O_PRUNEAT, O_SPARSITY, O_BANK, O_PES, O_QUANT, O_WARMUP, O_QWIN, O_MASTER,
+	       O_EMPTY };
 	static const struct option opts[] = {
 		{"net", required_argument, NULL, O_NET}, {"init", required_argument, NULL, O_INIT},
 		{"data", required_argument, NULL, O_DATA}, {"epochs", required_argument, NULL, O_EPOCHS},
@@ -72,7 +74,7 @@ static int parse(int argc, char **argv, train_args *a)
 		{"bank", required_argument, NULL, O_BANK}, {"balance-pes", required_argument, NULL, O_PES},
 		{"quant", required_argument, NULL, O_QUANT}, {"quant-window", required_argument, NULL, O_QWIN},
 		{"master", required_argument, NULL, O_MASTER}, {"warmup", required_argument, NULL, O_WARMUP},
-		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"allow-empty", no_argument, NULL, O_EMPTY}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	a->prune_at = a->epochs = a->batch = a->seed = -1;
 	a->warmup = 1, a->qwin = 4, a->master_fixed = 1;
@@ -109,11 +111,12 @@ static int parse(int argc, char **argv, train_args *a)
 			break;
 		case O_QWIN: bad = cmd_parse_long(usage, "--quant-window", optarg, 0, 12, &a->qwin); break;
 		case O_WARMUP: bad = cmd_parse_long(usage, "--warmup", optarg, 0, 100000, &a->warmup); break;
+		case O_EMPTY: a->allow_empty = 1; break;
 		case O_PRUNEAT: bad = cmd_parse_long(usage, "--prune-at", optarg, 0, 100000, &a->prune_at); break;
 		case O_SPARSITY: a->spspec = optarg; break;
 		case O_BANK: a->bank = optarg; break;
 		case O_PES: bad = cmd_parse_long(usage, "--balance-pes", optarg, 1, 65536, &a->pes); break;
-		case 'h': return cmd_help(usage);
+		case 'h': return cmd_help(usage), CMD_HELP_SHOWN;
 		default: return cmd_usage_error(usage, NULL);
 		}
 		if (bad)
@@ -183,12 +186,12 @@ static int prune_now(const train_args *a, dcc_model *m, dcc_error *e)
 	if (!rc && !(rc = cmd_parse_layer_spec(usage, "--sparsity", a->spspec, p, np, !dcc_model_is_cnn(p, np), 0, tg)) &&
 	    a->bank)
 		rc = cmd_parse_banks(usage, a->bank, p, np, tg, bk); /* a usage error (> 0) is printed */
-	dcc_prune_spec ps = {a->bank ? DCC_PATTERN_BANK : a->pes ? DCC_PATTERN_PES : DCC_PATTERN_UNSTRUCTURED, 0, (int)a->pes};
-	for (size_t i = 0; !rc && i < np; i++)
-		if (!isnan(tg[i])) {
-			ps.bank = a->bank ? (int)bk[i] : 0;
-			rc = dcc_prune_tensor(m, &p[i], tg[i], &ps, e);
-		}
+	dcc_prune_plan pl = {p, np, DCC_PRUNE_SPARSITY, tg, a->bank ? bk : NULL, 0, 1,
+			     {a->bank ? DCC_PATTERN_BANK : a->pes ? DCC_PATTERN_PES : DCC_PATTERN_UNSTRUCTURED, 0, (int)a->pes},
+			     1, a->allow_empty, NULL, NULL};
+	double secs;
+	if (!rc)
+		rc = dcc_prune_run(m, &pl, &secs, e);
 	free(tg), free(bk);
 	dcc_prunable_free(p, np);
 	return rc;
@@ -254,7 +257,7 @@ int cmd_train(int argc, char **argv)
 	train_args a = {0};
 	int rc = parse(argc, argv, &a);
 	if (rc)
-		return rc;
+		return cmd_parsed(rc);
 	dcc_dataset *d = NULL;
 	dcc_model *m = NULL;
 	dcc_net *n = NULL;
@@ -289,7 +292,7 @@ int cmd_train(int argc, char **argv)
 	if (!bad)
 		bad = dcc_eval(n, d, 0, 0, (int)a.threads, &r, &e);
 	if (bad) {
-		cmd_err("%s", e.msg);
+		cmd_fail(a.init, &e);
 		goto done;
 	}
 	char line[512];

@@ -81,7 +81,7 @@ typedef struct dcc_encode_opts {
 	int layout;       /* DCC_LAYOUT_* */
 	int index_bits_fc, index_bits_conv; /* CSC relative index widths (default 5, 8) */
 	int pes;          /* EIE */
-	int bank;         /* CBS: the bank size B */
+	int bank;         /* CBS: the bank size B of every layer (0: each layer's dcc_model_bank) */
 	int entropy;      /* DCC_ENTROPY_* */
 } dcc_encode_opts;
 

@@ -40,7 +40,10 @@ void dcc_unprune(dcc_model *m, const dcc_prunable *p, size_t n);
  * share of the remaining density (the last reaching it exactly), with
  * after_step (may be NULL: the caller's retraining) between them.  Sparsity
  * prunes the layers with a target (NAN: none); std and global every listed
- * layer, but a CNN's first unless first_ok. */
+ * layer, but a CNN's first unless first_ok.  A selected layer with no
+ * weights left (before or after a step) is refused (DCC_E_RANGE) unless
+ * allow_empty.  A bank-balanced layer's bank size is recorded
+ * (dcc_model_bank); other patterns remove the record. */
 enum { DCC_PRUNE_SPARSITY = 0, DCC_PRUNE_STD, DCC_PRUNE_GLOBAL };
 typedef struct dcc_prune_plan {
 	const dcc_prunable *p;
@@ -52,6 +55,7 @@ typedef struct dcc_prune_plan {
 	int first_ok;
 	dcc_prune_spec spec;  /* the pattern (its bank comes from bank[]) */
 	int steps;
+	int allow_empty;      /* a layer left with no weights is not an error */
 	int (*after_step)(void *ctx, int step, int steps, dcc_error *err);
 	void *ctx;
 } dcc_prune_plan;

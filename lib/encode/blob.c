@@ -263,8 +263,13 @@ static int build_layer(const dcc_model *m, const lay *l, const dcc_encode_opts *
 	int is_conv = l->w->ndim == 4, ib = is_conv ? o->index_bits_conv : o->index_bits_fc;
 	if (o->layout == DCC_LAYOUT_EIE)
 		ib = 4;
+	/* CBS: --bank for every layer, else the bank each was pruned with */
+	int bank = o->layout != DCC_LAYOUT_CBS ? 0 : o->bank > 0 ? o->bank : dcc_model_bank(m, l->base);
+	if (o->layout == DCC_LAYOUT_CBS && !bank)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "'%s': no bank size recorded (dcc prune --bank B) and no --bank B",
+				l->base);
 	if (o->layout == DCC_LAYOUT_CBS)
-		for (ib = 1; (1 << ib) < o->bank; ib++)
+		for (ib = 1; (1 << ib) < bank; ib++)
 			;
 	uint8_t *present = malloc(n ? n : 1);
 	uint32_t *sym = malloc((n ? n : 1) * sizeof(uint32_t)), filler = 0, alphabet = 0;
@@ -277,7 +282,7 @@ static int build_layer(const dcc_model *m, const lay *l, const dcc_encode_opts *
 			      "(dcc share --bits 4 --zero)", l->base);
 	dcc_sparse sp = {0};
 	if (!rc && o->layout == DCC_LAYOUT_CBS) {
-		rc = dcc_cbs_build(&sp, o->bank, rows, cols, present, sym, err);
+		rc = dcc_cbs_build(&sp, bank, rows, cols, present, sym, err);
 		if (rc) { /* name the layer */
 			char tmp[sizeof(err->msg)];
 			snprintf(tmp, sizeof(tmp), "%s", err->msg);

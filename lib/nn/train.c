@@ -131,6 +131,10 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 			if (p->owned && !o->after_step) /* only a hook can tie them back */
 				return dcc_fail(err, DCC_E_UNSUPPORTED, "'%s' is shared or fixed point; dcc train updates float "
 						"weights (fine-tune a shared model with dcc share --finetune)", p->name);
+			for (size_t j = 0; j < p->n; j++) /* not a divergence: the model came so */
+				if (!isfinite(p->w[j]))
+					return dcc_fail(err, DCC_E_FORMAT, "'%s' holds %s at %zu before training: the model's "
+							"weights are not finite", p->name, isnan(p->w[j]) ? "NaN" : "infinity", j);
 		}
 	size_t N = o->limit && o->limit < d->ntrain ? o->limit : d->ntrain, B = o->batch;
 	int nt = o->threads > 0 ? o->threads : dcc_default_threads();

@@ -370,10 +370,10 @@ int dcc_prune_global(dcc_model *m, const dcc_prunable *p, size_t n, double spars
 
 void dcc_unprune(dcc_model *m, const dcc_prunable *p, size_t n)
 {
-	char nm[DCC_MAX_NAME + 8];
+	char nm[DCC_MAX_NAME + 16];
 	for (size_t i = 0; i < n; i++) {
-		snprintf(nm, sizeof(nm), "%s.mask", p[i].tensor);
-		dcc_model_remove(m, nm);
+		dcc_model_remove(m, dcc_part_name(nm, sizeof(nm), p[i].tensor, DCC_PART_MASK));
+		dcc_model_set_bank(m, p[i].tensor, 0, NULL);
 	}
 }
 

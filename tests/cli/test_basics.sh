@@ -136,6 +136,18 @@ run $DCC export w.npy -o x.npz
 expect_status 1 "export of npy"
 expect_err "dcc export: w.npy: not a dcc container (import it first: dcc import w.npy -o FILE.dct)" "export of npy"
 
+# --help of every command: the usage on stdout, status 0, nothing else run
+# (a parser that returned 0 after the help once ran the command on no input)
+for c in $($DCC --help | sed -n '/^commands:/,/^$/p' | awk 'NR > 1 && NF { print $1 }'); do
+	run $DCC $c --help
+	expect_status 0 "$c --help"
+	expect_out_has "usage: dcc $c" "$c --help"
+	expect_err "" "$c --help"
+	run $DCC help $c
+	expect_status 0 "dcc help $c"
+	expect_err "" "dcc help $c"
+done
+
 # A closed stdout is an error, not silence.
 run sh -c "$DCC info m.dct >/dev/full"
 expect_status 1 "full disk"; expect_err_has "error writing standard output" "full disk"

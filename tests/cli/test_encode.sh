@@ -52,8 +52,26 @@ import json; d = json.load(open('$T/.out')); assert all(l['layout'] == 'cbs' and
 run $DCC encode s3.dct --layout cbs --bank 8 -o x.dcb
 expect_status 1 "cbs on an unbalanced layer"
 expect_err_has "not bank-balanced for banks of 8" "cbs on an unbalanced layer"
-run $DCC encode sb.dct --layout cbs -o x.dcb
-expect_status 2 "cbs without --bank"
+run $DCC encode s3.dct --layout cbs -o x.dcb
+expect_status 1 "cbs, no bank recorded"
+expect_err "dcc encode: s3.dct: 'fc1.weight': no bank size recorded (dcc prune --bank B) and no --bank B" "cbs, no bank recorded"
+run $DCC encode p.dct --bank 8 -o x.dcb
+expect_status 2 "--bank without cbs"
+# each layer's own bank size, as prune cut it: fc1 rows of 64 in banks of 16,
+# fc2 and fc3 rows of 48 and 32 in banks of 8
+$DCC prune m.dct --sparsity 0.75 --bank 16,fc2.weight=8,fc3.weight=8 -o pb2.dct >/dev/null
+$DCC share pb2.dct --bits 3 -o sb2.dct >/dev/null 2>&1
+run $DCC encode sb2.dct --layout cbs -o cbs2.dcb
+expect_status 0 "cbs, per-layer banks"
+run $DCC report --json cbs2.dcb
+check $PY -c "
+import json; d = json.load(open('$T/.out'))
+assert [(l['layer'], l['layout'], l['pes']) for l in d['layers']] == [('fc1.weight', 'cbs', 16), ('fc2.weight', 'cbs', 8), ('fc3.weight', 'cbs', 8)], d['layers']"
+$DCC decode cbs2.dcb -o cbs2d.dct
+check cmp -s sb2.dct cbs2d.dct
+run $DCC encode sb2.dct --layout cbs --bank 32 -o x.dcb
+expect_status 1 "--bank overrides every layer's"
+expect_err_has "'fc2.weight': bank size 32 does not divide the rows of 48 weights" "--bank overrides every layer's"
 
 # bare layers with extreme columns: empty, full, one nonzero far down, all equal
 $PY -c "

@@ -94,6 +94,16 @@ with tempfile.TemporaryDirectory() as tmp:
     im = png(p("b.png"))
     check(abs(int(im[y0 + 100, x0 + 100, 0]) - round(255 * 8 / 9)) <= 1, "grey level of a cell one ninth dense")
 
+    # a bank-balanced layer: its own bank size's boundaries, dashed red, and another's not
+    dcc("prune", p("b.dct"), "--sparsity", "0.5", "--bank", "333", "-o", p("bb.dct"))
+    r = dcc("plot", "spy", p("bb.dct"), "--layer", "b", "-o", p("bb.png"))
+    check(r.returncode == 0 and "bank boundaries dashed" in r.stdout, "spy of a banked layer: " + r.stdout + r.stderr)
+    im = png(p("bb.png"))
+    red = ((im[:, :, 0] == 0xd6) & (im[:, :, 1] == 0x27) & (im[:, :, 2] == 0x28)).any(axis=0)
+    check(len(np.nonzero(red)[0]) == 2, "two bank boundaries in a row of three banks: columns %s" % np.nonzero(red)[0])
+    r = dcc("plot", "spy", p("b.dct"), "--layer", "b", "-o", p("bn.png"))
+    check("bank" not in r.stdout, "no boundaries for a layer never banked")
+
     # the other kinds render and decode
     sens = {"baseline": 0.9, "levels": [0, 0.5, 0.9], "layers": [
         {"layer": "fc1", "tensor": "fc1.weight", "accuracy": [0.9, 0.89, 0.7], "suggested": 0.5}]}

@@ -162,7 +162,8 @@ static void test_schedule(void)
 	dcc_prunable p[2] = {{"a", "a", 0, 1, 100, 100}, {"b", "b", 0, 0, 50, 20}};
 	double target[2] = {0.875, NAN};
 	step_log log = {0, {0}, m};
-	dcc_prune_plan pl = {p, 2, DCC_PRUNE_SPARSITY, target, NULL, 0, 1, {DCC_PATTERN_UNSTRUCTURED, 0, 0}, 3, note, &log};
+	dcc_prune_plan pl = {.p = p, .n = 2, .method = DCC_PRUNE_SPARSITY, .target = target, .first_ok = 1, .steps = 3,
+			     .after_step = note, .ctx = &log};
 	double secs;
 	CHECK(!dcc_prune_run(m, &pl, &secs, &e));
 	CHECK(log.calls == 3);
@@ -182,6 +183,39 @@ static void test_schedule(void)
 	/* one threshold: all of b's (smaller) and 4500 of a's smallest */
 	CHECK_MSG(dcc_model_find(m, "b")->nnz == 0 && dcc_model_find(m, "a")->nnz == 5500, "global: a %llu b %llu kept",
 		  (unsigned long long)dcc_model_find(m, "a")->nnz, (unsigned long long)dcc_model_find(m, "b")->nnz);
+	/* the plan refuses what the global cut did to b: an empty layer, unless allowed */
+	dcc_unprune(m, p, 2);
+	for (size_t i = 0; i < 1000; i++)
+		((float *)b->data)[i] = (float)i * 0.001f;
+	dcc_prune_plan pg = {.p = p, .n = 2, .method = DCC_PRUNE_GLOBAL, .amount = 0.5, .first_ok = 1, .steps = 1};
+	CHECK(dcc_prune_run(m, &pg, &secs, &e) == DCC_E_RANGE && strstr(e.msg, "'b' would keep no weights"));
+	pg.allow_empty = 1;
+	CHECK(!dcc_prune_run(m, &pg, &secs, &e) && dcc_model_find(m, "b")->nnz == 0);
+	/* a layer empty before: refused (not "sparsity 1 is outside [0, 1)"), or left alone when allowed */
+	double half[2] = {0.5, 0.5};
+	dcc_prune_plan ps = {.p = p, .n = 2, .method = DCC_PRUNE_SPARSITY, .target = half, .first_ok = 1, .steps = 2};
+	CHECK(dcc_prune_run(m, &ps, &secs, &e) == DCC_E_RANGE && strstr(e.msg, "'b' has no nonzero weights to prune"));
+	ps.allow_empty = 1;
+	CHECK_MSG(!dcc_prune_run(m, &ps, &secs, &e), "%s", e.msg);
+	/* sparsity just under 1 rounds to every weight: refused */
+	double most[2] = {0.9999999, NAN};
+	dcc_unprune(m, p, 2);
+	for (size_t i = 0; i < 10000; i++)
+		((float *)a->data)[i] = (float)i + 1;
+	dcc_prune_plan pm = {.p = p, .n = 2, .method = DCC_PRUNE_SPARSITY, .target = most, .first_ok = 1, .steps = 1};
+	CHECK(dcc_prune_run(m, &pm, &secs, &e) == DCC_E_RANGE && strstr(e.msg, "'a' would keep no weights"));
+	/* bank-balanced pruning records the layer's bank size; unpruning drops it */
+	double tenth[2] = {0.5, NAN}, bank[2] = {10, 0};
+	dcc_unprune(m, p, 2);
+	for (size_t i = 0; i < 10000; i++) /* the refused run had cut them (its caller writes nothing) */
+		((float *)a->data)[i] = (float)i + 1;
+	dcc_prune_plan pb = {.p = p, .n = 2, .method = DCC_PRUNE_SPARSITY, .target = tenth, .bank = bank, .first_ok = 1,
+			     .spec = {DCC_PATTERN_BANK, 0, 0}, .steps = 1};
+	CHECK_MSG(!dcc_prune_run(m, &pb, &secs, &e) && dcc_model_bank(m, "a") == 10 && dcc_model_bank(m, "b") == 0, "%s", e.msg);
+	pb.spec.pattern = DCC_PATTERN_UNSTRUCTURED, tenth[0] = 0.6;
+	CHECK(!dcc_prune_run(m, &pb, &secs, &e) && dcc_model_bank(m, "a") == 0);
+	dcc_unprune(m, p, 2);
+	CHECK(dcc_model_bank(m, "a") == 0);
 	dcc_model_free(m);
 }
 
