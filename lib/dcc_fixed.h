@@ -20,6 +20,17 @@ extern "C" {
 int32_t dcc_fx_quantize(double x, int bw, int fl);
 /* rshift(v, s) of formats/fixed.md: s > 0 rounds half to even; s <= 0 shifts left. */
 int64_t dcc_fx_rshift(int64_t v, int s);
+/* The 64-bit accumulator's add: it wraps, as a hardware adder does
+ * (formats/fixed.md), so that no model or program can make the
+ * arithmetic undefined; dcc's own models never come near the wrap. */
+static inline int64_t dcc_fx_wadd(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+/* a + b saturated to +-(2^63 - 1), as dcc_fx_rshift saturates: for sums
+ * of shifted terms that are saturated to a width right after. */
+static inline int64_t dcc_fx_sadd(int64_t a, int64_t b)
+{
+	int64_t r;
+	return __builtin_add_overflow(a, b, &r) || r == INT64_MIN ? (a < 0 ? -INT64_MAX : INT64_MAX) : r;
+}
 int32_t dcc_fx_sat(int64_t v, int bw);
 /* round(num / den), ties to even, den > 0: the input's scaling and average pooling */
 int64_t dcc_fx_div_rne(int64_t num, int64_t den);

@@ -94,7 +94,7 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 				int32_t w = L->cb[b & 15];
 				macs += (b & 15) != 0;
 				if (acc && w)
-					acc[(size_t)(row - 1) * P + p] += (int64_t)w * xv;
+					acc[(size_t)(row - 1) * P + p] = dcc_fx_wadd(acc[(size_t)(row - 1) * P + p], (int64_t)w * xv);
 			}
 			busy_c += e1 > e0 ? e1 - e0 : 1;
 			if (st->pe_busy)
@@ -189,11 +189,12 @@ static dcc_layer_stats *stats_entry(dcc_emu_stats *st, uint32_t desc, const char
 /* formats/fixed.md's table interpolation, the tables read from DRAM */
 static int32_t cell_lut(const uint8_t *tab, int64_t v, int fl, int64_t half, int shift)
 {
-	int64_t u = dcc_fx_rshift(v, fl - 12) + half;
-	u = u < 0 ? 0 : u > 2 * half - 1 ? 2 * half - 1 : u;
+	int64_t u = dcc_fx_rshift(v, fl - 12); /* clamped first: the add cannot overflow */
+	u = u < -half ? 0 : u > half - 1 ? 2 * half - 1 : u + half;
 	int k = (int)(u >> shift), r = (int)(u & ((1 << shift) - 1));
-	int32_t a = (int32_t)dcc_rd32(tab + 4 * (size_t)k), b = (int32_t)dcc_rd32(tab + 4 * (size_t)k + 4);
-	return a + (int32_t)(((int64_t)(b - a) * r + (1 << (shift - 1))) >> shift);
+	int64_t a = (int32_t)dcc_rd32(tab + 4 * (size_t)k), b = (int32_t)dcc_rd32(tab + 4 * (size_t)k + 4);
+	/* a table from DRAM may hold anything: in 64 bits, then 32 as the golden model's */
+	return (int32_t)(uint32_t)(a + (((b - a) * r + (1 << (shift - 1))) >> shift));
 }
 
 int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc_emu_stats *st, dcc_error *err)
@@ -249,7 +250,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			for (uint32_t j = 0; j < H; j++) {
 				int64_t ig = cell_lut(dram + sa, z[j], zf, 32768, 8), fg = cell_lut(dram + sa, z[H + j], zf, 32768, 8);
 				int64_t gg = cell_lut(dram + ta, z[2 * H + j], zf, 16384, 7), og = cell_lut(dram + sa, z[3 * H + j], zf, 32768, 8);
-				cc[j] = dcc_fx_sat(dcc_fx_rshift(fg * cc[j], 15) + dcc_fx_rshift(ig * gg, 30 - cf), (int)bw);
+				cc[j] = dcc_fx_sat(dcc_fx_sadd(dcc_fx_rshift(fg * cc[j], 15), dcc_fx_rshift(ig * gg, 30 - cf)), (int)bw);
 				int64_t tc = cell_lut(dram + ta, cc[j], cf, 16384, 7);
 				h[j] = dcc_fx_sat(dcc_fx_rshift(og * tc, 30 - hf), (int)bw);
 			}
@@ -335,13 +336,13 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 								for (uint32_t ox = 0; ox < g.OW; ox++) {
 									long ix = (long)(ox * g.stride + kx) - (long)g.pad;
 									if (ix >= 0 && ix < (long)g.W)
-										pr[ox] += w * xr[ix];
+										pr[ox] = dcc_fx_wadd(pr[ox], w * xr[ix]);
 								}
 							}
 						}
 				int64_t b = dcc_fx_rshift((int32_t)dcc_rd32(dram + ba + 4 * (size_t)m), bshift);
 				for (size_t q = 0; q < np; q++) {
-					int32_t o = dcc_fx_sat(dcc_fx_rshift(plane[q] + b, shift), (int)a_bw);
+					int32_t o = dcc_fx_sat(dcc_fx_rshift(dcc_fx_wadd(plane[q], b), shift), (int)a_bw);
 					y[(size_t)m * np + q] = (s->flags & 1) && o < 0 ? 0 : o;
 				}
 			}
@@ -464,7 +465,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 					run_layer(&L, x, nz, nnz, acc, c, ls);
 					for (uint32_t r = 0; r < L.rows; r++) {
 						int64_t b = dcc_fx_rshift((int32_t)dcc_rd32(dram + ba + 4 * (size_t)r), bshift);
-						int32_t v = dcc_fx_sat(dcc_fx_rshift(acc[r] + b, shift), (int)a_bw);
+						int32_t v = dcc_fx_sat(dcc_fx_rshift(dcc_fx_wadd(acc[r], b), shift), (int)a_bw);
 						y[(size_t)r * npos + pos] = (s->flags & 1) && v < 0 ? 0 : v;
 					}
 				}

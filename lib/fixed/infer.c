@@ -44,16 +44,16 @@ size_t dcc_qnet_scratch(const dcc_qnet *q)
  * interpolation between two table entries (Q15), in integers. */
 static int32_t lut_sig(const int32_t *S, int64_t z, int fl)
 {
-	int64_t u = dcc_fx_rshift(z, fl - 12) + 32768;
-	u = u < 0 ? 0 : u > 65535 ? 65535 : u;
+	int64_t u = dcc_fx_rshift(z, fl - 12); /* clamped first: the add cannot overflow */
+	u = u < -32768 ? 0 : u > 32767 ? 65535 : u + 32768;
 	int k = (int)(u >> 8), f = (int)(u & 255);
 	return S[k] + (int32_t)(((int64_t)(S[k + 1] - S[k]) * f + 128) >> 8);
 }
 
 static int32_t lut_tanh(const int32_t *T, int64_t z, int fl)
 {
-	int64_t u = dcc_fx_rshift(z, fl - 12) + 16384;
-	u = u < 0 ? 0 : u > 32767 ? 32767 : u;
+	int64_t u = dcc_fx_rshift(z, fl - 12);
+	u = u < -16384 ? 0 : u > 16383 ? 32767 : u + 16384;
 	int k = (int)(u >> 7), f = (int)(u & 127);
 	return T[k] + (int32_t)(((int64_t)(T[k + 1] - T[k]) * f + 64) >> 7);
 }
@@ -75,16 +75,16 @@ static void lstm(const dcc_qnet *q, const dcc_qlayer *L, const int32_t *x, int32
 			const int32_t *wi = L->w + (size_t)r * (size_t)NI, *wh = L->wh + (size_t)r * (size_t)H;
 			int64_t a1 = dcc_fx_rshift(L->b[r], L->f.b_fl - fx), a2 = dcc_fx_rshift(L->bh[r], L->f.b_fl - fh);
 			for (int k = 0; k < NI; k++)
-				a1 += (int64_t)wi[k] * xt[k];
+				a1 = dcc_fx_wadd(a1, (int64_t)wi[k] * xt[k]);
 			for (int k = 0; k < H; k++)
-				a2 += (int64_t)wh[k] * h[k];
+				a2 = dcc_fx_wadd(a2, (int64_t)wh[k] * h[k]);
 			int64_t z1 = dcc_fx_sat(dcc_fx_rshift(a1, fx - zf), bw), z2 = dcc_fx_sat(dcc_fx_rshift(a2, fh - zf), bw);
 			z[r] = dcc_fx_sat(z1 + z2, bw);
 		}
 		for (int j = 0; j < H; j++) {
 			int64_t i = lut_sig(q->sig, z[j], zf), f = lut_sig(q->sig, z[H + j], zf);
 			int64_t gg = lut_tanh(q->tanh_, z[2 * H + j], zf), o = lut_sig(q->sig, z[3 * H + j], zf);
-			c[j] = dcc_fx_sat(dcc_fx_rshift(f * c[j], 15) + dcc_fx_rshift(i * gg, 30 - cf), bw);
+			c[j] = dcc_fx_sat(dcc_fx_sadd(dcc_fx_rshift(f * c[j], 15), dcc_fx_rshift(i * gg, 30 - cf)), bw);
 			int64_t tc = lut_tanh(q->tanh_, c[j], cf);
 			h[j] = dcc_fx_sat(dcc_fx_rshift(o * tc, 30 - hf), bw);
 		}
@@ -131,8 +131,8 @@ static void fc(const dcc_qlayer *L, const int32_t *x, int32_t *y)
 		const int32_t *w = L->w + (size_t)o * (size_t)g->in;
 		int64_t acc = 0;
 		for (int i = 0; i < g->in; i++)
-			acc += (int64_t)w[i] * x[i];
-		acc += bias_at(L->b[o], L->f.b_fl, facc);
+			acc = dcc_fx_wadd(acc, (int64_t)w[i] * x[i]);
+		acc = dcc_fx_wadd(acc, bias_at(L->b[o], L->f.b_fl, facc));
 		y[o] = dcc_fx_sat(dcc_fx_rshift(acc, facc - L->f.a_fl), L->f.a_bw);
 	}
 }
@@ -162,8 +162,8 @@ static void conv(const dcc_qlayer *L, const int32_t *x, int32_t *y, int32_t *pat
 				const int32_t *w = L->w + (size_t)oc * plen;
 				int64_t acc = 0;
 				for (size_t j = 0; j < plen; j++)
-					acc += (int64_t)w[j] * patch[j];
-				acc += bias_at(L->b[oc], L->f.b_fl, facc);
+					acc = dcc_fx_wadd(acc, (int64_t)w[j] * patch[j]);
+				acc = dcc_fx_wadd(acc, bias_at(L->b[oc], L->f.b_fl, facc));
 				y[(size_t)oc * hw + pos] = dcc_fx_sat(dcc_fx_rshift(acc, facc - L->f.a_fl), L->f.a_bw);
 			}
 		}

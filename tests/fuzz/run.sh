@@ -15,7 +15,7 @@ for t in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$t" .c)
 	fmt=${name#fuzz_}
 	echo "fuzz: $name for ${secs}s"
-	clang -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Ibuild/release/gen -fsanitize=fuzzer,address,undefined \
+	clang -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Iformats -Ibuild/release/gen -fsanitize=fuzzer,address,undefined \
 		-o $out/$name "$t" $srcs -lopenblas -llapacke -lpng -lzstd -lz -ljansson -lprotobuf-c -lm -lpthread
 	mkdir -p $out/corpus-$fmt
 	$out/$name -max_total_time="$secs" -artifact_prefix=tests/fuzz/crashes/$fmt- \
