@@ -1,12 +1,17 @@
 #!/bin/sh
 # deps.sh: installs the Debian packages dcc needs, only those missing.
 #   sh tools/deps.sh build   what `make`, `make check` and `make demo` need
-#   sh tools/deps.sh bench   the peers `make bench` measures against
+#   sh tools/deps.sh bench   and the peers `make bench` measures against
+#   sh tools/deps.sh fuzz    and clang for `make fuzz`
 set -e
-build="gcc make libc6-dev libopenblas-dev liblapacke-dev libpng-dev libzstd-dev zlib1g-dev
-libjansson-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev dataset-fashion-mnist python3 python3-numpy
-python3-scipy python3-onnx zstd"
-bench="python3-torch python3-sklearn zstd clang bc time"
+# to compile dcc, and the default data set
+compile="gcc make libc6-dev binutils libopenblas-dev liblapacke-dev libpng-dev libzstd-dev zlib1g-dev
+libjansson-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev dataset-fashion-mnist"
+# the references the tests compare with (NumPy, SciPy, ONNX, PyTorch and
+# torchvision), man for the man-page checks
+test="python3 python3-numpy python3-scipy python3-onnx python3-torch python3-torchvision man-db"
+build="$compile $test"
+bench="python3-sklearn zstd clang bc time"
 case "${1:-build}" in
 build) want=$build ;;
 bench) want="$build $bench" ;;
