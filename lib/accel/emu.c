@@ -240,7 +240,8 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			const uint8_t *d = dram + s->x;
 			uint32_t H = dcc_rd32(d + 4), bw = dcc_rd32(d + 8), sa = dcc_rd32(d + 24), ta = dcc_rd32(d + 28);
 			int zf = (int32_t)dcc_rd32(d + 12), cf = (int32_t)dcc_rd32(d + 16), hf = (int32_t)dcc_rd32(d + 20);
-			if (dcc_rd32(d) != 0x4c4c4543 || !H || 4ull * H > words || bw < 2 || bw > 32 ||
+			if (dcc_rd32(d) != 0x4c4c4543 || !H || 4ull * H > words || bw < 2 || bw > 32 || zf < -64 || zf > 64 ||
+			    cf < -64 || cf > 64 || hf < -64 || hf > 64 ||
 			    (uint64_t)sa + 257 * 4 > p->dram_bytes || (uint64_t)ta + 257 * 4 > p->dram_bytes) {
 				rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: bad lstm cell descriptor at 0x%x", i, s->x);
 				break;
