@@ -72,7 +72,7 @@ static int parse_descr(const char *d, int *dtype, int *big)
 	static const struct { char kind; int size; int dtype; } tab[] = {
 		{'f', 4, DCC_F32}, {'f', 8, DCC_F64}, {'i', 1, DCC_I8}, {'i', 2, DCC_I16},
 		{'i', 4, DCC_I32}, {'i', 8, DCC_I64}, {'u', 1, DCC_U8}, {'u', 2, DCC_U16},
-		{'u', 4, DCC_U32}, {'u', 8, DCC_U64}, {'b', 1, DCC_BOOL},
+		{'u', 4, DCC_U32}, {'u', 8, DCC_U64}, {'b', 1, DCC_BOOL}, {'f', 2, DCC_F16},
 	};
 	char order = d[0];
 	if (order != '<' && order != '>' && order != '|' && order != '=')
@@ -95,6 +95,7 @@ static const char *descr_of(int dtype)
 	switch (dtype) {
 	case DCC_F32: return "<f4";
 	case DCC_F64: return "<f8";
+	case DCC_F16: return "<f2";
 	case DCC_I8: return "|i1";
 	case DCC_I16: return "<i2";
 	case DCC_I32: return "<i4";
@@ -212,7 +213,7 @@ int dcc_npy_read_mem(const uint8_t *buf, size_t n, const char *name, dcc_model *
 	int dtype, big;
 	if (parse_descr(descr, &dtype, &big))
 		return dcc_fail(err, DCC_E_UNSUPPORTED, ".npy dtype '%s' is not supported "
-				"(f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1)", descr);
+				"(f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1)", descr);
 	size_t nbytes;
 	int rc = dcc_tensor_size(dtype, 0, ndim, shape, &nbytes, err);
 	if (rc)

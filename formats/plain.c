@@ -9,7 +9,7 @@ size_t dcc_plain_size(int dtype)
 	switch (dtype) {
 	case DCC_F64: case DCC_I64: case DCC_U64: return 8;
 	case DCC_F32: case DCC_I32: case DCC_U32: case DCC_Q32: return 4;
-	case DCC_I16: case DCC_U16: case DCC_Q16: return 2;
+	case DCC_I16: case DCC_U16: case DCC_Q16: case DCC_F16: return 2;
 	case DCC_I8: case DCC_U8: case DCC_BOOL: case DCC_Q8: return 1;
 	}
 	return 0;

@@ -15,7 +15,7 @@
 static const struct { const char *name; int dtype; } tab[] = {
 	{"F32", DCC_F32}, {"F64", DCC_F64}, {"I8", DCC_I8}, {"I16", DCC_I16},
 	{"I32", DCC_I32}, {"I64", DCC_I64}, {"U8", DCC_U8}, {"U16", DCC_U16},
-	{"U32", DCC_U32}, {"U64", DCC_U64}, {"BOOL", DCC_BOOL},
+	{"U32", DCC_U32}, {"U64", DCC_U64}, {"BOOL", DCC_BOOL}, {"F16", DCC_F16},
 };
 
 static int st_dtype(const char *s)
@@ -44,7 +44,7 @@ static int read_entry(const char *name, json_t *v, const uint8_t *data, uint64_t
 	int dtype = st_dtype(json_string_value(jd));
 	if (dtype < 0)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "safetensors tensor '%s' has dtype %s (dcc reads %s)", name,
-				json_string_value(jd), "F32 F64 I8 I16 I32 I64 U8 U16 U32 U64 BOOL");
+				json_string_value(jd), "F16 F32 F64 I8 I16 I32 I64 U8 U16 U32 U64 BOOL");
 	size_t ndim = json_array_size(js);
 	if (ndim > DCC_MAX_DIMS)
 		return dcc_fail(err, DCC_E_RANGE, "safetensors tensor '%s' has %zu dimensions", name, ndim);

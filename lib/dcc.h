@@ -69,6 +69,7 @@ typedef enum dcc_dtype {
 	DCC_Q32 = 13,    /* fixed point: int32 x 2^-fl */
 	DCC_PACKED = 14, /* unsigned integers of `bits` (1..16) bits, LSB first */
 	DCC_MASK = 15,   /* one bit per element, LSB first; 1 = kept */
+	DCC_F16 = 16,    /* IEEE 754 binary16: data sets' storage (read as float) */
 	DCC_DTYPE_COUNT
 } dcc_dtype;
 
@@ -76,7 +77,9 @@ const char *dcc_dtype_name(int dtype);   /* "f32", ... or NULL */
 int dcc_dtype_from_name(const char *s);  /* code or -1 */
 /* Bits per element: 32 for f32, `bits` for packed, 1 for mask. */
 int dcc_dtype_bits(int dtype, int packed_bits);
-int dcc_dtype_is_float(int dtype);
+int dcc_dtype_is_float(int dtype); /* f32 or f64: what the stages compute on */
+/* IEEE 754 binary16 to its exact value. */
+float dcc_f16_to_f32(uint16_t h);
 
 /* ---- tensors --------------------------------------------------------- */
 

@@ -113,6 +113,7 @@ double dcc_tensor_get(const dcc_tensor *t, uint64_t i)
 	case DCC_Q32: { int32_t v; memcpy(&v, p + 4 * i, 4); return ldexp(v, -t->fl); }
 	case DCC_PACKED: return dcc_packed_get(p, t->bits, i);
 	case DCC_MASK: return (p[i / 8] >> (i % 8)) & 1;
+	case DCC_F16: { uint16_t v; memcpy(&v, p + 2 * i, 2); return dcc_f16_to_f32(v); }
 	}
 	return 0;
 }
@@ -141,6 +142,13 @@ uint64_t dcc_tensor_count_nonzero(const dcc_tensor *t)
 		}
 		return nz;
 	}
+	case DCC_F16: /* -0 is a zero */
+		for (uint64_t i = 0; i < n; i++) {
+			uint16_t v;
+			memcpy(&v, p + 2 * i, 2);
+			nz += (v & 0x7fff) != 0;
+		}
+		return nz;
 	case DCC_MASK:
 		for (uint64_t i = 0; i < n / 64; i++) {
 			uint64_t w;

@@ -35,7 +35,7 @@ def same(a, b):
 
 
 rng = np.random.default_rng(0)
-DTYPES = ["f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1"]
+DTYPES = ["f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1"]
 
 
 def sample(dt, shape):
@@ -91,7 +91,7 @@ with np.load("backz.npz") as z:
 
 
 # An independent safetensors reader and writer, from the published format.
-ST = {"F32": "<f4", "F64": "<f8", "I8": "i1", "I16": "<i2", "I32": "<i4", "I64": "<i8",
+ST = {"F16": "<f2", "F32": "<f4", "F64": "<f8", "I8": "i1", "I16": "<i2", "I32": "<i4", "I64": "<i8",
       "U8": "u1", "U16": "<u2", "U32": "<u4", "U64": "<u8", "BOOL": "?"}
 ST_OF = {np.dtype(v).str: k for k, v in ST.items()}
 
