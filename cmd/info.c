@@ -160,7 +160,7 @@ static json_t *info_json(const char *path, const dcc_model *m, int kind, int blo
 	}
 	for (size_t i = 0; i < m->nkv; i++) {
 		char esc[4 * DCC_MAX_NAME + 8];
-		json_object_set_new(md, json_string(m->kv[i].key) ? m->kv[i].key : dcc_escape(m->kv[i].key, esc, sizeof(esc)),
+		json_object_set_new(md, dcc_utf8_valid(m->kv[i].key) ? m->kv[i].key : dcc_escape(m->kv[i].key, esc, sizeof(esc)),
 				    kv_json(&m->kv[i]));
 	}
 	json_object_set_new(o, "tensors", ts);
