@@ -9,6 +9,8 @@
 	X(export, "write a container's tensors as .npy, .npz or .safetensors") \
 	X(train, "train a network on a data set (SGD; masks respected)")        \
 	X(eval, "test accuracy, loss, confusion matrix and logits of a model") \
+	X(run, "a model's outputs on any input: one sample, an array, a data set") \
+	X(compare, "how far two models' outputs are apart: agreement, error, SQNR") \
 	X(prune, "magnitude pruning: unstructured, bank- or PE-balanced; retraining") \
 	X(dsd, "dense-sparse-dense training") \
 	X(sensitivity, "accuracy of each layer pruned alone, and a per-layer budget") \

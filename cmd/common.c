@@ -9,6 +9,7 @@
 #include <math.h>
 #include <unistd.h>
 
+#include "../lib/dcc_fixed.h"
 #include "../lib/dcc_encode.h"
 #include "../lib/dcc_isa.h"
 #include "../lib/dcc_nn.h"
@@ -115,9 +116,14 @@ int cmd_save_npy(const char *path, const char *const *inputs, const float *z, si
 {
 	dcc_tensor t = {.name = "logits", .dtype = DCC_F32, .ndim = 2, .shape = {rows, cols}};
 	t.data = (void *)z, t.nbytes = rows * cols * sizeof(float);
+	return cmd_save_tensor(path, inputs, 0, &t);
+}
+
+int cmd_save_tensor(const char *path, const char *const *inputs, int force, const dcc_tensor *t)
+{
 	dcc_outfile o;
 	dcc_error e = {0};
-	if (dcc_out_open(&o, path, inputs, 0, &e) || dcc_out_finish(&o, dcc_npy_write(o.fp, &t, &e), &e))
+	if (dcc_out_open(&o, path, inputs, force, &e) || dcc_out_finish(&o, dcc_npy_write(o.fp, t, &e), &e))
 		return cmd_fail(NULL, &e);
 	return 0;
 }
@@ -339,4 +345,50 @@ int cmd_parse_banks(const char *usage, const char *spec, const dcc_prunable *p, 
 			rc = cmd_usage_error(usage, "--bank '%s' gives no bank size for '%s' (name it, or add default=B)", spec,
 					     p[i].tensor);
 	return rc;
+}
+
+int cmd_data_fits(const char *model, const dcc_net *n, const dcc_dataset *d, int labels)
+{
+	dcc_error e = {0};
+	if (!dcc_net_fits(n, d, labels, &e))
+		return 0;
+	if (model)
+		cmd_err("%s: %s: %s", model, d->source, e.msg);
+	else
+		cmd_err("%s: %s", d->source, e.msg);
+	return EXIT_FAIL;
+}
+
+int cmd_runnable_open(const char *path, int fixed, cmd_runnable *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->path = path;
+	dcc_error e = {0};
+	if (cmd_file_is(path, DCC_FILE_DCB) ? cmd_load_blob(path, &r->m, NULL, NULL, NULL) : cmd_load(path, &r->m))
+		return EXIT_FAIL;
+	int rc = dcc_net_from_model(r->m, &r->n, &e);
+	dcc_qfmt *fmt = NULL;
+	int in_bw = 0, in_fl = 0;
+	if (!rc && fixed) {
+		rc = dcc_fixed_formats(r->m, r->n, &fmt, &in_bw, &in_fl, &e);
+		if (rc == DCC_E_NOTFOUND && fixed == CMD_FIXED_IF_ANY)
+			rc = 0;
+		else if (!rc)
+			rc = dcc_qnet_build(r->n, fmt, in_bw, in_fl, &r->q, &e);
+	}
+	free(fmt);
+	if (rc) {
+		cmd_fail(path, &e);
+		cmd_runnable_free(r);
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
+void cmd_runnable_free(cmd_runnable *r)
+{
+	dcc_qnet_free(r->q);
+	dcc_net_free(r->n);
+	dcc_model_free(r->m);
+	memset(r, 0, sizeof(*r));
 }

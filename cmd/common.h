@@ -44,12 +44,19 @@ int cmd_save(const char *path, dcc_model *m, const char *const *inputs, int forc
 /* dcc sensitivity --json's levels and layers (with "suggested" when sugg). */
 struct json_t;
 struct dcc_sensitivity_result;
+/* A head's figures into a JSON object (head, accuracy, top5, ...), and
+ * the words for them (", accuracy 89.39%, top-5 ...") from such an object. */
+struct dcc_eval_result;
+void cmd_figures_json(struct json_t *o, const struct dcc_eval_result *r);
+const char *cmd_figures_text(struct json_t *o, char *buf, size_t cap);
 struct json_t *cmd_sensitivity_json(const struct dcc_sensitivity_result *r, const double *lv, int nlv, const double *sugg);
 /* Every output of a run checked before any work (dcc_out_check): n paths,
  * NULL ones skipped, against the NULL-terminated inputs. */
 int cmd_check_outputs(const char *const *outs, size_t n, const char *const *inputs, int force);
 /* A float32 (rows, cols) array to an .npy at path (--logits). */
 int cmd_save_npy(const char *path, const char *const *inputs, const float *z, size_t rows, size_t cols);
+/* Any tensor to an .npy at path, atomically (force: even over an input). */
+int cmd_save_tensor(const char *path, const char *const *inputs, int force, const dcc_tensor *t);
 /* Reads, checks and decodes a .dcb blob; info, keep (the stored streams) and
  * crc (of the file's bytes) may be NULL.  Prints errors. */
 struct dcc_blob_info;
@@ -75,6 +82,10 @@ int cmd_parse_long(const char *usage, const char *opt, const char *s, long lo, l
 /* Loads the data set directory (default DCC_DEFAULT_DATA). Prints errors. */
 struct dcc_dataset;
 int cmd_load_data(const char *dir, struct dcc_dataset **d);
+/* Does the data fit the net (and, labels, its head)?  The error names the
+ * model (may be NULL) and the data's file.  Prints errors. */
+struct dcc_net;
+int cmd_data_fits(const char *model, const struct dcc_net *n, const struct dcc_dataset *d, int labels);
 /* --threads: OpenBLAS threads (0 = leave OpenBLAS's default). */
 void cmd_set_threads(int n);
 /* Training progress on stderr: a live bar on a terminal, a line per epoch
@@ -103,6 +114,22 @@ int cmd_parse_layer_spec(const char *usage, const char *opt, const char *spec, c
 /* --bank SPEC into bk[i]: every layer with a target in tg must get a size. */
 int cmd_parse_banks(const char *usage, const char *spec, const struct dcc_prunable *p, size_t n, const double *tg,
 		    double *bk);
+
+/* A model to run (dcc run, dcc compare): a .dct or a .dcb blob, its net
+ * and, when asked for, its integer reference (CMD_FIXED_ALWAYS: the model
+ * must have fixed-point formats; CMD_FIXED_IF_ANY: when it has them).
+ * Prints errors. */
+struct dcc_net;
+struct dcc_qnet;
+typedef struct cmd_runnable {
+	const char *path;
+	dcc_model *m;
+	struct dcc_net *n;
+	struct dcc_qnet *q; /* NULL: float */
+} cmd_runnable;
+enum { CMD_FIXED_NEVER = 0, CMD_FIXED_ALWAYS, CMD_FIXED_IF_ANY };
+int cmd_runnable_open(const char *path, int fixed, cmd_runnable *r);
+void cmd_runnable_free(cmd_runnable *r);
 
 /* Human-readable byte counts: "1.07 MB". */
 const char *cmd_bytes(double n, char *buf, size_t cap);

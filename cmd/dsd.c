@@ -146,7 +146,8 @@ int cmd_dsd(int argc, char **argv)
 	dcc_model *m = NULL;
 	dcc_error e = {0};
 	if (a.st.in ? cmd_load(a.st.in, &m)
-		    : dcc_net_create(a.net, d->c, d->h, d->w, d->classes, a.st.seed < 0 ? 1 : (uint64_t)a.st.seed, &m, &e)) {
+		    : dcc_net_create(a.net, d->c, d->h, d->w, d->classes,
+				     dcc_head_for_data(d), a.st.seed < 0 ? 1 : (uint64_t)a.st.seed, &m, &e)) {
 		if (!a.st.in)
 			cmd_err("%s", e.msg);
 		cmd_stage_free(&a.st);

@@ -31,8 +31,10 @@ static const char usage[] =
 	"utilisation, load balance, MACs, GOP/s and whether it is compute- or\n"
 	"bandwidth-bound.\n"
 	"\n"
-	"  --input X.npy         inputs (N, C, H, W) or (N, inputs), real values\n"
-	"  --data DIR            IDX data set (default " DCC_DEFAULT_DATA ")\n"
+	"  --input X             inputs: an array of one sample or (N, ...) (FILE:MEMBER\n"
+	"                        of an .npz), or a data set (formats/data.md)\n"
+	"  --split NAME          the data set split to run: test (default), train, val\n"
+	"  --data DATA           data set (formats/data.md; default " DCC_DEFAULT_DATA ")\n"
 	"  --limit N             the first N images only (--count N: the same)\n"
 	"  --logits OUT.npy      the outputs' real values, float32 (N, classes)\n"
 	"  --pes P               PEs (default: the program's)\n"
@@ -62,7 +64,7 @@ static const char usage[] =
 
 /* What dcc emu was asked for. */
 typedef struct emu_opts {
-	const char *input, *data, *logits, *sweep, *syn, *synconv, *trainstep;
+	const char *input, *split, *data, *logits, *sweep, *syn, *synconv, *trainstep;
 	const char *blob, *prog; /* the files of a run */
 	long conv_pes, convolvers, conv_k, conv_buf, limit, pes, seed, threads, batch;
 	double wd, ad;
@@ -185,56 +187,48 @@ static int program_for(const emu_opts *o, const dcc_program *prog, const dcc_mod
 	return 0;
 }
 
-/* A run's inputs: an array (--input) or a data set's test images. */
+/* A run's inputs: an array or data set (--input), or a data set's test split. */
 typedef struct emu_data {
 	dcc_dataset *d;
-	float *x;
-	const uint8_t *labels;
+	const dcc_split *s;
 	size_t n;
 } emu_data;
 
 static int load_inputs(const emu_opts *o, const dcc_program *run, emu_data *in)
 {
-	uint32_t c = run->in_c, h = run->in_h, w = run->in_w;
+	int shape[3] = {(int)run->in_c, (int)run->in_h, (int)run->in_w};
 	const char *prog = o->prog ? o->prog : o->blob;
-	size_t insz = (size_t)c * h * w;
 	dcc_error e = {0};
 	memset(in, 0, sizeof(*in));
 	if (o->input) {
-		dcc_model *im;
-		if (dcc_import_file(o->input, &im, &e))
-			return cmd_fail(o->input, &e);
-		const dcc_tensor *t = im->ntensors == 1 ? &im->tensors[0] : NULL;
-		uint64_t numel = t ? dcc_tensor_numel(t) : 0;
-		if (!t || !dcc_dtype_is_float(t->dtype) || t->ndim < 1 || numel % insz ||
-		    (t->ndim > 1 && numel / t->shape[0] != insz)) {
-			cmd_err("%s: want one float array of (N, %zu) inputs", o->input, insz);
-			dcc_model_free(im);
-			return EXIT_FAIL;
-		}
-		in->n = (size_t)(numel / insz);
-		in->x = dcc_tensor_to_f32(t);
-		dcc_model_free(im);
-		if (!in->x) {
-			cmd_err("out of memory");
-			return EXIT_FAIL;
-		}
+		if (dcc_inputs_load(o->input, shape, o->split, &in->d, &e))
+			return cmd_fail(NULL, &e);
 	} else {
 		if (cmd_load_data(o->data, &in->d))
 			return EXIT_FAIL;
-		if ((uint32_t)in->d->c != c || (uint32_t)in->d->h != h || (uint32_t)in->d->w != w) {
-			cmd_err("%s: the program takes %ux%ux%u inputs; the data has %dx%dx%d", prog, c, h, w, in->d->c,
-				in->d->h, in->d->w);
+		if (in->d->c != shape[0] || in->d->h != shape[1] || in->d->w != shape[2]) {
+			cmd_err("%s: the program takes %ux%ux%u inputs; the data has %dx%dx%d", prog, run->in_c, run->in_h,
+				run->in_w, in->d->c, in->d->h, in->d->w);
 			return EXIT_FAIL;
 		}
-		if ((uint32_t)in->d->classes > run->out_len) {
-			cmd_err("%s: the program gives %u output%s; the data has %d classes", prog, run->out_len,
-				run->out_len == 1 ? "" : "s", in->d->classes);
-			return EXIT_FAIL;
-		}
-		in->labels = in->d->test_y;
-		in->n = in->d->ntest;
 	}
+	in->s = o->input || !o->split ? &in->d->test : dcc_data_split(in->d, o->split);
+	if (!in->s || !in->s->n) {
+		cmd_err("%s: no %s split", in->d->source, o->split ? o->split : "test");
+		return EXIT_FAIL;
+	}
+	if (in->s->y && in->d->labels == DCC_LABELS_CLASS && (uint32_t)in->d->classes > run->out_len &&
+	    !(run->out_len == 1 && in->d->classes <= 2)) {
+		cmd_err("%s: the program gives %u output%s; the data has %d classes", prog, run->out_len,
+			run->out_len == 1 ? "" : "s", in->d->classes);
+		return EXIT_FAIL;
+	}
+	if (in->s->y && in->d->labels == DCC_LABELS_TARGET && (uint32_t)in->d->classes != run->out_len) {
+		cmd_err("%s: the program gives %u outputs; the data's targets are %d wide", prog, run->out_len,
+			in->d->classes);
+		return EXIT_FAIL;
+	}
+	in->n = in->s->n;
 	if (o->limit && (size_t)o->limit < in->n)
 		in->n = (size_t)o->limit;
 	return 0;
@@ -244,7 +238,7 @@ static int load_inputs(const emu_opts *o, const dcc_program *run, emu_data *in)
 static json_t *run_point(const dcc_program *run, const dcc_accel_cfg *cfg, const emu_opts *o, const emu_data *in,
 			 int32_t *out)
 {
-	dcc_emu_inputs ei = {in->d ? in->d->test_x : NULL, in->x};
+	dcc_emu_inputs ei = {in->d, in->s};
 	dcc_emu_stats tot = {0};
 	dcc_error e = {0};
 	double host;
@@ -261,9 +255,6 @@ static json_t *run_point(const dcc_program *run, const dcc_accel_cfg *cfg, const
 		macs += (double)tot.l[i].macs;
 	}
 	dcc_emu_stats_free(&tot);
-	size_t correct = 0, classes = run->out_len;
-	for (size_t i = 0; in->labels && i < in->n; i++)
-		correct += dcc_qnet_argmax(out + i * classes, (int)classes) == in->labels[i];
 	json_t *r = json_pack("{s:o, s:f, s:I, s:i, s:i, s:f, s:f}", "layers", ls, "latency_us", total_us, "inputs",
 			      (json_int_t)in->n, "pes", cfg->pes, "fifo", cfg->fifo, "host_seconds", host,
 			      "simulated_macs_per_s", host > 0 ? macs / host : 0.0);
@@ -271,8 +262,11 @@ static json_t *run_point(const dcc_program *run, const dcc_accel_cfg *cfg, const
 	if (cfg->convolvers)
 		json_object_set_new(r, "conv_pes", json_integer(cfg->conv_pes)),
 			json_object_set_new(r, "conv_k", json_integer(cfg->conv_k));
-	if (in->labels)
-		json_object_set_new(r, "accuracy", json_real(in->n ? (double)correct / (double)in->n : 0));
+	dcc_eval_result fig;
+	if (in->s->y && !dcc_fx_figures(run->head, out, in->n, (int)run->out_len, run->out_fl, in->d, in->s, &fig, &e)) {
+		cmd_figures_json(r, &fig);
+		dcc_eval_result_free(&fig);
+	}
 	return r;
 }
 
@@ -313,9 +307,8 @@ static void print_run(const emu_opts *o, json_t *res, const dcc_accel_cfg *cfg)
 	size_t N = (size_t)json_integer_value(json_object_get(res, "inputs"));
 	printf("%s on %d PEs (FIFO %d, %.0f MHz): %zu input%s, latency %.2f us per input", o->blob ? o->blob : o->prog,
 	       cfg->pes, cfg->fifo, cfg->freq_mhz, N, N == 1 ? "" : "s", json_real_value(json_object_get(res, "latency_us")));
-	if (json_object_get(res, "accuracy"))
-		printf(", accuracy %.2f%%", 100 * json_real_value(json_object_get(res, "accuracy")));
-	printf("\n");
+	char fig[256];
+	printf("%s\n", cmd_figures_text(res, fig, sizeof(fig)));
 	print_layers(json_object_get(res, "layers"));
 	printf("  (per input, averaged; host: %.2f s, %.0f million simulated MACs/s)\n",
 	       json_real_value(json_object_get(res, "host_seconds")),
@@ -416,9 +409,8 @@ static int emu_run(emu_opts *o)
 done:
 	json_decref(rows);
 	json_decref(res);
-	free(out), free(in.x);
-	if (in.d)
-		dcc_dataset_free(in.d);
+	free(out);
+	dcc_dataset_free(in.d);
 	dcc_program_free(&f.prog);
 	dcc_model_free(f.m);
 	return rc;
@@ -600,13 +592,16 @@ static int emu_train_step(emu_opts *o)
 	}
 	if (cmd_load_data(o->data, &d))
 		goto done;
-	size_t B = (size_t)o->batch < d->ntrain ? (size_t)o->batch : d->ntrain;
-	size_t insz = (size_t)d->c * (size_t)d->h * (size_t)d->w;
-	if (!(x = malloc(B * insz * sizeof(float)))) {
+	if (dcc_net_fits(n, d, 0, &e)) {
+		cmd_fail(o->trainstep, &e);
+		goto done;
+	}
+	size_t B = (size_t)o->batch < d->train.n ? (size_t)o->batch : d->train.n;
+	if (!(x = malloc((B * d->sample + 1) * sizeof(float)))) {
 		cmd_err("out of memory");
 		goto done;
 	}
-	dcc_pixels_to_input(x, d->train_x, B * insz);
+	dcc_data_x(d, &d->train, 0, B, &n->norm, x);
 	if (dcc_train_step_cost(n, x, B, &cfg, &v, &nv, &e)) {
 		cmd_fail(o->trainstep, &e);
 		goto done;
@@ -626,7 +621,8 @@ done:
 static int parse(int argc, char **argv, emu_opts *o)
 {
 	enum { O_INPUT = 256, O_DATA, O_COUNT, O_LOGITS, O_PES, O_FIFO, O_SRAM, O_SRAMKB, O_FREQ, O_DRAM, O_SWEEP,
-	       O_SYN, O_WD, O_AD, O_SEED, O_THREADS, O_JSON, O_TRAINSTEP, O_BATCH, O_CPES, O_CONV, O_CK, O_CBUF, O_SYNC };
+	       O_SYN, O_WD, O_AD, O_SEED, O_THREADS, O_JSON, O_TRAINSTEP, O_BATCH, O_CPES, O_CONV, O_CK, O_CBUF, O_SYNC,
+	       O_SPLIT };
 	static const struct option opts[] = {
 		{"input", required_argument, NULL, O_INPUT}, {"data", required_argument, NULL, O_DATA},
 		{"limit", required_argument, NULL, O_COUNT}, {"count", required_argument, NULL, O_COUNT},
@@ -641,7 +637,7 @@ static int parse(int argc, char **argv, emu_opts *o)
 		{"train-step", required_argument, NULL, O_TRAINSTEP}, {"batch", required_argument, NULL, O_BATCH},
 		{"conv-pes", required_argument, NULL, O_CPES}, {"convolvers", required_argument, NULL, O_CONV},
 		{"conv-k", required_argument, NULL, O_CK}, {"conv-buf-kb", required_argument, NULL, O_CBUF},
-		{"synthetic-conv", required_argument, NULL, O_SYNC},
+		{"synthetic-conv", required_argument, NULL, O_SYNC}, {"split", required_argument, NULL, O_SPLIT},
 		{NULL, 0, NULL, 0},
 	};
 	long fifo = 8, sram = 64;
@@ -653,6 +649,7 @@ static int parse(int argc, char **argv, emu_opts *o)
 		int bad = 0;
 		switch (c) {
 		case O_INPUT: o->input = optarg; break;
+		case O_SPLIT: o->split = optarg; break;
 		case O_DATA: o->data = optarg; break;
 		case O_COUNT: bad = cmd_parse_long(usage, "--limit", optarg, 1, 0x7fffffffL, &o->limit); break;
 		case O_LOGITS: o->logits = optarg; break;

@@ -33,10 +33,15 @@ static const char usage[] =
 	"  --margin P            accuracy loss allowed by --search, points (1)\n"
 	"  --search-images N     test images the search scores on (the first N,\n"
 	"                        default 2000); the rest measure the result\n"
-	"  --calib N             calibration images, the first N of the training\n"
-	"                        set (default 256)\n"
-	"  --data DIR            IDX data set (default " DCC_DEFAULT_DATA ")\n"
-	"  --limit N             measure accuracy on the first N test images\n"
+	"  --calib FILE          calibration samples: a data set or an array of\n"
+	"                        samples (formats/data.md); default: --data's\n"
+	"                        training split; --calib N is --calib-count N\n"
+	"  --calib-count N       the first N calibration samples (default 256)\n"
+	"  --calib-split NAME    the split of a --calib data set (default train)\n"
+	"  --data DATA           the data set accuracy is measured on (default\n"
+	"                        " DCC_DEFAULT_DATA "; without --data, a --calib FILE\n"
+	"                        alone: no accuracy, the model needs no labels)\n"
+	"  --limit N             measure accuracy on the first N test samples\n"
 	"  --threads N           worker threads (default: all cores)\n"
 	"  --json                print the formats and accuracies as JSON\n"
 	"  -o, --output OUT      the model to write\n"
@@ -45,7 +50,7 @@ static const char usage[] =
 
 typedef struct fixed_args {
 	cmd_stage st;
-	const char *wspec, *aspec;
+	const char *wspec, *aspec, *calib_file, *calib_split;
 	long bbits, inbits, calib, simg;
 	double margin;
 	int stat, search;
@@ -53,13 +58,14 @@ typedef struct fixed_args {
 
 static int parse(int argc, char **argv, fixed_args *a)
 {
-	enum { O_W = 256, O_A, O_B, O_IN, O_STATIC, O_CALIB, O_SEARCH, O_MARGIN, O_SIMG };
+	enum { O_W = 256, O_A, O_B, O_IN, O_STATIC, O_CALIB, O_SEARCH, O_MARGIN, O_SIMG, O_CCOUNT, O_CSPLIT };
 	static const struct option opts[] = {
 		{"weights", required_argument, NULL, O_W}, {"acts", required_argument, NULL, O_A},
 		{"bias-bits", required_argument, NULL, O_B}, {"input-bits", required_argument, NULL, O_IN},
 		{"static", no_argument, NULL, O_STATIC}, {"calib", required_argument, NULL, O_CALIB},
 		{"search", no_argument, NULL, O_SEARCH}, {"margin", required_argument, NULL, O_MARGIN},
-		{"search-images", required_argument, NULL, O_SIMG},
+		{"search-images", required_argument, NULL, O_SIMG}, {"calib-count", required_argument, NULL, O_CCOUNT},
+		{"calib-split", required_argument, NULL, O_CSPLIT},
 		CMD_DATA_OPTIONS, CMD_OUT_OPTIONS, {NULL, 0, NULL, 0},
 	};
 	cmd_stage_init(&a->st, usage);
@@ -74,7 +80,14 @@ static int parse(int argc, char **argv, fixed_args *a)
 		case O_B: bad = cmd_parse_long(usage, "--bias-bits", optarg, 1, DCC_BW_MAX, &a->bbits); break;
 		case O_IN: bad = cmd_parse_long(usage, "--input-bits", optarg, 1, DCC_BW_MAX, &a->inbits); break;
 		case O_STATIC: a->stat = 1; break;
-		case O_CALIB: bad = cmd_parse_long(usage, "--calib", optarg, 1, 1000000, &a->calib); break;
+		case O_CALIB: /* a count (as before), or a file */
+			if (optarg[0] && strspn(optarg, "0123456789") == strlen(optarg))
+				bad = cmd_parse_long(usage, "--calib", optarg, 1, 1000000, &a->calib);
+			else
+				a->calib_file = optarg;
+			break;
+		case O_CCOUNT: bad = cmd_parse_long(usage, "--calib-count", optarg, 1, 1000000, &a->calib); break;
+		case O_CSPLIT: a->calib_split = optarg; break;
 		case O_SEARCH: a->search = 1; break;
 		case O_MARGIN:
 			bad = cmd_parse_double(usage, "--margin", optarg, &a->margin);
@@ -143,20 +156,19 @@ static int measure(const fixed_args *a, const dcc_net *n, const dcc_qnet *q, con
 	    dcc_qnet_eval(q, d, (size_t)a->st.limit, 0, threads, &r->q, &e))
 		return cmd_fail(a->st.in, &e);
 	if (a->search && !a->st.limit) {
-		size_t sk = (size_t)a->simg > d->ntest / 2 ? d->ntest / 2 : (size_t)a->simg;
-		dcc_dataset rest = *d;
-		rest.test_x = d->test_x + sk * (size_t)d->c * (size_t)d->h * (size_t)d->w;
-		rest.test_y = d->test_y + sk;
-		rest.ntest = d->ntest - sk;
+		size_t sk = (size_t)a->simg > d->test.n / 2 ? d->test.n / 2 : (size_t)a->simg;
+		dcc_split rest = d->test;
+		rest.first += sk, rest.n -= sk;
 		dcc_eval_result r1 = {0};
 		dcc_qeval r2 = {0};
-		if (!dcc_eval(n, &rest, 0, 0, threads, &r1, &e) && !dcc_qnet_eval(q, &rest, 0, 0, threads, &r2, &e)) {
-			r->unseen_n = rest.ntest;
+		if (!dcc_eval_split(n, d, &rest, 0, 0, threads, &r1, &e) &&
+		    !dcc_qnet_eval_split(q, d, &rest, 0, 0, threads, &r2, &e)) {
+			r->unseen_n = rest.n;
 			r->unseen_f = r1.accuracy;
 			r->unseen_q = r2.accuracy;
 		}
 		dcc_eval_result_free(&r1);
-		free(r2.logits);
+		dcc_qeval_free(&r2);
 	}
 	return 0;
 }
@@ -175,10 +187,19 @@ static void report(const fixed_args *a, const dcc_net *n, const dcc_qfmt *fmt, i
 								    fmt[i].a_bw, "a_fl", fmt[i].a_fl, "w_sqnr_db",
 								    isfinite(wsq[i]) ? wsq[i] : 999.0, "a_sqnr_db",
 								    isfinite(asq[i]) ? asq[i] : 999.0));
-		json_t *o = json_pack("{s:o, s:i, s:i, s:f, s:f, s:b, s:I}", "layers", ls, "input_bw", in_bw, "input_fl",
-				      in_fl, "accuracy_float", r->f.accuracy, "accuracy_fixed", r->q.accuracy, "static",
-				      a->stat, "images", (json_int_t)r->q.n);
-		if (r->unseen_n) {
+		json_t *o = json_pack("{s:o, s:i, s:i, s:b}", "layers", ls, "input_bw", in_bw, "input_fl", in_fl, "static",
+				      a->stat);
+		if (r && r->f.head != DCC_OP_MSE) {
+			json_object_set_new(o, "accuracy_float", json_real(r->f.accuracy));
+			json_object_set_new(o, "accuracy_fixed", json_real(r->q.accuracy));
+		}
+		if (r) {
+			json_t *ff = json_object(), *fq = json_object();
+			cmd_figures_json(ff, &r->f), cmd_figures_json(fq, &r->q.fig);
+			json_object_set_new(o, "float", ff), json_object_set_new(o, "fixed", fq);
+			json_object_set_new(o, "images", json_integer((json_int_t)r->q.n));
+		}
+		if (r && r->unseen_n) {
 			json_object_set_new(o, "unseen_images", json_integer((json_int_t)r->unseen_n));
 			json_object_set_new(o, "unseen_accuracy_float", json_real(r->unseen_f));
 			json_object_set_new(o, "unseen_accuracy_fixed", json_real(r->unseen_q));
@@ -195,8 +216,16 @@ static void report(const fixed_args *a, const dcc_net *n, const dcc_qfmt *fmt, i
 		if (has_w(n->layers[i].op) || n->layers[i].op == DCC_OP_LSTM)
 			printf("  %-10s %6d %6d %12.1f %6d %6d %12.1f\n", n->layers[i].name, fmt[i].w_bw, fmt[i].w_fl, wsq[i],
 			       fmt[i].a_bw, fmt[i].a_fl, asq[i]);
-	printf("accuracy on %zu test images: float %.2f%%, %s fixed point (integer-only) %.2f%%\n", r->q.n,
-	       100 * r->f.accuracy, a->stat ? "static" : "dynamic", 100 * r->q.accuracy);
+	if (!r) {
+		printf("no --data: accuracy not measured (dcc compare gives the fixed model's fidelity to the float)\n");
+		return;
+	}
+	if (r->f.head == DCC_OP_MSE)
+		printf("on %zu test samples: float mse %.6g, %s fixed point (integer-only) mse %.6g\n", r->q.n, r->f.mse,
+		       a->stat ? "static" : "dynamic", r->q.fig.mse);
+	else
+		printf("accuracy on %zu test images: float %.2f%%, %s fixed point (integer-only) %.2f%%\n", r->q.n,
+		       100 * r->f.accuracy, a->stat ? "static" : "dynamic", 100 * r->q.accuracy);
 	if (a->search && r->unseen_n)
 		printf("on the %zu test images the search did not score: float %.2f%%, fixed point %.2f%%\n", r->unseen_n,
 		       100 * r->unseen_f, 100 * r->unseen_q);
@@ -214,7 +243,7 @@ int cmd_fixed(int argc, char **argv)
 		return EXIT_FAIL;
 	dcc_error e = {0};
 	dcc_net *n = NULL;
-	dcc_dataset *d = NULL;
+	dcc_dataset *d = NULL, *cd = NULL;
 	dcc_qnet *q = NULL;
 	int in_fl = 0, in_bw = 16, *wb = NULL, *ab = NULL;
 	dcc_qfmt *fmt = NULL;
@@ -232,10 +261,26 @@ int cmd_fixed(int argc, char **argv)
 	size_t L = n->nlayers;
 	wb = calloc(L, sizeof(int)), ab = calloc(L, sizeof(int)), fmt = calloc(L, sizeof(*fmt));
 	wsq = calloc(L, sizeof(double)), asq = calloc(L, sizeof(double));
-	if (!wb || !ab || !fmt || !wsq || !asq || (rc = widths(&a, n, wb, ab, &in_bw)) || (rc = EXIT_FAIL, !(d = cmd_stage_data(&a.st))))
+	if (!wb || !ab || !fmt || !wsq || !asq || (rc = widths(&a, n, wb, ab, &in_bw)))
 		goto done;
-	dcc_fixed_opts fo = {wb, ab, (int)a.bbits, in_bw, a.stat, d, (size_t)a.calib};
-	dcc_width_search ws = {a.margin, (size_t)a.simg, (int)a.st.threads, cmd_log_line, NULL};
+	rc = EXIT_FAIL;
+	/* the labelled data (--data, or the default set unless --calib FILE alone) and the calibration samples */
+	int labelled = a.st.data || !a.calib_file;
+	if (labelled && !(d = cmd_stage_data(&a.st)))
+		goto done;
+	if (a.search && !labelled) {
+		cmd_err("--search scores accuracy: give --data");
+		rc = EXIT_USAGE;
+		goto done;
+	}
+	int shape[3] = {n->in_c, n->in_h, n->in_w};
+	if (a.calib_file && dcc_inputs_load(a.calib_file, shape, a.calib_split ? a.calib_split : "train", &cd, &e)) {
+		cmd_fail(NULL, &e);
+		goto done;
+	}
+	const dcc_dataset *calib = cd ? cd : d;
+	dcc_fixed_opts fo = {wb, ab, (int)a.bbits, in_bw, a.stat, calib, &calib->train, (size_t)a.calib};
+	dcc_width_search ws = {d, a.margin, (size_t)a.simg, (int)a.st.threads, cmd_log_line, NULL};
 	if (a.search && dcc_fixed_search_widths(n, &fo, &ws, wb, ab, &in_bw, &e)) {
 		cmd_fail(in, &e);
 		goto done;
@@ -245,21 +290,28 @@ int cmd_fixed(int argc, char **argv)
 		cmd_fail(in, &e);
 		goto done;
 	}
-	if (measure(&a, n, q, d, &r))
+	if (labelled && measure(&a, n, q, d, &r))
 		goto done;
-	report(&a, n, fmt, in_bw, in_fl, wsq, asq, &r);
+	report(&a, n, fmt, in_bw, in_fl, wsq, asq, labelled ? &r : NULL);
 	/* store: the net's floats alias the model's tensors until apply */
 	if (dcc_fixed_apply(m, n, fmt, in_bw, in_fl, &e)) {
 		cmd_fail(in, &e);
 		goto done;
 	}
-	char line[512];
-	snprintf(line, sizeof(line), "fixed weights=%s acts=%s bias_bits=%ld input_bits=%d static=%d search=%d calib=%ld "
-		 "test_accuracy=%.4f", a.wspec, a.aspec, a.bbits, in_bw, a.stat, a.search, a.calib, r.q.accuracy);
-	rc = cmd_provenance(m, line, r.q.accuracy) ? EXIT_FAIL : cmd_stage_save(&a.st, m);
+	char line[1024], used[512];
+	size_t ncal = (size_t)a.calib < calib->train.n ? (size_t)a.calib : calib->train.n;
+	dcc_data_describe(calib, ncal, used, sizeof(used));
+	int k = snprintf(line, sizeof(line), "fixed weights=%s acts=%s bias_bits=%ld input_bits=%d static=%d search=%d calib_%s",
+			 a.wspec, a.aspec, a.bbits, in_bw, a.stat, a.search, used);
+	if (a.calib_file)
+		k += snprintf(line + k, sizeof(line) - (size_t)k, " calib_split=%s", a.calib_split ? a.calib_split : "train");
+	if (labelled)
+		snprintf(line + k, sizeof(line) - (size_t)k, " test_accuracy=%.4f", r.q.accuracy);
+	rc = cmd_provenance(m, line, labelled ? r.q.accuracy : NAN) ? EXIT_FAIL : cmd_stage_save(&a.st, m);
 done:
+	dcc_dataset_free(cd);
 	dcc_eval_result_free(&r.f);
-	free(r.q.logits);
+	dcc_qeval_free(&r.q);
 	free(wb), free(ab), free(fmt), free(wsq), free(asq);
 	dcc_qnet_free(q);
 	cmd_stage_free(&a.st);

@@ -88,7 +88,8 @@ static int add_net(dcc_model *all, const char *net, const char *data, const char
 	dcc_error e = {0};
 	if (cmd_load_data(data, &d))
 		return EXIT_FAIL;
-	int rc = dcc_net_graph(net, d->c, d->h, d->w, d->classes, all, &e);
+	int rc = dcc_net_graph(net, d->c, d->h, d->w, d->classes,
+			       dcc_head_for_data(d), all, &e);
 	dcc_dataset_free(d);
 	/* every parameter a tensor of the right shape: the float net binds them */
 	dcc_net *n = NULL;

@@ -138,8 +138,8 @@ int cmd_sensitivity(int argc, char **argv)
 		json_t *o = cmd_sensitivity_json(&sr, lv, nlv, sugg);
 		json_object_set_new(o, "budget_points", json_real(budget));
 		json_object_set_new(o, "suggested_spec", json_string(spec));
-		json_object_set_new(o, "images", json_integer((json_int_t)(limit && (size_t)limit < d->ntest ? (size_t)limit
-													 : d->ntest)));
+		json_object_set_new(o, "images", json_integer((json_int_t)(limit && (size_t)limit < d->test.n ? (size_t)limit
+													 : d->test.n)));
 		json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
 		putchar('\n');
 		json_decref(o);

@@ -73,6 +73,10 @@ int cmd_stage_run(cmd_stage *s, dcc_model *m, int epochs, double *acc)
 	dcc_error e = {0};
 	if (dcc_net_from_model(m, &n, &e))
 		return cmd_fail(s->in, &e);
+	if (cmd_data_fits(s->in, n, s->d, 1)) {
+		dcc_net_free(n);
+		return EXIT_FAIL;
+	}
 	int rc = 0;
 	if (epochs > 0) {
 		dcc_train_opts o;

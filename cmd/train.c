@@ -10,7 +10,7 @@
 #include "common.h"
 
 static const char usage[] =
-	"usage: dcc train (--net NAME | --init MODEL.dct) [--data DIR] [OPTIONS] -o OUT.dct\n"
+	"usage: dcc train (--net NAME | --init MODEL.dct) [--data DATA] [OPTIONS] -o OUT.dct\n"
 	"\n"
 	"Trains a network on the data set and writes it with its test accuracy.\n"
 	"NAME is lenet300, lenet5, lstm, mlp:IN-H1-...-OUT or cnn:C1,...:F1,...\n"
@@ -20,7 +20,16 @@ static const char usage[] =
 	"\n"
 	"  --net NAME            the network to build\n"
 	"  --init MODEL.dct      start from this model instead\n"
-	"  --data DIR            IDX data set (default " DCC_DEFAULT_DATA ")\n"
+	"  --data DATA           data set (formats/data.md; default " DCC_DEFAULT_DATA ")\n"
+	"  --loss L              the head: ce (softmax cross-entropy; the default for\n"
+	"                        class labels), bce (sigmoid per output; 0/1 labels or\n"
+	"                        targets in [0, 1]) or mse (the default for float targets)\n"
+	"  --normalize           inputs normalised by the training set's mean and std\n"
+	"                        (per channel, or per feature of a sequence), recorded\n"
+	"                        in the model for every later stage\n"
+	"  --mean M,... --std S,...  that normalisation, given (one value, or one per\n"
+	"                        channel or feature); default: the data file's mean\n"
+	"                        and std members, else none (--init: the model's)\n"
 	"  --epochs N            passes over the training set (default per net)\n"
 	"  --batch N             minibatch size (default 64)\n"
 	"  --lr X                initial learning rate (default per net)\n"
@@ -51,7 +60,8 @@ static const char usage[] =
 	"  -h, --help            show this help\n";
 
 typedef struct train_args {
-	const char *net, *init, *data, *out, *sched, *spspec, *bank;
+	const char *net, *init, *data, *out, *sched, *spspec, *bank, *loss, *mean, *std;
+	int normalize;
 	long epochs, batch, seed, limit, threads, prune_at, pes, warmup, qwin;
 	double lr, mom, wd;
 	int qw, qa, qe, master_fixed, force, allow_empty;
@@ -61,7 +71,7 @@ static int parse(int argc, char **argv, train_args *a)
 {
 	enum { O_NET = 256, O_INIT, O_DATA, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_WD, O_SCHED, O_SEED, O_LIMIT,
 	       O_THREADS, O_FORCE, O_PRUNEAT, O_SPARSITY, O_BANK, O_PES, O_QUANT, O_WARMUP, O_QWIN, O_MASTER,
-	       O_EMPTY };
+	       O_EMPTY, O_LOSS, O_NORM, O_MEAN, O_STD };
 	static const struct option opts[] = {
 		{"net", required_argument, NULL, O_NET}, {"init", required_argument, NULL, O_INIT},
 		{"data", required_argument, NULL, O_DATA}, {"epochs", required_argument, NULL, O_EPOCHS},
@@ -74,7 +84,9 @@ static int parse(int argc, char **argv, train_args *a)
 		{"bank", required_argument, NULL, O_BANK}, {"balance-pes", required_argument, NULL, O_PES},
 		{"quant", required_argument, NULL, O_QUANT}, {"quant-window", required_argument, NULL, O_QWIN},
 		{"master", required_argument, NULL, O_MASTER}, {"warmup", required_argument, NULL, O_WARMUP},
-		{"allow-empty", no_argument, NULL, O_EMPTY}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"allow-empty", no_argument, NULL, O_EMPTY}, {"loss", required_argument, NULL, O_LOSS},
+		{"normalize", no_argument, NULL, O_NORM}, {"mean", required_argument, NULL, O_MEAN},
+		{"std", required_argument, NULL, O_STD}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	a->prune_at = a->epochs = a->batch = a->seed = -1;
 	a->warmup = 1, a->qwin = 4, a->master_fixed = 1;
@@ -112,6 +124,14 @@ static int parse(int argc, char **argv, train_args *a)
 		case O_QWIN: bad = cmd_parse_long(usage, "--quant-window", optarg, 0, 12, &a->qwin); break;
 		case O_WARMUP: bad = cmd_parse_long(usage, "--warmup", optarg, 0, 100000, &a->warmup); break;
 		case O_EMPTY: a->allow_empty = 1; break;
+		case O_LOSS:
+			if (strcmp(optarg, "ce") && strcmp(optarg, "bce") && strcmp(optarg, "mse"))
+				bad = cmd_usage_error(usage, "--loss: '%s' is not ce, bce or mse", optarg);
+			a->loss = optarg;
+			break;
+		case O_NORM: a->normalize = 1; break;
+		case O_MEAN: a->mean = optarg; break;
+		case O_STD: a->std = optarg; break;
 		case O_PRUNEAT: bad = cmd_parse_long(usage, "--prune-at", optarg, 0, 100000, &a->prune_at); break;
 		case O_SPARSITY: a->spspec = optarg; break;
 		case O_BANK: a->bank = optarg; break;
@@ -139,6 +159,10 @@ static int parse(int argc, char **argv, train_args *a)
 		return cmd_usage_error(usage, "--weight-decay must be in [0, 1)");
 	if ((a->prune_at >= 0) != (a->spspec != NULL))
 		return cmd_usage_error(usage, "--prune-at E and --sparsity SPEC go together");
+	if (!a->mean != !a->std)
+		return cmd_usage_error(usage, "--mean and --std go together");
+	if (a->mean && a->normalize)
+		return cmd_usage_error(usage, "--normalize computes what --mean and --std give: give one");
 	if (a->bank && a->pes)
 		return cmd_usage_error(usage, "--bank and --balance-pes are different patterns: give one");
 	if ((a->bank || a->pes) && a->prune_at < 0)
@@ -171,6 +195,32 @@ static int options(const train_args *a, const dcc_net *n, dcc_train_opts *o)
 	if (a->prune_at > o->epochs)
 		return cmd_usage_error(usage, "--prune-at %ld is past the %d epochs", a->prune_at, o->epochs);
 	return 0;
+}
+
+/* Builds --net (outputs as the head needs: one for bce on 0/1 labels) or
+ * loads --init, then records --loss and the input normalisation. */
+static int model_of(const train_args *a, const dcc_dataset *d, dcc_model **m, dcc_error *e)
+{
+	int head = !a->loss ? dcc_head_for_data(d) : !strcmp(a->loss, "ce") ? DCC_OP_SOFTMAX_CE
+		   : !strcmp(a->loss, "bce") ? DCC_OP_BCE : DCC_OP_MSE, out = dcc_head_outputs(head, d);
+	int rc = a->init ? dcc_dct_read(a->init, 0, m, e)
+			 : dcc_net_create(a->net, d->c, d->h, d->w, out, head, a->seed < 0 ? 1 : (uint64_t)a->seed, m, e);
+	if (!rc && a->loss && a->init)
+		rc = dcc_graph_set_head(*m, head, e);
+	dcc_norm nm = {0};
+	if (!rc && (a->normalize || a->mean || (!a->init && d->norm.n))) {
+		if (a->normalize)
+			rc = dcc_norm_fit(d, &d->train, &nm, e);
+		else if (a->mean)
+			rc = dcc_norm_parse(a->mean, a->std, &nm, e);
+		else
+			nm = d->norm;
+		if (!rc)
+			rc = dcc_norm_set(*m, &nm, e);
+		if (!rc) /* does it fit the input? */
+			rc = dcc_norm_of(*m, d->c, d->h, d->w, &nm, e);
+	}
+	return rc;
 }
 
 /* Prunes the model to --sparsity in the pattern asked for: 0, a negative
@@ -230,15 +280,18 @@ static int train_pruned(const train_args *a, dcc_model *m, dcc_net **n, const dc
 	return rc;
 }
 
-static void provenance_line(const train_args *a, const dcc_net *n, const dcc_train_opts *o, double acc, char *line,
-			    size_t cap)
+static void provenance_line(const train_args *a, const dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o,
+			    double acc, char *line, size_t cap)
 {
+	char data[1024];
+	dcc_data_describe(d, o->limit && o->limit < d->train.n ? o->limit : d->train.n, data, sizeof(data));
 	size_t L = (size_t)snprintf(line, cap,
 				    "train net=%s epochs=%d batch=%zu lr=%g momentum=%g weight_decay=%g schedule=%s "
-				    "seed=%llu%s%s limit=%zu test_accuracy=%.4f",
+				    "seed=%llu%s%s limit=%zu test_accuracy=%.4f loss=%s %s",
 				    n->netname, o->epochs, o->batch, o->lr, o->momentum, o->weight_decay,
 				    o->schedule == DCC_LR_COSINE ? "cosine" : o->schedule == DCC_LR_STEP ? "step" : "const",
-				    (unsigned long long)o->seed, a->init ? " init=" : "", a->init ? a->init : "", o->limit, acc);
+				    (unsigned long long)o->seed, a->init ? " init=" : "", a->init ? a->init : "", o->limit, acc,
+				    dcc_op_name(n->head), data);
 	if (a->qw && L < cap)
 		L += (size_t)snprintf(line + L, cap - L, " quant=%d:%d:%d window=%ld master=%s warmup=%ld", a->qw, a->qa, a->qe,
 				      a->qwin, a->master_fixed ? "fixed32" : "float", a->warmup);
@@ -267,16 +320,17 @@ int cmd_train(int argc, char **argv)
 	rc = EXIT_FAIL;
 	if (cmd_load_data(a.data, &d))
 		return EXIT_FAIL;
-	if (a.init ? cmd_load(a.init, &m)
-		   : dcc_net_create(a.net, d->c, d->h, d->w, d->classes, a.seed < 0 ? 1 : (uint64_t)a.seed, &m, &e)) {
-		if (!a.init)
-			cmd_err("%s", e.msg);
+	if (model_of(&a, d, &m, &e)) {
+		/* a net that cannot take the data's samples: name the data */
+		cmd_fail(a.init ? a.init : e.code == DCC_E_SHAPE ? d->source : NULL, &e);
 		goto done;
 	}
 	if (dcc_net_from_model(m, &n, &e)) {
 		cmd_fail(a.init, &e);
 		goto done;
 	}
+	if (cmd_data_fits(a.init, n, d, 1))
+		goto done;
 	if ((rc = options(&a, n, &o)))
 		goto done;
 	rc = EXIT_FAIL;
@@ -295,12 +349,16 @@ int cmd_train(int argc, char **argv)
 		cmd_fail(a.init, &e);
 		goto done;
 	}
-	char line[512];
-	provenance_line(&a, n, &o, r.accuracy, line, sizeof(line));
+	char line[2048];
+	provenance_line(&a, n, d, &o, r.accuracy, line, sizeof(line));
 	if (cmd_provenance(m, line, r.accuracy))
 		goto done;
-	printf("%s: %d epochs in %.1f s (%.0f images/s); test accuracy %.2f%%, loss %.4f\n", n->netname, o.epochs, secs,
-	       secs > 0 ? (double)o.epochs * (double)(o.limit ? o.limit : d->ntrain) / secs : 0.0, 100 * r.accuracy, r.loss);
+	printf("%s: %d epochs in %.1f s (%.0f images/s); test ", n->netname, o.epochs, secs,
+	       secs > 0 ? (double)o.epochs * (double)(o.limit ? o.limit : d->train.n) / secs : 0.0);
+	if (r.head == DCC_OP_MSE)
+		printf("mse %.6g, mae %.6g\n", r.mse, r.mae);
+	else
+		printf("accuracy %.2f%%, loss %.4f\n", 100 * r.accuracy, r.loss);
 	const char *inputs[] = {a.init, NULL};
 	rc = cmd_save(a.out, m, inputs, a.force) ? EXIT_FAIL : cmd_finish(EXIT_OK);
 done:

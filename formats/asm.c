@@ -52,6 +52,14 @@ int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err)
 		k = snprintf(line, sizeof(line), ".input_shape %u %u %u\n.input_format %d %d\n.output_fl %d\n", p->in_c,
 			     p->in_h, p->in_w, p->in_bw, p->in_fl, p->out_fl);
 		dcc_buf_put(&b, line, (size_t)k);
+		if (p->head == DCC_OP_BCE || p->head == DCC_OP_MSE) {
+			k = snprintf(line, sizeof(line), ".head %s\n", dcc_op_name(p->head));
+			dcc_buf_put(&b, line, (size_t)k);
+		}
+		for (size_t c = 0; c < p->norm.n; c++) { /* %a: the doubles exactly */
+			k = snprintf(line, sizeof(line), ".input_norm %a %a\n", p->norm.mean[c], p->norm.std[c]);
+			dcc_buf_put(&b, line, (size_t)k);
+		}
 	}
 	for (size_t i = 0; i < p->n; i++) {
 		const dcc_insn *s = &p->insn[i];
@@ -193,6 +201,21 @@ static int data_line(const char *s, dline **v, size_t *n, size_t *cap)
 	return 0;
 }
 
+/* ".input_norm MEAN STD": one channel's, as C reads doubles (%a or decimal). */
+static int norm_line(const char *s, dcc_norm *nm)
+{
+	char *end;
+	double m = strtod(s, &end), sd;
+	if (end == s)
+		return 1;
+	s = end;
+	sd = strtod(s, &end);
+	if (end == s || *(end + strspn(end, " \t")))
+		return 1;
+	nm->mean[nm->n] = m, nm->std[nm->n] = sd, nm->n++;
+	return 0;
+}
+
 int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 {
 	memset(p, 0, sizeof(*p));
@@ -239,6 +262,12 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 			else if (!strcmp(op, ".input_format"))
 				bad = snums(rest, 2, &s1, &s2) || s1 < 1 || s1 > 32 || s2 < -128 || s2 > 127,
 				p->in_bw = (int)s1, p->in_fl = (int)s2;
+			else if (!strcmp(op, ".head")) {
+				char hn[16] = {0};
+				bad = sscanf(rest, "%15s", hn) != 1 || !dcc_op_is_loss(dcc_op_from_name(hn));
+				p->head = bad ? 0 : dcc_op_from_name(hn);
+			} else if (!strcmp(op, ".input_norm"))
+				bad = p->norm.n >= DCC_NORM_MAX || norm_line(rest, &p->norm);
 			else if (!strcmp(op, ".output_fl"))
 				bad = snums(rest, 1, &s1, NULL) || s1 < -128 || s1 > 127, p->out_fl = (int)s1;
 			else if (!strcmp(op, ".data"))

@@ -84,6 +84,8 @@ int dcc_idx_read_mem(const uint8_t *buf, size_t n, const char *name,
 
 /* Reads any supported file (by content) into a model. */
 int dcc_import_file(const char *path, dcc_model **out, dcc_error *err);
+/* The same, with the file's size and crc32c (for provenance). */
+int dcc_import_file_sum(const char *path, dcc_model **out, uint64_t *bytes, uint32_t *crc, dcc_error *err);
 /* ONNX (formats/onnx.md): a sequential graph of supported operators in, a
  * dcc network out (graph, tensors with PyTorch-style names); and back. */
 int dcc_onnx_read_mem(const uint8_t *buf, size_t n, dcc_model **out, dcc_error *err);
@@ -110,10 +112,22 @@ int dcc_dci_sniff(const void *buf, size_t n);
 int dcc_program_disasm(const struct dcc_program *p, char **text, dcc_error *err);
 int dcc_program_asm(const char *text, struct dcc_program *p, dcc_error *err);
 
-/* A data set directory in the MNIST layout: train-images-idx3-ubyte,
- * train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte
- * (each gzipped or not). */
-int dcc_dataset_load(const char *dir, dcc_dataset **out, dcc_error *err);
+/* A data set (formats/data.md), recognised by content: a directory in the
+ * MNIST layout (four IDX files, gzipped or not) or of .npy files named as
+ * below; an .npz, .dct or safetensors file holding x_train, y_train,
+ * x_test, y_test (x_val, y_val; or train_x..., or images and labels for
+ * one split); one .npy of inputs, or "X.npy,Y.npy" inputs and labels (one
+ * split, serving every role).  Every count, shape, label and value is
+ * checked; errors name the file. */
+int dcc_dataset_load(const char *path, dcc_dataset **out, dcc_error *err);
+/* The inputs of a run (dcc run --input, dcc emu --input): an array file
+ * (FILE:MEMBER names one of several) of one sample of shape3 or (N, ...)
+ * samples, or a data set (as dcc_dataset_load reads) whose split (NULL:
+ * test) becomes the test and train splits.  Values checked finite. */
+int dcc_inputs_load(const char *path, const int *shape3, const char *split, dcc_dataset **out, dcc_error *err);
+/* One array of a model's outputs, (N, K) or (N), any numeric dtype, as
+ * doubles (*z, the caller's); refused unless finite. */
+int dcc_outputs_load(const char *path, double **z, size_t *n, size_t *K, dcc_error *err);
 
 #ifdef __cplusplus
 }

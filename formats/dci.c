@@ -34,7 +34,7 @@ int dcc_dci_write_mem(const dcc_program *p, uint8_t **out, size_t *len, dcc_erro
 	int rc = dcc_program_check(p, err);
 	if (rc)
 		return rc;
-	size_t code = p->n * DCC_INSN_BYTES, n = HDR2 + code + p->dram_bytes;
+	size_t code = p->n * DCC_INSN_BYTES, n = HDR2 + code + p->dram_bytes + 16 * p->norm.n;
 	if (!p->dram) { /* version 1: the instructions only; the blob rebuilds the image */
 		uint8_t *v1 = calloc(1, HDR1 + code);
 		if (!v1)
@@ -60,11 +60,20 @@ int dcc_dci_write_mem(const dcc_program *p, uint8_t **out, size_t *len, dcc_erro
 				p->conv_buf_kb};
 	for (int k = 0; k < 13; k++)
 		dcc_wr32(b + 8 + 4 * k, f[k]);
+	/* byte 63: the head, 0 softmax_ce (what a file without it means), 1 bce, 2 mse */
+	uint32_t head = p->head == DCC_OP_BCE ? 1 : p->head == DCC_OP_MSE ? 2 : 0;
 	dcc_wr32(b + 60, (uint32_t)p->in_bw | (uint32_t)(uint8_t)(int8_t)p->in_fl << 8 |
-				 (uint32_t)(uint8_t)(int8_t)p->out_fl << 16);
+				 (uint32_t)(uint8_t)(int8_t)p->out_fl << 16 | head << 24);
 	dcc_wr32(b + 64, p->in_c), dcc_wr32(b + 68, p->in_h), dcc_wr32(b + 72, p->in_w);
 	put_insns(b + HDR2, p);
 	memcpy(b + HDR2 + code, p->dram, p->dram_bytes);
+	dcc_wr32(b + 76, (uint32_t)p->norm.n); /* the means, then the stds, after the image */
+	for (size_t k = 0; k < p->norm.n; k++) {
+		uint64_t mv, sv;
+		memcpy(&mv, &p->norm.mean[k], 8), memcpy(&sv, &p->norm.std[k], 8);
+		dcc_wr64(b + HDR2 + code + p->dram_bytes + 8 * k, mv);
+		dcc_wr64(b + HDR2 + code + p->dram_bytes + 8 * (p->norm.n + k), sv);
+	}
 	dcc_wr32(b + 120, dcc_crc32c(0, b + HDR2, n - HDR2));
 	dcc_wr32(b + 124, dcc_crc32c(0, b, 124));
 	*out = b;
@@ -107,14 +116,18 @@ int dcc_dci_read_mem(const uint8_t *b, size_t len, dcc_program *p, dcc_error *er
 	} else {
 		if (dcc_crc32c(0, b, 124) != dcc_rd32(b + 124))
 			return dcc_fail(err, DCC_E_CHECKSUM, "program header checksum mismatch");
-		if (len - HDR2 - code != dcc_rd32(b + 20))
-			return dcc_fail(err, DCC_E_TRUNCATED, "program: a DRAM image of %zu bytes, the header says %u",
-					len - HDR2 - code, dcc_rd32(b + 20));
-		for (size_t k = 76; k < 120; k++)
+		uint32_t nn = dcc_rd32(b + 76);
+		if (nn > DCC_NORM_MAX)
+			return dcc_fail(err, DCC_E_FORMAT, "program: %u normalisation values (at most %d)", nn, DCC_NORM_MAX);
+		if (len - HDR2 - code < 16ull * nn || len - HDR2 - code - 16ull * nn != dcc_rd32(b + 20))
+			return dcc_fail(err, DCC_E_TRUNCATED, "program: a DRAM image of %llu bytes, the header says %u",
+					(unsigned long long)(len - HDR2 - code - (len - HDR2 - code < 16ull * nn ? 0 : 16ull * nn)),
+					dcc_rd32(b + 20));
+		for (size_t k = 80; k < 120; k++)
 			if (b[k])
 				return dcc_fail(err, DCC_E_FORMAT, "program header: reserved bytes set");
-		if (b[63])
-			return dcc_fail(err, DCC_E_FORMAT, "program header: reserved bytes set");
+		if (b[63] > 2)
+			return dcc_fail(err, DCC_E_FORMAT, "program header: head %u (0 softmax_ce, 1 bce, 2 mse)", b[63]);
 		if (dcc_crc32c(0, b + HDR2, len - HDR2) != dcc_rd32(b + 120))
 			return dcc_fail(err, DCC_E_CHECKSUM, "program checksum mismatch");
 	}
@@ -131,12 +144,19 @@ int dcc_dci_read_mem(const uint8_t *b, size_t len, dcc_program *p, dcc_error *er
 	if (version == 2) {
 		uint32_t fm = dcc_rd32(b + 60);
 		p->in_bw = (int)(fm & 0xff), p->in_fl = (int8_t)(fm >> 8), p->out_fl = (int8_t)(fm >> 16);
+		p->head = b[63] == 1 ? DCC_OP_BCE : b[63] == 2 ? DCC_OP_MSE : DCC_OP_SOFTMAX_CE;
 		p->in_c = dcc_rd32(b + 64), p->in_h = dcc_rd32(b + 68), p->in_w = dcc_rd32(b + 72);
 		if (!(p->dram = malloc(p->dram_bytes ? p->dram_bytes : 1))) {
 			dcc_program_free(p);
 			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 		}
 		memcpy(p->dram, b + HDR2 + code, p->dram_bytes);
+		p->norm.n = dcc_rd32(b + 76);
+		for (size_t k = 0; k < p->norm.n; k++) {
+			uint64_t mv = dcc_rd64(b + HDR2 + code + p->dram_bytes + 8 * k),
+				 sv = dcc_rd64(b + HDR2 + code + p->dram_bytes + 8 * (p->norm.n + k));
+			memcpy(&p->norm.mean[k], &mv, 8), memcpy(&p->norm.std[k], &sv, 8);
+		}
 	}
 	int rc = dcc_program_check(p, err);
 	if (rc)

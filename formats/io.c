@@ -254,12 +254,21 @@ static char *stem(const char *path)
 
 int dcc_import_file(const char *path, dcc_model **out, dcc_error *err)
 {
+	return dcc_import_file_sum(path, out, NULL, NULL, err);
+}
+
+int dcc_import_file_sum(const char *path, dcc_model **out, uint64_t *bytes, uint32_t *crc, dcc_error *err)
+{
 	*out = NULL;
 	uint8_t *buf;
 	size_t n;
 	int rc = dcc_read_file(path, IMPORT_MAX, &buf, &n, err);
 	if (rc)
 		return rc;
+	if (bytes)
+		*bytes = n;
+	if (crc)
+		*crc = dcc_crc32c(0, buf, n);
 	int kind = dcc_sniff(buf, n);
 	if (kind == DCC_FILE_GZIP) {
 		uint8_t *raw;

@@ -202,7 +202,7 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 	for (size_t i = 0; i < net->n && !rc; i++) {
 		const dcc_node *l = &net->nodes[i];
 		snprintf(nxt, sizeof(nxt), "%s_out", l->name);
-		if (l->op == DCC_OP_SOFTMAX_CE)
+		if (dcc_op_is_loss(l->op))
 			break;
 		if (l->op == DCC_OP_FC || l->op == DCC_OP_CONV2D) {
 			const dcc_tensor *tw = dcc_model_find(sd, l->p[0].name), *tb = dcc_model_find(sd, l->p[1].name);

@@ -307,17 +307,80 @@ static inline int dcc_parts_shared(const dcc_parts *p) { return p->codebook && p
 
 /* ---- data sets -------------------------------------------------------------- */
 
-typedef struct dcc_dataset {
-	uint8_t *train_x, *train_y; /* (ntrain, h, w) pixels, (ntrain) labels */
-	uint8_t *test_x, *test_y;   /* (ntest, h, w), (ntest) */
-	size_t ntrain, ntest;
-	int c, h, w;                /* one sample's shape (c = 1 for IDX) */
-	int classes;                /* 1 + the largest label */
-} dcc_dataset;
+/* Input normalisation, part of a model (dcc.input_mean, dcc.input_std):
+ * x' = (x - mean[k]) / std[k], k the value's channel (per channel of a
+ * C x H x W input, else per feature: the last axis), n = 1 for all alike;
+ * n = 0: none.  Applied by training, evaluation, dcc run, the integer
+ * reference and the emulator's input quantisation alike. */
+#define DCC_NORM_MAX 1024
+/* The largest activation (and data set sample), in elements per sample. */
+#define DCC_MAX_ACT ((int64_t)1 << 28)
+typedef struct dcc_norm {
+	size_t n;
+	double mean[DCC_NORM_MAX], std[DCC_NORM_MAX];
+} dcc_norm;
+/* The model's (none when it has no dcc.input_mean); refused when the
+ * values are not finite, a std is not positive, or n fits neither 1, the
+ * channels nor the features of a (c, h, w) input. */
+int dcc_norm_of(const dcc_model *m, int c, int h, int w, dcc_norm *nm, dcc_error *err);
+int dcc_norm_set(dcc_model *m, const dcc_norm *nm, dcc_error *err); /* n = 0 removes it */
+/* The mean and (population) std of split s, per channel of a C x H x W
+ * input with C > 1, per feature of a sequence or vector, else one for all. */
+struct dcc_dataset;
+struct dcc_split;
+int dcc_norm_fit(const struct dcc_dataset *d, const struct dcc_split *s, dcc_norm *nm, dcc_error *err);
+/* "0.5,0.4" and "0.2,0.3": means and stds, one per channel. */
+int dcc_norm_parse(const char *mean, const char *std, dcc_norm *nm, dcc_error *err);
+/* Element e's channel in a (c, h, w) input under nm. */
+static inline size_t dcc_norm_channel(const dcc_norm *nm, size_t e, int c, int h, int w)
+{
+	return nm->n <= 1 ? 0 : c > 1 && nm->n == (size_t)c ? e / ((size_t)h * (size_t)w) % (size_t)c : e % (size_t)w;
+}
 
+/* One split of a data set: n samples of x from sample `first` (a view may
+ * start anywhere) and their labels. */
+typedef struct dcc_split {
+	const dcc_tensor *x; /* (N, sample...): u8 (read as p / 255), f16, f32, f64, i8, i16 */
+	const dcc_tensor *y; /* (N) class indices (integers), or (N) / (N, K) float targets; NULL: none */
+	size_t first, n;
+} dcc_split;
+enum { DCC_LABELS_NONE = 0, DCC_LABELS_CLASS, DCC_LABELS_TARGET };
+
+typedef struct dcc_dataset {
+	dcc_split train, val, test; /* an empty split has n = 0 */
+	int ndim;                   /* one sample's rank: 1 (F), 2 (T x F) or 3 (C x H x W) */
+	uint64_t shape[3];
+	int c, h, w;                /* as a network reads it: (C, H, W), (1, T, F), (1, 1, F) */
+	size_t sample;              /* elements per sample */
+	int labels;                 /* DCC_LABELS_* */
+	int classes;                /* class labels: 1 + the largest; targets: K */
+	dcc_norm norm;              /* what the file states (mean, std members), n = 0 if nothing */
+	char *source;               /* the path(s) read */
+	uint64_t bytes;             /* their size */
+	uint32_t crc;               /* crc32c of their bytes, in order */
+	dcc_model *store;           /* owns the tensors; NULL in a view */
+} dcc_dataset;
 #define DCC_DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
 
 void dcc_dataset_free(dcc_dataset *d);
+/* A data set of one split (test, and train alike) over a tensor of
+ * samples x (and labels y, may be NULL), which it does not own.  For
+ * dcc run --input: x of one sample (the model's input shape) or a batch. */
+int dcc_dataset_wrap(const dcc_tensor *x, const dcc_tensor *y, const int *shape3, dcc_dataset **out,
+		     dcc_error *err);
+/* Samples [i, i + n) of a split as floats, normalised by nm (may be NULL):
+ * u8 as p / 255.  out holds n x d->sample. */
+void dcc_data_x(const dcc_dataset *d, const dcc_split *s, size_t i, size_t n, const dcc_norm *nm, float *out);
+/* One sample's elements as exact doubles (u8 as p / 255), before normalisation. */
+void dcc_data_x_exact(const dcc_dataset *d, const dcc_split *s, size_t i, double *out);
+/* Sample i's class label (DCC_LABELS_CLASS). */
+int dcc_data_class(const dcc_split *s, size_t i);
+/* Sample i's targets (DCC_LABELS_TARGET): classes floats. */
+void dcc_data_targets(const dcc_dataset *d, const dcc_split *s, size_t i, float *out);
+/* The split a name gives: train, val or test (NULL if none). */
+const dcc_split *dcc_data_split(const dcc_dataset *d, const char *name);
+/* A line for provenance: "data=PATH bytes=N crc32c=0x... samples=N". */
+void dcc_data_describe(const dcc_dataset *d, size_t samples, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -79,12 +79,12 @@ void dcc_emu_stats_free(dcc_emu_stats *s);
  * words are left at p->out_addr.  stats accumulate. */
 int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc_emu_stats *st, dcc_error *err);
 
-/* Inputs to run: 8-bit pixels (p / 255, as dcc eval --fixed reads IDX) or
- * real values, in_len of them per input, quantised to the program's input
- * format on the way in. */
+/* Inputs to run: a split of a data set whose samples are in_len values,
+ * normalised by the program's dcc_norm and quantised to its input format
+ * on the way in, exactly as dcc eval --fixed does (dcc_fx_sample). */
 typedef struct dcc_emu_inputs {
-	const uint8_t *pixels;
-	const float *x;
+	const dcc_dataset *d;
+	const dcc_split *s;
 } dcc_emu_inputs;
 /* Runs the program (with its DRAM image) on n inputs over `threads`
  * threads (0 = cores): out gets n x out_len output words, tot the

@@ -88,7 +88,8 @@ typedef struct dcc_fixed_opts {
 	const int *w_bw, *a_bw;  /* per layer (entries of weightless layers ignored) */
 	int b_bw, in_bw;         /* the biases' and the input's widths */
 	int static_fmt;          /* one weight fl and one activation fl for the whole network */
-	const dcc_dataset *calib; /* the calibration images: its first ncalib training images */
+	const dcc_dataset *calib; /* the calibration samples: the first ncalib of calib_split */
+	const dcc_split *calib_split; /* NULL: calib's training split */
 	size_t ncalib;
 } dcc_fixed_opts;
 
@@ -107,6 +108,7 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt,
  * width and the calibration images).  The widths found go to w_bw, a_bw
  * (per layer) and in_bw.  log (may be NULL) gets a line per decision. */
 typedef struct dcc_width_search {
+	const dcc_dataset *score; /* labelled data whose test split scores (NULL: o->calib) */
 	double margin;   /* accuracy points */
 	size_t images;   /* test images scored on (at most half the test set) */
 	int threads;
@@ -130,8 +132,14 @@ size_t dcc_qnet_scratch(const dcc_qnet *q);
 void dcc_fx_to_f32(float *z, const int32_t *v, size_t n, int fl);
 /* n 8-bit pixels as bw-bit fixed point at fl: p / 255, exactly rounded. */
 void dcc_fx_pixels(int32_t *x, const uint8_t *px, size_t n, int bw, int fl);
-/* The input in fixed point from 8-bit pixels (p / 255, exactly rounded). */
-void dcc_qnet_input(const dcc_qnet *q, const uint8_t *px, int32_t *x);
+/* A sample in fixed point at (bw, fl), normalised by nm (may be NULL):
+ * q = sat_bw(rne((x - mean) / std x 2^fl)) from the exact value in double;
+ * 8-bit pixels without normalisation by dcc_fx_pixels (exact).  The
+ * integer reference and the emulator's host both quantise through it
+ * (qnet.c: it is not integer-only). */
+void dcc_fx_sample(const dcc_dataset *d, const dcc_split *s, size_t i, const dcc_norm *nm, int bw, int fl, int32_t *out);
+/* The network's input in fixed point: dcc_fx_sample at its input format. */
+void dcc_qnet_input(const dcc_qnet *q, const dcc_dataset *d, const dcc_split *s, size_t i, int32_t *x);
 /* Runs layers [0, upto) on x (the input in fixed point); returns a pointer
  * into scratch holding the output of layer upto-1 (q->l[upto-1].out_fl). */
 const int32_t *dcc_qnet_forward(const dcc_qnet *q, const int32_t *x, size_t upto, int32_t *scratch);
@@ -146,11 +154,47 @@ int dcc_qnet_argmax(const int32_t *y, int classes);
 typedef struct dcc_qeval {
 	size_t n, correct;
 	double accuracy, images_per_s;
+	dcc_eval_result fig; /* the head's figures, as dcc_eval's (its logits NULL) */
 	int32_t *logits;
 	int logit_fl;
 } dcc_qeval;
 int dcc_qnet_eval(const dcc_qnet *q, const dcc_dataset *d, size_t limit, int want_logits, int threads,
 		  dcc_qeval *r, dcc_error *err);
+int dcc_qnet_eval_split(const dcc_qnet *q, const dcc_dataset *d, const dcc_split *s, size_t limit, int want_logits,
+			int threads, dcc_qeval *r, dcc_error *err);
+void dcc_qeval_free(dcc_qeval *r); /* its logits and confusion matrix */
+/* The head's figures of n integer outputs (K each, at fraction length fl:
+ * an emulator's, say) against split s's labels. */
+int dcc_fx_figures(int head, const int32_t *out, size_t n, int K, int fl, const dcc_dataset *d, const dcc_split *s,
+		   dcc_eval_result *r, dcc_error *err);
+
+/* ---- every layer's output (lib/fixed/trace.c) ---- */
+
+/* For one sample at a time, each layer's output as real values in
+ * PyTorch's order (C, H, W): the float net n, or (q not NULL) its integer
+ * reference q.  The loss layer's output is the logits. */
+typedef struct dcc_trace dcc_trace;
+int dcc_trace_new(const dcc_net *n, const dcc_qnet *q, dcc_trace **out, dcc_error *err);
+void dcc_trace_run(dcc_trace *t, const dcc_dataset *d, const dcc_split *s, size_t i);
+const double *dcc_trace_layer(const dcc_trace *t, size_t layer, size_t *count);
+void dcc_trace_free(dcc_trace *t);
+
+/* Layer by layer, how far nb's outputs (integer when qb) are from na's on
+ * the first `limit` samples of s (0: all): fl[i] for na's layer i, whose
+ * counterpart in nb (the same name and output size) is match[i], else
+ * DCC_NO_MATCH.  fl and match have na->nlayers entries. */
+#define DCC_NO_MATCH ((size_t)-1)
+int dcc_compare_layers(const dcc_net *na, const dcc_qnet *qa, const dcc_net *nb, const dcc_qnet *qb,
+		       const dcc_dataset *d, const dcc_split *s, size_t limit, dcc_fidelity *fl, size_t *match,
+		       dcc_error *err);
+
+/* The network's outputs on the first `limit` samples of split s (0: all):
+ * the float net's (q NULL), else the integer reference q's real values,
+ * exact in doubles; *out (n x classes) is the caller's.  fig gets the
+ * head's figures when the split has labels (fig->labelled), n always; the
+ * caller frees it with dcc_eval_result_free. */
+int dcc_outputs(const dcc_net *n, const dcc_qnet *q, const dcc_dataset *d, const dcc_split *s, size_t limit,
+		int threads, double **out, dcc_eval_result *fig, dcc_error *err);
 
 #ifdef __cplusplus
 }

@@ -25,8 +25,12 @@ typedef enum dcc_op {
 	DCC_OP_AVGPOOL2D,  /* the mean of each k x k window, no padding */
 	DCC_OP_SIGMOID,
 	DCC_OP_TANH,
+	DCC_OP_BCE,        /* the loss: sigmoid and binary cross-entropy of each output */
+	DCC_OP_MSE,        /* the loss: mean squared error against float targets */
 	DCC_OP_COUNT
 } dcc_op;
+/* The graph's last node, the head: what training minimises and eval reports. */
+static inline int dcc_op_is_loss(int op) { return op == DCC_OP_SOFTMAX_CE || op == DCC_OP_BCE || op == DCC_OP_MSE; }
 
 const char *dcc_op_name(int op);         /* "fc", "conv2d", ... ("?" if unknown) */
 int dcc_op_from_name(const char *name);  /* DCC_OP_* or 0 */
@@ -73,6 +77,8 @@ int dcc_graph_read(const dcc_model *m, dcc_graph **out, dcc_error *err);
 void dcc_graph_free(dcc_graph *g);
 /* Frees what a node holds (its name and parameter names; owned values). */
 void dcc_node_clear(dcc_node *l);
+/* Replaces the graph's loss (its last node) by op: softmax_ce, bce or mse. */
+int dcc_graph_set_head(dcc_model *m, int op, dcc_error *err);
 /* The graph's largest activation, elements per sample (the input included). */
 size_t dcc_graph_max_act(const dcc_graph *g);
 

@@ -6,6 +6,7 @@
 #define DCC_ISA_H
 
 #include "dcc.h"
+#include "dcc_graph.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +54,8 @@ typedef struct dcc_program {
 	uint32_t in_c, in_h, in_w; /* one input's shape: in_len = c h w */
 	int in_bw, in_fl;      /* the input's fixed-point format */
 	int out_fl;            /* the outputs' fraction length */
+	dcc_norm norm;         /* the input normalisation the host applies before quantising */
+	int head;              /* the network's loss (DCC_OP_SOFTMAX_CE if 0): what its outputs mean */
 } dcc_program;
 
 void dcc_program_free(dcc_program *p);

@@ -19,7 +19,9 @@ typedef dcc_node dcc_layer;
 typedef struct dcc_net {
 	dcc_layer *layers;     /* the graph's nodes */
 	size_t nlayers;
-	int in_c, in_h, in_w, classes;
+	int in_c, in_h, in_w, classes; /* classes: the outputs */
+	int head;              /* the loss it ends in: DCC_OP_SOFTMAX_CE, _BCE or _MSE */
+	dcc_norm norm;         /* the model's input normalisation (n = 0: none) */
 	char *netname;
 	dcc_model *model;      /* not owned: the tensors the params point into */
 	dcc_graph *graph;      /* owned: layers and netname are its */
@@ -37,15 +39,21 @@ float *dcc_net_param(const dcc_net *n, const char *name);
 
 /* Creates a built-in network with freshly initialised weights:
  * "lenet300", "lenet5", "lstm", or "mlp:784-512-256-10".  Input shape and
- * classes come from the data set (c, h, w, classes). */
-int dcc_net_create(const char *spec, int c, int h, int w, int classes, uint64_t seed,
+ * outputs come from the data set (c, h, w, classes); head is its loss
+ * (DCC_OP_SOFTMAX_CE, DCC_OP_BCE, DCC_OP_MSE). */
+int dcc_net_create(const char *spec, int c, int h, int w, int classes, int head, uint64_t seed,
 		   dcc_model **out, dcc_error *err);
+/* The head a data set's labels call for: softmax_ce for classes, mse for
+ * float targets; and the outputs a head needs for them (one for bce on
+ * 0/1 labels, else the classes or the targets' width). */
+int dcc_head_for_data(const dcc_dataset *d);
+int dcc_head_outputs(int head, const dcc_dataset *d);
 /* (Re)creates every parameter tensor of the graph in m with PyTorch's
  * default initialisation, drawn from seed. */
 int dcc_net_init(dcc_model *m, uint64_t seed, dcc_error *err);
 /* Writes the graph of a built-in network into m without touching tensors
  * (dcc import --net). */
-int dcc_net_graph(const char *spec, int c, int h, int w, int classes, dcc_model *m,
+int dcc_net_graph(const char *spec, int c, int h, int w, int classes, int head, dcc_model *m,
 		  dcc_error *err);
 
 /* ---- forward, loss, backward -------------------------------------------- */
@@ -59,8 +67,8 @@ typedef struct dcc_work dcc_work;
 int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_error *err);
 void dcc_work_free(dcc_work *w);
 
-/* Forward pass of B samples x (B, in) -> returns the logits (B, classes),
- * owned by the work area. */
+/* Forward pass of B samples x (B, in), each in PyTorch's order (C, H, W)
+ * -> returns the logits (B, classes), owned by the work area. */
 const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size_t B);
 /* After dcc_net_forward on a training or DCC_WORK_KEEP work area: the input
  * of layer i (the output of layer i-1),
@@ -70,8 +78,14 @@ const float *dcc_work_act(const dcc_work *w, size_t i);
 /* Softmax cross-entropy of B logits against labels: returns the summed loss;
  * dlogits (if not NULL) gets d(sum loss / denom)/d(logits), denom being the
  * whole minibatch when B is one thread's share of it. */
-double dcc_softmax_ce(float *dlogits, const float *logits, const uint8_t *labels, size_t B,
+double dcc_softmax_ce(float *dlogits, const float *logits, const int *labels, size_t B,
 		      int classes, double denom);
+/* The loss of a head (DCC_OP_SOFTMAX_CE, _BCE, _MSE) on B samples of K
+ * outputs, PyTorch's mean-reduced definitions summed over the samples:
+ * class labels cls, or float targets tgt (B x K; NULL: from cls, a
+ * one-output bce head reading a class 0 or 1); dz as dcc_softmax_ce's. */
+double dcc_head_loss(int head, float *dz, const float *z, const int *cls, const float *tgt, size_t B, int K,
+		     double denom);
 /* Backward pass after dcc_net_forward: accumulates parameter gradients (+=)
  * from dlogits (B, classes) into the work area's gradients (training work
  * areas only). */
@@ -177,21 +191,64 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 /* ---- evaluation --------------------------------------------------------- */
 
 typedef struct dcc_eval_result {
+	int head;            /* the network's loss: what the figures below mean */
+	int labelled;        /* 0: outputs only (a split without labels) */
 	size_t n, correct;
-	double loss;         /* mean softmax cross-entropy */
-	double accuracy;     /* correct / n */
+	double loss;         /* the head's mean loss */
+	double accuracy;     /* softmax_ce: top-1; bce: at 0.5 (each output); mse: NAN */
+	double top5;         /* softmax_ce with 5 classes or more, else NAN */
+	double precision, recall; /* bce: of the outputs above 0.5 (NAN when none) */
+	double mse, mae;     /* mse: per output */
 	double images_per_s;
 	int classes;
 	uint64_t *confusion; /* classes x classes: [true][predicted] */
 	float *logits;       /* (n, classes) when asked for, else NULL */
 } dcc_eval_result;
 
-/* Evaluates on the first `limit` test images (0 = all) with `threads`
- * workers (0 = cores). */
+/* Evaluates on the first `limit` test samples (0 = all) with `threads`
+ * workers (0 = cores); dcc_eval_split on any split (one without labels
+ * gives the outputs alone). */
 int dcc_eval(const dcc_net *n, const dcc_dataset *d, size_t limit, int want_logits, int threads,
 	     dcc_eval_result *r, dcc_error *err);
+int dcc_eval_split(const dcc_net *n, const dcc_dataset *d, const dcc_split *s, size_t limit, int want_logits,
+		   int threads, dcc_eval_result *r, dcc_error *err);
+/* Does the data fit the network: its samples' shape, and (labels) its
+ * labels' kind and count for the head?  One error saying what differs. */
+int dcc_net_fits(const dcc_net *n, const dcc_dataset *d, int labels, dcc_error *err);
+
+/* A head's figures accumulated over batches of outputs (as doubles: an
+ * integer network's values are exact in them). */
+typedef struct dcc_metrics {
+	int head, K;
+	size_t n, correct, top5;
+	uint64_t *confusion; /* K x K for softmax_ce: [true][predicted] */
+	uint64_t tp, fp, fn, tn;
+	double se, ae;
+} dcc_metrics;
+int dcc_metrics_init(dcc_metrics *m, int head, int K, dcc_error *err);
+void dcc_metrics_add(dcc_metrics *m, const double *z, const int *cls, const float *tgt, size_t B);
+void dcc_metrics_merge(dcc_metrics *dst, const dcc_metrics *src);
+/* Fills r's head, n and figures (not the confusion matrix, which stays m's). */
+void dcc_metrics_finish(const dcc_metrics *m, dcc_eval_result *r);
+void dcc_metrics_free(dcc_metrics *m);
 
 void dcc_eval_result_free(dcc_eval_result *r);
+
+/* What a head's outputs decide: argmax per sample (ties to the lower
+ * class), a one-output bce head's z > 0; and its probabilities (softmax,
+ * sigmoid; mse outputs as they are).  z: n x K. */
+void dcc_head_decide(int head, const double *z, size_t n, int K, int64_t *out);
+void dcc_head_probs(int head, const double *z, size_t n, int K, float *out);
+
+/* How far outputs b are from the reference a: the decisions' agreement
+ * (classifier heads), mean and largest absolute difference, and the
+ * SQNR 10 log10(sum a^2 / sum (a - b)^2) in dB (infinite when equal). */
+typedef struct dcc_fidelity {
+	size_t n, K, agree;
+	double sum_abs, max_abs, sig, err;
+} dcc_fidelity;
+void dcc_fidelity_add(dcc_fidelity *f, int head, const double *a, const double *b, size_t n, size_t K);
+double dcc_fidelity_sqnr_db(const dcc_fidelity *f);
 
 /* A search's score function (dcc_sensitivity_opts.score and the like): the
  * test accuracy of net, whose parameters alias the model the search

@@ -38,12 +38,8 @@ static void emu_part(void *arg, int t)
 	}
 	memcpy(dram, p->dram, p->dram_bytes);
 	for (size_t i = lo; i < hi && !j->fail[t]; i++) {
-		if (j->in->pixels) {
-			dcc_fx_pixels(x, j->in->pixels + i * insz, insz, p->in_bw, p->in_fl);
-		} else {
-			for (size_t k = 0; k < insz; k++)
-				x[k] = dcc_fx_quantize(j->in->x[i * insz + k], p->in_bw, p->in_fl);
-		}
+		/* the host's part: normalised as the program says, quantised to its input format */
+		dcc_fx_sample(j->in->d, j->in->s, i, &p->norm, p->in_bw, p->in_fl, x);
 		/* in_len words at in_addr are inside DRAM: dcc_program_check */
 		memcpy(dram + p->in_addr, x, insz * sizeof(int32_t));
 		if (dcc_emu_run(p, dram, j->cfg, &j->st[t], &j->err[t])) {
@@ -97,6 +93,9 @@ int dcc_emu_batch(const dcc_program *p, const dcc_accel_cfg *cfg, const dcc_emu_
 	*host_seconds = 0;
 	if (!p->dram)
 		return dcc_fail(err, DCC_E_ARG, "a program without its DRAM image (version 1): give its blob");
+	if (in->d->sample != p->in_len || n > in->s->n)
+		return dcc_fail(err, DCC_E_SHAPE, "the program takes %u input words; the data's samples are %zu", p->in_len,
+				in->d->sample);
 	int nt = threads > 0 ? threads : dcc_default_threads();
 	if ((size_t)nt > n)
 		nt = n ? (int)n : 1;

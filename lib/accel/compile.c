@@ -221,7 +221,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 	uint32_t tables = UINT32_MAX; /* sigmoid and tanh, once, when a layer needs them */
 	for (size_t i = 0; i < net->nlayers && !rc; i++) {
 		const dcc_layer *g = &net->layers[i];
-		if (g->op == DCC_OP_FLATTEN || g->op == DCC_OP_SOFTMAX_CE)
+		if (g->op == DCC_OP_FLATTEN || dcc_op_is_loss(g->op))
 			continue;
 		if (g->op == DCC_OP_RELU) {
 			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_RELU, (uint8_t)cur, 0, (uint32_t)g->in_size,
@@ -349,6 +349,8 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		/* what runs the program without the blob */
 		p->in_c = (uint32_t)net->in_c, p->in_h = (uint32_t)net->in_h, p->in_w = (uint32_t)net->in_w;
 		p->in_bw = in_bw, p->in_fl = in_fl, p->out_fl = fl;
+		p->norm = net->norm;
+		p->head = net->head;
 	}
 done:
 	free(im.p);

@@ -8,13 +8,12 @@
 #include "../dcc_graph.h"
 #include "internal.h"
 
-/* The largest activation, in elements per sample. */
-#define DCC_MAX_ACT ((int64_t)1 << 28)
 
 static const char *const op_names[DCC_OP_COUNT] = {
 	[DCC_OP_FC] = "fc", [DCC_OP_CONV2D] = "conv2d", [DCC_OP_MAXPOOL2D] = "maxpool2d", [DCC_OP_RELU] = "relu",
 	[DCC_OP_FLATTEN] = "flatten", [DCC_OP_LSTM] = "lstm", [DCC_OP_SOFTMAX_CE] = "softmax_ce",
 	[DCC_OP_AVGPOOL2D] = "avgpool2d", [DCC_OP_SIGMOID] = "sigmoid", [DCC_OP_TANH] = "tanh",
+	[DCC_OP_BCE] = "bce", [DCC_OP_MSE] = "mse",
 };
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == DCC_OP_COUNT, "one name per operator");
 
@@ -140,6 +139,8 @@ static int infer(dcc_node *l, int is_last, dcc_error *err)
 	case DCC_OP_SIGMOID:
 	case DCC_OP_TANH:
 	case DCC_OP_SOFTMAX_CE:
+	case DCC_OP_BCE:
+	case DCC_OP_MSE:
 		break;
 	case DCC_OP_FLATTEN:
 		oc = in, oh = ow = 1;
@@ -153,7 +154,7 @@ static int infer(dcc_node *l, int is_last, dcc_error *err)
 		oc = l->hidden, oh = ow = 1;
 		break;
 	}
-	if (l->op == DCC_OP_SOFTMAX_CE && !is_last)
+	if (dcc_op_is_loss(l->op) && !is_last)
 		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': the loss must be the last layer", l->name);
 	/* every factor is at most 2^30 and positive, so the product fits */
 	if (oc > DCC_MAX_ACT || oh > DCC_MAX_ACT || ow > DCC_MAX_ACT || oc * oh * ow > DCC_MAX_ACT)
@@ -246,8 +247,8 @@ int dcc_graph_read(const dcc_model *m, dcc_graph **out, dcc_error *err)
 	    is->i[1] < 1 || is->i[2] < 1 || is->i[0] > DCC_MAX_ACT || is->i[1] > DCC_MAX_ACT || is->i[2] > DCC_MAX_ACT ||
 	    is->i[0] * is->i[1] > DCC_MAX_ACT || is->i[0] * is->i[1] * is->i[2] > DCC_MAX_ACT)
 		return dcc_fail(err, DCC_E_FORMAT, "dcc.input_shape must be [channels, height, width], 2^28 elements at most");
-	if (dcc_model_get_i64(m, "dcc.classes", &classes) || classes < 2 || classes > 65536)
-		return dcc_fail(err, DCC_E_FORMAT, "dcc.classes must be 2 or more");
+	if (dcc_model_get_i64(m, "dcc.classes", &classes) || classes < 1 || classes > 65536)
+		return dcc_fail(err, DCC_E_FORMAT, "dcc.classes (the outputs) must be 1 to 65536");
 	dcc_graph *g = calloc(1, sizeof(*g));
 	if (!g || !(g->nodes = calloc(gk->count, sizeof(dcc_node)))) {
 		free(g);
@@ -274,8 +275,10 @@ int dcc_graph_read(const dcc_model *m, dcc_graph **out, dcc_error *err)
 		rc = check_names(g, err);
 	if (!rc) {
 		const dcc_node *last = &g->nodes[g->n - 1];
-		if (last->op != DCC_OP_SOFTMAX_CE)
-			rc = dcc_fail(err, DCC_E_FORMAT, "the graph must end with the loss (softmax_ce)");
+		if (!dcc_op_is_loss(last->op))
+			rc = dcc_fail(err, DCC_E_FORMAT, "the graph must end with the loss (softmax_ce, bce or mse)");
+		else if (last->op == DCC_OP_SOFTMAX_CE && classes < 2)
+			rc = dcc_fail(err, DCC_E_SHAPE, "softmax_ce needs two classes or more (one output: bce or mse)");
 		else if (last->in_size != (size_t)classes)
 			rc = dcc_fail(err, DCC_E_SHAPE, "the network has %zu outputs but the data has %d classes",
 				      last->in_size, g->classes);
@@ -356,4 +359,33 @@ int dcc_prunable_list(const dcc_model *m, dcc_prunable **out, size_t *n, dcc_err
 int dcc_model_is_cnn(const dcc_prunable *p, size_t n)
 {
 	return n > 0 && p[0].op == DCC_OP_CONV2D;
+}
+
+int dcc_graph_set_head(dcc_model *m, int op, dcc_error *err)
+{
+	const dcc_kv *gk = dcc_model_get_kv(m, "dcc.graph");
+	if (!gk || gk->type != DCC_KV_ARR || gk->elem_type != DCC_KV_STR || !gk->count)
+		return dcc_fail(err, DCC_E_NOTFOUND, "no network graph (dcc.graph)");
+	if (!dcc_op_is_loss(op))
+		return dcc_fail(err, DCC_E_ARG, "'%s' is not a loss", dcc_op_name(op));
+	const char **lines = malloc(gk->count * sizeof(char *));
+	char last[64];
+	if (!lines)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < gk->count; i++)
+		lines[i] = gk->s[i];
+	const char *sp = strchr(gk->s[gk->count - 1], ' ');
+	int op0 = sp ? 0 : -1;
+	if (sp) {
+		char nm[32];
+		snprintf(nm, sizeof(nm), "%.*s", (int)(sp - gk->s[gk->count - 1]), gk->s[gk->count - 1]);
+		op0 = dcc_op_from_name(nm);
+	}
+	snprintf(last, sizeof(last), "%s loss", dcc_op_name(op));
+	if (dcc_op_is_loss(op0))
+		lines[gk->count - 1] = last;
+	int rc = dcc_op_is_loss(op0) ? dcc_model_set_arr_str(m, "dcc.graph", lines, gk->count, err)
+				     : dcc_fail(err, DCC_E_FORMAT, "the graph does not end with a loss");
+	free(lines);
+	return rc;
 }

@@ -3,6 +3,7 @@
  * instruction's buffers and the DRAM ranges it names -- which the program
  * reader and the assembler share, so neither accepts what the other
  * refuses. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,6 +117,14 @@ int dcc_program_check(const dcc_program *p, dcc_error *err)
 		if ((uint64_t)p->in_c * p->in_h * p->in_w != p->in_len)
 			return dcc_fail(err, DCC_E_FORMAT, "program: an input of %ux%ux%u is not %u words", p->in_c, p->in_h,
 					p->in_w, p->in_len);
+		if (p->norm.n > DCC_NORM_MAX ||
+		    (p->norm.n > 1 && !(p->in_c > 1 && p->norm.n == p->in_c) && p->norm.n != p->in_w))
+			return dcc_fail(err, DCC_E_FORMAT, "program: %zu normalisation values for a %ux%ux%u input", p->norm.n,
+					p->in_c, p->in_h, p->in_w);
+		for (size_t k = 0; k < p->norm.n; k++)
+			if (!isfinite(p->norm.mean[k]) || !isfinite(p->norm.std[k]) || !(p->norm.std[k] > 0))
+				return dcc_fail(err, DCC_E_FORMAT, "program: input normalisation %zu is not a finite mean "
+					       "and a positive std", k);
 		if (p->in_bw < 1 || p->in_bw > 32 || p->in_fl < -128 || p->in_fl > 127 || p->out_fl < -128 || p->out_fl > 127)
 			return dcc_fail(err, DCC_E_FORMAT, "program: input or output format out of range");
 	}

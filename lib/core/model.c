@@ -347,6 +347,8 @@ static int set_nums(dcc_model *m, const char *key, int type, int elem, const voi
 	if (n > SIZE_MAX / 8 - 1)
 		return nomem(err, key);
 	void *p = malloc((n ? n : 1) * 8);
+	if (p && n) /* copied before the old value goes: v may point into it */
+		memcpy(p, v, n * 8);
 	dcc_kv *kv = p ? kv_slot(m, key) : NULL;
 	if (!kv) {
 		free(p);
@@ -355,8 +357,6 @@ static int set_nums(dcc_model *m, const char *key, int type, int elem, const voi
 	kv->type = type;
 	kv->elem_type = elem;
 	kv->count = n;
-	if (n)
-		memcpy(p, v, n * 8);
 	if (elem == DCC_KV_I64)
 		kv->i = p;
 	else
@@ -386,20 +386,26 @@ static int set_strs(dcc_model *m, const char *key, int type, const char *const *
 	int rc = key_ok(key, err);
 	if (rc)
 		return rc;
-	dcc_kv *kv = kv_slot(m, key);
-	if (!kv)
+	/* copied before the old value goes: v may point into it */
+	char **c = calloc(n ? n : 1, sizeof(char *));
+	for (size_t j = 0; c && j < n; j++)
+		if (!(c[j] = dcc_strdup(v[j]))) {
+			while (j--)
+				free(c[j]);
+			free(c);
+			c = NULL;
+		}
+	dcc_kv *kv = c ? kv_slot(m, key) : NULL;
+	if (!kv) {
+		for (size_t j = 0; c && j < n; j++)
+			free(c[j]);
+		free(c);
 		return nomem(err, key);
+	}
 	kv->type = type;
 	kv->elem_type = DCC_KV_STR;
-	kv->s = calloc(n ? n : 1, sizeof(char *));
-	if (!kv->s)
-		return nomem(err, key);
-	for (size_t j = 0; j < n; j++) {
-		kv->s[j] = dcc_strdup(v[j]);
-		if (!kv->s[j])
-			return nomem(err, key);
-		kv->count = j + 1;
-	}
+	kv->s = c;
+	kv->count = n;
 	return 0;
 }
 

@@ -112,10 +112,6 @@ void dcc_fx_pixels(int32_t *x, const uint8_t *px, size_t n, int bw, int fl)
 	}
 }
 
-void dcc_qnet_input(const dcc_qnet *q, const uint8_t *px, int32_t *x)
-{
-	dcc_fx_pixels(x, px, (size_t)q->net->in_c * (size_t)q->net->in_h * (size_t)q->net->in_w, q->in_bw, q->in_fl);
-}
 
 /* The bias aligned to the accumulator's fraction length. */
 static inline int64_t bias_at(int32_t b, int b_fl, int facc)

@@ -271,78 +271,172 @@ int dcc_fixed_formats(const dcc_model *m, const dcc_net *net, dcc_qfmt **fmt, in
 	return 0;
 }
 
-/* ---- evaluation over the test set ---- */
+/* ---- the input ---- */
+
+void dcc_fx_sample(const dcc_dataset *d, const dcc_split *s, size_t i, const dcc_norm *nm, int bw, int fl, int32_t *out)
+{
+	size_t per = d->sample;
+	if (s->x->dtype == DCC_U8 && (!nm || !nm->n)) { /* exact, as dcc has always read IDX images */
+		dcc_fx_pixels(out, (const uint8_t *)s->x->data + (s->first + i) * per, per, bw, fl);
+		return;
+	}
+	for (size_t k = 0; k < per; k++) {
+		double v = dcc_tensor_get(s->x, (s->first + i) * per + k);
+		if (s->x->dtype == DCC_U8)
+			v /= 255.0;
+		if (nm && nm->n) {
+			size_t ch = dcc_norm_channel(nm, k, d->c, d->h, d->w);
+			v = (v - nm->mean[ch]) / nm->std[ch];
+		}
+		out[k] = dcc_fx_quantize(v, bw, fl);
+	}
+}
+
+void dcc_qnet_input(const dcc_qnet *q, const dcc_dataset *d, const dcc_split *s, size_t i, int32_t *x)
+{
+	dcc_fx_sample(d, s, i, &q->net->norm, q->in_bw, q->in_fl, x);
+}
+
+/* ---- evaluation over a split ---- */
 
 typedef struct qeval_ctx {
 	const dcc_qnet *q;
 	const dcc_dataset *d;
+	const dcc_split *s;
 	size_t n;
-	int nthreads;
-	size_t *correct;
+	int nthreads, fail;
+	dcc_metrics *m;
 	int32_t *logits;
-	int fail;
 } qeval_ctx;
 
 static void qeval_part(void *arg, int t)
 {
 	qeval_ctx *c = arg;
 	const dcc_qnet *q = c->q;
+	const dcc_dataset *d = c->d;
 	size_t lo = c->n * (size_t)t / (size_t)c->nthreads, hi = c->n * (size_t)(t + 1) / (size_t)c->nthreads;
-	size_t insz = (size_t)q->net->in_c * (size_t)q->net->in_h * (size_t)q->net->in_w;
+	size_t insz = d->sample, K = (size_t)q->net->classes;
+	int tg = d->labels == DCC_LABELS_TARGET, fl = q->n ? q->l[q->n - 1].out_fl : q->in_fl;
 	int32_t *x = malloc(insz * sizeof(int32_t)), *s = malloc(dcc_qnet_scratch(q) * sizeof(int32_t));
-	if (!x || !s) {
+	double *z = malloc(K * sizeof(double));
+	float *tv = malloc(K * sizeof(float));
+	if (!x || !s || !z || !tv) {
 		c->fail = 1;
-		free(x), free(s);
+		free(x), free(s), free(z), free(tv);
 		return;
 	}
-	int classes = q->net->classes;
-	size_t ok = 0;
 	for (size_t i = lo; i < hi; i++) {
-		dcc_qnet_input(q, c->d->test_x + i * insz, x);
+		dcc_qnet_input(q, d, c->s, i, x);
 		const int32_t *y = dcc_qnet_forward(q, x, q->n, s);
-		ok += dcc_qnet_argmax(y, classes) == c->d->test_y[i];
+		if (c->s->y) { /* the real values, exact in double: argmax and signs as the integers' */
+			int cls = tg ? 0 : dcc_data_class(c->s, i);
+			for (size_t k = 0; k < K; k++)
+				z[k] = ldexp((double)y[k], -fl);
+			if (tg)
+				dcc_data_targets(d, c->s, i, tv);
+			dcc_metrics_add(&c->m[t], z, &cls, tg ? tv : NULL, 1);
+		}
 		if (c->logits)
-			memcpy(c->logits + i * (size_t)classes, y, (size_t)classes * sizeof(int32_t));
+			memcpy(c->logits + i * K, y, K * sizeof(int32_t));
 	}
-	c->correct[t] = ok;
-	free(x), free(s);
+	free(x), free(s), free(z), free(tv);
+}
+
+int dcc_qnet_eval_split(const dcc_qnet *q, const dcc_dataset *d, const dcc_split *sp, size_t limit, int want_logits,
+			int threads, dcc_qeval *r, dcc_error *err)
+{
+	memset(r, 0, sizeof(*r));
+	const dcc_net *n = q->net;
+	int rc = dcc_net_fits(n, d, sp->y != NULL, err);
+	if (rc)
+		return rc;
+	size_t N = limit && limit < sp->n ? limit : sp->n;
+	int nt = threads > 0 ? threads : dcc_default_threads();
+	if ((size_t)nt > N)
+		nt = N ? (int)N : 1;
+	if (nt > 64)
+		nt = 64;
+	dcc_metrics m[64], all;
+	int inited = 0;
+	for (; inited < nt && !rc; inited++)
+		rc = dcc_metrics_init(&m[inited], n->head, n->classes, err);
+	int32_t *logits = want_logits ? malloc((N ? N : 1) * (size_t)n->classes * sizeof(int32_t)) : NULL;
+	if (!rc && want_logits && !logits)
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (!rc && (rc = dcc_metrics_init(&all, n->head, n->classes, err)) == 0) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		qeval_ctx c = {q, d, sp, N, nt, 0, m, logits};
+		dcc_parallel(nt, qeval_part, &c);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (c.fail)
+			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		for (int t = 0; t < nt; t++)
+			dcc_metrics_merge(&all, &m[t]);
+		dcc_metrics_finish(&all, &r->fig);
+		r->fig.labelled = sp->y != NULL;
+		r->fig.confusion = all.confusion;
+		all.confusion = NULL;
+		dcc_metrics_free(&all);
+		double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+		r->n = r->fig.n = N;
+		r->fig.classes = n->classes;
+		r->correct = r->fig.correct;
+		r->accuracy = r->fig.accuracy;
+		r->images_per_s = r->fig.images_per_s = secs > 0 ? (double)N / secs : 0;
+		r->fig.loss = NAN; /* the integer outputs' figures only */
+	}
+	for (int t = 0; t < inited; t++)
+		dcc_metrics_free(&m[t]);
+	if (rc) {
+		free(logits);
+		free(r->fig.confusion);
+		memset(r, 0, sizeof(*r));
+		return rc;
+	}
+	r->logits = logits;
+	r->logit_fl = q->n ? q->l[q->n - 1].out_fl : q->in_fl;
+	return 0;
 }
 
 int dcc_qnet_eval(const dcc_qnet *q, const dcc_dataset *d, size_t limit, int want_logits, int threads,
 		  dcc_qeval *r, dcc_error *err)
 {
+	return dcc_qnet_eval_split(q, d, &d->test, limit, want_logits, threads, r, err);
+}
+
+void dcc_qeval_free(dcc_qeval *r)
+{
+	free(r->logits);
+	free(r->fig.confusion);
+	r->logits = NULL;
+	r->fig.confusion = NULL;
+}
+
+int dcc_fx_figures(int head, const int32_t *out, size_t n, int K, int fl, const dcc_dataset *d, const dcc_split *s,
+		   dcc_eval_result *r, dcc_error *err)
+{
 	memset(r, 0, sizeof(*r));
-	const dcc_net *n = q->net;
-	if (n->in_c != d->c || n->in_h != d->h || n->in_w != d->w || n->classes != d->classes)
-		return dcc_fail(err, DCC_E_SHAPE, "the network takes %dx%dx%d inputs and %d classes; the data has %dx%dx%d and %d",
-				n->in_c, n->in_h, n->in_w, n->classes, d->c, d->h, d->w, d->classes);
-	size_t N = limit && limit < d->ntest ? limit : d->ntest;
-	int nt = threads > 0 ? threads : dcc_default_threads();
-	if ((size_t)nt > N)
-		nt = N ? (int)N : 1;
-	size_t *correct = calloc((size_t)nt, sizeof(size_t));
-	int32_t *logits = want_logits ? malloc((N ? N : 1) * (size_t)n->classes * sizeof(int32_t)) : NULL;
-	if (!correct || (want_logits && !logits)) {
-		free(correct), free(logits);
-		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	dcc_metrics m;
+	double *z = malloc((size_t)K * sizeof(double));
+	float *tv = malloc((size_t)K * sizeof(float));
+	int rc = z && tv ? dcc_metrics_init(&m, head ? head : DCC_OP_SOFTMAX_CE, K, err)
+			 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	int tg = d->labels == DCC_LABELS_TARGET;
+	for (size_t i = 0; !rc && i < n; i++) {
+		int cls = tg ? 0 : dcc_data_class(s, i);
+		for (int k = 0; k < K; k++)
+			z[k] = ldexp((double)out[i * (size_t)K + (size_t)k], -fl);
+		if (tg)
+			dcc_data_targets(d, s, i, tv);
+		dcc_metrics_add(&m, z, &cls, tg ? tv : NULL, 1);
 	}
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	qeval_ctx c = {q, d, N, nt, correct, logits, 0};
-	dcc_parallel(nt, qeval_part, &c);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (c.fail) {
-		free(correct), free(logits);
-		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (!rc) {
+		dcc_metrics_finish(&m, r);
+		r->labelled = 1, r->classes = K, r->confusion = m.confusion;
+		m.confusion = NULL;
+		dcc_metrics_free(&m);
 	}
-	for (int t = 0; t < nt; t++)
-		r->correct += correct[t];
-	free(correct);
-	double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-	r->n = N;
-	r->accuracy = N ? (double)r->correct / (double)N : 0;
-	r->images_per_s = secs > 0 ? (double)N / secs : 0;
-	r->logits = logits;
-	r->logit_fl = q->n ? q->l[q->n - 1].out_fl : q->in_fl;
-	return 0;
+	free(z), free(tv);
+	return rc;
 }

@@ -24,15 +24,16 @@ static size_t float_pos(const dcc_layer *g, size_t i)
 /* An lstm layer's formats: weights and biases by least error, the hidden
  * state at a_bw - 1 (|h| < 1), the gate pre-activations and the cell from
  * their largest magnitudes over the calibration images, in double. */
-static int lstm_formats(const dcc_net *net, const dcc_layer *g, const dcc_dataset *d, size_t calib, int wbw, int abw,
-			int bbw, dcc_qfmt *f, dcc_error *err)
+static int lstm_formats(const dcc_net *net, const dcc_layer *g, const dcc_dataset *d, const dcc_split *sp, size_t calib,
+			int wbw, int abw, int bbw, dcc_qfmt *f, dcc_error *err)
 {
 	int H = g->hidden, NI = g->in;
 	f->w_bw = wbw, f->a_bw = abw, f->b_bw = bbw;
 	f->w_fl = dcc_fx_best_fl(g->p[0].w, g->p[0].n, wbw, NULL);
 	f->wh_fl = dcc_fx_best_fl(g->p[1].w, g->p[1].n, wbw, NULL);
 	float *bb = malloc((g->p[2].n + g->p[3].n) * sizeof(float));
-	double *h = malloc(6 * (size_t)H * sizeof(double));
+	size_t insz0 = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w;
+	double *h = malloc((6 * (size_t)H + insz0) * sizeof(double)), *px = h ? h + 6 * (size_t)H : NULL;
 	if (!bb || !h) {
 		free(bb), free(h);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
@@ -49,15 +50,19 @@ static int lstm_formats(const dcc_net *net, const dcc_layer *g, const dcc_datase
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': fixed point covers an lstm reading the input rows only",
 				g->name);
 	}
-	for (size_t s = 0; s < calib && s < d->ntrain; s++) {
-		const uint8_t *px = d->train_x + s * insz;
+	for (size_t s = 0; s < calib && s < sp->n; s++) {
+		dcc_data_x_exact(d, sp, s, px); /* the input in double, normalised as the model says */
+		for (size_t k = 0; net->norm.n && k < insz; k++) {
+			size_t ch = dcc_norm_channel(&net->norm, k, net->in_c, net->in_h, net->in_w);
+			px[k] = (px[k] - net->norm.mean[ch]) / net->norm.std[ch];
+		}
 		for (int j = 0; j < 2 * H; j++)
 			h[j] = 0;
 		for (int t = 0; t < g->steps; t++) {
 			for (int r = 0; r < 4 * H; r++) {
 				double a = (double)g->p[2].w[r] + g->p[3].w[r];
 				for (int k = 0; k < NI; k++)
-					a += (double)g->p[0].w[(size_t)r * NI + k] * px[(size_t)t * NI + k] / 255.0;
+					a += (double)g->p[0].w[(size_t)r * NI + k] * px[(size_t)t * NI + k];
 				for (int k = 0; k < H; k++)
 					a += (double)g->p[1].w[(size_t)r * H + k] * h[k];
 				z[r] = a;
@@ -87,14 +92,18 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt,
 		     double *a_sqnr, dcc_error *err)
 {
 	const dcc_dataset *d = o->calib;
+	const dcc_split *sp = o->calib_split ? o->calib_split : &d->train;
 	size_t calib = o->ncalib;
 	const int *w_bw = o->w_bw, *a_bw = o->a_bw;
 	int b_bw = o->b_bw, in_bw = o->in_bw, static_fmt = o->static_fmt;
 	size_t L = net->nlayers, insz = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w;
-	if (calib == 0 || d->ntrain == 0)
-		return dcc_fail(err, DCC_E_ARG, "no calibration images");
-	if (calib > d->ntrain)
-		calib = d->ntrain;
+	if (calib == 0 || sp->n == 0)
+		return dcc_fail(err, DCC_E_ARG, "no calibration samples");
+	if (calib > sp->n)
+		calib = sp->n;
+	int rc0 = dcc_net_fits(net, d, 0, err);
+	if (rc0)
+		return rc0;
 	memset(fmt, 0, L * sizeof(*fmt));
 	/* every value must fit some format: finite, and within 2^(bw-1-FL_MIN) */
 	for (size_t i = 0; i < L; i++) {
@@ -116,7 +125,7 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt,
 				return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': --static does not cover lstm layers", g->name);
 			if (w_bw[i] < 1 || w_bw[i] > DCC_BW_MAX || a_bw[i] < 2 || a_bw[i] > 24 || b_bw < 1 || b_bw > DCC_BW_MAX)
 				return dcc_fail(err, DCC_E_RANGE, "layer '%s': bit widths out of range", g->name);
-			int rc = lstm_formats(net, g, d, calib, w_bw[i], a_bw[i], b_bw, &fmt[i], err);
+			int rc = lstm_formats(net, g, d, sp, calib, w_bw[i], a_bw[i], b_bw, &fmt[i], err);
 			if (rc)
 				return rc;
 			continue;
@@ -173,7 +182,7 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt,
 		free(xf);
 		return rc;
 	}
-	dcc_pixels_to_input(xf, d->train_x, calib * insz);
+	dcc_data_x(d, sp, 0, calib, &net->norm, xf);
 	dcc_net_forward(net, wk, xf, calib);
 	/* the greedy search, layer by layer; cur holds the integer input of layer i */
 	dcc_qnet *q = NULL;
@@ -209,7 +218,7 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt,
 				goto done;
 			double e = 0;
 			for (size_t s = 0; s < calib; s++) {
-				dcc_qnet_input(q, d->train_x + s * insz, cur);
+				dcc_qnet_input(q, d, sp, s, cur);
 				for (size_t i = 0; i < L; i++) {
 					const dcc_layer *g = &net->layers[i];
 					const int32_t *y = dcc_qnet_forward_from(q, cur, i, i + 1, scratch);
@@ -237,7 +246,7 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt,
 		if ((rc = dcc_qnet_build(net, fmt, in_bw, *in_fl, &q, err)))
 			goto done;
 		for (size_t s = 0; s < calib; s++)
-			dcc_qnet_input(q, d->train_x + s * insz, cur + s * maxa);
+			dcc_qnet_input(q, d, sp, s, cur + s * maxa);
 		for (size_t i = 0; i < L; i++) {
 			const dcc_layer *g = &net->layers[i];
 			if (has_w(g)) {
@@ -291,7 +300,7 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt,
 			a_sqnr[i] = NAN;
 		double *sig = calloc(L, sizeof(double)), *er = calloc(L, sizeof(double));
 		for (size_t s = 0; sig && er && s < calib; s++) {
-			dcc_qnet_input(q, d->train_x + s * insz, cur);
+			dcc_qnet_input(q, d, sp, s, cur);
 			for (size_t i = 0; i < L; i++) {
 				const dcc_layer *g = &net->layers[i];
 				const int32_t *y = dcc_qnet_forward_from(q, cur, i, i + 1, scratch);

@@ -29,7 +29,7 @@ static int score(const dcc_net *n, const dcc_fixed_opts *base, const dcc_dataset
 	if (!rc)
 		rc = dcc_qnet_eval(q, view, 0, 0, threads, &r, err);
 	*acc = r.accuracy;
-	free(r.logits);
+	dcc_qeval_free(&r);
 	dcc_qnet_free(q);
 	free(fmt);
 	return rc;
@@ -90,11 +90,11 @@ int dcc_fixed_search_widths(const dcc_net *n, const dcc_fixed_opts *o, const dcc
 			    int *in_bw, dcc_error *err)
 {
 	size_t L = n->nlayers, simg = s->images;
-	const dcc_dataset *d = o->calib;
-	if (simg > d->ntest / 2)
-		simg = d->ntest / 2;
-	dcc_dataset view = *d; /* the first simg test images; the rest judge the result */
-	view.ntest = simg;
+	const dcc_dataset *d = s->score ? s->score : o->calib;
+	if (simg > d->test.n / 2)
+		simg = d->test.n / 2;
+	dcc_dataset view = *d; /* the first simg test samples; the rest judge the result */
+	view.test.n = simg;
 	dcc_eval_result fr = {0};
 	int rc = dcc_eval(n, &view, 0, 0, s->threads, &fr, err);
 	if (rc)

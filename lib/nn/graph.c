@@ -113,6 +113,8 @@ int dcc_net_from_model(dcc_model *m, dcc_net **out, dcc_error *err)
 	n->layers = g->nodes, n->nlayers = g->n;
 	n->in_c = g->in_c, n->in_h = g->in_h, n->in_w = g->in_w, n->classes = g->classes;
 	n->netname = g->netname;
+	n->head = n->layers[n->nlayers - 1].op; /* dcc_graph_read checked: a loss */
+	rc = dcc_norm_of(m, n->in_c, n->in_h, n->in_w, &n->norm, err);
 	for (size_t i = 0; i < n->nlayers && !rc; i++)
 		for (int k = 0; k < n->layers[i].nparam && !rc; k++)
 			rc = bind(m, &n->layers[i].p[k], err);
@@ -134,7 +136,7 @@ static int add_lines(dcc_model *m, char lines[][96], size_t n)
 	return dcc_model_set_arr_str(m, "dcc.graph", p, n, NULL);
 }
 
-int dcc_net_graph(const char *spec, int c, int h, int w, int classes, dcc_model *m, dcc_error *err)
+int dcc_net_graph(const char *spec, int c, int h, int w, int classes, int head, dcc_model *m, dcc_error *err)
 {
 	char L[64][96];
 	size_t n = 0;
@@ -236,7 +238,9 @@ int dcc_net_graph(const char *spec, int c, int h, int w, int classes, dcc_model 
 		return dcc_fail(err, DCC_E_ARG, "unknown network '%s' (lenet300, lenet5, lstm, mlp:IN-H1-...-OUT, cnn:C1,...:F1,...)",
 				spec);
 	}
-	snprintf(L[n++], 96, "softmax_ce loss");
+	if (!dcc_op_is_loss(head))
+		return dcc_fail(err, DCC_E_ARG, "'%s' is not a loss", dcc_op_name(head));
+	snprintf(L[n++], 96, "%s loss", dcc_op_name(head));
 	int64_t shape[3] = {c, h, w};
 	int rc = add_lines(m, L, n);
 	if (rc || (rc = dcc_model_set_arr_i64(m, "dcc.input_shape", shape, 3, err)) ||
@@ -271,17 +275,27 @@ int dcc_net_init(dcc_model *m, uint64_t seed, dcc_error *err)
 	return rc;
 }
 
+int dcc_head_for_data(const dcc_dataset *d)
+{
+	return d->labels == DCC_LABELS_TARGET ? DCC_OP_MSE : DCC_OP_SOFTMAX_CE;
+}
+
+int dcc_head_outputs(int head, const dcc_dataset *d)
+{
+	return head == DCC_OP_BCE && d->labels == DCC_LABELS_CLASS && d->classes <= 2 ? 1 : d->classes;
+}
+
 /* PyTorch's defaults: nn.Linear and nn.Conv2d draw weights and biases from
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)); nn.LSTM everything from
  * U(-1/sqrt(hidden), 1/sqrt(hidden)). */
-int dcc_net_create(const char *spec, int c, int h, int w, int classes, uint64_t seed, dcc_model **out,
+int dcc_net_create(const char *spec, int c, int h, int w, int classes, int head, uint64_t seed, dcc_model **out,
 		   dcc_error *err)
 {
 	*out = NULL;
 	dcc_model *m = dcc_model_new();
 	if (!m)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	int rc = dcc_net_graph(spec, c, h, w, classes, m, err);
+	int rc = dcc_net_graph(spec, c, h, w, classes, head, m, err);
 	if (!rc)
 		rc = dcc_net_init(m, seed, err);
 	if (rc) {

@@ -210,7 +210,17 @@ int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_e
 
 const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size_t B)
 {
-	memcpy(w->act[0], x, sizeof(float) * B * n->layers[0].in_size);
+	const dcc_layer *l0 = &n->layers[0];
+	if (n->in_c > 1 && l0->op != DCC_OP_FC && l0->op != DCC_OP_LSTM) {
+		/* x is C, H, W (PyTorch's order); the convolution side is H, W, C */
+		size_t C = (size_t)n->in_c, HW = (size_t)n->in_h * (size_t)n->in_w;
+		for (size_t b = 0; b < B; b++)
+			for (size_t c = 0; c < C; c++)
+				for (size_t p = 0; p < HW; p++)
+					w->act[0][b * C * HW + p * C + c] = x[b * C * HW + c * HW + p];
+	} else {
+		memcpy(w->act[0], x, sizeof(float) * B * l0->in_size);
+	}
 	for (size_t i = 0; i + 1 < n->nlayers; i++) {
 		const dcc_layer *l = &n->layers[i];
 		const float *in = w->act[i];
@@ -263,27 +273,6 @@ void dcc_work_zero_grad(dcc_work *w)
 		memset(w->grad_all, 0, w->grad_n * sizeof(float));
 }
 
-double dcc_softmax_ce(float *dlogits, const float *logits, const uint8_t *labels, size_t B, int classes,
-		      double denom)
-{
-	double loss = 0;
-	for (size_t i = 0; i < B; i++) {
-		const float *z = logits + i * classes;
-		float mx = z[0];
-		for (int k = 1; k < classes; k++)
-			mx = z[k] > mx ? z[k] : mx;
-		double sum = 0;
-		for (int k = 0; k < classes; k++)
-			sum += exp((double)z[k] - mx);
-		double lse = mx + log(sum);
-		loss += lse - z[labels[i]];
-		if (dlogits)
-			for (int k = 0; k < classes; k++)
-				dlogits[i * classes + k] =
-					(float)((exp((double)z[k] - lse) - (k == labels[i] ? 1.0 : 0.0)) / denom);
-	}
-	return loss;
-}
 
 void dcc_net_backward(const dcc_net *n, dcc_work *w, const float *dlogits, size_t B)
 {

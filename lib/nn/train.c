@@ -74,8 +74,8 @@ static void apply_mask(dcc_param *p)
 
 typedef struct worker {
 	dcc_work *w;
-	float *x, *dl;
-	uint8_t *y;
+	float *x, *dl, *t; /* t: the batch's float targets */
+	int *y;            /* its class labels */
 	double loss;
 } worker;
 
@@ -107,22 +107,54 @@ static void train_step(void *arg, int t)
 	k->loss = 0;
 	if (!m)
 		return;
+	const dcc_dataset *d = c->d;
+	int K = c->n->classes, tg = d->labels == DCC_LABELS_TARGET;
 	for (size_t i = 0; i < m; i++) {
 		size_t src = c->perm[c->b0 + lo + i];
-		dcc_pixels_to_input(k->x + i * c->insz, c->d->train_x + src * c->insz, c->insz);
-		k->y[i] = c->d->train_y[src];
+		dcc_data_x(d, &d->train, src, 1, &c->n->norm, k->x + i * c->insz);
+		if (tg)
+			dcc_data_targets(d, &d->train, src, k->t + i * (size_t)K);
+		else
+			k->y[i] = dcc_data_class(&d->train, src);
 	}
 	const float *logits = dcc_net_forward(c->n, k->w, k->x, m);
-	k->loss = dcc_softmax_ce(k->dl, logits, k->y, m, c->n->classes, (double)c->bs);
+	k->loss = dcc_head_loss(c->n->head, k->dl, logits, k->y, tg ? k->t : NULL, m, K, (double)c->bs);
 	dcc_net_backward(c->n, k->w, k->dl, m);
+}
+
+int dcc_net_fits(const dcc_net *n, const dcc_dataset *d, int labels, dcc_error *err)
+{
+	if (d->c != n->in_c || d->h != n->in_h || d->w != n->in_w)
+		return dcc_fail(err, DCC_E_SHAPE, "the network takes %dx%dx%d inputs; the data's samples are %dx%dx%d",
+				n->in_c, n->in_h, n->in_w, d->c, d->h, d->w);
+	if (!labels)
+		return 0;
+	if (d->labels == DCC_LABELS_NONE)
+		return dcc_fail(err, DCC_E_FORMAT, "the data has no labels");
+	const char *head = dcc_op_name(n->head);
+	if (n->head == DCC_OP_MSE && d->labels != DCC_LABELS_TARGET)
+		return dcc_fail(err, DCC_E_FORMAT, "the network's head is mse; the data has class labels, not float targets");
+	if (n->head == DCC_OP_SOFTMAX_CE && d->labels != DCC_LABELS_CLASS)
+		return dcc_fail(err, DCC_E_FORMAT, "the network's head is softmax_ce; the data has float targets, not classes");
+	if (d->labels == DCC_LABELS_TARGET && d->classes != n->classes)
+		return dcc_fail(err, DCC_E_SHAPE, "the network (%s) has %d outputs; the data's targets are %d wide", head,
+				n->classes, d->classes);
+	if (d->labels == DCC_LABELS_CLASS && n->head == DCC_OP_BCE && !(n->classes == 1 ? d->classes <= 2 : d->classes <= n->classes))
+		return dcc_fail(err, DCC_E_SHAPE, "the network (bce) has %d output%s; the data has %d classes", n->classes,
+				n->classes == 1 ? "" : "s", d->classes);
+	if (d->labels == DCC_LABELS_CLASS && n->head == DCC_OP_SOFTMAX_CE && d->classes > n->classes)
+		return dcc_fail(err, DCC_E_SHAPE, "the network has %d classes; the data has %d", n->classes, d->classes);
+	return 0;
 }
 
 int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_error *err)
 {
 	size_t insz = n->layers[0].in_size;
-	if ((size_t)d->c * d->h * d->w != insz || d->classes > n->classes)
-		return dcc_fail(err, DCC_E_SHAPE, "the network takes %dx%dx%d inputs and %d classes; the data has %dx%dx%d and %d",
-				n->in_c, n->in_h, n->in_w, n->classes, d->c, d->h, d->w, d->classes);
+	int rc0 = dcc_net_fits(n, d, 1, err);
+	if (rc0)
+		return rc0;
+	if (!d->train.n)
+		return dcc_fail(err, DCC_E_FORMAT, "the data has no training samples");
 	if (o->batch < 1 || o->epochs < 0)
 		return dcc_fail(err, DCC_E_ARG, "batch must be >= 1 and epochs >= 0");
 	for (size_t i = 0; i < n->nlayers; i++)
@@ -136,7 +168,7 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 					return dcc_fail(err, DCC_E_FORMAT, "'%s' holds %s at %zu before training: the model's "
 							"weights are not finite", p->name, isnan(p->w[j]) ? "NaN" : "infinity", j);
 		}
-	size_t N = o->limit && o->limit < d->ntrain ? o->limit : d->ntrain, B = o->batch;
+	size_t N = o->limit && o->limit < d->train.n ? o->limit : d->train.n, B = o->batch;
 	int nt = o->threads > 0 ? o->threads : dcc_default_threads();
 	if ((size_t)nt > B)
 		nt = (int)B;
@@ -150,7 +182,8 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 		size_t share = (B + (size_t)nt - 1) / (size_t)nt;
 		rc = dcc_work_new(n, share, DCC_WORK_TRAIN, &wk[t].w, err);
 		if (!rc && (!(wk[t].x = malloc(share * insz * sizeof(float))) ||
-			    !(wk[t].dl = malloc(share * (size_t)n->classes * sizeof(float))) || !(wk[t].y = malloc(share))))
+			    !(wk[t].dl = malloc(share * (size_t)n->classes * sizeof(float))) ||
+			    !(wk[t].y = malloc(share * sizeof(int))) || !(wk[t].t = malloc(share * (size_t)n->classes * sizeof(float)))))
 			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
 	for (size_t i = 0; !rc && i < n->nlayers; i++)
@@ -357,7 +390,7 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 	free(perm);
 	for (int t = 0; t < nt; t++) {
 		dcc_work_free(wk[t].w);
-		free(wk[t].x), free(wk[t].dl), free(wk[t].y);
+		free(wk[t].x), free(wk[t].dl), free(wk[t].y), free(wk[t].t);
 	}
 	for (size_t i = 0; i < n->nlayers; i++)
 		for (int k = 0; k < n->layers[i].nparam; k++) {
@@ -380,64 +413,76 @@ void dcc_eval_result_free(dcc_eval_result *r)
 typedef struct eval_ctx {
 	const dcc_net *n;
 	const dcc_dataset *d;
+	const dcc_split *s;
 	size_t N, insz;
-	int nthreads;
+	int nthreads, labels;
 	dcc_work *w[64];
-	float *x[64];
-	uint64_t *conf[64];
+	float *x[64], *t[64];
+	int *y[64];
+	double *z[64];
+	dcc_metrics m[64];
 	double loss[64];
 	float *logits;
 	int failed;
 } eval_ctx;
 
-/* Thread t evaluates chunks t, t + nthreads, ... of 256 images. */
+/* Thread t evaluates chunks t, t + nthreads, ... of 256 samples. */
 static void eval_part(void *arg, int t)
 {
 	eval_ctx *c = arg;
+	const dcc_dataset *d = c->d;
 	size_t C = (size_t)c->n->classes, B = 256;
+	int tg = d->labels == DCC_LABELS_TARGET;
 	for (size_t b0 = (size_t)t * B; b0 < c->N; b0 += B * (size_t)c->nthreads) {
 		size_t bs = c->N - b0 < B ? c->N - b0 : B;
-		dcc_pixels_to_input(c->x[t], c->d->test_x + b0 * c->insz, bs * c->insz);
+		dcc_data_x(d, c->s, b0, bs, &c->n->norm, c->x[t]);
 		const float *z = dcc_net_forward(c->n, c->w[t], c->x[t], bs);
-		c->loss[t] += dcc_softmax_ce(NULL, z, c->d->test_y + b0, bs, c->n->classes, 1.0);
-		for (size_t i = 0; i < bs; i++) {
-			size_t best = 0;
-			for (size_t k = 1; k < C; k++)
-				if (z[i * C + k] > z[i * C + best])
-					best = k;
-			c->conf[t][c->d->test_y[b0 + i] * C + best]++;
+		if (c->labels) {
+			for (size_t i = 0; i < bs; i++)
+				if (tg)
+					dcc_data_targets(d, c->s, b0 + i, c->t[t] + i * C);
+				else
+					c->y[t][i] = dcc_data_class(c->s, b0 + i);
+			c->loss[t] += dcc_head_loss(c->n->head, NULL, z, c->y[t], tg ? c->t[t] : NULL, bs, (int)C, 1.0);
+			for (size_t k = 0; k < bs * C; k++)
+				c->z[t][k] = z[k];
+			dcc_metrics_add(&c->m[t], c->z[t], c->y[t], tg ? c->t[t] : NULL, bs);
 		}
 		if (c->logits)
 			memcpy(c->logits + b0 * C, z, bs * C * sizeof(float));
 	}
 }
 
-int dcc_eval(const dcc_net *n, const dcc_dataset *d, size_t limit, int want_logits, int threads,
-	     dcc_eval_result *r, dcc_error *err)
+int dcc_eval_split(const dcc_net *n, const dcc_dataset *d, const dcc_split *s, size_t limit, int want_logits,
+		   int threads, dcc_eval_result *r, dcc_error *err)
 {
 	memset(r, 0, sizeof(*r));
 	size_t insz = n->layers[0].in_size, C = (size_t)n->classes;
-	if ((size_t)d->c * d->h * d->w != insz || d->classes > n->classes)
-		return dcc_fail(err, DCC_E_SHAPE, "the network takes %dx%dx%d inputs and %d classes; the data has %dx%dx%d and %d",
-				n->in_c, n->in_h, n->in_w, n->classes, d->c, d->h, d->w, d->classes);
+	int labels = s->y != NULL;
+	int rc = dcc_net_fits(n, d, labels, err);
+	if (rc)
+		return rc;
 	eval_ctx *c = calloc(1, sizeof(*c));
 	if (!c)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	c->n = n, c->d = d, c->insz = insz;
-	c->N = limit && limit < d->ntest ? limit : d->ntest;
+	c->n = n, c->d = d, c->s = s, c->insz = insz, c->labels = labels;
+	c->N = limit && limit < s->n ? limit : s->n;
 	c->nthreads = threads > 0 ? threads : dcc_default_threads();
 	if (c->nthreads > 64)
 		c->nthreads = 64;
-	int rc = 0;
 	for (int t = 0; t < c->nthreads && !rc; t++) {
 		rc = dcc_work_new(n, 256, DCC_WORK_EVAL, &c->w[t], err);
-		if (!rc && (!(c->x[t] = malloc(256 * insz * sizeof(float))) || !(c->conf[t] = calloc(C * C, sizeof(uint64_t)))))
+		if (!rc && (!(c->x[t] = malloc(256 * insz * sizeof(float))) || !(c->t[t] = malloc(256 * C * sizeof(float))) ||
+			    !(c->y[t] = malloc(256 * sizeof(int))) || !(c->z[t] = malloc(256 * C * sizeof(double)))))
 			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		if (!rc)
+			rc = dcc_metrics_init(&c->m[t], n->head, (int)C, err);
 	}
-	r->confusion = rc ? NULL : calloc(C * C, sizeof(uint64_t));
-	if (!rc && want_logits && !(c->logits = malloc(c->N * C * sizeof(float))))
-		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	if (!rc && !r->confusion)
+	dcc_metrics all;
+	int have_all = !rc && !dcc_metrics_init(&all, n->head, (int)C, err);
+	if (!rc && !have_all)
+		rc = DCC_E_NOMEM;
+	if (!rc && want_logits && !(c->logits = malloc((c->N ? c->N : 1) * C * sizeof(float))))
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	if (!rc) {
 		int blas = openblas_get_num_threads();
@@ -449,29 +494,35 @@ int dcc_eval(const dcc_net *n, const dcc_dataset *d, size_t limit, int want_logi
 		double loss = 0;
 		for (int t = 0; t < c->nthreads; t++) {
 			loss += c->loss[t];
-			for (size_t i = 0; i < C * C; i++)
-				r->confusion[i] += c->conf[t][i];
+			dcc_metrics_merge(&all, &c->m[t]);
 		}
-		for (size_t i = 0; i < C; i++)
-			r->correct += r->confusion[i * C + i];
+		dcc_metrics_finish(&all, r);
 		r->n = c->N;
 		r->classes = n->classes;
-		r->loss = c->N ? loss / (double)c->N : 0;
-		r->accuracy = c->N ? (double)r->correct / (double)c->N : 0;
+		r->labelled = labels;
+		r->confusion = all.confusion;
+		all.confusion = NULL;
+		r->loss = c->N && labels ? loss / (double)c->N : NAN;
 		r->images_per_s = el > 0 ? (double)c->N / el : 0;
 		r->logits = c->logits;
 		c->logits = NULL;
 	}
+	if (have_all)
+		dcc_metrics_free(&all);
 	for (int t = 0; t < c->nthreads; t++) {
 		dcc_work_free(c->w[t]);
-		free(c->x[t]);
-		free(c->conf[t]);
+		free(c->x[t]), free(c->t[t]), free(c->y[t]), free(c->z[t]);
+		dcc_metrics_free(&c->m[t]);
 	}
 	free(c->logits);
 	free(c);
-	if (rc)
-		dcc_eval_result_free(r);
 	return rc;
+}
+
+int dcc_eval(const dcc_net *n, const dcc_dataset *d, size_t limit, int want_logits, int threads,
+	     dcc_eval_result *r, dcc_error *err)
+{
+	return dcc_eval_split(n, d, &d->test, limit, want_logits, threads, r, err);
 }
 
 int dcc_score_accuracy(void *ctx, double *acc, dcc_error *err)

@@ -110,13 +110,13 @@ expect_status 1 "unknown net"
 expect_err "dcc train: unknown network 'nosuch' (lenet300, lenet5, lstm, mlp:IN-H1-...-OUT, cnn:C1,...:F1,...)" "unknown net"
 run $DCC train --net lenet5 --data d8 -o x.dct
 expect_status 1 "lenet5 on 8x8"
-expect_err "dcc train: lenet5 cannot fit 8x8 images (it needs at least 16x16)" "lenet5 on 8x8"
+expect_err "dcc train: d8: lenet5 cannot fit 8x8 images (it needs at least 16x16)" "lenet5 on 8x8"
 run $DCC train --net mlp:60-10-4 --data d8 -o x.dct
 expect_status 1 "mlp input"
-expect_err "dcc train: network 'mlp:60-10-4' takes 60 inputs but the data has 1x8x8 = 64" "mlp input"
+expect_err "dcc train: d8: network 'mlp:60-10-4' takes 60 inputs but the data has 1x8x8 = 64" "mlp input"
 run $DCC train --net lenet300 --data nodir -o x.dct
 expect_status 1 "no data"
-expect_err "dcc train: nodir/train-images-idx3-ubyte: no such file (nor .gz)" "no data"
+expect_err "dcc train: nodir: No such file or directory" "no data"
 run $DCC train --net lenet300 --data d8 --lr -1 -o x.dct
 expect_status 2 "bad lr"; expect_err_has "--lr must be in (0, 100)" "bad lr"
 run $DCC train --data d8 -o x.dct
@@ -135,7 +135,7 @@ import struct; b = open('d8/t10k-labels-idx1-ubyte','rb').read()
 open('bad/t10k-labels-idx1-ubyte','wb').write(b[:4] + struct.pack('>I', 150) + b[8:158])"
 run $DCC eval --data bad m.dct
 expect_status 1 "mismatched labels"
-expect_err "dcc eval: bad/t10k-images-idx3-ubyte holds 200 images but bad/t10k-labels-idx1-ubyte 150 labels" "mismatched labels"
+expect_err "dcc eval: bad: the test set has 200 samples but 150 labels" "mismatched labels"
 
 $PY -c "import numpy as np; np.save('w.npy', np.zeros((3, 4), np.float32))"
 $DCC import w.npy -o bare.dct

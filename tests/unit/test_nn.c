@@ -71,7 +71,7 @@ static dcc_model *make_model(const char *const *lines, size_t n, int c, int h, i
 	return m;
 }
 
-static double loss_of(dcc_net *n, dcc_work *w, const float *x, const uint8_t *y, size_t B)
+static double loss_of(dcc_net *n, dcc_work *w, const float *x, const int *y, size_t B)
 {
 	const float *z = dcc_net_forward(n, w, x, B);
 	return dcc_softmax_ce(NULL, z, y, B, n->classes, 1.0) / (double)B;
@@ -94,7 +94,7 @@ static void gradcheck(const char *what, const char *const *lines, size_t nl, int
 	}
 	size_t B = 4, in = n->layers[0].in_size;
 	float *x = malloc(B * in * sizeof(float)), dl[64];
-	uint8_t y[4] = {0, 2, 1, 2};
+	int y[4] = {0, 2, 1, 2};
 	fill(x, B * in);
 	dcc_work *wk;
 	dcc_work_new(n, B, DCC_WORK_TRAIN, &wk, &e);
@@ -150,11 +150,21 @@ static void test_gradients(void)
 static dcc_dataset *synth(size_t n)
 {
 	dcc_dataset *d = calloc(1, sizeof(*d));
-	d->c = 1, d->h = 3, d->w = 4, d->classes = 3;
-	d->ntrain = d->ntest = n;
-	d->train_x = malloc(n * 12), d->train_y = malloc(n), d->test_x = malloc(n * 12), d->test_y = malloc(n);
+	d->c = 1, d->h = 3, d->w = 4, d->classes = 3, d->sample = 12, d->labels = DCC_LABELS_CLASS;
+	d->ndim = 2, d->shape[0] = 3, d->shape[1] = 4;
+	d->store = dcc_model_new();
+	uint64_t xs[3] = {n, 3, 4}, ys[1] = {n};
+	dcc_tensor *t;
+	dcc_model_add_zeros(d->store, "x_train", DCC_U8, 0, 0, 3, xs, &t, NULL);
+	dcc_model_add_zeros(d->store, "y_train", DCC_U8, 0, 0, 1, ys, &t, NULL);
+	dcc_model_add_zeros(d->store, "x_test", DCC_U8, 0, 0, 3, xs, &t, NULL);
+	dcc_model_add_zeros(d->store, "y_test", DCC_U8, 0, 0, 1, ys, &t, NULL);
+	d->train = (dcc_split){dcc_model_find(d->store, "x_train"), dcc_model_find(d->store, "y_train"), 0, n};
+	d->test = (dcc_split){dcc_model_find(d->store, "x_test"), dcc_model_find(d->store, "y_test"), 0, n};
+	uint8_t *train_x = d->train.x->data, *test_x = d->test.x->data, *train_y = d->train.y->data,
+		*test_y = d->test.y->data;
 	for (size_t i = 0; i < 2 * n; i++) {
-		uint8_t *x = (i < n ? d->train_x : d->test_x) + (i % n) * 12;
+		uint8_t *x = (i < n ? train_x : test_x) + (i % n) * 12;
 		int sum[3] = {0, 0, 0};
 		for (int k = 0; k < 12; k++) {
 			x[k] = (uint8_t)(check_rng(&seed) % 256);
@@ -162,7 +172,7 @@ static dcc_dataset *synth(size_t n)
 		}
 		int best = sum[1] > sum[0] ? 1 : 0;
 		best = sum[2] > sum[best] ? 2 : best;
-		(i < n ? d->train_y : d->test_y)[i % n] = (uint8_t)best;
+		(i < n ? train_y : test_y)[i % n] = (uint8_t)best;
 	}
 	return d;
 }
@@ -241,9 +251,9 @@ static void test_graph_errors(void)
 	CHECK_ERR(dcc_net_from_model(m, &n, &e), e, DCC_E_SHAPE, "a 5x5 kernel does not fit a 3x4 input");
 	dcc_model_free(m);
 	dcc_model *x;
-	CHECK_ERR(dcc_net_create("lenet5", 1, 8, 8, 10, 1, &x, &e), e, DCC_E_SHAPE, "lenet5 cannot fit 8x8");
-	CHECK_ERR(dcc_net_create("mlp:60-10", 1, 8, 8, 10, 1, &x, &e), e, DCC_E_SHAPE, "takes 60 inputs");
-	CHECK(dcc_net_create("lenet300", 1, 8, 8, 10, 1, &x, &e) == 0 && dcc_model_find(x, "fc1.weight")->shape[1] == 64);
+	CHECK_ERR(dcc_net_create("lenet5", 1, 8, 8, 10, DCC_OP_SOFTMAX_CE, 1, &x, &e), e, DCC_E_SHAPE, "lenet5 cannot fit 8x8");
+	CHECK_ERR(dcc_net_create("mlp:60-10", 1, 8, 8, 10, DCC_OP_SOFTMAX_CE, 1, &x, &e), e, DCC_E_SHAPE, "takes 60 inputs");
+	CHECK(dcc_net_create("lenet300", 1, 8, 8, 10, DCC_OP_SOFTMAX_CE, 1, &x, &e) == 0 && dcc_model_find(x, "fc1.weight")->shape[1] == 64);
 	dcc_model_free(x);
 }
 
