@@ -36,7 +36,8 @@ endif
 LIB_SRC  := $(wildcard lib/core/*.c lib/nn/*.c lib/prune/*.c lib/share/*.c lib/fixed/*.c lib/encode/*.c lib/accel/*.c lib/svd/*.c lib/plot/*.c) $(wildcard formats/*.c)
 CMD_SRC  := $(wildcard cmd/*.c)
 GEN      := $(BUILD)/gen
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN)/onnx.pb-c.o
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(GEN)/onnx.pb-c.o $(GEN)/energy_tables.o
+ENERGY_TABLES := $(wildcard formats/energy/*.energy)
 CPPFLAGS += -I$(GEN)
 CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -70,6 +71,14 @@ $(GEN)/onnx.pb-c.o: $(GEN)/onnx.pb-c.c
 	$(Q)$(CC) $(CPPFLAGS) -std=c11 -w $(CFLAGS) $(SANFLAGS) -c -o $@ $<
 
 $(filter $(BUILD)/formats/onnx%,$(LIB_OBJ)): $(GEN)/onnx.pb-c.h
+
+# the energy tables dcc ships, built in (formats/energy.md)
+$(GEN)/energy_tables.c: $(ENERGY_TABLES) tools/embed_energy.sh
+	@mkdir -p $(GEN)
+	$(Q)sh tools/embed_energy.sh $(ENERGY_TABLES) >$@.tmp && mv $@.tmp $@
+$(GEN)/energy_tables.o: $(GEN)/energy_tables.c
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(DCC_CFLAGS) $(CFLAGS) $(SANFLAGS) -c -o $@ $<
 
 $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)

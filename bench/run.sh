@@ -162,6 +162,15 @@ import time, numpy as np; w = np.random.default_rng(0).standard_normal((4096, 25
 t = time.perf_counter(); [w @ x for _ in range(5)]; print('%.4f' % ((time.perf_counter() - t) / 5))")
 	printf '  %-52s %8.3f s (%.0f M simulated MACs/s; whole command %s s)\n' "dcc emu --synthetic VGG-6 4096x25088, 4%, dense input" "$2" "$(echo "$1 / $2 / 1000000" | bc -l)" "$d"
 	printf '  %-52s %8s s (dense %d MACs)\n' "peer: numpy (OpenBLAS) dense sgemv of the same layer" "$tg" $((4096 * 25088))
+	t0=$(now); $DCC emu --synthetic 4096x25088 --weight-density 0.04 --act-density 1.0 --energy eie-pe --json >vgg6e.json; t1=$(now)
+	printf '  %-52s %8.3f s (whole command %s s)\n' "the same with --energy eie-pe (energy from the counts)" \
+		"$($PY -c "import json; print(json.load(open('vgg6e.json'))['host_seconds'])")" "$(secs "$t0" "$t1")"
+fi
+
+if want energy; then
+	echo
+	echo "== energy: EIE's Table II (power of 64 PEs, breakdown by module) beside the emulator's, SRAM width"
+	/usr/bin/python3 "$top/examples/eie-bench/energy.py" "$DCC" | sed 's/^/  /'
 fi
 
 if want svd; then

@@ -131,6 +131,15 @@ enum { CMD_FIXED_NEVER = 0, CMD_FIXED_ALWAYS, CMD_FIXED_IF_ANY };
 int cmd_runnable_open(const char *path, int fixed, cmd_runnable *r);
 void cmd_runnable_free(cmd_runnable *r);
 
+/* An emulator run's energy figures (cmd/energy.c): JSON (area: with the
+ * areas by module) and its text. */
+struct dcc_energy_table;
+struct dcc_energy;
+struct dcc_accel_cfg;
+struct json_t *cmd_energy_json(const struct dcc_energy_table *t, const struct dcc_energy *e, double runs,
+			       const struct dcc_accel_cfg *c, int area);
+void cmd_energy_print(struct json_t *o);
+
 /* Human-readable byte counts: "1.07 MB". */
 const char *cmd_bytes(double n, char *buf, size_t cap);
 

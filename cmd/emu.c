@@ -59,6 +59,9 @@ static const char usage[] =
 	"                        gradient, dense and sparse\n"
 	"  --batch B             --train-step's images (default 64)\n"
 	"  --threads N           worker threads over the inputs (default: all cores)\n"
+	"  --energy TABLE        energy, power and area from an energy table: 45nm\n"
+	"                        (Horowitz's figures, EIE's table I), eie-pe (EIE's\n"
+	"                        table II per PE) or a file (formats/energy.md)\n"
 	"  --json                print JSON\n"
 	"  -h, --help            show this help\n";
 
@@ -68,13 +71,16 @@ typedef struct emu_opts {
 	const char *blob, *prog; /* the files of a run */
 	long conv_pes, convolvers, conv_k, conv_buf, limit, pes, seed, threads, batch;
 	double wd, ad;
+	const dcc_energy_table *et; /* --energy: NULL for none */
+	dcc_energy_table et_store;
 	int json, sweep_kind, nlist;
 	long list[64];
 	dcc_accel_cfg cfg;
 } emu_opts;
 
 /* Per-layer figures, averaged per run. */
-static json_t *layer_json(const dcc_layer_stats *l, uint64_t runs, const dcc_accel_cfg *c, double *us)
+static json_t *layer_json(const dcc_layer_stats *l, uint64_t runs, const dcc_accel_cfg *c, const dcc_energy_table *et,
+			  double *us)
 {
 	dcc_layer_figures f;
 	dcc_layer_figures_of(l, runs, c, &f);
@@ -91,6 +97,15 @@ static json_t *layer_json(const dcc_layer_stats *l, uint64_t runs, const dcc_acc
 	json_object_set_new(o, "engine", json_string(l->mults ? "convolver" : "pe-array"));
 	json_object_set_new(o, "dram_bytes", json_real(f.dram_bytes));
 	json_object_set_new(o, "dram_cycles", json_real(f.dram_cycles));
+	json_t *evj = json_object();
+	for (int k = 0; k < DCC_EV_N; k++)
+		json_object_set_new(evj, dcc_event_name(k), json_real((double)l->ev[k] / (double)(runs ? runs : 1)));
+	json_object_set_new(o, "events", evj);
+	if (et) {
+		dcc_energy en = {0};
+		dcc_energy_add(et, l, c, &en);
+		json_object_set_new(o, "energy", cmd_energy_json(et, &en, (double)runs, c, 0));
+	}
 	if (l->mults) {
 		json_object_set_new(o, "tile", json_pack("[i, i]", (int)l->tile_r, (int)l->tile_c));
 		json_object_set_new(o, "multipliers", json_integer(l->mults));
@@ -142,8 +157,10 @@ static void sweep_set(dcc_accel_cfg *c, int kind, long v)
 		c->fifo = (int)v;
 	else if (kind == 2)
 		c->convolvers = (int)v;
-	else
+	else if (kind == 3)
 		c->conv_pes = (int)v;
+	else
+		c->sram_bits = (int)v;
 }
 
 /* The machine of a run: the options over the program's own settings. */
@@ -248,17 +265,29 @@ static json_t *run_point(const dcc_program *run, const dcc_accel_cfg *cfg, const
 	}
 	json_t *ls = json_array();
 	double total_us = 0, macs = 0;
+	dcc_energy en = {0};
 	for (size_t i = 0; i < tot.nlayers; i++) {
 		double us;
-		json_array_append_new(ls, layer_json(&tot.l[i], tot.runs, cfg, &us));
+		json_array_append_new(ls, layer_json(&tot.l[i], tot.runs, cfg, o->et, &us));
 		total_us += us;
 		macs += (double)tot.l[i].macs;
+		if (o->et)
+			dcc_energy_add(o->et, &tot.l[i], cfg, &en);
 	}
+	if (o->et) { /* the load and store instructions' DRAM traffic */
+		en.ev_pj[DCC_EV_DRAM_BYTE] += (double)tot.io_bytes * dcc_event_pj(o->et, DCC_EV_DRAM_BYTE, cfg);
+		en.mod_pj[o->et->module[DCC_EV_DRAM_BYTE]] += (double)tot.io_bytes * dcc_event_pj(o->et, DCC_EV_DRAM_BYTE, cfg);
+		en.total_pj += (double)tot.io_bytes * dcc_event_pj(o->et, DCC_EV_DRAM_BYTE, cfg);
+	}
+	uint64_t runs = tot.runs;
 	dcc_emu_stats_free(&tot);
 	json_t *r = json_pack("{s:o, s:f, s:I, s:i, s:i, s:f, s:f}", "layers", ls, "latency_us", total_us, "inputs",
 			      (json_int_t)in->n, "pes", cfg->pes, "fifo", cfg->fifo, "host_seconds", host,
 			      "simulated_macs_per_s", host > 0 ? macs / host : 0.0);
 	json_object_set_new(r, "convolvers", json_integer(cfg->convolvers));
+	json_object_set_new(r, "sram_bits", json_integer(cfg->sram_bits));
+	if (o->et)
+		json_object_set_new(r, "energy", cmd_energy_json(o->et, &en, (double)runs, cfg, 1));
 	if (cfg->convolvers)
 		json_object_set_new(r, "conv_pes", json_integer(cfg->conv_pes)),
 			json_object_set_new(r, "conv_k", json_integer(cfg->conv_k));
@@ -300,7 +329,7 @@ static void print_sweep(json_t *rows)
 static void print_run(const emu_opts *o, json_t *res, const dcc_accel_cfg *cfg)
 {
 	if (o->json) {
-		json_dumpf(res, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
+		json_dumpf(res, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
 		putchar('\n');
 		return;
 	}
@@ -310,6 +339,7 @@ static void print_run(const emu_opts *o, json_t *res, const dcc_accel_cfg *cfg)
 	char fig[256];
 	printf("%s\n", cmd_figures_text(res, fig, sizeof(fig)));
 	print_layers(json_object_get(res, "layers"));
+	cmd_energy_print(json_object_get(res, "energy"));
 	printf("  (per input, averaged; host: %.2f s, %.0f million simulated MACs/s)\n",
 	       json_real_value(json_object_get(res, "host_seconds")),
 	       json_real_value(json_object_get(res, "simulated_macs_per_s")) / 1e6);
@@ -400,7 +430,7 @@ static int emu_run(emu_opts *o)
 		}
 	}
 	if (o->sweep && o->json) {
-		json_dumpf(rows, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+		json_dumpf(rows, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
 		putchar('\n');
 	} else if (o->sweep) {
 		print_sweep(rows);
@@ -442,7 +472,7 @@ static int emu_synthetic_conv(emu_opts *o)
 			return cmd_fail(NULL, &e);
 		}
 		double us;
-		json_t *r = layer_json(&st, 1, &cfg, &us);
+		json_t *r = layer_json(&st, 1, &cfg, o->et, &us);
 		json_object_set_new(r, "conv_pes", json_integer(cfg.conv_pes));
 		json_object_set_new(r, "convolvers", json_integer(cfg.convolvers));
 		json_object_set_new(r, "conv_k", json_integer(cfg.conv_k));
@@ -451,7 +481,7 @@ static int emu_synthetic_conv(emu_opts *o)
 		json_array_append_new(rowsj, r);
 	}
 	if (o->json) {
-		json_dumpf(o->sweep ? rowsj : json_array_get(rowsj, 0), stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+		json_dumpf(o->sweep ? rowsj : json_array_get(rowsj, 0), stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
 		putchar('\n');
 	} else {
 		if (!o->sweep)
@@ -461,6 +491,8 @@ static int emu_synthetic_conv(emu_opts *o)
 			       cfg.conv_pes * cfg.convolvers * cfg.conv_k * cfg.conv_k, cfg.freq_mhz, cfg.dram_gbps,
 			       cfg.conv_buf_kb);
 		print_layers(rowsj);
+		if (!o->sweep)
+			cmd_energy_print(json_object_get(json_array_get(rowsj, 0), "energy"));
 	}
 	json_decref(rowsj);
 	return cmd_finish(EXIT_OK);
@@ -492,7 +524,7 @@ static int emu_synthetic(emu_opts *o)
 			return cmd_fail(NULL, &e);
 		}
 		double us;
-		json_t *r = layer_json(&st, 1, &cfg, &us);
+		json_t *r = layer_json(&st, 1, &cfg, o->et, &us);
 		json_object_set_new(r, "pes", json_integer(cfg.pes));
 		json_object_set_new(r, "fifo", json_integer(cfg.fifo));
 		json_object_set_new(r, "host_seconds", json_real(st.host_seconds));
@@ -502,7 +534,7 @@ static int emu_synthetic(emu_opts *o)
 		json_array_append_new(rowsj, r);
 	}
 	if (o->json) {
-		json_dumpf(o->sweep ? rowsj : json_array_get(rowsj, 0), stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+		json_dumpf(o->sweep ? rowsj : json_array_get(rowsj, 0), stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
 		putchar('\n');
 	} else if (o->sweep) {
 		printf("  %6s %6s %10s %9s %8s %8s\n", "pes", "fifo", "cycles", "us", "util", "balance");
@@ -515,6 +547,7 @@ static int emu_synthetic(emu_opts *o)
 		       100 * json_real_value(json_object_get(r, "load_balance")));
 	} else {
 		print_layers(rowsj);
+		cmd_energy_print(json_object_get(json_array_get(rowsj, 0), "energy"));
 	}
 	json_decref(rowsj);
 	return cmd_finish(EXIT_OK);
@@ -558,7 +591,7 @@ static void print_step(const emu_opts *o, const dcc_step_cost *v, size_t nv, siz
 		json_t *r = json_pack("{s:s, s:I, s:i, s:o, s:f, s:f, s:f}", "model", o->trainstep, "batch", (json_int_t)B,
 				      "pes", (int)P, "stages", layers, "dense_cycles", tot_dense, "sparse_cycles", tot_sparse,
 				      "speedup", tot_sparse > 0 ? tot_dense / tot_sparse : 0.0);
-		json_dumpf(r, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(8));
+		json_dumpf(r, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
 		putchar('\n');
 		json_decref(r);
 	} else {
@@ -622,7 +655,7 @@ static int parse(int argc, char **argv, emu_opts *o)
 {
 	enum { O_INPUT = 256, O_DATA, O_COUNT, O_LOGITS, O_PES, O_FIFO, O_SRAM, O_SRAMKB, O_FREQ, O_DRAM, O_SWEEP,
 	       O_SYN, O_WD, O_AD, O_SEED, O_THREADS, O_JSON, O_TRAINSTEP, O_BATCH, O_CPES, O_CONV, O_CK, O_CBUF, O_SYNC,
-	       O_SPLIT };
+	       O_SPLIT, O_ENERGY };
 	static const struct option opts[] = {
 		{"input", required_argument, NULL, O_INPUT}, {"data", required_argument, NULL, O_DATA},
 		{"limit", required_argument, NULL, O_COUNT}, {"count", required_argument, NULL, O_COUNT},
@@ -638,7 +671,7 @@ static int parse(int argc, char **argv, emu_opts *o)
 		{"conv-pes", required_argument, NULL, O_CPES}, {"convolvers", required_argument, NULL, O_CONV},
 		{"conv-k", required_argument, NULL, O_CK}, {"conv-buf-kb", required_argument, NULL, O_CBUF},
 		{"synthetic-conv", required_argument, NULL, O_SYNC}, {"split", required_argument, NULL, O_SPLIT},
-		{NULL, 0, NULL, 0},
+		{"energy", required_argument, NULL, O_ENERGY}, {NULL, 0, NULL, 0},
 	};
 	long fifo = 8, sram = 64;
 	double freq = 800, dram_gbps = 10, sram_kb = 128;
@@ -650,6 +683,13 @@ static int parse(int argc, char **argv, emu_opts *o)
 		switch (c) {
 		case O_INPUT: o->input = optarg; break;
 		case O_SPLIT: o->split = optarg; break;
+		case O_ENERGY: {
+			dcc_error e = {0};
+			if (dcc_energy_load(optarg, &o->et_store, &e))
+				return cmd_fail(NULL, &e);
+			o->et = &o->et_store;
+			break;
+		}
 		case O_DATA: o->data = optarg; break;
 		case O_COUNT: bad = cmd_parse_long(usage, "--limit", optarg, 1, 0x7fffffffL, &o->limit); break;
 		case O_LOGITS: o->logits = optarg; break;
@@ -695,12 +735,13 @@ static int parse(int argc, char **argv, emu_opts *o)
 		o->cfg.conv_buf_kb = (int)o->conv_buf;
 	o->sweep_kind = -1;
 	if (o->sweep) {
-		static const char *const kinds[] = {"pes=", "fifo=", "convolvers=", "conv-pes="};
-		for (int k = 0; k < 4 && o->sweep_kind < 0; k++)
+		static const char *const kinds[] = {"pes=", "fifo=", "convolvers=", "conv-pes=", "sram-bits="};
+		for (int k = 0; k < 5 && o->sweep_kind < 0; k++)
 			if (!strncmp(o->sweep, kinds[k], strlen(kinds[k])))
 				o->sweep_kind = k;
 		if (o->sweep_kind < 0)
-			return cmd_usage_error(usage, "--sweep: 'pes=L', 'fifo=L', 'convolvers=L' or 'conv-pes=L' (L: 1,2,...)");
+			return cmd_usage_error(usage, "--sweep: 'pes=L', 'fifo=L', 'convolvers=L', 'conv-pes=L' or 'sram-bits=L' "
+						      "(L: 1,2,...)");
 		if (parse_list(strchr(o->sweep, '=') + 1, o->list, &o->nlist))
 			return cmd_usage_error(usage, "--sweep: '%s' is not a list of counts 1..4096", o->sweep);
 	}

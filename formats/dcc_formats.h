@@ -129,6 +129,12 @@ int dcc_inputs_load(const char *path, const int *shape3, const char *split, dcc_
  * doubles (*z, the caller's); refused unless finite. */
 int dcc_outputs_load(const char *path, double **z, size_t *n, size_t *K, dcc_error *err);
 
+/* An energy and area table (formats/energy.md) from text (src names it in
+ * errors), or by name: a built-in table (45nm, eie-pe) or a file. */
+struct dcc_energy_table;
+int dcc_energy_parse(const char *text, size_t len, const char *src, struct dcc_energy_table *t, dcc_error *err);
+int dcc_energy_load(const char *what, struct dcc_energy_table *t, dcc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -41,6 +41,7 @@ int dcc_accel_compile(const dcc_model *m, uint32_t blob_crc, const dcc_accel_cfg
 
 
 typedef struct dcc_layer_stats {
+	uint64_t ev[DCC_EV_N]; /* events, summed over runs */
 	char name[64];
 	uint32_t desc;         /* the descriptor's address: one entry per matrix */
 	uint32_t rows, cols;
@@ -72,6 +73,7 @@ typedef struct dcc_emu_stats {
 	size_t nlayers;
 	dcc_layer_stats *l; /* summed over every input run */
 	uint64_t runs;
+	uint64_t io_bytes;  /* DRAM bytes of the load and store instructions (4 a word) */
 } dcc_emu_stats;
 void dcc_emu_stats_free(dcc_emu_stats *s);
 
@@ -147,6 +149,28 @@ int dcc_conv_tiling(const dcc_conv_shape *g, const dcc_accel_cfg *c, int a_bw, u
 		    dcc_error *err);
 /* A synthetic convolution (a VGG layer, say) through the cycle model. */
 int dcc_emu_synthetic_conv(const dcc_conv_shape *g, const dcc_accel_cfg *c, dcc_layer_stats *out, dcc_error *err);
+
+/* ---- energy (lib/accel/energy.c, formats/energy.md) ---- */
+
+/* Energy summed over layers and runs: by event kind and by module of the
+ * table, the static (per PE-cycle) part, and the work it paid for. */
+typedef struct dcc_energy {
+	double total_pj, static_pj;
+	double ev_pj[DCC_EV_N], mod_pj[DCC_ENERGY_MODULES];
+	double cycles, macs, dense_macs;
+} dcc_energy;
+/* One event's energy in pJ on machine c (spmat_read at its SRAM width). */
+double dcc_event_pj(const dcc_energy_table *t, int ev, const dcc_accel_cfg *c);
+/* Adds layer l's energy (counts x table, plus the modules' static energy
+ * per PE-cycle) to e. */
+void dcc_energy_add(const dcc_energy_table *t, const dcc_layer_stats *l, const dcc_accel_cfg *c, dcc_energy *e);
+/* Per inference (runs of them): energy, average power at the clock,
+ * energy per operation (2 a MAC), and GOP/s per W of the work done and of
+ * the dense work. */
+typedef struct dcc_energy_figures {
+	double energy_uj, power_mw, pj_per_op, gops_per_w, dense_gops_per_w;
+} dcc_energy_figures;
+void dcc_energy_figures_of(const dcc_energy *e, double runs, const dcc_accel_cfg *c, dcc_energy_figures *f);
 
 #ifdef __cplusplus
 }

@@ -35,6 +35,42 @@ typedef struct dcc_insn {
 				  (int8) << 8 | width << 16 */
 } dcc_insn;
 
+/* The events that cost energy (formats/energy.md), counted per layer by
+ * the emulator: on the PE array a sparse-matrix SRAM read (sram_bits
+ * wide), a column's pointer read, a codebook look-up per entry, a multiply
+ * and an add per nonzero weight, the accumulator's read-modify-write, an
+ * activation queue push and pop per PE and nonzero activation, the
+ * activation register reads (the input, by the nonzero detector) and
+ * writes (the outputs); on the convolver engine a multiply and an add per
+ * multiplier and busy cycle, input-buffer reads, weight-buffer reads, the
+ * output buffer's read-modify-writes; DRAM bytes moved; the PE array's
+ * PE-cycles during every layer (clock and leakage: it is clocked while
+ * the convolver engine works too) and of those the idle ones. */
+enum {
+	DCC_EV_SPMAT_READ, DCC_EV_PTR_READ, DCC_EV_CODEBOOK, DCC_EV_MULT, DCC_EV_ADD, DCC_EV_ACC_RW, DCC_EV_QUEUE,
+	DCC_EV_ACT_READ, DCC_EV_ACT_WRITE, DCC_EV_CONV_MULT, DCC_EV_CONV_ADD, DCC_EV_CONV_IN_READ, DCC_EV_CONV_W_READ,
+	DCC_EV_CONV_OUT_RW, DCC_EV_DRAM_BYTE, DCC_EV_PE_CYCLE, DCC_EV_IDLE_CYCLE, DCC_EV_N
+};
+/* An event's name in energy tables and reports ("spmat_read"). */
+const char *dcc_event_name(int ev);
+int dcc_event_from_name(const char *name);
+
+/* An energy and area table (formats/energy.md): each event's energy in pJ
+ * (spmat_read at width bits, scaled to the SRAM's width w by
+ * (w / width)^scale), the module it belongs to; per module a static energy
+ * per PE-cycle (clock and leakage) and an area in um^2 per PE. */
+#define DCC_ENERGY_MODULES 16
+typedef struct dcc_energy_table {
+	char name[64];
+	double pj[DCC_EV_N];
+	int width[DCC_EV_N];     /* bits the energy is given at (0: not scaled) */
+	double scale[DCC_EV_N];
+	int module[DCC_EV_N];
+	size_t nmod;
+	char mod[DCC_ENERGY_MODULES][32];
+	double cycle_pj[DCC_ENERGY_MODULES], area_um2[DCC_ENERGY_MODULES];
+} dcc_energy_table;
+
 /* A program: instructions, the DRAM image they address, and what ties it
  * to its blob and its inputs. */
 typedef struct dcc_program {

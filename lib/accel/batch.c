@@ -53,6 +53,7 @@ static void emu_part(void *arg, int t)
 
 int dcc_emu_stats_merge(dcc_emu_stats *dst, const dcc_emu_stats *src)
 {
+	dst->io_bytes += src->io_bytes;
 	if (!dst->l && src->nlayers) {
 		if (!(dst->l = calloc(src->nlayers, sizeof(dcc_layer_stats))))
 			return DCC_E_NOMEM;
@@ -71,6 +72,8 @@ int dcc_emu_stats_merge(dcc_emu_stats *dst, const dcc_emu_stats *src)
 		a->bubble_pe_cycles += b->bubble_pe_cycles, a->pointer_reads += b->pointer_reads;
 		a->sram_reads += b->sram_reads, a->dram_bytes += b->dram_bytes, a->nonzero_acts += b->nonzero_acts;
 		a->broadcast_stalls += b->broadcast_stalls;
+		for (int k = 0; k < DCC_EV_N; k++)
+			a->ev[k] += b->ev[k];
 		a->bandwidth_bound |= b->bandwidth_bound;
 		if (b->npe && a->npe != b->npe) {
 			free(a->pe_busy);

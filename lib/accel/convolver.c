@@ -43,7 +43,8 @@ void dcc_conv_model(const dcc_conv_shape *g, const dcc_accel_cfg *c, uint32_t tr
 	uint64_t nCg = (g->C + Ti - 1) / Ti, c_last = g->C - (nCg - 1) * Ti;
 	/* the output-channel groups: full ones, then the remainder */
 	uint64_t mg[2][2] = {{g->M / To, To}, {g->M % To ? 1 : 0, g->M % To}};
-	uint64_t total = 0, compute = 0, dram = 0, bytes = 0, macs = 0, bubble = 0, first = 1;
+	uint64_t total = 0, compute = 0, dram = 0, bytes = 0, macs = 0, bubble = 0, first = 1, mops = 0, inr = 0, wr = 0,
+		 outrw = 0;
 	for (uint32_t oy = 0; oy < g->OH; oy += tr) {
 		uint32_t r = g->OH - oy < tr ? g->OH - oy : tr;
 		uint64_t rows = span(oy, r, g, g->H);
@@ -71,6 +72,10 @@ void dcc_conv_model(const dcc_conv_shape *g, const dcc_accel_cfg *c, uint32_t tr
 					dram += n * d;
 					bytes += n * b;
 					macs += n * mn * cn * kk * r * q;
+					mops += n * mn * cn * Kn * Kn * comp; /* every multiplier of a busy convolver */
+					inr += n * cn * comp;                 /* a pixel into each busy line buffer a cycle */
+					wr += n * mn * cn * kk;               /* the weights into the convolvers once a step */
+					outrw += n * mn * r * q;              /* a partial sum read and written a step */
 					bubble += n * (To - mn) * comp;
 				}
 			}
@@ -86,6 +91,15 @@ void dcc_conv_model(const dcc_conv_shape *g, const dcc_accel_cfg *c, uint32_t tr
 	st->busy_pe_cycles += To * compute - bubble;
 	st->bubble_pe_cycles += bubble;
 	st->bandwidth_bound = dram > compute;
+	st->ev[DCC_EV_CONV_MULT] += mops;
+	st->ev[DCC_EV_CONV_ADD] += mops;
+	st->ev[DCC_EV_CONV_IN_READ] += inr;
+	st->ev[DCC_EV_CONV_W_READ] += wr;
+	st->ev[DCC_EV_CONV_OUT_RW] += outrw;
+	st->ev[DCC_EV_DRAM_BYTE] += bytes;
+	/* the PE array is clocked, idle, while the convolver engine works */
+	st->ev[DCC_EV_PE_CYCLE] += (uint64_t)c->pes * total;
+	st->ev[DCC_EV_IDLE_CYCLE] += (uint64_t)c->pes * total;
 	st->rows = g->M;
 	st->cols = (uint32_t)(g->C * kk);
 	st->mults = (uint32_t)(To * Ti * Kn * Kn);

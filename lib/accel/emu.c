@@ -74,7 +74,7 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 		      const dcc_accel_cfg *c, dcc_layer_stats *st)
 {
 	uint32_t P = L->pes, F = (uint32_t)(c->fifo > 0 ? c->fifo : 1);
-	uint64_t macs = 0, busy_c = 0, sram = 0, stalls = 0;
+	uint64_t macs = 0, busy_c = 0, sram = 0, stalls = 0, entries = 0;
 	uint32_t per_read = c->sram_bits >= 8 ? (uint32_t)c->sram_bits / 8 : 1;
 	if (st->npe != P) { /* per-PE busy cycles */
 		free(st->pe_busy);
@@ -84,6 +84,7 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 	/* the arithmetic: every PE's entries of every nonzero column */
 	for (uint32_t p = 0; p < P; p++) {
 		const pe_view *v = &L->pe[p];
+		uint64_t last = UINT64_MAX; /* the SRAM word the PE's read buffer holds */
 		for (uint32_t k = 0; k < nnz; k++) {
 			uint32_t j = nz[k], e0 = dcc_rd32(v->ptr + 4 * (size_t)j), e1 = dcc_rd32(v->ptr + 4 * (size_t)j + 4);
 			uint32_t row = 0;
@@ -97,9 +98,14 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 					acc[(size_t)(row - 1) * P + p] = dcc_fx_wadd(acc[(size_t)(row - 1) * P + p], (int64_t)w * xv);
 			}
 			busy_c += e1 > e0 ? e1 - e0 : 1;
+			entries += e1 - e0;
 			if (st->pe_busy)
 				st->pe_busy[p] += e1 > e0 ? e1 - e0 : 1;
-			sram += e1 > e0 ? (e1 - 1) / per_read - e0 / per_read + (e0 % per_read == 0) : 0;
+			if (e1 > e0) { /* aligned words; the first again only if the buffer lost it */
+				uint64_t w0 = e0 / per_read, w1 = (e1 - 1) / per_read;
+				sram += w1 - w0 + (w0 != last);
+				last = w1;
+			}
 		}
 	}
 	/* the timing */
@@ -136,6 +142,15 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 	st->sram_reads += sram;
 	st->broadcast_stalls += stalls;
 	st->nonzero_acts += nnz;
+	st->ev[DCC_EV_SPMAT_READ] += sram;
+	st->ev[DCC_EV_PTR_READ] += (uint64_t)nnz * P;
+	st->ev[DCC_EV_CODEBOOK] += entries;
+	st->ev[DCC_EV_MULT] += macs;
+	st->ev[DCC_EV_ADD] += macs;
+	st->ev[DCC_EV_ACC_RW] += macs;
+	st->ev[DCC_EV_QUEUE] += (uint64_t)nnz * P;
+	st->ev[DCC_EV_ACT_READ] += L->full_cols; /* the nonzero detector reads every input */
+	st->ev[DCC_EV_ACT_WRITE] += L->rows;
 }
 
 static uint64_t layer_bytes(const layer_run *L)
@@ -146,7 +161,8 @@ static uint64_t layer_bytes(const layer_run *L)
 	return b;
 }
 
-static void finish_layer(const layer_run *L, const dcc_accel_cfg *c, dcc_layer_stats *st, uint64_t compute)
+static void finish_layer(const layer_run *L, const dcc_accel_cfg *c, dcc_layer_stats *st, uint64_t compute,
+			 uint64_t busy)
 {
 	uint64_t bytes = layer_bytes(L);
 	double cap = c->sram_kb_per_pe * 1024.0 * L->pes;
@@ -158,6 +174,10 @@ static void finish_layer(const layer_run *L, const dcc_accel_cfg *c, dcc_layer_s
 	}
 	st->dram_cycles += dram;
 	st->cycles += compute > dram ? compute : dram;
+	uint64_t t = compute > dram ? compute : dram;
+	st->ev[DCC_EV_DRAM_BYTE] += (double)bytes > cap ? bytes : 0;
+	st->ev[DCC_EV_PE_CYCLE] += t * L->pes;
+	st->ev[DCC_EV_IDLE_CYCLE] += t * L->pes - busy;
 	st->bandwidth_bound = dram > compute;
 	st->rows = L->rows;
 	st->cols = L->full_cols;
@@ -215,10 +235,12 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 		switch (s->op) {
 		case DCC_INSN_SYNC: break;
 		case DCC_INSN_LOAD:
+			st->io_bytes += 4ull * s->y;
 			for (uint32_t k = 0; k < s->y; k++)
 				buf[s->a][s->z + k] = (int32_t)dcc_rd32(dram + s->x + 4 * (size_t)k);
 			break;
 		case DCC_INSN_STORE:
+			st->io_bytes += 4ull * s->y;
 			for (uint32_t k = 0; k < s->y; k++) {
 				uint32_t v = (uint32_t)buf[s->a][s->z + k];
 				memcpy(dram + s->x + 4 * (size_t)k, &v, 4);
@@ -440,7 +462,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			if (!rc && !ls)
 				rc = DCC_E_NOMEM;
 			if (!rc) {
-				uint64_t before = ls->compute_cycles;
+				uint64_t before = ls->compute_cycles, busy0 = ls->busy_pe_cycles;
 				int32_t *y = buf[s->b];
 				for (size_t pos = 0; pos < npos; pos++) {
 					const int32_t *x = buf[s->a] + (s->op == DCC_INSN_SPMV ? s->z : 0);
@@ -470,7 +492,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 						y[(size_t)r * npos + pos] = (s->flags & 1) && v < 0 ? 0 : v;
 					}
 				}
-				finish_layer(&L, c, ls, ls->compute_cycles - before);
+				finish_layer(&L, c, ls, ls->compute_cycles - before, ls->busy_pe_cycles - busy0);
 				ls->dense_macs += (uint64_t)L.rows * L.cols * (npos - 1);
 				li++;
 			}
@@ -517,12 +539,12 @@ static int synth_pe(dcc_rng *r, uint32_t lrows, uint32_t cols, double logq, cons
 		uint32_t j = (uint32_t)(q / lrows), lr = (uint32_t)(q % lrows);
 		if (j != col)
 			col = j, prev = -1;
-		while (a < nact && active[a] < j) /* columns passed: their pointers */
+		while (a < nact && active[a] <= j) /* columns reached: where their entries start */
 			dcc_wr32(ptr + 4 * (size_t)a++, (uint32_t)n);
 		uint32_t skip, fill = dcc_csc_split_gap((uint32_t)(lr - prev - 1), 15, &skip);
 		total += (uint64_t)fill + 1;
 		prev = lr;
-		if (a >= nact || active[a] != j)
+		if (!a || active[a - 1] != j) /* an inactive column: not stored */
 			continue;
 		if (n + fill + 1 > cap) {
 			cap = 2 * (n + fill + 1) + 64;
@@ -578,7 +600,7 @@ int dcc_emu_synthetic(uint32_t rows, uint32_t cols, double wd, double ad, uint64
 		run_layer(&L, x, nz, nact, NULL, c, out);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		out->host_seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-		finish_layer(&L, c, out, out->compute_cycles);
+		finish_layer(&L, c, out, out->compute_cycles, out->busy_pe_cycles);
 		snprintf(out->name, sizeof(out->name), "%ux%u", cols, rows);
 	}
 	for (uint32_t p = 0; ptr && ent && p < P; p++)

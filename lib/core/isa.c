@@ -137,3 +137,23 @@ int dcc_program_check(const dcc_program *p, dcc_error *err)
 	}
 	return 0;
 }
+
+/* ---- the events an energy table prices (formats/energy.md) ---- */
+
+static const char *const ev_names[DCC_EV_N] = {
+	"spmat_read", "ptr_read", "codebook", "mult", "add", "acc_rw", "queue", "act_read", "act_write",
+	"conv_mult", "conv_add", "conv_in_read", "conv_w_read", "conv_out_rw", "dram_byte", "pe_cycle", "idle_cycle",
+};
+
+const char *dcc_event_name(int ev)
+{
+	return ev >= 0 && ev < DCC_EV_N ? ev_names[ev] : "?";
+}
+
+int dcc_event_from_name(const char *name)
+{
+	for (int k = 0; k < DCC_EV_N; k++)
+		if (!strcmp(name, ev_names[k]))
+			return k;
+	return -1;
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/python3
+"""energy.py DCC: EIE's power and its breakdown (Han et al., ISCA 2016,
+Table II: one PE, 45 nm, 800 MHz) beside what dcc's emulator reports for
+EIE's nine benchmark layers with the eie-pe and 45nm energy tables, and the
+sparse-matrix SRAM width study on Alex-7 (the paper's Figure 10 shows it
+as a plot: reads fall with width, energy per read rises)."""
+import json
+import subprocess
+import sys
+
+DCC = sys.argv[1]
+LAYERS = [("Alex-6", "4096x9216", 0.09, 0.351), ("Alex-7", "4096x4096", 0.09, 0.353),
+          ("Alex-8", "1000x4096", 0.25, 0.375), ("VGG-6", "4096x25088", 0.04, 0.183),
+          ("VGG-7", "4096x4096", 0.04, 0.375), ("VGG-8", "1000x4096", 0.23, 0.411),
+          ("NT-We", "600x4096", 0.10, 1.0), ("NT-Wd", "8791x600", 0.11, 1.0), ("NT-LSTM", "2400x1201", 0.10, 1.0)]
+TABLE2 = {"Act_queue": 0.112, "PtrRead": 1.807, "SpmatRead": 4.955, "ArithmUnit": 1.162, "ActRW": 1.122}
+PE_MW = 9.157
+
+
+def emu(size, wd, ad, table, *more):
+    r = subprocess.run([DCC, "emu", "--synthetic", size, "--weight-density", str(wd), "--act-density", str(ad),
+                        "--pes", "64", "--fifo", "8", "--energy", table, "--json", *more],
+                       capture_output=True, text=True, check=True)
+    return json.loads(r.stdout)
+
+
+for table in ("eie-pe", "45nm"):
+    print("== %s table: power of 64 PEs at 800 MHz (EIE: %.0f mW, Table II's %.3f mW per PE x 64)" %
+          (table, 64 * PE_MW, PE_MW))
+    print("  %-8s %9s %9s %8s %10s" % ("layer", "uJ", "mW", "ratio", "pJ/op"))
+    tot_pj, tot_s, mods = 0.0, 0.0, {m: 0.0 for m in TABLE2}
+    for name, size, wd, ad in LAYERS:
+        d = emu(size, wd, ad, table)
+        e = d["energy"]
+        print("  %-8s %9.3f %9.1f %7.2fx %10.2f" % (name, e["energy_uj"], e["power_mw"],
+                                                    e["power_mw"] / (64 * PE_MW), e["pj_per_op"]))
+        tot_pj += e["energy_uj"] * 1e6
+        tot_s += d["us"] * 1e-6
+        for m in mods:
+            mods[m] += e["breakdown"].get(m, 0) * e["energy_uj"] * 1e6
+    mw = tot_pj * 1e-12 / tot_s * 1e3
+    print("  %-8s %9.3f %9.1f %7.2fx   (all nine, time-weighted)" % ("total", tot_pj * 1e-6, mw, mw / (64 * PE_MW)))
+    print("  %-10s %10s %10s %8s" % ("module", "Table II", "emulated", "points"))
+    for m, p in TABLE2.items():
+        pub, got = 100 * p / PE_MW, 100 * mods[m] / tot_pj
+        print("  %-10s %9.2f%% %9.2f%% %+8.2f" % (m, pub, got, got - pub))
+print("== sparse-matrix SRAM width on Alex-7 (45nm table: a read's energy grows with its width)")
+print("  %6s %12s %12s %12s %10s" % ("bits", "reads", "pJ/read", "SRAM uJ", "total uJ"))
+for w in (32, 64, 128, 256, 512):
+    d = emu("4096x4096", 0.09, 0.353, "45nm", "--sram-bits", str(w))
+    n, pj = d["events"]["spmat_read"], d["energy"]["events_pj"]["spmat_read"]
+    print("  %6d %12.0f %12.1f %12.3f %10.3f" % (w, n, pj / n, pj * 1e-6, d["energy"]["energy_uj"]))
