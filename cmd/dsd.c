@@ -90,7 +90,11 @@ static void report(const dsd_args *a, const double acc[3], double acc_cut)
 		putchar('\n');
 		json_decref(o);
 	} else {
-		printf("re-dense: %.2f%% (%+.2f points over dense)\n", 100 * acc[2], 100 * (acc[2] - acc[0]));
+		char f[32];
+		if (a->st.head == DCC_OP_MSE)
+			printf("re-dense: mse %s (%+.6g over dense)\n", cmd_stage_fig(&a->st, acc[2], f, 32), acc[2] - acc[0]);
+		else
+			printf("re-dense: %.2f%% (%+.2f points over dense)\n", 100 * acc[2], 100 * (acc[2] - acc[0]));
 	}
 }
 
@@ -104,7 +108,8 @@ static int phases(dsd_args *a, dcc_model *m, double acc[3], double *acc_cut, dou
 	if (cmd_stage_run(st, m, a->st.in ? 0 : (int)a->epochs, &acc[0]))
 		return EXIT_FAIL;
 	if (!st->json) {
-		printf("dense:    %.2f%%\n", 100 * acc[0]);
+		char f[32];
+		printf("dense:    %s\n", cmd_stage_fig(st, acc[0], f, 32));
 		fflush(stdout);
 	}
 	dcc_prunable *p = NULL;
@@ -122,8 +127,9 @@ static int phases(dsd_args *a, dcc_model *m, double acc[3], double *acc_cut, dou
 	if (!rc)
 		rc = cmd_stage_eval(st, m, acc_cut) || cmd_stage_run(st, m, (int)a->sepochs, &acc[1]) ? EXIT_FAIL : 0;
 	if (!rc && !st->json) {
-		printf("sparse:   %.2f%% (%.0f%% pruned: %.2f%% before retraining)\n", 100 * acc[1], 100 * a->sparsity,
-		       100 * *acc_cut);
+		char f[2][32];
+		printf("sparse:   %s (%.0f%% pruned: %s before retraining)\n", cmd_stage_fig(st, acc[1], f[0], 32),
+		       100 * a->sparsity, cmd_stage_fig(st, *acc_cut, f[1], 32));
 		fflush(stdout);
 	}
 	if (!rc)
@@ -163,13 +169,13 @@ int cmd_dsd(int argc, char **argv)
 	rc = phases(&a, m, acc, &acc_cut, base_lr);
 	if (!rc) {
 		report(&a, acc, acc_cut);
-		char line[512];
+		char line[512], kv[64];
 		snprintf(line, sizeof(line),
 			 "dsd %s%s dense_epochs=%ld sparse_epochs=%ld redense_epochs=%ld sparsity=%g lr=%g dense=%.4f "
-			 "sparse=%.4f test_accuracy=%.4f",
+			 "sparse=%.4f %s",
 			 a.st.in ? "init=" : "net=", a.st.in ? a.st.in : a.net, a.st.in ? 0 : a.epochs, a.sepochs, a.repochs,
-			 a.sparsity, base_lr, acc[0], acc[1], acc[2]);
-		rc = cmd_provenance(m, line, acc[2]) ? EXIT_FAIL : cmd_stage_save(&a.st, m);
+			 a.sparsity, base_lr, acc[0], acc[1], cmd_stage_key(&a.st, acc[2], kv, sizeof(kv)));
+		rc = cmd_provenance(m, line, cmd_stage_acc(&a.st, acc[2])) ? EXIT_FAIL : cmd_stage_save(&a.st, m);
 	}
 	cmd_stage_free(&a.st);
 	dcc_model_free(m);

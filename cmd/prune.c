@@ -156,9 +156,12 @@ static int after_step(void *ctx, int k, int steps, dcc_error *err)
 	if (!s->a->st.json) {
 		if (steps > 1)
 			printf("step %d/%d: ", k, steps);
-		printf("accuracy %.2f%% before, %.2f%% pruned", 100 * s->acc0, 100 * s->acc_cut);
+		const cmd_stage *st = &s->a->st;
+		char f[3][32];
+		printf("%s %s before, %s pruned", cmd_stage_metric(st), cmd_stage_fig(st, s->acc0, f[0], 32),
+		       cmd_stage_fig(st, s->acc_cut, f[1], 32));
 		if (s->a->retrain)
-			printf(", %.2f%% after %ld epochs of retraining", 100 * s->acc, s->a->retrain);
+			printf(", %s after %ld epochs of retraining", cmd_stage_fig(st, s->acc, f[2], 32), s->a->retrain);
 		printf("\n");
 		fflush(stdout); /* a log shows each step as it ends */
 	}
@@ -168,7 +171,7 @@ static int after_step(void *ctx, int k, int steps, dcc_error *err)
 /* "prune sparsity=... pattern=... steps=K retrain=N test_accuracy=A" */
 static int provenance(dcc_model *m, const prune_args *a, double acc)
 {
-	char line[1024];
+	char line[1024], kv[64];
 	size_t o = (size_t)snprintf(line, sizeof(line), "prune");
 #define ADD(...) (o += o < sizeof(line) ? (size_t)snprintf(line + o, sizeof(line) - o, __VA_ARGS__) : 0)
 	if (a->spec)
@@ -184,9 +187,9 @@ static int provenance(dcc_model *m, const prune_args *a, double acc)
 		ADD(" pes=%ld", a->pes);
 	ADD(" steps=%ld retrain=%ld", a->steps, a->retrain);
 	if (!isnan(acc))
-		ADD(" test_accuracy=%.4f", acc);
+		ADD(" %s", cmd_stage_key(&a->st, acc, kv, sizeof(kv)));
 #undef ADD
-	return cmd_provenance(m, line, acc);
+	return cmd_provenance(m, line, cmd_stage_acc(&a->st, acc));
 }
 
 /* The layers, each float, and the plan's per-layer targets and banks. */

@@ -122,6 +122,13 @@ int cmd_sensitivity(int argc, char **argv)
 		cmd_fail(in, &e);
 		goto done;
 	}
+	if (net->head == DCC_OP_MSE) { /* the budget is in accuracy points */
+		cmd_err("%s: the head is mse (regression): sensitivity measures accuracy; prune with --sparsity and "
+			"compare the mse dcc eval reports", in);
+		goto done;
+	}
+	if (cmd_data_fits(in, net, d, 1))
+		goto done;
 	dcc_scorer sc = {net, d, (size_t)limit, (int)threads};
 	dcc_sensitivity_opts sopt = {lv, nlv, dcc_score_accuracy, &sc, progress, (void *)&as_json};
 	if (dcc_sensitivity(m, &sopt, &sr, &e)) {

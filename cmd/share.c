@@ -188,11 +188,11 @@ static int report(const share_args *a, dcc_model *m, const dcc_prunable *p, size
 		   const double acc3[3])
 {
 	double acc_before = acc3[0], acc_shared = acc3[1], acc = acc3[2];
-	char line[2048];
+	char line[2048], kv[64];
 	int o = snprintf(line, sizeof(line), "share bits=%s init=%s optimal=%d zero=%d finetune=%ld", a->spec,
 			 a->optimal ? "optimal" : a->init_s, a->optimal, a->zero, a->finetune);
 	if (!isnan(acc))
-		o += snprintf(line + o, sizeof(line) - (size_t)o, " test_accuracy=%.4f", acc);
+		o += snprintf(line + o, sizeof(line) - (size_t)o, " %s", cmd_stage_key(&a->st, acc, kv, sizeof(kv)));
 	json_t *layers = json_array();
 	if (!a->st.json)
 		printf("  %-22s %5s %12s %10s %14s %8s\n", "tensor", "bits", "surviving", "iterations", "sq. error",
@@ -229,13 +229,15 @@ static int report(const share_args *a, dcc_model *m, const dcc_prunable *p, size
 		putchar('\n');
 		json_decref(j);
 	} else if (!isnan(acc_before)) {
-		printf("accuracy %.2f%% before, %.2f%% shared", 100 * acc_before, 100 * acc_shared);
+		char f[3][32];
+		printf("%s %s before, %s shared", cmd_stage_metric(&a->st), cmd_stage_fig(&a->st, acc_before, f[0], 32),
+		       cmd_stage_fig(&a->st, acc_shared, f[1], 32));
 		if (a->finetune)
-			printf(", %.2f%% after %ld epochs of centroid fine-tuning", 100 * acc, a->finetune);
+			printf(", %s after %ld epochs of centroid fine-tuning", cmd_stage_fig(&a->st, acc, f[2], 32), a->finetune);
 		printf("\n");
 	}
 	json_decref(layers);
-	return cmd_provenance(m, line, acc);
+	return cmd_provenance(m, line, cmd_stage_acc(&a->st, acc));
 }
 
 int cmd_share(int argc, char **argv)

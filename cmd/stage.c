@@ -97,11 +97,32 @@ int cmd_stage_run(cmd_stage *s, dcc_model *m, int epochs, double *acc)
 	dcc_eval_result r = {0};
 	if (!rc)
 		rc = dcc_eval(n, s->d, 0, 0, (int)s->threads, &r, &e);
+	s->head = n->head;
 	if (!rc)
-		*acc = r.accuracy;
+		*acc = n->head == DCC_OP_MSE ? r.mse : r.accuracy;
 	dcc_eval_result_free(&r);
 	dcc_net_free(n);
 	return rc ? cmd_fail(s->in, &e) : 0; /* the model's name (dsd --net has none) */
+}
+
+const char *cmd_stage_metric(const cmd_stage *s) { return s->head == DCC_OP_MSE ? "mse" : "accuracy"; }
+const char *cmd_stage_key(const cmd_stage *s, double v, char *buf, size_t cap)
+{
+	if (s->head == DCC_OP_MSE)
+		snprintf(buf, cap, "test_mse=%.6g", v);
+	else
+		snprintf(buf, cap, "test_accuracy=%.4f", v);
+	return buf;
+}
+double cmd_stage_acc(const cmd_stage *s, double v) { return s->head == DCC_OP_MSE ? NAN : v; }
+
+const char *cmd_stage_fig(const cmd_stage *s, double v, char *buf, size_t cap)
+{
+	if (s->head == DCC_OP_MSE)
+		snprintf(buf, cap, "%.6g", v);
+	else
+		snprintf(buf, cap, "%.2f%%", 100 * v);
+	return buf;
 }
 
 int cmd_stage_eval(cmd_stage *s, dcc_model *m, double *acc)

@@ -22,6 +22,7 @@ typedef struct cmd_stage {
 	const char *ctx;       /* progress label */
 	void (*after_step)(void *step_ctx, struct dcc_net *n);
 	void *step_ctx;
+	int head;              /* the model's head, known after the first run */
 } cmd_stage;
 
 enum { CMD_O_DATA = 1001, CMD_O_LR, CMD_O_BATCH, CMD_O_SEED, CMD_O_LIMIT, CMD_O_THREADS, CMD_O_JSON, CMD_O_FORCE };
@@ -60,7 +61,8 @@ int cmd_stage_option(cmd_stage *s, int c, const char *arg);
  * 0, or the exit status of a usage error. */
 int cmd_stage_args(cmd_stage *s, int argc, char **argv, int need_out);
 /* Trains m in place for `epochs` (masks kept; 0 epochs only evaluates) and
- * stores its test accuracy in *acc.  Prints errors. */
+ * stores its test figure in *acc: the accuracy, or for an mse head the mean
+ * squared error.  Prints errors. */
 int cmd_stage_run(cmd_stage *s, struct dcc_model *m, int epochs, double *acc);
 /* The data set, loaded on first use (NULL after printing an error). */
 struct dcc_dataset *cmd_stage_data(cmd_stage *s);
@@ -69,5 +71,13 @@ int cmd_stage_eval(cmd_stage *s, struct dcc_model *m, double *acc);
 /* Writes m to s->out (stamped, refusing to overwrite s->in unless --force). */
 int cmd_stage_save(cmd_stage *s, struct dcc_model *m);
 void cmd_stage_free(cmd_stage *s);
+/* The figure *acc holds, for words: "accuracy" or "mse"; a value of it
+ * ("89.40%", "0.0125"); it for provenance ("test_accuracy=0.8940",
+ * "test_mse=0.0125342"); and
+ * the accuracy to record in dcc.accuracy (NAN for an mse head). */
+const char *cmd_stage_metric(const cmd_stage *s);
+const char *cmd_stage_fig(const cmd_stage *s, double v, char *buf, size_t cap);
+const char *cmd_stage_key(const cmd_stage *s, double v, char *buf, size_t cap);
+double cmd_stage_acc(const cmd_stage *s, double v);
 
 #endif

@@ -169,12 +169,12 @@ static int report(const svd_args *a, dcc_model *m, const svd_result *r)
 {
 	size_t before = r->M * r->N, after = r->R * (r->M + r->N);
 	const double *acc = r->acc;
-	char line[512];
+	char line[512], kv[64];
 	int o = snprintf(line, sizeof(line), "svd layer=%s rank=%zu method=%s rel_error=%.6g params=%zu/%zu finetune=%ld",
 			 a->layer, r->R, a->method, r->rel, after, before, a->finetune);
 	if (!isnan(acc[2]))
-		snprintf(line + o, sizeof(line) - (size_t)o, " test_accuracy=%.4f", acc[2]);
-	if (cmd_provenance(m, line, acc[2]))
+		snprintf(line + o, sizeof(line) - (size_t)o, " %s", cmd_stage_key(&a->st, acc[2], kv, sizeof(kv)));
+	if (cmd_provenance(m, line, cmd_stage_acc(&a->st, acc[2])))
 		return EXIT_FAIL;
 	if (a->st.json) {
 		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:s}", "layer", a->layer, "rows",
@@ -195,9 +195,11 @@ static int report(const svd_args *a, dcc_model *m, const svd_result *r)
 	printf("%s: %zux%zu -> rank %zu: %zu -> %zu weights (%.1f%%), relative Frobenius error %.4g (%s, %.2f s)\n",
 	       a->layer, r->M, r->N, r->R, before, after, 100.0 * (double)after / (double)before, r->rel, a->method, r->secs);
 	if (!isnan(acc[0])) {
-		printf("accuracy %.2f%% before, %.2f%% factored", 100 * acc[0], 100 * acc[1]);
+		char f[3][32];
+		printf("%s %s before, %s factored", cmd_stage_metric(&a->st), cmd_stage_fig(&a->st, acc[0], f[0], 32),
+		       cmd_stage_fig(&a->st, acc[1], f[1], 32));
 		if (a->finetune)
-			printf(", %.2f%% after %ld epochs of fine-tuning", 100 * acc[2], a->finetune);
+			printf(", %s after %ld epochs of fine-tuning", cmd_stage_fig(&a->st, acc[2], f[2], 32), a->finetune);
 		printf("\n");
 	}
 	return 0;

@@ -287,10 +287,11 @@ static void provenance_line(const train_args *a, const dcc_net *n, const dcc_dat
 	dcc_data_describe(d, o->limit && o->limit < d->train.n ? o->limit : d->train.n, data, sizeof(data));
 	size_t L = (size_t)snprintf(line, cap,
 				    "train net=%s epochs=%d batch=%zu lr=%g momentum=%g weight_decay=%g schedule=%s "
-				    "seed=%llu%s%s limit=%zu test_accuracy=%.4f loss=%s %s",
+				    "seed=%llu%s%s limit=%zu %s=%.*f loss=%s %s",
 				    n->netname, o->epochs, o->batch, o->lr, o->momentum, o->weight_decay,
 				    o->schedule == DCC_LR_COSINE ? "cosine" : o->schedule == DCC_LR_STEP ? "step" : "const",
-				    (unsigned long long)o->seed, a->init ? " init=" : "", a->init ? a->init : "", o->limit, acc,
+				    (unsigned long long)o->seed, a->init ? " init=" : "", a->init ? a->init : "", o->limit,
+				    n->head == DCC_OP_MSE ? "test_mse" : "test_accuracy", n->head == DCC_OP_MSE ? 6 : 4, acc,
 				    dcc_op_name(n->head), data);
 	if (a->qw && L < cap)
 		L += (size_t)snprintf(line + L, cap - L, " quant=%d:%d:%d window=%ld master=%s warmup=%ld", a->qw, a->qa, a->qe,
@@ -350,8 +351,8 @@ int cmd_train(int argc, char **argv)
 		goto done;
 	}
 	char line[2048];
-	provenance_line(&a, n, d, &o, r.accuracy, line, sizeof(line));
-	if (cmd_provenance(m, line, r.accuracy))
+	provenance_line(&a, n, d, &o, r.head == DCC_OP_MSE ? r.mse : r.accuracy, line, sizeof(line));
+	if (cmd_provenance(m, line, r.head == DCC_OP_MSE ? NAN : r.accuracy))
 		goto done;
 	printf("%s: %d epochs in %.1f s (%.0f images/s); test ", n->netname, o.epochs, secs,
 	       secs > 0 ? (double)o.epochs * (double)(o.limit ? o.limit : d->train.n) / secs : 0.0);

@@ -198,6 +198,15 @@ check(rv.get("head") == "mse" and rv.get("mse", 9) <= 1.10 * ls, "regression mse
 check(dcc("run", "--input", p("reg.npz"), p("r.dct"), "-o", p("ro.npy")) == 0, "run regression")
 ro = np.load(p("ro.npy")).astype(np.float64)
 check(abs(rv.get("mae", -1) - np.abs(ro - qy).mean()) < 1e-6, "mae as NumPy computes it")
+r = run("prune", p("r.dct"), "--data", p("reg.npz"), "--sparsity", "0.25", "-o", p("rp.dct"))
+check(r.returncode == 0 and r.stdout.startswith("mse %s before" % ("%.6g" % rv.get("mse", -1))), "prune reports the mse: %r"
+      % r.stdout[:80])
+r = run("info", "--json", p("rp.dct"))
+md = json.loads(r.stdout)["metadata"] if r.returncode == 0 else {}
+check("dcc.accuracy" not in md and "test_mse=" in md.get("dcc.provenance", [""])[-1],
+      "a regression model records its mse, never an accuracy")
+r = run("sensitivity", p("r.dct"), "--data", p("reg.npz"))
+check(r.returncode == 1 and "head is mse" in r.stderr, "sensitivity refuses a regression head: %r" % r.stderr)
 check(run("run", "--input", p("reg.npz"), "--argmax", p("r.dct"), "-o", p("x.npy")).returncode == 1 and
       not os.path.exists(p("x.npy")), "--argmax of a regression head refused")
 
