@@ -347,6 +347,13 @@ int cmd_parse_banks(const char *usage, const char *spec, const dcc_prunable *p, 
 	return rc;
 }
 
+int cmd_check_split(const char *usage, const char *split)
+{
+	if (!split || !strcmp(split, "train") || !strcmp(split, "val") || !strcmp(split, "test"))
+		return 0;
+	return cmd_usage_error(usage, "--split: '%s' is not train, val or test", split);
+}
+
 int cmd_data_fits(const char *model, const dcc_net *n, const dcc_dataset *d, int labels)
 {
 	dcc_error e = {0};

@@ -82,6 +82,8 @@ int cmd_parse_long(const char *usage, const char *opt, const char *s, long lo, l
 /* Loads the data set directory (default DCC_DEFAULT_DATA). Prints errors. */
 struct dcc_dataset;
 int cmd_load_data(const char *dir, struct dcc_dataset **d);
+/* --split NAME: train, val or test (NULL: not given); else a usage error. */
+int cmd_check_split(const char *usage, const char *split);
 /* Does the data fit the net (and, labels, its head)?  The error names the
  * model (may be NULL) and the data's file.  Prints errors. */
 struct dcc_net;

@@ -73,8 +73,8 @@ static int parse(int argc, char **argv, cmp_args *a)
 	}
 	if (argc - optind != 2)
 		return cmd_usage_error(usage, "give two things to compare, A and B");
-	if (a->split && strcmp(a->split, "train") && strcmp(a->split, "val") && strcmp(a->split, "test"))
-		return cmd_usage_error(usage, "--split: '%s' is not train, val or test", a->split);
+	if (cmd_check_split(usage, a->split))
+		return EXIT_USAGE;
 	a->path[0] = argv[optind], a->path[1] = argv[optind + 1];
 	cmd_set_threads((int)a->threads);
 	return 0;

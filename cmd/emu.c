@@ -217,34 +217,15 @@ static int load_inputs(const emu_opts *o, const dcc_program *run, emu_data *in)
 	const char *prog = o->prog ? o->prog : o->blob;
 	dcc_error e = {0};
 	memset(in, 0, sizeof(*in));
-	if (o->input) {
-		if (dcc_inputs_load(o->input, shape, o->split, &in->d, &e))
-			return cmd_fail(NULL, &e);
-	} else {
-		if (cmd_load_data(o->data, &in->d))
-			return EXIT_FAIL;
-		if (in->d->c != shape[0] || in->d->h != shape[1] || in->d->w != shape[2]) {
-			cmd_err("%s: the program takes %ux%ux%u inputs; the data has %dx%dx%d", prog, run->in_c, run->in_h,
-				run->in_w, in->d->c, in->d->h, in->d->w);
-			return EXIT_FAIL;
-		}
-	}
+	if (o->input ? dcc_inputs_load(o->input, shape, o->split, &in->d, &e) : cmd_load_data(o->data, &in->d))
+		return o->input ? cmd_fail(NULL, &e) : EXIT_FAIL;
 	in->s = o->input || !o->split ? &in->d->test : dcc_data_split(in->d, o->split);
 	if (!in->s || !in->s->n) {
 		cmd_err("%s: no %s split", in->d->source, o->split ? o->split : "test");
 		return EXIT_FAIL;
 	}
-	if (in->s->y && in->d->labels == DCC_LABELS_CLASS && (uint32_t)in->d->classes > run->out_len &&
-	    !(run->out_len == 1 && in->d->classes <= 2)) {
-		cmd_err("%s: the program gives %u output%s; the data has %d classes", prog, run->out_len,
-			run->out_len == 1 ? "" : "s", in->d->classes);
-		return EXIT_FAIL;
-	}
-	if (in->s->y && in->d->labels == DCC_LABELS_TARGET && (uint32_t)in->d->classes != run->out_len) {
-		cmd_err("%s: the program gives %u outputs; the data's targets are %d wide", prog, run->out_len,
-			in->d->classes);
-		return EXIT_FAIL;
-	}
+	if (dcc_program_fits(run, in->d, in->s, &e))
+		return cmd_fail(prog, &e);
 	in->n = in->s->n;
 	if (o->limit && (size_t)o->limit < in->n)
 		in->n = (size_t)o->limit;
@@ -299,9 +280,29 @@ static json_t *run_point(const dcc_program *run, const dcc_accel_cfg *cfg, const
 	return r;
 }
 
+/* With --energy: a sweep row's energy and energy-delay product, '*' on the
+ * least of each. */
+static void sweep_energy(json_t *rows, json_t *o, const char *lat_key)
+{
+	size_t i;
+	json_t *r;
+	double e = json_real_value(json_object_get(json_object_get(o, "energy"), "energy_uj")), lat, best_e = INFINITY,
+	       best_d = INFINITY;
+	lat = json_real_value(json_object_get(o, lat_key));
+	json_array_foreach(rows, i, r) {
+		double re = json_real_value(json_object_get(json_object_get(r, "energy"), "energy_uj"));
+		double rd = re * json_real_value(json_object_get(r, lat_key));
+		best_e = re < best_e ? re : best_e;
+		best_d = rd < best_d ? rd : best_d;
+	}
+	printf(" %10.4g%s %12.4g%s", e, e == best_e ? "*" : " ", e * lat, e * lat == best_d ? "*" : " ");
+}
+
 static void print_sweep(json_t *rows)
 {
-	printf("  %6s %6s %9s %12s %8s %8s\n", "pes", "fifo", "conv", "latency us", "util", "balance");
+	int en = json_object_get(json_array_get(rows, 0), "energy") != NULL;
+	printf("  %6s %6s %9s %12s %8s %8s%s\n", "pes", "fifo", "conv", "latency us", "util", "balance",
+	       en ? "  energy uJ    EDP uJ*us" : "");
 	size_t i;
 	json_t *o;
 	json_array_foreach(rows, i, o)
@@ -320,9 +321,12 @@ static void print_sweep(json_t *rows)
 		if (json_integer_value(json_object_get(o, "convolvers")))
 			snprintf(cv, sizeof(cv), "%lldx%lld", json_integer_value(json_object_get(o, "conv_pes")),
 				 json_integer_value(json_object_get(o, "convolvers")));
-		printf("  %6lld %6lld %9s %12.2f %7.1f%% %7.1f%%\n", json_integer_value(json_object_get(o, "pes")),
+		printf("  %6lld %6lld %9s %12.2f %7.1f%% %7.1f%%", json_integer_value(json_object_get(o, "pes")),
 		       json_integer_value(json_object_get(o, "fifo")), cv, json_real_value(json_object_get(o, "latency_us")),
 		       cyc ? 100 * ut / cyc : 0, cyc ? 100 * lb / cyc : 0);
+		if (en)
+			sweep_energy(rows, o, "latency_us");
+		putchar('\n');
 	}
 }
 
@@ -527,6 +531,7 @@ static int emu_synthetic(emu_opts *o)
 		json_t *r = layer_json(&st, 1, &cfg, o->et, &us);
 		json_object_set_new(r, "pes", json_integer(cfg.pes));
 		json_object_set_new(r, "fifo", json_integer(cfg.fifo));
+		json_object_set_new(r, "sram_bits", json_integer(cfg.sram_bits));
 		json_object_set_new(r, "host_seconds", json_real(st.host_seconds));
 		dcc_layer_stats_free(&st);
 		json_object_set_new(r, "simulated_macs_per_s",
@@ -537,14 +542,21 @@ static int emu_synthetic(emu_opts *o)
 		json_dumpf(o->sweep ? rowsj : json_array_get(rowsj, 0), stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(12));
 		putchar('\n');
 	} else if (o->sweep) {
-		printf("  %6s %6s %10s %9s %8s %8s\n", "pes", "fifo", "cycles", "us", "util", "balance");
+		int en = o->et != NULL;
+		printf("  %6s %6s %5s %10s %9s %8s %8s%s\n", "pes", "fifo", "sram", "cycles", "us", "util", "balance",
+		       en ? "  energy uJ    EDP uJ*us" : "");
 		size_t i;
 		json_t *r;
-		json_array_foreach(rowsj, i, r)
-		printf("  %6lld %6lld %10.0f %9.2f %7.1f%% %7.1f%%\n", json_integer_value(json_object_get(r, "pes")),
-		       json_integer_value(json_object_get(r, "fifo")), json_real_value(json_object_get(r, "cycles")),
-		       json_real_value(json_object_get(r, "us")), 100 * json_real_value(json_object_get(r, "utilisation")),
-		       100 * json_real_value(json_object_get(r, "load_balance")));
+		json_array_foreach(rowsj, i, r) {
+			printf("  %6lld %6lld %5lld %10.0f %9.2f %7.1f%% %7.1f%%", json_integer_value(json_object_get(r, "pes")),
+			       json_integer_value(json_object_get(r, "fifo")), json_integer_value(json_object_get(r, "sram_bits")),
+			       json_real_value(json_object_get(r, "cycles")), json_real_value(json_object_get(r, "us")),
+			       100 * json_real_value(json_object_get(r, "utilisation")),
+			       100 * json_real_value(json_object_get(r, "load_balance")));
+			if (en)
+				sweep_energy(rowsj, r, "us");
+			putchar('\n');
+		}
 	} else {
 		print_layers(rowsj);
 		cmd_energy_print(json_object_get(json_array_get(rowsj, 0), "energy"));

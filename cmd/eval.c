@@ -48,14 +48,11 @@ static void report_json(const char *path, const char *split, int fixed, const dc
 	if (r->head == DCC_OP_SOFTMAX_CE && r->confusion) {
 		json_t *pc = json_array(), *cm = json_array();
 		for (size_t i = 0; i < C; i++) {
-			uint64_t tot = 0;
 			json_t *row = json_array();
-			for (size_t k = 0; k < C; k++) {
-				tot += r->confusion[i * C + k];
+			for (size_t k = 0; k < C; k++)
 				json_array_append_new(row, json_integer((json_int_t)r->confusion[i * C + k]));
-			}
-			json_array_append_new(pc, tot ? json_real((double)r->confusion[i * C + i] / (double)tot)
-						      : json_null());
+			double a = dcc_class_accuracy(r, i);
+			json_array_append_new(pc, isnan(a) ? json_null() : json_real(a));
 			json_array_append_new(cm, row);
 		}
 		json_object_set_new(o, "per_class_accuracy", pc);
@@ -84,13 +81,8 @@ static void report_text(const char *path, const char *split, const char *what, i
 		return;
 	printf("\nclass  accuracy   confusion (rows: true class, columns: predicted)\n");
 	for (size_t i = 0; i < C; i++) {
-		uint64_t tot = 0;
-		for (size_t k = 0; k < C; k++)
-			tot += r->confusion[i * C + k];
-		if (tot)
-			printf("%5zu  %7.2f%%  ", i, 100.0 * (double)r->confusion[i * C + i] / (double)tot);
-		else
-			printf("%5zu  %8s  ", i, "-");
+		double a = dcc_class_accuracy(r, i);
+		isnan(a) ? printf("%5zu  %8s  ", i, "-") : printf("%5zu  %7.2f%%  ", i, 100 * a);
 		for (size_t k = 0; k < C; k++)
 			printf(" %5llu", (unsigned long long)r->confusion[i * C + k]);
 		putchar('\n');
@@ -162,8 +154,8 @@ int cmd_eval(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cmd_usage_error(usage, argc - optind ? "one model only" : "no model given");
-	if (strcmp(split, "train") && strcmp(split, "val") && strcmp(split, "test"))
-		return cmd_usage_error(usage, "--split: '%s' is not train, val or test", split);
+	if (cmd_check_split(usage, split))
+		return EXIT_USAGE;
 	const char *path = argv[optind];
 	if (cmd_check_outputs((const char *[]){logits}, 1, (const char *[]){path, NULL}, 0))
 		return EXIT_FAIL;

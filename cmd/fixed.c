@@ -155,21 +155,8 @@ static int measure(const fixed_args *a, const dcc_net *n, const dcc_qnet *q, con
 	if (dcc_eval(n, d, (size_t)a->st.limit, 0, threads, &r->f, &e) ||
 	    dcc_qnet_eval(q, d, (size_t)a->st.limit, 0, threads, &r->q, &e))
 		return cmd_fail(a->st.in, &e);
-	if (a->search && !a->st.limit) {
-		size_t sk = (size_t)a->simg > d->test.n / 2 ? d->test.n / 2 : (size_t)a->simg;
-		dcc_split rest = d->test;
-		rest.first += sk, rest.n -= sk;
-		dcc_eval_result r1 = {0};
-		dcc_qeval r2 = {0};
-		if (!dcc_eval_split(n, d, &rest, 0, 0, threads, &r1, &e) &&
-		    !dcc_qnet_eval_split(q, d, &rest, 0, 0, threads, &r2, &e)) {
-			r->unseen_n = rest.n;
-			r->unseen_f = r1.accuracy;
-			r->unseen_q = r2.accuracy;
-		}
-		dcc_eval_result_free(&r1);
-		dcc_qeval_free(&r2);
-	}
+	if (a->search && !a->st.limit) /* the test images the search did not score */
+		dcc_fixed_unseen(n, q, d, (size_t)a->simg, threads, &r->unseen_n, &r->unseen_f, &r->unseen_q);
 	return 0;
 }
 

@@ -19,6 +19,7 @@ static const char usage[] =
 	"       dcc plot sensitivity (SENS.json | MODEL.dct [--data DIR] [--limit N]) -o OUT.png\n"
 	"       dcc plot emu EMU.json [--layer NAME] -o OUT.png\n"
 	"       dcc plot report BLOB.dcb -o OUT.png\n"
+	"       dcc plot energy EMU.json -o OUT.png\n"
 	"\n"
 	"hist: the layer's weight histogram (nonzero weights unless --zeros), a\n"
 	"shared layer's centroids marked, other models overlaid as outlines.\n"
@@ -29,6 +30,8 @@ static const char usage[] =
 	"utilisation and load balance per layer from dcc emu --json, or latency\n"
 	"and load balance against PEs or FIFO depth from --sweep --json.\n"
 	"report: bytes per layer dense, pruned, shared and entropy-coded.\n"
+	"energy: from dcc emu --energy --json, each layer's energy stacked by\n"
+	"module, or a sweep's energy and energy-delay product.\n"
 	"\n"
 	"  --layer NAME          a layer (fc1) or tensor (fc1.weight)\n"
 	"  --compare OTHER.dct   overlay another model's histogram (repeatable)\n"
@@ -383,6 +386,57 @@ static int plot_emu(const char *in, const opts *o)
 	return rc;
 }
 
+/* dcc emu --energy --json: a run's energy by layer and module, or a sweep's
+ * energy and energy-delay product. */
+static int plot_energy(const char *in, const opts *o)
+{
+	json_t *j = load_json(in), *e, *bd;
+	int sweep = json_is_array(j), rc = EXIT_FAIL;
+	json_t *ls = sweep ? j : json_object_get(j, "layers");
+	size_t n = json_array_size(ls), i, nm = 0;
+	const char *mods[16], **names = calloc(n + 1, sizeof(char *)), *k, *xname = "pes";
+	double *uj = calloc(16 * n + 1, sizeof(double)), *x = calloc(4 * n + 1, sizeof(double)), *us = x + n,
+	       *tot = x + 2 * n;
+	if (j && n && names && uj && x && json_object_get(json_array_get(ls, 0), "energy")) {
+		static const char *const keys[] = {"pes", "fifo", "sram_bits", "convolvers", "conv_pes"};
+		for (int q = 0; sweep && q < 5; q++) /* the key the sweep changes */
+			if (json_object_get(json_array_get(ls, 0), keys[q]) &&
+			    !json_equal(json_object_get(json_array_get(ls, 0), keys[q]),
+					json_object_get(json_array_get(ls, n - 1), keys[q])))
+				xname = keys[q];
+		json_array_foreach(ls, i, e) {
+			json_t *en = json_object_get(e, "energy");
+			names[i] = json_string_value(json_object_get(e, "layer"));
+			names[i] = names[i] ? names[i] : "?";
+			x[i] = num(e, xname, NULL), us[i] = num(e, "latency_us", "us"), tot[i] = num(en, "energy_uj", NULL);
+			bd = json_object_get(en, "breakdown");
+			size_t m = 0;
+			json_object_foreach(bd, k, e) if (m < 16) {
+				mods[m] = k;
+				uj[16 * i + m++] = json_number_value(e) * num(en, "energy_uj", NULL);
+			}
+			nm = m;
+		}
+		dcc_canvas *c = dcc_canvas_new(o->w, o->h);
+		dcc_sbuf csv = {0};
+		if (c && sweep)
+			dcc_chart_energy_sweep(c, xname, n, x, tot, us, &csv);
+		else if (c) {
+			for (i = 0; i < n; i++) /* uj as n x nm */
+				memmove(uj + i * nm, uj + 16 * i, nm * sizeof(double));
+			dcc_chart_energy(c, n, names, nm, mods, uj, &csv);
+		}
+		rc = c ? save(c, o, in, &csv) : EXIT_FAIL;
+		dcc_sbuf_free(&csv);
+		dcc_canvas_free(c);
+	} else if (j) {
+		cmd_err("%s: not the output of dcc emu --energy --json", in);
+	}
+	free(names), free(uj), free(x);
+	json_decref(j);
+	return rc;
+}
+
 static int plot_report(const char *in, const opts *o)
 {
 	dcc_model *m;
@@ -398,11 +452,8 @@ static int plot_report(const char *in, const opts *o)
 	dcc_sbuf csv = {0};
 	if (c && names && v) {
 		for (size_t i = 0; i < n; i++) {
-			const dcc_layer_info *l = &info.layer[i];
-			double ent = (double)(l->nonzero + l->fillers);
-			v[i][0] = 4.0 * (double)l->weights, v[i][1] = ent * (32 + l->index_bits) / 8;
-			v[i][2] = ent * (double)(l->value_bits + l->index_bits) / 8, v[i][3] = (double)l->bytes;
-			names[i] = l->name;
+			dcc_layer_stage_bytes(&info.layer[i], v[i]);
+			names[i] = info.layer[i].name;
 		}
 		dcc_chart_layer_bytes(c, n, names, (const double(*)[4])v, &csv);
 		rc = save(c, o, in, &csv);
@@ -481,7 +532,9 @@ int cmd_plot(int argc, char **argv)
 		rc = plot_emu(in, &o);
 	else if (!strcmp(kind, "report"))
 		rc = plot_report(in, &o);
+	else if (!strcmp(kind, "energy"))
+		rc = plot_energy(in, &o);
 	else
-		return cmd_usage_error(usage, "unknown kind '%s' (hist, spy, sensitivity, emu, report)", kind);
+		return cmd_usage_error(usage, "unknown kind '%s' (hist, spy, sensitivity, emu, report, energy)", kind);
 	return rc ? rc : cmd_finish(EXIT_OK);
 }

@@ -80,8 +80,8 @@ static int parse(int argc, char **argv, run_args *a)
 		return cmd_usage_error(usage, "no output given (-o OUT.npy)");
 	if (a->probs && a->argmax)
 		return cmd_usage_error(usage, "--probs and --argmax are different outputs: give one");
-	if (a->split && strcmp(a->split, "train") && strcmp(a->split, "val") && strcmp(a->split, "test"))
-		return cmd_usage_error(usage, "--split: '%s' is not train, val or test", a->split);
+	if (cmd_check_split(usage, a->split))
+		return EXIT_USAGE;
 	const char *outs[] = {a->out}, *inputs[] = {a->model, a->input, NULL};
 	if (cmd_check_outputs(outs, 1, inputs, a->force))
 		return EXIT_FAIL;
@@ -92,26 +92,13 @@ static int parse(int argc, char **argv, run_args *a)
 /* The outputs as asked for: raw values, probabilities or decisions. */
 static int save(const run_args *a, int head, const double *z, size_t n, size_t K)
 {
-	size_t cnt = a->argmax ? n : n * K;
-	void *buf = malloc((cnt ? cnt : 1) * (a->argmax ? sizeof(int64_t) : sizeof(float)));
-	if (!buf) {
-		cmd_err("out of memory");
-		return EXIT_FAIL;
-	}
-	dcc_tensor t = {.name = "outputs", .dtype = DCC_F32, .ndim = 2, .shape = {n, K}, .data = buf};
-	if (a->argmax) {
-		dcc_head_decide(head, z, n, (int)K, buf);
-		t.dtype = DCC_I64, t.ndim = 1, t.nbytes = n * sizeof(int64_t);
-	} else if (a->probs) {
-		dcc_head_probs(head, z, n, (int)K, buf);
-		t.nbytes = cnt * sizeof(float);
-	} else {
-		for (size_t k = 0; k < cnt; k++)
-			((float *)buf)[k] = (float)z[k];
-		t.nbytes = cnt * sizeof(float);
-	}
+	dcc_tensor t;
+	dcc_error e = {0};
+	int kind = a->argmax ? DCC_OUT_ARGMAX : a->probs ? DCC_OUT_PROBS : DCC_OUT_RAW;
+	if (dcc_head_tensor(head, kind, z, n, (int)K, &t, &e))
+		return cmd_fail(NULL, &e);
 	int rc = cmd_save_tensor(a->out, (const char *[]){a->model, a->input, NULL}, a->force, &t);
-	free(buf);
+	free(t.data);
 	return rc;
 }
 

@@ -125,7 +125,7 @@ static int parse(int argc, char **argv, train_args *a)
 		case O_WARMUP: bad = cmd_parse_long(usage, "--warmup", optarg, 0, 100000, &a->warmup); break;
 		case O_EMPTY: a->allow_empty = 1; break;
 		case O_LOSS:
-			if (strcmp(optarg, "ce") && strcmp(optarg, "bce") && strcmp(optarg, "mse"))
+			if (dcc_head_from_name(optarg) < 0)
 				bad = cmd_usage_error(usage, "--loss: '%s' is not ce, bce or mse", optarg);
 			a->loss = optarg;
 			break;
@@ -201,26 +201,12 @@ static int options(const train_args *a, const dcc_net *n, dcc_train_opts *o)
  * loads --init, then records --loss and the input normalisation. */
 static int model_of(const train_args *a, const dcc_dataset *d, dcc_model **m, dcc_error *e)
 {
-	int head = !a->loss ? dcc_head_for_data(d) : !strcmp(a->loss, "ce") ? DCC_OP_SOFTMAX_CE
-		   : !strcmp(a->loss, "bce") ? DCC_OP_BCE : DCC_OP_MSE, out = dcc_head_outputs(head, d);
+	int head = a->loss ? dcc_head_from_name(a->loss) : dcc_head_for_data(d), out = dcc_head_outputs(head, d);
 	int rc = a->init ? dcc_dct_read(a->init, 0, m, e)
 			 : dcc_net_create(a->net, d->c, d->h, d->w, out, head, a->seed < 0 ? 1 : (uint64_t)a->seed, m, e);
 	if (!rc && a->loss && a->init)
 		rc = dcc_graph_set_head(*m, head, e);
-	dcc_norm nm = {0};
-	if (!rc && (a->normalize || a->mean || (!a->init && d->norm.n))) {
-		if (a->normalize)
-			rc = dcc_norm_fit(d, &d->train, &nm, e);
-		else if (a->mean)
-			rc = dcc_norm_parse(a->mean, a->std, &nm, e);
-		else
-			nm = d->norm;
-		if (!rc)
-			rc = dcc_norm_set(*m, &nm, e);
-		if (!rc) /* does it fit the input? */
-			rc = dcc_norm_of(*m, d->c, d->h, d->w, &nm, e);
-	}
-	return rc;
+	return rc ? rc : dcc_norm_record(*m, d, a->normalize, a->mean, a->std, !a->init, e);
 }
 
 /* Prunes the model to --sparsity in the pattern asked for: 0, a negative

@@ -329,6 +329,11 @@ int dcc_norm_set(dcc_model *m, const dcc_norm *nm, dcc_error *err); /* n = 0 rem
 struct dcc_dataset;
 struct dcc_split;
 int dcc_norm_fit(const struct dcc_dataset *d, const struct dcc_split *s, dcc_norm *nm, dcc_error *err);
+/* Records in m the normalisation asked for: fit (the training split's),
+ * the lists mean and std, or (use_file) the data file's own; and checks it
+ * fits d's samples.  Nothing asked: m is left as it is. */
+int dcc_norm_record(dcc_model *m, const struct dcc_dataset *d, int fit, const char *mean, const char *std,
+		    int use_file, dcc_error *err);
 /* "0.5,0.4" and "0.2,0.3": means and stds, one per channel. */
 int dcc_norm_parse(const char *mean, const char *std, dcc_norm *nm, dcc_error *err);
 /* Element e's channel in a (c, h, w) input under nm. */

@@ -81,6 +81,10 @@ void dcc_emu_stats_free(dcc_emu_stats *s);
  * words are left at p->out_addr.  stats accumulate. */
 int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc_emu_stats *st, dcc_error *err);
 
+/* Do the samples of split s fit the program's input, and (labels) its
+ * outputs?  One error saying what differs. */
+int dcc_program_fits(const dcc_program *p, const dcc_dataset *d, const dcc_split *s, dcc_error *err);
+
 /* Inputs to run: a split of a data set whose samples are in_len values,
  * normalised by the program's dcc_norm and quantised to its input format
  * on the way in, exactly as dcc eval --fixed does (dcc_fx_sample). */

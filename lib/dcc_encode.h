@@ -125,6 +125,9 @@ int dcc_blob_unpack(dcc_blob *b, dcc_model **out, dcc_sparse **keep, dcc_error *
 /* The accounting of a blob (built and written, or read and unpacked); m (may
  * be NULL) gives the dense float32 size. */
 int dcc_blob_info_make(const dcc_blob *b, const dcc_model *m, dcc_blob_info *info, dcc_error *err);
+/* A layer's bytes at each stage: dense float32, pruned (float values and
+ * indices), shared (codebook and relative indices), entropy-coded. */
+void dcc_layer_stage_bytes(const dcc_layer_info *l, double v[4]);
 void dcc_blob_info_free(dcc_blob_info *i);
 /* The stored entries of a blob's CSC and EIE layers (sp from
  * dcc_blob_unpack's keep) as scipy-style arrays: NAME.indptr (i64),

@@ -188,6 +188,12 @@ int dcc_compare_layers(const dcc_net *na, const dcc_qnet *qa, const dcc_net *nb,
 		       const dcc_dataset *d, const dcc_split *s, size_t limit, dcc_fidelity *fl, size_t *match,
 		       dcc_error *err);
 
+/* After a width search that scored the first `scored` test images (at most
+ * half the set): the float and integer accuracy on the rest (*count = 0
+ * when they could not be measured). */
+void dcc_fixed_unseen(const dcc_net *n, const dcc_qnet *q, const dcc_dataset *d, size_t scored, int threads,
+		      size_t *count, double *acc_float, double *acc_fixed);
+
 /* The network's outputs on the first `limit` samples of split s (0: all):
  * the float net's (q NULL), else the integer reference q's real values,
  * exact in doubles; *out (n x classes) is the caller's.  fig gets the

@@ -48,6 +48,8 @@ int dcc_net_create(const char *spec, int c, int h, int w, int classes, int head,
  * 0/1 labels, else the classes or the targets' width). */
 int dcc_head_for_data(const dcc_dataset *d);
 int dcc_head_outputs(int head, const dcc_dataset *d);
+/* --loss: ce, bce or mse as a head (-1: none of them). */
+int dcc_head_from_name(const char *loss);
 /* (Re)creates every parameter tensor of the graph in m with PyTorch's
  * default initialisation, drawn from seed. */
 int dcc_net_init(dcc_model *m, uint64_t seed, dcc_error *err);
@@ -233,12 +235,18 @@ void dcc_metrics_finish(const dcc_metrics *m, dcc_eval_result *r);
 void dcc_metrics_free(dcc_metrics *m);
 
 void dcc_eval_result_free(dcc_eval_result *r);
+/* A softmax_ce result's accuracy on class k's samples (NAN: none). */
+double dcc_class_accuracy(const dcc_eval_result *r, size_t k);
 
 /* What a head's outputs decide: argmax per sample (ties to the lower
  * class), a one-output bce head's z > 0; and its probabilities (softmax,
  * sigmoid; mse outputs as they are).  z: n x K. */
 void dcc_head_decide(int head, const double *z, size_t n, int K, int64_t *out);
 void dcc_head_probs(int head, const double *z, size_t n, int K, float *out);
+/* z as the tensor dcc run writes (its data the caller's to free): float32
+ * (n, K) raw or probabilities, or int64 (n) decisions. */
+enum { DCC_OUT_RAW, DCC_OUT_PROBS, DCC_OUT_ARGMAX };
+int dcc_head_tensor(int head, int kind, const double *z, size_t n, int K, dcc_tensor *t, dcc_error *err);
 
 /* How far outputs b are from the reference a: the decisions' agreement
  * (classifier heads), mean and largest absolute difference, and the

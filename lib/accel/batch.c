@@ -129,6 +129,21 @@ int dcc_emu_batch(const dcc_program *p, const dcc_accel_cfg *cfg, const dcc_emu_
 	return rc;
 }
 
+int dcc_program_fits(const dcc_program *p, const dcc_dataset *d, const dcc_split *s, dcc_error *err)
+{
+	if ((uint32_t)d->c != p->in_c || (uint32_t)d->h != p->in_h || (uint32_t)d->w != p->in_w)
+		return dcc_fail(err, DCC_E_SHAPE, "the program takes %ux%ux%u inputs; the data (%s) has %dx%dx%d", p->in_c,
+				p->in_h, p->in_w, d->source ? d->source : "-", d->c, d->h, d->w);
+	if (s->y && d->labels == DCC_LABELS_CLASS && (uint32_t)d->classes > p->out_len &&
+	    !(p->out_len == 1 && d->classes <= 2))
+		return dcc_fail(err, DCC_E_SHAPE, "the program gives %u output%s; the data has %d classes", p->out_len,
+				p->out_len == 1 ? "" : "s", d->classes);
+	if (s->y && d->labels == DCC_LABELS_TARGET && (uint32_t)d->classes != p->out_len)
+		return dcc_fail(err, DCC_E_SHAPE, "the program gives %u outputs; the data's targets are %d wide", p->out_len,
+				d->classes);
+	return 0;
+}
+
 int dcc_program_same_layout(const dcc_program *p, const dcc_accel_cfg *c)
 {
 	return c->pes == p->pes && (uint32_t)c->convolvers == p->convolvers &&

@@ -186,6 +186,25 @@ int dcc_norm_fit(const dcc_dataset *d, const dcc_split *s, dcc_norm *nm, dcc_err
 	return 0;
 }
 
+int dcc_norm_record(dcc_model *m, const dcc_dataset *d, int fit, const char *mean, const char *std, int use_file,
+		    dcc_error *err)
+{
+	if (!fit && !mean && !(use_file && d->norm.n))
+		return 0;
+	dcc_norm *nm = malloc(sizeof(*nm));
+	if (!nm)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	int rc = fit ? dcc_norm_fit(d, &d->train, nm, err) : mean ? dcc_norm_parse(mean, std, nm, err) : 0;
+	if (!fit && !mean)
+		*nm = d->norm;
+	if (!rc)
+		rc = dcc_norm_set(m, nm, err);
+	if (!rc) /* does it fit the samples? */
+		rc = dcc_norm_of(m, d->c, d->h, d->w, nm, err);
+	free(nm);
+	return rc;
+}
+
 int dcc_norm_parse(const char *mean, const char *std, dcc_norm *nm, dcc_error *err)
 {
 	const char *src[2] = {mean, std};

@@ -496,6 +496,13 @@ void dcc_blob_info_free(dcc_blob_info *i)
 	}
 }
 
+void dcc_layer_stage_bytes(const dcc_layer_info *l, double v[4])
+{
+	double ent = (double)(l->nonzero + l->fillers);
+	v[0] = 4.0 * (double)l->weights, v[1] = ent * (32 + l->index_bits) / 8;
+	v[2] = ent * (double)(l->value_bits + l->index_bits) / 8, v[3] = (double)l->bytes;
+}
+
 int dcc_blob_info_make(const dcc_blob *b, const dcc_model *m, dcc_blob_info *info, dcc_error *err)
 {
 	memset(info, 0, sizeof(*info));

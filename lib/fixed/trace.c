@@ -109,6 +109,22 @@ const double *dcc_trace_layer(const dcc_trace *t, size_t layer, size_t *count)
 	return t->out + t->off[layer];
 }
 
+void dcc_fixed_unseen(const dcc_net *n, const dcc_qnet *q, const dcc_dataset *d, size_t scored, int threads,
+		      size_t *count, double *acc_float, double *acc_fixed)
+{
+	size_t sk = scored > d->test.n / 2 ? d->test.n / 2 : scored;
+	dcc_split rest = d->test;
+	rest.first += sk, rest.n -= sk;
+	dcc_eval_result r1 = {0};
+	dcc_qeval r2 = {0};
+	dcc_error e = {0};
+	*count = 0;
+	if (!dcc_eval_split(n, d, &rest, 0, 0, threads, &r1, &e) && !dcc_qnet_eval_split(q, d, &rest, 0, 0, threads, &r2, &e))
+		*count = rest.n, *acc_float = r1.accuracy, *acc_fixed = r2.accuracy;
+	dcc_eval_result_free(&r1);
+	dcc_qeval_free(&r2);
+}
+
 int dcc_outputs(const dcc_net *n, const dcc_qnet *q, const dcc_dataset *d, const dcc_split *s, size_t limit,
 		int threads, double **out, dcc_eval_result *fig, dcc_error *err)
 {

@@ -280,6 +280,12 @@ int dcc_head_for_data(const dcc_dataset *d)
 	return d->labels == DCC_LABELS_TARGET ? DCC_OP_MSE : DCC_OP_SOFTMAX_CE;
 }
 
+int dcc_head_from_name(const char *loss)
+{
+	return !strcmp(loss, "ce") ? DCC_OP_SOFTMAX_CE : !strcmp(loss, "bce") ? DCC_OP_BCE
+	     : !strcmp(loss, "mse") ? DCC_OP_MSE : -1;
+}
+
 int dcc_head_outputs(int head, const dcc_dataset *d)
 {
 	return head == DCC_OP_BCE && d->labels == DCC_LABELS_CLASS && d->classes <= 2 ? 1 : d->classes;

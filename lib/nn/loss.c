@@ -129,6 +129,15 @@ void dcc_metrics_finish(const dcc_metrics *m, dcc_eval_result *r)
 	}
 }
 
+double dcc_class_accuracy(const dcc_eval_result *r, size_t k)
+{
+	size_t C = (size_t)r->classes;
+	uint64_t tot = 0;
+	for (size_t j = 0; r->confusion && j < C; j++)
+		tot += r->confusion[k * C + j];
+	return tot ? (double)r->confusion[k * C + k] / (double)tot : NAN;
+}
+
 void dcc_metrics_free(dcc_metrics *m)
 {
 	free(m->confusion);
@@ -179,6 +188,27 @@ void dcc_head_probs(int head, const double *z, size_t n, int K, float *out)
 				o[k] = head == DCC_OP_BCE ? (float)(1 / (1 + exp(-r[k]))) : (float)r[k];
 		}
 	}
+}
+
+int dcc_head_tensor(int head, int kind, const double *z, size_t n, int K, dcc_tensor *t, dcc_error *err)
+{
+	size_t cnt = kind == DCC_OUT_ARGMAX ? n : n * (size_t)K;
+	memset(t, 0, sizeof(*t));
+	t->name = "outputs";
+	t->dtype = kind == DCC_OUT_ARGMAX ? DCC_I64 : DCC_F32;
+	t->ndim = kind == DCC_OUT_ARGMAX ? 1 : 2;
+	t->shape[0] = n, t->shape[1] = (uint64_t)K;
+	t->nbytes = cnt * (kind == DCC_OUT_ARGMAX ? sizeof(int64_t) : sizeof(float));
+	if (!(t->data = malloc(t->nbytes ? t->nbytes : 1)))
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (kind == DCC_OUT_ARGMAX)
+		dcc_head_decide(head, z, n, K, t->data);
+	else if (kind == DCC_OUT_PROBS)
+		dcc_head_probs(head, z, n, K, t->data);
+	else
+		for (size_t k = 0; k < cnt; k++)
+			((float *)t->data)[k] = (float)z[k];
+	return 0;
 }
 
 void dcc_fidelity_add(dcc_fidelity *f, int head, const double *a, const double *b, size_t n, size_t K)

@@ -8,6 +8,8 @@
 
 #include "plot.h"
 
+#define CHART_MAX_SEGMENTS 16 /* the legend of a stacked chart */
+
 int dcc_chart_hist(dcc_canvas *c, const dcc_series *s, int ns, int bins, int zeros, const char *layer,
 		   const dcc_tensor *codebook, dcc_hist *h, dcc_sbuf *csv, dcc_error *err)
 {
@@ -275,4 +277,93 @@ void dcc_chart_sensitivity(dcc_canvas *c, size_t nlayers, const char *const *nam
 			cols[i] = dcc_palette((int)i);
 	}
 	dcc_legend(c, names, cols, nlayers < 8 ? (int)nlayers : 8);
+}
+
+void dcc_chart_energy(dcc_canvas *c, size_t n, const char *const *names, size_t nm, const char *const *mods,
+		      const double *uj, dcc_sbuf *csv)
+{
+	if (csv) {
+		dcc_sbuf_printf(csv, "layer");
+		for (size_t m = 0; m < nm; m++)
+			dcc_sbuf_printf(csv, ",%s_uj", mods[m]);
+		dcc_sbuf_printf(csv, "\n");
+	}
+	double ymax = 0;
+	for (size_t i = 0; i < n; i++) {
+		double t = 0;
+		if (csv)
+			dcc_sbuf_printf(csv, "%s", names[i]);
+		for (size_t m = 0; m < nm; m++) {
+			t += uj[i * nm + m];
+			if (csv)
+				dcc_sbuf_printf(csv, ",%g", uj[i * nm + m]);
+		}
+		if (csv)
+			dcc_sbuf_printf(csv, "\n");
+		ymax = fmax(ymax, t);
+	}
+	c->categorical = 1;
+	dcc_axes(c, "energy per inference by layer and module", "layer", "energy (uJ)", 0, (double)n, 0,
+		 ymax > 0 ? ymax * 1.1 : 1, 0);
+	for (size_t i = 0; i < n; i++) {
+		int xa = dcc_mapx(c, (double)i + 0.2), xb = dcc_mapx(c, (double)i + 0.8);
+		double base = 0;
+		for (size_t m = 0; m < nm; m++) {
+			double v = uj[i * nm + m];
+			if (v > 0)
+				dcc_rect(c, xa, dcc_mapy(c, base + v), xb, dcc_mapy(c, base) - 1, dcc_palette((int)m));
+			base += v;
+		}
+		dcc_text(c, (xa + xb) / 2, c->py1 + 8, names[i], DCC_BLACK, 1);
+	}
+	uint32_t cols[CHART_MAX_SEGMENTS];
+	size_t k = nm < CHART_MAX_SEGMENTS ? nm : CHART_MAX_SEGMENTS;
+	for (size_t m = 0; m < k; m++)
+		cols[m] = dcc_palette((int)m);
+	dcc_legend(c, mods, cols, (int)k);
+}
+
+void dcc_chart_energy_sweep(dcc_canvas *c, const char *xname, size_t n, const double *x, const double *uj,
+			    const double *us, dcc_sbuf *csv)
+{
+	if (csv)
+		dcc_sbuf_printf(csv, "%s,energy_uj,latency_us,edp\n", xname);
+	double xmax = 1, xmin = 1e300, emax = 0, dmax = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (csv)
+			dcc_sbuf_printf(csv, "%g,%g,%g,%g\n", x[i], uj[i], us[i], uj[i] * us[i]);
+		xmax = fmax(xmax, log2(x[i])), xmin = fmin(xmin, log2(x[i]));
+		emax = fmax(emax, uj[i]), dmax = fmax(dmax, uj[i] * us[i]);
+	}
+	char title[96], xl[64];
+	snprintf(title, sizeof(title), "energy and energy-delay product against %s", xname);
+	snprintf(xl, sizeof(xl), "log2(%s)", xname);
+	double lo = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (emax > 0 && uj[i] > 0)
+			lo = fmin(lo, uj[i] / emax);
+		if (dmax > 0 && uj[i] * us[i] > 0)
+			lo = fmin(lo, uj[i] * us[i] / dmax);
+	}
+	dcc_axes(c, title, xl, "fraction of the largest (log scale)", xmin < xmax ? xmin : 0, xmax, lo / 2, 1.5, 1);
+	int px[2] = {-1, -1}, py[2] = {-1, -1};
+	size_t be = 0, bd = 0;
+	for (size_t i = 0; i < n; i++) {
+		be = uj[i] < uj[be] ? i : be;
+		bd = uj[i] * us[i] < uj[bd] * us[bd] ? i : bd;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int X = dcc_mapx(c, log2(x[i]));
+		double v[2] = {emax > 0 ? fmax(uj[i] / emax, lo) : lo, dmax > 0 ? fmax(uj[i] * us[i] / dmax, lo) : lo};
+		for (int k = 0; k < 2; k++) {
+			int Y = dcc_mapy(c, v[k]), r = (k ? i == bd : i == be) ? 5 : 2;
+			if (px[k] >= 0)
+				dcc_line(c, px[k], py[k], X, Y, dcc_palette(k));
+			dcc_rect(c, X - r, Y - r, X + r, Y + r, dcc_palette(k));
+			px[k] = X, py[k] = Y;
+		}
+	}
+	const char *legend[2] = {"energy per inference (largest square: the least)", "energy x latency"};
+	uint32_t cols[2] = {dcc_palette(0), dcc_palette(1)};
+	dcc_legend(c, legend, cols, 2);
 }

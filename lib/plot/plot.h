@@ -89,6 +89,13 @@ void dcc_chart_pe_busy(dcc_canvas *c, const char *layer, double balance, size_t 
 /* A sweep: latency and load balance against log2 of PEs or FIFO depth. */
 void dcc_chart_sweep(dcc_canvas *c, int by_pes, size_t n, const double *x, const double *us, const double *balance,
 		     dcc_sbuf *csv);
+/* Energy per inference by layer, stacked by module (uj: n x nm, uJ). */
+void dcc_chart_energy(dcc_canvas *c, size_t n, const char *const *names, size_t nm, const char *const *mods,
+		      const double *uj, dcc_sbuf *csv);
+/* A sweep's energy and energy-delay product against log2 of the swept
+ * quantity, each as a fraction of its largest; the least of each marked. */
+void dcc_chart_energy_sweep(dcc_canvas *c, const char *xname, size_t n, const double *x, const double *uj,
+			    const double *us, dcc_sbuf *csv);
 /* Accuracy against sparsity, one line per layer (acc: nlayers x nlevels). */
 void dcc_chart_sensitivity(dcc_canvas *c, size_t nlayers, const char *const *names, size_t nlevels, const double *levels,
 			   const double *acc, dcc_sbuf *csv);

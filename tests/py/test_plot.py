@@ -116,6 +116,26 @@ with tempfile.TemporaryDirectory() as tmp:
     check(dcc("plot", "emu", p("sw.json"), "--csv", p("sw.csv"), "-o", p("sw.png")).returncode == 0, "emu sweep")
     png(p("sw.png"))
     check(len(open(p("sw.csv")).read().splitlines()) == 4, "sweep csv rows")
+    # energy: a sweep's energy and EDP, a run's layers by module, each number the JSON's
+    r = dcc("emu", "--synthetic", "200x300", "--weight-density", "0.1", "--act-density", "0.5", "--sweep",
+            "sram-bits=32,64,128", "--energy", "45nm", "--json")
+    open(p("se.json"), "w").write(r.stdout)
+    rows = json.loads(r.stdout)
+    check(dcc("plot", "energy", p("se.json"), "--csv", p("se.csv"), "-o", p("se.png")).returncode == 0, "energy sweep")
+    png(p("se.png"))
+    got = [ln.split(",") for ln in open(p("se.csv")).read().splitlines()]
+    check(got[0] == ["sram_bits", "energy_uj", "latency_us", "edp"] and [float(g[0]) for g in got[1:]] == [32, 64, 128] and
+          all(abs(float(g[1]) - w["energy"]["energy_uj"]) < 1e-5 * w["energy"]["energy_uj"] for g, w in zip(got[1:], rows)),
+          "energy sweep csv: %s" % got)
+    run_json = {"layers": [dict(w, layer="l%d" % i) for i, w in enumerate(rows)]}
+    json.dump(run_json, open(p("re.json"), "w"))
+    check(dcc("plot", "energy", p("re.json"), "--csv", p("re.csv"), "-o", p("re.png")).returncode == 0, "energy layers")
+    png(p("re.png"))
+    got = [ln.split(",") for ln in open(p("re.csv")).read().splitlines()]
+    check(len(got) == 4 and abs(sum(float(v) for v in got[1][1:]) - rows[0]["energy"]["energy_uj"]) < 1e-5 *
+          rows[0]["energy"]["energy_uj"], "the modules add up to the layer's energy: %s" % got[:2])
+    r = dcc("plot", "energy", p("sw.json"), "-o", p("x.png"))
+    check(r.returncode == 1 and "not the output of dcc emu --energy --json" in r.stderr, "energy plot without energy")
     # a shared layer: centroids marked
     dcc("share", p("w.dct"), "--bits", "1", "-o", p("ws.dct"))
     r = dcc("plot", "hist", p("ws.dct"), "--layer", "w", "--compare", p("w.dct"), "--csv", p("c.csv"), "-o",
