@@ -74,15 +74,17 @@ static int parse_line(char **tok, int n, dcc_energy_table *t, int *seen, const c
 		if (m < 0)
 			return dcc_fail(err, DCC_E_FORMAT, "%s: line %d: module '%s' not declared before", src, line, tok[4]);
 		t->pj[ev] = pj, t->module[ev] = m, seen[ev] = 1;
+		double w = 0;
 		for (int k = 5; k < n && ok; k++)
 			if (!strncmp(tok[k], "width=", 6))
-				t->width[ev] = (int)kv_num(tok[k], "width", &ok);
+				w = kv_num(tok[k], "width", &ok);
 			else if (!strncmp(tok[k], "scale=", 6))
 				t->scale[ev] = kv_num(tok[k], "scale", &ok);
 			else
 				ok = 0;
-		if (ok && (t->width[ev] > 4096 || t->scale[ev] > 4 || (ev != DCC_EV_SPMAT_READ && t->width[ev])))
+		if (ok && (w > 4096 || w != floor(w) || t->scale[ev] > 4 || (ev != DCC_EV_SPMAT_READ && w)))
 			ok = 0;
+		t->width[ev] = ok ? (int)w : 0; /* bounded before the conversion */
 		return ok ? 0 : dcc_fail(err, DCC_E_FORMAT, "%s: line %d: want 'event NAME PJ pJ MODULE [width=BITS scale=S]' "
 				       "(width only for spmat_read, up to 4096; scale up to 4)", src, line);
 	}
@@ -147,7 +149,8 @@ int dcc_energy_load(const char *what, dcc_energy_table *t, dcc_error *err)
 	int rc = dcc_read_file(what, (size_t)1 << 20, &b, &n, err);
 	if (rc)
 		return rc == DCC_E_IO && !strchr(what, '/') && !strchr(what, '.')
-			       ? dcc_fail(err, DCC_E_NOTFOUND, "no energy table '%s' (built in: 45nm, eie-pe; or a file)", what)
+			       ? dcc_fail(err, DCC_E_NOTFOUND, "no energy table '%s' (built in: 45nm, 45nm-float32, eie-pe; or a "
+					  "file)", what)
 			       : dcc_fail(err, rc, "%s: %s", what, err->msg);
 	rc = dcc_energy_parse((const char *)b, n, what, t, err);
 	free(b);

@@ -50,3 +50,11 @@ for w in (32, 64, 128, 256, 512):
     d = emu("4096x4096", 0.09, 0.353, "45nm", "--sram-bits", str(w))
     n, pj = d["events"]["spmat_read"], d["energy"]["events_pj"]["spmat_read"]
     print("  %6d %12.0f %12.1f %12.3f %10.3f" % (w, n, pj / n, pj * 1e-6, d["energy"]["energy_uj"]))
+print("== 16-bit fixed point against 32-bit float arithmetic on Alex-7 (45nm and 45nm-float32 tables)")
+fx, fl = emu("4096x4096", 0.09, 0.353, "45nm"), emu("4096x4096", 0.09, 0.353, "45nm-float32")
+ar = ("codebook", "mult", "add")
+a_fx, a_fl = (sum(d["energy"]["events_pj"][k] for k in ar) for d in (fx, fl))
+print("  arithmetic (codebook, multiply, add): %.3f uJ fixed, %.3f uJ float: %.2fx" % (a_fx * 1e-6, a_fl * 1e-6,
+                                                                                       a_fl / a_fx))
+print("  whole layer: %.3f uJ fixed, %.3f uJ float: %.2fx (the SRAM reads of the 4-bit weights dominate both)" %
+      (fx["energy"]["energy_uj"], fl["energy"]["energy_uj"], fl["energy"]["energy_uj"] / fx["energy"]["energy_uj"]))

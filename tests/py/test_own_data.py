@@ -143,10 +143,11 @@ check(dcc("run", "--input", p("rgb.npz"), "--fixed", "--limit", "50", p("cc.dct"
       "run the model calibrated without labels")
 
 # ---- compare: agreement and SQNR as NumPy computes them from dcc run ----
-check(dcc("run", "--input", p("rgb.npz"), p("cs.dct"), "-o", p("run_s.npy")) == 0, "run shared")
+check(dcc("share", "--data", p("rgb.npz"), "--bits", "4", p("c.dct"), "-o", p("c4.dct")) == 0, "c.dct shared, 4 bits")
+check(dcc("run", "--input", p("rgb.npz"), p("c4.dct"), "-o", p("run_s.npy")) == 0, "run shared")
 zs = np.load(p("run_s.npy")).astype(np.float64)
 zf = z.astype(np.float64)
-cm = js("compare", "--input", p("rgb.npz"), p("c.dct"), p("cs.dct"))
+cm = js("compare", "--input", p("rgb.npz"), p("c.dct"), p("c4.dct"))
 agree = (zf.argmax(1) == zs.argmax(1)).mean()
 sqnr = 10 * np.log10((zf ** 2).sum() / ((zf - zs) ** 2).sum())
 check(abs(cm.get("agreement", -1) - agree) < 1e-9, "compare agreement %s vs NumPy %s" % (cm.get("agreement"), agree))
@@ -245,6 +246,23 @@ for name, arrays in bad.items():
         lines = r.stderr.strip().splitlines()
         check(r.returncode == 1 and len(lines) == 1 and "bad_%s.npz" % name in lines[0] and not os.path.exists(p("o.dct")),
               "%s: %s -> %d %r" % (name, args[0], r.returncode, r.stderr))
+# a set larger than memory: one line, not a crash (a sparse 1 GB file; memory capped at 700 MB, or for
+# the sanitizer build its allocator's largest allocation)
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+os.makedirs(p("big"))
+with open(p("big/x_train.npy"), "wb") as f:
+    np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (262144, 1024)})
+    f.truncate(f.tell() + 262144 * 1024 * 4)
+np.save(p("big/y_train.npy"), np.zeros(262144, np.int64))
+san = "/san-" in os.environ["DCC"]
+env = dict(os.environ, ASAN_OPTIONS="allocator_may_return_null=1:max_allocation_size_mb=700") if san else None
+cap = None if san else (lambda: resource.setrlimit(resource.RLIMIT_AS, (700 << 20, 700 << 20)))
+r = subprocess.run([os.environ["DCC"], "train", "--net", "mlp:1024-2", "--data", p("big"), "-o", p("o.dct")],
+                   capture_output=True, text=True, env=env, preexec_fn=cap)
+ours = [ln for ln in r.stderr.splitlines() if not ln.startswith("==")]  # the sanitizer's own warning aside
+check(r.returncode == 1 and len(ours) == 1 and "out of memory" in ours[0] and not os.path.exists(p("o.dct")),
+      "a set larger than memory: %d %r" % (r.returncode, r.stderr))
 r = run("run", "--input", p("bad_nan.npz") + ":x_train", p("r.dct"), "-o", p("o.npy"))
 check(r.returncode == 1 and "NaN" in r.stderr and not os.path.exists(p("o.npy")), "run: NaN input refused: %r" % r.stderr)
 r = run("run", "--input", p("one.npy"), p("r.dct"), "-o", p("o.npy"))
