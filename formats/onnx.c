@@ -442,6 +442,20 @@ static int read_pool(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	return 0;
 }
 
+/* GlobalAveragePool (or ReduceMean over H, W keeping them) of a square
+ * map: an average pool of the whole map. */
+static int read_gap(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
+{
+	(void)n;
+	if (r->flat || r->H != r->W)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (GlobalAveragePool): dcc reads it on a square %s", nname,
+				r->flat ? "image, not a flattened vector" : "map");
+	if (onnx_add_line(r, "avgpool2d pool%d k=%d stride=%d", ++r->npool, r->H, r->H))
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	r->H = r->W = 1;
+	return 0;
+}
+
 static int read_relu(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	(void)n, (void)nname;
@@ -476,6 +490,58 @@ static int read_flatten(onnx_read *r, const node_t *n, const char *nname, dcc_er
 	return 0;
 }
 
+/* BatchNormalization in inference mode right after a Conv or Gemm: folded
+ * into that layer, W' = W s and b' = (b - mean) s + beta per channel, with
+ * s = scale / sqrt(var + epsilon), in double; the fold is recorded in
+ * dcc.provenance and the BN's tensors are gone. */
+static int read_batchnorm(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
+{
+	const char *last = r->nlines ? r->lines[r->nlines - 1] : "";
+	int conv = !strncmp(last, "conv2d ", 7), fc = !strncmp(last, "fc ", 3);
+	if ((!conv && !fc) || n->n_input != 5 || onnx_attr_i(n, "training_mode", 0))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (BatchNormalization): dcc folds it into the Conv or Gemm "
+				"just before it, in inference mode (training_mode 0)", nname);
+	char layer[DCC_MAX_NAME + 1], wn[DCC_MAX_NAME + 16], bn[DCC_MAX_NAME + 16];
+	const char *sp = strchr(last, ' ') + 1, *e = strchr(sp, ' ');
+	snprintf(layer, sizeof(layer), "%.*s", e ? (int)(e - sp) : (int)strlen(sp), sp);
+	snprintf(wn, sizeof(wn), "%s.weight", layer);
+	snprintf(bn, sizeof(bn), "%s.bias", layer);
+	dcc_tensor *w = dcc_model_find(r->m, wn), *b = dcc_model_find(r->m, bn);
+	size_t C = w ? (size_t)w->shape[0] : 0, cnt[4] = {0};
+	float *v[4] = {NULL};
+	int rc = w && b ? 0 : dcc_fail(err, DCC_E_FORMAT, "node '%s' (BatchNormalization): no layer to fold into", nname);
+	for (int k = 0; k < 4 && !rc; k++) { /* scale, B, mean, var */
+		const tensor_t *t = onnx_init(r, n->input[k + 1]);
+		if (!t)
+			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (BatchNormalization): its statistics must be "
+				      "initializers", nname);
+		else if (!(rc = onnx_tensor_floats(t, &v[k], &cnt[k], err)) && cnt[k] != C)
+			rc = dcc_fail(err, DCC_E_SHAPE, "node '%s' (BatchNormalization): %zu values for %zu channels", nname,
+				      cnt[k], C);
+	}
+	double eps = onnx_attr_f(n, "epsilon", 1e-5f);
+	for (size_t c = 0; !rc && c < C; c++)
+		if (!(v[3][c] + eps > 0) || !isfinite(v[0][c]) || !isfinite(v[1][c]) || !isfinite(v[2][c]))
+			rc = dcc_fail(err, DCC_E_RANGE, "node '%s' (BatchNormalization): channel %zu's statistics are not "
+				      "finite or its variance + epsilon is not positive", nname, c);
+	if (!rc) {
+		size_t per = (size_t)(dcc_tensor_numel(w) / C);
+		float *wd = w->data, *bd = b->data;
+		for (size_t c = 0; c < C; c++) {
+			double s = (double)v[0][c] / sqrt((double)v[3][c] + eps);
+			for (size_t i = 0; i < per; i++)
+				wd[c * per + i] = (float)((double)wd[c * per + i] * s);
+			bd[c] = (float)(((double)bd[c] - v[2][c]) * s + v[1][c]);
+		}
+		char line[2 * DCC_MAX_NAME + 96];
+		snprintf(line, sizeof(line), "onnx batchnorm=%s folded_into=%s epsilon=%g", nname, layer, eps);
+		rc = dcc_model_append_str(r->m, "dcc.provenance", line, err);
+	}
+	for (int k = 0; k < 4; k++)
+		free(v[k]);
+	return rc;
+}
+
 static int read_nothing(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	(void)r, (void)n, (void)nname, (void)err;
@@ -501,7 +567,8 @@ static const struct {
 	{"Gemm", read_gemm},       {"MatMul", read_gemm},     {"Conv", read_conv},      {"MaxPool", read_pool},
 	{"AveragePool", read_pool}, {"Relu", read_relu},      {"Sigmoid", read_act},    {"Tanh", read_act},
 	{"Flatten", read_flatten}, {"Reshape", read_flatten}, {"Identity", read_nothing}, {"Dropout", read_nothing},
-	{"Softmax", read_softmax}, {"LogSoftmax", read_softmax},
+	{"Softmax", read_softmax}, {"LogSoftmax", read_softmax}, {"BatchNormalization", read_batchnorm},
+	{"GlobalAveragePool", read_gap},
 };
 
 /* ---- the graph ---- */
@@ -540,8 +607,8 @@ static int read_node(onnx_read *r, const node_t *n, dcc_error *err)
 		if (!strcmp(op, readers[i].op))
 			return readers[i].read(r, n, nname, err);
 	return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): operator not supported by dcc (supported: Gemm, "
-			"MatMul+Add, Conv, Relu, Sigmoid, Tanh, MaxPool, AveragePool, Flatten, Reshape, Identity, "
-			"Dropout, a final Softmax)", nname, op);
+			"MatMul+Add, Conv, BatchNormalization after Conv or Gemm, Relu, Sigmoid, Tanh, MaxPool, "
+			"AveragePool, GlobalAveragePool, Flatten, Reshape, Identity, Dropout, a final Softmax)", nname, op);
 }
 
 /* The graph input: the first that is not an initializer, (N, C, H, W) or
@@ -590,7 +657,21 @@ typedef struct consts {
 	size_t orig_ni, n;
 	tensor_t **orig, **ext;
 	char **old_names;
+	tensor_t *alias; /* Identity of an initializer: a copy under the output's name */
+	size_t nalias;
 } consts;
+
+/* An Identity whose input is an initializer (torch.onnx.export writes one
+ * where two parameters hold equal values): that initializer's index (its
+ * output is the same tensor), else -1. */
+static int32_t const_identity(const node_t *n, onnx_index *names)
+{
+	if (!n->op_type || strcmp(n->op_type, "Identity") || n->n_input != 1 || n->n_output != 1 || !n->input[0] ||
+	    !n->output[0])
+		return -1;
+	size_t i = slot_of(names, n->input[0], 0);
+	return i == SIZE_MAX ? -1 : names->init[i];
+}
 
 static int add_consts(consts *c, Onnx__GraphProto *g)
 {
@@ -601,6 +682,23 @@ static int add_consts(consts *c, Onnx__GraphProto *g)
 		return DCC_E_NOMEM;
 	if (c->orig_ni)
 		memcpy(c->ext, c->orig, c->orig_ni * sizeof(*c->ext));
+	/* the initializers' names, hashed: a node's Identity of one is looked up in O(1) */
+	onnx_index names = {0};
+	size_t cap = 16;
+	while (cap < 2 * (c->orig_ni + 1))
+		cap *= 2;
+	names.cap = cap;
+	names.key = calloc(cap, sizeof(char *)), names.init = calloc(cap, sizeof(int32_t));
+	names.prod = calloc(cap, sizeof(int32_t));
+	c->alias = calloc(g->n_node + 1, sizeof(tensor_t));
+	if (!names.key || !names.init || !names.prod || !c->alias) {
+		index_free(&names);
+		return DCC_E_NOMEM;
+	}
+	for (size_t i = 0; i < c->orig_ni; i++)
+		if (c->orig[i]->name)
+			names.init[slot_of(&names, c->orig[i]->name, 1)] = (int32_t)i;
+	int32_t ix;
 	for (size_t k = 0; k < g->n_node; k++) {
 		const node_t *n = g->node[k];
 		const Onnx__AttributeProto *a = n->op_type && !strcmp(n->op_type, "Constant") ? onnx_attr(n, "value") : NULL;
@@ -608,8 +706,15 @@ static int add_consts(consts *c, Onnx__GraphProto *g)
 			c->old_names[c->n] = a->t->name;
 			a->t->name = n->output[0];
 			c->ext[c->orig_ni + c->n++] = a->t;
+		} else if ((ix = const_identity(n, &names)) >= 0) {
+			tensor_t *t = &c->alias[c->nalias++];
+			*t = *c->orig[ix]; /* shares the data; freed with nothing */
+			t->name = n->output[0];
+			c->ext[c->orig_ni + c->n] = t;
+			c->old_names[c->n++] = t->name; /* restored to itself: a copy */
 		}
 	}
+	index_free(&names);
 	g->initializer = c->ext, g->n_initializer = c->orig_ni + c->n;
 	return 0;
 }
@@ -620,7 +725,7 @@ static void restore(consts *c)
 		c->ext[c->orig_ni + i]->name = c->old_names[i];
 	if (c->g)
 		c->g->initializer = c->orig, c->g->n_initializer = c->orig_ni;
-	free(c->ext), free(c->old_names);
+	free(c->ext), free(c->old_names), free(c->alias);
 }
 
 static int read_graph(onnx_read *r, dcc_error *err)
@@ -629,8 +734,9 @@ static int read_graph(onnx_read *r, dcc_error *err)
 	int rc = read_input(r, ishape, err);
 	for (r->k = 0; r->k < r->g->n_node && !rc; r->k++) {
 		const node_t *n = r->g->node[r->k];
-		if (n->op_type && !strcmp(n->op_type, "Constant"))
-			continue; /* read through the initializers */
+		if (n->op_type && (!strcmp(n->op_type, "Constant") || (!strcmp(n->op_type, "Identity") && n->n_input == 1 &&
+									n->input[0] && onnx_init(r, n->input[0]))))
+			continue; /* read through the initializers (an Identity of one is its alias) */
 		if (onnx_lstm_side_chain(r, r->k))
 			continue; /* the LSTM's zero states */
 		if (!(rc = read_node(r, n, err)))

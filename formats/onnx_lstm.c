@@ -149,7 +149,7 @@ static int read_lstm(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	    (dir && (!dir->has_s || dir->s.len != 7 || memcmp(dir->s.data, "forward", 7))) || n->n_output < 2 || !tW ||
 	    !tR || tW->n_dims != 3 || tR->n_dims != 3 || tW->dims[0] != 1 || tW->dims[1] != 4 * (int64_t)Hh ||
 	    tW->dims[2] != r->Fs || tR->dims[0] != 1 || tR->dims[1] != 4 * (int64_t)Hh || tR->dims[2] != Hh ||
-	    (n->input[3] && n->input[3][0] && !tB) ||
+	    (n->n_input > 3 && n->input[3] && n->input[3][0] && !tB) ||
 	    (tB && (tB->n_dims != 2 || tB->dims[0] != 1 || tB->dims[1] != 8 * (int64_t)Hh)))
 		return dcc_fail(err, DCC_E_UNSUPPORTED,
 				"node '%s' (LSTM): dcc reads one forward layer, W, R (and B) initializers of %d-feature "
@@ -202,8 +202,10 @@ static int read_rows(onnx_read *r, const node_t *n, const char *op, const char *
 {
 	int64_t v[8];
 	int nv = onnx_node_ints(r, n, 1, op[0] == 'S' ? "axes" : "shape", v);
+	int64_t all = (int64_t)r->C * r->H * r->W; /* each factor bounded first: the product cannot overflow */
 	int ok = op[0] == 'S' ? (nv == 1 && v[0] == 1 && r->C == 1)
-		 : (nv == 3 && (v[0] == -1 || v[0] == 0) && v[1] >= 1 && v[2] >= 1 && v[1] * v[2] == (int64_t)r->C * r->H * r->W);
+		 : (nv == 3 && (v[0] == -1 || v[0] == 0) && v[1] >= 1 && v[2] >= 1 && v[1] <= all && v[2] <= all &&
+		    v[1] * v[2] == all);
 	if (!ok)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): only the image as (N, T, F) rows for an LSTM", nname,
 				op);
@@ -214,7 +216,7 @@ static int read_rows(onnx_read *r, const node_t *n, const char *op, const char *
 
 int onnx_lstm_node(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
-	const char *op = n->op_type;
+	const char *op = n->op_type ? n->op_type : "?"; /* a node may lack its type */
 	int64_t rs[8];
 	int reshape3 = !strcmp(op, "Reshape") && onnx_node_ints(r, n, 1, "shape", rs) == 3;
 	if (r->seq >= 4)

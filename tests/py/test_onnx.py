@@ -326,4 +326,82 @@ with tempfile.TemporaryDirectory() as tmp:
         check(ok and open(p("emu.npy"), "rb").read() == open(p("ref.npy"), "rb").read(),
               "custom 784-512-256-10 MLP from ONNX: emulator == eval --fixed")
 
+        # BatchNormalization kept as nodes (TrainingMode.PRESERVE on an eval model): folded into the Conv or
+        # Gemm before it at import, PyTorch's logits, then onto the emulator
+        torch.manual_seed(0)
+
+        class BNNet(torch.nn.Module):
+            def __init__(s):
+                super().__init__()
+                s.conv1, s.bn1 = torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.BatchNorm2d(8)
+                s.conv2, s.bn2 = torch.nn.Conv2d(8, 16, 3, padding=1, bias=False), torch.nn.BatchNorm2d(16)
+                s.fc1, s.bn3, s.fc2 = torch.nn.Linear(16 * 7 * 7, 32), torch.nn.BatchNorm1d(32), torch.nn.Linear(32, 10)
+
+            def forward(s, x):
+                x = torch.max_pool2d(torch.relu(s.bn1(s.conv1(x))), 2)
+                x = torch.max_pool2d(torch.relu(s.bn2(s.conv2(x))), 2)
+                return s.fc2(torch.relu(s.bn3(s.fc1(x.flatten(1)))))
+        bnet = BNNet()
+        for bn in (bnet.bn1, bnet.bn2, bnet.bn3):  # statistics far from the identity
+            bn.running_mean.uniform_(-0.5, 0.5), bn.running_var.uniform_(0.5, 2)
+            bn.weight.data.uniform_(0.5, 1.5), bn.bias.data.uniform_(-0.2, 0.2)
+        bnet.eval()
+        # a global average pool (AdaptiveAvgPool2d(1) exports GlobalAveragePool) with BN and no bias
+        gnet = torch.nn.Sequential(torch.nn.Conv2d(1, 6, 3, bias=False), torch.nn.BatchNorm2d(6), torch.nn.ReLU(),
+                                   torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(6, 10)).eval()
+        gnet[1].running_mean.uniform_(-0.5, 0.5), gnet[1].running_var.uniform_(0.5, 2)
+        torch.onnx.export(gnet, torch.zeros(1, 1, 28, 28), p("gap.onnx"), opset_version=13, do_constant_folding=False,
+                          training=torch.onnx.TrainingMode.PRESERVE, input_names=["x"], dynamic_axes={"x": {0: "N"}})
+        check(any(n.op_type == "GlobalAveragePool" for n in onnx.load(p("gap.onnx")).graph.node), "GlobalAveragePool")
+        r = dcc("import", p("gap.onnx"), "-o", p("gap.dct"))
+        with torch.no_grad():
+            want = gnet(torch.from_numpy(X)).numpy()
+        got = logits_of(tmp, p("gap.dct")) if r.returncode == 0 else None
+        check(got is not None and np.abs(got - want).max() < 1e-4, "GlobalAveragePool: PyTorch's logits (%s) %s"
+              % (None if got is None else np.abs(got - want).max(), r.stderr))
+        # a fresh BN's running_var equals its weight (ones) and running_mean its bias (zeros): the export keeps one
+        # copy of each and aliases the other through an Identity node, which dcc reads as the initializer
+        fresh = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                                    torch.nn.Flatten(), torch.nn.Linear(4 * 26 * 26, 10)).eval()
+        torch.onnx.export(fresh, torch.zeros(1, 1, 28, 28), p("fresh.onnx"), opset_version=13, do_constant_folding=False,
+                          training=torch.onnx.TrainingMode.PRESERVE)
+        nid = sum(n.op_type == "Identity" for n in onnx.load(p("fresh.onnx")).graph.node)
+        r = dcc("import", p("fresh.onnx"), "-o", p("fresh.dct"))
+        with torch.no_grad():
+            want = fresh(torch.from_numpy(X)).numpy()
+        got = logits_of(tmp, p("fresh.dct")) if r.returncode == 0 else None
+        check(nid >= 1 and got is not None and np.abs(got - want).max() < 1e-4,
+              "%d Identity aliases of initializers read through: %s" % (nid, r.stderr))
+        torch.onnx.export(bnet, torch.zeros(1, 1, 28, 28), p("bn.onnx"), opset_version=13, do_constant_folding=False,
+                          training=torch.onnx.TrainingMode.PRESERVE, input_names=["x"], dynamic_axes={"x": {0: "N"}})
+        check(sum(n.op_type == "BatchNormalization" for n in onnx.load(p("bn.onnx")).graph.node) == 3,
+              "the export keeps three BatchNormalization nodes")
+        r = dcc("import", p("bn.onnx"), "-o", p("bn.dct"))
+        with torch.no_grad():
+            want = bnet(torch.from_numpy(X)).numpy()
+        got = logits_of(tmp, p("bn.dct")) if r.returncode == 0 else None
+        check(got is not None and np.abs(got - want).max() < 1e-4, "BatchNormalization folded: PyTorch's logits (%s)"
+              % (None if got is None else np.abs(got - want).max()))
+        r = run("info", p("bn.dct"))
+        check(r.stdout.count("folded_into=") == 3 and "folded_into=conv2" in r.stdout, "the folds in the provenance")
+        steps = [["prune", p("bn.dct"), "--sparsity", "0.5", "-o", p("bp.dct")],
+                 ["share", p("bp.dct"), "--bits", "4", "--zero", "-o", p("bs.dct")],
+                 ["fixed", p("bs.dct"), "--calib", "64", "--limit", "300", "-o", p("bf.dct")],
+                 ["encode", p("bf.dct"), "-o", p("bf.dcb")],
+                 ["emu", p("bf.dcb"), "--count", "100", "--logits", p("bemu.npy")],
+                 ["eval", "--fixed", "--limit", "100", "--logits", p("bref.npy"), p("bf.dct")]]
+        ok = run_steps(steps)
+        check(ok and open(p("bemu.npy"), "rb").read() == open(p("bref.npy"), "rb").read(),
+              "a network with BatchNormalization: emulator == eval --fixed")
+        # one that follows no Conv or Gemm: refused, naming it
+        g = helper.make_graph([helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], name="bn0"),
+                               helper.make_node("Flatten", ["y"], ["f"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+                              [helper.make_tensor_value_info("f", TensorProto.FLOAT, [1, 16])],
+                              [numpy_helper.from_array(np.ones(1, np.float32), k) for k in "sbmv"])
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), p("bn0.onnx"))
+        r = dcc("import", p("bn0.onnx"), "-o", p("bn0.dct"))
+        check(r.returncode == 1 and "node 'bn0' (BatchNormalization): dcc folds it into the Conv or Gemm" in r.stderr,
+              "BatchNormalization first: %r" % r.stderr)
+
 finish("test_onnx")
