@@ -465,6 +465,11 @@ static int read_relu(onnx_read *r, const node_t *n, const char *nname, dcc_error
 static int read_act(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	(void)nname;
+	if (n->op_type[0] == 'S' && r->k + 1 == r->g->n_node && r->nlines && !strncmp(r->lines[r->nlines - 1], "fc ", 3)) {
+		r->bce = 1; /* a final Sigmoid on the logits: the bce head's (dcc run --probs applies it) */
+		r->last_fc = 1;
+		return 0;
+	}
 	const char *k = n->op_type[0] == 'S' ? "sigmoid" : "tanh";
 	return onnx_add_line(r, "%s %s%d", k, k, ++r->nact) ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
 }
@@ -744,7 +749,10 @@ static int read_graph(onnx_read *r, dcc_error *err)
 	}
 	if (!rc && !r->last_fc)
 		rc = dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph must end with a fully connected layer (the logits)");
-	if (!rc && onnx_add_line(r, "softmax_ce loss"))
+	if (!rc && r->classes == 1 && !r->bce)
+		rc = dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph ends in one output without a Sigmoid: dcc reads a "
+			      "one-output network as a sigmoid (bce) head; add the Sigmoid, or give it two outputs");
+	if (!rc && onnx_add_line(r, r->bce ? "bce loss" : "softmax_ce loss"))
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	if (!rc && !(rc = dcc_model_set_arr_str(r->m, "dcc.graph", (const char *const *)r->lines, r->nlines, err)) &&
 	    !(rc = dcc_model_set_arr_i64(r->m, "dcc.input_shape", ishape, 3, err)) &&

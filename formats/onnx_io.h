@@ -37,6 +37,7 @@ typedef struct onnx_read {
 	int C, H, W, flat;
 	size_t F;
 	int classes, last_fc;
+	int bce; /* the graph ends in a Sigmoid: a bce head */
 	size_t k; /* the node being read (MatMul takes the Add after it) */
 	/* a row LSTM's view of the image: 1 (N, T, F) rows as steps, 2 the
 	 * same time-major, 3 the LSTM's last hidden state (1, N, H), 4-6 its

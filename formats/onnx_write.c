@@ -288,12 +288,19 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 		}
 		snprintf(cur, sizeof(cur), "%s", nxt);
 	}
+	/* a bce head ends in its Sigmoid, as the model dcc read did: the output is probabilities */
+	int bce = net->n && net->nodes[net->n - 1].op == DCC_OP_BCE;
+	const char *oname = bce ? "probabilities" : "logits";
+	if (!rc && bce) {
+		const char *ins[1] = {cur};
+		add_node(&w, "Sigmoid", "head", ins, 1, "head_out", NULL, 0);
+	}
 	if (!rc && !w.oom) {
-		/* the last output is renamed "logits" */
+		/* the last output is renamed "logits" (or "probabilities") */
 		if (w.nn)
-			w.nodes[w.nn - 1]->output[0] = wstr(&w, "logits");
+			w.nodes[w.nn - 1]->output[0] = wstr(&w, oname);
 		int64_t idims[4] = {-1, net->in_c, net->in_h, net->in_w}, odims[2] = {-1, net->classes};
-		Onnx__ValueInfoProto *vin = value_info(&w, "input", idims, 4), *vout = value_info(&w, "logits", odims, 2);
+		Onnx__ValueInfoProto *vin = value_info(&w, "input", idims, 4), *vout = value_info(&w, oname, odims, 2);
 		Onnx__GraphProto gp = ONNX__GRAPH_PROTO__INIT;
 		Onnx__ModelProto mp = ONNX__MODEL_PROTO__INIT;
 		Onnx__OperatorSetIdProto os = ONNX__OPERATOR_SET_ID_PROTO__INIT, *osp = &os;

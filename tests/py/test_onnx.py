@@ -393,6 +393,23 @@ with tempfile.TemporaryDirectory() as tmp:
         ok = run_steps(steps)
         check(ok and open(p("bemu.npy"), "rb").read() == open(p("bref.npy"), "rb").read(),
               "a network with BatchNormalization: emulator == eval --fixed")
+        # a one-output network ending in a Sigmoid: a bce head; dcc run --probs gives the Sigmoid's outputs, and
+        # the export ends in the Sigmoid again
+        sig = torch.nn.Sequential(torch.nn.Linear(784, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1),
+                                  torch.nn.Sigmoid()).eval()
+        torch.onnx.export(sig, torch.zeros(1, 784), p("sig.onnx"), opset_version=13, input_names=["x"],
+                          dynamic_axes={"x": {0: "N"}})
+        np.save(p("sx.npy"), X[:50].reshape(50, 784))
+        r = dcc("import", p("sig.onnx"), "-o", p("sig.dct"))
+        r2 = dcc("run", "--input", p("sx.npy"), "--probs", p("sig.dct"), "-o", p("sp.npy")) if r.returncode == 0 else r
+        with torch.no_grad():
+            want = sig(torch.from_numpy(X[:50].reshape(50, 784))).numpy()
+        check(r2.returncode == 0 and "bce loss" in run("info", p("sig.dct")).stdout and
+              np.abs(np.load(p("sp.npy")) - want).max() < 1e-5, "sigmoid head: %s %s" % (r.stderr, r2.stderr))
+        r = dcc("export", p("sig.dct"), "-o", p("sig2.onnx"))
+        m2 = onnx.load(p("sig2.onnx")) if r.returncode == 0 else None
+        check(m2 is not None and m2.graph.node[-1].op_type == "Sigmoid" and m2.graph.output[0].name == "probabilities",
+              "the export ends in the Sigmoid")
         # one that follows no Conv or Gemm: refused, naming it
         g = helper.make_graph([helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], name="bn0"),
                                helper.make_node("Flatten", ["y"], ["f"])], "g",
