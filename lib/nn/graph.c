@@ -185,8 +185,11 @@ int dcc_net_graph(const char *spec, int c, int h, int w, int classes, int head, 
 			return dcc_fail(err, DCC_E_SHAPE, "network '%s' takes %ld inputs but the data has %dx%dx%d = %d", spec,
 					sizes[0], c, h, w, in);
 		if (sizes[k - 1] != classes)
-			return dcc_fail(err, DCC_E_SHAPE, "network '%s' has %ld outputs but the data has %d classes", spec,
-					sizes[k - 1], classes);
+			return head == DCC_OP_SOFTMAX_CE
+				       ? dcc_fail(err, DCC_E_SHAPE, "network '%s' has %ld outputs but the data has %d classes "
+						  "(mlp:...-%d)", spec, sizes[k - 1], classes, classes)
+				       : dcc_fail(err, DCC_E_SHAPE, "network '%s' has %ld outputs but the %s head needs %d "
+						  "(mlp:...-%d)", spec, sizes[k - 1], dcc_op_name(head), classes, classes);
 		snprintf(L[n++], 96, "flatten flatten");
 		for (int i = 1; i < k; i++) {
 			snprintf(L[n++], 96, "fc fc%d in=%ld out=%ld", i, sizes[i - 1], sizes[i]);

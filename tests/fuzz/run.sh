@@ -8,9 +8,9 @@ cd "$top"
 sh tools/deps.sh fuzz
 out=build/fuzz
 mkdir -p $out tests/fuzz/crashes
-# the whole library (the ONNX reader maps onto lib/nn) and the protobuf code
-make --no-print-directory build/release/gen/onnx.pb-c.c >/dev/null
-srcs="lib/*/*.c formats/*.c build/release/gen/onnx.pb-c.c"
+# the whole library (the ONNX reader maps onto lib/nn), the protobuf code and the built-in energy tables
+make --no-print-directory build/release/gen/onnx.pb-c.c build/release/gen/energy_tables.c >/dev/null
+srcs="lib/*/*.c formats/*.c build/release/gen/onnx.pb-c.c build/release/gen/energy_tables.c"
 for t in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$t" .c)
 	fmt=${name#fuzz_}
