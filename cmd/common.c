@@ -1,4 +1,7 @@
-/* common.c: shared plumbing of the subcommands (see common.h). */
+/* common.c: shared plumbing of the subcommands (see common.h): messages,
+ * loading and saving, the option tail and retraining the compression stages
+ * share (stage.h), a head's figures and an emulator run's energy as JSON and
+ * text.  Only subcommands have a file of their own in cmd/. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -9,12 +12,16 @@
 #include <math.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "../lib/dcc_accel.h"
 #include "../lib/dcc_fixed.h"
 #include "../lib/dcc_encode.h"
 #include "../lib/dcc_isa.h"
 #include "../lib/dcc_nn.h"
 #include "../lib/dcc_prune.h"
 #include "common.h"
+#include "stage.h"
 
 const char *cmd_name = "dcc";
 
@@ -378,9 +385,7 @@ int cmd_runnable_open(const char *path, int fixed, cmd_runnable *r)
 	int in_bw = 0, in_fl = 0;
 	if (!rc && fixed) {
 		rc = dcc_fixed_formats(r->m, r->n, &fmt, &in_bw, &in_fl, &e);
-		if (rc == DCC_E_NOTFOUND && fixed == CMD_FIXED_IF_ANY)
-			rc = 0;
-		else if (!rc)
+		if (!rc)
 			rc = dcc_qnet_build(r->n, fmt, in_bw, in_fl, &r->q, &e);
 	}
 	free(fmt);
@@ -398,4 +403,256 @@ void cmd_runnable_free(cmd_runnable *r)
 	dcc_net_free(r->n);
 	dcc_model_free(r->m);
 	memset(r, 0, sizeof(*r));
+}
+
+/* ---- the compression stages' option tail and retraining (stage.h): Deep
+ * Compression's masked retraining after pruning, DSD's phases, centroid
+ * fine-tuning -- through lib/nn, with one set of options ---- */
+
+void cmd_stage_init(cmd_stage *s, const char *usage)
+{
+	memset(s, 0, sizeof(*s));
+	s->usage = usage;
+	s->batch = -1;
+	s->seed = -1;
+	s->lr = NAN;
+	s->weight_decay = NAN;
+	s->lr_scale = 0.1;
+	s->ctx = "retrain";
+}
+
+int cmd_stage_option(cmd_stage *s, int c, const char *arg)
+{
+	int bad = 0;
+	switch (c) {
+	case CMD_O_DATA: s->data = arg; break;
+	case CMD_O_LR:
+		if ((bad = cmd_parse_double(s->usage, "--lr", arg, &s->lr)))
+			return bad;
+		if (!(s->lr > 0 && s->lr < 100))
+			return cmd_usage_error(s->usage, "--lr must be in (0, 100)");
+		break;
+	case CMD_O_BATCH: bad = cmd_parse_long(s->usage, "--batch", arg, 1, 65536, &s->batch); break;
+	case CMD_O_SEED: bad = cmd_parse_long(s->usage, "--seed", arg, 0, 0x7fffffffL, &s->seed); break;
+	case CMD_O_LIMIT: bad = cmd_parse_long(s->usage, "--limit", arg, 1, 0x7fffffffL, &s->limit); break;
+	case CMD_O_THREADS:
+		if (!(bad = cmd_parse_long(s->usage, "--threads", arg, 1, 1024, &s->threads)))
+			cmd_set_threads((int)s->threads);
+		break;
+	case CMD_O_JSON: s->json = 1; break;
+	case 'o': s->out = arg; break;
+	case CMD_O_FORCE: s->force = 1; break;
+	case 'h': return cmd_help(s->usage), CMD_HELP_SHOWN;
+	default: return CMD_OPT_OTHER;
+	}
+	return bad ? bad : CMD_OPT_OK;
+}
+
+int cmd_stage_args(cmd_stage *s, int argc, char **argv, int need_out)
+{
+	if (optind + 1 != argc)
+		return cmd_usage_error(s->usage, optind < argc ? "give one input model" : "no input model given");
+	s->in = argv[optind];
+	if (need_out && !s->out)
+		return cmd_usage_error(s->usage, "no output given (-o OUT.dct)");
+	const char *outs[] = {s->out}, *inputs[] = {s->in, NULL};
+	return cmd_check_outputs(outs, 1, inputs, s->force);
+}
+
+dcc_dataset *cmd_stage_data(cmd_stage *s)
+{
+	if (!s->d && cmd_load_data(s->data, &s->d))
+		return NULL;
+	return s->d;
+}
+
+int cmd_stage_run(cmd_stage *s, dcc_model *m, int epochs, double *acc)
+{
+	if (!cmd_stage_data(s))
+		return EXIT_FAIL;
+	dcc_net *n;
+	dcc_error e = {0};
+	if (dcc_net_from_model(m, &n, &e))
+		return cmd_fail(s->in, &e);
+	if (cmd_data_fits(s->in, n, s->d, 1)) {
+		dcc_net_free(n);
+		return EXIT_FAIL;
+	}
+	int rc = 0;
+	if (epochs > 0) {
+		dcc_train_opts o;
+		dcc_train_defaults(n->netname, &o);
+		o.epochs = epochs;
+		o.lr = isnan(s->lr) ? o.lr * s->lr_scale : s->lr;
+		if (!isnan(s->weight_decay)) o.weight_decay = s->weight_decay;
+		if (s->batch > 0) o.batch = (size_t)s->batch;
+		if (s->seed >= 0) o.seed = (uint64_t)s->seed;
+		o.limit = (size_t)s->limit;
+		o.threads = (int)s->threads;
+		o.progress = cmd_progress;
+		o.ctx = (void *)s->ctx;
+		o.after_step = s->after_step;
+		o.step_ctx = s->step_ctx;
+		rc = dcc_train(n, s->d, &o, &e);
+	}
+	dcc_eval_result r = {0};
+	if (!rc)
+		rc = dcc_eval(n, s->d, 0, 0, (int)s->threads, &r, &e);
+	s->head = n->head;
+	if (!rc)
+		*acc = n->head == DCC_OP_MSE ? r.mse : r.accuracy;
+	dcc_eval_result_free(&r);
+	dcc_net_free(n);
+	return rc ? cmd_fail(s->in, &e) : 0; /* the model's name (dsd --net has none) */
+}
+
+const char *cmd_stage_metric(const cmd_stage *s) { return s->head == DCC_OP_MSE ? "mse" : "accuracy"; }
+const char *cmd_stage_key(const cmd_stage *s, double v, char *buf, size_t cap)
+{
+	if (s->head == DCC_OP_MSE)
+		snprintf(buf, cap, "test_mse=%.6g", v);
+	else
+		snprintf(buf, cap, "test_accuracy=%.4f", v);
+	return buf;
+}
+double cmd_stage_acc(const cmd_stage *s, double v) { return s->head == DCC_OP_MSE ? NAN : v; }
+
+const char *cmd_stage_fig(const cmd_stage *s, double v, char *buf, size_t cap)
+{
+	if (s->head == DCC_OP_MSE)
+		snprintf(buf, cap, "%.6g", v);
+	else
+		snprintf(buf, cap, "%.2f%%", 100 * v);
+	return buf;
+}
+
+int cmd_stage_eval(cmd_stage *s, dcc_model *m, double *acc)
+{
+	return cmd_stage_run(s, m, 0, acc);
+}
+
+int cmd_stage_save(cmd_stage *s, dcc_model *m)
+{
+	const char *inputs[] = {s->in, NULL};
+	return cmd_save(s->out, m, inputs, s->force) ? EXIT_FAIL : cmd_finish(EXIT_OK);
+}
+
+void cmd_stage_free(cmd_stage *s)
+{
+	if (s->d)
+		dcc_dataset_free(s->d);
+	s->d = NULL;
+}
+
+/* ---- a head's figures (dcc_eval_result) as JSON and as the words eval,
+ * emu and run print: top-1 (and top-5) accuracy for a classifier, accuracy
+ * at 0.5 with precision and recall for sigmoid outputs, mean squared and
+ * absolute error for regression ---- */
+
+static void put_num(json_t *o, const char *k, double v)
+{
+	json_object_set_new(o, k, isnan(v) ? json_null() : json_real(v));
+}
+
+void cmd_figures_json(json_t *o, const dcc_eval_result *r)
+{
+	json_object_set_new(o, "head", json_string(dcc_op_name(r->head)));
+	if (r->head == DCC_OP_MSE) {
+		put_num(o, "mse", r->mse);
+		put_num(o, "mae", r->mae);
+		return;
+	}
+	json_object_set_new(o, "correct", json_integer((json_int_t)r->correct));
+	put_num(o, "accuracy", r->accuracy);
+	if (r->head == DCC_OP_SOFTMAX_CE && !isnan(r->top5))
+		put_num(o, "top5", r->top5);
+	if (r->head == DCC_OP_BCE) {
+		put_num(o, "precision", r->precision);
+		put_num(o, "recall", r->recall);
+	}
+}
+
+const char *cmd_figures_text(json_t *o, char *buf, size_t cap)
+{
+	size_t n = 0;
+	buf[0] = 0;
+	json_t *v;
+#define ADD(...) (n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, __VA_ARGS__))
+	if (json_is_number(v = json_object_get(o, "accuracy")))
+		ADD(", accuracy %.2f%%", 100 * json_number_value(v));
+	if (json_is_number(v) && json_is_integer(json_object_get(o, "correct")))
+		ADD(" (%lld correct)", (long long)json_integer_value(json_object_get(o, "correct")));
+	if (json_is_number(v = json_object_get(o, "top5")))
+		ADD(", top-5 %.2f%%", 100 * json_number_value(v));
+	if ((v = json_object_get(o, "precision")))
+		json_is_number(v) ? ADD(", precision %.4f", json_number_value(v)) : ADD(", precision -");
+	if ((v = json_object_get(o, "recall")))
+		json_is_number(v) ? ADD(", recall %.4f", json_number_value(v)) : ADD(", recall -");
+	if (json_is_number(v = json_object_get(o, "mse")))
+		ADD(", mse %.6g", json_number_value(v));
+	if (json_is_number(v = json_object_get(o, "mae")))
+		ADD(", mae %.6g", json_number_value(v));
+#undef ADD
+	return buf;
+}
+
+/* ---- an emulator run's energy (lib/accel/energy.c) as JSON and text:
+ * energy per inference, power, pJ/op, GOP/s/W, the breakdown by module and
+ * by event kind; areas by module ---- */
+
+json_t *cmd_energy_json(const dcc_energy_table *t, const dcc_energy *e, double runs, const dcc_accel_cfg *c, int area)
+{
+	dcc_energy_figures f;
+	dcc_energy_figures_of(e, runs, c, &f);
+	double r = runs > 0 ? runs : 1;
+	json_t *o = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f}", "table", t->name, "energy_uj", f.energy_uj, "power_mw",
+			      f.power_mw, "pj_per_op", f.pj_per_op, "gops_per_w", f.gops_per_w, "dense_gops_per_w",
+			      f.dense_gops_per_w, "static_share", e->total_pj > 0 ? e->static_pj / e->total_pj : 0.0);
+	json_t *bd = json_object(), *ev = json_object(), *ar = json_object();
+	double mm2 = 0;
+	for (size_t m = 0; m < t->nmod; m++) {
+		json_object_set_new(bd, t->mod[m], json_real(e->total_pj > 0 ? e->mod_pj[m] / e->total_pj : 0));
+		json_object_set_new(ar, t->mod[m], json_real(t->area_um2[m] * c->pes * 1e-6));
+		mm2 += t->area_um2[m] * c->pes * 1e-6;
+	}
+	for (int k = 0; k < DCC_EV_N; k++)
+		json_object_set_new(ev, dcc_event_name(k), json_real(e->ev_pj[k] / r));
+	json_object_set_new(o, "breakdown", bd);
+	json_object_set_new(o, "events_pj", ev);
+	if (area) {
+		json_object_set_new(o, "area_mm2", ar);
+		json_object_set_new(o, "area_total_mm2", json_real(mm2));
+	} else {
+		json_decref(ar);
+	}
+	return o;
+}
+
+void cmd_energy_print(json_t *o)
+{
+	if (!o)
+		return;
+	printf("  energy (%s): %.4g uJ per input, %.4g mW, %.3g pJ/op, %.4g GOP/s/W (%.4g on the dense work)\n",
+	       json_string_value(json_object_get(o, "table")), json_real_value(json_object_get(o, "energy_uj")),
+	       json_real_value(json_object_get(o, "power_mw")), json_real_value(json_object_get(o, "pj_per_op")),
+	       json_real_value(json_object_get(o, "gops_per_w")), json_real_value(json_object_get(o, "dense_gops_per_w")));
+	const char *k;
+	json_t *v;
+	printf("    by module:");
+	json_object_foreach(json_object_get(o, "breakdown"), k, v)
+		if (json_real_value(v) > 0)
+			printf(" %s %.1f%%", k, 100 * json_real_value(v));
+	printf(" (static %.1f%%)\n    by event (pJ):", 100 * json_real_value(json_object_get(o, "static_share")));
+	json_object_foreach(json_object_get(o, "events_pj"), k, v)
+		if (json_real_value(v) > 0)
+			printf(" %s %.4g", k, json_real_value(v));
+	putchar('\n');
+	json_t *a = json_object_get(o, "area_mm2");
+	if (a && json_real_value(json_object_get(o, "area_total_mm2")) > 0) {
+		printf("    area: %.3g mm2:", json_real_value(json_object_get(o, "area_total_mm2")));
+		json_object_foreach(a, k, v)
+			if (json_real_value(v) > 0)
+				printf(" %s %.3g", k, json_real_value(v));
+		putchar('\n');
+	}
 }

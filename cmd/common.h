@@ -118,8 +118,8 @@ int cmd_parse_banks(const char *usage, const char *spec, const struct dcc_prunab
 		    double *bk);
 
 /* A model to run (dcc run, dcc compare): a .dct or a .dcb blob, its net
- * and, when asked for, its integer reference (CMD_FIXED_ALWAYS: the model
- * must have fixed-point formats; CMD_FIXED_IF_ANY: when it has them).
+ * and, when asked for (fixed), its integer reference: the model must then
+ * have fixed-point formats.
  * Prints errors. */
 struct dcc_net;
 struct dcc_qnet;
@@ -129,11 +129,10 @@ typedef struct cmd_runnable {
 	struct dcc_net *n;
 	struct dcc_qnet *q; /* NULL: float */
 } cmd_runnable;
-enum { CMD_FIXED_NEVER = 0, CMD_FIXED_ALWAYS, CMD_FIXED_IF_ANY };
 int cmd_runnable_open(const char *path, int fixed, cmd_runnable *r);
 void cmd_runnable_free(cmd_runnable *r);
 
-/* An emulator run's energy figures (cmd/energy.c): JSON (area: with the
+/* An emulator run's energy figures: JSON (area: with the
  * areas by module) and its text. */
 struct dcc_energy_table;
 struct dcc_energy;

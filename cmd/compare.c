@@ -183,7 +183,7 @@ int cmd_compare(int argc, char **argv)
 	for (int k = 0; k < 2 && !rc; k++) {
 		if (is_model(a.path[k])) {
 			models++;
-			rc = cmd_runnable_open(a.path[k], a.fixed[k] ? CMD_FIXED_ALWAYS : CMD_FIXED_NEVER, &s[k].r);
+			rc = cmd_runnable_open(a.path[k], a.fixed[k], &s[k].r);
 		} else {
 			rc = open_array(a.path[k], &s[k]);
 		}

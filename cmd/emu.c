@@ -255,11 +255,8 @@ static json_t *run_point(const dcc_program *run, const dcc_accel_cfg *cfg, const
 		if (o->et)
 			dcc_energy_add(o->et, &tot.l[i], cfg, &en);
 	}
-	if (o->et) { /* the load and store instructions' DRAM traffic */
-		en.ev_pj[DCC_EV_DRAM_BYTE] += (double)tot.io_bytes * dcc_event_pj(o->et, DCC_EV_DRAM_BYTE, cfg);
-		en.mod_pj[o->et->module[DCC_EV_DRAM_BYTE]] += (double)tot.io_bytes * dcc_event_pj(o->et, DCC_EV_DRAM_BYTE, cfg);
-		en.total_pj += (double)tot.io_bytes * dcc_event_pj(o->et, DCC_EV_DRAM_BYTE, cfg);
-	}
+	if (o->et) /* the load and store instructions' DRAM traffic */
+		dcc_energy_add_events(o->et, DCC_EV_DRAM_BYTE, (double)tot.io_bytes, cfg, &en);
 	uint64_t runs = tot.runs;
 	dcc_emu_stats_free(&tot);
 	json_t *r = json_pack("{s:o, s:f, s:I, s:i, s:i, s:f, s:f}", "layers", ls, "latency_us", total_us, "inputs",

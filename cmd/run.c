@@ -137,7 +137,7 @@ int cmd_run(int argc, char **argv)
 	if (rc)
 		return cmd_parsed(rc);
 	cmd_runnable r;
-	if (cmd_runnable_open(a.model, a.fixed ? CMD_FIXED_ALWAYS : CMD_FIXED_NEVER, &r))
+	if (cmd_runnable_open(a.model, a.fixed, &r))
 		return EXIT_FAIL;
 	dcc_error e = {0};
 	dcc_dataset *d = NULL;

@@ -2,7 +2,7 @@
  * dsd, fixed, train) share: one option tail parsed in one place, with one
  * name and meaning each (--data, --limit, --threads; --lr, --batch, --seed;
  * --json, -o, --force, --help), the one-input-model checks, and the
- * retraining they run through lib/nn. */
+ * retraining they run through lib/nn.  Defined in cmd/common.c. */
 #ifndef DCC_CMD_STAGE_H
 #define DCC_CMD_STAGE_H
 

@@ -383,9 +383,13 @@ int dcc_inputs_load(const char *path, const int *shape3, const char *split, dcc_
 	for (int s = 0; !rc && !member && !is_set && s < 3; s++)
 		is_set = find_any(d->store, names_x[s], 4) != NULL;
 	if (!rc && is_set && !member) { /* a data set: its split */
-		dcc_dataset_free(d);
-		d = NULL;
-		rc = dcc_dataset_load(file, &d, err);
+		if (S_ISDIR(st.st_mode) || strchr(file, ',')) {
+			dcc_dataset_free(d);
+			d = NULL;
+			rc = dcc_dataset_load(file, &d, err);
+		} else { /* the file is read already: its members are the set's */
+			rc = assemble(d, file, err);
+		}
 		const dcc_split *sp = rc ? NULL : dcc_data_split(d, split ? split : "test");
 		if (!rc && (!sp || !sp->n))
 			rc = dcc_fail(err, DCC_E_NOTFOUND, "%s: no %s split", path, split ? split : "test");

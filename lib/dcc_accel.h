@@ -168,6 +168,8 @@ double dcc_event_pj(const dcc_energy_table *t, int ev, const dcc_accel_cfg *c);
 /* Adds layer l's energy (counts x table, plus the modules' static energy
  * per PE-cycle) to e. */
 void dcc_energy_add(const dcc_energy_table *t, const dcc_layer_stats *l, const dcc_accel_cfg *c, dcc_energy *e);
+/* count events of kind ev outside any layer (a run's load and store bytes). */
+void dcc_energy_add_events(const dcc_energy_table *t, int ev, double count, const dcc_accel_cfg *c, dcc_energy *e);
 /* Per inference (runs of them): energy, average power at the clock,
  * energy per operation (2 a MAC), and GOP/s per W of the work done and of
  * the dense work. */

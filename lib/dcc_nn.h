@@ -77,6 +77,9 @@ const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size
  * B x in_size; convolution-side activations are stored H, W, C (channels
  * fastest), the rest as PyTorch orders them. */
 const float *dcc_work_act(const dcc_work *w, size_t i);
+/* Is activation i (the input of layer i) stored H, W, C: from a spatial
+ * first layer up to the first flatten, fc or lstm? */
+int dcc_act_hwc(const dcc_net *n, size_t i);
 /* Softmax cross-entropy of B logits against labels: returns the summed loss;
  * dlogits (if not NULL) gets d(sum loss / denom)/d(logits), denom being the
  * whole minibatch when B is one thread's share of it. */
@@ -269,8 +272,6 @@ typedef struct dcc_scorer {
 } dcc_scorer;
 int dcc_score_accuracy(void *scorer, double *acc, dcc_error *err);
 
-/* Converts pixels to network input: x[i] = pixel / 255 (nothing else). */
-void dcc_pixels_to_input(float *x, const uint8_t *px, size_t n);
 
 #ifdef __cplusplus
 }

@@ -15,14 +15,10 @@ import sys
 
 DCC = sys.argv[1]
 HERE = os.path.dirname(os.path.abspath(__file__))
-LAYERS = [("Alex-6", "4096x9216", 0.09, 0.351), ("Alex-7", "4096x4096", 0.09, 0.353),
-          ("Alex-8", "1000x4096", 0.25, 0.375), ("VGG-6", "4096x25088", 0.04, 0.183),
-          ("VGG-7", "4096x4096", 0.04, 0.375), ("VGG-8", "1000x4096", 0.23, 0.411),
-          ("NT-We", "600x4096", 0.10, 1.0), ("NT-Wd", "8791x600", 0.11, 1.0), ("NT-LSTM", "2400x1201", 0.10, 1.0)]
-# Table II: power (mW) and area (um^2) of one PE, by module
-TABLE2 = {"Act_queue": (0.112, 758), "PtrRead": (1.807, 121849), "SpmatRead": (4.955, 469412),
-          "ArithmUnit": (1.162, 3110), "ActRW": (1.122, 18934)}
-FILLER_UM2, CLOCK_SHARE, FREQ, PES = 23961, 0.2046, 800e6, 64
+sys.path.insert(0, os.path.join(HERE, "../examples/eie-bench"))
+import eie  # noqa: E402
+TABLE2, FILLER_UM2, CLOCK_SHARE = eie.TABLE2, eie.FILLER_UM2, eie.CLOCK_SHARE
+FREQ, PES = 800e6, 64
 
 
 def table45():
@@ -37,7 +33,7 @@ def table45():
 
 pj45, mod45 = table45()
 counts, seconds = {k: 0.0 for k in pj45}, 0.0
-for name, size, wd, ad in LAYERS:
+for name, size, wd, ad, _ in eie.LAYERS:
     r = subprocess.run([DCC, "emu", "--synthetic", size, "--weight-density", str(wd), "--act-density", str(ad),
                         "--pes", str(PES), "--fifo", "8", "--json"], capture_output=True, text=True, check=True)
     d = json.loads(r.stdout)

@@ -5,16 +5,16 @@ EIE's nine benchmark layers with the eie-pe and 45nm energy tables, and the
 sparse-matrix SRAM width study on Alex-7 (the paper's Figure 10 shows it
 as a plot: reads fall with width, energy per read rises)."""
 import json
+import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import eie  # noqa: E402
+
 DCC = sys.argv[1]
-LAYERS = [("Alex-6", "4096x9216", 0.09, 0.351), ("Alex-7", "4096x4096", 0.09, 0.353),
-          ("Alex-8", "1000x4096", 0.25, 0.375), ("VGG-6", "4096x25088", 0.04, 0.183),
-          ("VGG-7", "4096x4096", 0.04, 0.375), ("VGG-8", "1000x4096", 0.23, 0.411),
-          ("NT-We", "600x4096", 0.10, 1.0), ("NT-Wd", "8791x600", 0.11, 1.0), ("NT-LSTM", "2400x1201", 0.10, 1.0)]
-TABLE2 = {"Act_queue": 0.112, "PtrRead": 1.807, "SpmatRead": 4.955, "ArithmUnit": 1.162, "ActRW": 1.122}
-PE_MW = 9.157
+TABLE2 = {m: mw for m, (mw, _) in eie.TABLE2.items()}
+PE_MW = eie.PE_MW
 
 
 def emu(size, wd, ad, table, *more):
@@ -29,7 +29,7 @@ for table in ("eie-pe", "45nm"):
           (table, 64 * PE_MW, PE_MW))
     print("  %-8s %9s %9s %8s %10s" % ("layer", "uJ", "mW", "ratio", "pJ/op"))
     tot_pj, tot_s, mods = 0.0, 0.0, {m: 0.0 for m in TABLE2}
-    for name, size, wd, ad in LAYERS:
+    for name, size, wd, ad, _ in eie.LAYERS:
         d = emu(size, wd, ad, table)
         e = d["energy"]
         print("  %-8s %9.3f %9.1f %7.2fx %10.2f" % (name, e["energy_uj"], e["power_mw"],

@@ -15,14 +15,18 @@ double dcc_event_pj(const dcc_energy_table *t, int ev, const dcc_accel_cfg *c)
 	return e;
 }
 
+void dcc_energy_add_events(const dcc_energy_table *t, int ev, double count, const dcc_accel_cfg *c, dcc_energy *e)
+{
+	double pj = count * dcc_event_pj(t, ev, c);
+	e->ev_pj[ev] += pj;
+	e->mod_pj[t->module[ev]] += pj;
+	e->total_pj += pj;
+}
+
 void dcc_energy_add(const dcc_energy_table *t, const dcc_layer_stats *l, const dcc_accel_cfg *c, dcc_energy *e)
 {
-	for (int ev = 0; ev < DCC_EV_N; ev++) {
-		double pj = (double)l->ev[ev] * dcc_event_pj(t, ev, c);
-		e->ev_pj[ev] += pj;
-		e->mod_pj[t->module[ev]] += pj;
-		e->total_pj += pj;
-	}
+	for (int ev = 0; ev < DCC_EV_N; ev++)
+		dcc_energy_add_events(t, ev, (double)l->ev[ev], c, e);
 	for (size_t m = 0; m < t->nmod; m++) { /* clock and leakage */
 		double pj = (double)l->ev[DCC_EV_PE_CYCLE] * t->cycle_pj[m];
 		e->mod_pj[m] += pj;

@@ -6,27 +6,33 @@
 
 #include "internal.h"
 
+int dcc_grow(void **p, size_t *cap, size_t n, size_t more, size_t first)
+{
+	if (*p && more <= *cap - n)
+		return 0;
+	size_t c = *cap ? *cap : first;
+	while (c - n < more) {
+		if (c > SIZE_MAX / 2)
+			return -1;
+		c *= 2;
+	}
+	void *q = realloc(*p, c);
+	if (!q)
+		return -1;
+	*p = q, *cap = c;
+	return 0;
+}
+
 void dcc_buf_put(dcc_buf *b, const void *src, size_t n)
 {
 	if (b->oom)
 		return;
-	if (n > b->cap - b->n) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap - b->n < n) {
-			if (cap > SIZE_MAX / 2) {
-				b->oom = 1;
-				return;
-			}
-			cap *= 2;
-		}
-		uint8_t *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
+	void *p = b->p;
+	if (dcc_grow(&p, &b->cap, b->n, n, 256)) {
+		b->oom = 1;
+		return;
 	}
+	b->p = p;
 	if (n)
 		memcpy(b->p + b->n, src, n);
 	b->n += n;

@@ -75,6 +75,9 @@ typedef struct dcc_buf {
 	int oom;
 } dcc_buf;
 
+/* Makes room for `more` bytes past n in the block *p of *cap bytes (doubling
+ * from `first`); 0, or -1 when memory (or size_t) runs out, *p kept. */
+int dcc_grow(void **p, size_t *cap, size_t n, size_t more, size_t first);
 void dcc_buf_put(dcc_buf *b, const void *src, size_t n);
 void dcc_buf_u8(dcc_buf *b, uint8_t v);
 void dcc_buf_u16(dcc_buf *b, uint16_t v);

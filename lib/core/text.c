@@ -23,16 +23,12 @@ void dcc_sbuf_printf(dcc_sbuf *b, const char *fmt, ...)
 			b->n += (size_t)k;
 			return;
 		}
-		size_t c = b->cap ? b->cap * 2 : 4096;
-		while (c < b->n + (size_t)k + 1)
-			c *= 2;
-		char *q = realloc(b->p, c);
-		if (!q) {
+		void *p = b->p; /* room for the text and its NUL, then print again */
+		if (dcc_grow(&p, &b->cap, b->n, (size_t)k + 1, 4096)) {
 			b->oom = 1;
 			return;
 		}
-		b->p = q;
-		b->cap = c;
+		b->p = p;
 	}
 }
 

@@ -30,16 +30,10 @@ int dcc_trace_new(const dcc_net *n, const dcc_qnet *q, dcc_trace **out, dcc_erro
 	int rc = 0;
 	if (!(t->off = calloc(n->nlayers + 1, sizeof(size_t))) || !(t->hwc = calloc(n->nlayers + 1, 1)))
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	/* The layout dcc_net_forward gives each activation: the convolution
-	 * side (from a spatial first layer to flatten) is H, W, C. */
-	int spatial = n->nlayers && n->layers[0].op != DCC_OP_FC && n->layers[0].op != DCC_OP_LSTM;
-	for (size_t i = 0; !rc && i < n->nlayers; i++) {
-		const dcc_layer *l = &n->layers[i];
-		if (l->op == DCC_OP_FLATTEN || l->op == DCC_OP_FC || l->op == DCC_OP_LSTM)
-			spatial = 0;
-		t->hwc[i] = (char)spatial;
+	for (size_t i = 0; !rc && i < n->nlayers; i++) { /* layer i's output is activation i + 1 */
+		t->hwc[i] = (char)dcc_act_hwc(n, i + 1);
 		t->off[i] = total;
-		total += l->out_size;
+		total += n->layers[i].out_size;
 	}
 	t->off[n->nlayers] = total;
 	if (!rc && !(t->out = malloc((total ? total : 1) * sizeof(double))))

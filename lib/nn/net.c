@@ -208,10 +208,19 @@ int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_e
 	return 0;
 }
 
+int dcc_act_hwc(const dcc_net *n, size_t i)
+{
+	int spatial = n->nlayers && n->layers[0].op != DCC_OP_FC && n->layers[0].op != DCC_OP_LSTM;
+	for (size_t j = 0; j < i && j < n->nlayers; j++)
+		if (n->layers[j].op == DCC_OP_FLATTEN || n->layers[j].op == DCC_OP_FC || n->layers[j].op == DCC_OP_LSTM)
+			spatial = 0;
+	return spatial;
+}
+
 const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size_t B)
 {
 	const dcc_layer *l0 = &n->layers[0];
-	if (n->in_c > 1 && l0->op != DCC_OP_FC && l0->op != DCC_OP_LSTM) {
+	if (n->in_c > 1 && dcc_act_hwc(n, 0)) {
 		/* x is C, H, W (PyTorch's order); the convolution side is H, W, C */
 		size_t C = (size_t)n->in_c, HW = (size_t)n->in_h * (size_t)n->in_w;
 		for (size_t b = 0; b < B; b++)
@@ -327,10 +336,4 @@ void dcc_net_backward(const dcc_net *n, dcc_work *w, const float *dlogits, size_
 		dcur = dnext;
 		dnext = t;
 	}
-}
-
-void dcc_pixels_to_input(float *x, const uint8_t *px, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		x[i] = (float)px[i] / 255.0f;
 }

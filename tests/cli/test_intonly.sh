@@ -7,7 +7,7 @@
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/cli/lib.sh"
 obj=$top/${BUILD:-build/release}/lib/fixed/infer.o
-# nothing is skipped: without the object or objdump the check fails
+# every part runs: without the object or objdump the check fails
 if [ ! -f "$obj" ] || ! command -v objdump >/dev/null; then
 	bad "$obj or objdump (binutils) is missing"
 	finish

@@ -100,7 +100,7 @@ def torch_forward(net, path, x):
         return m(torch.from_numpy(x)).numpy()
 
 
-import torch  # noqa: E402,F401  (python3-torch: a test dependency, never skipped)
+import torch  # noqa: E402,F401  (python3-torch: a test dependency, always run)
 have_torch = True
 
 os.chdir(tempfile.mkdtemp())

@@ -256,7 +256,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check(r.returncode == 1 and "node 'L' (LSTM): dcc reads one forward layer" in r.stderr and
           r.stderr.count("\n") == 1, "LSTM with clip refused: " + r.stderr)
 
-    import torch  # python3-torch: a test dependency, never skipped
+    import torch  # python3-torch: a test dependency, always run
     from torch import nn
     if True:
         torch.manual_seed(0)

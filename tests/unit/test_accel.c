@@ -17,7 +17,7 @@ static void w32(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v 
  *  r2   .  .  .        PE2: c0 {}            c1 {}        c2 {r6=7}
  *  r3   3  .  4        PE3: c0 {r3=3, r7=8}  c1 {}        c2 {r3=4}
  *  r4   .  .  5
- *  r5   6  .  .        codebook[v] = v; x = (1, 0, 2): column 1 is skipped
+ *  r5   6  .  .        codebook[v] = v; x = (1, 0, 2): column 1 is passed over
  *  r6   .  .  7
  *  r7   8  .  .        y = (1, 0, 0, 11, 10, 6, 14, 8)
  *
