@@ -191,6 +191,8 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 	dcc_graph *net;
 	dcc_model *sd = NULL;
 	int rc = dcc_graph_read(m, &net, err);
+	if (!rc && (rc = dcc_graph_need_chain(net, "ONNX export", err)))
+		dcc_graph_free(net);
 	if (rc)
 		return rc;
 	if ((rc = dcc_model_state_dict(m, &sd, err))) {

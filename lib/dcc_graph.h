@@ -27,6 +27,9 @@ typedef enum dcc_op {
 	DCC_OP_TANH,
 	DCC_OP_BCE,        /* the loss: sigmoid and binary cross-entropy of each output */
 	DCC_OP_MSE,        /* the loss: mean squared error against float targets */
+	DCC_OP_ADD,        /* the element-wise sum of its inputs (a residual) */
+	DCC_OP_CONCAT,     /* its inputs joined on the channel axis */
+	DCC_OP_CLIP,       /* min(max(x, lo), hi): ReLU6 is clip min=0 max=6 */
 	DCC_OP_COUNT
 } dcc_op;
 /* The graph's last node, the head: what training minimises and eval reports. */
@@ -49,24 +52,40 @@ typedef struct dcc_param {
 	int owned;           /* w was materialised from a shared/fixed tensor */
 } dcc_param;
 
-/* A node: operator, attributes as in the graph line, one sample's input and
- * output shape (channels, height, width), and its parameters. */
+/* The most inputs a node reads (Concat's; every other operator reads one,
+ * Add two or more). */
+#define DCC_NODE_MAX_IN 8
+
+/* A node: operator, attributes as in the graph line, the values it reads,
+ * one sample's input and output shape (channels, height, width: the first
+ * input's), and its parameters.  Values are numbered as activations: 0 is
+ * the graph's input, i + 1 node i's output. */
 typedef struct dcc_node {
 	int op;
 	char *name;
 	int in, out, k, stride, pad, hidden, steps;
+	int group;       /* conv2d: channel groups (in and out divisible by it) */
+	int ceil;        /* maxpool2d: ceil_mode (a last, partial window) */
+	float lo, hi;    /* clip: the bounds */
+	int nin;
+	int src[DCC_NODE_MAX_IN]; /* the values read: node index + 1, 0 the input */
 	int ic, ih, iw, oc, oh, ow;
 	size_t in_size, out_size; /* elements per sample */
+	int hwc;         /* its output is stored H, W, C (channels fastest) */
+	int nuse;        /* the nodes that read its output */
 	int nparam;
 	dcc_param p[4]; /* fc/conv: weight, bias; lstm: w_ih, w_hh, b_ih, b_hh */
 } dcc_node;
 
-/* The whole graph: nodes in execution order, each reading the previous
- * node's output (the first reads the input). */
+/* The whole graph: nodes in topological order (a node reads only the input
+ * and earlier nodes' outputs), the last the loss.  A chain is the graph of
+ * old: every node reads the one before it. */
 typedef struct dcc_graph {
 	dcc_node *nodes;
 	size_t n;
 	int in_c, in_h, in_w, classes;
+	int in_hwc;    /* the input is stored H, W, C inside dcc */
+	int chain;     /* every node reads the previous node's output */
 	char *netname; /* dcc.net, or "custom" */
 } dcc_graph;
 
@@ -81,6 +100,12 @@ void dcc_node_clear(dcc_node *l);
 int dcc_graph_set_head(dcc_model *m, int op, dcc_error *err);
 /* The graph's largest activation, elements per sample (the input included). */
 size_t dcc_graph_max_act(const dcc_graph *g);
+/* The stages that run only chains (fixed point, the compiler, ONNX export)
+ * ask this: 0 for a chain, else DCC_E_UNSUPPORTED naming the first node
+ * that reads something other than the node before it, and `what`. */
+int dcc_graph_need_chain(const dcc_graph *g, const char *what, dcc_error *err);
+/* The name of value v (0: "input"). */
+const char *dcc_graph_value_name(const dcc_graph *g, int v);
 
 /* ---- weighted nodes: what every stage compresses ---- */
 

@@ -178,6 +178,8 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 	dcc_model *m = (dcc_model *)mc; /* the net only reads it */
 	dcc_net *net;
 	int rc = dcc_net_from_model(m, &net, err);
+	if (!rc && (rc = dcc_graph_need_chain(net->graph, "the compiler", err)))
+		dcc_net_free(net);
 	if (rc)
 		return rc;
 	dcc_qfmt *fmt = NULL;

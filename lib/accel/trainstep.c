@@ -155,7 +155,9 @@ int dcc_train_step_cost(const dcc_net *n, const float *x, size_t B, const dcc_ac
 	*out = NULL;
 	*nout = 0;
 	dcc_work *w = NULL;
-	int rc = dcc_work_new(n, B, DCC_WORK_KEEP, &w, err);
+	int rc = dcc_graph_need_chain(n->graph, "the training-step cost model", err);
+	if (!rc)
+		rc = dcc_work_new(n, B, DCC_WORK_KEEP, &w, err);
 	if (rc)
 		return rc;
 	dcc_net_forward(n, w, x, B);

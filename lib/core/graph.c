@@ -2,6 +2,8 @@
  * nodes, every shape inferred and every parameter declared, once, when the
  * graph is read (so a graph that does not fit is one error naming the
  * node); and the list of weighted nodes every stage compresses. */
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +15,8 @@ static const char *const op_names[DCC_OP_COUNT] = {
 	[DCC_OP_FC] = "fc", [DCC_OP_CONV2D] = "conv2d", [DCC_OP_MAXPOOL2D] = "maxpool2d", [DCC_OP_RELU] = "relu",
 	[DCC_OP_FLATTEN] = "flatten", [DCC_OP_LSTM] = "lstm", [DCC_OP_SOFTMAX_CE] = "softmax_ce",
 	[DCC_OP_AVGPOOL2D] = "avgpool2d", [DCC_OP_SIGMOID] = "sigmoid", [DCC_OP_TANH] = "tanh",
-	[DCC_OP_BCE] = "bce", [DCC_OP_MSE] = "mse",
+	[DCC_OP_BCE] = "bce", [DCC_OP_MSE] = "mse", [DCC_OP_ADD] = "add", [DCC_OP_CONCAT] = "concat",
+	[DCC_OP_CLIP] = "clip",
 };
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == DCC_OP_COUNT, "one name per operator");
 
@@ -61,10 +64,11 @@ size_t dcc_graph_max_act(const dcc_graph *g)
 	return mx;
 }
 
-/* "fc fc1 in=784 out=300" -> a layer with its attributes. */
-static int parse_line(const char *line, dcc_node *l, dcc_error *err)
+/* "fc fc1 in=784 out=300" -> a layer with its attributes; from= (the
+ * values it reads, by name) is copied to from[cap] for the caller to find. */
+static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc_error *err)
 {
-	char buf[512], *save = NULL;
+	char buf[4096], *save = NULL;
 	if (strlen(line) >= sizeof(buf))
 		return dcc_fail(err, DCC_E_FORMAT, "graph line too long");
 	strcpy(buf, line);
@@ -74,22 +78,40 @@ static int parse_line(const char *line, dcc_node *l, dcc_error *err)
 	l->op = dcc_op_from_name(op);
 	if (!l->op)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': unknown op '%s'", name, op);
+	if (!strcmp(name, "input"))
+		return dcc_fail(err, DCC_E_FORMAT, "a layer may not be named 'input' (the graph's input is)");
 	l->name = dcc_strdup(name);
 	if (!l->name)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	l->stride = 1;
+	l->stride = 1, l->group = 1;
+	l->lo = -INFINITY, l->hi = INFINITY;
+	from[0] = 0;
 	for (char *kv; (kv = strtok_r(NULL, " ", &save));) {
 		char *eq = strchr(kv, '=');
 		if (!eq)
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': attribute '%s' is not key=value", name, kv);
 		*eq = 0;
 		char *end;
+		if (!strcmp(kv, "from")) {
+			if (!eq[1] || strlen(eq + 1) >= cap)
+				return dcc_fail(err, DCC_E_FORMAT, "layer '%s': from= names no value", name);
+			strcpy(from, eq + 1);
+			continue;
+		}
+		if (!strcmp(kv, "min") || !strcmp(kv, "max")) {
+			float f = strtof(eq + 1, &end);
+			if (*end || end == eq + 1 || isnan(f))
+				return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s=%s is not a number", name, kv, eq + 1);
+			*(kv[1] == 'i' ? &l->lo : &l->hi) = f;
+			continue;
+		}
 		long v = strtol(eq + 1, &end, 10);
 		if (*end || end == eq + 1 || v < 0 || v > (1L << 30))
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s=%s is not a size", name, kv, eq + 1);
 		int *dst = !strcmp(kv, "in") ? &l->in : !strcmp(kv, "out") ? &l->out : !strcmp(kv, "k") ? &l->k
 			   : !strcmp(kv, "stride") ? &l->stride : !strcmp(kv, "pad") ? &l->pad
-			   : !strcmp(kv, "hidden") ? &l->hidden : !strcmp(kv, "steps") ? &l->steps : NULL;
+			   : !strcmp(kv, "hidden") ? &l->hidden : !strcmp(kv, "steps") ? &l->steps
+			   : !strcmp(kv, "group") ? &l->group : !strcmp(kv, "ceil") ? &l->ceil : NULL;
 		if (!dst)
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': unknown attribute '%s'", name, kv);
 		*dst = (int)v;
@@ -97,12 +119,109 @@ static int parse_line(const char *line, dcc_node *l, dcc_error *err)
 	return 0;
 }
 
-/* Output shape from input shape, in 64 bits (attributes reach 2^30);
- * errors say why the layer cannot fit. */
-static int infer(dcc_node *l, int is_last, dcc_error *err)
+/* Node names to indexes while the graph is read: open addressing, so a
+ * graph of many nodes is read in linear time. */
+typedef struct name_index {
+	size_t cap;
+	int32_t *slot; /* node index, -1 empty */
+	const dcc_graph *g;
+} name_index;
+
+static size_t name_hash(const char *s)
 {
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return (size_t)h;
+}
+
+/* The slot of name: its node's, or the empty one where it would go. */
+static size_t name_slot(const name_index *x, const char *name)
+{
+	size_t i = name_hash(name) & (x->cap - 1);
+	while (x->slot[i] >= 0 && strcmp(x->g->nodes[x->slot[i]].name, name))
+		i = (i + 1) & (x->cap - 1);
+	return i;
+}
+
+/* Resolves from= ("a,b" or "input") into l->src; without it a node reads
+ * the previous node's output (the first node the input). */
+static int resolve_from(const name_index *x, dcc_node *l, size_t i, const char *from, dcc_error *err)
+{
+	if (!from[0]) {
+		l->nin = 1, l->src[0] = (int)i;
+		return 0;
+	}
+	char buf[4096], *save = NULL;
+	snprintf(buf, sizeof(buf), "%s", from);
+	for (char *nm = strtok_r(buf, ",", &save); nm; nm = strtok_r(NULL, ",", &save)) {
+		if (l->nin == DCC_NODE_MAX_IN)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s' reads more than %d values", l->name, DCC_NODE_MAX_IN);
+		if (!strcmp(nm, "input")) {
+			l->src[l->nin++] = 0;
+			continue;
+		}
+		size_t s = name_slot(x, nm);
+		if (x->slot[s] < 0)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s' reads '%s', which no earlier layer makes (the graph "
+					"lists a layer after every layer it reads)", l->name, nm);
+		if (dcc_op_is_loss(x->g->nodes[x->slot[s]].op))
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s' reads the loss '%s'", l->name, nm);
+		l->src[l->nin++] = x->slot[s] + 1;
+	}
+	if (!l->nin)
+		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': from= names no value", l->name);
+	return 0;
+}
+
+/* Value v's shape and layout: the input's or node v-1's output. */
+static void value_shape(const dcc_graph *g, int v, int *c, int *h, int *w, int *hwc)
+{
+	if (!v) {
+		*c = g->in_c, *h = g->in_h, *w = g->in_w, *hwc = g->in_hwc;
+	} else {
+		const dcc_node *p = &g->nodes[v - 1];
+		*c = p->oc, *h = p->oh, *w = p->ow, *hwc = p->hwc;
+	}
+}
+
+const char *dcc_graph_value_name(const dcc_graph *g, int v)
+{
+	return v > 0 && (size_t)v <= g->n ? g->nodes[v - 1].name : "input";
+}
+
+int dcc_graph_need_chain(const dcc_graph *g, const char *what, dcc_error *err)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		const dcc_node *l = &g->nodes[i];
+		if (l->nin != 1 || l->src[0] != (int)i)
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s) reads %s%s%s: %s runs graphs in which every "
+					"layer reads the one before it (graphs with branches run in float: train, eval, "
+					"run, prune, share)", l->name, dcc_op_name(l->op), dcc_graph_value_name(g, l->src[0]),
+					l->nin > 1 ? " and " : "", l->nin > 1 ? dcc_graph_value_name(g, l->src[1]) : "", what);
+	}
+	return 0;
+}
+
+/* Output shape from the inputs' shapes, in 64 bits (attributes reach
+ * 2^30); errors say why the layer cannot fit. */
+static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
+{
+	int hwc0;
+	value_shape(g, l->src[0], &l->ic, &l->ih, &l->iw, &hwc0);
 	int64_t in = (int64_t)l->ic * l->ih * l->iw, oc = l->ic, oh = l->ih, ow = l->iw;
 	int64_t ph = (int64_t)l->ih + 2 * (int64_t)l->pad, pw = (int64_t)l->iw + 2 * (int64_t)l->pad;
+	int multi = l->op == DCC_OP_ADD || l->op == DCC_OP_CONCAT;
+	if (!multi && l->nin != 1)
+		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s reads one value, not %d", l->name, dcc_op_name(l->op),
+				l->nin);
+	if (multi && l->nin < 2)
+		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s reads two values or more (from=a,b)", l->name,
+				dcc_op_name(l->op));
+	if (l->op != DCC_OP_CONV2D && l->group != 1)
+		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': group= is conv2d's", l->name);
+	if (l->op != DCC_OP_MAXPOOL2D && l->ceil)
+		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': ceil= is maxpool2d's", l->name);
 	switch (l->op) {
 	case DCC_OP_FC:
 		if (l->ih * l->iw != 1)
@@ -114,10 +233,13 @@ static int infer(dcc_node *l, int is_last, dcc_error *err)
 		oc = l->out, oh = ow = 1;
 		break;
 	case DCC_OP_CONV2D:
-		if (l->k < 1 || l->stride < 1 || l->in < 1 || l->out < 1)
-			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': conv2d needs in, out, k >= 1", l->name);
+		if (l->k < 1 || l->stride < 1 || l->in < 1 || l->out < 1 || l->group < 1)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': conv2d needs in, out, k, group >= 1", l->name);
 		if (l->in != l->ic)
 			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': in=%d but its input has %d channels", l->name, l->in, l->ic);
+		if (l->in % l->group || l->out % l->group)
+			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': group=%d does not divide in=%d and out=%d", l->name,
+					l->group, l->in, l->out);
 		if (ph < l->k || pw < l->k)
 			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': a %dx%d kernel does not fit a %dx%d input", l->name,
 					l->k, l->k, l->ih, l->iw);
@@ -127,13 +249,29 @@ static int infer(dcc_node *l, int is_last, dcc_error *err)
 		break;
 	case DCC_OP_MAXPOOL2D:
 	case DCC_OP_AVGPOOL2D:
-		if (l->k < 1 || l->stride < 1)
-			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s needs k >= 1", l->name, dcc_op_name(l->op));
-		if (l->ih < l->k || l->iw < l->k)
+		if (l->k < 1 || l->stride < 1 || l->ceil > 1)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s needs k >= 1 (and ceil 0 or 1)", l->name,
+					dcc_op_name(l->op));
+		if (l->op == DCC_OP_AVGPOOL2D && l->pad)
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': avgpool2d takes no padding", l->name);
+		if (2 * l->pad > l->k)
+			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': pad=%d is more than half the %dx%d window", l->name,
+					l->pad, l->k, l->k);
+		if (ph < l->k || pw < l->k)
 			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': a %dx%d window does not fit a %dx%d input", l->name,
 					l->k, l->k, l->ih, l->iw);
-		oh = (l->ih - l->k) / l->stride + 1;
-		ow = (l->iw - l->k) / l->stride + 1;
+		/* PyTorch's rule: ceil_mode adds a last window that starts inside the
+		 * input or its left padding */
+		oh = (ph - l->k + (l->ceil ? l->stride - 1 : 0)) / l->stride + 1;
+		ow = (pw - l->k + (l->ceil ? l->stride - 1 : 0)) / l->stride + 1;
+		if (l->ceil && (oh - 1) * l->stride >= l->ih + l->pad)
+			oh--;
+		if (l->ceil && (ow - 1) * l->stride >= l->iw + l->pad)
+			ow--;
+		break;
+	case DCC_OP_CLIP:
+		if (!(l->lo <= l->hi))
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': clip needs min <= max", l->name);
 		break;
 	case DCC_OP_RELU:
 	case DCC_OP_SIGMOID:
@@ -141,6 +279,21 @@ static int infer(dcc_node *l, int is_last, dcc_error *err)
 	case DCC_OP_SOFTMAX_CE:
 	case DCC_OP_BCE:
 	case DCC_OP_MSE:
+		break;
+	case DCC_OP_ADD:
+	case DCC_OP_CONCAT:
+		oc = 0;
+		for (int k = 0; k < l->nin; k++) {
+			int c, h, w, hwc;
+			value_shape(g, l->src[k], &c, &h, &w, &hwc);
+			if (h != l->ih || w != l->iw || hwc != hwc0 || (l->op == DCC_OP_ADD && c != l->ic))
+				return dcc_fail(err, DCC_E_SHAPE, "layer '%s': %s of %dx%dx%d (%s) and %dx%dx%d (%s)", l->name,
+						dcc_op_name(l->op), l->ic, l->ih, l->iw, dcc_graph_value_name(g, l->src[0]), c, h, w,
+						dcc_graph_value_name(g, l->src[k]));
+			oc += c;
+		}
+		if (l->op == DCC_OP_ADD)
+			oc = l->ic;
 		break;
 	case DCC_OP_FLATTEN:
 		oc = in, oh = ow = 1;
@@ -163,6 +316,7 @@ static int infer(dcc_node *l, int is_last, dcc_error *err)
 	l->in_size = (size_t)in;
 	l->oc = (int)oc, l->oh = (int)oh, l->ow = (int)ow;
 	l->out_size = (size_t)(oc * oh * ow);
+	l->hwc = hwc0 && l->op != DCC_OP_FLATTEN && l->op != DCC_OP_FC && l->op != DCC_OP_LSTM;
 	return 0;
 }
 
@@ -195,7 +349,8 @@ static int declare_params(dcc_node *l)
 		rc |= set_param(l, 0, "weight", 2, w, 1);
 		rc |= set_param(l, 1, "bias", 1, b, 0);
 	} else if (l->op == DCC_OP_CONV2D) {
-		uint64_t w[4] = {(uint64_t)l->out, (uint64_t)l->in, (uint64_t)l->k, (uint64_t)l->k}, b[1] = {(uint64_t)l->out};
+		uint64_t w[4] = {(uint64_t)l->out, (uint64_t)(l->in / l->group), (uint64_t)l->k, (uint64_t)l->k},
+			 b[1] = {(uint64_t)l->out};
 		l->nparam = 2;
 		rc |= set_param(l, 0, "weight", 4, w, 1);
 		rc |= set_param(l, 1, "bias", 1, b, 0);
@@ -211,25 +366,56 @@ static int declare_params(dcc_node *l)
 	return rc ? DCC_E_NOMEM : 0;
 }
 
-static int cmp_name(const void *a, const void *b)
+/* Every line parsed and its from= resolved (a name to an earlier node),
+ * then the input's layout and every node's shape, in order. */
+static int read_nodes(dcc_graph *g, const dcc_kv *gk, dcc_error *err)
 {
-	return strcmp(((const dcc_node *const *)a)[0]->name, ((const dcc_node *const *)b)[0]->name);
-}
-
-/* Two nodes of one name: sorted once, O(n log n). */
-static int check_names(const dcc_graph *g, dcc_error *err)
-{
-	const dcc_node **v = malloc((g->n ? g->n : 1) * sizeof(*v));
-	if (!v)
+	name_index x = {16, NULL, g};
+	while (x.cap < 2 * gk->count)
+		x.cap *= 2;
+	char *from = malloc(4096);
+	if (!from || !(x.slot = malloc(x.cap * sizeof(int32_t)))) {
+		free(from);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	for (size_t i = 0; i < g->n; i++)
-		v[i] = &g->nodes[i];
-	qsort(v, g->n, sizeof(*v), cmp_name);
+	}
+	memset(x.slot, 0xff, x.cap * sizeof(int32_t));
 	int rc = 0;
-	for (size_t i = 1; i < g->n && !rc; i++)
-		if (!strcmp(v[i - 1]->name, v[i]->name))
-			rc = dcc_fail(err, DCC_E_FORMAT, "two layers named '%s'", v[i]->name);
-	free(v);
+	for (size_t i = 0; i < gk->count && !rc; i++) {
+		dcc_node *l = &g->nodes[i];
+		g->n = i + 1;
+		if ((rc = parse_line(gk->s[i], l, from, 4096, err)) || (rc = resolve_from(&x, l, i, from, err)))
+			break;
+		size_t s = name_slot(&x, l->name);
+		if (x.slot[s] >= 0)
+			rc = dcc_fail(err, DCC_E_FORMAT, "two layers named '%s'", l->name);
+		x.slot[s] = (int32_t)i;
+	}
+	free(from);
+	free(x.slot);
+	/* the input is stored H, W, C unless an fc or lstm reads it */
+	g->in_hwc = 1;
+	g->chain = 1;
+	for (size_t i = 0; i < g->n && !rc; i++) {
+		const dcc_node *l = &g->nodes[i];
+		for (int k = 0; k < l->nin; k++) {
+			if (!l->src[k] && (l->op == DCC_OP_FC || l->op == DCC_OP_LSTM))
+				g->in_hwc = 0;
+			if (l->src[k])
+				g->nodes[l->src[k] - 1].nuse++;
+		}
+		g->chain &= l->nin == 1 && l->src[0] == (int)i;
+	}
+	for (size_t i = 0; i < g->n && !rc; i++) {
+		dcc_node *l = &g->nodes[i];
+		if (!g->in_hwc && g->in_c > 1 && g->in_h * g->in_w > 1 && !l->src[0] && l->op != DCC_OP_FC &&
+		    l->op != DCC_OP_LSTM)
+			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' reads the image input an fc or lstm layer also reads; "
+				      "put a flatten between", l->name);
+		else if (!(rc = infer(g, l, i + 1 == g->n, err)) && (rc = declare_params(l)))
+			rc = dcc_fail(err, rc, "out of memory");
+		if (!rc && !l->nuse && i + 1 < g->n)
+			rc = dcc_fail(err, DCC_E_FORMAT, "layer '%s': no layer reads its output", l->name);
+	}
 	return rc;
 }
 
@@ -258,21 +444,8 @@ int dcc_graph_read(const dcc_model *m, dcc_graph **out, dcc_error *err)
 	g->classes = (int)classes;
 	const char *nn = dcc_model_get_str(m, "dcc.net");
 	g->netname = dcc_strdup(nn ? nn : "custom");
-	int c = g->in_c, h = g->in_h, w = g->in_w, rc = g->netname ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	for (size_t i = 0; i < gk->count && !rc; i++) {
-		dcc_node *l = &g->nodes[i];
-		g->n = i + 1;
-		if ((rc = parse_line(gk->s[i], l, err)))
-			break;
-		l->ic = c, l->ih = h, l->iw = w;
-		if ((rc = infer(l, i + 1 == gk->count, err)))
-			break;
-		c = l->oc, h = l->oh, w = l->ow;
-		if ((rc = declare_params(l)))
-			rc = dcc_fail(err, rc, "out of memory");
-	}
-	if (!rc)
-		rc = check_names(g, err);
+	int rc = g->netname ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	rc = rc ? rc : read_nodes(g, gk, err);
 	if (!rc) {
 		const dcc_node *last = &g->nodes[g->n - 1];
 		if (!dcc_op_is_loss(last->op))
@@ -369,7 +542,7 @@ int dcc_graph_set_head(dcc_model *m, int op, dcc_error *err)
 	if (!dcc_op_is_loss(op))
 		return dcc_fail(err, DCC_E_ARG, "'%s' is not a loss", dcc_op_name(op));
 	const char **lines = malloc(gk->count * sizeof(char *));
-	char last[64];
+	char last[4200];
 	if (!lines)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	for (size_t i = 0; i < gk->count; i++)
@@ -381,7 +554,9 @@ int dcc_graph_set_head(dcc_model *m, int op, dcc_error *err)
 		snprintf(nm, sizeof(nm), "%.*s", (int)(sp - gk->s[gk->count - 1]), gk->s[gk->count - 1]);
 		op0 = dcc_op_from_name(nm);
 	}
-	snprintf(last, sizeof(last), "%s loss", dcc_op_name(op));
+	/* its attributes (from=) stay */
+	const char *rest = sp ? strchr(sp + 1, ' ') : NULL;
+	snprintf(last, sizeof(last), "%s loss%s", dcc_op_name(op), rest && strlen(rest) < 4096 ? rest : "");
 	if (dcc_op_is_loss(op0))
 		lines[gk->count - 1] = last;
 	int rc = dcc_op_is_loss(op0) ? dcc_model_set_arr_str(m, "dcc.graph", lines, gk->count, err)

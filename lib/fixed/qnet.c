@@ -99,6 +99,9 @@ static int32_t *quantize_all(const float *x, size_t n, int bw, int fl)
 int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl, dcc_qnet **out, dcc_error *err)
 {
 	*out = NULL;
+	int rc0 = dcc_graph_need_chain(net->graph, "fixed point", err);
+	if (rc0)
+		return rc0;
 	if (in_bw < 1 || in_bw > DCC_BW_MAX)
 		return dcc_fail(err, DCC_E_RANGE, "input width %d is outside 1..%d bits", in_bw, DCC_BW_MAX);
 	dcc_qnet *q = calloc(1, sizeof(*q));

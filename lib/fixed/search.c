@@ -97,12 +97,14 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt,
 	const int *w_bw = o->w_bw, *a_bw = o->a_bw;
 	int b_bw = o->b_bw, in_bw = o->in_bw, static_fmt = o->static_fmt;
 	size_t L = net->nlayers, insz = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w;
+	int rc0 = dcc_graph_need_chain(net->graph, "fixed point", err);
+	if (rc0)
+		return rc0;
 	if (calib == 0 || sp->n == 0)
 		return dcc_fail(err, DCC_E_ARG, "no calibration samples");
 	if (calib > sp->n)
 		calib = sp->n;
-	int rc0 = dcc_net_fits(net, d, 0, err);
-	if (rc0)
+	if ((rc0 = dcc_net_fits(net, d, 0, err)))
 		return rc0;
 	memset(fmt, 0, L * sizeof(*fmt));
 	/* every value must fit some format: finite, and within 2^(bw-1-FL_MIN) */

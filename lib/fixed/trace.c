@@ -83,7 +83,7 @@ void dcc_trace_run(dcc_trace *t, const dcc_dataset *d, const dcc_split *s, size_
 	dcc_net_forward(n, t->w, t->x, 1);
 	for (size_t k = 0; k < n->nlayers; k++) {
 		const dcc_layer *l = &n->layers[k];
-		const float *a = dcc_work_act(t->w, k + 1 < n->nlayers ? k + 1 : k); /* the loss passes its input */
+		const float *a = dcc_work_act(t->w, k + 1 < n->nlayers ? k + 1 : (size_t)l->src[0]); /* the loss passes its input */
 		double *o = t->out + t->off[k];
 		size_t C = (size_t)l->oc, HW = (size_t)l->oh * (size_t)l->ow;
 		if (t->hwc[k] && C > 1 && C * HW == l->out_size) {

@@ -46,12 +46,14 @@ void fc_backward(float *dinp, float *dw, float *db, const float *dout, const flo
  * order; the weights are permuted from PyTorch's (Cout, C, K, K) to
  * (Cout, K, K, C) to match, and their gradient permuted back. */
 
-static void im2col(float *cols, const float *inp, size_t B, int C, int H, int W, int K, int stride, int pad,
-		   int Ho, int Wo)
+/* The patches of channels c0 .. c0 + Cg - 1 of a C-channel input: rows of
+ * K x K x Cg, in (ky, kx, c) order. */
+static void im2col(float *cols, const float *inp, size_t B, int C, int c0, int Cg, int H, int W, int K, int stride,
+		   int pad, int Ho, int Wo)
 {
-	size_t ckk = (size_t)C * K * K, run = (size_t)K * C;
+	size_t ckk = (size_t)Cg * K * K, run = (size_t)K * Cg;
 	for (size_t n = 0; n < B; n++) {
-		const float *x = inp + n * (size_t)H * W * C;
+		const float *x = inp + n * (size_t)H * W * C + c0;
 		for (int oy = 0; oy < Ho; oy++)
 			for (int ox = 0; ox < Wo; ox++) {
 				float *row = cols + ((n * Ho + oy) * Wo + ox) * ckk;
@@ -60,16 +62,16 @@ static void im2col(float *cols, const float *inp, size_t B, int C, int H, int W,
 					int y = oy * stride + ky - pad;
 					if (y < 0 || y >= H) {
 						memset(row, 0, run * sizeof(float));
-					} else if (x0 >= 0 && x0 + K <= W) {
+					} else if (Cg == C && x0 >= 0 && x0 + K <= W) {
 						memcpy(row, x + ((size_t)y * W + x0) * C, run * sizeof(float));
 					} else {
 						for (int kx = 0; kx < K; kx++) {
 							int xx = x0 + kx;
 							if (xx < 0 || xx >= W)
-								memset(row + (size_t)kx * C, 0, (size_t)C * sizeof(float));
+								memset(row + (size_t)kx * Cg, 0, (size_t)Cg * sizeof(float));
 							else
-								memcpy(row + (size_t)kx * C, x + ((size_t)y * W + xx) * C,
-								       (size_t)C * sizeof(float));
+								memcpy(row + (size_t)kx * Cg, x + ((size_t)y * W + xx) * C,
+								       (size_t)Cg * sizeof(float));
 						}
 					}
 				}
@@ -77,23 +79,23 @@ static void im2col(float *cols, const float *inp, size_t B, int C, int H, int W,
 	}
 }
 
-static void col2im_add(float *dinp, const float *cols, size_t B, int C, int H, int W, int K, int stride,
-		       int pad, int Ho, int Wo)
+static void col2im_add(float *dinp, const float *cols, size_t B, int C, int c0, int Cg, int H, int W, int K,
+		       int stride, int pad, int Ho, int Wo)
 {
-	size_t ckk = (size_t)C * K * K;
+	size_t ckk = (size_t)Cg * K * K;
 	for (size_t n = 0; n < B; n++) {
-		float *x = dinp + n * (size_t)H * W * C;
+		float *x = dinp + n * (size_t)H * W * C + c0;
 		for (int oy = 0; oy < Ho; oy++)
 			for (int ox = 0; ox < Wo; ox++) {
 				const float *row = cols + ((n * Ho + oy) * Wo + ox) * ckk;
 				for (int ky = 0; ky < K; ky++) {
 					int y = oy * stride + ky - pad;
-					for (int kx = 0; kx < K; kx++, row += C) {
+					for (int kx = 0; kx < K; kx++, row += Cg) {
 						int xx = ox * stride + kx - pad;
 						if (y < 0 || y >= H || xx < 0 || xx >= W)
 							continue;
 						float *d = x + ((size_t)y * W + xx) * C;
-						for (int c = 0; c < C; c++)
+						for (int c = 0; c < Cg; c++)
 							d[c] += row[c];
 					}
 				}
@@ -118,65 +120,154 @@ static void unperm_add(float *dw, const float *src, int Cout, int C, int K)
 				dw[((size_t)o * C + c) * K * K + k] += src[((size_t)o * K * K + k) * C + c];
 }
 
-void conv_forward(float *out, float *cols, float *wt, const float *inp, const float *w, const float *b,
-		  size_t B, int C, int H, int W, int K, int stride, int pad, int Cout, int Ho, int Wo)
+/* Depthwise (one input channel per group, one output per channel): each
+ * output pixel's channels are a vector over its input window, so the loop
+ * runs over channels; wt holds the weights as (K*K, C). */
+static void dw_forward(float *out, float *wt, const float *inp, const float *w, const float *b, size_t B, int C, int H,
+		       int W, int K, int stride, int pad, int Ho, int Wo)
 {
-	int ckk = C * K * K;
+	int KK = K * K;
+	for (int c = 0; c < C; c++)
+		for (int k = 0; k < KK; k++)
+			wt[(size_t)k * C + c] = w[(size_t)c * KK + k];
+	for (size_t n = 0; n < B; n++) {
+		const float *x = inp + n * (size_t)H * W * C;
+		float *o = out + n * (size_t)Ho * Wo * C;
+		for (int oy = 0; oy < Ho; oy++)
+			for (int ox = 0; ox < Wo; ox++, o += C) {
+				memcpy(o, b, sizeof(float) * (size_t)C);
+				for (int ky = 0; ky < K; ky++) {
+					int y = oy * stride + ky - pad;
+					if (y < 0 || y >= H)
+						continue;
+					for (int kx = 0; kx < K; kx++) {
+						int xx = ox * stride + kx - pad;
+						if (xx < 0 || xx >= W)
+							continue;
+						const float *xp = x + ((size_t)y * W + xx) * C, *wk = wt + (size_t)(ky * K + kx) * C;
+						for (int c = 0; c < C; c++)
+							o[c] += wk[c] * xp[c];
+					}
+				}
+			}
+	}
+}
+
+static void dw_backward(float *dinp, float *dw, float *db, float *wt, const float *dout, const float *inp, size_t B,
+			int C, int H, int W, int K, int stride, int pad, int Ho, int Wo)
+{
+	int KK = K * K;
+	float *dwt = wt + (size_t)KK * C; /* (K*K, C), as wt */
+	memset(dwt, 0, sizeof(float) * (size_t)KK * C);
+	if (dinp)
+		memset(dinp, 0, sizeof(float) * B * (size_t)H * W * C);
+	for (size_t n = 0; n < B; n++) {
+		const float *x = inp + n * (size_t)H * W * C, *g = dout + n * (size_t)Ho * Wo * C;
+		float *dx = dinp ? dinp + n * (size_t)H * W * C : NULL;
+		for (int oy = 0; oy < Ho; oy++)
+			for (int ox = 0; ox < Wo; ox++, g += C) {
+				for (int c = 0; c < C; c++)
+					db[c] += g[c];
+				for (int ky = 0; ky < K; ky++) {
+					int y = oy * stride + ky - pad;
+					if (y < 0 || y >= H)
+						continue;
+					for (int kx = 0; kx < K; kx++) {
+						int xx = ox * stride + kx - pad;
+						if (xx < 0 || xx >= W)
+							continue;
+						size_t at = ((size_t)y * W + xx) * C, k = (size_t)(ky * K + kx) * C;
+						for (int c = 0; c < C; c++)
+							dwt[k + c] += g[c] * x[at + c];
+						if (dx)
+							for (int c = 0; c < C; c++)
+								dx[at + c] += g[c] * wt[k + c];
+					}
+				}
+			}
+	}
+	for (int c = 0; c < C; c++)
+		for (int k = 0; k < KK; k++)
+			dw[(size_t)c * KK + k] += dwt[(size_t)k * C + c];
+}
+
+void conv_forward(float *out, float *cols, float *wt, const float *inp, const float *w, const float *b,
+		  size_t B, int C, int H, int W, int K, int stride, int pad, int G, int Cout, int Ho, int Wo)
+{
+	if (G == C && G == Cout && G > 1) {
+		dw_forward(out, wt, inp, w, b, B, C, H, W, K, stride, pad, Ho, Wo);
+		return;
+	}
+	int Cg = C / G, Cog = Cout / G, ckk = Cg * K * K;
 	size_t rows = B * (size_t)Ho * Wo;
-	perm_w(wt, w, Cout, C, K);
-	im2col(cols, inp, B, C, H, W, K, stride, pad, Ho, Wo);
+	perm_w(wt, w, Cout, Cg, K);
 	for (size_t r = 0; r < rows; r++)
 		memcpy(out + r * Cout, b, sizeof(float) * (size_t)Cout);
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, Cout, ckk, 1.0f, cols, ckk, wt, ckk, 1.0f,
-		    out, Cout);
+	for (int g = 0; g < G; g++) {
+		im2col(cols, inp, B, C, g * Cg, Cg, H, W, K, stride, pad, Ho, Wo);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, Cog, ckk, 1.0f, cols, ckk,
+			    wt + (size_t)g * Cog * ckk, ckk, 1.0f, out + (size_t)g * Cog, Cout);
+	}
 }
 
 void conv_forward_ref(float *out, const float *inp, const float *w, const float *b, size_t B, int C, int H,
-		      int W, int K, int stride, int pad, int Cout, int Ho, int Wo)
+		      int W, int K, int stride, int pad, int G, int Cout, int Ho, int Wo)
 {
+	int Cg = C / G, Cog = Cout / G;
 	for (size_t n = 0; n < B; n++)
 		for (int oy = 0; oy < Ho; oy++)
 			for (int ox = 0; ox < Wo; ox++)
 				for (int co = 0; co < Cout; co++) {
 					double acc = b[co];
-					for (int c = 0; c < C; c++)
+					for (int c = 0; c < Cg; c++)
 						for (int ky = 0; ky < K; ky++)
 							for (int kx = 0; kx < K; kx++) {
 								int y = oy * stride + ky - pad, x = ox * stride + kx - pad;
 								if (y < 0 || y >= H || x < 0 || x >= W)
 									continue;
-								acc += (double)inp[((n * H + y) * W + x) * C + c] *
-								       w[(((size_t)co * C + c) * K + ky) * K + kx];
+								acc += (double)inp[((n * H + y) * W + x) * C + co / Cog * Cg + c] *
+								       w[(((size_t)co * Cg + c) * K + ky) * K + kx];
 							}
 					out[((n * Ho + oy) * Wo + ox) * Cout + co] = (float)acc;
 				}
 }
 
-void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, const float *dout,
-		   const float *w, size_t B, int C, int H, int W, int K, int stride, int pad, int Cout, int Ho, int Wo)
+void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, const float *dout, const float *inp,
+		   size_t B, int C, int H, int W, int K, int stride, int pad, int G, int Cout, int Ho, int Wo)
 {
-	int ckk = C * K * K;
+	if (G == C && G == Cout && G > 1) {
+		dw_backward(dinp, dw, db, wt, dout, inp, B, C, H, W, K, stride, pad, Ho, Wo);
+		return;
+	}
+	int Cg = C / G, Cog = Cout / G, ckk = Cg * K * K;
 	size_t rows = B * (size_t)Ho * Wo;
-	(void)w; /* wt holds the permuted weights from the forward pass */
 	float *dwt = wt + (size_t)Cout * ckk;
-	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cout, ckk, (int)rows, 1.0f, dout, Cout, cols, ckk, 0.0f,
-		    dwt, ckk);
-	unperm_add(dw, dwt, Cout, C, K);
 	for (size_t r = 0; r < rows; r++)
 		for (int co = 0; co < Cout; co++)
 			db[co] += dout[r * Cout + co];
-	if (!dinp)
-		return;
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, ckk, Cout, 1.0f, dout, Cout, wt, ckk, 0.0f,
-		    cols, ckk);
-	memset(dinp, 0, sizeof(float) * B * (size_t)H * W * C);
-	col2im_add(dinp, cols, B, C, H, W, K, stride, pad, Ho, Wo);
+	if (dinp)
+		memset(dinp, 0, sizeof(float) * B * (size_t)H * W * C);
+	for (int g = 0; g < G; g++) {
+		/* one group's patches: kept from the forward pass when there is one group */
+		if (G > 1)
+			im2col(cols, inp, B, C, g * Cg, Cg, H, W, K, stride, pad, Ho, Wo);
+		float *dwg = dwt + (size_t)g * Cog * ckk;
+		const float *wg = wt + (size_t)g * Cog * ckk;
+		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cog, ckk, (int)rows, 1.0f, dout + (size_t)g * Cog, Cout,
+			    cols, ckk, 0.0f, dwg, ckk);
+		if (!dinp)
+			continue;
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, ckk, Cog, 1.0f, dout + (size_t)g * Cog, Cout,
+			    wg, ckk, 0.0f, cols, ckk);
+		col2im_add(dinp, cols, B, C, g * Cg, Cg, H, W, K, stride, pad, Ho, Wo);
+	}
+	unperm_add(dw, dwt, Cout, Cg, K);
 }
 
 /* ---- max pooling (NHWC) ---- */
 
 void maxpool_forward(float *out, int32_t *argmax, const float *inp, size_t B, int C, int H, int W, int K,
-		     int stride, int Ho, int Wo)
+		     int stride, int pad, int Ho, int Wo)
 {
 	for (size_t n = 0; n < B; n++) {
 		const float *x = inp + n * (size_t)H * W * C;
@@ -184,14 +275,18 @@ void maxpool_forward(float *out, int32_t *argmax, const float *inp, size_t B, in
 		int32_t *a = argmax + n * (size_t)Ho * Wo * C;
 		for (int oy = 0; oy < Ho; oy++)
 			for (int ox = 0; ox < Wo; ox++, o += C, a += C) {
-				int first = ((oy * stride) * W + ox * stride) * C;
+				/* the window's part inside the input: padding never wins */
+				int y0 = oy * stride - pad, x0 = ox * stride - pad;
+				int ya = y0 < 0 ? 0 : y0, yb = y0 + K > H ? H : y0 + K;
+				int xa = x0 < 0 ? 0 : x0, xb = x0 + K > W ? W : x0 + K;
+				int first = (ya * W + xa) * C;
 				for (int c = 0; c < C; c++) {
 					o[c] = x[first + c];
 					a[c] = first + c;
 				}
-				for (int ky = 0; ky < K; ky++)
-					for (int kx = 0; kx < K; kx++) {
-						int base = ((oy * stride + ky) * W + ox * stride + kx) * C;
+				for (int y = ya; y < yb; y++)
+					for (int xx = xa; xx < xb; xx++) {
+						int base = (y * W + xx) * C;
 						/* Branch-free so it vectorises; strict > keeps the
 						 * first maximum, as PyTorch does. */
 						for (int c = 0; c < C; c++) {
@@ -214,7 +309,55 @@ void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, siz
 			dinp[n * in_size + (size_t)argmax[n * out_size + o]] += dout[n * out_size + o];
 }
 
-/* ---- relu, flatten ---- */
+/* ---- relu, clip, add, concat, flatten ---- */
+
+void clip_forward(float *out, const float *inp, size_t n, float lo, float hi)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = inp[i] < lo ? lo : inp[i] > hi ? hi : inp[i];
+}
+
+void clip_backward(float *dinp, const float *dout, const float *out, size_t n, float lo, float hi)
+{
+	for (size_t i = 0; i < n; i++) /* PyTorch's hardtanh: zero at the bounds */
+		dinp[i] = out[i] > lo && out[i] < hi ? dout[i] : 0.0f;
+}
+
+void concat_forward(float *out, const float *const *ins, const int *cs, int nin, size_t B, size_t hw, int hwc)
+{
+	int ct = 0;
+	for (int k = 0; k < nin; k++)
+		ct += cs[k];
+	for (size_t n = 0; n < B; n++) {
+		float *o = out + n * hw * (size_t)ct;
+		for (int k = 0, c0 = 0; k < nin; c0 += cs[k++]) {
+			const float *x = ins[k] + n * hw * (size_t)cs[k];
+			if (!hwc) { /* C, H, W: the blocks one after another */
+				memcpy(o + (size_t)c0 * hw, x, sizeof(float) * hw * (size_t)cs[k]);
+				continue;
+			}
+			for (size_t p = 0; p < hw; p++)
+				memcpy(o + p * (size_t)ct + c0, x + p * (size_t)cs[k], sizeof(float) * (size_t)cs[k]);
+		}
+	}
+}
+
+void concat_backward(float *dinp, const float *dout, const int *cs, int nin, int which, size_t B, size_t hw, int hwc)
+{
+	int ct = 0, c0 = 0;
+	for (int k = 0; k < nin; k++)
+		c0 += k < which ? cs[k] : 0, ct += cs[k];
+	size_t ck = (size_t)cs[which];
+	for (size_t n = 0; n < B; n++) {
+		const float *g = dout + n * hw * (size_t)ct;
+		float *d = dinp + n * hw * ck;
+		if (!hwc)
+			memcpy(d, g + (size_t)c0 * hw, sizeof(float) * hw * ck);
+		else
+			for (size_t p = 0; p < hw; p++)
+				memcpy(d + p * ck, g + p * (size_t)ct + c0, sizeof(float) * ck);
+	}
+}
 
 void relu_forward(float *out, const float *inp, size_t n)
 {

@@ -16,24 +16,37 @@ void fc_forward_ref(float *out, const float *inp, const float *w, const float *b
 void fc_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
 		 size_t B, int in, int out_f);
 
-/* inp (B, H, W, C) -> out (B, Ho, Wo, Cout); w (Cout, C, K, K) as PyTorch;
- * cols (B*Ho*Wo, C*K*K) is the im2col buffer and wt (2 * Cout*C*K*K) holds
- * the permuted weights, both kept for the backward pass. */
+/* inp (B, H, W, C) -> out (B, Ho, Wo, Cout) in G groups (C/G input
+ * channels to Cout/G outputs each); w (Cout, C/G, K, K) as PyTorch; cols
+ * (B*Ho*Wo, C/G*K*K) is the im2col buffer and wt (2 * Cout*C/G*K*K) holds
+ * the permuted weights, both kept for the backward pass (with groups, each
+ * group's patches are gathered again there).  A depthwise convolution
+ * (G = C = Cout) runs directly, without patches. */
 void conv_forward(float *out, float *cols, float *wt, const float *inp, const float *w, const float *b,
-		  size_t B, int C, int H, int W, int K, int stride, int pad, int Cout, int Ho, int Wo);
+		  size_t B, int C, int H, int W, int K, int stride, int pad, int G, int Cout, int Ho, int Wo);
 void conv_forward_ref(float *out, const float *inp, const float *w, const float *b, size_t B, int C, int H,
-		      int W, int K, int stride, int pad, int Cout, int Ho, int Wo);
+		      int W, int K, int stride, int pad, int G, int Cout, int Ho, int Wo);
 /* Clobbers cols (reused for the column gradients). dinp may be NULL. */
-void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, const float *dout,
-		   const float *w, size_t B, int C, int H, int W, int K, int stride, int pad, int Cout, int Ho, int Wo);
+void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, const float *dout, const float *inp,
+		   size_t B, int C, int H, int W, int K, int stride, int pad, int G, int Cout, int Ho, int Wo);
 
-/* NHWC max pooling; argmax holds each output's input index within its sample. */
+/* NHWC max pooling, padded by pad on every side (padding is never the
+ * maximum); Ho, Wo may count a ceil_mode window; argmax holds each
+ * output's input index within its sample. */
 void maxpool_forward(float *out, int32_t *argmax, const float *inp, size_t B, int C, int H, int W, int K,
-		     int stride, int Ho, int Wo);
+		     int stride, int pad, int Ho, int Wo);
 void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, size_t B, size_t in_size,
 		      size_t out_size);
 
 void relu_forward(float *out, const float *inp, size_t n);
+/* min(max(x, lo), hi); the gradient passes strictly inside (PyTorch's hardtanh) */
+void clip_forward(float *out, const float *inp, size_t n, float lo, float hi);
+void clip_backward(float *dinp, const float *dout, const float *out, size_t n, float lo, float hi);
+/* nin inputs of cs[k] channels over hw pixels joined on the channel axis,
+ * per sample: H, W, C (hwc) or C, H, W; the backward writes input which's
+ * part of dout. */
+void concat_forward(float *out, const float *const *ins, const int *cs, int nin, size_t B, size_t hw, int hwc);
+void concat_backward(float *dinp, const float *dout, const int *cs, int nin, int which, size_t B, size_t hw, int hwc);
 /* The mean of each k x k window (stride s, no padding); (H, W, C) layout. */
 void avgpool_forward(float *out, const float *inp, size_t B, int C, int H, int W, int K, int S, int OH, int OW);
 void avgpool_backward(float *dinp, const float *dout, size_t B, int C, int H, int W, int K, int S, int OH, int OW);

@@ -17,9 +17,10 @@ typedef struct layer_work {
 
 struct dcc_work {
 	size_t batch;
-	float **act;      /* act[i]: input of layer i (B x in_size); act[nlayers-1] = logits */
+	float **act;      /* act[v]: value v (0 the input, i + 1 node i's output), B x its size */
 	layer_work *lw;
-	float *grad_a, *grad_b; /* ping-pong buffers for activation gradients */
+	float **gv;       /* gv[v]: the gradient of value v (training) */
+	float *gscratch;  /* an input gradient on its way into a value read twice */
 	float **grad;           /* [layer * 4 + k]: parameter gradients (training) */
 	float *grad_all;
 	size_t grad_n;
@@ -128,45 +129,58 @@ void dcc_work_free(dcc_work *w)
 		free(w->allocs[i]);
 	free(w->allocs);
 	free(w->act);
+	free(w->gv);
 	free(w->lw);
 	free(w->grad);
 	free(w);
 }
 
+/* Elements per sample of value v. */
+static size_t value_size(const dcc_net *n, size_t v)
+{
+	return v ? n->layers[v - 1].out_size : (size_t)n->in_c * (size_t)n->in_h * (size_t)n->in_w;
+}
+
 int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_error *err)
 {
-	int training = mode == DCC_WORK_TRAIN;
+	int training = mode == DCC_WORK_TRAIN, chain = n->graph->chain;
+	size_t nl = n->nlayers;
 	dcc_work *w = calloc(1, sizeof(*w));
 	*out = NULL;
 	if (!w)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	w->batch = batch;
-	w->nl = n->nlayers;
-	w->act = calloc(n->nlayers + 1, sizeof(float *));
-	w->lw = calloc(n->nlayers, sizeof(layer_work));
-	w->allocs = calloc(8 * n->nlayers + 12, sizeof(void *));
-	int ok = w->act && w->lw && w->allocs && (w->fla = walloc(w, n->nlayers * sizeof(int))) &&
-		 (w->fle = walloc(w, n->nlayers * sizeof(int))) && (w->oa = walloc(w, n->nlayers * sizeof(dcc_quant_obs))) &&
-		 (w->oe = walloc(w, n->nlayers * sizeof(dcc_quant_obs)));
-	for (size_t i = 0; ok && i < n->nlayers; i++)
+	w->nl = nl;
+	w->act = calloc(nl + 1, sizeof(float *));
+	w->gv = calloc(nl + 1, sizeof(float *));
+	w->lw = calloc(nl, sizeof(layer_work));
+	w->allocs = calloc(10 * nl + 12, sizeof(void *));
+	int ok = w->act && w->gv && w->lw && w->allocs && (w->fla = walloc(w, nl * sizeof(int))) &&
+		 (w->fle = walloc(w, nl * sizeof(int))) && (w->oa = walloc(w, nl * sizeof(dcc_quant_obs))) &&
+		 (w->oe = walloc(w, nl * sizeof(dcc_quant_obs)));
+	for (size_t i = 0; ok && i < nl; i++)
 		w->fla[i] = w->fle[i] = DCC_FL_AUTO;
 	size_t maxsz = 0;
-	for (size_t i = 0; i < n->nlayers; i++) {
+	for (size_t i = 0; i < nl; i++) {
 		maxsz = n->layers[i].in_size > maxsz ? n->layers[i].in_size : maxsz;
 		maxsz = n->layers[i].out_size > maxsz ? n->layers[i].out_size : maxsz;
 	}
-	/* inference that keeps no layer's activations: two buffers in turn, so
-	 * the memory does not grow with the depth */
+	/* a chain's inference keeps no layer's activations: two buffers in
+	 * turn, so the memory does not grow with the depth; a graph with
+	 * branches keeps every value (a residual is read again later) */
 	float *pp[2] = {NULL, NULL};
-	if (ok && mode == DCC_WORK_EVAL)
+	if (ok && mode == DCC_WORK_EVAL && chain)
 		ok = (pp[0] = walloc(w, sizeof(float) * batch * maxsz)) && (pp[1] = walloc(w, sizeof(float) * batch * maxsz));
-	for (size_t i = 0; ok && i < n->nlayers; i++) {
+	for (size_t v = 0; ok && v < nl; v++) /* the loss's output is not a value */
+		ok = (w->act[v] = pp[0] ? pp[v & 1] : walloc(w, sizeof(float) * batch * value_size(n, v))) != NULL;
+	for (size_t i = 0; ok && i < nl; i++) {
 		const dcc_layer *l = &n->layers[i];
-		ok = (w->act[i] = pp[0] ? pp[i & 1] : walloc(w, sizeof(float) * batch * l->in_size)) != NULL;
 		layer_work *lw = &w->lw[i];
+		size_t cg = (size_t)(l->ic / (l->group ? l->group : 1)), kk = (size_t)l->k * l->k;
+		int dw = l->group > 1 && l->group == l->ic && l->group == l->oc;
 		if (ok && l->op == DCC_OP_CONV2D)
-			ok = (lw->cols = walloc(w, sizeof(float) * batch * (size_t)l->oh * l->ow * l->ic * l->k * l->k)) &&
-			     (lw->wt = walloc(w, sizeof(float) * 2 * (size_t)l->oc * l->ic * l->k * l->k));
+			ok = (dw || (lw->cols = walloc(w, sizeof(float) * batch * (size_t)l->oh * l->ow * cg * kk))) &&
+			     (lw->wt = walloc(w, sizeof(float) * 2 * (size_t)l->oc * cg * kk));
 		if (ok && l->op == DCC_OP_MAXPOOL2D)
 			ok = (lw->argmax = walloc(w, sizeof(int32_t) * batch * l->out_size)) != NULL;
 		if (ok && l->op == DCC_OP_LSTM) {
@@ -181,20 +195,24 @@ int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_e
 			     (s->dg = walloc(w, sizeof(float) * T * batch * G));
 		}
 	}
-	if (ok)
-		ok = (w->grad_a = walloc(w, sizeof(float) * batch * maxsz)) &&
-		     (w->grad_b = walloc(w, sizeof(float) * batch * maxsz));
+	/* value gradients: a chain's in two buffers in turn, else one per value */
+	float *gp[2] = {NULL, NULL};
+	if (ok && chain)
+		ok = (gp[0] = walloc(w, sizeof(float) * batch * maxsz)) && (gp[1] = walloc(w, sizeof(float) * batch * maxsz));
+	if (ok && !chain)
+		ok = (w->gscratch = walloc(w, sizeof(float) * batch * maxsz)) != NULL;
+	for (size_t v = 1; ok && v < nl && (chain || training); v++)
+		ok = (w->gv[v] = gp[0] ? gp[v & 1] : walloc(w, sizeof(float) * batch * value_size(n, v))) != NULL;
 	if (ok && training) {
 		/* One allocation for every parameter's gradient, sliced. */
 		size_t total = 0;
-		for (size_t i = 0; i < n->nlayers; i++)
+		for (size_t i = 0; i < nl; i++)
 			for (int k = 0; k < n->layers[i].nparam; k++)
 				total += n->layers[i].p[k].n;
-		ok = (w->grad = calloc(4 * n->nlayers, sizeof(float *))) &&
-		     (w->grad_all = walloc(w, sizeof(float) * total));
+		ok = (w->grad = calloc(4 * nl, sizeof(float *))) && (w->grad_all = walloc(w, sizeof(float) * total));
 		w->grad_n = total;
 		size_t off = 0;
-		for (size_t i = 0; ok && i < n->nlayers; i++)
+		for (size_t i = 0; ok && i < nl; i++)
 			for (int k = 0; k < n->layers[i].nparam; k++) {
 				w->grad[4 * i + (size_t)k] = w->grad_all + off;
 				off += n->layers[i].p[k].n;
@@ -210,16 +228,76 @@ int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_e
 
 int dcc_act_hwc(const dcc_net *n, size_t i)
 {
-	int spatial = n->nlayers && n->layers[0].op != DCC_OP_FC && n->layers[0].op != DCC_OP_LSTM;
-	for (size_t j = 0; j < i && j < n->nlayers; j++)
-		if (n->layers[j].op == DCC_OP_FLATTEN || n->layers[j].op == DCC_OP_FC || n->layers[j].op == DCC_OP_LSTM)
-			spatial = 0;
-	return spatial;
+	return i == 0 ? n->graph->in_hwc : i <= n->nlayers ? n->layers[i - 1].hwc : 0;
+}
+
+static int has_weights(int op)
+{
+	return op == DCC_OP_FC || op == DCC_OP_CONV2D || op == DCC_OP_LSTM;
+}
+
+static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size_t i, size_t B)
+{
+	const float *in = w->act[l->src[0]];
+	float *out = w->act[i + 1];
+	switch (l->op) {
+	case DCC_OP_FC:
+		fc_forward(out, in, l->p[0].w, l->p[1].w, B, l->in, l->out);
+		break;
+	case DCC_OP_CONV2D:
+		conv_forward(out, w->lw[i].cols, w->lw[i].wt, in, l->p[0].w, l->p[1].w, B, l->ic, l->ih, l->iw, l->k, l->stride,
+			     l->pad, l->group, l->oc, l->oh, l->ow);
+		break;
+	case DCC_OP_MAXPOOL2D:
+		maxpool_forward(out, w->lw[i].argmax, in, B, l->ic, l->ih, l->iw, l->k, l->stride, l->pad, l->oh, l->ow);
+		break;
+	case DCC_OP_RELU:
+		relu_forward(out, in, B * l->in_size);
+		break;
+	case DCC_OP_CLIP:
+		clip_forward(out, in, B * l->in_size, l->lo, l->hi);
+		break;
+	case DCC_OP_AVGPOOL2D:
+		avgpool_forward(out, in, B, l->ic, l->ih, l->iw, l->k, l->stride, l->oh, l->ow);
+		break;
+	case DCC_OP_SIGMOID:
+		sigmoid_forward(out, in, B * l->in_size);
+		break;
+	case DCC_OP_TANH:
+		tanh_forward(out, in, B * l->in_size);
+		break;
+	case DCC_OP_FLATTEN:
+		flatten_forward(out, in, B, l->ic, l->ih, l->iw);
+		break;
+	case DCC_OP_LSTM:
+		lstm_forward(out, &w->lw[i].lstm, in, l->p[0].w, l->p[1].w, l->p[2].w, l->p[3].w, B, l->steps, l->in,
+			     l->hidden);
+		break;
+	case DCC_OP_ADD: {
+		size_t m = B * l->out_size;
+		memcpy(out, in, sizeof(float) * m);
+		for (int k = 1; k < l->nin; k++) {
+			const float *x = w->act[l->src[k]];
+			for (size_t j = 0; j < m; j++)
+				out[j] += x[j];
+		}
+		break;
+	}
+	case DCC_OP_CONCAT: {
+		const float *ins[DCC_NODE_MAX_IN];
+		int cs[DCC_NODE_MAX_IN];
+		for (int k = 0; k < l->nin; k++) {
+			ins[k] = w->act[l->src[k]];
+			cs[k] = l->src[k] ? n->layers[l->src[k] - 1].oc : n->in_c;
+		}
+		concat_forward(out, ins, cs, l->nin, B, (size_t)l->ih * l->iw, l->hwc);
+		break;
+	}
+	}
 }
 
 const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size_t B)
 {
-	const dcc_layer *l0 = &n->layers[0];
 	if (n->in_c > 1 && dcc_act_hwc(n, 0)) {
 		/* x is C, H, W (PyTorch's order); the convolution side is H, W, C */
 		size_t C = (size_t)n->in_c, HW = (size_t)n->in_h * (size_t)n->in_w;
@@ -228,47 +306,15 @@ const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size
 				for (size_t p = 0; p < HW; p++)
 					w->act[0][b * C * HW + p * C + c] = x[b * C * HW + c * HW + p];
 	} else {
-		memcpy(w->act[0], x, sizeof(float) * B * l0->in_size);
+		memcpy(w->act[0], x, sizeof(float) * B * value_size(n, 0));
 	}
 	for (size_t i = 0; i + 1 < n->nlayers; i++) {
 		const dcc_layer *l = &n->layers[i];
-		const float *in = w->act[i];
-		float *out = w->act[i + 1];
-		switch (l->op) {
-		case DCC_OP_FC:
-			fc_forward(out, in, l->p[0].w, l->p[1].w, B, l->in, l->out);
-			break;
-		case DCC_OP_CONV2D:
-			conv_forward(out, w->lw[i].cols, w->lw[i].wt, in, l->p[0].w, l->p[1].w, B, l->ic, l->ih, l->iw, l->k, l->stride,
-				     l->pad, l->oc, l->oh, l->ow);
-			break;
-		case DCC_OP_MAXPOOL2D:
-			maxpool_forward(out, w->lw[i].argmax, in, B, l->ic, l->ih, l->iw, l->k, l->stride, l->oh, l->ow);
-			break;
-		case DCC_OP_RELU:
-			relu_forward(out, in, B * l->in_size);
-			break;
-		case DCC_OP_AVGPOOL2D:
-			avgpool_forward(out, in, B, l->ic, l->ih, l->iw, l->k, l->stride, l->oh, l->ow);
-			break;
-		case DCC_OP_SIGMOID:
-			sigmoid_forward(out, in, B * l->in_size);
-			break;
-		case DCC_OP_TANH:
-			tanh_forward(out, in, B * l->in_size);
-			break;
-		case DCC_OP_FLATTEN:
-			flatten_forward(out, in, B, l->ic, l->ih, l->iw);
-			break;
-		case DCC_OP_LSTM:
-			lstm_forward(out, &w->lw[i].lstm, in, l->p[0].w, l->p[1].w, l->p[2].w, l->p[3].w, B, l->steps,
-				     l->in, l->hidden);
-			break;
-		}
-		if (w->qa && (l->op == DCC_OP_FC || l->op == DCC_OP_CONV2D || l->op == DCC_OP_LSTM))
-			dcc_fake_quant_fl(out, B * l->out_size, w->qa, w->fla[i], &w->oa[i]);
+		node_forward(n, l, w, i, B);
+		if (w->qa && has_weights(l->op))
+			dcc_fake_quant_fl(w->act[i + 1], B * l->out_size, w->qa, w->fla[i], &w->oa[i]);
 	}
-	return w->act[n->nlayers - 1];
+	return w->act[n->layers[n->nlayers - 1].src[0]];
 }
 
 float *dcc_work_grad(dcc_work *w, size_t layer, int k)
@@ -283,57 +329,105 @@ void dcc_work_zero_grad(dcc_work *w)
 }
 
 
+/* Where node input k's gradient goes: straight into its value when only
+ * this node reads it, else into the scratch buffer, added by gv_add. */
+static float *gv_dst(const dcc_net *n, dcc_work *w, int v)
+{
+	return !v ? NULL : n->layers[v - 1].nuse == 1 ? w->gv[v] : w->gscratch;
+}
+
+static void gv_add(const dcc_net *n, dcc_work *w, int v, size_t B)
+{
+	if (!v || n->layers[v - 1].nuse == 1)
+		return;
+	float *g = w->gv[v];
+	size_t m = B * n->layers[v - 1].out_size;
+	for (size_t j = 0; j < m; j++)
+		g[j] += w->gscratch[j];
+}
+
+static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float *dcur, size_t B)
+{
+	const dcc_layer *l = &n->layers[ii];
+	float **G = w->grad;
+	const float *in = w->act[l->src[0]], *out = w->act[ii + 1];
+	float *din = gv_dst(n, w, l->src[0]); /* NULL: the input's gradient is never needed */
+	switch (l->op) {
+	case DCC_OP_FC:
+		fc_backward(din, G[4 * ii], G[4 * ii + 1], dcur, in, l->p[0].w, B, l->in, l->out);
+		break;
+	case DCC_OP_CONV2D:
+		conv_backward(din, G[4 * ii], G[4 * ii + 1], w->lw[ii].cols, w->lw[ii].wt, dcur, in, B, l->ic, l->ih, l->iw,
+			      l->k, l->stride, l->pad, l->group, l->oc, l->oh, l->ow);
+		break;
+	case DCC_OP_MAXPOOL2D:
+		if (din)
+			maxpool_backward(din, dcur, w->lw[ii].argmax, B, l->in_size, l->out_size);
+		break;
+	case DCC_OP_RELU:
+		if (din)
+			relu_backward(din, dcur, out, B * l->in_size);
+		break;
+	case DCC_OP_CLIP:
+		if (din)
+			clip_backward(din, dcur, out, B * l->in_size, l->lo, l->hi);
+		break;
+	case DCC_OP_AVGPOOL2D:
+		if (din)
+			avgpool_backward(din, dcur, B, l->ic, l->ih, l->iw, l->k, l->stride, l->oh, l->ow);
+		break;
+	case DCC_OP_SIGMOID:
+		if (din)
+			sigmoid_backward(din, dcur, out, B * l->in_size);
+		break;
+	case DCC_OP_TANH:
+		if (din)
+			tanh_backward(din, dcur, out, B * l->in_size);
+		break;
+	case DCC_OP_FLATTEN:
+		if (din)
+			flatten_backward(din, dcur, B, l->ic, l->ih, l->iw);
+		break;
+	case DCC_OP_LSTM:
+		lstm_backward(din, G[4 * ii], G[4 * ii + 1], G[4 * ii + 2], G[4 * ii + 3], &w->lw[ii].lstm, dcur, l->p[0].w,
+			      l->p[1].w, B, l->steps, l->in, l->hidden);
+		break;
+	case DCC_OP_ADD:
+	case DCC_OP_CONCAT: {
+		int cs[DCC_NODE_MAX_IN];
+		for (int k = 0; k < l->nin; k++)
+			cs[k] = l->src[k] ? n->layers[l->src[k] - 1].oc : n->in_c;
+		for (int k = 0; k < l->nin; k++) {
+			float *d = gv_dst(n, w, l->src[k]);
+			if (d && l->op == DCC_OP_ADD)
+				memcpy(d, dcur, sizeof(float) * B * l->out_size);
+			else if (d)
+				concat_backward(d, dcur, cs, l->nin, k, B, (size_t)l->ih * l->iw, l->hwc);
+			gv_add(n, w, l->src[k], B);
+		}
+		return;
+	}
+	}
+	gv_add(n, w, l->src[0], B);
+}
+
 void dcc_net_backward(const dcc_net *n, dcc_work *w, const float *dlogits, size_t B)
 {
-	float **G = w->grad;
-	float *dcur = w->grad_a, *dnext = w->grad_b;
-	memcpy(dcur, dlogits, sizeof(float) * B * (size_t)n->classes);
+	if (!n->graph->chain) /* values read twice gather their gradients */
+		for (size_t v = 1; v < n->nlayers; v++)
+			if (n->layers[v - 1].nuse > 1)
+				memset(w->gv[v], 0, sizeof(float) * B * n->layers[v - 1].out_size);
+	int lv = n->layers[n->nlayers - 1].src[0];
+	float *d = gv_dst(n, w, lv);
+	if (d) {
+		memcpy(d, dlogits, sizeof(float) * B * (size_t)n->classes);
+		gv_add(n, w, lv, B);
+	}
 	for (size_t ii = n->nlayers - 1; ii-- > 0;) {
 		const dcc_layer *l = &n->layers[ii];
-		const float *in = w->act[ii], *out = w->act[ii + 1];
-		/* The first layer's input gradient is never needed. */
-		float *din = ii > 0 ? dnext : NULL;
-		if (w->qe && (l->op == DCC_OP_FC || l->op == DCC_OP_CONV2D || l->op == DCC_OP_LSTM))
+		float *dcur = w->gv[ii + 1];
+		if (w->qe && has_weights(l->op))
 			dcc_fake_quant_fl(dcur, B * l->out_size, w->qe, w->fle[ii], &w->oe[ii]); /* the error reaching this layer */
-		switch (l->op) {
-		case DCC_OP_FC:
-			fc_backward(din, G[4 * ii], G[4 * ii + 1], dcur, in, l->p[0].w, B, l->in, l->out);
-			break;
-		case DCC_OP_CONV2D:
-			conv_backward(din, G[4 * ii], G[4 * ii + 1], w->lw[ii].cols, w->lw[ii].wt, dcur, l->p[0].w, B, l->ic, l->ih, l->iw,
-				      l->k, l->stride, l->pad, l->oc, l->oh, l->ow);
-			break;
-		case DCC_OP_MAXPOOL2D:
-			if (din)
-				maxpool_backward(din, dcur, w->lw[ii].argmax, B, l->in_size, l->out_size);
-			break;
-		case DCC_OP_RELU:
-			if (din)
-				relu_backward(din, dcur, out, B * l->in_size);
-			break;
-		case DCC_OP_AVGPOOL2D:
-			if (din)
-				avgpool_backward(din, dcur, B, l->ic, l->ih, l->iw, l->k, l->stride, l->oh, l->ow);
-			break;
-		case DCC_OP_SIGMOID:
-			if (din)
-				sigmoid_backward(din, dcur, out, B * l->in_size);
-			break;
-		case DCC_OP_TANH:
-			if (din)
-				tanh_backward(din, dcur, out, B * l->in_size);
-			break;
-		case DCC_OP_FLATTEN:
-			if (din)
-				flatten_backward(din, dcur, B, l->ic, l->ih, l->iw);
-			break;
-		case DCC_OP_LSTM:
-			lstm_backward(din, G[4 * ii], G[4 * ii + 1], G[4 * ii + 2], G[4 * ii + 3], &w->lw[ii].lstm, dcur, l->p[0].w,
-				      l->p[1].w, B, l->steps, l->in, l->hidden);
-			break;
-		}
-		float *t = dcur;
-		dcur = dnext;
-		dnext = t;
+		node_backward(n, w, ii, dcur, B);
 	}
 }

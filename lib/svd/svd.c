@@ -167,7 +167,35 @@ int dcc_svd_factor(const float *w, size_t m, size_t n, size_t R, int randomized,
 	return rc;
 }
 
-/* Rewrites "fc NAME in=I out=O" into the two factors' lines. */
+/* A copy of a graph line whose from= names `name` reading `to` instead
+ * (the layer's output is now its second factor's). */
+static char *rename_from(const char *line, const char *name, const char *to)
+{
+	const char *f = strstr(line, " from=");
+	size_t L = strlen(line), nl = strlen(name);
+	char *o = malloc(L + 64 * (strlen(to) + 1) + 1);
+	if (!o || !f) {
+		if (o)
+			strcpy(o, line);
+		return o;
+	}
+	size_t k = (size_t)(f - line) + 6;
+	memcpy(o, line, k);
+	for (const char *p = f + 6; *p && *p != ' ';) {
+		size_t len = strcspn(p, ", ");
+		int hit = len == nl && !strncmp(p, name, nl);
+		memcpy(o + k, hit ? to : p, hit ? strlen(to) : len);
+		k += hit ? strlen(to) : len;
+		p += len;
+		if (*p == ',')
+			o[k++] = *p++;
+	}
+	strcpy(o + k, line + (size_t)(f - line) + 6 + strcspn(f + 6, " "));
+	return o;
+}
+
+/* Rewrites "fc NAME in=I out=O" into the two factors' lines; later layers
+ * that name it in from= read the second. */
 static int rewrite_graph(dcc_model *m, const char *name, size_t R)
 {
 	const dcc_kv *g = dcc_model_get_kv(m, "dcc.graph");
@@ -176,27 +204,31 @@ static int rewrite_graph(dcc_model *m, const char *name, size_t R)
 	if (!lines)
 		return -1;
 	int rc = 0, done = 0;
+	char second[DCC_MAX_NAME + 3];
+	snprintf(second, sizeof(second), "%s_u", name);
 	for (size_t i = 0; i < n && !rc; i++) {
 		char op[16], nm[DCC_MAX_NAME + 1];
 		int in, out;
 		if (!done && sscanf(g->s[i], "%15s %1024s in=%d out=%d", op, nm, &in, &out) == 4 && !strcmp(op, "fc") &&
 		    !strcmp(nm, name)) {
-			size_t L = strlen(name) + 64;
-			lines[k] = malloc(L), lines[k + 1] = malloc(L);
+			/* the first factor keeps what the layer read (from=) */
+			const char *fr = strstr(g->s[i], " from=");
+			size_t L = strlen(name) + 64, fl = fr ? strcspn(fr + 1, " ") + 1 : 0;
+			lines[k] = malloc(L + fl), lines[k + 1] = malloc(L);
 			if (!lines[k] || !lines[k + 1]) {
 				rc = -1;
 				break;
 			}
-			snprintf(lines[k++], L, "fc %s in=%d out=%zu", name, in, R);
+			snprintf(lines[k++], L + fl, "fc %s in=%d out=%zu%.*s", name, in, R, (int)fl, fr ? fr : "");
 			snprintf(lines[k++], L, "fc %s_u in=%zu out=%d", name, R, out);
 			done = 1;
-		} else if (!(lines[k++] = strdup(g->s[i]))) {
+		} else if (!(lines[k++] = done ? rename_from(g->s[i], name, second) : strdup(g->s[i]))) {
 			rc = -1;
 		}
 	}
 	if (!rc)
 		rc = dcc_model_set_arr_str(m, "dcc.graph", (const char *const *)lines, k, NULL) ? -1 : 0;
-	for (size_t i = 0; i < k; i++)
+	for (size_t i = 0; i <= n; i++) /* calloc'd: a failed line's partner too */
 		free(lines[i]);
 	free(lines);
 	return rc;

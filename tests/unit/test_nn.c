@@ -31,13 +31,15 @@ static void test_kernels(void)
 	fc_forward(y1, x, w, b, 5, 7, 3);
 	fc_forward_ref(y2, x, w, b, 5, 7, 3);
 	CHECK(maxdiff(y1, y2, 15) < 1e-5f);
-	/* conv: odd sizes, padding, stride 2; and LeNet's 5x5 unpadded */
-	static const int cfg[][7] = {{3, 7, 6, 3, 2, 1, 4}, {2, 9, 9, 5, 1, 0, 5}, {1, 5, 5, 5, 1, 2, 2}};
-	for (int i = 0; i < 3; i++) {
+	/* conv: odd sizes, padding, stride 2; LeNet's 5x5 unpadded; two groups;
+	 * depthwise (the direct path) */
+	static const int cfg[][8] = {{3, 7, 6, 3, 2, 1, 4, 1}, {2, 9, 9, 5, 1, 0, 5, 1}, {1, 5, 5, 5, 1, 2, 2, 1},
+				     {4, 6, 5, 3, 1, 1, 6, 2}, {5, 7, 7, 3, 2, 1, 5, 5}};
+	for (int i = 0; i < 5; i++) {
 		int C = cfg[i][0], H = cfg[i][1], W = cfg[i][2], K = cfg[i][3], s = cfg[i][4], p = cfg[i][5], Co = cfg[i][6];
-		int Ho = (H + 2 * p - K) / s + 1, Wo = (W + 2 * p - K) / s + 1;
-		conv_forward(y1, cols, wt, x, w, b, 2, C, H, W, K, s, p, Co, Ho, Wo);
-		conv_forward_ref(y2, x, w, b, 2, C, H, W, K, s, p, Co, Ho, Wo);
+		int G = cfg[i][7], Ho = (H + 2 * p - K) / s + 1, Wo = (W + 2 * p - K) / s + 1;
+		conv_forward(y1, cols, wt, x, w, b, 2, C, H, W, K, s, p, G, Co, Ho, Wo);
+		conv_forward_ref(y2, x, w, b, 2, C, H, W, K, s, p, G, Co, Ho, Wo);
 		CHECK_MSG(maxdiff(y1, y2, (size_t)2 * Ho * Wo * Co) < 1e-5f, "conv config %d", i);
 	}
 	lstm_state st;
@@ -51,8 +53,14 @@ static void test_kernels(void)
 	/* maxpool keeps the first maximum, as PyTorch */
 	float in[8] = {1, 3, 3, 2, 0, 0, 0, 0}, out[2];
 	int32_t am[2];
-	maxpool_forward(out, am, in, 1, 1, 2, 4, 2, 2, 1, 2);
+	maxpool_forward(out, am, in, 1, 1, 2, 4, 2, 2, 0, 1, 2);
 	CHECK(out[0] == 3 && am[0] == 1 && out[1] == 3 && am[1] == 2);
+	/* padded by one: the corner window sees only the input's first value
+	 * (negative, so padding must not be taken for a zero) */
+	float neg[4] = {-5, -1, -2, -3}, o4[4];
+	int32_t a4[4];
+	maxpool_forward(o4, a4, neg, 1, 1, 2, 2, 2, 2, 1, 2, 2);
+	CHECK(o4[0] == -5 && a4[0] == 0 && o4[1] == -1 && o4[3] == -3 && a4[3] == 3);
 }
 
 static dcc_model *make_model(const char *const *lines, size_t n, int c, int h, int w, int classes)
@@ -144,6 +152,22 @@ static void test_gradients(void)
 	const char *act[] = {"conv2d c1 in=2 out=3 k=3 stride=1 pad=1", "sigmoid s", "avgpool2d p k=2 stride=2",
 			     "flatten f", "fc fc1 in=27 out=6", "tanh t", "fc fc in=6 out=3", "softmax_ce loss"};
 	gradcheck("sigmoid+avgpool+tanh", act, 8, 2, 6, 6);
+	/* graphs with branches: a residual block (the conv's input read twice),
+	 * a concatenation of two branches, depthwise and grouped convolutions,
+	 * clip (ReLU6), max pooling with padding and ceil_mode */
+	const char *res[] = {"conv2d c0 in=2 out=4 k=3 stride=1 pad=1", "relu r0", "conv2d c1 in=4 out=4 k=3 stride=1 pad=1",
+			     "relu r1", "conv2d c2 in=4 out=4 k=3 stride=1 pad=1", "add a from=c2,r0", "relu r2",
+			     "maxpool2d p k=3 stride=2 pad=1", "flatten f", "fc fc in=36 out=3", "softmax_ce loss"};
+	gradcheck("residual add", res, 11, 2, 6, 6);
+	const char *cat[] = {"conv2d sq in=2 out=3 k=1 stride=1 pad=0", "relu rs", "conv2d e1 in=3 out=2 k=1 stride=1 pad=0",
+			     "conv2d e3 in=3 out=4 k=3 stride=1 pad=1 from=rs", "concat c from=e1,e3", "relu r",
+			     "maxpool2d p k=3 stride=2 ceil=1", "flatten f", "fc fc in=54 out=3", "softmax_ce loss"};
+	gradcheck("concat+ceil_mode", cat, 10, 2, 6, 6);
+	const char *mb[] = {"conv2d c0 in=2 out=6 k=1 stride=1 pad=0", "clip r0 min=0 max=6",
+			    "conv2d dw in=6 out=6 k=3 stride=2 pad=1 group=6", "clip r1 min=0 max=0.5",
+			    "conv2d g in=6 out=4 k=1 stride=1 pad=0 group=2", "conv2d sk in=2 out=4 k=1 stride=2 pad=0 from=input",
+			    "add a from=g,sk", "flatten f", "fc fc in=36 out=3", "softmax_ce loss"};
+	gradcheck("depthwise+grouped+clip", mb, 10, 2, 6, 6);
 }
 
 /* A learnable synthetic data set: the label is which third of the image is brightest. */
