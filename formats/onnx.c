@@ -259,20 +259,44 @@ int onnx_node_ints(const onnx_read *r, const node_t *n, size_t k, const char *na
 	return (int)a->n_ints;
 }
 
+void onnx_line_name(const onnx_read *r, int i, char *out, size_t cap)
+{
+	const char *sp = i >= 0 && (size_t)i < r->nlines ? strchr(r->lines[i], ' ') : NULL;
+	if (!sp) {
+		snprintf(out, cap, "input");
+		return;
+	}
+	snprintf(out, cap, "%.*s", (int)strcspn(sp + 1, " "), sp + 1);
+}
+
+const onnx_val *onnx_value(const onnx_read *r, const char *name)
+{
+	size_t s = name && r->val ? slot_of((onnx_index *)&r->ix, name, 0) : SIZE_MAX;
+	return s == SIZE_MAX || !r->val[s].known ? NULL : &r->val[s];
+}
+
 int onnx_add_line(onnx_read *r, const char *fmt, ...)
 {
-	char **q = realloc(r->lines, (r->nlines + 1) * sizeof(char *));
-	if (!q)
-		return -1;
-	r->lines = q;
-	char *s = malloc(DCC_MAX_NAME + 128);
-	if (!s)
-		return -1;
+	if (r->nlines % 64 == 0) { /* grown in steps: linear in the lines */
+		char **q = realloc(r->lines, (r->nlines + 64) * sizeof(char *));
+		if (!q)
+			return -1;
+		r->lines = q;
+	}
+	static _Thread_local char s[DCC_GRAPH_LINE];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(s, DCC_MAX_NAME + 128, fmt, ap);
+	int len = vsnprintf(s, sizeof(s), fmt, ap);
 	va_end(ap);
-	r->lines[r->nlines++] = s;
+	if (len < 1 || len >= DCC_GRAPH_LINE - DCC_MAX_NAME - 8)
+		return -1;
+	if (r->src_line != (int)r->nlines - 1 && !strstr(s, " from=")) {
+		memcpy(s + len, " from=", 7);
+		onnx_line_name(r, r->src_line, s + len + 6, DCC_MAX_NAME + 1);
+	}
+	if (!(r->lines[r->nlines] = dcc_strdup(s)))
+		return -1;
+	r->src_line = (int)r->nlines++; /* a next line reads this one */
 	return 0;
 }
 
@@ -383,16 +407,19 @@ static int read_conv(onnx_read *r, const node_t *n, const char *nname, dcc_error
 		dil = onnx_attr_ints_same(n, "dilations", 1), grp = onnx_attr_i(n, "group", 1);
 	const Onnx__AttributeProto *ap = onnx_attr(n, "auto_pad");
 	int rc;
-	if (r->flat || !tw || tw->n_dims != 4 || tw->dims[2] != tw->dims[3] || tw->dims[1] != r->C)
-		return dcc_fail(err, DCC_E_UNSUPPORTED,
-				"node '%s' (Conv): needs a square (out, %d, k, k) weight initializer on image input", nname, r->C);
+	if (grp < 1 || grp > r->C || r->C % grp)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Conv): group %lld does not divide its %d input channels",
+				nname, (long long)grp, r->C);
+	if (r->flat || !tw || tw->n_dims != 4 || tw->dims[2] != tw->dims[3] || tw->dims[1] * grp != r->C)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Conv): needs a square (out, %d, k, k) weight initializer "
+				"on image input", nname, r->C / (int)grp);
 	for (int d = 0; d < 4; d++)
 		if (tw->dims[d] < 1 || tw->dims[d] > 65536)
 			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Conv): weight dimensions out of range", nname);
-	if (st < 1 || st > 1024 || pad < 0 || pad > 1024 || dil != 1 || grp != 1 ||
+	if (st < 1 || st > 1024 || pad < 0 || pad > 1024 || dil != 1 || tw->dims[0] % grp ||
 	    (ap && ap->has_s && !(ap->s.len == 6 && !memcmp(ap->s.data, "NOTSET", 6))))
 		return dcc_fail(err, DCC_E_UNSUPPORTED,
-				"node '%s' (Conv): dcc supports equal strides and pads, dilation 1, group 1, no auto_pad", nname);
+				"node '%s' (Conv): dcc supports equal strides and pads, dilation 1, no auto_pad", nname);
 	int K = (int)tw->dims[2], O = (int)tw->dims[0];
 	size_t cnt, bn = 0;
 	float *w, *bias = NULL;
@@ -412,7 +439,7 @@ static int read_conv(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	}
 	char name[DCC_MAX_NAME + 1], nm[DCC_MAX_NAME + 16];
 	onnx_layer_name(r, tw->name, "conv", ++r->nconv, name, sizeof(name));
-	uint64_t ws[4] = {(uint64_t)O, (uint64_t)r->C, (uint64_t)K, (uint64_t)K}, bs[1] = {(uint64_t)O};
+	uint64_t ws[4] = {(uint64_t)O, (uint64_t)(r->C / grp), (uint64_t)K, (uint64_t)K}, bs[1] = {(uint64_t)O};
 	snprintf(nm, sizeof(nm), "%s.weight", name);
 	rc = dcc_model_add(r->m, nm, DCC_F32, 0, 0, 4, ws, w, err);
 	snprintf(nm, sizeof(nm), "%s.bias", name);
@@ -420,7 +447,10 @@ static int read_conv(onnx_read *r, const node_t *n, const char *nname, dcc_error
 		rc = dcc_model_add(r->m, nm, DCC_F32, 0, 0, 1, bs, bias, err);
 	else
 		free(bias);
-	if (!rc && onnx_add_line(r, "conv2d %s in=%d out=%d k=%d stride=%d pad=%d", name, r->C, O, K, (int)st, (int)pad))
+	char gs[32] = "";
+	if (grp > 1)
+		snprintf(gs, sizeof(gs), " group=%d", (int)grp);
+	if (!rc && onnx_add_line(r, "conv2d %s in=%d out=%d k=%d stride=%d pad=%d%s", name, r->C, O, K, (int)st, (int)pad, gs))
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	r->H = (int)((r->H + 2 * pad - K) / st + 1), r->W = (int)((r->W + 2 * pad - K) / st + 1), r->C = O;
 	return rc;
@@ -431,14 +461,25 @@ static int read_pool(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	const char *op = n->op_type;
 	int64_t k2 = onnx_attr_ints_same(n, "kernel_shape", -1), st = onnx_attr_ints_same(n, "strides", 1),
 		pad = onnx_attr_ints_same(n, "pads", 0), dil = onnx_attr_ints_same(n, "dilations", 1);
-	if (r->flat || k2 < 1 || st < 1 || st > 1024 || pad != 0 || dil != 1 || onnx_attr_i(n, "ceil_mode", 0) ||
-	    n->n_output > 1 || k2 > r->H || k2 > r->W)
+	int64_t ceil = onnx_attr_i(n, "ceil_mode", 0), mx = op[0] == 'M';
+	const Onnx__AttributeProto *ap = onnx_attr(n, "auto_pad");
+	if (r->flat || k2 < 1 || k2 > 1024 || st < 1 || st > 1024 || pad < 0 || 2 * pad > k2 || (!mx && (pad || ceil)) ||
+	    dil != 1 || (ceil != 0 && ceil != 1) || n->n_output > 1 || k2 > r->H + 2 * pad || k2 > r->W + 2 * pad ||
+	    (ap && ap->has_s && !(ap->s.len == 6 && !memcmp(ap->s.data, "NOTSET", 6))))
 		return dcc_fail(err, DCC_E_UNSUPPORTED,
-				"node '%s' (%s): dcc supports square kernels, equal strides, no padding, no ceil_mode", nname, op);
-	if (onnx_add_line(r, "%s pool%d k=%d stride=%d", op[0] == 'M' ? "maxpool2d" : "avgpool2d", ++r->npool, (int)k2,
-			  (int)st))
+				"node '%s' (%s): dcc supports square kernels, equal strides%s, no auto_pad", nname, op,
+				mx ? " and pads (at most half the kernel), ceil_mode" : ", no padding, no ceil_mode");
+	char extra[48] = "";
+	if (pad || ceil)
+		snprintf(extra, sizeof(extra), " pad=%d ceil=%d", (int)pad, (int)ceil);
+	if (onnx_add_line(r, "%s pool%d k=%d stride=%d%s", mx ? "maxpool2d" : "avgpool2d", ++r->npool, (int)k2, (int)st,
+			  extra))
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	r->H = (int)((r->H - k2) / st + 1), r->W = (int)((r->W - k2) / st + 1);
+	/* as lib/core/graph.c: a ceil_mode window must start inside the input or its left padding */
+	int64_t oh = (r->H + 2 * pad - k2 + (ceil ? st - 1 : 0)) / st + 1, ow = (r->W + 2 * pad - k2 + (ceil ? st - 1 : 0)) / st + 1;
+	oh -= ceil && (oh - 1) * st >= r->H + pad;
+	ow -= ceil && (ow - 1) * st >= r->W + pad;
+	r->H = (int)oh, r->W = (int)ow;
 	return 0;
 }
 
@@ -465,7 +506,7 @@ static int read_relu(onnx_read *r, const node_t *n, const char *nname, dcc_error
 static int read_act(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	(void)nname;
-	if (n->op_type[0] == 'S' && r->k + 1 == r->g->n_node && r->nlines && !strncmp(r->lines[r->nlines - 1], "fc ", 3)) {
+	if (n->op_type[0] == 'S' && r->k + 1 == r->g->n_node && r->src_line >= 0 && !strncmp(r->lines[r->src_line], "fc ", 3)) {
 		r->bce = 1; /* a final Sigmoid on the logits: the bce head's (dcc run --probs applies it) */
 		r->last_fc = 1;
 		return 0;
@@ -501,11 +542,14 @@ static int read_flatten(onnx_read *r, const node_t *n, const char *nname, dcc_er
  * dcc.provenance and the BN's tensors are gone. */
 static int read_batchnorm(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
-	const char *last = r->nlines ? r->lines[r->nlines - 1] : "";
+	const char *last = r->src_line >= 0 ? r->lines[r->src_line] : "";
 	int conv = !strncmp(last, "conv2d ", 7), fc = !strncmp(last, "fc ", 3);
-	if ((!conv && !fc) || n->n_input != 5 || onnx_attr_i(n, "training_mode", 0))
+	size_t nuse;
+	onnx_consumers(r, r->cur, &nuse);
+	if ((!conv && !fc) || n->n_input != 5 || onnx_attr_i(n, "training_mode", 0) || nuse != 1)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (BatchNormalization): dcc folds it into the Conv or Gemm "
-				"just before it, in inference mode (training_mode 0)", nname);
+				"just before it, in inference mode (training_mode 0), when nothing else reads that "
+				"layer's output", nname);
 	char layer[DCC_MAX_NAME + 1], wn[DCC_MAX_NAME + 16], bn[DCC_MAX_NAME + 16];
 	const char *sp = strchr(last, ' ') + 1, *e = strchr(sp, ' ');
 	snprintf(layer, sizeof(layer), "%.*s", e ? (int)(e - sp) : (int)strlen(sp), sp);
@@ -547,6 +591,75 @@ static int read_batchnorm(onnx_read *r, const node_t *n, const char *nname, dcc_
 	return rc;
 }
 
+/* Add of two activations (a residual sum) or Concat on the channel axis:
+ * a line reading every input by name. */
+static int read_join(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
+{
+	const char *op = n->op_type;
+	int cat = op[0] == 'C';
+	if (n->n_input < 2 || n->n_input > DCC_NODE_MAX_IN || (!cat && n->n_input != 2))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): dcc reads %s", nname, op,
+				cat ? "2 to 8 inputs" : "two inputs");
+	if (cat && onnx_attr_i(n, "axis", 1) != 1)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Concat): dcc joins on the channel axis (1) only", nname);
+	char from[DCC_GRAPH_LINE - 64], nm[DCC_MAX_NAME + 1];
+	size_t k = 0;
+	int C = 0;
+	size_t F = 0;
+	for (size_t i = 0; i < n->n_input; i++) {
+		const onnx_val *v = onnx_value(r, n->input[i]);
+		if (!v)
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): input '%s' is %s", nname, op,
+					n->input[i] ? n->input[i] : "", onnx_init(r, n->input[i])
+					? "a constant (dcc adds constants only as a MatMul's bias)" : "no value dcc has read");
+		if (v->flat != r->flat || (v->flat ? (!cat && v->F != r->F) : v->H != r->H || v->W != r->W || (!cat && v->C != r->C)))
+			return dcc_fail(err, DCC_E_SHAPE, "node '%s' (%s): inputs of different shapes ('%s' and '%s')%s", nname, op,
+					n->input[0], n->input[i], cat ? "" : " (dcc adds equal shapes, no broadcasting)");
+		onnx_line_name(r, v->line, nm, sizeof(nm));
+		if (k + strlen(nm) + 2 >= sizeof(from))
+			return dcc_fail(err, DCC_E_RANGE, "node '%s' (%s): its inputs' names are too long", nname, op);
+		k += (size_t)snprintf(from + k, sizeof(from) - k, "%s%s", i ? "," : "", nm);
+		C += v->C, F += v->F;
+	}
+	int rc = cat ? onnx_add_line(r, "concat cat%d from=%s", ++r->ncat, from)
+		     : onnx_add_line(r, "add add%d from=%s", ++r->nadd, from);
+	if (rc)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (cat && r->flat)
+		r->F = F;
+	else if (cat)
+		r->C = C;
+	return 0;
+}
+
+/* Clip (ReLU6): its bounds from the inputs min and max (constants) or,
+ * before opset 11, from the attributes. */
+static int read_clip(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
+{
+	float b[2] = {onnx_attr_f(n, "min", -INFINITY), onnx_attr_f(n, "max", INFINITY)};
+	for (size_t i = 1; i < 3 && i < n->n_input; i++) {
+		if (!n->input[i] || !n->input[i][0])
+			continue;
+		const tensor_t *t = onnx_init(r, n->input[i]);
+		float *v = NULL;
+		size_t cnt = 0;
+		int rc = t ? onnx_tensor_floats(t, &v, &cnt, err) : 0;
+		if (rc)
+			return rc;
+		if (!t || cnt != 1 || isnan(v[0])) {
+			free(v);
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Clip): its %s must be a constant number", nname,
+					i == 1 ? "min" : "max");
+		}
+		b[i - 1] = v[0];
+		free(v);
+	}
+	if (!(b[0] <= b[1]))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Clip): min %g is above max %g", nname, b[0], b[1]);
+	return onnx_add_line(r, "clip clip%d min=%.9g max=%.9g", ++r->nclip, b[0], b[1])
+		       ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
+}
+
 static int read_nothing(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	(void)r, (void)n, (void)nname, (void)err;
@@ -573,7 +686,7 @@ static const struct {
 	{"AveragePool", read_pool}, {"Relu", read_relu},      {"Sigmoid", read_act},    {"Tanh", read_act},
 	{"Flatten", read_flatten}, {"Reshape", read_flatten}, {"Identity", read_nothing}, {"Dropout", read_nothing},
 	{"Softmax", read_softmax}, {"LogSoftmax", read_softmax}, {"BatchNormalization", read_batchnorm},
-	{"GlobalAveragePool", read_gap},
+	{"GlobalAveragePool", read_gap}, {"Add", read_join},   {"Concat", read_join},    {"Clip", read_clip},
 };
 
 /* ---- the graph ---- */
@@ -598,22 +711,59 @@ static int check_input(onnx_read *r, const node_t *n, const char *op, const char
 			"node '%s' (%s): dcc reads sequential graphs; its input is not the previous node's output", nname, op);
 }
 
+/* The value a node reads (its first input) and its shape, from what has
+ * been read: any earlier value, so the graph may branch and join. */
+static int take_input(onnx_read *r, const node_t *n, const char *op, const char *nname, dcc_error *err)
+{
+	if (!n->n_input || !n->input[0] || !n->n_output || !n->output[0])
+		return dcc_fail(err, DCC_E_FORMAT, "node '%s' (%s) has no input or no output", nname, op);
+	const onnx_val *v = onnx_value(r, n->input[0]);
+	if (!v)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): its input '%s' is no value dcc has read (an "
+				"initializer, or made by a node it did not read)", nname, op, n->input[0]);
+	r->cur = n->input[0];
+	r->C = v->C, r->H = v->H, r->W = v->W, r->flat = v->flat, r->F = v->F;
+	r->src_line = v->line;
+	return 0;
+}
+
+/* The node's output as a value: the last line it added, or (a node that
+ * adds none: Identity, Dropout, a final Softmax) the value it read. */
+static void note_output(onnx_read *r, size_t lines0)
+{
+	size_t s = r->next_out && r->next_out[0] ? slot_of(&r->ix, r->next_out, 0) : SIZE_MAX;
+	if (s == SIZE_MAX)
+		return;
+	onnx_val *v = &r->val[s];
+	v->known = 1;
+	v->line = r->nlines > lines0 ? (int)r->nlines - 1 : r->src_line;
+	v->C = r->C, v->H = r->H, v->W = r->W, v->flat = r->flat, v->F = r->F;
+}
+
 static int read_node(onnx_read *r, const node_t *n, dcc_error *err)
 {
 	const char *op = n->op_type ? n->op_type : "?", *nname = n->name && n->name[0] ? n->name : op;
-	int rc = check_input(r, n, op, nname, err);
+	int rc = r->seq ? check_input(r, n, op, nname, err) : take_input(r, n, op, nname, err);
 	if (rc)
 		return rc;
+	size_t lines0 = r->nlines;
+	if (r->seq)
+		r->src_line = (int)r->nlines - 1;
 	r->next_out = n->output[0];
 	r->last_fc = 0;
-	if ((rc = onnx_lstm_node(r, n, nname, err)))
-		return rc < 0 ? rc : 0;
-	for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++)
+	int found = (rc = onnx_lstm_node(r, n, nname, err)) != 0; /* 1: read as the row LSTM's */
+	for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]) && !found; i++)
 		if (!strcmp(op, readers[i].op))
-			return readers[i].read(r, n, nname, err);
-	return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): operator not supported by dcc (supported: Gemm, "
-			"MatMul+Add, Conv, BatchNormalization after Conv or Gemm, Relu, Sigmoid, Tanh, MaxPool, "
-			"AveragePool, GlobalAveragePool, Flatten, Reshape, Identity, Dropout, a final Softmax)", nname, op);
+			found = 1, rc = readers[i].read(r, n, nname, err);
+	if (!found)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): operator not supported by dcc (supported: Gemm, "
+				"MatMul+Add, Conv (with groups), BatchNormalization after Conv or Gemm, Add and Concat of "
+				"activations, Relu, Clip, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, Flatten, "
+				"Reshape, Identity, Dropout, a final Softmax)", nname, op);
+	if (rc < 0)
+		return rc;
+	note_output(r, lines0);
+	return 0;
 }
 
 /* The graph input: the first that is not an initializer, (N, C, H, W) or
@@ -733,10 +883,35 @@ static void restore(consts *c)
 	free(c->ext), free(c->old_names), free(c->alias);
 }
 
+/* The dcc line that gives the graph's output, and the outputs per sample;
+ * a vector (after Gemm, or a Flatten of a 1x1 map). */
+static int read_output(onnx_read *r, dcc_error *err)
+{
+	const Onnx__GraphProto *g = r->g;
+	const char *name = g->n_output && g->output[0] && g->output[0]->name ? g->output[0]->name : NULL;
+	const onnx_val *v = onnx_value(r, name);
+	if (!v)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph's output%s%s%s is no value dcc has read",
+				name ? " '" : "", name ? name : "", name ? "'" : "");
+	size_t F = v->flat ? v->F : (size_t)v->C * (size_t)v->H * (size_t)v->W;
+	if ((!v->flat && v->H * v->W != 1) || F < 1 || F > 65536)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph's output '%s' must be a vector of logits (N, "
+				"classes), 1 to 65536 of them; it is %dx%dx%d", name, v->C, v->H, v->W);
+	r->classes = (int)F;
+	r->src_line = v->line;
+	return 0;
+}
+
 static int read_graph(onnx_read *r, dcc_error *err)
 {
 	int64_t ishape[3];
+	r->src_line = -1;
 	int rc = read_input(r, ishape, err);
+	if (!rc) { /* the input is a value: a flattened one is the flatten line's */
+		onnx_val *v = &r->val[slot_of(&r->ix, r->cur, 1)];
+		v->known = 1, v->line = (int)r->nlines - 1;
+		v->C = r->C, v->H = r->H, v->W = r->W, v->flat = r->flat, v->F = r->F;
+	}
 	for (r->k = 0; r->k < r->g->n_node && !rc; r->k++) {
 		const node_t *n = r->g->node[r->k];
 		if (n->op_type && (!strcmp(n->op_type, "Constant") || (!strcmp(n->op_type, "Identity") && n->n_input == 1 &&
@@ -747,8 +922,8 @@ static int read_graph(onnx_read *r, dcc_error *err)
 		if (!(rc = read_node(r, n, err)))
 			r->cur = r->next_out;
 	}
-	if (!rc && !r->last_fc)
-		rc = dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph must end with a fully connected layer (the logits)");
+	if (!rc)
+		rc = read_output(r, err);
 	if (!rc && r->classes == 1 && !r->bce)
 		rc = dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph ends in one output without a Sigmoid: dcc reads a "
 			      "one-output network as a sigmoid (bce) head; add the Sigmoid, or give it two outputs");
@@ -778,7 +953,8 @@ int dcc_onnx_read_mem(const uint8_t *buf, size_t len, dcc_model **out, dcc_error
 		rc = dcc_fail(err, DCC_E_FORMAT, "ONNX model without a graph");
 	else if (g->n_node >= (1u << 24))
 		rc = dcc_fail(err, DCC_E_RANGE, "ONNX graph of %zu nodes (at most 2^24)", g->n_node);
-	else if (add_consts(&cs, g) || index_build(&r.ix, (r.g = g)) || !(r.m = dcc_model_new()))
+	else if (add_consts(&cs, g) || index_build(&r.ix, (r.g = g)) || !(r.val = calloc(r.ix.cap, sizeof(onnx_val))) ||
+		 !(r.m = dcc_model_new()))
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	if (!rc)
 		rc = read_graph(&r, err);
@@ -786,6 +962,7 @@ int dcc_onnx_read_mem(const uint8_t *buf, size_t len, dcc_model **out, dcc_error
 		free(r.lines[i]);
 	free(r.lines);
 	index_free(&r.ix);
+	free(r.val);
 	restore(&cs);
 	onnx__model_proto__free_unpacked(mp, NULL);
 	if (rc) {

@@ -8,6 +8,7 @@
 #define DCC_ONNX_IO_H
 
 #include "../lib/core/internal.h"
+#include "../lib/dcc_graph.h"
 #include "dcc_formats.h"
 #include "onnx.pb-c.h"
 
@@ -25,17 +26,28 @@ typedef struct onnx_index {
 	uint32_t *cons;     /* (node << 8 | input slot) of every consumer */
 } onnx_index;
 
+/* A value of the ONNX graph as dcc reads it: the dcc graph line that makes
+ * it (-1: the input itself) and its shape per sample. */
+typedef struct onnx_val {
+	int known;
+	int line;
+	int C, H, W, flat;
+	size_t F;
+} onnx_val;
+
 typedef struct onnx_read {
 	const Onnx__GraphProto *g;
 	onnx_index ix;
 	dcc_model *m;
 	char **lines;
 	size_t nlines;
-	int nfc, nconv, npool, nrelu, nflat, nact;
-	/* the value the graph is at, and its shape */
+	int nfc, nconv, npool, nrelu, nflat, nact, nadd, ncat, nclip;
+	/* the value the node being read reads, and its shape */
 	const char *cur, *next_out;
 	int C, H, W, flat;
 	size_t F;
+	int src_line;  /* the dcc line making it (-1: the input): a line added reads it */
+	onnx_val *val; /* per name slot of ix */
 	int classes, last_fc;
 	int bce; /* the graph ends in a Sigmoid: a bce head */
 	size_t k; /* the node being read (MatMul takes the Add after it) */
@@ -64,7 +76,13 @@ int onnx_tensor_i64(const tensor_t *t, int64_t v[8]);
  * before 13, of its ints attribute `name`: how many, or -1. */
 int onnx_node_ints(const onnx_read *r, const node_t *n, size_t k, const char *name, int64_t v[8]);
 
+/* Adds a dcc graph line reading r->src_line's value (from= is appended
+ * when that is not the line before, unless the line names its own). */
 int onnx_add_line(onnx_read *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The value called name as read so far (NULL: not one dcc has read). */
+const onnx_val *onnx_value(const onnx_read *r, const char *name);
+/* The name of line i (its second word; "input" for -1), into out[cap]. */
+void onnx_line_name(const onnx_read *r, int i, char *out, size_t cap);
 /* A layer name from the weight's initializer ("fc1.weight" -> "fc1"),
  * else kindN; unique in the model. */
 void onnx_layer_name(onnx_read *r, const char *wname, const char *kind, int idx, char *out, size_t cap);

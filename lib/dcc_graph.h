@@ -55,6 +55,8 @@ typedef struct dcc_param {
 /* The most inputs a node reads (Concat's; every other operator reads one,
  * Add two or more). */
 #define DCC_NODE_MAX_IN 8
+/* The longest graph line, in bytes (eight names of DCC_MAX_NAME and more). */
+#define DCC_GRAPH_LINE 16384
 
 /* A node: operator, attributes as in the graph line, the values it reads,
  * one sample's input and output shape (channels, height, width: the first

@@ -8,8 +8,9 @@ set -e
 compile="gcc make libc6-dev binutils libopenblas-dev liblapacke-dev libpng-dev libzstd-dev zlib1g-dev
 libjansson-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev dataset-fashion-mnist"
 # the references the tests compare with (NumPy, SciPy, ONNX, PyTorch and
-# torchvision), man for the man-page checks
-test="python3 python3-numpy python3-scipy python3-onnx python3-torch python3-torchvision man-db"
+# torchvision; Node.js and npm for ONNX Runtime, below), man for the
+# man-page checks
+test="python3 python3-numpy python3-scipy python3-onnx python3-torch python3-torchvision man-db nodejs npm"
 build="$compile $test"
 bench="python3-sklearn zstd clang bc time"
 case "${1:-build}" in
@@ -20,16 +21,29 @@ fuzz) want="$build clang" ;;
 esac
 missing=
 for p in $want; do
+	# Node.js and npm from elsewhere (NodeSource's nodejs carries npm) will do
+	case $p in nodejs | npm) command -v "${p%js}" >/dev/null && continue ;; esac
 	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$s" = installed ] || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
-echo "deps: installing$missing" >&2
-if [ "$(id -u)" != 0 ]; then
-	echo "deps: missing Debian packages:$missing; run 'make deps' as root or install them" >&2
-	exit 1
+if [ -n "$missing" ]; then
+	echo "deps: installing$missing" >&2
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: missing Debian packages:$missing; run 'make deps' as root or install them" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# ONNX Runtime, the reference for imported graphs' logits (tests/py run
+# tools/ort_run.js on it): the npm package, pinned, under build/ort; its
+# CPU library for linux x64 is inside the package, so its postinstall
+# download is skipped
+ort=1.20.1
+if ! grep -qs "\"version\": \"$ort\"" build/ort/node_modules/onnxruntime-node/package.json; then
+	echo "deps: installing onnxruntime-node@$ort (npm) under build/ort" >&2
+	mkdir -p build/ort
+	npm install --prefix build/ort --ignore-scripts --no-audit --no-fund --loglevel=error "onnxruntime-node@$ort" >&2
+fi

@@ -68,7 +68,7 @@ size_t dcc_graph_max_act(const dcc_graph *g)
  * values it reads, by name) is copied to from[cap] for the caller to find. */
 static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc_error *err)
 {
-	char buf[4096], *save = NULL;
+	char buf[DCC_GRAPH_LINE], *save = NULL;
 	if (strlen(line) >= sizeof(buf))
 		return dcc_fail(err, DCC_E_FORMAT, "graph line too long");
 	strcpy(buf, line);
@@ -152,7 +152,7 @@ static int resolve_from(const name_index *x, dcc_node *l, size_t i, const char *
 		l->nin = 1, l->src[0] = (int)i;
 		return 0;
 	}
-	char buf[4096], *save = NULL;
+	char buf[DCC_GRAPH_LINE], *save = NULL;
 	snprintf(buf, sizeof(buf), "%s", from);
 	for (char *nm = strtok_r(buf, ",", &save); nm; nm = strtok_r(NULL, ",", &save)) {
 		if (l->nin == DCC_NODE_MAX_IN)
@@ -373,7 +373,7 @@ static int read_nodes(dcc_graph *g, const dcc_kv *gk, dcc_error *err)
 	name_index x = {16, NULL, g};
 	while (x.cap < 2 * gk->count)
 		x.cap *= 2;
-	char *from = malloc(4096);
+	char *from = malloc(DCC_GRAPH_LINE);
 	if (!from || !(x.slot = malloc(x.cap * sizeof(int32_t)))) {
 		free(from);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
@@ -383,7 +383,7 @@ static int read_nodes(dcc_graph *g, const dcc_kv *gk, dcc_error *err)
 	for (size_t i = 0; i < gk->count && !rc; i++) {
 		dcc_node *l = &g->nodes[i];
 		g->n = i + 1;
-		if ((rc = parse_line(gk->s[i], l, from, 4096, err)) || (rc = resolve_from(&x, l, i, from, err)))
+		if ((rc = parse_line(gk->s[i], l, from, DCC_GRAPH_LINE, err)) || (rc = resolve_from(&x, l, i, from, err)))
 			break;
 		size_t s = name_slot(&x, l->name);
 		if (x.slot[s] >= 0)
@@ -542,7 +542,7 @@ int dcc_graph_set_head(dcc_model *m, int op, dcc_error *err)
 	if (!dcc_op_is_loss(op))
 		return dcc_fail(err, DCC_E_ARG, "'%s' is not a loss", dcc_op_name(op));
 	const char **lines = malloc(gk->count * sizeof(char *));
-	char last[4200];
+	char last[DCC_GRAPH_LINE + 64];
 	if (!lines)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	for (size_t i = 0; i < gk->count; i++)
@@ -556,7 +556,7 @@ int dcc_graph_set_head(dcc_model *m, int op, dcc_error *err)
 	}
 	/* its attributes (from=) stay */
 	const char *rest = sp ? strchr(sp + 1, ' ') : NULL;
-	snprintf(last, sizeof(last), "%s loss%s", dcc_op_name(op), rest && strlen(rest) < 4096 ? rest : "");
+	snprintf(last, sizeof(last), "%s loss%s", dcc_op_name(op), rest && strlen(rest) < DCC_GRAPH_LINE ? rest : "");
 	if (dcc_op_is_loss(op0))
 		lines[gk->count - 1] = last;
 	int rc = dcc_op_is_loss(op0) ? dcc_model_set_arr_str(m, "dcc.graph", lines, gk->count, err)

@@ -33,6 +33,22 @@ def dcc(*args):
     return r.returncode
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def ort_run(model, x_npy, out_npy):
+    """ONNX Runtime (tools/deps.sh installs it under build/ort) on model and
+    the float32 batch in x_npy: its first output, or None (the error shown)."""
+    import numpy as np
+    env = dict(os.environ, NODE_PATH=os.path.join(ROOT, "build", "ort", "node_modules"))
+    r = subprocess.run(["node", os.path.join(ROOT, "tools", "ort_run.js"), model, x_npy, out_npy], capture_output=True,
+                       text=True, env=env)
+    if r.returncode:
+        print("ort_run", model, "->", r.returncode, r.stderr, file=sys.stderr)
+        return None
+    return np.load(out_npy)
+
+
 def finish(name):
     """The closing line run.sh counts, and the exit status."""
     print("%s: %d passed, %d failed" % (name, counts["passed"], counts["failed"]))

@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""test_dag.py: graphs with branches.  torchvision's resnet18, mobilenet_v2
+and squeezenet1_1 (num_classes=10, eval mode, seeded random weights, their
+BatchNorm statistics drawn away from the identity so the logits are not
+tiny), exported by torch.onnx.export at 3x32x32 with opset 13 (constants
+folded: BN already in the convolutions) and opset 17 (do_constant_folding
+off and BN kept as nodes, which dcc folds at import), import into dcc; its
+float logits equal PyTorch's and ONNX Runtime's (1e-4) on 100 inputs; the
+graphs go through prune and share and are evaluated in float; the stages
+that run only chains (fixed point, ONNX export) refuse them in one line;
+a graph file's from= errors are one line each."""
+import os
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+import torch
+import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import check, finish, ort_run, run  # noqa: E402
+
+N = 100
+tmp = tempfile.mkdtemp(prefix="dcc-dag-")
+p = lambda name: os.path.join(tmp, name)
+rng = np.random.default_rng(1)
+X = rng.standard_normal((N, 3, 32, 32)).astype(np.float32)
+np.save(p("x.npy"), X)
+
+
+def model(name):
+    """the torchvision model, seeded, its BatchNorms' statistics and affine drawn at random"""
+    torch.manual_seed(0)
+    m = getattr(torchvision.models, name)(num_classes=10)
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.2, 0.2), mod.running_var.uniform_(0.5, 2)
+            mod.weight.data.uniform_(0.5, 1.5), mod.bias.data.uniform_(-0.2, 0.2)
+    return m.eval()
+
+
+def export(m, path, opset, fold):
+    kw = {} if fold else {"do_constant_folding": False, "training": torch.onnx.TrainingMode.PRESERVE}
+    torch.onnx.export(m, torch.zeros(1, 3, 32, 32), path, opset_version=opset, input_names=["x"],
+                      output_names=["logits"], dynamic_axes={"x": {0: "N"}, "logits": {0: "N"}}, **kw)
+
+
+ops_seen = set()
+for name in ("resnet18", "mobilenet_v2", "squeezenet1_1"):
+    m = model(name)
+    with torch.no_grad():
+        want = m(torch.from_numpy(X)).numpy()
+    check(np.abs(want).max() > 0.1, "%s: logits of a useful size (%g)" % (name, np.abs(want).max()))
+    for opset, fold in ((13, True), (17, False)):
+        tag = "%s opset %d%s" % (name, opset, "" if fold else " no folding")
+        onx, dct = p("%s_%d.onnx" % (name, opset)), p("%s_%d.dct" % (name, opset))
+        export(m, onx, opset, fold)
+        g = onnx.load(onx).graph
+        ops_seen |= {n.op_type for n in g.node}
+        if not fold and name != "squeezenet1_1":  # squeezenet has no BatchNorm
+            check(any(n.op_type == "BatchNormalization" for n in g.node), tag + ": BN kept as nodes")
+        r = run("import", onx, "-o", dct)
+        check(r.returncode == 0, "%s: import: %s" % (tag, r.stderr))
+        if r.returncode:
+            continue
+        r = run("run", dct, "--input", p("x.npy"), "-o", p("y.npy"))
+        got = np.load(p("y.npy")) if r.returncode == 0 else None
+        ort = ort_run(onx, p("x.npy"), p("ort.npy"))
+        check(got is not None and got.shape == want.shape and np.abs(got - want).max() < 1e-4,
+              "%s: dcc = PyTorch (max diff %s) %s" % (tag, None if got is None else np.abs(got - want).max(), r.stderr))
+        check(got is not None and ort is not None and np.abs(got - ort).max() < 1e-4,
+              "%s: dcc = ONNX Runtime (max diff %s)" % (tag, None if got is None or ort is None
+                                                        else np.abs(got - ort).max()))
+        check(got is not None and (got.argmax(1) == want.argmax(1)).mean() >= 0.99, tag + ": same predictions")
+        info = run("info", dct).stdout
+        if not fold:
+            nbn = sum(n.op_type == "BatchNormalization" for n in g.node)
+            check(info.count("folded_into=") == nbn, "%s: %d folds in the provenance" % (tag, nbn))
+    check(name != "resnet18" or ("add add1 from=" in info and "maxpool2d pool1 k=3 stride=2 pad=1" in info),
+          "resnet18: residual adds and the padded max pool in the graph")
+    check(name != "mobilenet_v2" or ("group=" in info and "clip clip1 min=0 max=6" in info),
+          "mobilenet_v2: depthwise convolutions and ReLU6 in the graph")
+    check(name != "squeezenet1_1" or ("concat cat1 from=" in info and "ceil=1" in info),
+          "squeezenet1_1: concatenations and ceil_mode pools in the graph")
+
+check({"Add", "Concat", "Clip", "MaxPool", "GlobalAveragePool", "Conv", "Gemm"} <= ops_seen,
+      "the three networks use the operators dcc claims: %s" % sorted(ops_seen))
+
+# A data set labelled by resnet18 itself: the imported model is right on every sample, and pruning and sharing
+# cost it measurable accuracy, evaluated in float through the residual graph.
+m = model("resnet18")
+Xt = rng.standard_normal((300, 3, 32, 32)).astype(np.float32)
+with torch.no_grad():
+    yt = m(torch.from_numpy(Xt)).argmax(1).numpy().astype(np.int64)
+np.savez(p("teach.npz"), x_train=Xt[:200], y_train=yt[:200], x_test=Xt[200:], y_test=yt[200:])
+base = p("resnet18_13.dct")
+r = run("eval", base, "--data", p("teach.npz"))
+check(r.returncode == 0 and "100.00%" in r.stdout, "resnet18 imported: its own labels at 100%: " + r.stdout + r.stderr)
+r = run("prune", base, "--sparsity", "0.7", "--data", p("teach.npz"), "-o", p("rp.dct"))
+check(r.returncode == 0, "prune 70% of resnet18: " + r.stderr)
+r2 = run("info", p("rp.dct"))
+check(r.returncode == 0 and "conv19.weight" in r2.stdout, "the pruned graph's layers listed")
+r = run("share", p("rp.dct"), "--bits", "5", "--data", p("teach.npz"), "-o", p("rs.dct"))
+check(r.returncode == 0, "share 5 bits: " + r.stderr)
+r = run("eval", p("rs.dct"), "--data", p("teach.npz"))
+acc = float(r.stdout.split("accuracy ")[1].split("%")[0]) if r.returncode == 0 and "accuracy " in r.stdout else -1
+check(0 <= acc < 100, "pruned and shared resnet18 evaluated in float through the graph: %.2f%% (%s)" % (acc, r.stderr))
+r = run("train", "--init", p("rp.dct"), "--data", p("teach.npz"), "--epochs", "2", "--batch", "50", "-o", p("rt.dct"))
+r2 = run("eval", p("rt.dct"), "--data", p("teach.npz"))
+acc2 = float(r2.stdout.split("accuracy ")[1].split("%")[0]) if r2.returncode == 0 and "accuracy " in r2.stdout else -1
+r3 = run("info", p("rt.dct"))
+dens = [ln.split()[-2] for ln in r3.stdout.splitlines() if ln.split()[:1] == ["conv2.weight"]]
+check(r.returncode == 0 and acc2 > acc and dens == ["30.00%"],
+      "retraining the pruned resnet18 through its residuals, masks kept: %.2f%% -> %.2f%%, %s %s" % (acc, acc2, dens,
+                                                                                                 r.stderr))
+
+# the stages that run chains only say so in one line, naming the first node that branches
+for args, what in ((["fixed", p("rs.dct"), "--data", p("teach.npz"), "-o", p("rf.dct")], "fixed point"),
+                   (["export", base, "-o", p("back.onnx")], "ONNX export")):
+    r = run(*args)
+    check(r.returncode == 1 and r.stderr.count("\n") == 1 and what + " runs graphs in which every layer reads" in r.stderr
+          and "layer '" in r.stderr and not os.path.exists(args[-1]), "%s refuses a branching graph: %r" % (what, r.stderr))
+
+finish("test_dag")
