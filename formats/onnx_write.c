@@ -186,13 +186,24 @@ static Onnx__ValueInfoProto *value_info(wbuild *w, const char *name, const int64
 	return v;
 }
 
+/* Value v's name in the ONNX graph: "input", the logits' "logits" (the
+ * value the loss reads, unless a bce head's Sigmoid follows), else
+ * NODE_out. */
+static void value_name(const dcc_graph *g, int v, int lv, int bce, char *out, size_t cap)
+{
+	if (!v)
+		snprintf(out, cap, "input");
+	else if (v == lv && !bce)
+		snprintf(out, cap, "logits");
+	else
+		snprintf(out, cap, "%s_out", g->nodes[v - 1].name);
+}
+
 int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 {
 	dcc_graph *net;
 	dcc_model *sd = NULL;
 	int rc = dcc_graph_read(m, &net, err);
-	if (!rc && (rc = dcc_graph_need_chain(net, "ONNX export", err)))
-		dcc_graph_free(net);
 	if (rc)
 		return rc;
 	if ((rc = dcc_model_state_dict(m, &sd, err))) {
@@ -200,12 +211,16 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 		return rc;
 	}
 	wbuild w = {0};
-	char cur[DCC_MAX_NAME + 16] = "input", nxt[DCC_MAX_NAME + 16];
+	/* a bce head ends in its Sigmoid, as the model dcc read did: the output is probabilities */
+	int bce = net->n && net->nodes[net->n - 1].op == DCC_OP_BCE, lv = net->n ? net->nodes[net->n - 1].src[0] : 0;
+	const char *oname = bce ? "probabilities" : "logits";
+	char cur[DCC_MAX_NAME + 16], nxt[DCC_MAX_NAME + 16];
 	for (size_t i = 0; i < net->n && !rc; i++) {
 		const dcc_node *l = &net->nodes[i];
-		snprintf(nxt, sizeof(nxt), "%s_out", l->name);
 		if (dcc_op_is_loss(l->op))
 			break;
+		value_name(net, l->src[0], lv, bce, cur, sizeof(cur));
+		value_name(net, (int)i + 1, lv, bce, nxt, sizeof(nxt));
 		if (l->op == DCC_OP_FC || l->op == DCC_OP_CONV2D) {
 			const dcc_tensor *tw = dcc_model_find(sd, l->p[0].name), *tb = dcc_model_find(sd, l->p[1].name);
 			if (!tw || !tb) {
@@ -218,14 +233,41 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 				Onnx__AttributeProto *a[1] = {a_int(&w, "transB", 1)};
 				add_node(&w, "Gemm", l->name, ins, 3, nxt, a, 1);
 			} else {
-				Onnx__AttributeProto *a[3] = {a_ints(&w, "kernel_shape", l->k, 2), a_ints(&w, "strides", l->stride, 2),
-							      a_ints(&w, "pads", l->pad, 4)};
-				add_node(&w, "Conv", l->name, ins, 3, nxt, a, 3);
+				Onnx__AttributeProto *a[4] = {a_ints(&w, "kernel_shape", l->k, 2), a_ints(&w, "strides", l->stride, 2),
+							      a_ints(&w, "pads", l->pad, 4), a_int(&w, "group", l->group)};
+				add_node(&w, "Conv", l->name, ins, 3, nxt, a, 4);
 			}
 		} else if (l->op == DCC_OP_MAXPOOL2D || l->op == DCC_OP_AVGPOOL2D) {
-			Onnx__AttributeProto *a[2] = {a_ints(&w, "kernel_shape", l->k, 2), a_ints(&w, "strides", l->stride, 2)};
+			Onnx__AttributeProto *a[4] = {a_ints(&w, "kernel_shape", l->k, 2), a_ints(&w, "strides", l->stride, 2),
+						      a_ints(&w, "pads", l->pad, 4), a_int(&w, "ceil_mode", l->ceil)};
 			const char *ins[1] = {cur};
-			add_node(&w, l->op == DCC_OP_MAXPOOL2D ? "MaxPool" : "AveragePool", l->name, ins, 1, nxt, a, 2);
+			add_node(&w, l->op == DCC_OP_MAXPOOL2D ? "MaxPool" : "AveragePool", l->name, ins, 1, nxt, a,
+				 l->op == DCC_OP_MAXPOOL2D ? 4 : 2);
+		} else if (l->op == DCC_OP_ADD || l->op == DCC_OP_CONCAT) {
+			/* Concat takes them all; Add two at a time */
+			char ins_s[DCC_NODE_MAX_IN][DCC_MAX_NAME + 16];
+			const char *ins[DCC_NODE_MAX_IN];
+			for (int k = 0; k < l->nin; k++) {
+				value_name(net, l->src[k], lv, bce, ins_s[k], sizeof(ins_s[k]));
+				ins[k] = ins_s[k];
+			}
+			Onnx__AttributeProto *a[1] = {a_int(&w, "axis", 1)};
+			if (l->op == DCC_OP_CONCAT)
+				add_node(&w, "Concat", l->name, ins, (size_t)l->nin, nxt, a, 1);
+			char sa[DCC_MAX_NAME + 32], sb[DCC_MAX_NAME + 32];
+			for (int k = 1; l->op == DCC_OP_ADD && k < l->nin; k++) { /* NAME_sumK: the first K + 1 summed */
+				snprintf(sa, sizeof(sa), "%s_sum%d", l->name, k - 1);
+				snprintf(sb, sizeof(sb), "%s_sum%d", l->name, k);
+				const char *two[2] = {k == 1 ? ins[0] : sa, ins[k]};
+				add_node(&w, "Add", k + 1 == l->nin ? l->name : sb, two, 2, k + 1 == l->nin ? nxt : sb, NULL, 0);
+			}
+		} else if (l->op == DCC_OP_CLIP) {
+			char lo[DCC_MAX_NAME + 16], hi[DCC_MAX_NAME + 16];
+			snprintf(lo, sizeof(lo), "%s.min", l->name), snprintf(hi, sizeof(hi), "%s.max", l->name);
+			int64_t scalar = 0; /* no dimensions: a scalar */
+			add_init_raw(&w, lo, &scalar, 0, &l->lo, 1, 0), add_init_raw(&w, hi, &scalar, 0, &l->hi, 1, 0);
+			const char *ins[3] = {cur, lo, hi};
+			add_node(&w, "Clip", l->name, ins, 3, nxt, NULL, 0);
 		} else if (l->op == DCC_OP_SIGMOID || l->op == DCC_OP_TANH) {
 			const char *ins[1] = {cur};
 			add_node(&w, l->op == DCC_OP_SIGMOID ? "Sigmoid" : "Tanh", l->name, ins, 1, nxt, NULL, 0);
@@ -288,19 +330,13 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s): no ONNX export yet", l->name, dcc_op_name(l->op));
 			break;
 		}
-		snprintf(cur, sizeof(cur), "%s", nxt);
 	}
-	/* a bce head ends in its Sigmoid, as the model dcc read did: the output is probabilities */
-	int bce = net->n && net->nodes[net->n - 1].op == DCC_OP_BCE;
-	const char *oname = bce ? "probabilities" : "logits";
 	if (!rc && bce) {
+		value_name(net, lv, lv, bce, cur, sizeof(cur));
 		const char *ins[1] = {cur};
-		add_node(&w, "Sigmoid", "head", ins, 1, "head_out", NULL, 0);
+		add_node(&w, "Sigmoid", "head", ins, 1, oname, NULL, 0);
 	}
 	if (!rc && !w.oom) {
-		/* the last output is renamed "logits" (or "probabilities") */
-		if (w.nn)
-			w.nodes[w.nn - 1]->output[0] = wstr(&w, oname);
 		int64_t idims[4] = {-1, net->in_c, net->in_h, net->in_w}, odims[2] = {-1, net->classes};
 		Onnx__ValueInfoProto *vin = value_info(&w, "input", idims, 4), *vout = value_info(&w, oname, odims, 2);
 		Onnx__GraphProto gp = ONNX__GRAPH_PROTO__INIT;

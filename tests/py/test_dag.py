@@ -6,9 +6,9 @@ tiny), exported by torch.onnx.export at 3x32x32 with opset 13 (constants
 folded: BN already in the convolutions) and opset 17 (do_constant_folding
 off and BN kept as nodes, which dcc folds at import), import into dcc; its
 float logits equal PyTorch's and ONNX Runtime's (1e-4) on 100 inputs; the
-graphs go through prune and share and are evaluated in float; the stages
-that run only chains (fixed point, ONNX export) refuse them in one line;
-a graph file's from= errors are one line each."""
+graphs go through prune, share and retraining in float, and export back to
+ONNX (onnx.checker, and ONNX Runtime gives dcc's logits); fixed point, which
+runs only chains so far, refuses them in one line."""
 import os
 import sys
 import tempfile
@@ -115,11 +115,26 @@ check(r.returncode == 0 and acc2 > acc and dens == ["30.00%"],
       "retraining the pruned resnet18 through its residuals, masks kept: %.2f%% -> %.2f%%, %s %s" % (acc, acc2, dens,
                                                                                                  r.stderr))
 
+# back to ONNX: it passes onnx.checker and ONNX Runtime gives dcc's logits, for each imported network and for the
+# pruned and shared resnet18
+for name in ("resnet18_13", "mobilenet_v2_13", "squeezenet1_1_13", "rs"):
+    src, onx = p(name + ".dct"), p(name + "_back.onnx")
+    r = run("export", src, "-o", onx)
+    ok = r.returncode == 0
+    try:
+        onnx.checker.check_model(onnx.load(onx)) if ok else None
+    except Exception as e:  # noqa: BLE001
+        ok = False
+        print(e, file=sys.stderr)
+    r2 = run("run", src, "--input", p("x.npy"), "-o", p("yd.npy"))
+    ort = ort_run(onx, p("x.npy"), p("ort2.npy")) if ok else None
+    check(ok and r2.returncode == 0 and ort is not None and np.abs(ort - np.load(p("yd.npy"))).max() < 1e-4,
+          "%s exported to ONNX: passes the checker, ONNX Runtime gives dcc's logits (%s) %s" %
+          (name, None if ort is None else np.abs(ort - np.load(p("yd.npy"))).max(), r.stderr))
+
 # the stages that run chains only say so in one line, naming the first node that branches
-for args, what in ((["fixed", p("rs.dct"), "--data", p("teach.npz"), "-o", p("rf.dct")], "fixed point"),
-                   (["export", base, "-o", p("back.onnx")], "ONNX export")):
-    r = run(*args)
-    check(r.returncode == 1 and r.stderr.count("\n") == 1 and what + " runs graphs in which every layer reads" in r.stderr
-          and "layer '" in r.stderr and not os.path.exists(args[-1]), "%s refuses a branching graph: %r" % (what, r.stderr))
+r = run("fixed", p("rs.dct"), "--data", p("teach.npz"), "-o", p("rf.dct"))
+check(r.returncode == 1 and r.stderr.count("\n") == 1 and "fixed point runs graphs in which every layer reads" in r.stderr
+      and "layer '" in r.stderr and not os.path.exists(p("rf.dct")), "fixed point refuses a branching graph: %r" % r.stderr)
 
 finish("test_dag")

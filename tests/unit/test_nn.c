@@ -273,6 +273,32 @@ static void test_graph_errors(void)
 	const char *bad4[] = {"conv2d c in=1 out=2 k=5", "softmax_ce loss"};
 	dcc_model_set_arr_str(m, "dcc.graph", bad4, 2, NULL);
 	CHECK_ERR(dcc_net_from_model(m, &n, &e), e, DCC_E_SHAPE, "a 5x5 kernel does not fit a 3x4 input");
+	/* graphs with branches: each wrong from= is one error naming the layer */
+	static const struct {
+		const char *l[5];
+		int rc;
+		const char *msg;
+	} dag[] = {
+		{{"relu a", "relu b from=c", "relu c", "softmax_ce loss"}, DCC_E_FORMAT, "'b' reads 'c', which no earlier layer"},
+		{{"relu a", "add s from=a", "softmax_ce loss"}, DCC_E_FORMAT, "add reads two values or more"},
+		{{"relu a", "relu b from=a,input", "softmax_ce loss"}, DCC_E_FORMAT, "relu reads one value, not 2"},
+		{{"relu a", "maxpool2d p k=2 stride=2", "add s from=a,p", "softmax_ce loss"}, DCC_E_SHAPE,
+		 "add of 1x3x4 (a) and 1x1x2 (p)"},
+		{{"relu a", "relu b from=input", "softmax_ce loss"}, DCC_E_FORMAT, "layer 'a': no layer reads its output"},
+		{{"relu input", "softmax_ce loss"}, DCC_E_FORMAT, "may not be named 'input'"},
+		{{"relu a", "relu a from=input", "add s from=a,a", "softmax_ce loss"}, DCC_E_FORMAT, "two layers named 'a'"},
+		{{"conv2d c in=1 out=2 k=1 group=2", "softmax_ce loss"}, DCC_E_SHAPE, "group=2 does not divide in=1"},
+		{{"maxpool2d p k=2 stride=1 pad=2", "softmax_ce loss"}, DCC_E_SHAPE, "pad=2 is more than half"},
+		{{"clip c min=2 max=1", "softmax_ce loss"}, DCC_E_FORMAT, "clip needs min <= max"},
+		{{"relu a", "softmax_ce loss from=a,input"}, DCC_E_FORMAT, "softmax_ce reads one value, not 2"},
+	};
+	for (size_t t = 0; t < sizeof(dag) / sizeof(dag[0]); t++) {
+		size_t k = 0;
+		while (k < 5 && dag[t].l[k])
+			k++;
+		dcc_model_set_arr_str(m, "dcc.graph", dag[t].l, k, NULL);
+		CHECK_ERR(dcc_net_from_model(m, &n, &e), e, dag[t].rc, dag[t].msg);
+	}
 	dcc_model_free(m);
 	dcc_model *x;
 	CHECK_ERR(dcc_net_create("lenet5", 1, 8, 8, 10, DCC_OP_SOFTMAX_CE, 1, &x, &e), e, DCC_E_SHAPE, "lenet5 cannot fit 8x8");
