@@ -241,10 +241,13 @@ int cmd_fixed(int argc, char **argv)
 		cmd_err("%s: already fixed point (dcc.fixed is set)", in);
 		goto done;
 	}
-	if (dcc_net_from_model(m, &n, &e)) {
+	size_t nfold = 0; /* integers need batchnorm folded (dcc fold) */
+	if (dcc_fold_batchnorm(m, &nfold, &e) || dcc_net_from_model(m, &n, &e)) {
 		cmd_fail(in, &e);
 		goto done;
 	}
+	if (nfold)
+		fprintf(stderr, "fixed: %zu batchnorm layer%s folded into the layers before them\n", nfold, nfold > 1 ? "s" : "");
 	size_t L = n->nlayers;
 	wb = calloc(L, sizeof(int)), ab = calloc(L, sizeof(int)), fmt = calloc(L, sizeof(*fmt));
 	wsq = calloc(L, sizeof(double)), asq = calloc(L, sizeof(double));

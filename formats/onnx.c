@@ -333,13 +333,24 @@ static int add_fc(onnx_read *r, const tensor_t *tw, float *wt, float *bias, size
 	snprintf(nm, sizeof(nm), "%s.weight", name);
 	int rc = dcc_model_add(r->m, nm, DCC_F32, 0, 0, 2, ws, wt, err);
 	snprintf(nm, sizeof(nm), "%s.bias", name);
-	if (!rc)
+	if (!rc && bias) /* none: bias=0 */
 		rc = dcc_model_add(r->m, nm, DCC_F32, 0, 0, 1, bs, bias, err);
 	else
 		free(bias);
-	if (!rc && onnx_add_line(r, "fc %s in=%zu out=%zu", name, inn, outn))
+	if (!rc && onnx_add_line(r, "fc %s in=%zu out=%zu%s", name, inn, outn, bias ? "" : " bias=0"))
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	return rc;
+}
+
+/* A Transpose of a 2-D initializer (perm absent or (1, 0)): read through
+ * by the MatMul that takes it. */
+static int const_transpose(const onnx_read *r, const node_t *n)
+{
+	if (!n->op_type || strcmp(n->op_type, "Transpose") || n->n_input != 1 || !n->input[0])
+		return 0;
+	const tensor_t *t = onnx_init(r, n->input[0]);
+	const Onnx__AttributeProto *a = onnx_attr(n, "perm");
+	return t && t->n_dims == 2 && (!a || (a->n_ints == 2 && a->ints[0] == 1 && a->ints[1] == 0));
 }
 
 /* Gemm, or MatMul with a following Add of an initializer as the bias. */
@@ -350,12 +361,16 @@ static int read_gemm(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	int gemm = op[0] == 'G', rc;
 	const tensor_t *tw = n->n_input > 1 ? onnx_init(r, n->input[1]) : NULL;
 	const tensor_t *tb = gemm && n->n_input > 2 ? onnx_init(r, n->input[2]) : NULL;
+	const node_t *tp = !gemm && !tw && n->n_input > 1 ? onnx_producer(r, n->input[1]) : NULL;
+	int transposed = 0; /* MatMul(x, Transpose(W)): nn.Linear without bias, constants not folded */
+	if (tp && const_transpose(r, tp))
+		tw = onnx_init(r, tp->input[0]), transposed = 1;
 	if (!tw || tw->n_dims != 2 || tw->dims[0] < 1 || tw->dims[1] < 1 || tw->dims[0] > (1 << 24) ||
 	    tw->dims[1] > (1 << 24))
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): the weight must be a 2-D initializer", nname, op);
 	if (gemm && (onnx_attr_f(n, "alpha", 1) != 1 || onnx_attr_f(n, "beta", 1) != 1 || onnx_attr_i(n, "transA", 0)))
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Gemm): alpha, beta must be 1 and transA 0", nname);
-	int transB = gemm ? (int)onnx_attr_i(n, "transB", 0) : 0;
+	int transB = gemm ? (int)onnx_attr_i(n, "transB", 0) : transposed;
 	size_t outn = (size_t)(transB ? tw->dims[0] : tw->dims[1]), inn = (size_t)(transB ? tw->dims[1] : tw->dims[0]);
 	size_t cnt, cur_in = r->flat ? r->F : (size_t)r->C * (size_t)r->H * (size_t)r->W;
 	float *w;
@@ -386,10 +401,6 @@ static int read_gemm(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	if (tb && ((rc = onnx_tensor_floats(tb, &bias, &bn, err)) || bn != outn)) {
 		free(wt), free(bias);
 		return rc ? rc : dcc_fail(err, DCC_E_SHAPE, "node '%s' (%s): bias of %zu for %zu outputs", nname, op, bn, outn);
-	}
-	if (!tb && !(bias = calloc(outn, sizeof(float)))) {
-		free(wt);
-		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
 	if ((rc = add_fc(r, tw, wt, bias, inn, outn, err)))
 		return rc;
@@ -429,10 +440,6 @@ static int read_conv(onnx_read *r, const node_t *n, const char *nname, dcc_error
 		free(w), free(bias);
 		return rc ? rc : dcc_fail(err, DCC_E_SHAPE, "node '%s' (Conv): bias of %zu for %d channels", nname, bn, O);
 	}
-	if (!tb && !(bias = calloc((size_t)O, sizeof(float)))) {
-		free(w);
-		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	}
 	if (r->H + 2 * pad < K || r->W + 2 * pad < K) {
 		free(w), free(bias);
 		return dcc_fail(err, DCC_E_SHAPE, "node '%s' (Conv): a %dx%d kernel on %dx%d input", nname, K, K, r->H, r->W);
@@ -443,13 +450,15 @@ static int read_conv(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	snprintf(nm, sizeof(nm), "%s.weight", name);
 	rc = dcc_model_add(r->m, nm, DCC_F32, 0, 0, 4, ws, w, err);
 	snprintf(nm, sizeof(nm), "%s.bias", name);
-	if (!rc)
+	if (!rc && bias) /* none: bias=0, as PyTorch's bias=False before a BatchNorm */
 		rc = dcc_model_add(r->m, nm, DCC_F32, 0, 0, 1, bs, bias, err);
 	else
 		free(bias);
-	char gs[32] = "";
+	char gs[48] = "";
 	if (grp > 1)
 		snprintf(gs, sizeof(gs), " group=%d", (int)grp);
+	if (!bias)
+		strcat(gs, " bias=0");
 	if (!rc && onnx_add_line(r, "conv2d %s in=%d out=%d k=%d stride=%d pad=%d%s", name, r->C, O, K, (int)st, (int)pad, gs))
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	r->H = (int)((r->H + 2 * pad - K) / st + 1), r->W = (int)((r->W + 2 * pad - K) / st + 1), r->C = O;
@@ -536,29 +545,18 @@ static int read_flatten(onnx_read *r, const node_t *n, const char *nname, dcc_er
 	return 0;
 }
 
-/* BatchNormalization in inference mode right after a Conv or Gemm: folded
- * into that layer, W' = W s and b' = (b - mean) s + beta per channel, with
- * s = scale / sqrt(var + epsilon), in double; the fold is recorded in
- * dcc.provenance and the BN's tensors are gone. */
+/* BatchNormalization in inference mode: a batchnorm layer named from its
+ * scale's initializer ("bn1.weight" -> "bn1"), the statistics its
+ * tensors; ONNX's momentum m is PyTorch's 1 - m.  dcc fold (and dcc fixed)
+ * fold it into the layer before it. */
 static int read_batchnorm(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
-	const char *last = r->src_line >= 0 ? r->lines[r->src_line] : "";
-	int conv = !strncmp(last, "conv2d ", 7), fc = !strncmp(last, "fc ", 3);
-	size_t nuse;
-	onnx_consumers(r, r->cur, &nuse);
-	if ((!conv && !fc) || n->n_input != 5 || onnx_attr_i(n, "training_mode", 0) || nuse != 1)
-		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (BatchNormalization): dcc folds it into the Conv or Gemm "
-				"just before it, in inference mode (training_mode 0), when nothing else reads that "
-				"layer's output", nname);
-	char layer[DCC_MAX_NAME + 1], wn[DCC_MAX_NAME + 16], bn[DCC_MAX_NAME + 16];
-	const char *sp = strchr(last, ' ') + 1, *e = strchr(sp, ' ');
-	snprintf(layer, sizeof(layer), "%.*s", e ? (int)(e - sp) : (int)strlen(sp), sp);
-	snprintf(wn, sizeof(wn), "%s.weight", layer);
-	snprintf(bn, sizeof(bn), "%s.bias", layer);
-	dcc_tensor *w = dcc_model_find(r->m, wn), *b = dcc_model_find(r->m, bn);
-	size_t C = w ? (size_t)w->shape[0] : 0, cnt[4] = {0};
+	if (n->n_input != 5 || onnx_attr_i(n, "training_mode", 0) || n->n_output > 1)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (BatchNormalization): dcc reads it in inference mode "
+				"(training_mode 0, one output)", nname);
+	size_t C = r->flat ? r->F : (size_t)r->C, cnt[4] = {0};
 	float *v[4] = {NULL};
-	int rc = w && b ? 0 : dcc_fail(err, DCC_E_FORMAT, "node '%s' (BatchNormalization): no layer to fold into", nname);
+	int rc = 0;
 	for (int k = 0; k < 4 && !rc; k++) { /* scale, B, mean, var */
 		const tensor_t *t = onnx_init(r, n->input[k + 1]);
 		if (!t)
@@ -568,26 +566,29 @@ static int read_batchnorm(onnx_read *r, const node_t *n, const char *nname, dcc_
 			rc = dcc_fail(err, DCC_E_SHAPE, "node '%s' (BatchNormalization): %zu values for %zu channels", nname,
 				      cnt[k], C);
 	}
-	double eps = onnx_attr_f(n, "epsilon", 1e-5f);
+	float eps = onnx_attr_f(n, "epsilon", 1e-5f), mom = 1 - onnx_attr_f(n, "momentum", 0.9f);
+	if (!rc && !(eps > 0 && eps < 1 && mom >= 0 && mom <= 1))
+		rc = dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (BatchNormalization): epsilon %g or momentum %g out of range",
+			      nname, eps, 1 - mom);
 	for (size_t c = 0; !rc && c < C; c++)
-		if (!(v[3][c] + eps > 0) || !isfinite(v[0][c]) || !isfinite(v[1][c]) || !isfinite(v[2][c]))
+		if (!(v[3][c] + eps > 0) || !isfinite(v[0][c]) || !isfinite(v[1][c]) || !isfinite(v[2][c]) || !isfinite(v[3][c]))
 			rc = dcc_fail(err, DCC_E_RANGE, "node '%s' (BatchNormalization): channel %zu's statistics are not "
 				      "finite or its variance + epsilon is not positive", nname, c);
-	if (!rc) {
-		size_t per = (size_t)(dcc_tensor_numel(w) / C);
-		float *wd = w->data, *bd = b->data;
-		for (size_t c = 0; c < C; c++) {
-			double s = (double)v[0][c] / sqrt((double)v[3][c] + eps);
-			for (size_t i = 0; i < per; i++)
-				wd[c * per + i] = (float)((double)wd[c * per + i] * s);
-			bd[c] = (float)(((double)bd[c] - v[2][c]) * s + v[1][c]);
-		}
-		char line[2 * DCC_MAX_NAME + 96];
-		snprintf(line, sizeof(line), "onnx batchnorm=%s folded_into=%s epsilon=%g", nname, layer, eps);
-		rc = dcc_model_append_str(r->m, "dcc.provenance", line, err);
+	char name[DCC_MAX_NAME + 1], nm[DCC_MAX_NAME + 32];
+	static const char *const part[4] = {"weight", "bias", "running_mean", "running_var"};
+	onnx_layer_name(r, onnx_init(r, n->input[1]) ? onnx_init(r, n->input[1])->name : NULL, "bn", ++r->nbn, name,
+			sizeof(name));
+	uint64_t shape[1] = {C};
+	for (int k = 0; k < 4; k++) {
+		snprintf(nm, sizeof(nm), "%s.%s", name, part[k]);
+		if (!rc)
+			rc = dcc_model_add(r->m, nm, DCC_F32, 0, 0, 1, shape, v[k], err);
+		else
+			free(v[k]);
+		v[k] = NULL;
 	}
-	for (int k = 0; k < 4; k++)
-		free(v[k]);
+	if (!rc && onnx_add_line(r, "batchnorm %s eps=%.9g momentum=%.9g", name, eps, mom))
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	return rc;
 }
 
@@ -917,6 +918,8 @@ static int read_graph(onnx_read *r, dcc_error *err)
 		if (n->op_type && (!strcmp(n->op_type, "Constant") || (!strcmp(n->op_type, "Identity") && n->n_input == 1 &&
 									n->input[0] && onnx_init(r, n->input[0]))))
 			continue; /* read through the initializers (an Identity of one is its alias) */
+		if (const_transpose(r, n))
+			continue; /* a MatMul's transposed weight: read by the MatMul */
 		if (onnx_lstm_side_chain(r, r->k))
 			continue; /* the LSTM's zero states */
 		if (!(rc = read_node(r, n, err)))

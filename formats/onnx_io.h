@@ -41,7 +41,7 @@ typedef struct onnx_read {
 	dcc_model *m;
 	char **lines;
 	size_t nlines;
-	int nfc, nconv, npool, nrelu, nflat, nact, nadd, ncat, nclip;
+	int nfc, nconv, npool, nrelu, nflat, nact, nadd, ncat, nclip, nbn;
 	/* the value the node being read reads, and its shape */
 	const char *cur, *next_out;
 	int C, H, W, flat;

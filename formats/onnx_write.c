@@ -55,6 +55,18 @@ static Onnx__AttributeProto *a_int(wbuild *w, const char *name, int64_t v)
 	return a;
 }
 
+static Onnx__AttributeProto *a_float(wbuild *w, const char *name, float v)
+{
+	Onnx__AttributeProto *a = wmem(w, sizeof(*a));
+	if (!a)
+		return NULL;
+	onnx__attribute_proto__init(a);
+	a->name = wstr(w, name);
+	a->has_type = 1, a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
+	a->has_f = 1, a->f = v;
+	return a;
+}
+
 static Onnx__AttributeProto *a_ints(wbuild *w, const char *name, int64_t v, size_t n)
 {
 	Onnx__AttributeProto *a = wmem(w, sizeof(*a));
@@ -222,21 +234,36 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 		value_name(net, l->src[0], lv, bce, cur, sizeof(cur));
 		value_name(net, (int)i + 1, lv, bce, nxt, sizeof(nxt));
 		if (l->op == DCC_OP_FC || l->op == DCC_OP_CONV2D) {
-			const dcc_tensor *tw = dcc_model_find(sd, l->p[0].name), *tb = dcc_model_find(sd, l->p[1].name);
-			if (!tw || !tb) {
+			const dcc_tensor *tw = dcc_model_find(sd, l->p[0].name);
+			const dcc_tensor *tb = l->bias ? dcc_model_find(sd, l->p[1].name) : NULL;
+			if (!tw || (l->bias && !tb)) {
 				rc = dcc_fail(err, DCC_E_NOTFOUND, "layer '%s': weights missing", l->name);
 				break;
 			}
-			add_init(&w, tw), add_init(&w, tb);
-			const char *ins[3] = {cur, l->p[0].name, l->p[1].name};
+			add_init(&w, tw);
+			if (tb)
+				add_init(&w, tb);
+			const char *ins[3] = {cur, l->p[0].name, tb ? l->p[1].name : ""};
+			size_t nin = tb ? 3 : 2;
 			if (l->op == DCC_OP_FC) {
 				Onnx__AttributeProto *a[1] = {a_int(&w, "transB", 1)};
-				add_node(&w, "Gemm", l->name, ins, 3, nxt, a, 1);
+				add_node(&w, "Gemm", l->name, ins, nin, nxt, a, 1);
 			} else {
 				Onnx__AttributeProto *a[4] = {a_ints(&w, "kernel_shape", l->k, 2), a_ints(&w, "strides", l->stride, 2),
 							      a_ints(&w, "pads", l->pad, 4), a_int(&w, "group", l->group)};
-				add_node(&w, "Conv", l->name, ins, 3, nxt, a, 4);
+				add_node(&w, "Conv", l->name, ins, nin, nxt, a, 4);
 			}
+		} else if (l->op == DCC_OP_BATCHNORM) {
+			const char *ins[5] = {cur, l->p[0].name, l->p[1].name, l->p[2].name, l->p[3].name};
+			for (int k = 0; k < 4 && !rc; k++) {
+				const dcc_tensor *t = dcc_model_find(sd, l->p[k].name);
+				if (!t)
+					rc = dcc_fail(err, DCC_E_NOTFOUND, "layer '%s': tensor '%s' missing", l->name, l->p[k].name);
+				else
+					add_init(&w, t);
+			}
+			Onnx__AttributeProto *a[2] = {a_float(&w, "epsilon", l->eps), a_float(&w, "momentum", 1 - l->momentum)};
+			add_node(&w, "BatchNormalization", l->name, ins, 5, nxt, a, 2);
 		} else if (l->op == DCC_OP_MAXPOOL2D || l->op == DCC_OP_AVGPOOL2D) {
 			Onnx__AttributeProto *a[4] = {a_ints(&w, "kernel_shape", l->k, 2), a_ints(&w, "strides", l->stride, 2),
 						      a_ints(&w, "pads", l->pad, 4), a_int(&w, "ceil_mode", l->ceil)};

@@ -30,6 +30,7 @@ typedef enum dcc_op {
 	DCC_OP_ADD,        /* the element-wise sum of its inputs (a residual) */
 	DCC_OP_CONCAT,     /* its inputs joined on the channel axis */
 	DCC_OP_CLIP,       /* min(max(x, lo), hi): ReLU6 is clip min=0 max=6 */
+	DCC_OP_BATCHNORM,  /* per channel: batch statistics in training, running ones after */
 	DCC_OP_COUNT
 } dcc_op;
 /* The graph's last node, the head: what training minimises and eval reports. */
@@ -49,6 +50,7 @@ typedef struct dcc_param {
 	int ndim;
 	uint64_t shape[4];
 	int is_weight;       /* a weight matrix (prunable), not a bias */
+	int is_buffer;       /* a running statistic: not trained by gradients */
 	int owned;           /* w was materialised from a shared/fixed tensor */
 } dcc_param;
 
@@ -69,6 +71,8 @@ typedef struct dcc_node {
 	int group;       /* conv2d: channel groups (in and out divisible by it) */
 	int ceil;        /* maxpool2d: ceil_mode (a last, partial window) */
 	float lo, hi;    /* clip: the bounds */
+	int bias;        /* fc, conv2d: 1 with a bias (bias=0: none, as before a batchnorm) */
+	float eps, momentum; /* batchnorm: PyTorch's epsilon and momentum */
 	int nin;
 	int src[DCC_NODE_MAX_IN]; /* the values read: node index + 1, 0 the input */
 	int ic, ih, iw, oc, oh, ow;
@@ -76,7 +80,8 @@ typedef struct dcc_node {
 	int hwc;         /* its output is stored H, W, C (channels fastest) */
 	int nuse;        /* the nodes that read its output */
 	int nparam;
-	dcc_param p[4]; /* fc/conv: weight, bias; lstm: w_ih, w_hh, b_ih, b_hh */
+	dcc_param p[4]; /* fc/conv: weight, bias; lstm: w_ih, w_hh, b_ih, b_hh;
+			 * batchnorm: weight, bias, running_mean, running_var */
 } dcc_node;
 
 /* The whole graph: nodes in topological order (a node reads only the input
@@ -106,6 +111,9 @@ size_t dcc_graph_max_act(const dcc_graph *g);
  * ask this: 0 for a chain, else DCC_E_UNSUPPORTED naming the first node
  * that reads something other than the node before it, and `what`. */
 int dcc_graph_need_chain(const dcc_graph *g, const char *what, dcc_error *err);
+/* A copy (malloc'd) of a graph line whose from= reads `to` where it named
+ * `name` (a layer replaced by another); NULL when out of memory. */
+char *dcc_graph_line_rename(const char *line, const char *name, const char *to);
 /* The name of value v (0: "input"). */
 const char *dcc_graph_value_name(const dcc_graph *g, int v);
 

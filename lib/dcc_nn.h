@@ -58,6 +58,16 @@ int dcc_net_init(dcc_model *m, uint64_t seed, dcc_error *err);
 int dcc_net_graph(const char *spec, int c, int h, int w, int classes, int head, dcc_model *m,
 		  dcc_error *err);
 
+/* Folds every batchnorm into the fc or conv2d before it (that layer's
+ * output read by nothing else), as fixed point and the accelerator need:
+ * W' = W s, bias' = (bias - running_mean) s + bias_bn per channel, s =
+ * weight / sqrt(running_var + eps), in double; what read the batchnorm
+ * reads the layer; a layer without a bias gets a zero one.  Each fold is
+ * a dcc.provenance line.  *nfold: the batchnorms folded.  A batchnorm
+ * after anything else, or into a shared or fixed-point layer: one error
+ * naming it. */
+int dcc_fold_batchnorm(dcc_model *m, size_t *nfold, dcc_error *err);
+
 /* ---- forward, loss, backward -------------------------------------------- */
 
 /* Activations and saved state for batches of up to `batch` samples: for
@@ -122,6 +132,10 @@ float dcc_max_abs(const float *x, size_t n);
  * magnitude), counting into obs (may be NULL); returns the fl used. */
 int dcc_fake_quant_fl(float *x, size_t n, int bits, int fl, dcc_quant_obs *obs);
 void dcc_fake_quant(float *x, size_t n, int bits);
+/* A batchnorm layer's statistics over the last training forward pass: the
+ * batch's mean and biased variance per channel, and the values each is
+ * over (0 on success, -1 for another layer or work area). */
+int dcc_work_bn_batch(const dcc_work *w, size_t layer, const float **mean, const float **var, size_t *count);
 /* The gradient of parameter k of layer i in a training work area. */
 float *dcc_work_grad(dcc_work *w, size_t layer, int k);
 void dcc_work_zero_grad(dcc_work *w);

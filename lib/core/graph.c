@@ -16,7 +16,7 @@ static const char *const op_names[DCC_OP_COUNT] = {
 	[DCC_OP_FLATTEN] = "flatten", [DCC_OP_LSTM] = "lstm", [DCC_OP_SOFTMAX_CE] = "softmax_ce",
 	[DCC_OP_AVGPOOL2D] = "avgpool2d", [DCC_OP_SIGMOID] = "sigmoid", [DCC_OP_TANH] = "tanh",
 	[DCC_OP_BCE] = "bce", [DCC_OP_MSE] = "mse", [DCC_OP_ADD] = "add", [DCC_OP_CONCAT] = "concat",
-	[DCC_OP_CLIP] = "clip",
+	[DCC_OP_CLIP] = "clip", [DCC_OP_BATCHNORM] = "batchnorm",
 };
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == DCC_OP_COUNT, "one name per operator");
 
@@ -83,8 +83,9 @@ static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc
 	l->name = dcc_strdup(name);
 	if (!l->name)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	l->stride = 1, l->group = 1;
+	l->stride = 1, l->group = 1, l->bias = 1;
 	l->lo = -INFINITY, l->hi = INFINITY;
+	l->eps = 1e-5f, l->momentum = 0.1f;
 	from[0] = 0;
 	for (char *kv; (kv = strtok_r(NULL, " ", &save));) {
 		char *eq = strchr(kv, '=');
@@ -98,11 +99,13 @@ static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc
 			strcpy(from, eq + 1);
 			continue;
 		}
-		if (!strcmp(kv, "min") || !strcmp(kv, "max")) {
+		float *fd = !strcmp(kv, "min") ? &l->lo : !strcmp(kv, "max") ? &l->hi : !strcmp(kv, "eps") ? &l->eps
+			  : !strcmp(kv, "momentum") ? &l->momentum : NULL;
+		if (fd) {
 			float f = strtof(eq + 1, &end);
 			if (*end || end == eq + 1 || isnan(f))
 				return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s=%s is not a number", name, kv, eq + 1);
-			*(kv[1] == 'i' ? &l->lo : &l->hi) = f;
+			*fd = f;
 			continue;
 		}
 		long v = strtol(eq + 1, &end, 10);
@@ -111,7 +114,8 @@ static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc
 		int *dst = !strcmp(kv, "in") ? &l->in : !strcmp(kv, "out") ? &l->out : !strcmp(kv, "k") ? &l->k
 			   : !strcmp(kv, "stride") ? &l->stride : !strcmp(kv, "pad") ? &l->pad
 			   : !strcmp(kv, "hidden") ? &l->hidden : !strcmp(kv, "steps") ? &l->steps
-			   : !strcmp(kv, "group") ? &l->group : !strcmp(kv, "ceil") ? &l->ceil : NULL;
+			   : !strcmp(kv, "group") ? &l->group : !strcmp(kv, "ceil") ? &l->ceil
+			   : !strcmp(kv, "bias") ? &l->bias : NULL;
 		if (!dst)
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': unknown attribute '%s'", name, kv);
 		*dst = (int)v;
@@ -185,6 +189,31 @@ static void value_shape(const dcc_graph *g, int v, int *c, int *h, int *w, int *
 	}
 }
 
+char *dcc_graph_line_rename(const char *line, const char *name, const char *to)
+{
+	const char *f = strstr(line, " from=");
+	size_t L = strlen(line), nl = strlen(name);
+	char *o = malloc(L + DCC_NODE_MAX_IN * (strlen(to) + 1) + 1);
+	if (!o || !f) {
+		if (o)
+			strcpy(o, line);
+		return o;
+	}
+	size_t k = (size_t)(f - line) + 6;
+	memcpy(o, line, k);
+	for (const char *p = f + 6; *p && *p != ' ';) {
+		size_t len = strcspn(p, ", ");
+		int hit = len == nl && !strncmp(p, name, nl);
+		memcpy(o + k, hit ? to : p, hit ? strlen(to) : len);
+		k += hit ? strlen(to) : len;
+		p += len;
+		if (*p == ',')
+			o[k++] = *p++;
+	}
+	strcpy(o + k, line + (size_t)(f - line) + 6 + strcspn(f + 6, " "));
+	return o;
+}
+
 const char *dcc_graph_value_name(const dcc_graph *g, int v)
 {
 	return v > 0 && (size_t)v <= g->n ? g->nodes[v - 1].name : "input";
@@ -222,6 +251,8 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': group= is conv2d's", l->name);
 	if (l->op != DCC_OP_MAXPOOL2D && l->ceil)
 		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': ceil= is maxpool2d's", l->name);
+	if ((l->op != DCC_OP_FC && l->op != DCC_OP_CONV2D && l->bias != 1) || l->bias > 1)
+		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': bias= is fc's or conv2d's, 0 or 1", l->name);
 	switch (l->op) {
 	case DCC_OP_FC:
 		if (l->ih * l->iw != 1)
@@ -273,6 +304,13 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 		if (!(l->lo <= l->hi))
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': clip needs min <= max", l->name);
 		break;
+	case DCC_OP_BATCHNORM: /* channels fastest: H, W, C maps or vectors */
+		if (!hwc0 && l->ih * l->iw != 1)
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': batchnorm reads a convolution's map or a vector",
+					l->name);
+		if (!(l->eps > 0) || !(l->momentum >= 0 && l->momentum <= 1) || isinf(l->eps))
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': batchnorm needs eps > 0 and momentum in [0, 1]", l->name);
+		break;
 	case DCC_OP_RELU:
 	case DCC_OP_SIGMOID:
 	case DCC_OP_TANH:
@@ -323,6 +361,7 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 static int set_param(dcc_node *l, int k, const char *suffix, int ndim, const uint64_t *shape,
 		     int is_weight)
 {
+	l->p[k].is_buffer = !strncmp(suffix, "running_", 8);
 	dcc_param *p = &l->p[k];
 	size_t len = strlen(l->name) + strlen(suffix) + 2;
 	p->name = malloc(len);
@@ -345,15 +384,24 @@ static int declare_params(dcc_node *l)
 	int rc = 0;
 	if (l->op == DCC_OP_FC) {
 		uint64_t w[2] = {(uint64_t)l->out, (uint64_t)l->in}, b[1] = {(uint64_t)l->out};
-		l->nparam = 2;
+		l->nparam = 1 + l->bias;
 		rc |= set_param(l, 0, "weight", 2, w, 1);
-		rc |= set_param(l, 1, "bias", 1, b, 0);
+		if (l->bias)
+			rc |= set_param(l, 1, "bias", 1, b, 0);
+	} else if (l->op == DCC_OP_BATCHNORM) {
+		uint64_t c[1] = {(uint64_t)(l->hwc ? l->oc : (int)l->out_size)};
+		l->nparam = 4;
+		rc |= set_param(l, 0, "weight", 1, c, 0);
+		rc |= set_param(l, 1, "bias", 1, c, 0);
+		rc |= set_param(l, 2, "running_mean", 1, c, 0);
+		rc |= set_param(l, 3, "running_var", 1, c, 0);
 	} else if (l->op == DCC_OP_CONV2D) {
 		uint64_t w[4] = {(uint64_t)l->out, (uint64_t)(l->in / l->group), (uint64_t)l->k, (uint64_t)l->k},
 			 b[1] = {(uint64_t)l->out};
-		l->nparam = 2;
+		l->nparam = 1 + l->bias;
 		rc |= set_param(l, 0, "weight", 4, w, 1);
-		rc |= set_param(l, 1, "bias", 1, b, 0);
+		if (l->bias)
+			rc |= set_param(l, 1, "bias", 1, b, 0);
 	} else if (l->op == DCC_OP_LSTM) {
 		uint64_t g = 4 * (uint64_t)l->hidden;
 		uint64_t wi[2] = {g, (uint64_t)l->in}, wh[2] = {g, (uint64_t)l->hidden}, b[1] = {g};

@@ -262,14 +262,17 @@ int dcc_net_init(dcc_model *m, uint64_t seed, dcc_error *err)
 	dcc_rng_seed(&r, seed);
 	for (size_t i = 0; i < g->n && !rc; i++) {
 		const dcc_node *l = &g->nodes[i];
-		double fan = l->op == DCC_OP_FC ? l->in : l->op == DCC_OP_CONV2D ? (double)l->in * l->k * l->k : l->hidden;
+		double fan = l->op == DCC_OP_FC ? l->in
+			   : l->op == DCC_OP_CONV2D ? (double)l->in / l->group * l->k * l->k : l->hidden;
 		double bound = fan > 0 ? 1.0 / sqrt(fan) : 0;
 		for (int k = 0; k < l->nparam && !rc; k++) {
 			dcc_tensor *t;
 			rc = dcc_model_add_zeros(m, l->p[k].name, DCC_F32, 0, 0, l->p[k].ndim, l->p[k].shape, &t, err);
 			float *d = rc ? NULL : t->data;
+			/* batchnorm: weight and running_var 1, bias and running_mean 0 */
+			float bn = l->op != DCC_OP_BATCHNORM ? -1 : k == 0 || k == 3 ? 1 : 0;
 			for (size_t j = 0; d && j < l->p[k].n; j++)
-				d[j] = (float)((2.0 * dcc_rng_uniform(&r) - 1.0) * bound);
+				d[j] = bn >= 0 ? bn : (float)((2.0 * dcc_rng_uniform(&r) - 1.0) * bound);
 		}
 	}
 	dcc_graph_free(g);

@@ -309,6 +309,54 @@ void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, siz
 			dinp[n * in_size + (size_t)argmax[n * out_size + o]] += dout[n * out_size + o];
 }
 
+/* ---- batch normalisation: M values, channels fastest (C of them) ---- */
+
+void bn_forward(float *out, const float *inp, const float *gamma, const float *beta, const float *mean,
+		const float *var, size_t M, size_t C, float eps)
+{
+	for (size_t i = 0; i < M; i += C)
+		for (size_t c = 0; c < C; c++)
+			out[i + c] = (inp[i + c] - mean[c]) / sqrtf(var[c] + eps) * gamma[c] + beta[c];
+}
+
+void bn_forward_train(float *out, float *mean, float *var, float *istd, float *xhat, const float *inp,
+		      const float *gamma, const float *beta, size_t M, size_t C, float eps)
+{
+	double cnt = (double)(M / C);
+	for (size_t c = 0; c < C; c++) {
+		double s = 0, q = 0;
+		for (size_t i = c; i < M; i += C)
+			s += inp[i];
+		double mu = s / cnt;
+		for (size_t i = c; i < M; i += C)
+			q += (inp[i] - mu) * (inp[i] - mu);
+		mean[c] = (float)mu, var[c] = (float)(q / cnt);
+		istd[c] = (float)(1.0 / sqrt(q / cnt + eps));
+	}
+	for (size_t i = 0; i < M; i += C)
+		for (size_t c = 0; c < C; c++) {
+			xhat[i + c] = (inp[i + c] - mean[c]) * istd[c];
+			out[i + c] = xhat[i + c] * gamma[c] + beta[c];
+		}
+}
+
+void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *istd, const float *xhat,
+		 const float *gamma, size_t M, size_t C)
+{
+	double cnt = (double)(M / C);
+	for (size_t c = 0; c < C; c++) {
+		double sd = 0, sdx = 0;
+		for (size_t i = c; i < M; i += C)
+			sd += dout[i], sdx += (double)dout[i] * xhat[i];
+		dgamma[c] += (float)sdx, dbeta[c] += (float)sd;
+		if (!dinp)
+			continue;
+		double k = (double)gamma[c] * istd[c] / cnt;
+		for (size_t i = c; i < M; i += C)
+			dinp[i] = (float)(k * (cnt * dout[i] - sd - xhat[i] * sdx));
+	}
+}
+
 /* ---- relu, clip, add, concat, flatten ---- */
 
 void clip_forward(float *out, const float *inp, size_t n, float lo, float hi)

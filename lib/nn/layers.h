@@ -38,6 +38,15 @@ void maxpool_forward(float *out, int32_t *argmax, const float *inp, size_t B, in
 void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, size_t B, size_t in_size,
 		      size_t out_size);
 
+/* Batch normalisation over M values, channels fastest (C): with the running
+ * statistics, or (training) the batch's own -- mean, biased variance and
+ * 1/std per channel and x-hat kept for the backward pass. */
+void bn_forward(float *out, const float *inp, const float *gamma, const float *beta, const float *mean,
+		const float *var, size_t M, size_t C, float eps);
+void bn_forward_train(float *out, float *mean, float *var, float *istd, float *xhat, const float *inp,
+		      const float *gamma, const float *beta, size_t M, size_t C, float eps);
+void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *istd, const float *xhat,
+		 const float *gamma, size_t M, size_t C);
 void relu_forward(float *out, const float *inp, size_t n);
 /* min(max(x, lo), hi); the gradient passes strictly inside (PyTorch's hardtanh) */
 void clip_forward(float *out, const float *inp, size_t n, float lo, float hi);

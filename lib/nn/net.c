@@ -13,6 +13,10 @@ typedef struct layer_work {
 	float *wt;        /* conv: permuted weights and their gradient */
 	int32_t *argmax;  /* maxpool */
 	lstm_state lstm;
+	float *zb, *dzb;  /* fc, conv2d without a bias: zeros, and a gradient nobody reads */
+	float *bn;        /* batchnorm: batch mean, variance (biased), 1/std (C each), x-hat (B x size) */
+	size_t bn_count;  /* batchnorm: the values each channel's statistics are over */
+	size_t bn_c;      /* batchnorm: its channels */
 } layer_work;
 
 struct dcc_work {
@@ -27,6 +31,7 @@ struct dcc_work {
 	void **allocs;
 	size_t nallocs;
 	int qa, qe; /* fake-quantise activations and errors to this many bits (0: off) */
+	int training;     /* batchnorm normalises by the batch's statistics */
 	size_t nl;
 	int *fla, *fle;           /* per layer fl, DCC_FL_AUTO: from the values */
 	dcc_quant_obs *oa, *oe;   /* per layer, what quantising saw */
@@ -151,6 +156,7 @@ int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_e
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	w->batch = batch;
 	w->nl = nl;
+	w->training = training;
 	w->act = calloc(nl + 1, sizeof(float *));
 	w->gv = calloc(nl + 1, sizeof(float *));
 	w->lw = calloc(nl, sizeof(layer_work));
@@ -183,6 +189,10 @@ int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_e
 			     (lw->wt = walloc(w, sizeof(float) * 2 * (size_t)l->oc * cg * kk));
 		if (ok && l->op == DCC_OP_MAXPOOL2D)
 			ok = (lw->argmax = walloc(w, sizeof(int32_t) * batch * l->out_size)) != NULL;
+		if (ok && (l->op == DCC_OP_FC || l->op == DCC_OP_CONV2D) && !l->bias)
+			ok = (lw->zb = walloc(w, sizeof(float) * (size_t)l->oc)) && (lw->dzb = walloc(w, sizeof(float) * (size_t)l->oc));
+		if (ok && l->op == DCC_OP_BATCHNORM)
+			ok = (lw->bn = walloc(w, sizeof(float) * (3 * l->p[0].n + (training ? batch * l->out_size : 0)))) != NULL;
 		if (ok && l->op == DCC_OP_LSTM) {
 			size_t T = (size_t)l->steps, H = (size_t)l->hidden, NI = (size_t)l->in, G = 4 * H;
 			size_t row = G > NI ? G : NI;
@@ -240,14 +250,26 @@ static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size
 {
 	const float *in = w->act[l->src[0]];
 	float *out = w->act[i + 1];
+	const float *bias = l->bias ? l->p[1].w : w->lw[i].zb;
 	switch (l->op) {
 	case DCC_OP_FC:
-		fc_forward(out, in, l->p[0].w, l->p[1].w, B, l->in, l->out);
+		fc_forward(out, in, l->p[0].w, bias, B, l->in, l->out);
 		break;
 	case DCC_OP_CONV2D:
-		conv_forward(out, w->lw[i].cols, w->lw[i].wt, in, l->p[0].w, l->p[1].w, B, l->ic, l->ih, l->iw, l->k, l->stride,
+		conv_forward(out, w->lw[i].cols, w->lw[i].wt, in, l->p[0].w, bias, B, l->ic, l->ih, l->iw, l->k, l->stride,
 			     l->pad, l->group, l->oc, l->oh, l->ow);
 		break;
+	case DCC_OP_BATCHNORM: {
+		layer_work *lw = &w->lw[i];
+		size_t C = l->p[0].n;
+		lw->bn_count = B * l->out_size / C, lw->bn_c = C;
+		if (w->training)
+			bn_forward_train(out, lw->bn, lw->bn + C, lw->bn + 2 * C, lw->bn + 3 * C, in, l->p[0].w, l->p[1].w,
+					 B * l->out_size, C, l->eps);
+		else
+			bn_forward(out, in, l->p[0].w, l->p[1].w, l->p[2].w, l->p[3].w, B * l->out_size, C, l->eps);
+		break;
+	}
 	case DCC_OP_MAXPOOL2D:
 		maxpool_forward(out, w->lw[i].argmax, in, B, l->ic, l->ih, l->iw, l->k, l->stride, l->pad, l->oh, l->ow);
 		break;
@@ -317,6 +339,15 @@ const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size
 	return w->act[n->layers[n->nlayers - 1].src[0]];
 }
 
+int dcc_work_bn_batch(const dcc_work *w, size_t layer, const float **mean, const float **var, size_t *count)
+{
+	const layer_work *lw = &w->lw[layer];
+	if (!lw->bn || !w->training)
+		return -1;
+	*mean = lw->bn, *var = lw->bn + lw->bn_c, *count = lw->bn_count;
+	return 0;
+}
+
 float *dcc_work_grad(dcc_work *w, size_t layer, int k)
 {
 	return w->grad ? w->grad[4 * layer + (size_t)k] : NULL;
@@ -352,14 +383,21 @@ static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float 
 	float **G = w->grad;
 	const float *in = w->act[l->src[0]], *out = w->act[ii + 1];
 	float *din = gv_dst(n, w, l->src[0]); /* NULL: the input's gradient is never needed */
+	float *dbias = l->bias ? G[4 * ii + 1] : w->lw[ii].dzb;
 	switch (l->op) {
 	case DCC_OP_FC:
-		fc_backward(din, G[4 * ii], G[4 * ii + 1], dcur, in, l->p[0].w, B, l->in, l->out);
+		fc_backward(din, G[4 * ii], dbias, dcur, in, l->p[0].w, B, l->in, l->out);
 		break;
 	case DCC_OP_CONV2D:
-		conv_backward(din, G[4 * ii], G[4 * ii + 1], w->lw[ii].cols, w->lw[ii].wt, dcur, in, B, l->ic, l->ih, l->iw,
-			      l->k, l->stride, l->pad, l->group, l->oc, l->oh, l->ow);
+		conv_backward(din, G[4 * ii], dbias, w->lw[ii].cols, w->lw[ii].wt, dcur, in, B, l->ic, l->ih, l->iw, l->k,
+			      l->stride, l->pad, l->group, l->oc, l->oh, l->ow);
 		break;
+	case DCC_OP_BATCHNORM: {
+		size_t C = l->p[0].n;
+		const float *bn = w->lw[ii].bn;
+		bn_backward(din, G[4 * ii], G[4 * ii + 1], dcur, bn + 2 * C, bn + 3 * C, l->p[0].w, B * l->out_size, C);
+		break;
+	}
 	case DCC_OP_MAXPOOL2D:
 		if (din)
 			maxpool_backward(din, dcur, w->lw[ii].argmax, B, l->in_size, l->out_size);

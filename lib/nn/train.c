@@ -147,6 +147,38 @@ int dcc_net_fits(const dcc_net *n, const dcc_dataset *d, int labels, dcc_error *
 	return 0;
 }
 
+/* Each batchnorm layer's running statistics after a batch, as PyTorch:
+ * running = (1 - momentum) running + momentum batch, the variance
+ * unbiased; a net with batchnorm trains in one worker, and the workers'
+ * statistics would combine exactly if there were more. */
+static void bn_update(dcc_net *n, worker *wk, int used)
+{
+	for (size_t i = 0; i < n->nlayers; i++) {
+		dcc_layer *l = &n->layers[i];
+		if (l->op != DCC_OP_BATCHNORM)
+			continue;
+		size_t C = l->p[0].n;
+		for (size_t c = 0; c < C; c++) {
+			double N = 0, s = 0, q = 0;
+			for (int t = 0; t < used; t++) {
+				const float *mu, *var;
+				size_t cnt;
+				if (dcc_work_bn_batch(wk[t].w, i, &mu, &var, &cnt))
+					continue;
+				N += (double)cnt, s += (double)cnt * mu[c];
+				q += (double)cnt * ((double)var[c] + (double)mu[c] * mu[c]);
+			}
+			if (N < 2)
+				continue;
+			double mean = s / N, v = q / N - mean * mean;
+			v = v > 0 ? v * N / (N - 1) : 0;
+			double m = l->momentum;
+			l->p[2].w[c] = (float)((1 - m) * l->p[2].w[c] + m * mean);
+			l->p[3].w[c] = (float)((1 - m) * l->p[3].w[c] + m * v);
+		}
+	}
+}
+
 int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_error *err)
 {
 	size_t insz = n->layers[0].in_size;
@@ -174,6 +206,9 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 		nt = (int)B;
 	if (nt > 64)
 		nt = 64;
+	for (size_t i = 0; i < n->nlayers; i++) /* batch statistics are the whole batch's, as PyTorch's: */
+		if (n->layers[i].op == DCC_OP_BATCHNORM)
+			nt = 1; /* one worker, OpenBLAS's threads inside it */
 	worker wk[64];
 	memset(wk, 0, sizeof(wk));
 	size_t *perm = malloc(N * sizeof(size_t));
@@ -196,7 +231,8 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 				apply_mask(p);
 		}
 	int blas = openblas_get_num_threads();
-	openblas_set_num_threads(1); /* the parallelism is over the batch */
+	if (nt > 1)
+		openblas_set_num_threads(1); /* the parallelism is over the batch */
 	dcc_rng r;
 	dcc_rng_seed(&r, o->seed);
 	for (size_t i = 0; !rc && i < N; i++)
@@ -327,6 +363,8 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 				for (int k = 0; k < n->layers[i].nparam; k++) {
 					dcc_param *p = &n->layers[i].p[k];
 					float *g = dcc_work_grad(wk[0].w, i, k);
+					if (p->is_buffer) /* running statistics: bn_update's */
+						continue;
 					for (int t = 1; t < used; t++) { /* reduce in thread order */
 						const float *gt = dcc_work_grad(wk[t].w, i, k);
 						for (size_t j = 0; j < p->n; j++)
@@ -351,6 +389,7 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 						if (!((p->mask[j / 8] >> (j % 8)) & 1))
 							mi[j] = 0;
 				}
+			bn_update(n, wk, used);
 			if (o->after_step)
 				o->after_step(o->step_ctx, n);
 			loss_sum += loss;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../core/internal.h"
+#include "../dcc_graph.h"
 #include "../dcc_svd.h"
 
 int dcc_svd_values(const float *w, size_t m, size_t n, double *s, dcc_error *err)
@@ -167,33 +168,6 @@ int dcc_svd_factor(const float *w, size_t m, size_t n, size_t R, int randomized,
 	return rc;
 }
 
-/* A copy of a graph line whose from= names `name` reading `to` instead
- * (the layer's output is now its second factor's). */
-static char *rename_from(const char *line, const char *name, const char *to)
-{
-	const char *f = strstr(line, " from=");
-	size_t L = strlen(line), nl = strlen(name);
-	char *o = malloc(L + 64 * (strlen(to) + 1) + 1);
-	if (!o || !f) {
-		if (o)
-			strcpy(o, line);
-		return o;
-	}
-	size_t k = (size_t)(f - line) + 6;
-	memcpy(o, line, k);
-	for (const char *p = f + 6; *p && *p != ' ';) {
-		size_t len = strcspn(p, ", ");
-		int hit = len == nl && !strncmp(p, name, nl);
-		memcpy(o + k, hit ? to : p, hit ? strlen(to) : len);
-		k += hit ? strlen(to) : len;
-		p += len;
-		if (*p == ',')
-			o[k++] = *p++;
-	}
-	strcpy(o + k, line + (size_t)(f - line) + 6 + strcspn(f + 6, " "));
-	return o;
-}
-
 /* Rewrites "fc NAME in=I out=O" into the two factors' lines; later layers
  * that name it in from= read the second. */
 static int rewrite_graph(dcc_model *m, const char *name, size_t R)
@@ -222,7 +196,7 @@ static int rewrite_graph(dcc_model *m, const char *name, size_t R)
 			snprintf(lines[k++], L + fl, "fc %s in=%d out=%zu%.*s", name, in, R, (int)fl, fr ? fr : "");
 			snprintf(lines[k++], L, "fc %s_u in=%zu out=%d", name, R, out);
 			done = 1;
-		} else if (!(lines[k++] = done ? rename_from(g->s[i], name, second) : strdup(g->s[i]))) {
+		} else if (!(lines[k++] = done ? dcc_graph_line_rename(g->s[i], name, second) : strdup(g->s[i]))) {
 			rc = -1;
 		}
 	}

@@ -4,8 +4,10 @@ and squeezenet1_1 (num_classes=10, eval mode, seeded random weights, their
 BatchNorm statistics drawn away from the identity so the logits are not
 tiny), exported by torch.onnx.export at 3x32x32 with opset 13 (constants
 folded: BN already in the convolutions) and opset 17 (do_constant_folding
-off and BN kept as nodes, which dcc folds at import), import into dcc; its
-float logits equal PyTorch's and ONNX Runtime's (1e-4) on 100 inputs; the
+off and BN kept as nodes: dcc keeps them as batchnorm layers under their
+state_dict names), import into dcc; its float logits equal PyTorch's and
+ONNX Runtime's (1e-4) on 100 inputs; the BN graphs' state_dict loads strict
+into torchvision and gives dcc's logits, and dcc fold keeps them (1e-5); the
 graphs go through prune, share and retraining in float, and export back to
 ONNX (onnx.checker, and ONNX Runtime gives dcc's logits); fixed point, which
 runs only chains so far, refuses them in one line."""
@@ -74,9 +76,38 @@ for name in ("resnet18", "mobilenet_v2", "squeezenet1_1"):
                                                         else np.abs(got - ort).max()))
         check(got is not None and (got.argmax(1) == want.argmax(1)).mean() >= 0.99, tag + ": same predictions")
         info = run("info", dct).stdout
-        if not fold:
-            nbn = sum(n.op_type == "BatchNormalization" for n in g.node)
-            check(info.count("folded_into=") == nbn, "%s: %d folds in the provenance" % (tag, nbn))
+        if fold:
+            continue
+        # BatchNorm kept as nodes, every initializer under its state_dict name: the export loads strict into a
+        # fresh torchvision model, which then gives dcc's logits
+        nbn = sum(n.op_type == "BatchNormalization" for n in g.node)
+        check(info.count("batchnorm ") == nbn, "%s: %d batchnorm layers in the graph" % (tag, nbn))
+        r = run("export", dct, "-o", p("sd.npz"))
+        fresh = getattr(torchvision.models, name)(num_classes=10).eval()
+        try:
+            sd = {k: torch.from_numpy(v) for k, v in np.load(p("sd.npz")).items()}
+            fresh.load_state_dict(sd, strict=True)
+            with torch.no_grad():
+                back = fresh(torch.from_numpy(X)).numpy()
+            err = np.abs(back - got).max()
+        except Exception as e:  # noqa: BLE001
+            err = str(e)[:300]
+        check(r.returncode == 0 and not isinstance(err, str) and err < 1e-4,
+              "%s: dcc's state_dict loads strict into torchvision's %s and gives dcc's logits: %s %s" %
+              (tag, name, err, r.stderr))
+        # folded: the same logits within 1e-5, one provenance line per fold
+        r = run("fold", dct, "-o", p("fold.dct"))
+        r2 = run("run", p("fold.dct"), "--input", p("x.npy"), "-o", p("yf.npy")) if r.returncode == 0 else r
+        fi = run("info", p("fold.dct")).stdout
+        check(r2.returncode == 0 and np.abs(np.load(p("yf.npy")) - got).max() < 1e-5 and
+              fi.count("fold batchnorm=") == nbn and "batchnorm " not in fi.split("dcc.graph")[1].split("dcc.input")[0],
+              "%s: %d batchnorms folded, logits within 1e-5 (%s) %s" %
+              (tag, nbn, np.abs(np.load(p("yf.npy")) - got).max() if r2.returncode == 0 else None, r.stderr))
+        # and back to ONNX with its BatchNormalization nodes
+        r = run("export", dct, "-o", p("bnback.onnx"))
+        ort = ort_run(p("bnback.onnx"), p("x.npy"), p("ort3.npy")) if r.returncode == 0 else None
+        check(ort is not None and np.abs(ort - got).max() < 1e-4,
+              "%s: exported with BatchNormalization nodes, ONNX Runtime gives dcc's logits %s" % (tag, r.stderr))
     check(name != "resnet18" or ("add add1 from=" in info and "maxpool2d pool1 k=3 stride=2 pad=1" in info),
           "resnet18: residual adds and the padded max pool in the graph")
     check(name != "mobilenet_v2" or ("group=" in info and "clip clip1 min=0 max=6" in info),
@@ -86,6 +117,33 @@ for name in ("resnet18", "mobilenet_v2", "squeezenet1_1"):
 
 check({"Add", "Concat", "Clip", "MaxPool", "GlobalAveragePool", "Conv", "Gemm"} <= ops_seen,
       "the three networks use the operators dcc claims: %s" % sorted(ops_seen))
+
+# dcc train keeps a batchnorm's running statistics as PyTorch does: after one step on one batch of 64 (--threads 2:
+# a network with batchnorm still normalises each batch whole), running_mean and running_var equal PyTorch's after
+# one forward pass in training mode, momentum 0.1, the variance unbiased; a bias-free nn.Linear exported without
+# constant folding (MatMul of a Transpose of its weight) comes in too
+torch.manual_seed(3)
+tiny = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1, bias=False), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+                           torch.nn.Flatten(), torch.nn.Linear(4 * 8 * 8, 8, bias=False), torch.nn.BatchNorm1d(8),
+                           torch.nn.Linear(8, 10)).eval()
+torch.onnx.export(tiny, torch.zeros(1, 3, 8, 8), p("tiny.onnx"), opset_version=13, do_constant_folding=False,
+                  training=torch.onnx.TrainingMode.PRESERVE, input_names=["x"], dynamic_axes={"x": {0: "N"}})
+xb = rng.standard_normal((64, 3, 8, 8)).astype(np.float32) * 2 + 0.5
+np.savez(p("tiny.npz"), x_train=xb, y_train=rng.integers(0, 10, 64), x_test=xb[:8], y_test=np.zeros(8, np.int64))
+r = run("import", p("tiny.onnx"), "-o", p("tiny.dct"))
+r2 = run("train", "--init", p("tiny.dct"), "--data", p("tiny.npz"), "--epochs", "1", "--batch", "64", "--threads", "2",
+         "--lr", "0.01", "-o", p("tiny_t.dct")) if r.returncode == 0 else r
+r3 = run("export", p("tiny_t.dct"), "-o", p("tiny_t.npz")) if r2.returncode == 0 else r2
+tiny.train()
+with torch.no_grad():
+    tiny(torch.from_numpy(xb))
+want = {k: v.numpy() for k, v in tiny.state_dict().items() if "running" in k}
+got = dict(np.load(p("tiny_t.npz"))) if r3.returncode == 0 else {}
+err = max((np.abs(got[k] - v).max() for k, v in want.items() if k in got), default=None)
+rel = max((np.abs(got[k] - v).max() / np.abs(v).max() for k, v in want.items() if k in got), default=None)
+check(r3.returncode == 0 and len(want) == 4 and all(k in got for k in want) and rel < 1e-5,
+      "batchnorm running statistics after a training step = PyTorch's (max diff %s, relative %s) %s" %
+      (err, rel, r3.stderr))
 
 # A data set labelled by resnet18 itself: the imported model is right on every sample, and pruning and sharing
 # cost it measurable accuracy, evaluated in float through the residual graph.

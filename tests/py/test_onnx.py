@@ -326,8 +326,8 @@ with tempfile.TemporaryDirectory() as tmp:
         check(ok and open(p("emu.npy"), "rb").read() == open(p("ref.npy"), "rb").read(),
               "custom 784-512-256-10 MLP from ONNX: emulator == eval --fixed")
 
-        # BatchNormalization kept as nodes (TrainingMode.PRESERVE on an eval model): folded into the Conv or
-        # Gemm before it at import, PyTorch's logits, then onto the emulator
+        # BatchNormalization kept as nodes (TrainingMode.PRESERVE on an eval model): batchnorm layers at import,
+        # PyTorch's logits; dcc fold folds them into the Conv or Gemm before each, then onto the emulator
         torch.manual_seed(0)
 
         class BNNet(torch.nn.Module):
@@ -380,11 +380,14 @@ with tempfile.TemporaryDirectory() as tmp:
         with torch.no_grad():
             want = bnet(torch.from_numpy(X)).numpy()
         got = logits_of(tmp, p("bn.dct")) if r.returncode == 0 else None
-        check(got is not None and np.abs(got - want).max() < 1e-4, "BatchNormalization folded: PyTorch's logits (%s)"
+        check(got is not None and np.abs(got - want).max() < 1e-4, "BatchNormalization layers: PyTorch's logits (%s)"
               % (None if got is None else np.abs(got - want).max()))
-        r = run("info", p("bn.dct"))
-        check(r.stdout.count("folded_into=") == 3 and "folded_into=conv2" in r.stdout, "the folds in the provenance")
-        steps = [["prune", p("bn.dct"), "--sparsity", "0.5", "-o", p("bp.dct")],
+        r = dcc("fold", p("bn.dct"), "-o", p("bnf.dct"))
+        got2 = logits_of(tmp, p("bnf.dct")) if r.returncode == 0 else None
+        r = run("info", p("bnf.dct"))
+        check(r.stdout.count("fold batchnorm=") == 3 and "into=conv2" in r.stdout and got2 is not None and
+              np.abs(got2 - got).max() < 1e-5, "dcc fold: the folds in the provenance, the logits kept")
+        steps = [["prune", p("bnf.dct"), "--sparsity", "0.5", "-o", p("bp.dct")],
                  ["share", p("bp.dct"), "--bits", "4", "--zero", "-o", p("bs.dct")],
                  ["fixed", p("bs.dct"), "--calib", "64", "--limit", "300", "-o", p("bf.dct")],
                  ["encode", p("bf.dct"), "-o", p("bf.dcb")],
@@ -418,7 +421,8 @@ with tempfile.TemporaryDirectory() as tmp:
                               [numpy_helper.from_array(np.ones(1, np.float32), k) for k in "sbmv"])
         onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), p("bn0.onnx"))
         r = dcc("import", p("bn0.onnx"), "-o", p("bn0.dct"))
-        check(r.returncode == 1 and "node 'bn0' (BatchNormalization): dcc folds it into the Conv or Gemm" in r.stderr,
-              "BatchNormalization first: %r" % r.stderr)
+        r2 = dcc("fold", p("bn0.dct"), "-o", p("bn0f.dct")) if r.returncode == 0 else r
+        check(r2.returncode == 1 and r2.stderr.count("\n") == 1 and "(batchnorm) reads input, not the output of a conv2d "
+              "or fc" in r2.stderr and not os.path.exists(p("bn0f.dct")), "BatchNormalization first: %r" % r2.stderr)
 
 finish("test_onnx")

@@ -164,10 +164,14 @@ static void test_gradients(void)
 			     "maxpool2d p k=3 stride=2 ceil=1", "flatten f", "fc fc in=54 out=3", "softmax_ce loss"};
 	gradcheck("concat+ceil_mode", cat, 10, 2, 6, 6);
 	const char *mb[] = {"conv2d c0 in=2 out=6 k=1 stride=1 pad=0", "clip r0 min=0 max=6",
-			    "conv2d dw in=6 out=6 k=3 stride=2 pad=1 group=6", "clip r1 min=0 max=0.5",
+			    "conv2d dw in=6 out=6 k=3 stride=2 pad=1 group=6", "clip r1 min=-0.3 max=0.25",
 			    "conv2d g in=6 out=4 k=1 stride=1 pad=0 group=2", "conv2d sk in=2 out=4 k=1 stride=2 pad=0 from=input",
 			    "add a from=g,sk", "flatten f", "fc fc in=36 out=3", "softmax_ce loss"};
 	gradcheck("depthwise+grouped+clip", mb, 10, 2, 6, 6);
+	/* batchnorm on a map (after a conv without bias) and on a vector, by the batch's statistics */
+	const char *bn[] = {"conv2d c0 in=2 out=3 k=3 stride=1 pad=1 bias=0", "batchnorm b0", "relu r0", "flatten f",
+			    "fc fc1 in=108 out=5 bias=0", "batchnorm b1 eps=0.001", "tanh t", "fc fc in=5 out=3", "softmax_ce loss"};
+	gradcheck("batchnorm", bn, 9, 2, 6, 6);
 }
 
 /* A learnable synthetic data set: the label is which third of the image is brightest. */

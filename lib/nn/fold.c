@@ -1,0 +1,151 @@
+/* fold.c: batch normalisation folded into the layer before it, for the
+ * stages that compute in integers (fixed point, the accelerator): with
+ * s = weight / sqrt(running_var + eps) per channel, that layer's rows are
+ * scaled by s and its bias becomes (bias - running_mean) s + bias_bn, in
+ * double; the batchnorm's line and tensors go, what read it reads the layer,
+ * and every fc or conv2d without a bias gets a zero one. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/internal.h"
+#include "../dcc_nn.h"
+
+static int has_rows(int op) { return op == DCC_OP_FC || op == DCC_OP_CONV2D; }
+
+/* Layer l (fc or conv2d) absorbs batchnorm b (NULL: only a zero bias). */
+static int fold_one(dcc_model *m, const dcc_node *l, const dcc_node *b, dcc_error *err)
+{
+	dcc_tensor *w = dcc_model_find(m, l->p[0].name), *bias = l->bias ? dcc_model_find(m, l->p[1].name) : NULL;
+	const dcc_tensor *st[4] = {NULL};
+	for (int k = 0; b && k < 4; k++)
+		if (!(st[k] = dcc_model_find(m, b->p[k].name)) || st[k]->dtype != DCC_F32 || !st[k]->data)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': tensor '%s' is missing or not f32", b->name, b->p[k].name);
+	if (b && (!w || w->dtype != DCC_F32 || !w->data || (l->bias && (!bias || bias->dtype != DCC_F32))))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' is shared or fixed point: fold its batchnorm '%s' "
+				"first (dcc fold), then share or quantise", l->name, b->name);
+	size_t C = (size_t)l->oc, per = w ? (size_t)(dcc_tensor_numel(w) / C) : 0;
+	float *nb = calloc(C, sizeof(float));
+	if (!nb)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (b) {
+		const float *g = st[0]->data, *be = st[1]->data, *mu = st[2]->data, *var = st[3]->data;
+		float *wd = w->data;
+		for (size_t c = 0; c < C; c++) {
+			double s = (double)g[c] / sqrt((double)var[c] + (double)b->eps);
+			for (size_t i = 0; i < per; i++)
+				wd[c * per + i] = (float)((double)wd[c * per + i] * s);
+			nb[c] = (float)(((bias ? (double)((const float *)bias->data)[c] : 0) - mu[c]) * s + be[c]);
+		}
+	}
+	int rc = 0;
+	char nm[DCC_MAX_NAME + 32], line[3 * DCC_MAX_NAME];
+	if (bias) {
+		memcpy(bias->data, nb, C * sizeof(float));
+		free(nb);
+	} else {
+		uint64_t shape[1] = {C};
+		snprintf(nm, sizeof(nm), "%s.bias", l->name);
+		rc = dcc_model_add(m, nm, DCC_F32, 0, 0, 1, shape, nb, err);
+	}
+	if (b)
+		snprintf(line, sizeof(line), "fold batchnorm=%s into=%s epsilon=%g", b->name, l->name, (double)b->eps);
+	else
+		snprintf(line, sizeof(line), "fold bias=%s zeros", l->name);
+	for (int k = 0; b && k < 4; k++)
+		dcc_model_remove(m, b->p[k].name);
+	if (b) {
+		snprintf(nm, sizeof(nm), "%s.num_batches_tracked", b->name);
+		dcc_model_remove(m, nm);
+	}
+	return rc ? rc : dcc_model_append_str(m, "dcc.provenance", line, err);
+}
+
+/* Value v with folded batchnorms looked through: the layer each came after. */
+static int through(const dcc_graph *g, const char *drop, int v)
+{
+	while (v > 0 && drop[v - 1])
+		v = g->nodes[v - 1].src[0];
+	return v;
+}
+
+/* Line i without its from= and bias=0, and with the from= it now needs. */
+static char *relink(const dcc_graph *g, const char *drop, const char *line, size_t i)
+{
+	const dcc_node *l = &g->nodes[i];
+	size_t cap = strlen(line) + DCC_NODE_MAX_IN * (DCC_MAX_NAME + 1) + 16, k = 0;
+	char *o = malloc(cap);
+	if (!o)
+		return NULL;
+	for (const char *p = line; *p;) {
+		size_t len = strcspn(p, " ");
+		if (!(len > 5 && !strncmp(p, "from=", 5)) && !(len == 6 && !strncmp(p, "bias=0", 6))) {
+			memcpy(o + k, p, len);
+			k += len;
+			o[k++] = ' ';
+		}
+		p += len;
+		p += *p == ' ';
+	}
+	k -= k > 0;
+	int prev = (int)i; /* the value a line reads by default: the kept line before it */
+	while (prev > 0 && drop[prev - 1])
+		prev--;
+	int v0 = through(g, drop, l->src[0]);
+	if (l->nin == 1 && v0 == prev) {
+		o[k] = 0;
+		return o;
+	}
+	k += (size_t)snprintf(o + k, cap - k, " from=");
+	for (int j = 0; j < l->nin; j++) {
+		int v = through(g, drop, l->src[j]);
+		k += (size_t)snprintf(o + k, cap - k, "%s%s", j ? "," : "", dcc_graph_value_name(g, v));
+	}
+	return o;
+}
+
+int dcc_fold_batchnorm(dcc_model *m, size_t *nfold, dcc_error *err)
+{
+	*nfold = 0;
+	dcc_graph *g;
+	int rc = dcc_graph_read(m, &g, err);
+	if (rc)
+		return rc;
+	char *drop = calloc(2 * g->n + 1, 1), *absorbed = drop ? drop + g->n : NULL; /* per layer */
+	size_t nb = 0, nz = 0;
+	if (!drop)
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < g->n; i++) {
+		const dcc_node *b = &g->nodes[i];
+		if (b->op != DCC_OP_BATCHNORM)
+			continue;
+		const dcc_node *l = b->src[0] ? &g->nodes[b->src[0] - 1] : NULL;
+		if (!l || !has_rows(l->op) || l->nuse != 1 || drop[b->src[0] - 1])
+			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (batchnorm) reads %s, not the output of a conv2d or "
+				      "fc that nothing else reads: dcc cannot fold it", b->name, dcc_graph_value_name(g, b->src[0]));
+		else if (!(rc = fold_one(m, l, b, err)))
+			drop[i] = 1, absorbed[b->src[0] - 1] = 1, nb++;
+	}
+	for (size_t i = 0; !rc && i < g->n; i++) { /* a layer without a bias and no batchnorm after it */
+		const dcc_node *l = &g->nodes[i];
+		if (has_rows(l->op) && !l->bias && !absorbed[i] && !(rc = fold_one(m, l, NULL, err)))
+			nz++;
+	}
+	const dcc_kv *gk = dcc_model_get_kv(m, "dcc.graph");
+	char **lines = rc || !(nb + nz) ? NULL : calloc(g->n, sizeof(char *));
+	size_t k = 0;
+	if (!rc && (nb + nz) && !lines)
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t i = 0; lines && !rc && i < g->n; i++)
+		if (!drop[i] && !(lines[k++] = relink(g, drop, gk->s[i], i)))
+			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (lines && !rc)
+		rc = dcc_model_set_arr_str(m, "dcc.graph", (const char *const *)lines, k, err);
+	for (size_t i = 0; lines && i < k; i++)
+		free(lines[i]);
+	free(lines);
+	free(drop);
+	dcc_graph_free(g);
+	*nfold = nb;
+	return rc;
+}
