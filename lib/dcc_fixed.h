@@ -44,7 +44,8 @@ double dcc_fx_sse(const float *x, size_t n, int bw, int fl);
 /* The sigmoid and tanh tables of formats/fixed.md (257 Q15 values each). */
 void dcc_fx_tables(int32_t sig[257], int32_t tanh_[257]);
 
-/* One fc/conv layer's formats; a layer without weights has w_bw = 0. */
+/* One fc/conv layer's formats; a layer without weights has w_bw = 0; an
+ * add's are its output's (a_bw 0: the widest of its inputs'). */
 typedef struct dcc_qfmt {
 	int w_bw, w_fl, b_bw, b_fl, a_bw, a_fl;
 	/* lstm only: W_hh's fl, the gate pre-activations' and the cell's (both
@@ -59,8 +60,9 @@ typedef struct dcc_qlayer {
 	int32_t *w, *b;
 	int32_t *wh, *bh;   /* lstm: W_hh and b_hh (w, b: W_ih and b_ih) */
 	dcc_qfmt f;
-	int in_fl;          /* the format of its input */
+	int in_fl;          /* the format of its (first) input */
 	int out_fl, out_bw; /* of its output (pool/relu/flatten: the input's) */
+	int32_t lo, hi;     /* clip: the bounds at in_fl */
 } dcc_qlayer;
 
 typedef struct dcc_qnet {
@@ -71,6 +73,10 @@ typedef struct dcc_qnet {
 	size_t max_act;     /* largest activation, elements per sample */
 	size_t max_patch;   /* largest convolution patch (in x k x k) */
 	size_t lstm_scratch; /* lstm: h, c and gates, int32 */
+	int chain;          /* every layer reads the one before: two buffers in turn */
+	size_t *voff;       /* not a chain: value v's place in the scratch (v >= 1) */
+	size_t vtotal;      /* not a chain: the values' elements together */
+	int *vfl, *vbw;     /* value v's format (0: the input) */
 	int32_t sig[257], tanh_[257]; /* formats/fixed.md's tables, Q15 */
 } dcc_qnet;
 
@@ -146,6 +152,13 @@ const int32_t *dcc_qnet_forward(const dcc_qnet *q, const int32_t *x, size_t upto
 /* Runs layers [from, upto) on x, the input of layer `from`. */
 const int32_t *dcc_qnet_forward_from(const dcc_qnet *q, const int32_t *x, size_t from, size_t upto,
 				     int32_t *scratch);
+/* Layer i alone on its inputs (in[k] the value it reads k-th) into out,
+ * patch the scratch's last dcc_qnet_scratch - activations words: returns
+ * out, or in[0] for the loss (its input is the logits).  A graph with
+ * branches runs only from the input (from 0), each value in its place:
+ * dcc_qnet_value gives value v's after a forward pass. */
+const int32_t *dcc_qnet_node(const dcc_qnet *q, size_t i, const int32_t *const *in, int32_t *out, int32_t *patch);
+int32_t *dcc_qnet_value(const dcc_qnet *q, int32_t *scratch, size_t v);
 /* The argmax of the logits, ties to the lower class. */
 int dcc_qnet_argmax(const int32_t *y, int classes);
 

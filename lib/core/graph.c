@@ -225,9 +225,10 @@ int dcc_graph_need_chain(const dcc_graph *g, const char *what, dcc_error *err)
 		const dcc_node *l = &g->nodes[i];
 		if (l->nin != 1 || l->src[0] != (int)i)
 			return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s) reads %s%s%s: %s runs graphs in which every "
-					"layer reads the one before it (graphs with branches run in float: train, eval, "
-					"run, prune, share)", l->name, dcc_op_name(l->op), dcc_graph_value_name(g, l->src[0]),
-					l->nin > 1 ? " and " : "", l->nin > 1 ? dcc_graph_value_name(g, l->src[1]) : "", what);
+					"layer reads the one before it, so far (a graph with branches trains, runs and "
+					"compresses in float and in fixed point)", l->name, dcc_op_name(l->op),
+					dcc_graph_value_name(g, l->src[0]), l->nin > 1 ? " and " : "",
+					l->nin > 1 ? dcc_graph_value_name(g, l->src[1]) : "", what);
 	}
 	return 0;
 }

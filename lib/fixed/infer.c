@@ -37,7 +37,8 @@ int32_t dcc_fx_sat(int64_t v, int bw)
 
 size_t dcc_qnet_scratch(const dcc_qnet *q)
 {
-	return 2 * q->max_act + (q->max_patch > q->lstm_scratch ? q->max_patch : q->lstm_scratch);
+	size_t acts = q->chain ? 2 * q->max_act : q->vtotal; /* a graph with branches keeps every value */
+	return acts + (q->max_patch > q->lstm_scratch ? q->max_patch : q->lstm_scratch);
 }
 
 /* formats/fixed.md's sigmoid and tanh: the argument to Q12, then linear
@@ -138,12 +139,13 @@ static void fc(const dcc_qlayer *L, const int32_t *x, int32_t *y)
 static void conv(const dcc_qlayer *L, const int32_t *x, int32_t *y, int32_t *patch)
 {
 	const dcc_layer *g = L->g;
-	int facc = L->f.w_fl + L->in_fl, K = g->k;
-	size_t plen = (size_t)g->ic * (size_t)(K * K), hw = (size_t)g->oh * (size_t)g->ow;
+	int facc = L->f.w_fl + L->in_fl, K = g->k, G = g->group, cg = g->ic / G, og = g->oc / G;
+	size_t plen = (size_t)cg * (size_t)(K * K), hw = (size_t)g->oh * (size_t)g->ow;
+	for (int gi = 0; gi < G; gi++) /* each group: its cg input channels to its og outputs */
 	for (int oy = 0; oy < g->oh; oy++)
 		for (int ox = 0; ox < g->ow; ox++) {
 			int32_t *pp = patch;
-			for (int ic = 0; ic < g->ic; ic++) {
+			for (int ic = gi * cg; ic < (gi + 1) * cg; ic++) {
 				const int32_t *xc = x + (size_t)ic * (size_t)(g->ih * g->iw);
 				for (int ky = 0; ky < K; ky++) {
 					int iy = oy * g->stride + ky - g->pad;
@@ -154,7 +156,7 @@ static void conv(const dcc_qlayer *L, const int32_t *x, int32_t *y, int32_t *pat
 				}
 			}
 			size_t pos = (size_t)oy * (size_t)g->ow + (size_t)ox;
-			for (int oc = 0; oc < g->oc; oc++) {
+			for (int oc = gi * og; oc < (gi + 1) * og; oc++) {
 				const int32_t *w = L->w + (size_t)oc * plen;
 				int64_t acc = 0;
 				for (size_t j = 0; j < plen; j++)
@@ -171,10 +173,14 @@ static void maxpool(const dcc_layer *g, const int32_t *x, int32_t *y)
 		for (int oy = 0; oy < g->oh; oy++)
 			for (int ox = 0; ox < g->ow; ox++) {
 				const int32_t *xc = x + (size_t)c * (size_t)(g->ih * g->iw);
-				int32_t m = xc[(oy * g->stride) * g->iw + ox * g->stride];
-				for (int ky = 0; ky < g->k; ky++)
-					for (int kx = 0; kx < g->k; kx++) {
-						int32_t v = xc[(oy * g->stride + ky) * g->iw + ox * g->stride + kx];
+				/* the window's part inside the input (padding, a ceil_mode edge) */
+				int y0 = oy * g->stride - g->pad, x0 = ox * g->stride - g->pad;
+				int ya = y0 < 0 ? 0 : y0, yb = y0 + g->k > g->ih ? g->ih : y0 + g->k;
+				int xa = x0 < 0 ? 0 : x0, xb = x0 + g->k > g->iw ? g->iw : x0 + g->k;
+				int32_t m = xc[ya * g->iw + xa];
+				for (int yy = ya; yy < yb; yy++)
+					for (int xx = xa; xx < xb; xx++) {
+						int32_t v = xc[yy * g->iw + xx];
 						m = v > m ? v : m;
 					}
 				y[((size_t)c * (size_t)g->oh + (size_t)oy) * (size_t)g->ow + (size_t)ox] = m;
@@ -211,37 +217,101 @@ const int32_t *dcc_qnet_forward(const dcc_qnet *q, const int32_t *x, size_t upto
 	return dcc_qnet_forward_from(q, x, 0, upto, scratch);
 }
 
+/* An add: each input shifted to the output's fl (rounding half to even),
+ * summed saturating, saturated to a_bw; a concat: each input's channels
+ * shifted to the output's fl and saturated to its width, one after
+ * another (C, H, W). */
+static void join(const dcc_qnet *q, const dcc_qlayer *L, const int32_t *const *in, int32_t *y)
+{
+	const dcc_layer *g = L->g;
+	int fl = L->f.a_fl, bw = L->f.a_bw;
+	if (g->op == DCC_OP_ADD) {
+		for (size_t e = 0; e < g->out_size; e++) {
+			int64_t s = 0;
+			for (int k = 0; k < g->nin; k++)
+				s = dcc_fx_sadd(s, dcc_fx_rshift(in[k][e], q->vfl[g->src[k]] - fl));
+			y[e] = dcc_fx_sat(s, bw);
+		}
+		return;
+	}
+	size_t hw = (size_t)g->ih * (size_t)g->iw, at = 0;
+	for (int k = 0; k < g->nin; k++) {
+		int v = g->src[k], c = v ? q->net->layers[v - 1].oc : q->net->in_c, sh = q->vfl[v] - fl;
+		for (size_t e = 0; e < (size_t)c * hw; e++)
+			y[at + e] = dcc_fx_sat(dcc_fx_rshift(in[k][e], sh), bw);
+		at += (size_t)c * hw;
+	}
+}
+
+/* Layer i on its inputs (in[k]: value src[k]) into out; 0 when it wrote
+ * nothing (the loss: its input is the logits). */
+static int node_run(const dcc_qnet *q, size_t i, const int32_t *const *in, int32_t *out, int32_t *patch)
+{
+	const dcc_qlayer *L = &q->l[i];
+	const int32_t *cur = in[0];
+	switch (L->g->op) {
+	case DCC_OP_FC: fc(L, cur, out); break;
+	case DCC_OP_CONV2D: conv(L, cur, out, patch); break;
+	case DCC_OP_LSTM: lstm(q, L, cur, out, patch); break;
+	case DCC_OP_MAXPOOL2D: maxpool(L->g, cur, out); break;
+	case DCC_OP_AVGPOOL2D: avgpool(L->g, cur, out); break;
+	case DCC_OP_SIGMOID:
+	case DCC_OP_TANH: activation(q, L, cur, out); break;
+	case DCC_OP_RELU:
+		for (size_t k = 0; k < L->g->in_size; k++)
+			out[k] = cur[k] > 0 ? cur[k] : 0;
+		break;
+	case DCC_OP_CLIP:
+		for (size_t k = 0; k < L->g->in_size; k++)
+			out[k] = cur[k] < L->lo ? L->lo : cur[k] > L->hi ? L->hi : cur[k];
+		break;
+	case DCC_OP_ADD:
+	case DCC_OP_CONCAT: join(q, L, in, out); break;
+	case DCC_OP_FLATTEN:
+		memcpy(out, cur, L->g->in_size * sizeof(int32_t));
+		break;
+	default: /* the loss: the logits pass through */
+		return 0;
+	}
+	return 1;
+}
+
+int32_t *dcc_qnet_value(const dcc_qnet *q, int32_t *scratch, size_t v)
+{
+	return scratch + q->voff[v];
+}
+
 const int32_t *dcc_qnet_forward_from(const dcc_qnet *q, const int32_t *x, size_t from, size_t upto,
 				     int32_t *scratch)
 {
+	if (!q->chain) { /* every value in its place; from is 0 (the input) */
+		int32_t *patch = scratch + q->vtotal;
+		const int32_t *in[DCC_NODE_MAX_IN];
+		for (size_t i = 0; i < upto && i < q->n; i++) {
+			const dcc_layer *g = q->l[i].g;
+			for (int k = 0; k < g->nin; k++)
+				in[k] = g->src[k] ? scratch + q->voff[g->src[k]] : x;
+			if (!node_run(q, i, in, scratch + q->voff[i + 1], patch))
+				return in[0];
+		}
+		return upto ? scratch + q->voff[upto] : x;
+	}
 	int32_t *buf[2] = {scratch, scratch + q->max_act};
 	const int32_t *cur = x;
 	int which = x == buf[0] ? 1 : 0; /* never write over the input */
 	for (size_t i = from; i < upto && i < q->n; i++) {
-		const dcc_qlayer *L = &q->l[i];
 		int32_t *out = buf[which];
-		switch (L->g->op) {
-		case DCC_OP_FC: fc(L, cur, out); break;
-		case DCC_OP_CONV2D: conv(L, cur, out, scratch + 2 * q->max_act); break;
-		case DCC_OP_LSTM: lstm(q, L, cur, out, scratch + 2 * q->max_act); break;
-		case DCC_OP_MAXPOOL2D: maxpool(L->g, cur, out); break;
-		case DCC_OP_AVGPOOL2D: avgpool(L->g, cur, out); break;
-		case DCC_OP_SIGMOID:
-		case DCC_OP_TANH: activation(q, L, cur, out); break;
-		case DCC_OP_RELU:
-			for (size_t k = 0; k < L->g->in_size; k++)
-				out[k] = cur[k] > 0 ? cur[k] : 0;
-			break;
-		case DCC_OP_FLATTEN:
-			memcpy(out, cur, L->g->in_size * sizeof(int32_t));
-			break;
-		default: /* the loss: the logits pass through */
+		if (!node_run(q, i, &cur, out, scratch + 2 * q->max_act))
 			continue;
-		}
 		cur = out;
 		which ^= 1;
 	}
 	return cur;
+}
+
+const int32_t *dcc_qnet_node(const dcc_qnet *q, size_t i, const int32_t *const *in, int32_t *out, int32_t *patch)
+{
+	return node_run(q, i, in, out, patch) ? out : in[0];
 }
 
 int dcc_qnet_argmax(const int32_t *y, int classes)

@@ -85,6 +85,7 @@ void dcc_qnet_free(dcc_qnet *q)
 		free(q->l[i].bh);
 	}
 	free(q->l);
+	free(q->voff), free(q->vfl), free(q->vbw);
 	free(q);
 }
 
@@ -99,9 +100,6 @@ static int32_t *quantize_all(const float *x, size_t n, int bw, int fl)
 int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl, dcc_qnet **out, dcc_error *err)
 {
 	*out = NULL;
-	int rc0 = dcc_graph_need_chain(net->graph, "fixed point", err);
-	if (rc0)
-		return rc0;
 	if (in_bw < 1 || in_bw > DCC_BW_MAX)
 		return dcc_fail(err, DCC_E_RANGE, "input width %d is outside 1..%d bits", in_bw, DCC_BW_MAX);
 	dcc_qnet *q = calloc(1, sizeof(*q));
@@ -114,12 +112,45 @@ int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl
 	q->in_bw = in_bw;
 	q->in_fl = in_fl;
 	q->max_act = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w;
-	int fl = in_fl, bw = in_bw;
+	q->chain = net->graph->chain;
+	if (!(q->voff = calloc(net->nlayers + 1, sizeof(size_t))) || !(q->vfl = calloc(net->nlayers + 1, sizeof(int))) ||
+	    !(q->vbw = calloc(net->nlayers + 1, sizeof(int)))) {
+		dcc_qnet_free(q);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	q->vfl[0] = in_fl, q->vbw[0] = in_bw;
 	for (size_t i = 0; i < net->nlayers; i++) {
 		const dcc_layer *g = &net->layers[i];
 		dcc_qlayer *L = &q->l[i];
+		int fl = q->vfl[g->src[0]], bw = q->vbw[g->src[0]];
 		L->g = g;
 		L->in_fl = fl;
+		if (g->op == DCC_OP_BATCHNORM || ((g->op == DCC_OP_FC || g->op == DCC_OP_CONV2D) && !g->bias)) {
+			dcc_qnet_free(q);
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': fold batchnorm and give every layer a bias first "
+					"(dcc fold)", g->name);
+		}
+		if (g->op == DCC_OP_ADD || g->op == DCC_OP_CONCAT) {
+			/* add: its own format (the widest input's width unless given);
+			 * concat: the inputs aligned to the coarsest fl, the widest width */
+			int mbw = 0, mfl = DCC_FL_MAX;
+			for (int k = 0; k < g->nin; k++) {
+				mbw = q->vbw[g->src[k]] > mbw ? q->vbw[g->src[k]] : mbw;
+				mfl = q->vfl[g->src[k]] < mfl ? q->vfl[g->src[k]] : mfl;
+			}
+			L->f = g->op == DCC_OP_ADD ? fmt[i] : (dcc_qfmt){0};
+			L->f.a_bw = L->f.a_bw > 0 ? L->f.a_bw : mbw;
+			L->f.a_fl = g->op == DCC_OP_ADD ? L->f.a_fl : mfl;
+			if (L->f.a_bw > DCC_BW_MAX || L->f.a_fl < DCC_FL_MIN || L->f.a_fl > DCC_FL_MAX) {
+				dcc_qnet_free(q);
+				return dcc_fail(err, DCC_E_RANGE, "layer '%s': format out of range", g->name);
+			}
+			fl = L->f.a_fl, bw = L->f.a_bw;
+		} else if (g->op == DCC_OP_CLIP) {
+			/* the bounds at the input's format; a bound beyond it is none */
+			L->lo = isinf(g->lo) ? -(int32_t)(((int64_t)1 << (bw - 1))) : dcc_fx_quantize(g->lo, bw, fl);
+			L->hi = isinf(g->hi) ? (int32_t)(((int64_t)1 << (bw - 1)) - 1) : dcc_fx_quantize(g->hi, bw, fl);
+		}
 		if (g->op == DCC_OP_LSTM) {
 			const dcc_qfmt *f = &fmt[i];
 			if (f->w_bw < 1 || f->w_bw > DCC_BW_MAX || f->b_bw < 1 || f->b_bw > DCC_BW_MAX || f->a_bw < 2 ||
@@ -166,12 +197,16 @@ int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl
 		}
 		L->out_fl = fl;
 		L->out_bw = bw;
+		q->vfl[i + 1] = fl, q->vbw[i + 1] = bw;
 		if (g->out_size > q->max_act)
 			q->max_act = g->out_size;
-		if (g->op == DCC_OP_CONV2D && (size_t)g->ic * (size_t)(g->k * g->k) > q->max_patch)
-			q->max_patch = (size_t)g->ic * (size_t)(g->k * g->k);
+		size_t patch = (size_t)(g->ic / (g->group ? g->group : 1)) * (size_t)(g->k * g->k);
+		if (g->op == DCC_OP_CONV2D && patch > q->max_patch)
+			q->max_patch = patch;
 		if (g->in_size > q->max_act)
 			q->max_act = g->in_size;
+		q->voff[i + 1] = q->vtotal; /* not a chain: every value its own place */
+		q->vtotal += dcc_op_is_loss(g->op) ? 0 : g->out_size;
 	}
 	dcc_fx_tables(q->sig, q->tanh_);
 	*out = q;
@@ -247,9 +282,12 @@ int dcc_fixed_formats(const dcc_model *m, const dcc_net *net, dcc_qfmt **fmt, in
 		size_t j = 0;
 		while (j < net->nlayers && strcmp(net->layers[j].name, name))
 			j++;
+		int add = j < net->nlayers && net->layers[j].op == DCC_OP_ADD;
 		if (j == net->nlayers) {
 			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: no layer '%s' in the graph", name);
-		} else if ((got & 0x3f) != 0x3f || (net->layers[j].op == DCC_OP_LSTM && got != 0x1ff)) {
+		} else if (add && (got & 0x30) != 0x30) {
+			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: '%s' needs a_bw and a_fl", name);
+		} else if (!add && ((got & 0x3f) != 0x3f || (net->layers[j].op == DCC_OP_LSTM && got != 0x1ff))) {
 			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: '%s' needs w_bw, w_fl, b_bw, b_fl, a_bw and a_fl%s", name,
 				      net->layers[j].op == DCC_OP_LSTM ? ", wh_fl, z_fl and c_fl" : "");
 		} else {
@@ -260,8 +298,8 @@ int dcc_fixed_formats(const dcc_model *m, const dcc_net *net, dcc_qfmt **fmt, in
 		}
 	}
 	for (size_t j = 0; j < net->nlayers && !rc; j++)
-		if ((net->layers[j].op == DCC_OP_FC || net->layers[j].op == DCC_OP_CONV2D || net->layers[j].op == DCC_OP_LSTM) &&
-		    !seen[j])
+		if ((net->layers[j].op == DCC_OP_FC || net->layers[j].op == DCC_OP_CONV2D || net->layers[j].op == DCC_OP_LSTM ||
+		     net->layers[j].op == DCC_OP_ADD) && !seen[j])
 			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: no formats for layer '%s'", net->layers[j].name);
 	if (!rc && !have_in)
 		rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: no 'input' format");

@@ -88,6 +88,88 @@ static double sqnr(double sig, double err)
 	return err > 0 ? 10 * log10(sig / err) : INFINITY;
 }
 
+/* The activations' formats of a graph with branches, greedily in graph
+ * order as for a chain: every value of every calibration sample kept in
+ * integers, each fc, conv2d and add output's fl the one of least squared
+ * error against the float network, given the formats chosen before it. */
+static int dag_activations(const dcc_net *net, const dcc_work *wk, const dcc_dataset *d, const dcc_split *sp,
+			   size_t calib, dcc_qfmt *fmt, int in_bw, int in_fl, double *a_sqnr, dcc_error *err)
+{
+	size_t L = net->nlayers, insz = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w;
+	for (size_t i = 0; i < L; i++)
+		if (has_w(&net->layers[i]) || net->layers[i].op == DCC_OP_ADD)
+			fmt[i].a_fl = 0;
+	dcc_qnet *q = NULL;
+	int rc = dcc_qnet_build(net, fmt, in_bw, in_fl, &q, err);
+	if (rc)
+		return rc;
+	size_t per = q->vtotal, sz = dcc_qnet_scratch(q);
+	int32_t *x = malloc(calib * insz * sizeof(int32_t)), *val = malloc(calib * (per ? per : 1) * sizeof(int32_t));
+	int32_t *patch = malloc((sz - per + 1) * sizeof(int32_t));
+	double *sig = calloc(L + 1, sizeof(double)), *er = calloc(L + 1, sizeof(double));
+	if (!x || !val || !patch || !sig || !er)
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t s = 0; !rc && s < calib; s++)
+		dcc_qnet_input(q, d, sp, s, x + s * insz);
+	for (size_t i = 0; !rc && i < L; i++) {
+		const dcc_layer *g = &net->layers[i];
+		const int32_t *in[DCC_NODE_MAX_IN];
+		int search = has_w(g) || g->op == DCC_OP_ADD;
+		double best = INFINITY;
+		int best_fl = 0;
+		if (search) {
+			double mx = 0;
+			for (size_t s = 0; s < calib; s++) {
+				const float *fa = dcc_work_act(wk, i + 1) + s * g->out_size;
+				for (size_t k = 0; k < g->out_size; k++)
+					mx = fmax(mx, fabs((double)fa[k]));
+			}
+			int abw = q->l[i].f.a_bw, fl0 = mx > 0 ? abw - 1 - (int)ceil(log2(mx)) : 0;
+			fmt[i].a_bw = abw; /* an add's: its widest input's, recorded */
+			for (int fl = fl0 - 1; fl <= fl0 + 4; fl++) {
+				q->l[i].f.a_fl = q->l[i].out_fl = fl;
+				double e = 0;
+				for (size_t s = 0; s < calib; s++) {
+					int32_t *vs = val + s * per;
+					for (int k = 0; k < g->nin; k++)
+						in[k] = g->src[k] ? vs + q->voff[g->src[k]] : x + s * insz;
+					const int32_t *y = dcc_qnet_node(q, i, in, vs + q->voff[i + 1], patch);
+					const float *fa = dcc_work_act(wk, i + 1) + s * g->out_size;
+					for (size_t k = 0; k < g->out_size; k++) {
+						double dv = ldexp((double)y[k], -fl) - fa[float_pos(g, k)];
+						e += dv * dv;
+					}
+				}
+				if (e < best)
+					best = e, best_fl = fl;
+			}
+			fmt[i].a_fl = best_fl;
+			dcc_qnet_free(q); /* the formats downstream follow this one */
+			q = NULL;
+			if ((rc = dcc_qnet_build(net, fmt, in_bw, in_fl, &q, err)))
+				break;
+		}
+		for (size_t s = 0; s < calib; s++) { /* the value under the chosen formats */
+			int32_t *vs = val + s * per;
+			for (int k = 0; k < g->nin; k++)
+				in[k] = g->src[k] ? vs + q->voff[g->src[k]] : x + s * insz;
+			const int32_t *y = dcc_qnet_node(q, i, in, vs + q->voff[i + 1], patch);
+			if (!has_w(g) || dcc_op_is_loss(g->op))
+				continue;
+			const float *fa = dcc_work_act(wk, i + 1) + s * g->out_size;
+			for (size_t k = 0; k < g->out_size; k++) {
+				double f = fa[float_pos(g, k)], dv = ldexp((double)y[k], -fmt[i].a_fl) - f;
+				sig[i] += f * f, er[i] += dv * dv;
+			}
+		}
+	}
+	for (size_t i = 0; !rc && a_sqnr && i < L; i++)
+		a_sqnr[i] = has_w(&net->layers[i]) ? sqnr(sig[i], er[i]) : NAN;
+	dcc_qnet_free(q);
+	free(x), free(val), free(patch), free(sig), free(er);
+	return rc;
+}
+
 int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt, int *in_fl, double *w_sqnr,
 		     double *a_sqnr, dcc_error *err)
 {
@@ -97,9 +179,9 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt,
 	const int *w_bw = o->w_bw, *a_bw = o->a_bw;
 	int b_bw = o->b_bw, in_bw = o->in_bw, static_fmt = o->static_fmt;
 	size_t L = net->nlayers, insz = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w;
-	int rc0 = dcc_graph_need_chain(net->graph, "fixed point", err);
-	if (rc0)
-		return rc0;
+	int rc0 = 0;
+	if (static_fmt && !net->graph->chain)
+		return dcc_graph_need_chain(net->graph, "--static", err);
 	if (calib == 0 || sp->n == 0)
 		return dcc_fail(err, DCC_E_ARG, "no calibration samples");
 	if (calib > sp->n)
@@ -206,6 +288,10 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt,
 		goto done;
 	}
 	*in_fl = dcc_fx_best_fl(xf, calib * insz, in_bw, NULL);
+	if (!net->graph->chain) {
+		rc = dag_activations(net, wk, d, sp, calib, fmt, in_bw, *in_fl, a_sqnr, err);
+		goto done;
+	}
 	if (static_fmt) {
 		/* one activation fl for every boundary: the least summed error */
 		int fl0 = *in_fl, best_fl = fl0;
@@ -394,6 +480,13 @@ int dcc_fixed_apply(dcc_model *m, const dcc_net *net, const dcc_qfmt *fmt, int i
 				snprintf(lines[nl++], DCC_MAX_NAME + 160,
 					 "%s w_bw=%d w_fl=%d b_bw=%d b_fl=%d a_bw=%d a_fl=%d wh_fl=%d z_fl=%d c_fl=%d", g->name, f->w_bw,
 					 f->w_fl, f->b_bw, f->b_fl, f->a_bw, f->a_fl, f->wh_fl, f->z_fl, f->c_fl);
+			continue;
+		}
+		if (g->op == DCC_OP_ADD) { /* its output's format */
+			if (!(lines[nl] = malloc(DCC_MAX_NAME + 64)))
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			else
+				snprintf(lines[nl++], DCC_MAX_NAME + 64, "%s a_bw=%d a_fl=%d", g->name, fmt[i].a_bw, fmt[i].a_fl);
 			continue;
 		}
 		if (!has_w(g))

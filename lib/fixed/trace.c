@@ -71,8 +71,15 @@ void dcc_trace_run(dcc_trace *t, const dcc_dataset *d, const dcc_split *s, size_
 		const dcc_qnet *q = t->q;
 		dcc_qnet_input(q, d, s, i, t->qx);
 		const int32_t *cur = t->qx;
+		if (!q->chain) /* every value kept in its place */
+			dcc_qnet_forward(q, t->qx, q->n, t->scratch);
 		for (size_t k = 0; k < n->nlayers; k++) {
-			cur = dcc_qnet_forward_from(q, cur, k, k + 1, t->scratch);
+			if (!q->chain) {
+				size_t v = dcc_op_is_loss(n->layers[k].op) ? (size_t)n->layers[k].src[0] : k + 1;
+				cur = v ? dcc_qnet_value(q, t->scratch, v) : t->qx;
+			} else {
+				cur = dcc_qnet_forward_from(q, cur, k, k + 1, t->scratch);
+			}
 			double sc = ldexp(1.0, -q->l[k].out_fl);
 			for (size_t e = 0; e < n->layers[k].out_size; e++)
 				t->out[t->off[k] + e] = (double)cur[e] * sc;

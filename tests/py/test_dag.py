@@ -9,8 +9,9 @@ state_dict names), import into dcc; its float logits equal PyTorch's and
 ONNX Runtime's (1e-4) on 100 inputs; the BN graphs' state_dict loads strict
 into torchvision and gives dcc's logits, and dcc fold keeps them (1e-5); the
 graphs go through prune, share and retraining in float, and export back to
-ONNX (onnx.checker, and ONNX Runtime gives dcc's logits); fixed point, which
-runs only chains so far, refuses them in one line."""
+ONNX (onnx.checker, and ONNX Runtime gives dcc's logits) and into 16-bit
+fixed point (the integer reference close to float) and a blob; the
+compiler, which runs only chains so far, refuses them in one line."""
 import os
 import sys
 import tempfile
@@ -190,9 +191,23 @@ for name in ("resnet18_13", "mobilenet_v2_13", "squeezenet1_1_13", "rs"):
           "%s exported to ONNX: passes the checker, ONNX Runtime gives dcc's logits (%s) %s" %
           (name, None if ort is None else np.abs(ort - np.load(p("yd.npy"))).max(), r.stderr))
 
-# the stages that run chains only say so in one line, naming the first node that branches
-r = run("fixed", p("rs.dct"), "--data", p("teach.npz"), "-o", p("rf.dct"))
-check(r.returncode == 1 and r.stderr.count("\n") == 1 and "fixed point runs graphs in which every layer reads" in r.stderr
-      and "layer '" in r.stderr and not os.path.exists(p("rf.dct")), "fixed point refuses a branching graph: %r" % r.stderr)
+# 16-bit dynamic fixed point of the pruned, shared resnet18: formats per value (the residual adds' own, chosen on
+# calibration samples as every layer's), the integer-only reference within a few points of float and close to it
+# output by output; the blob encodes every weighted layer; the compiler, which runs chains only so far, says so
+r = run("fixed", p("rs.dct"), "--data", p("teach.npz"), "--calib", "16", "-o", p("rf.dct"))
+fx = r.stdout
+r2 = run("eval", "--fixed", p("rf.dct"), "--data", p("teach.npz"))
+accq = float(r2.stdout.split("accuracy ")[1].split("%")[0]) if r2.returncode == 0 and "accuracy " in r2.stdout else -1
+r3 = run("compare", p("rs.dct"), p("rf.dct"), "--input", p("x.npy"))
+sq = float(r3.stdout.split("SQNR ")[1].split()[0]) if r3.returncode == 0 and "SQNR " in r3.stdout else -1
+check(r.returncode == 0 and "add1" in run("info", p("rf.dct")).stdout and abs(accq - acc) <= 3 and sq > 40,
+      "resnet18 in 16-bit fixed point: %.2f%% (float %.2f%%), SQNR %.1f dB against float %s %s" %
+      (accq, acc, sq, r.stderr, r3.stderr))
+r = run("encode", p("rf.dct"), "-o", p("rf.dcb"))
+check(r.returncode == 0 and "21 layers encoded" in r.stdout, "the fixed resnet18 encoded: " + r.stdout + r.stderr)
+r = run("compile", p("rf.dcb"), "-o", p("rf.dci"))
+check(r.returncode == 1 and r.stderr.count("\n") == 1 and "the compiler runs graphs in which every layer reads" in r.stderr
+      and "layer 'add1' (add)" in r.stderr and not os.path.exists(p("rf.dci")), "the compiler refuses a branching graph: %r"
+      % r.stderr)
 
 finish("test_dag")
