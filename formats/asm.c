@@ -11,7 +11,7 @@
 #include "../lib/dcc_isa.h"
 #include "dcc_formats.h"
 
-static const char *const ew_names[] = {"relu", "add", "mul", "copy"};
+static const char *const ew_names[] = {"relu", "add", "mul", "copy", "addsh"};
 
 #define DATA_LINE 32 /* bytes of the DRAM image per .data line */
 
@@ -87,9 +87,9 @@ int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err)
 			k = snprintf(line, sizeof(line), "lstmcell desc=0x%x z=%u hc=%u\n", s->x, s->a, s->b);
 			break;
 		case DCC_INSN_POOL:
-			k = snprintf(line, sizeof(line), "%s in=%u out=%u c=%u h=%u w=%u k=%u stride=%u\n",
-				     s->flags ? "avgpool" : "maxpool", s->a, s->b, s->x, s->y >> 16, s->y & 0xffff, s->z >> 8,
-				     s->z & 0xff);
+			k = snprintf(line, sizeof(line), "%s in=%u out=%u c=%u h=%u w=%u k=%u stride=%u pad=%u ceil=%u\n",
+				     s->flags & DCC_POOL_AVG ? "avgpool" : "maxpool", s->a, s->b, s->x, s->y >> 16, s->y & 0xffff,
+				     s->z >> 8, s->z & 0xff, DCC_POOL_PAD(s->flags), (s->flags & DCC_POOL_CEIL) ? 1 : 0);
 			break;
 		case DCC_INSN_ACT:
 			k = snprintf(line, sizeof(line), "act %s in=%u out=%u n=%u table=0x%x fl=%d shift=%d bw=%u\n",
@@ -97,8 +97,12 @@ int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err)
 				     (int8_t)((s->z >> 8) & 0xff), (s->z >> 16) & 0xff);
 			break;
 		default:
-			k = snprintf(line, sizeof(line), "ewop %s a=%u b=%u out=%u n=%u shift=%u\n", ew_names[s->flags & 3],
-				     s->a, s->b, s->y, s->x, s->z);
+			if (s->flags == DCC_EW_ADDSH)
+				k = snprintf(line, sizeof(line), "ewop addsh a=%u b=%u out=%u n=%u bw=%u sa=%d sb=%d\n", s->a, s->b,
+					     s->y, s->x, s->z & 0xff, (int8_t)(s->z >> 8), (int8_t)(s->z >> 16));
+			else
+				k = snprintf(line, sizeof(line), "ewop %s a=%u b=%u out=%u n=%u shift=%u\n",
+					     ew_names[s->flags < 4 ? s->flags : 0], s->a, s->b, s->y, s->x, s->z);
 		}
 		dcc_buf_put(&b, line, (size_t)k);
 	}
@@ -320,12 +324,15 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 			in.flags = name[0] == 't' ? DCC_ACT_TANH : DCC_ACT_SIGMOID, in.a = (uint8_t)a, in.b = (uint8_t)b;
 			in.z = (uint32_t)(uint8_t)(int8_t)fl | (uint32_t)(uint8_t)(int8_t)sh << 8 | bw << 16;
 		} else if (!strcmp(op, "maxpool") || !strcmp(op, "avgpool")) {
-			uint32_t a, b, C, H, W, K, S;
+			uint32_t a, b, C, H, W, K, S, P = 0, ce = 0;
 			in.op = DCC_INSN_POOL;
-			in.flags = op[0] == 'a';
 			bad = kv_num(line, "in", &a) || kv_num(line, "out", &b) || kv_num(line, "c", &C) || kv_num(line, "h", &H) ||
 			      kv_num(line, "w", &W) || kv_num(line, "k", &K) || kv_num(line, "stride", &S) || a > 255 || b > 255 ||
 			      H > 65535 || W > 65535 || K > 0xffffff || S > 255;
+			if ((strstr(line, " pad=") && kv_num(line, "pad", &P)) || (strstr(line, " ceil=") && kv_num(line, "ceil", &ce)) ||
+			    P > 63 || ce > 1)
+				bad = 1; /* both optional, 0 when absent */
+			in.flags = (uint8_t)((op[0] == 'a' ? DCC_POOL_AVG : 0) | (ce ? DCC_POOL_CEIL : 0) | (P & 63) << 2);
 			in.a = (uint8_t)a, in.b = (uint8_t)b, in.x = C, in.y = H << 16 | W, in.z = K << 8 | S;
 		} else if (!strcmp(op, "spmv") || !strcmp(op, "spconv") || !strcmp(op, "conv")) {
 			in.op = op[0] == 'c' ? DCC_INSN_CONV : op[2] == 'm' ? DCC_INSN_SPMV : DCC_INSN_SPCONV;
@@ -340,12 +347,20 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 			char name[16] = {0};
 			bad = sscanf(line, "%*s %15s", name) != 1;
 			int f = -1;
-			for (int k = 0; k < 4; k++)
+			for (int k = 0; k < 5; k++)
 				if (!strcmp(name, ew_names[k]))
 					f = k;
-			uint32_t a = 0, b = 0;
+			uint32_t a = 0, b = 0, bw = 0;
 			bad |= f < 0 || kv_num(line, "a", &a) || kv_num(line, "b", &b) || kv_num(line, "out", &in.y) ||
-			       kv_num(line, "n", &in.x) || kv_num(line, "shift", &in.z) || a > 255 || b > 255;
+			       kv_num(line, "n", &in.x) || a > 255 || b > 255;
+			if (f == DCC_EW_ADDSH) { /* bw=W sa=A sb=B: the width and the two shifts */
+				const char *pa = strstr(line, " sa="), *pb = strstr(line, " sb=");
+				long sa = pa ? strtol(pa + 4, NULL, 10) : 999, sb = pb ? strtol(pb + 4, NULL, 10) : 999;
+				bad |= kv_num(line, "bw", &bw) || bw < 1 || bw > 32 || sa < -128 || sa > 127 || sb < -128 || sb > 127;
+				in.z = bad ? 0 : dcc_addsh_z((int)bw, (int)sa, (int)sb);
+			} else {
+				bad |= kv_num(line, "shift", &in.z);
+			}
 			in.flags = (uint8_t)(f < 0 ? 0 : f), in.a = (uint8_t)a, in.b = (uint8_t)b;
 		} else {
 			free(data);

@@ -16,7 +16,22 @@ enum { DCC_INSN_END = 0, DCC_INSN_LOAD = 1, DCC_INSN_STORE = 2, DCC_INSN_SPMV = 
        DCC_INSN_SYNC = 5, DCC_INSN_SPCONV = 6, DCC_INSN_POOL = 7, DCC_INSN_LSTMCELL = 8, DCC_INSN_CONV = 9,
        DCC_INSN_ACT = 10, DCC_INSN_COUNT };
 enum { DCC_ACT_SIGMOID = 0, DCC_ACT_TANH = 1 };
-enum { DCC_EW_RELU = 0, DCC_EW_ADD = 1, DCC_EW_MUL = 2, DCC_EW_COPY = 3 };
+enum { DCC_EW_RELU = 0, DCC_EW_ADD = 1, DCC_EW_MUL = 2, DCC_EW_COPY = 3, DCC_EW_ADDSH = 4 };
+/* ewop addsh's z: the width, then the shifts of a and b (int8 each) */
+static inline uint32_t dcc_addsh_z(int bw, int sa, int sb)
+{
+	return (uint32_t)bw | (uint32_t)(uint8_t)(int8_t)sa << 8 | (uint32_t)(uint8_t)(int8_t)sb << 16;
+}
+/* pool's flags: bit 0 average, bit 1 ceil_mode, bits 2..7 the padding */
+#define DCC_POOL_AVG 1
+#define DCC_POOL_CEIL 2
+#define DCC_POOL_PAD(flags) ((uint32_t)(flags) >> 2)
+/* A pool's output size along one side (PyTorch's rule, as lib/core/graph.c). */
+static inline uint32_t dcc_pool_out(uint32_t n, uint32_t k, uint32_t s, uint32_t pad, int ceil)
+{
+	uint32_t o = (n + 2 * pad - k + (ceil ? s - 1 : 0)) / s + 1;
+	return ceil && (o - 1) * s >= n + pad ? o - 1 : o;
+}
 #define DCC_INSN_BYTES 16
 #define DCC_NBUF 4 /* activation buffers */
 #define DCC_MAX_BUF_WORDS (1u << 28)
@@ -27,8 +42,9 @@ typedef struct dcc_insn {
 	uint32_t x, y, z;      /* LOAD/STORE: dram address, count, buffer offset;
 				  SPMV, SPCONV: descriptor address (SPMV: z = input
 				  offset); EWOP: count, out buffer, shift (ADD: the
-				  width to saturate to, 0 = 32); POOL: channels,
-				  H << 16 | W, k << 8 | stride (flags 1: average);
+				  width to saturate to, 0 = 32; ADDSH: width | a's
+				  shift << 8 | b's << 16); POOL: channels,
+				  H << 16 | W, k << 8 | stride (flags: DCC_POOL_*);
 				  LSTMCELL: a = the z buffer, b = the h/c buffer, x =
 				  descriptor; ACT: flags sigmoid/tanh, a in, b out, x
 				  count, y the table, z = in fl (int8) | out shift

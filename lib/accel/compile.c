@@ -171,6 +171,92 @@ static int lay_conv(img *im, dcc_model *m, const dcc_layer *g, const dcc_accel_c
 	return 0;
 }
 
+/* The four activation buffers as the compiler fills them: which value each
+ * holds (values as the graph numbers them, a flatten's being its input's),
+ * each value's last reader, and where in DRAM a value was spilled.  A
+ * value stays in its buffer until a buffer is needed and none is free;
+ * then the one read again last is stored to DRAM (once) and loaded back
+ * when read.  A chain never spills: each layer reads the buffer the one
+ * before wrote. */
+typedef struct bufs {
+	int val[DCC_NBUF];  /* -1: nothing */
+	int *canon, *last;  /* per value */
+	uint32_t *spill;    /* per value: its DRAM copy, UINT32_MAX none */
+	img *im;
+	dcc_program *p;
+	const dcc_net *net;
+} bufs;
+
+static size_t value_words(const bufs *B, int v)
+{
+	return v ? B->net->layers[v - 1].out_size : (size_t)B->net->in_c * B->net->in_h * B->net->in_w;
+}
+
+static void plan_values(bufs *B)
+{
+	const dcc_net *n = B->net;
+	for (size_t v = 0; v <= n->nlayers; v++) {
+		B->canon[v] = (int)v, B->last[v] = -1, B->spill[v] = UINT32_MAX;
+		if (v && n->layers[v - 1].op == DCC_OP_FLATTEN)
+			B->canon[v] = B->canon[n->layers[v - 1].src[0]];
+	}
+	for (size_t i = 0; i < n->nlayers; i++)
+		if (n->layers[i].op != DCC_OP_FLATTEN)
+			for (int k = 0; k < n->layers[i].nin; k++)
+				B->last[B->canon[n->layers[i].src[k]]] = (int)i;
+}
+
+/* A buffer for node i to write, not a or b: a free one (or one whose
+ * value nobody reads again), else the one read again last, spilled. */
+static int take(bufs *B, int a, int b, int i)
+{
+	int best = -1;
+	for (int k = 0; k < DCC_NBUF && best < 0; k++)
+		if (k != a && k != b && (B->val[k] < 0 || B->last[B->val[k]] < i))
+			best = k;
+	for (int k = 0; k < DCC_NBUF && best < 0; k++) /* all live: evict the one read last */
+		if (k != a && k != b && (best < 0 || B->last[B->val[k]] > B->last[B->val[best]]))
+			best = k;
+	for (int k = 0; best < 0 && k < DCC_NBUF; k++)
+		if (k != a && k != b)
+			best = k;
+	int v = B->val[best];
+	if (v >= 0 && B->last[v] >= i && B->spill[v] == UINT32_MAX) {
+		size_t w = value_words(B, v);
+		uint32_t at = reserve(B->im, 4 * w);
+		if (at == UINT32_MAX)
+			return -1;
+		B->spill[v] = at;
+		B->p->insn[B->p->n++] = (dcc_insn){DCC_INSN_STORE, 0, (uint8_t)best, 0, at, (uint32_t)w, 0};
+	}
+	B->val[best] = -1;
+	return best;
+}
+
+/* The buffer holding value v for node i (loaded back from DRAM if it was
+ * spilled), not buffer other. */
+static int need(bufs *B, int v, int other, int i)
+{
+	for (int k = 0; k < DCC_NBUF; k++)
+		if (B->val[k] == v)
+			return k;
+	int k = take(B, other, -1, i);
+	if (k < 0 || B->spill[v] == UINT32_MAX)
+		return -1;
+	B->p->insn[B->p->n++] = (dcc_insn){DCC_INSN_LOAD, 0, (uint8_t)k, 0, B->spill[v], (uint32_t)value_words(B, v), 0};
+	B->val[k] = v;
+	return k;
+}
+
+/* Where node i writes: in place over its input a when nobody reads a's
+ * value later (and in-place is allowed: b != a), else another buffer. */
+static int out_buf(bufs *B, int a, int b, int i)
+{
+	if (b != a && B->last[B->val[a]] <= i)
+		return a;
+	return take(B, a, b, i);
+}
+
 int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cfg *c, dcc_program *p, dcc_error *err)
 {
 	int pes = c->pes;
@@ -178,8 +264,6 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 	dcc_model *m = (dcc_model *)mc; /* the net only reads it */
 	dcc_net *net;
 	int rc = dcc_net_from_model(m, &net, err);
-	if (!rc && (rc = dcc_graph_need_chain(net->graph, "the compiler", err)))
-		dcc_net_free(net);
 	if (rc)
 		return rc;
 	dcc_qfmt *fmt = NULL;
@@ -189,6 +273,8 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		return rc;
 	}
 	img im = {0};
+	dcc_qnet *qv = NULL;
+	bufs B = {{0, -1, -1, -1}, NULL, NULL, NULL, NULL, NULL, NULL};
 	size_t insz = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w, maxact = insz;
 	for (size_t i = 0; i < net->nlayers; i++)
 		maxact = net->layers[i].out_size > maxact ? net->layers[i].out_size : maxact;
@@ -209,25 +295,63 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		p->conv_pes = (uint32_t)c->conv_pes, p->convolvers = (uint32_t)c->convolvers;
 		p->conv_k = (uint32_t)c->conv_k, p->conv_buf_kb = (uint32_t)c->conv_buf_kb;
 	}
-	size_t cap = 4 * net->nlayers + 8;
+	size_t cap = 8 * net->nlayers + 8;
 	for (size_t i = 0; i < net->nlayers; i++)
 		if (net->layers[i].op == DCC_OP_LSTM)
 			cap += 5 * (size_t)net->layers[i].steps + 4;
 	p->insn = calloc(cap, sizeof(dcc_insn));
-	if (!p->insn) {
+	B.im = &im, B.p = p, B.net = net;
+	if (!p->insn || !(B.canon = calloc(net->nlayers + 1, sizeof(int))) ||
+	    !(B.last = calloc(net->nlayers + 1, sizeof(int))) || !(B.spill = malloc((net->nlayers + 1) * sizeof(uint32_t)))) {
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 		goto done;
 	}
+	/* the formats of every value, as the integer reference has them */
+	if ((rc = dcc_qnet_build(net, fmt, in_bw, in_fl, &qv, err)))
+		goto done;
+	plan_values(&B);
+	B.spill[0] = p->in_addr; /* the input stays in DRAM: reloaded from there */
 	p->insn[p->n++] = (dcc_insn){DCC_INSN_LOAD, 0, 0, 0, p->in_addr, p->in_len, 0};
-	int cur = 0, fl = in_fl, bw = in_bw;
 	uint32_t tables = UINT32_MAX; /* sigmoid and tanh, once, when a layer needs them */
 	for (size_t i = 0; i < net->nlayers && !rc; i++) {
 		const dcc_layer *g = &net->layers[i];
 		if (g->op == DCC_OP_FLATTEN || dcc_op_is_loss(g->op))
+			continue; /* a flatten is its input in C, H, W order; the loss reads the logits */
+		int fl = qv->vfl[g->src[0]], bw = qv->vbw[g->src[0]], v0 = B.canon[g->src[0]];
+		if (g->op == DCC_OP_ADD) {
+			if (g->nin != 2) {
+				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': the accelerator adds two values at a time", g->name);
+				break;
+			}
+			int ia = need(&B, v0, -1, (int)i), ib = ia < 0 ? -1 : need(&B, B.canon[g->src[1]], ia, (int)i);
+			int o = ib < 0 ? -1 : out_buf(&B, ia, ib, (int)i);
+			if (o < 0) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			const dcc_qfmt *f = &qv->l[i].f;
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_ADDSH, (uint8_t)ia, (uint8_t)ib, (uint32_t)g->out_size,
+						     (uint32_t)o, dcc_addsh_z(f->a_bw, fl - f->a_fl, qv->vfl[g->src[1]] - f->a_fl)};
+			B.val[o] = (int)i + 1;
 			continue;
+		}
+		if (g->op == DCC_OP_CONCAT || g->op == DCC_OP_CLIP || g->op == DCC_OP_BATCHNORM ||
+		    (g->op == DCC_OP_CONV2D && g->group > 1)) {
+			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s%s): not on the accelerator yet (it runs fc, conv2d "
+				      "without groups, the poolings, add, relu, sigmoid, tanh, flatten and lstm)", g->name,
+				      dcc_op_name(g->op), g->op == DCC_OP_CONV2D ? " with groups" : "");
+			break;
+		}
+		int cur = need(&B, v0, -1, (int)i);
+		if (cur < 0) {
+			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			break;
+		}
 		if (g->op == DCC_OP_RELU) {
+			int o = out_buf(&B, cur, -1, (int)i);
 			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_RELU, (uint8_t)cur, 0, (uint32_t)g->in_size,
-						     (uint32_t)cur, 0};
+						     (uint32_t)o, 0};
+			B.val[o] = (int)i + 1;
 			continue;
 		}
 		if (g->op == DCC_OP_SIGMOID || g->op == DCC_OP_TANH) {
@@ -246,22 +370,25 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 					      dcc_op_name(g->op), bw, fl);
 				break;
 			}
-			int tanh_ = g->op == DCC_OP_TANH;
-			p->insn[p->n++] = (dcc_insn){DCC_INSN_ACT, (uint8_t)tanh_, (uint8_t)cur, (uint8_t)cur, (uint32_t)g->in_size,
+			int tanh_ = g->op == DCC_OP_TANH, o = out_buf(&B, cur, -1, (int)i);
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_ACT, (uint8_t)tanh_, (uint8_t)cur, (uint8_t)o, (uint32_t)g->in_size,
 						     tables + (tanh_ ? 257 * 4 : 0),
 						     (uint32_t)(uint8_t)(int8_t)fl | (uint32_t)(uint8_t)(int8_t)(16 - bw) << 8 |
 							     (uint32_t)bw << 16};
-			fl = bw - 1;
+			B.val[o] = (int)i + 1;
 			continue;
 		}
 		if (g->op == DCC_OP_MAXPOOL2D || g->op == DCC_OP_AVGPOOL2D) {
-			if (g->ih > 65535 || g->iw > 65535 || g->k > 0xffffff || g->stride > 255) {
+			if (g->ih > 65535 || g->iw > 65535 || g->k > 0xffffff || g->stride > 255 || g->pad > 63) {
 				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': pooling geometry too large", g->name);
 				break;
 			}
-			p->insn[p->n++] = (dcc_insn){DCC_INSN_POOL, g->op == DCC_OP_AVGPOOL2D, (uint8_t)cur, (uint8_t)(cur ^ 1), (uint32_t)g->ic,
+			int o = out_buf(&B, cur, cur, (int)i); /* never in place */
+			uint8_t flags = (uint8_t)((g->op == DCC_OP_AVGPOOL2D ? DCC_POOL_AVG : 0) | (g->ceil ? DCC_POOL_CEIL : 0) |
+						  g->pad << 2);
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_POOL, flags, (uint8_t)cur, (uint8_t)o, (uint32_t)g->ic,
 						     (uint32_t)g->ih << 16 | (uint32_t)g->iw, (uint32_t)g->k << 8 | (uint32_t)g->stride};
-			cur ^= 1;
+			B.val[o] = (int)i + 1;
 			continue;
 		}
 		if (g->op == DCC_OP_LSTM) {
@@ -308,16 +435,12 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 				p->insn[p->n++] = (dcc_insn){DCC_INSN_LSTMCELL, 0, 1, 3, cell, 0, 0};
 				p->insn[p->n++] = (dcc_insn){DCC_INSN_SYNC, 0, 0, 0, 0, 0, 0};
 			}
-			cur = 3; /* h, at offset 0 */
-			fl = f->a_fl;
-			bw = f->a_bw;
+			for (int k = 0; k < DCC_NBUF; k++) /* h in buffer 3, at offset 0 */
+				B.val[k] = k == 3 ? (int)i + 1 : -1;
 			continue;
 		}
 		if (g->op != DCC_OP_FC && g->op != DCC_OP_CONV2D) {
-			rc = dcc_fail(err, DCC_E_UNSUPPORTED,
-				      "layer '%s': the accelerator runs fc, conv2d, maxpool2d, avgpool2d, relu, sigmoid, tanh, flatten and "
-				      "lstm layers (not %s)",
-				      g->name, dcc_op_name(g->op));
+			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s): not on the accelerator", g->name, dcc_op_name(g->op));
 			break;
 		}
 		int is_conv = g->op == DCC_OP_CONV2D;
@@ -331,16 +454,21 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			   : (rc = lay_matrix(&im, m, g->p[0].name, g->p[1].name, pes, f->a_bw, facc - f->a_fl, f->b_fl - facc,
 					      g->name, is_conv ? geo : NULL, &desc, err)))
 			break;
-		int relu = i + 1 < net->nlayers && net->layers[i + 1].op == DCC_OP_RELU;
+		/* a relu reading only this layer's output is fused */
+		int relu = i + 1 < net->nlayers && net->layers[i + 1].op == DCC_OP_RELU &&
+			   net->layers[i + 1].src[0] == (int)i + 1 && g->nuse == 1;
+		int o = out_buf(&B, cur, cur, (int)i); /* never in place */
 		p->insn[p->n++] = (dcc_insn){engine ? DCC_INSN_CONV : is_conv ? DCC_INSN_SPCONV : DCC_INSN_SPMV, (uint8_t)relu,
-					     (uint8_t)cur, (uint8_t)(cur ^ 1), desc, 0, 0};
+					     (uint8_t)cur, (uint8_t)o, desc, 0, 0};
 		p->insn[p->n++] = (dcc_insn){DCC_INSN_SYNC, 0, 0, 0, 0, 0, 0};
 		if (relu)
 			i++; /* fused */
-		cur ^= 1;
-		fl = f->a_fl;
-		bw = f->a_bw;
+		B.val[o] = (int)i + 1;
 	}
+	int cur = -1, lv = net->nlayers ? net->layers[net->nlayers - 1].src[0] : 0;
+	if (!rc && (cur = need(&B, B.canon[lv], -1, (int)net->nlayers)) < 0)
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	int fl = qv ? qv->vfl[lv] : in_fl;
 	if (!rc) {
 		p->insn[p->n++] = (dcc_insn){DCC_INSN_STORE, 0, (uint8_t)cur, 0, p->out_addr, p->out_len, 0};
 		p->insn[p->n++] = (dcc_insn){DCC_INSN_END, 0, 0, 0, 0, 0, 0};
@@ -357,6 +485,8 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 done:
 	free(im.p);
 	free(fmt);
+	free(B.canon), free(B.last), free(B.spill);
+	dcc_qnet_free(qv);
 	dcc_net_free(net);
 	if (rc)
 		dcc_program_free(p);

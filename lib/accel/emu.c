@@ -253,7 +253,10 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 					  : s->flags == DCC_EW_ADD ? (s->z >= 1 && s->z <= 32 ? dcc_fx_sat((int64_t)a[k] + b[k], (int)s->z)
 										: (int64_t)a[k] + b[k])
 					  : s->flags == DCC_EW_MUL ? dcc_fx_rshift((int64_t)a[k] * b[k], (int)s->z)
-								    : a[k];
+					  : s->flags == DCC_EW_ADDSH /* formats/fixed.md's residual add */
+						  ? dcc_fx_sat(dcc_fx_sadd(dcc_fx_rshift(a[k], (int8_t)(s->z >> 8)),
+									   dcc_fx_rshift(b[k], (int8_t)(s->z >> 16))), (int)(s->z & 0xff))
+						  : a[k];
 				o[k] = (int32_t)(v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : v);
 			}
 			break;
@@ -281,7 +284,8 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 		}
 		case DCC_INSN_POOL: {
 			uint32_t C = s->x, H = s->y >> 16, W = s->y & 0xffff, K = s->z >> 8, S = s->z & 0xff;
-			uint32_t OH = (H - K) / S + 1, OW = (W - K) / S + 1;
+			int P = (int)DCC_POOL_PAD(s->flags), ceil = (s->flags & DCC_POOL_CEIL) != 0;
+			uint32_t OH = dcc_pool_out(H, K, S, (uint32_t)P, ceil), OW = dcc_pool_out(W, K, S, (uint32_t)P, ceil);
 			const int32_t *x = buf[s->a];
 			int32_t *y = buf[s->b];
 			int64_t kk = (int64_t)K * K;
@@ -289,15 +293,19 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 				for (uint32_t oy = 0; oy < OH; oy++)
 					for (uint32_t ox = 0; ox < OW; ox++) {
 						const int32_t *xc = x + (size_t)ch * H * W;
-						int32_t m = xc[(size_t)oy * S * W + (size_t)ox * S];
+						/* the window's part inside the input: padding never wins */
+						int y0 = (int)(oy * S) - P, x0 = (int)(ox * S) - P;
+						int ya = y0 < 0 ? 0 : y0, yb = y0 + (int)K > (int)H ? (int)H : y0 + (int)K;
+						int xa = x0 < 0 ? 0 : x0, xb = x0 + (int)K > (int)W ? (int)W : x0 + (int)K;
+						int32_t m = xc[(size_t)ya * W + (size_t)xa];
 						int64_t sum = 0;
-						for (uint32_t ky = 0; ky < K; ky++)
-							for (uint32_t kx = 0; kx < K; kx++) {
-								int32_t v = xc[((size_t)oy * S + ky) * W + (size_t)ox * S + kx];
+						for (int yy = ya; yy < yb; yy++)
+							for (int xx = xa; xx < xb; xx++) {
+								int32_t v = xc[(size_t)yy * W + (size_t)xx];
 								m = v > m ? v : m;
 								sum += v;
 							}
-						if (s->flags) /* the mean, rounded half to even */
+						if (s->flags & DCC_POOL_AVG) /* the mean, rounded half to even */
 							m = (int32_t)dcc_fx_div_rne(sum, kk);
 						y[((size_t)ch * OH + oy) * OW + ox] = m;
 					}

@@ -83,14 +83,18 @@ static int check_insn(const dcc_program *p, size_t i, dcc_error *err)
 		return 0;
 	}
 	case DCC_INSN_POOL: {
-		uint64_t C = s->x, H = s->y >> 16, W = s->y & 0xffff, k = s->z >> 8, st = s->z & 0xff;
-		if (s->flags > 1 || s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b || !C || !k || !st || k > H || k > W ||
-		    C * H * W > p->buf_words)
+		uint64_t C = s->x, H = s->y >> 16, W = s->y & 0xffff, k = s->z >> 8, st = s->z & 0xff, pad = DCC_POOL_PAD(s->flags);
+		int avg = s->flags & DCC_POOL_AVG, ceil = (s->flags & DCC_POOL_CEIL) != 0;
+		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b || !C || !k || !st || k > H + 2 * pad ||
+		    k > W + 2 * pad || 2 * pad > k || (avg && (pad || ceil)) || C * H * W > p->buf_words ||
+		    C * dcc_pool_out((uint32_t)H, (uint32_t)k, (uint32_t)st, (uint32_t)pad, ceil) *
+				    dcc_pool_out((uint32_t)W, (uint32_t)k, (uint32_t)st, (uint32_t)pad, ceil) > p->buf_words)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: maxpool geometry out of range", i);
 		return 0;
 	}
 	case DCC_INSN_EWOP:
-		if (s->flags > DCC_EW_COPY || s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->y >= DCC_NBUF)
+		if (s->flags > DCC_EW_ADDSH || s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->y >= DCC_NBUF ||
+		    (s->flags == DCC_EW_ADDSH && ((s->z & 0xff) < 1 || (s->z & 0xff) > 32 || s->z >> 24)))
 			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: bad ewop", i);
 		if (s->x > p->buf_words)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: %u elements beyond the buffers", i, s->x);
