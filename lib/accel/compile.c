@@ -126,9 +126,12 @@ static int lay_conv(img *im, dcc_model *m, const dcc_layer *g, const dcc_accel_c
 	dcc_parts_find(m, wname, &pt);
 	const dcc_tensor *cb = pt.codebook, *ix = pt.index, *mk = pt.mask, *w = pt.weight;
 	const dcc_tensor *bias = dcc_model_find(m, g->p[1].name);
-	dcc_conv_shape sh = {(uint32_t)g->oc, (uint32_t)g->ic, (uint32_t)g->ih, (uint32_t)g->iw, (uint32_t)g->k,
+	/* a grouped convolution is G convolutions of M/G outputs from C/G inputs:
+	 * one group's shape is what the engine is tiled for */
+	uint32_t G = (uint32_t)g->group;
+	dcc_conv_shape sh = {(uint32_t)g->oc / G, (uint32_t)g->ic / G, (uint32_t)g->ih, (uint32_t)g->iw, (uint32_t)g->k,
 			     (uint32_t)g->stride, (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
-	size_t n = (size_t)sh.M * sh.C * sh.k * sh.k;
+	size_t n = (size_t)g->oc * sh.C * sh.k * sh.k;
 	int shared = cb && ix && cb->dtype != DCC_F32;
 	if ((!shared && (!w || w->dtype == DCC_F32 || (size_t)dcc_tensor_numel(w) != n)) ||
 	    (shared && (size_t)dcc_tensor_numel(ix) != n) || !bias || bias->dtype == DCC_F32)
@@ -140,7 +143,7 @@ static int lay_conv(img *im, dcc_model *m, const dcc_layer *g, const dcc_accel_c
 		snprintf(why, sizeof(why), "%s", err->msg);
 		return dcc_fail(err, rc, "layer '%s': %s", g->name, why);
 	}
-	uint32_t desc = reserve(im, 128), wa = reserve(im, 2 * n), ba = reserve(im, 4 * (size_t)sh.M);
+	uint32_t desc = reserve(im, 128), wa = reserve(im, 2 * n), ba = reserve(im, 4 * (size_t)g->oc);
 	if (desc == UINT32_MAX || wa == UINT32_MAX || ba == UINT32_MAX || im->n > UINT32_MAX)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory (or a DRAM image beyond 4 GB)");
 	for (size_t i = 0; i < n; i++) {
@@ -158,10 +161,11 @@ static int lay_conv(img *im, dcc_model *m, const dcc_layer *g, const dcc_accel_c
 			return dcc_fail(err, DCC_E_UNSUPPORTED, "'%s': the convolver engine holds weights of at most 16 bits", wname);
 		im->p[wa + 2 * i] = (uint8_t)v, im->p[wa + 2 * i + 1] = (uint8_t)((uint32_t)v >> 8);
 	}
-	for (uint32_t r = 0; r < sh.M; r++)
+	for (uint32_t r = 0; r < (uint32_t)g->oc; r++)
 		dcc_wr32(im->p + ba + 4 * (size_t)r, (uint32_t)qget(bias, r));
 	uint8_t *d = im->p + desc;
-	const uint32_t f[] = {0x564e4f43 /* "CONV" */, sh.M, sh.C, sh.H, sh.W, sh.k, sh.stride, sh.pad, sh.OH, sh.OW,
+	dcc_wr32(d + 104, G); /* the groups (0 in older programs: one) */
+	const uint32_t f[] = {0x564e4f43 /* "CONV" */, (uint32_t)g->oc, (uint32_t)g->ic, sh.H, sh.W, sh.k, sh.stride, sh.pad, sh.OH, sh.OW,
 			      (uint32_t)a_bw, (uint32_t)shift, (uint32_t)bshift, wa, ba, (uint32_t)c->conv_pes,
 			      (uint32_t)c->convolvers, (uint32_t)c->conv_k, tr, tc};
 	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
@@ -296,6 +300,8 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		p->conv_k = (uint32_t)c->conv_k, p->conv_buf_kb = (uint32_t)c->conv_buf_kb;
 	}
 	size_t cap = 8 * net->nlayers + 8;
+	for (size_t i = 0; i < net->nlayers; i++) /* a concat: a shift and a store per input */
+		cap += net->layers[i].op == DCC_OP_CONCAT ? 3 * (size_t)net->layers[i].nin : 0;
 	for (size_t i = 0; i < net->nlayers; i++)
 		if (net->layers[i].op == DCC_OP_LSTM)
 			cap += 5 * (size_t)net->layers[i].steps + 4;
@@ -335,11 +341,41 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			B.val[o] = (int)i + 1;
 			continue;
 		}
-		if (g->op == DCC_OP_CONCAT || g->op == DCC_OP_CLIP || g->op == DCC_OP_BATCHNORM ||
-		    (g->op == DCC_OP_CONV2D && g->group > 1)) {
+		if (g->op == DCC_OP_CONCAT) {
+			/* a DRAM layout: each input (shifted to the concat's format when
+			 * it differs) stored after the one before, C, H, W, then loaded */
+			uint32_t at = reserve(&im, 4 * g->out_size), off = 0;
+			const dcc_qfmt *f = &qv->l[i].f;
+			for (int k = 0; k < g->nin && !rc; k++) {
+				int v = B.canon[g->src[k]], bk = need(&B, v, -1, (int)i), sh = qv->vfl[g->src[k]] - f->a_fl;
+				uint32_t w = (uint32_t)value_words(&B, g->src[k]);
+				if (bk >= 0 && sh) {
+					int t = take(&B, bk, -1, (int)i);
+					if (t >= 0)
+						p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_SHIFT, (uint8_t)bk, 0, w, (uint32_t)t,
+									     dcc_addsh_z(f->a_bw, sh, 0)};
+					bk = t;
+				}
+				if (bk < 0 || at == UINT32_MAX)
+					rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				else
+					p->insn[p->n++] = (dcc_insn){DCC_INSN_STORE, 0, (uint8_t)bk, 0, at + 4 * off, w, 0};
+				off += w;
+			}
+			int o = rc ? -1 : take(&B, -1, -1, (int)i + 1); /* the inputs are stored: theirs are free */
+			if (!rc && o < 0)
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+			if (rc)
+				break;
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_LOAD, 0, (uint8_t)o, 0, at, (uint32_t)g->out_size, 0};
+			B.val[o] = (int)i + 1;
+			continue;
+		}
+		if (g->op == DCC_OP_BATCHNORM || (g->op == DCC_OP_CONV2D && g->group > 1 && c->convolvers < 1)) {
 			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s%s): not on the accelerator yet (it runs fc, conv2d "
-				      "without groups, the poolings, add, relu, sigmoid, tanh, flatten and lstm)", g->name,
-				      dcc_op_name(g->op), g->op == DCC_OP_CONV2D ? " with groups" : "");
+				      "without groups, the poolings, add, concat, relu, clip, sigmoid, tanh, flatten and lstm; grouped "
+				      "convolutions on the convolver engine)", g->name, dcc_op_name(g->op),
+				      g->op == DCC_OP_CONV2D ? " with groups" : "");
 			break;
 		}
 		int cur = need(&B, v0, -1, (int)i);
@@ -351,6 +387,18 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			int o = out_buf(&B, cur, -1, (int)i);
 			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_RELU, (uint8_t)cur, 0, (uint32_t)g->in_size,
 						     (uint32_t)o, 0};
+			B.val[o] = (int)i + 1;
+			continue;
+		}
+		if (g->op == DCC_OP_CLIP) { /* ReLU6: the bounds at its input's format, in DRAM */
+			uint32_t at = reserve(&im, 8);
+			int o = out_buf(&B, cur, -1, (int)i);
+			if (at == UINT32_MAX || o < 0) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			dcc_wr32(im.p + at, (uint32_t)qv->l[i].lo), dcc_wr32(im.p + at + 4, (uint32_t)qv->l[i].hi);
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_CLIP, (uint8_t)cur, 0, (uint32_t)g->in_size, (uint32_t)o, at};
 			B.val[o] = (int)i + 1;
 			continue;
 		}

@@ -248,6 +248,12 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			break;
 		case DCC_INSN_EWOP: {
 			int32_t *a = buf[s->a], *b = buf[s->b], *o = buf[s->y];
+			if (s->flags == DCC_EW_CLIP) { /* the bounds, two words in DRAM at z */
+				int32_t lo = (int32_t)dcc_rd32(dram + s->z), hi = (int32_t)dcc_rd32(dram + s->z + 4);
+				for (uint32_t k = 0; k < s->x; k++)
+					o[k] = a[k] < lo ? lo : a[k] > hi ? hi : a[k];
+				break;
+			}
 			for (uint32_t k = 0; k < s->x; k++) {
 				int64_t v = s->flags == DCC_EW_RELU ? (a[k] > 0 ? a[k] : 0)
 					  : s->flags == DCC_EW_ADD ? (s->z >= 1 && s->z <= 32 ? dcc_fx_sat((int64_t)a[k] + b[k], (int)s->z)
@@ -256,6 +262,8 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 					  : s->flags == DCC_EW_ADDSH /* formats/fixed.md's residual add */
 						  ? dcc_fx_sat(dcc_fx_sadd(dcc_fx_rshift(a[k], (int8_t)(s->z >> 8)),
 									   dcc_fx_rshift(b[k], (int8_t)(s->z >> 16))), (int)(s->z & 0xff))
+					  : s->flags == DCC_EW_SHIFT /* to another format: a concat's alignment */
+						  ? dcc_fx_sat(dcc_fx_rshift(a[k], (int8_t)(s->z >> 8)), (int)(s->z & 0xff))
 						  : a[k];
 				o[k] = (int32_t)(v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : v);
 			}
@@ -327,11 +335,13 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			for (int k = 0; k < 20; k++)
 				v[k] = dcc_rd32(d + 4 * k);
 			dcc_conv_shape g = {v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
-			uint32_t a_bw = v[10], wa = v[13], ba = v[14], tr = v[18], tc = v[19];
+			uint32_t a_bw = v[10], wa = v[13], ba = v[14], tr = v[18], tc = v[19], G = dcc_rd32(d + 104);
+			G = G ? G : 1; /* groups: G convolutions of M/G outputs from C/G inputs */
 			int shift = (int32_t)v[11], bshift = (int32_t)v[12];
-			uint64_t nw = (uint64_t)g.M * g.C * g.k * g.k;
+			uint32_t cg = G <= g.C && g.C % G == 0 && g.M % G == 0 ? g.C / G : 0, mg = cg ? g.M / G : 0;
+			uint64_t nw = (uint64_t)g.M * cg * g.k * g.k;
 			uint64_t ph = (uint64_t)g.H + 2ull * g.pad, pw = (uint64_t)g.W + 2ull * g.pad;
-			if (v[0] != 0x564e4f43 || !g.M || !g.C || !g.k || !g.stride || g.k > ph || g.k > pw ||
+			if (v[0] != 0x564e4f43 || !g.M || !g.C || !cg || !g.k || !g.stride || g.k > ph || g.k > pw ||
 			    g.OH != (ph - g.k) / g.stride + 1 || g.OW != (pw - g.k) / g.stride + 1 ||
 			    (uint64_t)g.C * g.H * g.W > words ||
 			    (uint64_t)g.M * g.OH * g.OW > words || a_bw < 1 || a_bw > 32 || wa + 2 * nw > p->dram_bytes ||
@@ -351,10 +361,10 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			int32_t *y = buf[s->b];
 			for (uint32_t m = 0; m < g.M; m++) {
 				memset(plane, 0, np * sizeof(int64_t));
-				for (uint32_t ch = 0; ch < g.C; ch++)
+				for (uint32_t ch = m / mg * cg; ch < (m / mg + 1) * cg; ch++)
 					for (uint32_t ky = 0; ky < g.k; ky++)
 						for (uint32_t kx = 0; kx < g.k; kx++) {
-							size_t wi = (((size_t)m * g.C + ch) * g.k + ky) * g.k + kx;
+							size_t wi = (((size_t)m * cg + ch % cg) * g.k + ky) * g.k + kx;
 							int64_t w = (int16_t)(dram[wa + 2 * wi] | dram[wa + 2 * wi + 1] << 8);
 							if (!w) /* the sum, not the cycles: the engine spends them */
 								continue;
@@ -386,7 +396,10 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			}
 			dcc_accel_cfg e = *c;
 			e.conv_pes = (int)v[15], e.convolvers = (int)v[16], e.conv_k = (int)v[17];
-			dcc_conv_model(&g, &e, tr, tc, (int)a_bw, ls);
+			dcc_conv_shape one = g; /* each group as a convolution of its own, in turn */
+			one.M = mg, one.C = cg;
+			for (uint32_t gi = 0; gi < G; gi++)
+				dcc_conv_model(&one, &e, tr, tc, (int)a_bw, ls);
 			li++;
 			break;
 		}
