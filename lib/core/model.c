@@ -158,6 +158,12 @@ int dcc_model_add(dcc_model *m, const char *name, int dtype, int bits, int fl,
 		free(data);
 		return dcc_fail(err, DCC_E_RANGE, "tensor name of %zu bytes (1 to %d)", nlen, DCC_MAX_NAME);
 	}
+	/* shape (and name) may point into a tensor of m, which the growth
+	 * below moves: copied first */
+	uint64_t shp[DCC_MAX_DIMS] = {0};
+	for (int i = 0; i < ndim && i < DCC_MAX_DIMS; i++)
+		shp[i] = shape[i];
+	shape = shp;
 	dcc_tensor *t = dcc_model_find(m, name);
 	if (t) {
 		free(t->data);

@@ -22,10 +22,10 @@ static int mask_of(dcc_model *m, const char *tensor, const dcc_tensor *w, uint8_
 		*mask = mk->data;
 		return 0;
 	}
+	uint64_t n = dcc_tensor_numel(w); /* before the add, which may move w */
 	int rc = dcc_model_add_zeros(m, nm, DCC_MASK, 0, 0, w->ndim, w->shape, &mk, err);
 	if (rc)
 		return rc;
-	uint64_t n = dcc_tensor_numel(w);
 	memset(mk->data, 0xff, mk->nbytes);
 	if (n % 8) /* padding bits stay zero, as formats/dct.md requires */
 		((uint8_t *)mk->data)[mk->nbytes - 1] = (uint8_t)((1u << (n % 8)) - 1);
@@ -232,6 +232,7 @@ int dcc_prune_tensor(dcc_model *m, const dcc_prunable *p, double sparsity, const
 		rc = mask_of(m, p->tensor, t, &mask, err);
 	if (rc)
 		return rc;
+	t = dcc_model_find(m, p->tensor); /* adding the mask may have moved the tensors */
 	float *w = t->data;
 	size_t n = (size_t)dcc_tensor_numel(t), rows = p->rows, cols = n / (rows ? rows : 1);
 	if (s->pattern == DCC_PATTERN_UNSTRUCTURED) { /* it zeroes and counts on its own */
@@ -304,6 +305,7 @@ int dcc_prune_std(dcc_model *m, const dcc_prunable *p, double q, dcc_error *err)
 		rc = mask_of(m, p->tensor, t, &mask, err);
 	if (rc)
 		return rc;
+	t = dcc_model_find(m, p->tensor); /* adding the mask may have moved the tensors */
 	float *w = t->data;
 	size_t n = (size_t)dcc_tensor_numel(t), alive = 0;
 	double s1 = 0, s2 = 0;
@@ -339,6 +341,7 @@ int dcc_prune_global(dcc_model *m, const dcc_prunable *p, size_t n, double spars
 		if (!rc)
 			rc = mask_of(m, p[i].tensor, t, &masks[i], err);
 		if (!rc) {
+			t = dcc_model_find(m, p[i].tensor); /* the mask's add may have moved it */
 			s[i].x = t->data;
 			s[i].n = (size_t)dcc_tensor_numel(t);
 			apply(t->data, masks[i], s[i].n);
