@@ -56,6 +56,26 @@ for f in "$last 2" "0x$(printf %x $dram) 1" "0xfffffffc 1" "0x2 1"; do
 	refused 1 "output" "C2: .output $f outside DRAM or unaligned"
 done
 
+# ---- C6: the instructions graphs with branches brought: operands out of range are refused when the
+# program is read, and bounds the program itself stores in DRAM only bound what it computes ----
+for ins in "ewop addsh a=0 b=1 out=0 n=8 bw=0 sa=0 sb=0" "ewop addsh a=0 b=1 out=0 n=8 bw=16 sa=300 sb=0" \
+	"ewop addsh a=0 b=9 out=0 n=8 bw=16 sa=0 sb=0" "ewop shift a=0 b=0 out=0 n=8 bw=33 sa=1 sb=0" \
+	"ewop clip a=0 b=0 out=0 n=8 shift=$dram" "ewop clip a=0 b=0 out=0 n=8 shift=2" \
+	"maxpool in=0 out=1 c=1 h=8 w=8 k=2 stride=2 pad=2" "maxpool in=0 out=1 c=1 h=8 w=8 k=3 stride=2 pad=1 ceil=2" \
+	"avgpool in=0 out=1 c=1 h=8 w=8 k=3 stride=2 pad=1" "maxpool in=0 out=1 c=1 h=2 w=2 k=5 stride=1 pad=1"; do
+	awk -v ins="$ins" '/^load buf=0/ && !done { print; print ins; done = 1; next } { print }' fz.s >c6.s
+	run $DCC asm c6.s -o c6.dci
+	expect_status 1 "C6: '$ins' refused"
+	expect_err_lines 1 "C6: '$ins' in one line"
+	expect_no_file c6.dci "C6: '$ins': no program"
+done
+# a clip reading its bounds from the input's own words: whatever they hold, the run stays inside its buffers
+awk '/^load buf=0/ && !done { print; print "ewop clip a=0 b=0 out=0 n=8 shift=0"; done = 1; next } { print }' fz.s >c6.s
+run $DCC asm c6.s -o c6.dci
+expect_status 0 "C6: a clip with its bounds in the input region assembles"
+run $DCC emu c6.dci --data d8 --limit 5 --threads 1
+expect_status 0 "C6: and runs"
+
 # ---- C3: a forged PE table in DRAM, stored by the program itself ----
 # The program overwrites PE 3's table entry of fc1 (local rows one past its
 # share) and fc1's row count, then runs the layer: the emulator checks what
