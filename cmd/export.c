@@ -65,6 +65,12 @@ int cmd_export(int argc, char **argv)
 	if (cmd_load(in, &m))
 		return EXIT_FAIL;
 	dcc_error e = {0};
+	/* layers an ONNX import had to name (a constant-folded export's weights have no module names) */
+	const dcc_kv *pv = dcc_model_get_kv(m, "dcc.provenance");
+	long unnamed = 0;
+	for (size_t i = 0; pv && pv->type == DCC_KV_ARR && pv->elem_type == DCC_KV_STR && i < pv->count; i++)
+		if (!strncmp(pv->s[i], "onnx unnamed=", 13))
+			unnamed = strtol(pv->s[i] + 13, NULL, 10);
 	if (graph) {
 		view = m;
 	} else if (raw) {
@@ -105,5 +111,9 @@ int cmd_export(int argc, char **argv)
 	dcc_model_free(view);
 	if (rc || dcc_out_commit(&o, &e))
 		return cmd_fail(rc ? graph ? in : out : NULL, &e);
+	if (unnamed > 0 && !graph && !raw)
+		fprintf(stderr, "dcc export: %s: %ld layers carry dcc's names (conv1, fc1, ...), not PyTorch's: their ONNX "
+			"weights had none (torch.onnx.export's constant folding renames what it folds BatchNorm into; "
+			"export with do_constant_folding=False for the module's names)\n", in, unnamed);
 	return cmd_finish(EXIT_OK);
 }

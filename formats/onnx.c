@@ -316,8 +316,10 @@ void onnx_layer_name(onnx_read *r, const char *wname, const char *kind, int idx,
 	}
 	char nm[DCC_MAX_NAME + 16];
 	snprintf(nm, sizeof(nm), "%s.weight", out);
-	if (!out[0] || dcc_model_find(r->m, nm))
+	if (!out[0] || dcc_model_find(r->m, nm)) {
 		snprintf(out, cap, "%s%d", kind, idx);
+		r->unnamed++;
+	}
 }
 
 /* ---- one reader per operator ---- */
@@ -927,6 +929,10 @@ static int read_graph(onnx_read *r, dcc_error *err)
 	}
 	if (!rc)
 		rc = read_output(r, err);
+	char line[64];
+	snprintf(line, sizeof(line), "onnx unnamed=%d", r->unnamed); /* dcc export says what that means */
+	if (!rc && r->unnamed)
+		rc = dcc_model_append_str(r->m, "dcc.provenance", line, err);
 	if (!rc && r->classes == 1 && !r->bce)
 		rc = dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph ends in one output without a Sigmoid: dcc reads a "
 			      "one-output network as a sigmoid (bce) head; add the Sigmoid, or give it two outputs");

@@ -42,6 +42,7 @@ typedef struct onnx_read {
 	char **lines;
 	size_t nlines;
 	int nfc, nconv, npool, nrelu, nflat, nact, nadd, ncat, nclip, nbn;
+	int unnamed; /* weighted layers whose weight had no NAME.weight name: named kindN */
 	/* the value the node being read reads, and its shape */
 	const char *cur, *next_out;
 	int C, H, W, flat;

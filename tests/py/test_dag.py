@@ -77,6 +77,12 @@ for name in ("resnet18", "mobilenet_v2", "squeezenet1_1"):
                                                         else np.abs(got - ort).max()))
         check(got is not None and (got.argmax(1) == want.argmax(1)).mean() >= 0.99, tag + ": same predictions")
         info = run("info", dct).stdout
+        r = run("export", dct, "-o", p("names.npz"))
+        # torch.onnx.export's constant folding renames the weights it folds BatchNorm into: dcc says so, once
+        unnamed = sum(n.op_type in ("Conv", "Gemm") and not n.input[1].endswith(".weight") for n in g.node)
+        check(r.returncode == 0 and (r.stderr == "" if not unnamed else r.stderr.count("\n") == 1 and
+                                     "%d layers carry dcc's names" % unnamed in r.stderr),
+              "%s: %d layers without their module's name, said so: %r" % (tag, unnamed, r.stderr))
         if fold:
             continue
         # BatchNorm kept as nodes, every initializer under its state_dict name: the export loads strict into a
