@@ -486,11 +486,8 @@ static int read_pool(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	if (onnx_add_line(r, "%s pool%d k=%d stride=%d%s", mx ? "maxpool2d" : "avgpool2d", ++r->npool, (int)k2, (int)st,
 			  extra))
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	/* as lib/core/graph.c: a ceil_mode window must start inside the input or its left padding */
-	int64_t oh = (r->H + 2 * pad - k2 + (ceil ? st - 1 : 0)) / st + 1, ow = (r->W + 2 * pad - k2 + (ceil ? st - 1 : 0)) / st + 1;
-	oh -= ceil && (oh - 1) * st >= r->H + pad;
-	ow -= ceil && (ow - 1) * st >= r->W + pad;
-	r->H = (int)oh, r->W = (int)ow;
+	r->H = (int)dcc_pool_out((uint64_t)r->H, (uint64_t)k2, (uint64_t)st, (uint64_t)pad, (int)ceil);
+	r->W = (int)dcc_pool_out((uint64_t)r->W, (uint64_t)k2, (uint64_t)st, (uint64_t)pad, (int)ceil);
 	return 0;
 }
 

@@ -57,6 +57,16 @@ typedef struct dcc_param {
 /* The most inputs a node reads (Concat's; every other operator reads one,
  * Add two or more). */
 #define DCC_NODE_MAX_IN 8
+/* A pooling window's output count along a side of n (k <= n + 2 pad, s >=
+ * 1): PyTorch's rule, with ceil_mode's last window kept only when it
+ * starts inside the input or its left padding.  The graph, the ONNX reader
+ * and the accelerator's pool instruction all size outputs by it. */
+static inline uint64_t dcc_pool_out(uint64_t n, uint64_t k, uint64_t s, uint64_t pad, int ceil)
+{
+	uint64_t o = (n + 2 * pad - k + (ceil ? s - 1 : 0)) / s + 1;
+	return ceil && (o - 1) * s >= n + pad ? o - 1 : o;
+}
+
 /* The longest graph line, in bytes (eight names of DCC_MAX_NAME and more). */
 #define DCC_GRAPH_LINE 16384
 

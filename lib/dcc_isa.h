@@ -26,12 +26,7 @@ static inline uint32_t dcc_addsh_z(int bw, int sa, int sb)
 #define DCC_POOL_AVG 1
 #define DCC_POOL_CEIL 2
 #define DCC_POOL_PAD(flags) ((uint32_t)(flags) >> 2)
-/* A pool's output size along one side (PyTorch's rule, as lib/core/graph.c). */
-static inline uint32_t dcc_pool_out(uint32_t n, uint32_t k, uint32_t s, uint32_t pad, int ceil)
-{
-	uint32_t o = (n + 2 * pad - k + (ceil ? s - 1 : 0)) / s + 1;
-	return ceil && (o - 1) * s >= n + pad ? o - 1 : o;
-}
+
 #define DCC_INSN_BYTES 16
 #define DCC_NBUF 4 /* activation buffers */
 #define DCC_MAX_BUF_WORDS (1u << 28)

@@ -293,7 +293,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 		case DCC_INSN_POOL: {
 			uint32_t C = s->x, H = s->y >> 16, W = s->y & 0xffff, K = s->z >> 8, S = s->z & 0xff;
 			int P = (int)DCC_POOL_PAD(s->flags), ceil = (s->flags & DCC_POOL_CEIL) != 0;
-			uint32_t OH = dcc_pool_out(H, K, S, (uint32_t)P, ceil), OW = dcc_pool_out(W, K, S, (uint32_t)P, ceil);
+			uint32_t OH = (uint32_t)dcc_pool_out(H, K, S, (uint64_t)P, ceil), OW = (uint32_t)dcc_pool_out(W, K, S, (uint64_t)P, ceil);
 			const int32_t *x = buf[s->a];
 			int32_t *y = buf[s->b];
 			int64_t kk = (int64_t)K * K;

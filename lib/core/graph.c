@@ -294,12 +294,8 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 					l->k, l->k, l->ih, l->iw);
 		/* PyTorch's rule: ceil_mode adds a last window that starts inside the
 		 * input or its left padding */
-		oh = (ph - l->k + (l->ceil ? l->stride - 1 : 0)) / l->stride + 1;
-		ow = (pw - l->k + (l->ceil ? l->stride - 1 : 0)) / l->stride + 1;
-		if (l->ceil && (oh - 1) * l->stride >= l->ih + l->pad)
-			oh--;
-		if (l->ceil && (ow - 1) * l->stride >= l->iw + l->pad)
-			ow--;
+		oh = (int64_t)dcc_pool_out((uint64_t)l->ih, (uint64_t)l->k, (uint64_t)l->stride, (uint64_t)l->pad, l->ceil);
+		ow = (int64_t)dcc_pool_out((uint64_t)l->iw, (uint64_t)l->k, (uint64_t)l->stride, (uint64_t)l->pad, l->ceil);
 		break;
 	case DCC_OP_CLIP:
 		if (!(l->lo <= l->hi))

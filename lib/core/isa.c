@@ -87,8 +87,7 @@ static int check_insn(const dcc_program *p, size_t i, dcc_error *err)
 		int avg = s->flags & DCC_POOL_AVG, ceil = (s->flags & DCC_POOL_CEIL) != 0;
 		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b || !C || !k || !st || k > H + 2 * pad ||
 		    k > W + 2 * pad || 2 * pad > k || (avg && (pad || ceil)) || C * H * W > p->buf_words ||
-		    C * dcc_pool_out((uint32_t)H, (uint32_t)k, (uint32_t)st, (uint32_t)pad, ceil) *
-				    dcc_pool_out((uint32_t)W, (uint32_t)k, (uint32_t)st, (uint32_t)pad, ceil) > p->buf_words)
+		    C * dcc_pool_out(H, k, st, pad, ceil) * dcc_pool_out(W, k, st, pad, ceil) > p->buf_words)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: maxpool geometry out of range", i);
 		return 0;
 	}
