@@ -38,7 +38,9 @@ float *dcc_net_param(const dcc_net *n, const char *name);
  * f32 params alias the model's tensors, so training updates them in place. */
 
 /* Creates a built-in network with freshly initialised weights:
- * "lenet300", "lenet5", "lstm", or "mlp:784-512-256-10".  Input shape and
+ * "lenet300", "lenet5", "lstm", "mlp:784-512-256-10", "cnn:8,16:64",
+ * "resnet:16,32,64:3" or "mobilenet:16,16,24,32:4" (lib/nn/zoo.c;
+ * formats/dct.md gives their graphs).  Input shape and
  * outputs come from the data set (c, h, w, classes); head is its loss
  * (DCC_OP_SOFTMAX_CE, DCC_OP_BCE, DCC_OP_MSE). */
 int dcc_net_create(const char *spec, int c, int h, int w, int classes, int head, uint64_t seed,

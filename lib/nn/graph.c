@@ -1,18 +1,13 @@
 /* graph.c: the float network on a graph (lib/core reads the graph):
- * binding each layer's parameters to the model's tensors, and the built-in
- * networks (lenet300, lenet5, lstm, mlp:..., cnn:...) with PyTorch's
- * default initialisation. */
+ * binding each layer's parameters to the model's tensors, and PyTorch's
+ * default initialisation of a graph's parameters (zoo.c writes the
+ * built-in graphs). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/internal.h"
 #include "../dcc_nn.h"
-
-
-
-
-
 
 static int shape_eq(const dcc_tensor *t, const dcc_param *p)
 {
@@ -123,132 +118,6 @@ int dcc_net_from_model(dcc_model *m, dcc_net **out, dcc_error *err)
 		return rc;
 	}
 	*out = n;
-	return 0;
-}
-
-/* ---- built-in networks ---- */
-
-static int add_lines(dcc_model *m, char lines[][96], size_t n)
-{
-	const char *p[64];
-	for (size_t i = 0; i < n; i++)
-		p[i] = lines[i];
-	return dcc_model_set_arr_str(m, "dcc.graph", p, n, NULL);
-}
-
-int dcc_net_graph(const char *spec, int c, int h, int w, int classes, int head, dcc_model *m, dcc_error *err)
-{
-	char L[64][96];
-	size_t n = 0;
-	int in = c * h * w;
-	if (!strcmp(spec, "lenet300")) {
-		snprintf(L[n++], 96, "flatten flatten");
-		snprintf(L[n++], 96, "fc fc1 in=%d out=300", in);
-		snprintf(L[n++], 96, "relu relu1");
-		snprintf(L[n++], 96, "fc fc2 in=300 out=100");
-		snprintf(L[n++], 96, "relu relu2");
-		snprintf(L[n++], 96, "fc fc3 in=100 out=%d", classes);
-	} else if (!strcmp(spec, "lenet5")) {
-		int h1 = (h - 4) / 2, w1 = (w - 4) / 2, h2 = (h1 - 4) / 2, w2 = (w1 - 4) / 2;
-		if (h < 5 || w < 5 || h1 < 5 || w1 < 5 || h2 < 1 || w2 < 1)
-			return dcc_fail(err, DCC_E_SHAPE, "lenet5 cannot fit %dx%d images (it needs at least 16x16)", h, w);
-		snprintf(L[n++], 96, "conv2d conv1 in=%d out=20 k=5 stride=1 pad=0", c);
-		snprintf(L[n++], 96, "maxpool2d pool1 k=2 stride=2");
-		snprintf(L[n++], 96, "conv2d conv2 in=20 out=50 k=5 stride=1 pad=0");
-		snprintf(L[n++], 96, "maxpool2d pool2 k=2 stride=2");
-		snprintf(L[n++], 96, "flatten flatten");
-		snprintf(L[n++], 96, "fc fc1 in=%d out=500", 50 * h2 * w2);
-		snprintf(L[n++], 96, "relu relu1");
-		snprintf(L[n++], 96, "fc fc2 in=500 out=%d", classes);
-	} else if (!strcmp(spec, "lstm")) {
-		if (c != 1)
-			return dcc_fail(err, DCC_E_SHAPE, "the lstm network reads one-channel images row by row");
-		snprintf(L[n++], 96, "lstm lstm in=%d hidden=128 steps=%d", w, h);
-		snprintf(L[n++], 96, "fc fc in=128 out=%d", classes);
-	} else if (!strncmp(spec, "mlp:", 4)) {
-		long sizes[32];
-		int k = 0;
-		const char *p = spec + 4;
-		while (*p && k < 32) {
-			char *end;
-			long v = strtol(p, &end, 10);
-			if (end == p || v < 1 || v > (1L << 24))
-				return dcc_fail(err, DCC_E_ARG, "network '%s': sizes must be positive integers joined by '-'", spec);
-			sizes[k++] = v;
-			p = *end == '-' ? end + 1 : end;
-			if (*end && *end != '-')
-				return dcc_fail(err, DCC_E_ARG, "network '%s': sizes must be positive integers joined by '-'", spec);
-		}
-		if (k < 2 || *p)
-			return dcc_fail(err, DCC_E_ARG, "network '%s' needs at least an input and an output size", spec);
-		if (sizes[0] != in)
-			return dcc_fail(err, DCC_E_SHAPE, "network '%s' takes %ld inputs but the data has %dx%dx%d = %d", spec,
-					sizes[0], c, h, w, in);
-		if (sizes[k - 1] != classes)
-			return head == DCC_OP_SOFTMAX_CE
-				       ? dcc_fail(err, DCC_E_SHAPE, "network '%s' has %ld outputs but the data has %d classes "
-						  "(mlp:...-%d)", spec, sizes[k - 1], classes, classes)
-				       : dcc_fail(err, DCC_E_SHAPE, "network '%s' has %ld outputs but the %s head needs %d "
-						  "(mlp:...-%d)", spec, sizes[k - 1], dcc_op_name(head), classes, classes);
-		snprintf(L[n++], 96, "flatten flatten");
-		for (int i = 1; i < k; i++) {
-			snprintf(L[n++], 96, "fc fc%d in=%ld out=%ld", i, sizes[i - 1], sizes[i]);
-			if (i + 1 < k)
-				snprintf(L[n++], 96, "relu relu%d", i);
-		}
-	} else if (!strncmp(spec, "cnn:", 4)) {
-		/* cnn:C1,C2,...:F1,...: 3x3 convolutions (padding 1) of C channels each
-		 * followed by ReLU and 2x2 max-pooling, then fc layers of F units with
-		 * ReLU, then the classes */
-		long conv[8], fcs[8];
-		int nc = 0, nf = 0, part = 0;
-		const char *q = spec + 4;
-		while (*q) {
-			char *end;
-			long v = strtol(q, &end, 10);
-			if (end == q || v < 1 || v > 4096 || (part ? nf : nc) == 8)
-				return dcc_fail(err, DCC_E_ARG, "network '%s': cnn:C1,C2,...:F1,... with sizes 1..4096", spec);
-			if (part)
-				fcs[nf++] = v;
-			else
-				conv[nc++] = v;
-			if (*end == ':' && !part)
-				part = 1;
-			else if (*end && *end != ',')
-				return dcc_fail(err, DCC_E_ARG, "network '%s': cnn:C1,C2,...:F1,... with sizes 1..4096", spec);
-			q = *end ? end + 1 : end;
-		}
-		if (!nc)
-			return dcc_fail(err, DCC_E_ARG, "network '%s' needs at least one convolution", spec);
-		int ch = c, hh = h, ww = w;
-		for (int i = 0; i < nc; i++) {
-			if (hh < 2 || ww < 2)
-				return dcc_fail(err, DCC_E_SHAPE, "network '%s' pools %dx%d images below 1x1", spec, h, w);
-			snprintf(L[n++], 96, "conv2d conv%d in=%d out=%ld k=3 stride=1 pad=1", i + 1, ch, conv[i]);
-			snprintf(L[n++], 96, "relu crelu%d", i + 1);
-			snprintf(L[n++], 96, "maxpool2d pool%d k=2 stride=2", i + 1);
-			ch = (int)conv[i], hh /= 2, ww /= 2;
-		}
-		snprintf(L[n++], 96, "flatten flatten");
-		long prev = (long)ch * hh * ww;
-		for (int i = 0; i < nf; i++) {
-			snprintf(L[n++], 96, "fc fc%d in=%ld out=%ld", i + 1, prev, fcs[i]);
-			snprintf(L[n++], 96, "relu relu%d", i + 1);
-			prev = fcs[i];
-		}
-		snprintf(L[n++], 96, "fc fc%d in=%ld out=%d", nf + 1, prev, classes);
-	} else {
-		return dcc_fail(err, DCC_E_ARG, "unknown network '%s' (lenet300, lenet5, lstm, mlp:IN-H1-...-OUT, cnn:C1,...:F1,...)",
-				spec);
-	}
-	if (!dcc_op_is_loss(head))
-		return dcc_fail(err, DCC_E_ARG, "'%s' is not a loss", dcc_op_name(head));
-	snprintf(L[n++], 96, "%s loss", dcc_op_name(head));
-	int64_t shape[3] = {c, h, w};
-	int rc = add_lines(m, L, n);
-	if (rc || (rc = dcc_model_set_arr_i64(m, "dcc.input_shape", shape, 3, err)) ||
-	    (rc = dcc_model_set_i64(m, "dcc.classes", classes, err)) || (rc = dcc_model_set_str(m, "dcc.net", spec, err)))
-		return rc == DCC_E_NOMEM ? dcc_fail(err, rc, "out of memory") : rc;
 	return 0;
 }
 

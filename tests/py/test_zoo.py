@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""test_zoo.py: the built-in networks with branches, built from the command
+line.  dcc train --net resnet:... and mobilenet:... build the nets that
+formats/dct.md describes; after a training epoch (batchnorm statistics of
+their own), their state_dict loads strict into the same nets written in
+PyTorch (tests/py/zoo_torch.py, from the description, not from dcc) and
+gives dcc's logits; each goes through prune, share, fixed, encode, compile
+and the emulator, bit-exact with dcc eval --fixed; a spec that does not
+parse or does not fit the data is one line."""
+import os
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import check, finish, run  # noqa: E402
+from zoo_torch import from_spec  # noqa: E402
+
+tmp = tempfile.mkdtemp(prefix="dcc-zoo-")
+p = lambda name: os.path.join(tmp, name)
+rng = np.random.default_rng(5)
+X = rng.standard_normal((320, 1, 16, 16)).astype(np.float32)
+Y = (X[:, 0, :8].mean((1, 2)) > 0).astype(np.int64) + 2 * (X[:, 0, :, :8].mean((1, 2)) > 0)
+np.savez(p("d.npz"), x_train=X[:256], y_train=Y[:256], x_test=X[256:], y_test=Y[256:])
+np.save(p("x.npy"), X[256:])
+torch.set_num_threads(1)
+
+for spec, marks in (("resnet:8,16:2", {"add ": 4, "downsample.0": 1, "ewop addsh": 4}),
+                    ("mobilenet:8,8,16:3:2", {"group=": 4, "clip ": 9, "ewop clip": 9, "ewop addsh": 2})):
+    dct = p("net.dct")
+    r = run("train", "--net", spec, "--data", p("d.npz"), "--epochs", "1", "--batch", "32", "--lr", "0.05",
+            "-o", dct)
+    check(r.returncode == 0, "%s: trained from the command line: %s" % (spec, r.stderr))
+    if r.returncode:
+        continue
+    info = run("info", dct).stdout
+    r = run("run", dct, "--input", p("x.npy"), "-o", p("y.npy"))
+    got = np.load(p("y.npy")) if r.returncode == 0 else None
+    r2 = run("export", dct, "-o", p("sd.npz"))
+    net = from_spec(spec, 1, 4).eval()
+    try:
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(p("sd.npz")).items()}, strict=True)
+        with torch.no_grad():
+            want = net(torch.from_numpy(X[256:])).numpy()
+        err = np.abs(want - got).max()
+    except Exception as e:  # noqa: BLE001
+        err = str(e)[:300]
+    check(r2.returncode == 0 and got is not None and not isinstance(err, str) and err < 1e-4 and
+          np.abs(got).max() > 0.05,
+          "%s: the state_dict loads strict into the PyTorch net and gives dcc's logits (%s) %s" % (spec, err, r2.stderr))
+    # the batchnorm statistics are the epoch's, not the initial ones
+    sd = np.load(p("sd.npz"))
+    check(all(np.abs(sd[k]).max() > 0 for k in sd if k.endswith("running_mean")) and
+          any(k.endswith("running_var") for k in sd), "%s: running statistics trained" % spec)
+    # batchnorm folds into its convolution before the weights are shared (fixed point needs it folded)
+    steps = [["fold", dct, "-o", p("e_b.dct")],
+             ["prune", p("e_b.dct"), "--sparsity", "0.7", "--data", p("d.npz"), "-o", p("e_p.dct")],
+             ["share", p("e_p.dct"), "--bits", "4", "--zero", "--data", p("d.npz"), "-o", p("e_s.dct")],
+             ["fixed", p("e_s.dct"), "--data", p("d.npz"), "--calib", "16", "-o", p("e_f.dct")],
+             ["encode", p("e_f.dct"), "--layout", "eie", "--pes", "16", "-o", p("e.dcb")],
+             ["compile", p("e.dcb"), "-o", p("e.dci")],
+             ["emu", p("e.dcb"), p("e.dci"), "--data", p("d.npz"), "--count", "64", "--logits", p("emu.npy")],
+             ["eval", "--fixed", p("e_f.dct"), "--data", p("d.npz"), "--logits", p("ref.npy")]]
+    ok = True
+    for st in steps:
+        r = run(*st)
+        if r.returncode:
+            print(spec, "dcc", st[0], "failed:", r.stderr, file=sys.stderr)
+            ok = False
+            break
+    text = info + (run("disasm", p("e.dci")).stdout if ok else "")
+    seen = {k: text.count(k) for k in marks}
+    check(ok and open(p("emu.npy"), "rb").read() == open(p("ref.npy"), "rb").read() and
+          all(seen[k] >= v for k, v in marks.items()),
+          "%s: folded, pruned, shared, 16-bit fixed, on the emulator bit-exact with eval --fixed (%s)" % (spec, seen))
+
+# specs that do not parse, or do not fit the data: one line, exit 1, no file
+for spec, what in (("resnet:16", "resnet:W1,...,Ws:N"), ("resnet:16,0:1", "resnet:W1,...,Ws:N"),
+                   ("resnet:16:99", "resnet:W1,...,Ws:N"), ("mobilenet:16:4", "mobilenet:C0,C1,...,Cs:E[:N]"),
+                   ("mobilenet:8,8:x", "mobilenet:C0,C1,...,Cs:E[:N]"), ("mobilenet:8,8:2:0", "mobilenet:C0"),
+                   ("resnex:1", "unknown network")):
+    r = run("train", "--net", spec, "--data", p("d.npz"), "-o", p("bad.dct"))
+    check(r.returncode == 1 and r.stderr.count("\n") == 1 and what in r.stderr and not os.path.exists(p("bad.dct")),
+          "%s refused in one line: %r" % (spec, r.stderr))
+np.savez(p("rect.npz"), x_train=X[:8, :, :, :12], y_train=Y[:8], x_test=X[:4, :, :, :12], y_test=Y[:4])
+r = run("train", "--net", "resnet:8:1", "--data", p("rect.npz"), "-o", p("bad.dct"))
+check(r.returncode == 1 and "square" in r.stderr and r.stderr.count("\n") == 1, "non-square maps: " + r.stderr)
+
+finish("test_zoo")
