@@ -370,8 +370,11 @@ static int read_gemm(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	if (!tw || tw->n_dims != 2 || tw->dims[0] < 1 || tw->dims[1] < 1 || tw->dims[0] > (1 << 24) ||
 	    tw->dims[1] > (1 << 24))
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): the weight must be a 2-D initializer", nname, op);
-	if (gemm && (onnx_attr_f(n, "alpha", 1) != 1 || onnx_attr_f(n, "beta", 1) != 1 || onnx_attr_i(n, "transA", 0)))
-		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Gemm): alpha, beta must be 1 and transA 0", nname);
+	if (gemm && onnx_attr_i(n, "transA", 0))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Gemm): transA must be 0 (the activations are the rows)",
+				nname);
+	/* alpha alpha scales the weight, beta the bias: Y = (alpha W) x + beta C */
+	float alpha = gemm ? onnx_attr_f(n, "alpha", 1) : 1, beta = gemm ? onnx_attr_f(n, "beta", 1) : 1;
 	int transB = gemm ? (int)onnx_attr_i(n, "transB", 0) : transposed;
 	size_t outn = (size_t)(transB ? tw->dims[0] : tw->dims[1]), inn = (size_t)(transB ? tw->dims[1] : tw->dims[0]);
 	size_t cnt, cur_in = r->flat ? r->F : (size_t)r->C * (size_t)r->H * (size_t)r->W;
@@ -390,7 +393,7 @@ static int read_gemm(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	}
 	for (size_t o = 0; o < outn; o++)
 		for (size_t i = 0; i < inn; i++)
-			wt[o * inn + i] = transB ? w[o * inn + i] : w[i * outn + o];
+			wt[o * inn + i] = alpha * (transB ? w[o * inn + i] : w[i * outn + o]);
 	free(w);
 	const node_t *nx = r->k + 1 < g->n_node ? g->node[r->k + 1] : NULL;
 	if (!gemm && nx && nx->op_type && !strcmp(nx->op_type, "Add") && nx->n_input == 2 && nx->input[0] && nx->n_output &&
@@ -400,10 +403,25 @@ static int read_gemm(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	}
 	size_t bn = 0;
 	float *bias = NULL;
-	if (tb && ((rc = onnx_tensor_floats(tb, &bias, &bn, err)) || bn != outn)) {
+	/* the bias broadcast to the outputs: one per output, or one for all ((), (1,), (1, 1)) */
+	int per_sample = tb && tb->n_dims == 2 && tb->dims[0] != 1;
+	if (tb && ((rc = onnx_tensor_floats(tb, &bias, &bn, err)) || (bn != outn && bn != 1) || per_sample)) {
 		free(wt), free(bias);
-		return rc ? rc : dcc_fail(err, DCC_E_SHAPE, "node '%s' (%s): bias of %zu for %zu outputs", nname, op, bn, outn);
+		return rc ? rc : dcc_fail(err, DCC_E_SHAPE, "node '%s' (%s): a bias of %zu values for %zu outputs (dcc "
+					  "takes one per output, or one for all)", nname, op, bn, outn);
 	}
+	if (bias && bn == 1 && outn > 1) {
+		float *b = malloc(outn * sizeof(float));
+		for (size_t o = 0; b && o < outn; o++)
+			b[o] = bias[0];
+		free(bias);
+		if (!(bias = b)) {
+			free(wt);
+			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		}
+	}
+	for (size_t o = 0; bias && o < outn; o++)
+		bias[o] *= beta;
 	if ((rc = add_fc(r, tw, wt, bias, inn, outn, err)))
 		return rc;
 	r->F = outn;
@@ -669,11 +687,13 @@ static int read_nothing(onnx_read *r, const node_t *n, const char *nname, dcc_er
 /* a final Softmax is the loss's: the logits stay the output */
 static int read_softmax(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
-	(void)n;
 	if (r->k + 1 != r->g->n_node)
-		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): operator not supported by dcc (supported: Gemm, "
-				"MatMul+Add, Conv, Relu, Sigmoid, Tanh, MaxPool, AveragePool, Flatten, Reshape, Identity, "
-				"Dropout, a final Softmax)", nname, n->op_type);
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): dcc reads a Softmax as the network's last node "
+				"(its head)", nname, n->op_type);
+	int64_t axis = onnx_attr_i(n, "axis", 1); /* on (N, F), 1 and -1 are the same axis */
+	if (!r->flat || (axis != 1 && axis != -1))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): dcc's head takes it over a vector of logits "
+				"(N, classes), axis 1", nname, n->op_type);
 	r->last_fc = r->classes > 0;
 	return 0;
 }
@@ -766,9 +786,9 @@ static int read_node(onnx_read *r, const node_t *n, dcc_error *err)
 	return 0;
 }
 
-/* The graph input: the first that is not an initializer, (N, C, H, W) or
- * (N, F); an (N, F) input is an image of F pixels (square when it can be)
- * behind a flatten. */
+/* The graph input: the first that is not an initializer, (N, C, H, W),
+ * (N, C, L) (a map of L x 1) or (N, F); an (N, F) input is an image of F
+ * pixels (square when it can be) behind a flatten. */
 static int read_input(onnx_read *r, int64_t ishape[3], dcc_error *err)
 {
 	const Onnx__GraphProto *g = r->g;
@@ -779,11 +799,14 @@ static int read_input(onnx_read *r, int64_t ishape[3], dcc_error *err)
 	if (!in || !in->name || !in->type || in->type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ||
 	    !in->type->tensor_type || !in->type->tensor_type->shape)
 		return dcc_fail(err, DCC_E_FORMAT, "ONNX graph input has no tensor shape");
+	if (in->type->tensor_type->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "ONNX input '%s' is not float32 (dcc's networks take float32 inputs)",
+				in->name);
 	const Onnx__TensorShapeProto *sh = in->type->tensor_type->shape;
 	int64_t dims[4] = {0};
-	if (sh->n_dim != 2 && sh->n_dim != 4)
-		return dcc_fail(err, DCC_E_UNSUPPORTED, "ONNX input '%s' has %zu dimensions (dcc takes (N, C, H, W) or (N, F))",
-				in->name, sh->n_dim);
+	if (sh->n_dim < 2 || sh->n_dim > 4)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "ONNX input '%s' has %zu dimensions (dcc takes (N, C, H, W), "
+				"(N, C, L) or (N, F))", in->name, sh->n_dim);
 	for (size_t i = 1; i < sh->n_dim; i++) {
 		if (sh->dim[i]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE || sh->dim[i]->dim_value < 1 ||
 		    sh->dim[i]->dim_value > 1000000)
@@ -791,9 +814,9 @@ static int read_input(onnx_read *r, int64_t ishape[3], dcc_error *err)
 		dims[i] = sh->dim[i]->dim_value;
 	}
 	r->cur = in->name;
-	if (sh->n_dim == 4) {
-		r->C = (int)dims[1], r->H = (int)dims[2], r->W = (int)dims[3];
-		ishape[0] = dims[1], ishape[1] = dims[2], ishape[2] = dims[3];
+	if (sh->n_dim >= 3) {
+		r->C = (int)dims[1], r->H = (int)dims[2], r->W = sh->n_dim == 4 ? (int)dims[3] : 1;
+		ishape[0] = r->C, ishape[1] = r->H, ishape[2] = r->W;
 		return 0;
 	}
 	int s = (int)lround(sqrt((double)dims[1]));
@@ -883,8 +906,9 @@ static void restore(consts *c)
 	free(c->ext), free(c->old_names), free(c->alias);
 }
 
-/* The dcc line that gives the graph's output, and the outputs per sample;
- * a vector (after Gemm, or a Flatten of a 1x1 map). */
+/* The dcc line that gives the graph's output, and the outputs per sample:
+ * a vector, or a map that a flatten line makes one (dcc run's outputs are
+ * then the map in ONNX's (C, H, W) order, each sample a row). */
 static int read_output(onnx_read *r, dcc_error *err)
 {
 	const Onnx__GraphProto *g = r->g;
@@ -894,12 +918,14 @@ static int read_output(onnx_read *r, dcc_error *err)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph's output%s%s%s is no value dcc has read",
 				name ? " '" : "", name ? name : "", name ? "'" : "");
 	size_t F = v->flat ? v->F : (size_t)v->C * (size_t)v->H * (size_t)v->W;
-	if ((!v->flat && v->H * v->W != 1) || F < 1 || F > 65536)
-		return dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph's output '%s' must be a vector of logits (N, "
-				"classes), 1 to 65536 of them; it is %dx%dx%d", name, v->C, v->H, v->W);
+	if (F < 1 || F > 65536)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph's output '%s' has %zu values a sample (dcc takes 1 "
+				"to 65536)", name, F);
 	r->classes = (int)F;
 	r->src_line = v->line;
-	return 0;
+	if (v->flat || v->H * v->W == 1)
+		return 0;
+	return onnx_add_line(r, "flatten flatten%d", ++r->nflat) ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
 }
 
 static int read_graph(onnx_read *r, dcc_error *err)

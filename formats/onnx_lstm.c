@@ -33,11 +33,13 @@ int onnx_lstm_side_chain(const onnx_read *r, size_t k)
 	const node_t *n = r->g->node[k];
 	if (!side_op(n->op_type))
 		return 0;
+	size_t used = 0; /* a node nothing reads (the graph's output) is no LSTM's state */
 	for (size_t o = 0; o < n->n_output; o++) {
 		if (!n->output[o] || !n->output[o][0])
 			continue;
 		size_t nc;
 		const uint32_t *cs = onnx_consumers(r, n->output[o], &nc);
+		used += nc;
 		for (size_t j = 0; j < nc; j++) {
 			const node_t *c = r->g->node[cs[j] >> 8];
 			unsigned slot = cs[j] & 255;
@@ -45,7 +47,7 @@ int onnx_lstm_side_chain(const onnx_read *r, size_t k)
 				return 0;
 		}
 	}
-	return 1;
+	return used > 0;
 }
 
 /* An LSTM initial state that is zero: a ConstantOfShape of 0 (its default). */

@@ -7,10 +7,11 @@ set -e
 # to compile dcc, and the default data set
 compile="gcc make libc6-dev binutils libopenblas-dev liblapacke-dev libpng-dev libzstd-dev zlib1g-dev
 libjansson-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev dataset-fashion-mnist"
-# the references the tests compare with (NumPy, SciPy, ONNX, PyTorch and
+# the references the tests compare with (NumPy, SciPy, ONNX and its backend
+# node tests, PyTorch and
 # torchvision; Node.js and npm for ONNX Runtime, below), man for the
 # man-page checks
-test="python3 python3-numpy python3-scipy python3-onnx python3-torch python3-torchvision man-db nodejs npm"
+test="python3 python3-numpy python3-scipy python3-onnx python3-torch python3-torchvision man-db nodejs npm libonnx-testdata"
 build="$compile $test"
 bench="python3-sklearn zstd clang bc time"
 case "${1:-build}" in
