@@ -311,49 +311,80 @@ void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, siz
 
 /* ---- batch normalisation: M values, channels fastest (C of them) ---- */
 
+/* PyTorch's CPU kernel's order: a scale and a shift per channel, then one
+ * multiply-add per value.  Every pass runs through memory in order, over
+ * blocks of BN_CH channels (per-channel sums in double on the stack). */
+#define BN_CH 256
+
 void bn_forward(float *out, const float *inp, const float *gamma, const float *beta, const float *mean,
 		const float *var, size_t M, size_t C, float eps)
 {
-	for (size_t i = 0; i < M; i += C)
-		for (size_t c = 0; c < C; c++)
-			out[i + c] = (inp[i + c] - mean[c]) / sqrtf(var[c] + eps) * gamma[c] + beta[c];
+	for (size_t c0 = 0; c0 < C; c0 += BN_CH) {
+		size_t cn = C - c0 < BN_CH ? C - c0 : BN_CH;
+		float sc[BN_CH], sh[BN_CH];
+		for (size_t c = 0; c < cn; c++) {
+			sc[c] = gamma[c0 + c] / sqrtf(var[c0 + c] + eps);
+			sh[c] = beta[c0 + c] - mean[c0 + c] * sc[c];
+		}
+		for (size_t i = c0; i < M; i += C)
+			for (size_t c = 0; c < cn; c++)
+				out[i + c] = inp[i + c] * sc[c] + sh[c];
+	}
 }
 
 void bn_forward_train(float *out, float *mean, float *var, float *istd, float *xhat, const float *inp,
 		      const float *gamma, const float *beta, size_t M, size_t C, float eps)
 {
 	double cnt = (double)(M / C);
-	for (size_t c = 0; c < C; c++) {
-		double s = 0, q = 0;
-		for (size_t i = c; i < M; i += C)
-			s += inp[i];
-		double mu = s / cnt;
-		for (size_t i = c; i < M; i += C)
-			q += (inp[i] - mu) * (inp[i] - mu);
-		mean[c] = (float)mu, var[c] = (float)(q / cnt);
-		istd[c] = (float)(1.0 / sqrt(q / cnt + eps));
-	}
-	for (size_t i = 0; i < M; i += C)
-		for (size_t c = 0; c < C; c++) {
-			xhat[i + c] = (inp[i + c] - mean[c]) * istd[c];
-			out[i + c] = xhat[i + c] * gamma[c] + beta[c];
+	for (size_t c0 = 0; c0 < C; c0 += BN_CH) {
+		size_t cn = C - c0 < BN_CH ? C - c0 : BN_CH;
+		double s[BN_CH] = {0}, q[BN_CH] = {0};
+		for (size_t i = c0; i < M; i += C)
+			for (size_t c = 0; c < cn; c++)
+				s[c] += inp[i + c];
+		for (size_t c = 0; c < cn; c++)
+			s[c] /= cnt;
+		for (size_t i = c0; i < M; i += C)
+			for (size_t c = 0; c < cn; c++) {
+				double d = (double)inp[i + c] - s[c];
+				q[c] += d * d;
+			}
+		for (size_t c = 0; c < cn; c++) {
+			mean[c0 + c] = (float)s[c], var[c0 + c] = (float)(q[c] / cnt);
+			istd[c0 + c] = (float)(1.0 / sqrt(q[c] / cnt + eps));
 		}
+		const float *mu = mean + c0, *is = istd + c0, *g = gamma + c0, *be = beta + c0;
+		for (size_t i = c0; i < M; i += C)
+			for (size_t c = 0; c < cn; c++) {
+				xhat[i + c] = (inp[i + c] - mu[c]) * is[c];
+				out[i + c] = xhat[i + c] * g[c] + be[c];
+			}
+	}
 }
 
+/* dinp = gamma istd / cnt (cnt dout - sum dout - xhat sum dout xhat), as
+ * a dout + b xhat + k per channel */
 void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *istd, const float *xhat,
 		 const float *gamma, size_t M, size_t C)
 {
 	double cnt = (double)(M / C);
-	for (size_t c = 0; c < C; c++) {
-		double sd = 0, sdx = 0;
-		for (size_t i = c; i < M; i += C)
-			sd += dout[i], sdx += (double)dout[i] * xhat[i];
-		dgamma[c] += (float)sdx, dbeta[c] += (float)sd;
+	for (size_t c0 = 0; c0 < C; c0 += BN_CH) {
+		size_t cn = C - c0 < BN_CH ? C - c0 : BN_CH;
+		double sd[BN_CH] = {0}, sdx[BN_CH] = {0};
+		for (size_t i = c0; i < M; i += C)
+			for (size_t c = 0; c < cn; c++)
+				sd[c] += dout[i + c], sdx[c] += (double)dout[i + c] * xhat[i + c];
+		float a[BN_CH], b[BN_CH], k[BN_CH];
+		for (size_t c = 0; c < cn; c++) {
+			dgamma[c0 + c] += (float)sdx[c], dbeta[c0 + c] += (float)sd[c];
+			double gi = (double)gamma[c0 + c] * istd[c0 + c];
+			a[c] = (float)gi, b[c] = (float)(-gi / cnt * sdx[c]), k[c] = (float)(-gi / cnt * sd[c]);
+		}
 		if (!dinp)
 			continue;
-		double k = (double)gamma[c] * istd[c] / cnt;
-		for (size_t i = c; i < M; i += C)
-			dinp[i] = (float)(k * (cnt * dout[i] - sd - xhat[i] * sdx));
+		for (size_t i = c0; i < M; i += C)
+			for (size_t c = 0; c < cn; c++)
+				dinp[i + c] = a[c] * dout[i + c] + b[c] * xhat[i + c] + k[c];
 	}
 }
 
@@ -367,8 +398,10 @@ void clip_forward(float *out, const float *inp, size_t n, float lo, float hi)
 
 void clip_backward(float *dinp, const float *dout, const float *out, size_t n, float lo, float hi)
 {
-	for (size_t i = 0; i < n; i++) /* PyTorch's hardtanh: zero at the bounds */
-		dinp[i] = out[i] > lo && out[i] < hi ? dout[i] : 0.0f;
+	for (size_t i = 0; i < n; i++) { /* PyTorch's hardtanh: zero at the bounds */
+		float d = dout[i], o = out[i]; /* both loaded: the loop vectorises */
+		dinp[i] = (o > lo) & (o < hi) ? d : 0.0f;
+	}
 }
 
 void concat_forward(float *out, const float *const *ins, const int *cs, int nin, size_t B, size_t hw, int hwc)
@@ -415,8 +448,10 @@ void relu_forward(float *out, const float *inp, size_t n)
 
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		dinp[i] = out[i] > 0 ? dout[i] : 0.0f;
+	for (size_t i = 0; i < n; i++) {
+		float d = dout[i];
+		dinp[i] = out[i] > 0 ? d : 0.0f;
+	}
 }
 
 void avgpool_forward(float *out, const float *inp, size_t B, int C, int H, int W, int K, int S, int OH, int OW)
