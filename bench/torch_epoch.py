@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """torch_epoch.py NET THREADS: one training epoch of NET in PyTorch (CPU, batch
-64, SGD momentum 0.9), the peer of `dcc train --epochs 1`; prints seconds."""
+64, SGD momentum 0.9), the peer of `dcc train --epochs 1`; prints seconds.
+NET is lenet300, lenet5, lstm or a resnet:/mobilenet: spec (the same net,
+tests/py/zoo_torch.py)."""
 import gzip
+import os
 import sys
 import time
 
@@ -23,6 +26,10 @@ if net == "lenet300":
 elif net == "lenet5":
     m = nn.Sequential(nn.Conv2d(1, 20, 5), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5), nn.MaxPool2d(2), nn.Flatten(),
                       nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10))
+elif ":" in net:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "py"))
+    from zoo_torch import from_spec
+    m = from_spec(net)
 else:
     class R(nn.Module):
         def __init__(s):
@@ -45,6 +52,7 @@ train_s = time.perf_counter() - t
 xt = np.frombuffer(gzip.open(D + "t10k-images-idx3-ubyte.gz").read()[16:], np.uint8).reshape(-1, 1, 28, 28)
 Xt = torch.from_numpy(xt.astype(np.float32) / 255)
 t = time.perf_counter()
+m.eval()
 with torch.no_grad():
     for i in range(0, len(Xt), 256):
         m(Xt[i:i + 256])

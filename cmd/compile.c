@@ -109,13 +109,16 @@ int cmd_compile(int argc, char **argv)
 	dcc_model_free(m);
 	if (rc)
 		return cmd_fail(in, &e);
-	size_t nspmv = 0, nconv = 0;
+	size_t nspmv = 0, nconv = 0, nspconv = 0;
 	for (size_t i = 0; i < p.n; i++)
-		nspmv += p.insn[i].op == DCC_INSN_SPMV, nconv += p.insn[i].op == DCC_INSN_CONV;
+		nspmv += p.insn[i].op == DCC_INSN_SPMV, nconv += p.insn[i].op == DCC_INSN_CONV,
+			nspconv += p.insn[i].op == DCC_INSN_SPCONV;
 	rc = save_program(out, in, &p, force);
 	if (!rc) {
 		char b1[32];
 		printf("%s: %zu instructions (%zu spmv", out, p.n, nspmv);
+		if (nspconv)
+			printf(", %zu spconv on the PE array", nspconv);
 		if (nconv)
 			printf(", %zu conv on %d x %d convolvers of %dx%d", nconv, cfg.conv_pes, cfg.convolvers, cfg.conv_k,
 			       cfg.conv_k);

@@ -115,6 +115,53 @@ static int lay_matrix(img *im, dcc_model *m, const char *wname, const char *bnam
 	return 0;
 }
 
+/* Where a pointwise (1x1, ungrouped) convolution runs when both can: the
+ * convolver engine's model (its tiling's cycles) against the PE array's, an
+ * SpMV per output position with every input activation taken as nonzero
+ * (the compiler does not see the data, so the PE array's estimate is its
+ * worst case) plus the pipeline latency, formats/isa.md.  The PE array
+ * needs 4-bit shared weights with entry 0 zero (what lay_matrix takes).
+ * 1: the PE array; *pe, *cv: the two estimates. */
+static int pointwise_on_pes(dcc_model *m, const dcc_layer *g, const dcc_accel_cfg *c, int pes, int a_bw, uint64_t *pe,
+			    uint64_t *cv)
+{
+	*pe = *cv = 0;
+	dcc_parts pt;
+	dcc_parts_find(m, g->p[0].name, &pt);
+	const dcc_tensor *cb = pt.codebook, *ix = pt.index, *mk = pt.mask;
+	if (g->k != 1 || g->group != 1 || !cb || !ix || ix->bits > 4 || cb->dtype == DCC_F32 || qget(cb, 0) != 0)
+		return 0;
+	dcc_conv_shape sh = {(uint32_t)g->oc, (uint32_t)g->ic, (uint32_t)g->ih, (uint32_t)g->iw, 1, (uint32_t)g->stride,
+			     (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
+	uint32_t tr, tc;
+	dcc_error e;
+	if (dcc_conv_tiling(&sh, c, a_bw, &tr, &tc, &e))
+		return 1; /* no tile fits the engine's buffers */
+	dcc_layer_stats st = {0};
+	dcc_conv_model(&sh, c, tr, tc, a_bw, &st);
+	*cv = st.cycles;
+	size_t rows = (size_t)g->oc, cols = (size_t)g->ic, n = rows * cols;
+	uint8_t *present = malloc(n);
+	uint32_t *sym = calloc(n, sizeof(uint32_t)), *nz = malloc(cols * sizeof(uint32_t));
+	dcc_sparse sp;
+	int ok = present && sym && nz;
+	for (size_t k = 0; ok && k < n; k++) { /* as lay_matrix lays it out */
+		present[k] = mk ? (((const uint8_t *)mk->data)[k / 8] >> (k % 8)) & 1 : 1;
+		sym[k] = present[k] ? dcc_packed_get(ix->data, ix->bits, k) : 0;
+	}
+	for (size_t j = 0; ok && j < cols; j++)
+		nz[j] = (uint32_t)j;
+	if (ok && !dcc_sparse_build(&sp, DCC_LAYOUT_EIE, 4, pes, rows, cols, present, sym, 0, &e)) {
+		uint64_t one = dcc_pe_cycles(sp.count, (uint32_t)pes, (uint32_t)cols, nz, (uint32_t)cols, c->fifo, NULL);
+		*pe = ((uint64_t)g->oh * (uint64_t)g->ow) * (one + (uint64_t)c->pipeline);
+		dcc_sparse_free(&sp);
+	} else {
+		ok = 0;
+	}
+	free(present), free(sym), free(nz);
+	return ok && *pe < *cv;
+}
+
 /* A convolution for the convolver engine: descriptor, dense 16-bit weights
  * (the codebook looked up, pruned weights zero), biases, and the tile the
  * compiler picked (formats/isa.md). */
@@ -498,6 +545,9 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 				   (uint32_t)g->stride, (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
 		uint32_t desc;
 		int engine = is_conv && c->convolvers > 0;
+		uint64_t pe_est = 0, cv_est = 0;
+		if (engine && pointwise_on_pes(m, g, c, pes, f->a_bw, &pe_est, &cv_est))
+			engine = 0; /* a pointwise convolution the PE array runs in fewer cycles */
 		if (engine ? (rc = lay_conv(&im, m, g, c, f->a_bw, facc - f->a_fl, f->b_fl - facc, &desc, err))
 			   : (rc = lay_matrix(&im, m, g->p[0].name, g->p[1].name, pes, f->a_bw, facc - f->a_fl, f->b_fl - facc,
 					      g->name, is_conv ? geo : NULL, &desc, err)))

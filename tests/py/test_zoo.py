@@ -28,7 +28,9 @@ np.save(p("x.npy"), X[256:])
 torch.set_num_threads(1)
 
 for spec, marks in (("resnet:8,16:2", {"add ": 4, "downsample.0": 1, "ewop addsh": 4}),
-                    ("mobilenet:8,8,16:3:2", {"group=": 4, "clip ": 9, "ewop clip": 9, "ewop addsh": 2})):
+                    ("mobilenet:8,8,16:3:2", {"group=": 4, "clip ": 9, "ewop clip": 9, "ewop addsh": 2}),
+                    # wide pointwise layers: the compiler's cycle model puts them on the PE array (spconv)
+                    ("mobilenet:8,64:4:1", {"group=": 1, "spconv": 1})):
     dct = p("net.dct")
     r = run("train", "--net", spec, "--data", p("d.npz"), "--epochs", "1", "--batch", "32", "--lr", "0.05",
             "-o", dct)
