@@ -373,7 +373,7 @@ static int read_gemm(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	if (gemm && onnx_attr_i(n, "transA", 0))
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Gemm): transA must be 0 (the activations are the rows)",
 				nname);
-	/* alpha alpha scales the weight, beta the bias: Y = (alpha W) x + beta C */
+	/* alpha scales the weight and beta the bias: Y = (alpha W) x + beta C */
 	float alpha = gemm ? onnx_attr_f(n, "alpha", 1) : 1, beta = gemm ? onnx_attr_f(n, "beta", 1) : 1;
 	int transB = gemm ? (int)onnx_attr_i(n, "transB", 0) : transposed;
 	size_t outn = (size_t)(transB ? tw->dims[0] : tw->dims[1]), inn = (size_t)(transB ? tw->dims[1] : tw->dims[0]);
