@@ -11,7 +11,7 @@
 #include "../lib/dcc_isa.h"
 #include "dcc_formats.h"
 
-static const char *const ew_names[] = {"relu", "add", "mul", "copy", "addsh", "shift", "clip"};
+static const char *const ew_names[] = {"relu", "add", "mul", "copy", "addsh", "shift", "clip", "leaky"};
 
 #define DATA_LINE 32 /* bytes of the DRAM image per .data line */
 
@@ -103,7 +103,7 @@ int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err)
 					     (int8_t)(s->z >> 16));
 			else
 				k = snprintf(line, sizeof(line), "ewop %s a=%u b=%u out=%u n=%u shift=%u\n",
-					     ew_names[s->flags <= DCC_EW_CLIP ? s->flags : 0], s->a, s->b, s->y, s->x, s->z);
+					     ew_names[s->flags <= DCC_EW_LEAKY ? s->flags : 0], s->a, s->b, s->y, s->x, s->z);
 		}
 		dcc_buf_put(&b, line, (size_t)k);
 	}
@@ -348,7 +348,7 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 			char name[16] = {0};
 			bad = sscanf(line, "%*s %15s", name) != 1;
 			int f = -1;
-			for (int k = 0; k < 7; k++)
+			for (int k = 0; k < (int)(sizeof(ew_names) / sizeof(ew_names[0])); k++)
 				if (!strcmp(name, ew_names[k]))
 					f = k;
 			uint32_t a = 0, b = 0, bw = 0;

@@ -529,6 +529,16 @@ static int read_relu(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	return onnx_add_line(r, "relu relu%d", ++r->nrelu) ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
 }
 
+/* LeakyRelu: its alpha (0.01) kept as it reads back (%.9g) */
+static int read_leaky(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
+{
+	float alpha = onnx_attr_f(n, "alpha", 0.01f);
+	if (!(fabsf(alpha) <= 256))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (LeakyRelu): dcc takes alpha within -256..256", nname);
+	return onnx_add_line(r, "leakyrelu leakyrelu%d alpha=%.9g", ++r->nact, (double)alpha)
+		       ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
+}
+
 static int read_act(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	(void)nname;
@@ -707,6 +717,7 @@ static const struct {
 	{"Flatten", read_flatten}, {"Reshape", read_flatten}, {"Identity", read_nothing}, {"Dropout", read_nothing},
 	{"Softmax", read_softmax}, {"LogSoftmax", read_softmax}, {"BatchNormalization", read_batchnorm},
 	{"GlobalAveragePool", read_gap}, {"Add", read_join},   {"Concat", read_join},    {"Clip", read_clip},
+	{"LeakyRelu", read_leaky},
 };
 
 /* ---- the graph ---- */
@@ -778,7 +789,7 @@ static int read_node(onnx_read *r, const node_t *n, dcc_error *err)
 	if (!found)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): operator not supported by dcc (supported: Gemm, "
 				"MatMul+Add, Conv (with groups), BatchNormalization after Conv or Gemm, Add and Concat of "
-				"activations, Relu, Clip, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, Flatten, "
+				"activations, Relu, LeakyRelu, Clip, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, Flatten, "
 				"Reshape, Identity, Dropout, a final Softmax)", nname, op);
 	if (rc < 0)
 		return rc;
@@ -928,6 +939,23 @@ static int read_output(onnx_read *r, dcc_error *err)
 	return onnx_add_line(r, "flatten flatten%d", ++r->nflat) ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
 }
 
+/* A node none of whose outputs is read by a node or is the graph's output
+ * (the first: the one dcc gives): what it computes is not needed. */
+static int dead(const onnx_read *r, const node_t *n)
+{
+	const Onnx__GraphProto *g = r->g;
+	const char *out = g->n_output && g->output[0] && g->output[0]->name ? g->output[0]->name : "";
+	for (size_t o = 0; o < n->n_output; o++) {
+		size_t nc = 0;
+		if (!n->output[o] || !n->output[o][0])
+			continue;
+		onnx_consumers(r, n->output[o], &nc);
+		if (nc || !strcmp(out, n->output[o]))
+			return 0;
+	}
+	return 1;
+}
+
 static int read_graph(onnx_read *r, dcc_error *err)
 {
 	int64_t ishape[3];
@@ -945,8 +973,8 @@ static int read_graph(onnx_read *r, dcc_error *err)
 			continue; /* read through the initializers (an Identity of one is its alias) */
 		if (const_transpose(r, n))
 			continue; /* a MatMul's transposed weight: read by the MatMul */
-		if (onnx_lstm_side_chain(r, r->k))
-			continue; /* the LSTM's zero states */
+		if (onnx_lstm_side_chain(r, r->k) || dead(r, n))
+			continue; /* the LSTM's zero states; a node whose outputs nothing reads */
 		if (!(rc = read_node(r, n, err)))
 			r->cur = r->next_out;
 	}

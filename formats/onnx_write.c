@@ -295,6 +295,10 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 			add_init_raw(&w, lo, &scalar, 0, &l->lo, 1, 0), add_init_raw(&w, hi, &scalar, 0, &l->hi, 1, 0);
 			const char *ins[3] = {cur, lo, hi};
 			add_node(&w, "Clip", l->name, ins, 3, nxt, NULL, 0);
+		} else if (l->op == DCC_OP_LEAKYRELU) {
+			const char *ins[1] = {cur};
+			Onnx__AttributeProto *a[1] = {a_float(&w, "alpha", l->alpha)};
+			add_node(&w, "LeakyRelu", l->name, ins, 1, nxt, a, 1);
 		} else if (l->op == DCC_OP_SIGMOID || l->op == DCC_OP_TANH) {
 			const char *ins[1] = {cur};
 			add_node(&w, l->op == DCC_OP_SIGMOID ? "Sigmoid" : "Tanh", l->name, ins, 1, nxt, NULL, 0);

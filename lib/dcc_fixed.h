@@ -63,6 +63,7 @@ typedef struct dcc_qlayer {
 	int in_fl;          /* the format of its (first) input */
 	int out_fl, out_bw; /* of its output (pool/relu/flatten: the input's) */
 	int32_t lo, hi;     /* clip: the bounds at in_fl */
+	int32_t slope;      /* leakyrelu: alpha in Q16, round(alpha 2^16) */
 } dcc_qlayer;
 
 typedef struct dcc_qnet {

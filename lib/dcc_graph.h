@@ -31,6 +31,7 @@ typedef enum dcc_op {
 	DCC_OP_CONCAT,     /* its inputs joined on the channel axis */
 	DCC_OP_CLIP,       /* min(max(x, lo), hi): ReLU6 is clip min=0 max=6 */
 	DCC_OP_BATCHNORM,  /* per channel: batch statistics in training, running ones after */
+	DCC_OP_LEAKYRELU,  /* x, or alpha x below zero */
 	DCC_OP_COUNT
 } dcc_op;
 /* The graph's last node, the head: what training minimises and eval reports. */
@@ -81,6 +82,7 @@ typedef struct dcc_node {
 	int group;       /* conv2d: channel groups (in and out divisible by it) */
 	int ceil;        /* maxpool2d: ceil_mode (a last, partial window) */
 	float lo, hi;    /* clip: the bounds */
+	float alpha;     /* leakyrelu: the slope below zero (0.01) */
 	int bias;        /* fc, conv2d: 1 with a bias (bias=0: none, as before a batchnorm) */
 	float eps, momentum; /* batchnorm: PyTorch's epsilon and momentum */
 	int nin;

@@ -449,6 +449,18 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			B.val[o] = (int)i + 1;
 			continue;
 		}
+		if (g->op == DCC_OP_LEAKYRELU) { /* the Q16 slope and the width, in DRAM */
+			uint32_t at = reserve(&im, 8);
+			int o = out_buf(&B, cur, -1, (int)i);
+			if (at == UINT32_MAX || o < 0) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			dcc_wr32(im.p + at, (uint32_t)qv->l[i].slope), dcc_wr32(im.p + at + 4, (uint32_t)qv->l[i].out_bw);
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_LEAKY, (uint8_t)cur, 0, (uint32_t)g->in_size, (uint32_t)o, at};
+			B.val[o] = (int)i + 1;
+			continue;
+		}
 		if (g->op == DCC_OP_SIGMOID || g->op == DCC_OP_TANH) {
 			if (tables == UINT32_MAX) {
 				int32_t sig[257], th[257];

@@ -254,6 +254,17 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 					o[k] = a[k] < lo ? lo : a[k] > hi ? hi : a[k];
 				break;
 			}
+			if (s->flags == DCC_EW_LEAKY) { /* the Q16 slope and the width, two words in DRAM at z */
+				int64_t slope = (int32_t)dcc_rd32(dram + s->z);
+				uint32_t bw = dcc_rd32(dram + s->z + 4);
+				if (bw < 1 || bw > 32) {
+					rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: leaky's width %u (1 to 32)", i, bw);
+					break;
+				}
+				for (uint32_t k = 0; k < s->x; k++)
+					o[k] = a[k] > 0 ? a[k] : dcc_fx_sat(dcc_fx_rshift(a[k] * slope, 16), (int)bw);
+				break;
+			}
 			for (uint32_t k = 0; k < s->x; k++) {
 				int64_t v = s->flags == DCC_EW_RELU ? (a[k] > 0 ? a[k] : 0)
 					  : s->flags == DCC_EW_ADD ? (s->z >= 1 && s->z <= 32 ? dcc_fx_sat((int64_t)a[k] + b[k], (int)s->z)

@@ -16,7 +16,7 @@ static const char *const op_names[DCC_OP_COUNT] = {
 	[DCC_OP_FLATTEN] = "flatten", [DCC_OP_LSTM] = "lstm", [DCC_OP_SOFTMAX_CE] = "softmax_ce",
 	[DCC_OP_AVGPOOL2D] = "avgpool2d", [DCC_OP_SIGMOID] = "sigmoid", [DCC_OP_TANH] = "tanh",
 	[DCC_OP_BCE] = "bce", [DCC_OP_MSE] = "mse", [DCC_OP_ADD] = "add", [DCC_OP_CONCAT] = "concat",
-	[DCC_OP_CLIP] = "clip", [DCC_OP_BATCHNORM] = "batchnorm",
+	[DCC_OP_CLIP] = "clip", [DCC_OP_BATCHNORM] = "batchnorm", [DCC_OP_LEAKYRELU] = "leakyrelu",
 };
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == DCC_OP_COUNT, "one name per operator");
 
@@ -85,7 +85,7 @@ static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	l->stride = 1, l->group = 1, l->bias = 1;
 	l->lo = -INFINITY, l->hi = INFINITY;
-	l->eps = 1e-5f, l->momentum = 0.1f;
+	l->eps = 1e-5f, l->momentum = 0.1f, l->alpha = 0.01f;
 	from[0] = 0;
 	for (char *kv; (kv = strtok_r(NULL, " ", &save));) {
 		char *eq = strchr(kv, '=');
@@ -100,7 +100,7 @@ static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc
 			continue;
 		}
 		float *fd = !strcmp(kv, "min") ? &l->lo : !strcmp(kv, "max") ? &l->hi : !strcmp(kv, "eps") ? &l->eps
-			  : !strcmp(kv, "momentum") ? &l->momentum : NULL;
+			  : !strcmp(kv, "momentum") ? &l->momentum : !strcmp(kv, "alpha") ? &l->alpha : NULL;
 		if (fd) {
 			float f = strtof(eq + 1, &end);
 			if (*end || end == eq + 1 || isnan(f))
@@ -307,6 +307,10 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 					l->name);
 		if (!(l->eps > 0) || !(l->momentum >= 0 && l->momentum <= 1) || isinf(l->eps))
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': batchnorm needs eps > 0 and momentum in [0, 1]", l->name);
+		break;
+	case DCC_OP_LEAKYRELU: /* fixed point holds the slope in Q16 */
+		if (!(fabsf(l->alpha) <= 256))
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': leakyrelu needs alpha within -256..256", l->name);
 		break;
 	case DCC_OP_RELU:
 	case DCC_OP_SIGMOID:

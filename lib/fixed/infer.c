@@ -265,6 +265,10 @@ static int node_run(const dcc_qnet *q, size_t i, const int32_t *const *in, int32
 		for (size_t k = 0; k < L->g->in_size; k++)
 			out[k] = cur[k] < L->lo ? L->lo : cur[k] > L->hi ? L->hi : cur[k];
 		break;
+	case DCC_OP_LEAKYRELU: /* formats/fixed.md: the slope in Q16, rounded, saturated */
+		for (size_t k = 0; k < L->g->in_size; k++)
+			out[k] = cur[k] > 0 ? cur[k] : dcc_fx_sat(dcc_fx_rshift((int64_t)cur[k] * L->slope, 16), L->out_bw);
+		break;
 	case DCC_OP_ADD:
 	case DCC_OP_CONCAT: join(q, L, in, out); break;
 	case DCC_OP_FLATTEN:

@@ -150,6 +150,8 @@ int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl
 			/* the bounds at the input's format; a bound beyond it is none */
 			L->lo = isinf(g->lo) ? -(int32_t)(((int64_t)1 << (bw - 1))) : dcc_fx_quantize(g->lo, bw, fl);
 			L->hi = isinf(g->hi) ? (int32_t)(((int64_t)1 << (bw - 1)) - 1) : dcc_fx_quantize(g->hi, bw, fl);
+		} else if (g->op == DCC_OP_LEAKYRELU) { /* the graph bounds |alpha| by 256 */
+			L->slope = (int32_t)lrint((double)g->alpha * 65536.0);
 		}
 		if (g->op == DCC_OP_LSTM) {
 			const dcc_qfmt *f = &fmt[i];

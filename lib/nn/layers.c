@@ -446,6 +446,20 @@ void relu_forward(float *out, const float *inp, size_t n)
 		out[i] = inp[i] > 0 ? inp[i] : 0.0f;
 }
 
+void leakyrelu_forward(float *out, const float *inp, size_t n, float alpha)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = inp[i] > 0 ? inp[i] : alpha * inp[i];
+}
+
+void leakyrelu_backward(float *dinp, const float *dout, const float *inp, size_t n, float alpha)
+{
+	for (size_t i = 0; i < n; i++) { /* PyTorch's: the slope alpha at zero */
+		float d = dout[i];
+		dinp[i] = inp[i] > 0 ? d : alpha * d;
+	}
+}
+
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

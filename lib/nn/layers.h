@@ -48,6 +48,9 @@ void bn_forward_train(float *out, float *mean, float *var, float *istd, float *x
 void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *istd, const float *xhat,
 		 const float *gamma, size_t M, size_t C);
 void relu_forward(float *out, const float *inp, size_t n);
+/* x where x > 0, else alpha x (PyTorch's LeakyReLU); the backward reads the input */
+void leakyrelu_forward(float *out, const float *inp, size_t n, float alpha);
+void leakyrelu_backward(float *dinp, const float *dout, const float *inp, size_t n, float alpha);
 /* min(max(x, lo), hi); the gradient passes strictly inside (PyTorch's hardtanh) */
 void clip_forward(float *out, const float *inp, size_t n, float lo, float hi);
 void clip_backward(float *dinp, const float *dout, const float *out, size_t n, float lo, float hi);

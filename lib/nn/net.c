@@ -279,6 +279,9 @@ static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size
 	case DCC_OP_CLIP:
 		clip_forward(out, in, B * l->in_size, l->lo, l->hi);
 		break;
+	case DCC_OP_LEAKYRELU:
+		leakyrelu_forward(out, in, B * l->in_size, l->alpha);
+		break;
 	case DCC_OP_AVGPOOL2D:
 		avgpool_forward(out, in, B, l->ic, l->ih, l->iw, l->k, l->stride, l->oh, l->ow);
 		break;
@@ -409,6 +412,10 @@ static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float 
 	case DCC_OP_CLIP:
 		if (din)
 			clip_backward(din, dcur, out, B * l->in_size, l->lo, l->hi);
+		break;
+	case DCC_OP_LEAKYRELU:
+		if (din)
+			leakyrelu_backward(din, dcur, in, B * l->in_size, l->alpha);
 		break;
 	case DCC_OP_AVGPOOL2D:
 		if (din)

@@ -61,6 +61,7 @@ done
 for ins in "ewop addsh a=0 b=1 out=0 n=8 bw=0 sa=0 sb=0" "ewop addsh a=0 b=1 out=0 n=8 bw=16 sa=300 sb=0" \
 	"ewop addsh a=0 b=9 out=0 n=8 bw=16 sa=0 sb=0" "ewop shift a=0 b=0 out=0 n=8 bw=33 sa=1 sb=0" \
 	"ewop clip a=0 b=0 out=0 n=8 shift=$dram" "ewop clip a=0 b=0 out=0 n=8 shift=2" \
+	"ewop leaky a=0 b=0 out=0 n=8 shift=$dram" "ewop leaky a=0 b=0 out=0 n=8 shift=6" \
 	"maxpool in=0 out=1 c=1 h=8 w=8 k=2 stride=2 pad=2" "maxpool in=0 out=1 c=1 h=8 w=8 k=3 stride=2 pad=1 ceil=2" \
 	"avgpool in=0 out=1 c=1 h=8 w=8 k=3 stride=2 pad=1" "maxpool in=0 out=1 c=1 h=2 w=2 k=5 stride=1 pad=1"; do
 	awk -v ins="$ins" '/^load buf=0/ && !done { print; print ins; done = 1; next } { print }' fz.s >c6.s
@@ -75,6 +76,14 @@ run $DCC asm c6.s -o c6.dci
 expect_status 0 "C6: a clip with its bounds in the input region assembles"
 run $DCC emu c6.dci --data d8 --limit 5 --threads 1
 expect_status 0 "C6: and runs"
+# a leaky reading its slope and width from the input's words: a width outside 1..32 is refused when it is
+# met, in one line; any slope stays inside the buffers
+awk '/^load buf=0/ && !done { print; print "ewop leaky a=0 b=0 out=0 n=8 shift=0"; done = 1; next } { print }' fz.s >c6.s
+run $DCC asm c6.s -o c6.dci
+expect_status 0 "C6: a leaky with its operands in the input region assembles"
+run $DCC emu c6.dci --data d8 --limit 5 --threads 1
+check [ "$status" -le 1 ] && check [ "$(wc -l <"$T/.err")" -le 1 ]
+[ "$status" -eq 0 ] || expect_err_has "leaky's width" "C6: a leaky's width outside 1..32 named"
 
 # ---- C3: a forged PE table in DRAM, stored by the program itself ----
 # The program overwrites PE 3's table entry of fc1 (local rows one past its

@@ -172,6 +172,11 @@ static void test_gradients(void)
 	const char *bn[] = {"conv2d c0 in=2 out=3 k=3 stride=1 pad=1 bias=0", "batchnorm b0", "relu r0", "flatten f",
 			    "fc fc1 in=108 out=5 bias=0", "batchnorm b1 eps=0.001", "tanh t", "fc fc in=5 out=3", "softmax_ce loss"};
 	gradcheck("batchnorm", bn, 9, 2, 6, 6);
+	/* leakyrelu with PyTorch's slope, a steep one and a negative one */
+	const char *lk[] = {"conv2d c0 in=2 out=3 k=3 stride=1 pad=1", "leakyrelu l0", "conv2d c1 in=3 out=3 k=3 stride=1 pad=1",
+			    "leakyrelu l1 alpha=0.3", "flatten f", "fc fc1 in=108 out=5", "leakyrelu l2 alpha=-0.5",
+			    "fc fc in=5 out=3", "softmax_ce loss"};
+	gradcheck("leakyrelu", lk, 9, 2, 6, 6);
 }
 
 /* A learnable synthetic data set: the label is which third of the image is brightest. */
@@ -294,6 +299,8 @@ static void test_graph_errors(void)
 		{{"conv2d c in=1 out=2 k=1 group=2", "softmax_ce loss"}, DCC_E_SHAPE, "group=2 does not divide in=1"},
 		{{"maxpool2d p k=2 stride=1 pad=2", "softmax_ce loss"}, DCC_E_SHAPE, "pad=2 is more than half"},
 		{{"clip c min=2 max=1", "softmax_ce loss"}, DCC_E_FORMAT, "clip needs min <= max"},
+		{{"leakyrelu l alpha=300", "softmax_ce loss"}, DCC_E_FORMAT, "leakyrelu needs alpha within -256..256"},
+		{{"leakyrelu l alpha=x", "softmax_ce loss"}, DCC_E_FORMAT, "alpha=x is not a number"},
 		{{"relu a", "softmax_ce loss from=a,input"}, DCC_E_FORMAT, "softmax_ce reads one value, not 2"},
 	};
 	for (size_t t = 0; t < sizeof(dag) / sizeof(dag[0]); t++) {
