@@ -539,6 +539,19 @@ static int read_leaky(onnx_read *r, const node_t *n, const char *nname, dcc_erro
 		       ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
 }
 
+/* HardSigmoid (alpha 0.2, beta 0.5: ONNX's defaults) and HardSwish */
+static int read_hard(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
+{
+	if (!strcmp(n->op_type, "HardSwish"))
+		return onnx_add_line(r, "hardswish hardswish%d", ++r->nact) ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
+	float alpha = onnx_attr_f(n, "alpha", 0.2f), beta = onnx_attr_f(n, "beta", 0.5f);
+	if (!(fabsf(alpha) <= 64) || !(fabsf(beta) <= 64))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (HardSigmoid): dcc takes alpha and beta within -64..64",
+				nname);
+	return onnx_add_line(r, "hardsigmoid hardsigmoid%d alpha=%.9g beta=%.9g", ++r->nact, (double)alpha, (double)beta)
+		       ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
+}
+
 static int read_act(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	(void)nname;
@@ -717,7 +730,7 @@ static const struct {
 	{"Flatten", read_flatten}, {"Reshape", read_flatten}, {"Identity", read_nothing}, {"Dropout", read_nothing},
 	{"Softmax", read_softmax}, {"LogSoftmax", read_softmax}, {"BatchNormalization", read_batchnorm},
 	{"GlobalAveragePool", read_gap}, {"Add", read_join},   {"Concat", read_join},    {"Clip", read_clip},
-	{"LeakyRelu", read_leaky},
+	{"LeakyRelu", read_leaky}, {"HardSigmoid", read_hard}, {"HardSwish", read_hard},
 };
 
 /* ---- the graph ---- */
@@ -789,7 +802,7 @@ static int read_node(onnx_read *r, const node_t *n, dcc_error *err)
 	if (!found)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): operator not supported by dcc (supported: Gemm, "
 				"MatMul+Add, Conv (with groups), BatchNormalization after Conv or Gemm, Add and Concat of "
-				"activations, Relu, LeakyRelu, Clip, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, Flatten, "
+				"activations, Relu, LeakyRelu, HardSigmoid, HardSwish, Clip, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, Flatten, "
 				"Reshape, Identity, Dropout, a final Softmax)", nname, op);
 	if (rc < 0)
 		return rc;

@@ -295,6 +295,13 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 			add_init_raw(&w, lo, &scalar, 0, &l->lo, 1, 0), add_init_raw(&w, hi, &scalar, 0, &l->hi, 1, 0);
 			const char *ins[3] = {cur, lo, hi};
 			add_node(&w, "Clip", l->name, ins, 3, nxt, NULL, 0);
+		} else if (l->op == DCC_OP_HARDSIGMOID) {
+			const char *ins[1] = {cur};
+			Onnx__AttributeProto *a[2] = {a_float(&w, "alpha", l->alpha), a_float(&w, "beta", l->beta)};
+			add_node(&w, "HardSigmoid", l->name, ins, 1, nxt, a, 2);
+		} else if (l->op == DCC_OP_HARDSWISH) {
+			const char *ins[1] = {cur};
+			add_node(&w, "HardSwish", l->name, ins, 1, nxt, NULL, 0);
 		} else if (l->op == DCC_OP_LEAKYRELU) {
 			const char *ins[1] = {cur};
 			Onnx__AttributeProto *a[1] = {a_float(&w, "alpha", l->alpha)};
@@ -378,8 +385,11 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 		gp.n_initializer = w.ni, gp.initializer = w.inits;
 		gp.n_input = 1, gp.input = &vin;
 		gp.n_output = 1, gp.output = &vout;
-		os.domain = "", os.has_version = 1, os.version = 13;
-		mp.has_ir_version = 1, mp.ir_version = 7;
+		int hswish = 0; /* HardSwish came with opset 14 (its other operators are 13's as well) */
+		for (size_t i = 0; i < net->n; i++)
+			hswish |= net->nodes[i].op == DCC_OP_HARDSWISH;
+		os.domain = "", os.has_version = 1, os.version = hswish ? 14 : 13;
+		mp.has_ir_version = 1, mp.ir_version = hswish ? 8 : 7;
 		mp.n_opset_import = 1, mp.opset_import = &osp;
 		mp.producer_name = "dcc", mp.producer_version = DCC_VERSION_STRING;
 		mp.graph = &gp;

@@ -32,6 +32,11 @@ static inline int64_t dcc_fx_sadd(int64_t a, int64_t b)
 	return __builtin_add_overflow(a, b, &r) || r == INT64_MIN ? (a < 0 ? -INT64_MAX : INT64_MAX) : r;
 }
 int32_t dcc_fx_sat(int64_t v, int bw);
+/* formats/fixed.md's hardsigmoid of x: min(max(rshift(x a, 16 + d) + b, 0),
+ * 2^ofl), a the slope in Q16, b the offset at ofl, d = x's fl - ofl */
+int64_t dcc_fx_hardsigmoid(int32_t x, int32_t a, int32_t b, int d, int ofl);
+/* HardSwish's own gate is at fl 15 (1 = 2^15): y = rshift(x g, 15) */
+#define DCC_HSWISH_FL 15
 /* round(num / den), ties to even, den > 0: the input's scaling and average pooling */
 int64_t dcc_fx_div_rne(int64_t num, int64_t den);
 /* The fl minimising the squared error of quantising x[0..n) at bw bits,
@@ -63,7 +68,9 @@ typedef struct dcc_qlayer {
 	int in_fl;          /* the format of its (first) input */
 	int out_fl, out_bw; /* of its output (pool/relu/flatten: the input's) */
 	int32_t lo, hi;     /* clip: the bounds at in_fl */
-	int32_t slope;      /* leakyrelu: alpha in Q16, round(alpha 2^16) */
+	int32_t slope;      /* leakyrelu, hardsigmoid, hardswish: alpha in Q16, round(alpha 2^16) */
+	int32_t offset;     /* hardsigmoid, hardswish: beta at the gate's fl */
+	int gate_fl;        /* hardsigmoid: the output's fl; hardswish: DCC_HSWISH_FL */
 } dcc_qlayer;
 
 typedef struct dcc_qnet {

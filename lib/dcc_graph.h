@@ -32,6 +32,8 @@ typedef enum dcc_op {
 	DCC_OP_CLIP,       /* min(max(x, lo), hi): ReLU6 is clip min=0 max=6 */
 	DCC_OP_BATCHNORM,  /* per channel: batch statistics in training, running ones after */
 	DCC_OP_LEAKYRELU,  /* x, or alpha x below zero */
+	DCC_OP_HARDSIGMOID, /* min(max(alpha x + beta, 0), 1) */
+	DCC_OP_HARDSWISH,  /* x hardsigmoid(x) with alpha 1/6, beta 1/2 */
 	DCC_OP_COUNT
 } dcc_op;
 /* The graph's last node, the head: what training minimises and eval reports. */
@@ -82,7 +84,8 @@ typedef struct dcc_node {
 	int group;       /* conv2d: channel groups (in and out divisible by it) */
 	int ceil;        /* maxpool2d: ceil_mode (a last, partial window) */
 	float lo, hi;    /* clip: the bounds */
-	float alpha;     /* leakyrelu: the slope below zero (0.01) */
+	float alpha;     /* leakyrelu: the slope below zero (0.01); hardsigmoid: the slope (0.2) */
+	float beta;      /* hardsigmoid: the offset (0.5) */
 	int bias;        /* fc, conv2d: 1 with a bias (bias=0: none, as before a batchnorm) */
 	float eps, momentum; /* batchnorm: PyTorch's epsilon and momentum */
 	int nin;

@@ -461,6 +461,27 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			B.val[o] = (int)i + 1;
 			continue;
 		}
+		if (g->op == DCC_OP_HARDSIGMOID || g->op == DCC_OP_HARDSWISH) { /* the gate's operands, in DRAM */
+			const dcc_qlayer *L = &qv->l[i];
+			uint32_t at = reserve(&im, 16);
+			int o = out_buf(&B, cur, -1, (int)i);
+			if (at == UINT32_MAX || o < 0) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			if (L->in_fl - L->gate_fl < -128 || L->in_fl - L->gate_fl > 128) {
+				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': its input's fl %d is out of the gate's range",
+					      g->name, L->in_fl);
+				break;
+			}
+			dcc_wr32(im.p + at, (uint32_t)L->slope), dcc_wr32(im.p + at + 4, (uint32_t)L->offset);
+			dcc_wr32(im.p + at + 8, (uint32_t)(L->in_fl - L->gate_fl));
+			dcc_wr32(im.p + at + 12, (uint32_t)L->gate_fl | (uint32_t)L->out_bw << 8);
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, g->op == DCC_OP_HARDSIGMOID ? DCC_EW_HSIG : DCC_EW_HSWISH,
+						     (uint8_t)cur, 0, (uint32_t)g->in_size, (uint32_t)o, at};
+			B.val[o] = (int)i + 1;
+			continue;
+		}
 		if (g->op == DCC_OP_SIGMOID || g->op == DCC_OP_TANH) {
 			if (tables == UINT32_MAX) {
 				int32_t sig[257], th[257];

@@ -254,6 +254,22 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 					o[k] = a[k] < lo ? lo : a[k] > hi ? hi : a[k];
 				break;
 			}
+			if (s->flags == DCC_EW_HSIG || s->flags == DCC_EW_HSWISH) {
+				/* formats/fixed.md's gate: slope, offset, d, ofl | bw << 8 in DRAM at z */
+				int32_t ga = (int32_t)dcc_rd32(dram + s->z), gb = (int32_t)dcc_rd32(dram + s->z + 4);
+				int32_t gd = (int32_t)dcc_rd32(dram + s->z + 8);
+				uint32_t w3 = dcc_rd32(dram + s->z + 12), ofl = w3 & 0xff, bw = (w3 >> 8) & 0xff;
+				if (gd < -128 || gd > 128 || ofl > 30 || bw < 1 || bw > 32 || w3 >> 16) {
+					rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: bad %s operands at 0x%x", i,
+						      s->flags == DCC_EW_HSIG ? "hsig" : "hswish", s->z);
+					break;
+				}
+				for (uint32_t k = 0; k < s->x; k++) {
+					int64_t gt = dcc_fx_hardsigmoid(a[k], ga, gb, gd, (int)ofl);
+					o[k] = dcc_fx_sat(s->flags == DCC_EW_HSIG ? gt : dcc_fx_rshift(a[k] * gt, (int)ofl), (int)bw);
+				}
+				break;
+			}
 			if (s->flags == DCC_EW_LEAKY) { /* the Q16 slope and the width, two words in DRAM at z */
 				int64_t slope = (int32_t)dcc_rd32(dram + s->z);
 				uint32_t bw = dcc_rd32(dram + s->z + 4);

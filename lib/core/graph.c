@@ -17,6 +17,7 @@ static const char *const op_names[DCC_OP_COUNT] = {
 	[DCC_OP_AVGPOOL2D] = "avgpool2d", [DCC_OP_SIGMOID] = "sigmoid", [DCC_OP_TANH] = "tanh",
 	[DCC_OP_BCE] = "bce", [DCC_OP_MSE] = "mse", [DCC_OP_ADD] = "add", [DCC_OP_CONCAT] = "concat",
 	[DCC_OP_CLIP] = "clip", [DCC_OP_BATCHNORM] = "batchnorm", [DCC_OP_LEAKYRELU] = "leakyrelu",
+	[DCC_OP_HARDSIGMOID] = "hardsigmoid", [DCC_OP_HARDSWISH] = "hardswish",
 };
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == DCC_OP_COUNT, "one name per operator");
 
@@ -85,7 +86,7 @@ static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	l->stride = 1, l->group = 1, l->bias = 1;
 	l->lo = -INFINITY, l->hi = INFINITY;
-	l->eps = 1e-5f, l->momentum = 0.1f, l->alpha = 0.01f;
+	l->eps = 1e-5f, l->momentum = 0.1f, l->alpha = l->op == DCC_OP_HARDSIGMOID ? 0.2f : 0.01f, l->beta = 0.5f;
 	from[0] = 0;
 	for (char *kv; (kv = strtok_r(NULL, " ", &save));) {
 		char *eq = strchr(kv, '=');
@@ -100,7 +101,8 @@ static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc
 			continue;
 		}
 		float *fd = !strcmp(kv, "min") ? &l->lo : !strcmp(kv, "max") ? &l->hi : !strcmp(kv, "eps") ? &l->eps
-			  : !strcmp(kv, "momentum") ? &l->momentum : !strcmp(kv, "alpha") ? &l->alpha : NULL;
+			  : !strcmp(kv, "momentum") ? &l->momentum : !strcmp(kv, "alpha") ? &l->alpha
+			  : !strcmp(kv, "beta") ? &l->beta : NULL;
 		if (fd) {
 			float f = strtof(eq + 1, &end);
 			if (*end || end == eq + 1 || isnan(f))
@@ -312,6 +314,12 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 		if (!(fabsf(l->alpha) <= 256))
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': leakyrelu needs alpha within -256..256", l->name);
 		break;
+	case DCC_OP_HARDSIGMOID: /* fixed point holds alpha in Q16 and beta at up to fl 23, in 32 bits */
+		if (!(fabsf(l->alpha) <= 64) || !(fabsf(l->beta) <= 64))
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': hardsigmoid needs alpha and beta within -64..64",
+					l->name);
+		break;
+	case DCC_OP_HARDSWISH:
 	case DCC_OP_RELU:
 	case DCC_OP_SIGMOID:
 	case DCC_OP_TANH:

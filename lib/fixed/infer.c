@@ -35,6 +35,12 @@ int32_t dcc_fx_sat(int64_t v, int bw)
 	return (int32_t)(v > hi ? hi : v < lo ? lo : v);
 }
 
+int64_t dcc_fx_hardsigmoid(int32_t x, int32_t a, int32_t b, int d, int ofl)
+{
+	int64_t t = dcc_fx_sadd(dcc_fx_rshift((int64_t)x * a, 16 + d), b), one = (int64_t)1 << ofl;
+	return t < 0 ? 0 : t > one ? one : t;
+}
+
 size_t dcc_qnet_scratch(const dcc_qnet *q)
 {
 	size_t acts = q->chain ? 2 * q->max_act : q->vtotal; /* a graph with branches keeps every value */
@@ -264,6 +270,17 @@ static int node_run(const dcc_qnet *q, size_t i, const int32_t *const *in, int32
 	case DCC_OP_CLIP:
 		for (size_t k = 0; k < L->g->in_size; k++)
 			out[k] = cur[k] < L->lo ? L->lo : cur[k] > L->hi ? L->hi : cur[k];
+		break;
+	case DCC_OP_HARDSIGMOID: /* formats/fixed.md: the gate, saturated to the output's width */
+		for (size_t k = 0; k < L->g->in_size; k++)
+			out[k] = dcc_fx_sat(dcc_fx_hardsigmoid(cur[k], L->slope, L->offset, L->in_fl - L->gate_fl, L->gate_fl),
+					    L->out_bw);
+		break;
+	case DCC_OP_HARDSWISH: /* x times its gate at fl 15, back at x's format */
+		for (size_t k = 0; k < L->g->in_size; k++) {
+			int64_t gt = dcc_fx_hardsigmoid(cur[k], L->slope, L->offset, L->in_fl - L->gate_fl, L->gate_fl);
+			out[k] = dcc_fx_sat(dcc_fx_rshift(cur[k] * gt, L->gate_fl), L->out_bw);
+		}
 		break;
 	case DCC_OP_LEAKYRELU: /* formats/fixed.md: the slope in Q16, rounded, saturated */
 		for (size_t k = 0; k < L->g->in_size; k++)

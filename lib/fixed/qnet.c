@@ -152,6 +152,18 @@ int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl
 			L->hi = isinf(g->hi) ? (int32_t)(((int64_t)1 << (bw - 1)) - 1) : dcc_fx_quantize(g->hi, bw, fl);
 		} else if (g->op == DCC_OP_LEAKYRELU) { /* the graph bounds |alpha| by 256 */
 			L->slope = (int32_t)lrint((double)g->alpha * 65536.0);
+		} else if (g->op == DCC_OP_HARDSIGMOID || g->op == DCC_OP_HARDSWISH) {
+			int hs = g->op == DCC_OP_HARDSWISH;
+			if (bw < 2) {
+				dcc_qnet_free(q);
+				return dcc_fail(err, DCC_E_RANGE, "layer '%s': %s needs activations of at least 2 bits", g->name,
+						dcc_op_name(g->op));
+			}
+			L->gate_fl = hs ? DCC_HSWISH_FL : bw - 1; /* hardsigmoid: |y| <= 1, as sigmoid's */
+			L->slope = (int32_t)lrint((hs ? 1.0 / 6.0 : (double)g->alpha) * 65536.0);
+			L->offset = (int32_t)lrint((hs ? 0.5 : (double)g->beta) * (double)((int64_t)1 << L->gate_fl));
+			if (!hs)
+				fl = L->gate_fl;
 		}
 		if (g->op == DCC_OP_LSTM) {
 			const dcc_qfmt *f = &fmt[i];

@@ -460,6 +460,38 @@ void leakyrelu_backward(float *dinp, const float *dout, const float *inp, size_t
 	}
 }
 
+void hardsigmoid_forward(float *out, const float *inp, size_t n, float alpha, float beta)
+{
+	for (size_t i = 0; i < n; i++) {
+		float t = alpha * inp[i] + beta;
+		out[i] = t < 0 ? 0.0f : t > 1 ? 1.0f : t;
+	}
+}
+
+void hardsigmoid_backward(float *dinp, const float *dout, const float *inp, size_t n, float alpha, float beta)
+{
+	for (size_t i = 0; i < n; i++) {
+		float t = alpha * inp[i] + beta, d = dout[i];
+		dinp[i] = (t > 0) & (t < 1) ? alpha * d : 0.0f;
+	}
+}
+
+void hardswish_forward(float *out, const float *inp, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		float x = inp[i], t = x + 3.0f;
+		out[i] = x * (t < 0 ? 0.0f : t > 6 ? 6.0f : t) / 6.0f;
+	}
+}
+
+void hardswish_backward(float *dinp, const float *dout, const float *inp, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		float x = inp[i], d = dout[i];
+		dinp[i] = x < -3.0f ? 0.0f : x <= 3.0f ? d * (x / 3.0f + 0.5f) : d;
+	}
+}
+
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -51,6 +51,13 @@ void relu_forward(float *out, const float *inp, size_t n);
 /* x where x > 0, else alpha x (PyTorch's LeakyReLU); the backward reads the input */
 void leakyrelu_forward(float *out, const float *inp, size_t n, float alpha);
 void leakyrelu_backward(float *dinp, const float *dout, const float *inp, size_t n, float alpha);
+/* min(max(alpha x + beta, 0), 1), the gradient alpha strictly inside (PyTorch's
+ * hardsigmoid); x min(max(x + 3, 0), 6) / 6, the gradient 0 below -3, x / 3 +
+ * 1/2 up to 3, 1 above (PyTorch's hardswish); both backwards read the input */
+void hardsigmoid_forward(float *out, const float *inp, size_t n, float alpha, float beta);
+void hardsigmoid_backward(float *dinp, const float *dout, const float *inp, size_t n, float alpha, float beta);
+void hardswish_forward(float *out, const float *inp, size_t n);
+void hardswish_backward(float *dinp, const float *dout, const float *inp, size_t n);
 /* min(max(x, lo), hi); the gradient passes strictly inside (PyTorch's hardtanh) */
 void clip_forward(float *out, const float *inp, size_t n, float lo, float hi);
 void clip_backward(float *dinp, const float *dout, const float *out, size_t n, float lo, float hi);

@@ -282,6 +282,12 @@ static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size
 	case DCC_OP_LEAKYRELU:
 		leakyrelu_forward(out, in, B * l->in_size, l->alpha);
 		break;
+	case DCC_OP_HARDSIGMOID:
+		hardsigmoid_forward(out, in, B * l->in_size, l->alpha, l->beta);
+		break;
+	case DCC_OP_HARDSWISH:
+		hardswish_forward(out, in, B * l->in_size);
+		break;
 	case DCC_OP_AVGPOOL2D:
 		avgpool_forward(out, in, B, l->ic, l->ih, l->iw, l->k, l->stride, l->oh, l->ow);
 		break;
@@ -416,6 +422,14 @@ static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float 
 	case DCC_OP_LEAKYRELU:
 		if (din)
 			leakyrelu_backward(din, dcur, in, B * l->in_size, l->alpha);
+		break;
+	case DCC_OP_HARDSIGMOID:
+		if (din)
+			hardsigmoid_backward(din, dcur, in, B * l->in_size, l->alpha, l->beta);
+		break;
+	case DCC_OP_HARDSWISH:
+		if (din)
+			hardswish_backward(din, dcur, in, B * l->in_size);
 		break;
 	case DCC_OP_AVGPOOL2D:
 		if (din)

@@ -62,6 +62,7 @@ for ins in "ewop addsh a=0 b=1 out=0 n=8 bw=0 sa=0 sb=0" "ewop addsh a=0 b=1 out
 	"ewop addsh a=0 b=9 out=0 n=8 bw=16 sa=0 sb=0" "ewop shift a=0 b=0 out=0 n=8 bw=33 sa=1 sb=0" \
 	"ewop clip a=0 b=0 out=0 n=8 shift=$dram" "ewop clip a=0 b=0 out=0 n=8 shift=2" \
 	"ewop leaky a=0 b=0 out=0 n=8 shift=$dram" "ewop leaky a=0 b=0 out=0 n=8 shift=6" \
+	"ewop hsig a=0 b=0 out=0 n=8 shift=$((dram - 8))" "ewop hswish a=0 b=0 out=0 n=8 shift=2" \
 	"maxpool in=0 out=1 c=1 h=8 w=8 k=2 stride=2 pad=2" "maxpool in=0 out=1 c=1 h=8 w=8 k=3 stride=2 pad=1 ceil=2" \
 	"avgpool in=0 out=1 c=1 h=8 w=8 k=3 stride=2 pad=1" "maxpool in=0 out=1 c=1 h=2 w=2 k=5 stride=1 pad=1"; do
 	awk -v ins="$ins" '/^load buf=0/ && !done { print; print ins; done = 1; next } { print }' fz.s >c6.s
@@ -84,6 +85,13 @@ expect_status 0 "C6: a leaky with its operands in the input region assembles"
 run $DCC emu c6.dci --data d8 --limit 5 --threads 1
 check [ "$status" -le 1 ] && check [ "$(wc -l <"$T/.err")" -le 1 ]
 [ "$status" -eq 0 ] || expect_err_has "leaky's width" "C6: a leaky's width outside 1..32 named"
+# a hardswish gate reading its operands from the input's words: refused when they are out of range, in one line
+awk '/^load buf=0/ && !done { print; print "ewop hswish a=0 b=0 out=0 n=8 shift=0"; done = 1; next } { print }' fz.s >c6.s
+run $DCC asm c6.s -o c6.dci
+expect_status 0 "C6: a hswish with its operands in the input region assembles"
+run $DCC emu c6.dci --data d8 --limit 5 --threads 1
+check [ "$status" -le 1 ] && check [ "$(wc -l <"$T/.err")" -le 1 ]
+[ "$status" -eq 0 ] || expect_err_has "bad hswish operands" "C6: a hswish's operands out of range named"
 
 # ---- C3: a forged PE table in DRAM, stored by the program itself ----
 # The program overwrites PE 3's table entry of fc1 (local rows one past its

@@ -82,11 +82,13 @@ for spec, marks in (("resnet:8,16:2", {"add ": 4, "downsample.0": 1, "ewop addsh
 # back, ONNX Runtime's; trained further; then fixed point (the slope in Q16) through the compiler (ewop leaky) and the
 # emulator, bit-exact with dcc eval --fixed
 from common import ort_run  # noqa: E402
+# (and MobileNetV3's Hardswish and Hardsigmoid, exported at opset 14, where HardSwish came)
 torch.manual_seed(4)
 lk = torch.nn.Sequential(torch.nn.Conv2d(1, 6, 3, padding=1), torch.nn.LeakyReLU(), torch.nn.MaxPool2d(2),
-                         torch.nn.Conv2d(6, 8, 3, padding=1), torch.nn.LeakyReLU(0.2), torch.nn.Flatten(),
+                         torch.nn.Conv2d(6, 8, 3, padding=1), torch.nn.LeakyReLU(0.2), torch.nn.Hardswish(),
+                         torch.nn.Conv2d(8, 8, 1), torch.nn.Hardsigmoid(), torch.nn.Flatten(),
                          torch.nn.Linear(8 * 8 * 8, 16), torch.nn.LeakyReLU(-0.1), torch.nn.Linear(16, 4)).eval()
-torch.onnx.export(lk, torch.zeros(1, 1, 16, 16), p("lk.onnx"), opset_version=13, input_names=["x"],
+torch.onnx.export(lk, torch.zeros(1, 1, 16, 16), p("lk.onnx"), opset_version=14, input_names=["x"],
                   dynamic_axes={"x": {0: "N"}})
 with torch.no_grad():
     want = lk(torch.from_numpy(X[256:])).numpy()
@@ -94,11 +96,14 @@ r = run("import", p("lk.onnx"), "-o", p("lk.dct"))
 r2 = run("run", p("lk.dct"), "--input", p("x.npy"), "-o", p("lk_y.npy")) if r.returncode == 0 else r
 got = np.load(p("lk_y.npy")) if r2.returncode == 0 else None
 info = run("info", p("lk.dct")).stdout
-check(got is not None and np.abs(got - want).max() < 1e-5 and "alpha=0.200000003" in info and "alpha=-0.100000001" in info,
-      "LeakyReLU imported, dcc = PyTorch (%s) %s" % (None if got is None else np.abs(got - want).max(), r.stderr))
+check(got is not None and np.abs(got - want).max() < 1e-5 and "alpha=0.200000003" in info and "alpha=-0.100000001" in info
+      and "hardswish " in info and "alpha=0.166666672 beta=0.5" in info,
+      "LeakyReLU, Hardswish, Hardsigmoid imported, dcc = PyTorch (%s) %s" % (
+          None if got is None else np.abs(got - want).max(), r.stderr))
 r = run("export", p("lk.dct"), "-o", p("lk_back.onnx"))
 ort = ort_run(p("lk_back.onnx"), p("x.npy"), p("lk_ort.npy")) if r.returncode == 0 else None
-check(ort is not None and got is not None and np.abs(ort - got).max() < 1e-5, "LeakyRelu exported: ONNX Runtime = dcc")
+check(ort is not None and got is not None and np.abs(ort - got).max() < 1e-5,
+      "LeakyRelu, HardSwish, HardSigmoid exported (opset 14): ONNX Runtime = dcc")
 steps = [["train", "--init", p("lk.dct"), "--data", p("d.npz"), "--epochs", "1", "-o", p("lk_t.dct")],
          ["prune", p("lk_t.dct"), "--sparsity", "0.5", "--data", p("d.npz"), "-o", p("lk_p.dct")],
          ["share", p("lk_p.dct"), "--bits", "4", "--zero", "--data", p("d.npz"), "-o", p("lk_s.dct")],
@@ -116,9 +121,11 @@ for st in steps:
         break
 acc = [float(o.split("accuracy ")[1].split("%")[0]) if "accuracy " in o else -1 for o in outs[-2:]]
 dis = run("disasm", p("lk.dci")).stdout if len(outs) == len(steps) else ""
-check(len(outs) == len(steps) and dis.count("ewop leaky") == 3 and
+check(len(outs) == len(steps) and dis.count("ewop leaky") == 3 and dis.count("ewop hswish") == 1 and
+      dis.count("ewop hsig ") == 1 and
       open(p("lk_emu.npy"), "rb").read() == open(p("lk_ref.npy"), "rb").read() and abs(acc[0] - acc[1]) <= 3.2,
-      "leakyrelu in fixed point and on the emulator, bit-exact (%d ewop leaky; float %s%%, fixed %s%%)" %
+      "leakyrelu, hardswish, hardsigmoid in fixed point and on the emulator, bit-exact (%d ewop leaky; float %s%%, "
+      "fixed %s%%)" %
       (dis.count("ewop leaky"), acc[0], acc[1]))
 
 # specs that do not parse, or do not fit the data: one line, exit 1, no file

@@ -177,6 +177,11 @@ static void test_gradients(void)
 			    "leakyrelu l1 alpha=0.3", "flatten f", "fc fc1 in=108 out=5", "leakyrelu l2 alpha=-0.5",
 			    "fc fc in=5 out=3", "softmax_ce loss"};
 	gradcheck("leakyrelu", lk, 9, 2, 6, 6);
+	/* hardswish and a hardsigmoid gate (squeeze-excitation's), PyTorch's and ONNX's slopes */
+	const char *hs[] = {"conv2d c0 in=2 out=3 k=3 stride=1 pad=1", "hardswish h0", "conv2d c1 in=3 out=3 k=3 stride=1 pad=1",
+			    "hardsigmoid g0 alpha=0.166666672 beta=0.5", "flatten f", "fc fc1 in=108 out=5", "hardsigmoid g1",
+			    "fc fc in=5 out=3", "softmax_ce loss"};
+	gradcheck("hardswish+hardsigmoid", hs, 9, 2, 6, 6);
 }
 
 /* A learnable synthetic data set: the label is which third of the image is brightest. */
@@ -301,6 +306,7 @@ static void test_graph_errors(void)
 		{{"clip c min=2 max=1", "softmax_ce loss"}, DCC_E_FORMAT, "clip needs min <= max"},
 		{{"leakyrelu l alpha=300", "softmax_ce loss"}, DCC_E_FORMAT, "leakyrelu needs alpha within -256..256"},
 		{{"leakyrelu l alpha=x", "softmax_ce loss"}, DCC_E_FORMAT, "alpha=x is not a number"},
+		{{"hardsigmoid h beta=-300", "softmax_ce loss"}, DCC_E_FORMAT, "hardsigmoid needs alpha and beta within -64..64"},
 		{{"relu a", "softmax_ce loss from=a,input"}, DCC_E_FORMAT, "softmax_ce reads one value, not 2"},
 	};
 	for (size_t t = 0; t < sizeof(dag) / sizeof(dag[0]); t++) {
