@@ -437,48 +437,36 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			B.val[o] = (int)i + 1;
 			continue;
 		}
-		if (g->op == DCC_OP_CLIP) { /* ReLU6: the bounds at its input's format, in DRAM */
-			uint32_t at = reserve(&im, 8);
-			int o = out_buf(&B, cur, -1, (int)i);
-			if (at == UINT32_MAX || o < 0) {
-				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-				break;
-			}
-			dcc_wr32(im.p + at, (uint32_t)qv->l[i].lo), dcc_wr32(im.p + at + 4, (uint32_t)qv->l[i].hi);
-			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_CLIP, (uint8_t)cur, 0, (uint32_t)g->in_size, (uint32_t)o, at};
-			B.val[o] = (int)i + 1;
-			continue;
-		}
-		if (g->op == DCC_OP_LEAKYRELU) { /* the Q16 slope and the width, in DRAM */
-			uint32_t at = reserve(&im, 8);
-			int o = out_buf(&B, cur, -1, (int)i);
-			if (at == UINT32_MAX || o < 0) {
-				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-				break;
-			}
-			dcc_wr32(im.p + at, (uint32_t)qv->l[i].slope), dcc_wr32(im.p + at + 4, (uint32_t)qv->l[i].out_bw);
-			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_LEAKY, (uint8_t)cur, 0, (uint32_t)g->in_size, (uint32_t)o, at};
-			B.val[o] = (int)i + 1;
-			continue;
-		}
-		if (g->op == DCC_OP_HARDSIGMOID || g->op == DCC_OP_HARDSWISH) { /* the gate's operands, in DRAM */
-			const dcc_qlayer *L = &qv->l[i];
-			uint32_t at = reserve(&im, 16);
-			int o = out_buf(&B, cur, -1, (int)i);
-			if (at == UINT32_MAX || o < 0) {
-				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-				break;
-			}
+		/* element-wise with their operands in DRAM (formats/isa.md): clip's
+		 * bounds at its input's format (ReLU6), leaky's Q16 slope and width,
+		 * the hard gates' slope, offset, shift and G | bw << 8 */
+		const dcc_qlayer *L = &qv->l[i];
+		uint32_t opd[4], nopd = 0;
+		int ew = -1;
+		if (g->op == DCC_OP_CLIP)
+			ew = DCC_EW_CLIP, opd[0] = (uint32_t)L->lo, opd[1] = (uint32_t)L->hi, nopd = 2;
+		else if (g->op == DCC_OP_LEAKYRELU)
+			ew = DCC_EW_LEAKY, opd[0] = (uint32_t)L->slope, opd[1] = (uint32_t)L->out_bw, nopd = 2;
+		else if (g->op == DCC_OP_HARDSIGMOID || g->op == DCC_OP_HARDSWISH) {
 			if (L->in_fl - L->gate_fl < -128 || L->in_fl - L->gate_fl > 128) {
 				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': its input's fl %d is out of the gate's range",
 					      g->name, L->in_fl);
 				break;
 			}
-			dcc_wr32(im.p + at, (uint32_t)L->slope), dcc_wr32(im.p + at + 4, (uint32_t)L->offset);
-			dcc_wr32(im.p + at + 8, (uint32_t)(L->in_fl - L->gate_fl));
-			dcc_wr32(im.p + at + 12, (uint32_t)L->gate_fl | (uint32_t)L->out_bw << 8);
-			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, g->op == DCC_OP_HARDSIGMOID ? DCC_EW_HSIG : DCC_EW_HSWISH,
-						     (uint8_t)cur, 0, (uint32_t)g->in_size, (uint32_t)o, at};
+			ew = g->op == DCC_OP_HARDSIGMOID ? DCC_EW_HSIG : DCC_EW_HSWISH;
+			opd[0] = (uint32_t)L->slope, opd[1] = (uint32_t)L->offset, opd[2] = (uint32_t)(L->in_fl - L->gate_fl);
+			opd[3] = (uint32_t)L->gate_fl | (uint32_t)L->out_bw << 8, nopd = 4;
+		}
+		if (ew >= 0) {
+			uint32_t at = reserve(&im, 4 * nopd);
+			int o = out_buf(&B, cur, -1, (int)i);
+			if (at == UINT32_MAX || o < 0) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			for (uint32_t k = 0; k < nopd; k++)
+				dcc_wr32(im.p + at + 4 * k, opd[k]);
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, (uint8_t)ew, (uint8_t)cur, 0, (uint32_t)g->in_size, (uint32_t)o, at};
 			B.val[o] = (int)i + 1;
 			continue;
 		}

@@ -77,21 +77,17 @@ run $DCC asm c6.s -o c6.dci
 expect_status 0 "C6: a clip with its bounds in the input region assembles"
 run $DCC emu c6.dci --data d8 --limit 5 --threads 1
 expect_status 0 "C6: and runs"
-# a leaky reading its slope and width from the input's words: a width outside 1..32 is refused when it is
-# met, in one line; any slope stays inside the buffers
-awk '/^load buf=0/ && !done { print; print "ewop leaky a=0 b=0 out=0 n=8 shift=0"; done = 1; next } { print }' fz.s >c6.s
-run $DCC asm c6.s -o c6.dci
-expect_status 0 "C6: a leaky with its operands in the input region assembles"
-run $DCC emu c6.dci --data d8 --limit 5 --threads 1
-check [ "$status" -le 1 ] && check [ "$(wc -l <"$T/.err")" -le 1 ]
-[ "$status" -eq 0 ] || expect_err_has "leaky's width" "C6: a leaky's width outside 1..32 named"
-# a hardswish gate reading its operands from the input's words: refused when they are out of range, in one line
-awk '/^load buf=0/ && !done { print; print "ewop hswish a=0 b=0 out=0 n=8 shift=0"; done = 1; next } { print }' fz.s >c6.s
-run $DCC asm c6.s -o c6.dci
-expect_status 0 "C6: a hswish with its operands in the input region assembles"
-run $DCC emu c6.dci --data d8 --limit 5 --threads 1
-check [ "$status" -le 1 ] && check [ "$(wc -l <"$T/.err")" -le 1 ]
-[ "$status" -eq 0 ] || expect_err_has "bad hswish operands" "C6: a hswish's operands out of range named"
+# a leaky or a hardswish gate reading its operands from the input's words: operands out of range (a width
+# outside 1..32, a gate's shift or G) are refused when they are met, in one line; any others stay inside the buffers
+for ew in "leaky:leaky's width" "hswish:bad hswish operands"; do
+	awk -v ins="ewop ${ew%%:*} a=0 b=0 out=0 n=8 shift=0" '/^load buf=0/ && !done { print; print ins; done = 1; next } { print }' \
+		fz.s >c6.s
+	run $DCC asm c6.s -o c6.dci
+	expect_status 0 "C6: a ${ew%%:*} with its operands in the input region assembles"
+	run $DCC emu c6.dci --data d8 --limit 5 --threads 1
+	check [ "$status" -le 1 ] && check [ "$(wc -l <"$T/.err")" -le 1 ]
+	[ "$status" -eq 0 ] || expect_err_has "${ew#*:}" "C6: a ${ew%%:*}'s operands out of range named"
+done
 
 # ---- C3: a forged PE table in DRAM, stored by the program itself ----
 # The program overwrites PE 3's table entry of fc1 (local rows one past its

@@ -49,6 +49,17 @@ def ort_run(model, x_npy, out_npy):
     return np.load(out_npy)
 
 
+def pipeline(tag, steps):
+    """dcc on each argument list in turn, stopping at the first failure
+    (shown with tag): whether all succeeded."""
+    for st in steps:
+        r = run(*st)
+        if r.returncode:
+            print(tag, "dcc", st[0], "failed:", r.stderr, file=sys.stderr)
+            return False
+    return True
+
+
 def finish(name):
     """The closing line run.sh counts, and the exit status."""
     print("%s: %d passed, %d failed" % (name, counts["passed"], counts["failed"]))

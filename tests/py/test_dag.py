@@ -22,7 +22,7 @@ import torch
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import check, finish, ort_run, run  # noqa: E402
+from common import check, finish, ort_run, pipeline, run  # noqa: E402
 
 N = 100
 tmp = tempfile.mkdtemp(prefix="dcc-dag-")
@@ -226,13 +226,7 @@ for name, marks in (("resnet18", {"ewop addsh": 8, "pad=1": 1}), ("mobilenet_v2"
              ["compile", p("e.dcb"), "-o", p("e.dci")],
              ["emu", p("e.dcb"), p("e.dci"), "--data", p("teach.npz"), "--count", "100", "--logits", p("emu.npy")],
              ["eval", "--fixed", p("e_f.dct"), "--data", p("teach.npz"), "--logits", p("ref.npy")]]
-    ok = True
-    for st in steps:
-        r = run(*st)
-        if r.returncode:
-            print(name, "dcc", st[0], "failed:", r.stderr, file=sys.stderr)
-            ok = False
-            break
+    ok = pipeline(name, steps)
     dis = run("disasm", p("e.dci")).stdout if ok else ""
     seen = {k: dis.count(k) for k in marks}
     check(ok and open(p("emu.npy"), "rb").read() == open(p("ref.npy"), "rb").read() and

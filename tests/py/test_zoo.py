@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import check, finish, run  # noqa: E402
+from common import check, finish, pipeline, run  # noqa: E402
 from zoo_torch import from_spec  # noqa: E402
 
 tmp = tempfile.mkdtemp(prefix="dcc-zoo-")
@@ -65,13 +65,7 @@ for spec, marks in (("resnet:8,16:2", {"add ": 4, "downsample.0": 1, "ewop addsh
              ["compile", p("e.dcb"), "-o", p("e.dci")],
              ["emu", p("e.dcb"), p("e.dci"), "--data", p("d.npz"), "--count", "64", "--logits", p("emu.npy")],
              ["eval", "--fixed", p("e_f.dct"), "--data", p("d.npz"), "--logits", p("ref.npy")]]
-    ok = True
-    for st in steps:
-        r = run(*st)
-        if r.returncode:
-            print(spec, "dcc", st[0], "failed:", r.stderr, file=sys.stderr)
-            ok = False
-            break
+    ok = pipeline(spec, steps)
     text = info + (run("disasm", p("e.dci")).stdout if ok else "")
     seen = {k: text.count(k) for k in marks}
     check(ok and open(p("emu.npy"), "rb").read() == open(p("ref.npy"), "rb").read() and
