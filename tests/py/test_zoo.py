@@ -49,6 +49,7 @@ for spec, marks in (("resnet:8,16:2", {"add ": 4, "downsample.0": 1, "ewop addsh
         err = np.abs(want - got).max()
     except Exception as e:  # noqa: BLE001
         err = str(e)[:300]
+    print("%s: PyTorch's logits from dcc's state_dict, max diff %s" % (spec, err))
     check(r2.returncode == 0 and got is not None and not isinstance(err, str) and err < 1e-4 and
           np.abs(got).max() > 0.05,
           "%s: the state_dict loads strict into the PyTorch net and gives dcc's logits (%s) %s" % (spec, err, r2.stderr))
