@@ -107,7 +107,7 @@ expect_status 2 "bad quant"; expect_err_has "--quant: '8:8' is not W:A:E" "bad q
 # Errors.
 run $DCC train --net nosuch --data d8 -o x.dct
 expect_status 1 "unknown net"
-expect_err "dcc train: unknown network 'nosuch' (lenet300, lenet5, lstm, mlp:IN-H1-...-OUT, cnn:C1,...:F1,...)" "unknown net"
+expect_err "dcc train: unknown network 'nosuch' (lenet300, lenet5, lstm, mlp:IN-H1-...-OUT, cnn:C1,...:F1,..., resnet:W1,...:N, mobilenet:C0,C1,...:E[:N])" "unknown net"
 run $DCC train --net lenet5 --data d8 -o x.dct
 expect_status 1 "lenet5 on 8x8"
 expect_err "dcc train: d8: lenet5 cannot fit 8x8 images (it needs at least 16x16)" "lenet5 on 8x8"
