@@ -41,6 +41,27 @@ static int32_t qget(const dcc_tensor *t, size_t i)
 								  : (int32_t)dcc_rd32(p + 4 * i);
 }
 
+/* A shared weight's entries in EIE's per-PE layout (pruned weights absent):
+ * what lay_matrix writes and the placement's cycle estimate reads. */
+static int eie_layout(const dcc_tensor *ix, const dcc_tensor *mk, int pes, size_t rows, size_t cols, dcc_sparse *sp,
+		      dcc_error *err)
+{
+	size_t n = rows * cols;
+	uint8_t *present = malloc(n);
+	uint32_t *sym = malloc(n * sizeof(uint32_t));
+	if (!present || !sym) {
+		free(present), free(sym);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	for (size_t k = 0; k < n; k++) {
+		present[k] = mk ? (((const uint8_t *)mk->data)[k / 8] >> (k % 8)) & 1 : 1;
+		sym[k] = present[k] ? dcc_packed_get(ix->data, ix->bits, k) : 0;
+	}
+	int rc = dcc_sparse_build(sp, DCC_LAYOUT_EIE, 4, pes, rows, cols, present, sym, 0, err);
+	free(present), free(sym);
+	return rc;
+}
+
 /* One weight matrix in DRAM in EIE's layout: descriptor (+ conv geometry),
  * codebook, biases, PE table, per-PE pointers and entries. */
 static int lay_matrix(img *im, dcc_model *m, const char *wname, const char *bname, int pes, int a_bw, int shift,
@@ -53,20 +74,9 @@ static int lay_matrix(img *im, dcc_model *m, const char *wname, const char *bnam
 		return dcc_fail(err, DCC_E_UNSUPPORTED,
 				"'%s': the accelerator needs 4-bit shared weights with codebook entry 0 zero "
 				"(dcc share --bits 4 --zero) in fixed point (dcc fixed)", wname);
-	size_t rows = (size_t)ix->shape[0], n = (size_t)dcc_tensor_numel(ix), cols = n / rows;
-	uint8_t *present = malloc(n);
-	uint32_t *sym = malloc(n * sizeof(uint32_t));
-	if (!present || !sym) {
-		free(present), free(sym);
-		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	}
-	for (size_t k = 0; k < n; k++) {
-		present[k] = mk ? (((const uint8_t *)mk->data)[k / 8] >> (k % 8)) & 1 : 1;
-		sym[k] = present[k] ? dcc_packed_get(ix->data, ix->bits, k) : 0;
-	}
+	size_t rows = (size_t)ix->shape[0], cols = (size_t)dcc_tensor_numel(ix) / rows;
 	dcc_sparse sp;
-	int rc = dcc_sparse_build(&sp, DCC_LAYOUT_EIE, 4, pes, rows, cols, present, sym, 0, err);
-	free(present), free(sym);
+	int rc = eie_layout(ix, mk, pes, rows, cols, &sp, err);
 	if (rc)
 		return rc;
 	uint32_t desc = reserve(im, geo ? 128 : 64), cba = reserve(im, 64), ba = reserve(im, 4 * rows),
@@ -121,11 +131,9 @@ static int lay_matrix(img *im, dcc_model *m, const char *wname, const char *bnam
  * (the compiler does not see the data, so the PE array's estimate is its
  * worst case) plus the pipeline latency, formats/isa.md.  The PE array
  * needs 4-bit shared weights with entry 0 zero (what lay_matrix takes).
- * 1: the PE array; *pe, *cv: the two estimates. */
-static int pointwise_on_pes(dcc_model *m, const dcc_layer *g, const dcc_accel_cfg *c, int pes, int a_bw, uint64_t *pe,
-			    uint64_t *cv)
+ * 1: the PE array. */
+static int pointwise_on_pes(dcc_model *m, const dcc_layer *g, const dcc_accel_cfg *c, int pes, int a_bw)
 {
-	*pe = *cv = 0;
 	dcc_parts pt;
 	dcc_parts_find(m, g->p[0].name, &pt);
 	const dcc_tensor *cb = pt.codebook, *ix = pt.index, *mk = pt.mask;
@@ -139,27 +147,20 @@ static int pointwise_on_pes(dcc_model *m, const dcc_layer *g, const dcc_accel_cf
 		return 1; /* no tile fits the engine's buffers */
 	dcc_layer_stats st = {0};
 	dcc_conv_model(&sh, c, tr, tc, a_bw, &st);
-	*cv = st.cycles;
-	size_t rows = (size_t)g->oc, cols = (size_t)g->ic, n = rows * cols;
-	uint8_t *present = malloc(n);
-	uint32_t *sym = calloc(n, sizeof(uint32_t)), *nz = malloc(cols * sizeof(uint32_t));
+	size_t rows = (size_t)g->oc, cols = (size_t)g->ic;
+	uint32_t *nz = malloc(cols * sizeof(uint32_t)); /* every column: activations taken as nonzero */
 	dcc_sparse sp;
-	int ok = present && sym && nz;
-	for (size_t k = 0; ok && k < n; k++) { /* as lay_matrix lays it out */
-		present[k] = mk ? (((const uint8_t *)mk->data)[k / 8] >> (k % 8)) & 1 : 1;
-		sym[k] = present[k] ? dcc_packed_get(ix->data, ix->bits, k) : 0;
+	if (!nz || eie_layout(ix, mk, pes, rows, cols, &sp, &e)) {
+		free(nz);
+		return 0; /* the engine, which takes it as it is */
 	}
-	for (size_t j = 0; ok && j < cols; j++)
+	for (size_t j = 0; j < cols; j++)
 		nz[j] = (uint32_t)j;
-	if (ok && !dcc_sparse_build(&sp, DCC_LAYOUT_EIE, 4, pes, rows, cols, present, sym, 0, &e)) {
-		uint64_t one = dcc_pe_cycles(sp.count, (uint32_t)pes, (uint32_t)cols, nz, (uint32_t)cols, c->fifo, NULL);
-		*pe = ((uint64_t)g->oh * (uint64_t)g->ow) * (one + (uint64_t)c->pipeline);
-		dcc_sparse_free(&sp);
-	} else {
-		ok = 0;
-	}
-	free(present), free(sym), free(nz);
-	return ok && *pe < *cv;
+	uint64_t one = dcc_pe_cycles(sp.count, (uint32_t)pes, (uint32_t)cols, nz, (uint32_t)cols, c->fifo, NULL);
+	uint64_t pe = ((uint64_t)g->oh * (uint64_t)g->ow) * (one + (uint64_t)c->pipeline);
+	dcc_sparse_free(&sp);
+	free(nz);
+	return pe < st.cycles;
 }
 
 /* A convolution for the convolver engine: descriptor, dense 16-bit weights
@@ -566,8 +567,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 				   (uint32_t)g->stride, (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
 		uint32_t desc;
 		int engine = is_conv && c->convolvers > 0;
-		uint64_t pe_est = 0, cv_est = 0;
-		if (engine && pointwise_on_pes(m, g, c, pes, f->a_bw, &pe_est, &cv_est))
+		if (engine && pointwise_on_pes(m, g, c, pes, f->a_bw))
 			engine = 0; /* a pointwise convolution the PE array runs in fewer cycles */
 		if (engine ? (rc = lay_conv(&im, m, g, c, f->a_bw, facc - f->a_fl, f->b_fl - facc, &desc, err))
 			   : (rc = lay_matrix(&im, m, g->p[0].name, g->p[1].name, pes, f->a_bw, facc - f->a_fl, f->b_fl - facc,

@@ -60,6 +60,21 @@ def pipeline(tag, steps):
     return True
 
 
+def to_emulator(src, data, p, pes, count):
+    """The stages from a float model to the emulator, as pipeline() runs
+    them: prune 70%, share 4 bits with a zero entry (what the PE array
+    reads), 16-bit fixed point, a blob for pes PEs, compile, the emulator's
+    logits on count samples (p("emu.npy")) and the integer reference's
+    (p("ref.npy")); p names a file in the test's directory."""
+    return [["prune", src, "--sparsity", "0.7", "--data", data, "-o", p("e_p.dct")],
+            ["share", p("e_p.dct"), "--bits", "4", "--zero", "--data", data, "-o", p("e_s.dct")],
+            ["fixed", p("e_s.dct"), "--data", data, "--calib", "16", "-o", p("e_f.dct")],
+            ["encode", p("e_f.dct"), "--layout", "eie", "--pes", str(pes), "-o", p("e.dcb")],
+            ["compile", p("e.dcb"), "-o", p("e.dci")],
+            ["emu", p("e.dcb"), p("e.dci"), "--data", data, "--count", str(count), "--logits", p("emu.npy")],
+            ["eval", "--fixed", p("e_f.dct"), "--data", data, "--logits", p("ref.npy")]]
+
+
 def finish(name):
     """The closing line run.sh counts, and the exit status."""
     print("%s: %d passed, %d failed" % (name, counts["passed"], counts["failed"]))

@@ -22,7 +22,7 @@ import torch
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import check, finish, ort_run, pipeline, run  # noqa: E402
+from common import check, finish, ort_run, pipeline, run, to_emulator  # noqa: E402
 
 N = 100
 tmp = tempfile.mkdtemp(prefix="dcc-dag-")
@@ -219,13 +219,7 @@ check(r.returncode == 0 and "21 layers encoded" in r.stdout, "the fixed resnet18
 for name, marks in (("resnet18", {"ewop addsh": 8, "pad=1": 1}), ("mobilenet_v2", {"ewop clip": 35, "ewop addsh": 10}),
                     ("squeezenet1_1", {"ceil=1": 3})):
     src = p(name + "_13.dct")
-    steps = [["prune", src, "--sparsity", "0.7", "--data", p("teach.npz"), "-o", p("e_p.dct")],
-             ["share", p("e_p.dct"), "--bits", "4", "--zero", "--data", p("teach.npz"), "-o", p("e_s.dct")],
-             ["fixed", p("e_s.dct"), "--data", p("teach.npz"), "--calib", "16", "-o", p("e_f.dct")],
-             ["encode", p("e_f.dct"), "--layout", "eie", "--pes", "64", "-o", p("e.dcb")],
-             ["compile", p("e.dcb"), "-o", p("e.dci")],
-             ["emu", p("e.dcb"), p("e.dci"), "--data", p("teach.npz"), "--count", "100", "--logits", p("emu.npy")],
-             ["eval", "--fixed", p("e_f.dct"), "--data", p("teach.npz"), "--logits", p("ref.npy")]]
+    steps = to_emulator(src, p("teach.npz"), p, 64, 100)
     ok = pipeline(name, steps)
     dis = run("disasm", p("e.dci")).stdout if ok else ""
     seen = {k: dis.count(k) for k in marks}

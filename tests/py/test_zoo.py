@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import check, finish, pipeline, run  # noqa: E402
+from common import check, finish, pipeline, run, to_emulator  # noqa: E402
 from zoo_torch import from_spec  # noqa: E402
 
 tmp = tempfile.mkdtemp(prefix="dcc-zoo-")
@@ -58,14 +58,7 @@ for spec, marks in (("resnet:8,16:2", {"add ": 4, "downsample.0": 1, "ewop addsh
     check(all(np.abs(sd[k]).max() > 0 for k in sd if k.endswith("running_mean")) and
           any(k.endswith("running_var") for k in sd), "%s: running statistics trained" % spec)
     # batchnorm folds into its convolution before the weights are shared (fixed point needs it folded)
-    steps = [["fold", dct, "-o", p("e_b.dct")],
-             ["prune", p("e_b.dct"), "--sparsity", "0.7", "--data", p("d.npz"), "-o", p("e_p.dct")],
-             ["share", p("e_p.dct"), "--bits", "4", "--zero", "--data", p("d.npz"), "-o", p("e_s.dct")],
-             ["fixed", p("e_s.dct"), "--data", p("d.npz"), "--calib", "16", "-o", p("e_f.dct")],
-             ["encode", p("e_f.dct"), "--layout", "eie", "--pes", "16", "-o", p("e.dcb")],
-             ["compile", p("e.dcb"), "-o", p("e.dci")],
-             ["emu", p("e.dcb"), p("e.dci"), "--data", p("d.npz"), "--count", "64", "--logits", p("emu.npy")],
-             ["eval", "--fixed", p("e_f.dct"), "--data", p("d.npz"), "--logits", p("ref.npy")]]
+    steps = [["fold", dct, "-o", p("e_b.dct")]] + to_emulator(p("e_b.dct"), p("d.npz"), p, 16, 64)
     ok = pipeline(spec, steps)
     text = info + (run("disasm", p("e.dci")).stdout if ok else "")
     seen = {k: text.count(k) for k in marks}
