@@ -16,7 +16,7 @@
 	X(sensitivity, "accuracy of each layer pruned alone, and a per-layer budget") \
 	X(share, "weight sharing: k-means codebooks, packed indices, fine-tuning") \
 	X(svd, "low-rank factorisation of a fully connected layer") \
-	X(fold, "batchnorm folded into the layer before it") \
+	X(fold, "batchnorm and affine layers folded into the layer before them") \
 	X(fixed, "dynamic fixed point: per-layer formats, integer-only accuracy") \
 	X(encode, "write the compressed blob: sparse layouts and Huffman coding") \
 	X(decode, "the exact inverse of dcc encode") \

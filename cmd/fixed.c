@@ -247,7 +247,8 @@ int cmd_fixed(int argc, char **argv)
 		goto done;
 	}
 	if (nfold)
-		fprintf(stderr, "fixed: %zu batchnorm layer%s folded into the layers before them\n", nfold, nfold > 1 ? "s" : "");
+		fprintf(stderr, "fixed: %zu batchnorm or affine layer%s folded into the layers before them\n", nfold,
+			nfold > 1 ? "s" : "");
 	size_t L = n->nlayers;
 	wb = calloc(L, sizeof(int)), ab = calloc(L, sizeof(int)), fmt = calloc(L, sizeof(*fmt));
 	wsq = calloc(L, sizeof(double)), asq = calloc(L, sizeof(double));

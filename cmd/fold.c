@@ -1,5 +1,5 @@
-/* fold.c: dcc fold -- every batchnorm folded into the fc or conv2d before
- * it (lib/nn/fold.c), as dcc fixed does by itself: the float model the
+/* fold.c: dcc fold -- every batchnorm and affine folded into the fc or
+ * conv2d before it (lib/nn/fold.c), as dcc fixed does by itself: the float model the
  * integer stages see, evaluable and exportable as it is. */
 #include <stdlib.h>
 
@@ -12,7 +12,8 @@ static const char usage[] =
 	"Folds every batchnorm layer into the fc or conv2d layer before it (whose\n"
 	"output nothing else reads): that layer's rows scaled by weight /\n"
 	"sqrt(running_var + eps), its bias (bias - running_mean) * scale + bias of\n"
-	"the batchnorm; layers without a bias get a zero one.  The logits stay the\n"
+	"the batchnorm; an affine (constant arithmetic: x scale + shift) the same\n"
+	"way.  Layers without a bias get a zero one.  The logits stay the\n"
 	"same to float rounding; each fold is a provenance line.  dcc fixed folds\n"
 	"by itself; fold before dcc share, whose codebooks a fold would break.\n"
 	"\n"
@@ -56,7 +57,7 @@ int cmd_fold(int argc, char **argv)
 	}
 	int rc = cmd_save(out, m, (const char *[]){in, NULL}, force);
 	if (!rc)
-		fprintf(stderr, "%s: %zu batchnorm layer%s folded -> %s\n", in, nf, nf == 1 ? "" : "s", out);
+		fprintf(stderr, "%s: %zu batchnorm or affine layer%s folded -> %s\n", in, nf, nf == 1 ? "" : "s", out);
 	dcc_model_free(m);
 	return rc ? EXIT_FAIL : cmd_finish(EXIT_OK);
 }

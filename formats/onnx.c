@@ -523,6 +523,47 @@ static int read_gap(onnx_read *r, const node_t *n, const char *nname, dcc_error 
 	return 0;
 }
 
+/* ReduceMean over the spatial axes (2, 3) of a square map: a global average
+ * pool; with keepdims 0 the (N, C) vector after it. */
+static int read_reduce_mean(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
+{
+	int64_t ax[8];
+	int na = onnx_node_ints(r, n, 1, "axes", ax);
+	int spatial = na == 2 && ((ax[0] == 2 || ax[0] == -2) && (ax[1] == 3 || ax[1] == -1));
+	spatial |= na == 2 && ((ax[1] == 2 || ax[1] == -2) && (ax[0] == 3 || ax[0] == -1));
+	if (r->flat || !spatial || (r->W == 1 && r->H > 1))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (ReduceMean): dcc reads it over a map's height and width "
+				"(axes 2 and 3), a global average pool", nname);
+	int rc = read_gap(r, n, nname, err);
+	if (rc || onnx_attr_i(n, "keepdims", 1))
+		return rc;
+	if (onnx_add_line(r, "flatten flatten%d", ++r->nflat))
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	r->flat = 1;
+	r->F = (size_t)r->C;
+	return 0;
+}
+
+/* Max or Min of an activation and a constant number: a clip with one
+ * bound (Max(x, 0) is a ReLU that clip computes the same). */
+static int read_maxmin(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
+{
+	const char *op = n->op_type;
+	int ci = n->n_input != 2 ? -1 : onnx_init(r, n->input[1]) ? 1 : onnx_init(r, n->input[0]) ? 0 : -1;
+	float *v = NULL;
+	size_t cnt = 0;
+	int rc = ci < 0 ? 0 : onnx_tensor_floats(onnx_init(r, n->input[ci]), &v, &cnt, err);
+	if (rc)
+		return rc;
+	float b = cnt == 1 ? v[0] : NAN;
+	free(v);
+	if (ci < 0 || cnt != 1 || isnan(b))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): dcc reads %s of an activation and one constant "
+				"number (a clip)", nname, op, op);
+	return onnx_add_line(r, "clip clip%d min=%.9g max=%.9g", ++r->nclip, op[1] == 'a' ? b : -INFINITY,
+			     op[1] == 'a' ? INFINITY : b) ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
+}
+
 static int read_relu(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	(void)n, (void)nname;
@@ -673,6 +714,128 @@ static int read_join(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	return 0;
 }
 
+/* A constant's values as one per channel (or feature) of the value being
+ * read: a scalar, or C values on the channel axis with ones after it
+ * ((C, 1, 1), (1, C, 1, 1); (C) on a vector; (C, 1) on an (N, C, L) map).
+ * 0, or -1 when the shape broadcasts otherwise. */
+static int per_channel(const onnx_read *r, const tensor_t *t, size_t cnt)
+{
+	size_t C = r->flat ? r->F : (size_t)r->C, k = 0;
+	if (cnt == 1)
+		return 0;
+	if (cnt != C)
+		return -1;
+	while (k < t->n_dims && t->dims[k] == 1)
+		k++;
+	size_t after = t->n_dims - k - 1; /* the axes after the channel's, each 1 */
+	for (size_t i = k + 1; i < t->n_dims; i++)
+		if (t->dims[i] != 1)
+			return -1;
+	return r->flat ? (after == 0 ? 0 : -1) : (after == 2 || (after == 1 && r->W == 1)) ? 0 : -1;
+}
+
+/* Constant arithmetic on the graph's input, y = x scale + shift, taken
+ * into the model's input normalisation (formats/data.md): (x - mean) / std
+ * becomes (x - (mean - shift std / scale)) / (std / scale).  1 when taken
+ * (every scale positive, one or one per image channel), else 0. */
+static int into_norm(onnx_read *r, const node_t *n, int ai, const double *sc, const double *sh, size_t cnt)
+{
+	size_t uses = 0;
+	onnx_consumers(r, n->input[ai], &uses);
+	const onnx_val *v = onnx_value(r, n->input[ai]); /* the input, or what an earlier one made of it */
+	if (!v || v->line != r->in_line || uses != 1 || (cnt > 1 && (r->flat || r->C < 2)) || cnt > DCC_NORM_MAX)
+		return 0;
+	for (size_t c = 0; c < cnt; c++)
+		if (!(sc[c] > 0) || !isfinite(sc[c]) || !isfinite(sh[c]))
+			return 0;
+	dcc_norm *nm = &r->norm;
+	if (!nm->n)
+		for (nm->n = 1, nm->mean[0] = 0, nm->std[0] = 1; nm->n < cnt; nm->n++)
+			nm->mean[nm->n] = 0, nm->std[nm->n] = 1;
+	for (; nm->n < cnt; nm->n++) /* one pair so far, a pair per channel now */
+		nm->mean[nm->n] = nm->mean[0], nm->std[nm->n] = nm->std[0];
+	for (size_t c = 0; c < nm->n; c++) {
+		size_t j = cnt == 1 ? 0 : c;
+		nm->mean[c] -= sh[j] * nm->std[c] / sc[j];
+		nm->std[c] /= sc[j];
+	}
+	return 1;
+}
+
+/* Add, Sub, Mul or Div.  Of two activations an Add is a residual sum
+ * (read_join); with a constant (an initializer) of one value or one per
+ * channel, an affine line (x scale + shift per channel), or on the graph's
+ * input the model's input normalisation. */
+static int read_arith(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
+{
+	const char *op = n->op_type;
+	int ci = n->n_input != 2 ? -1 : onnx_init(r, n->input[1]) ? 1 : onnx_init(r, n->input[0]) ? 0 : -1;
+	if (ci < 0 && op[0] == 'A')
+		return read_join(r, n, nname, err);
+	if (ci < 0)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): dcc reads %s with a constant (a scalar or one "
+				"value per channel), not of two activations", nname, op, op);
+	float *v = NULL;
+	size_t cnt = 0, C = r->flat ? r->F : (size_t)r->C;
+	int rc = onnx_tensor_floats(onnx_init(r, n->input[ci]), &v, &cnt, err);
+	if (rc)
+		return rc;
+	if (per_channel(r, onnx_init(r, n->input[ci]), cnt)) {
+		free(v);
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): its constant '%s' has %zu values; dcc takes one, or "
+				"one per channel (shape (C, 1, 1)) of the %zu channels", nname, op, n->input[ci], cnt, C);
+	}
+	double *sc = malloc(2 * cnt * sizeof(double)), *sh = sc ? sc + cnt : NULL;
+	for (size_t c = 0; sc && c < cnt && !rc; c++) {
+		double k = v[c];
+		int div = op[0] == 'D', sub = op[0] == 'S', mul = op[0] == 'M';
+		if (!isfinite(k) || (div && (ci == 0 || k == 0)))
+			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): %s", nname, op, ci == 0 && div
+				      ? "a constant divided by an activation (dcc has no reciprocal)"
+				      : "its constant is not a finite, nonzero number");
+		sc[c] = div ? 1 / k : mul ? k : sub && ci == 0 ? -1 : 1;
+		sh[c] = div || mul ? 0 : sub && ci == 1 ? -k : k;
+	}
+	free(v);
+	if (!sc)
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	if (rc || into_norm(r, n, 1 - ci, sc, sh, cnt)) {
+		free(sc);
+		return rc;
+	}
+	char name[DCC_MAX_NAME + 1], nm[DCC_MAX_NAME + 32];
+	size_t uses = 0;
+	onnx_consumers(r, r->cur, &uses);
+	if (r->src_line >= 0 && r->src_line + 1 == (int)r->nlines && uses == 1 &&
+	    !strncmp(r->lines[r->src_line], "affine ", 7)) { /* after an affine that only this reads: one affine */
+		onnx_line_name(r, r->src_line, name, sizeof(name));
+		float *f[2];
+		for (int k = 0; k < 2; k++) {
+			snprintf(nm, sizeof(nm), "%s.%s", name, k ? "shift" : "scale");
+			f[k] = dcc_model_find(r->m, nm)->data;
+		}
+		for (size_t c = 0; c < C; c++) {
+			size_t j = cnt == 1 ? 0 : c;
+			f[0][c] = (float)(sc[j] * f[0][c]), f[1][c] = (float)(sc[j] * f[1][c] + sh[j]);
+		}
+		free(sc);
+		return 0;
+	}
+	snprintf(name, sizeof(name), "affine%d", ++r->naff);
+	uint64_t shape[1] = {C};
+	for (int k = 0; k < 2 && !rc; k++) {
+		float *f = malloc(C * sizeof(float));
+		for (size_t c = 0; f && c < C; c++)
+			f[c] = (float)(k ? sh : sc)[cnt == 1 ? 0 : c];
+		snprintf(nm, sizeof(nm), "%s.%s", name, k ? "shift" : "scale");
+		rc = f ? dcc_model_add(r->m, nm, DCC_F32, 0, 0, 1, shape, f, err) : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	free(sc);
+	if (!rc && onnx_add_line(r, "affine %s", name))
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	return rc;
+}
+
 /* Clip (ReLU6): its bounds from the inputs min and max (constants) or,
  * before opset 11, from the attributes. */
 static int read_clip(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
@@ -729,7 +892,9 @@ static const struct {
 	{"AveragePool", read_pool}, {"Relu", read_relu},      {"Sigmoid", read_act},    {"Tanh", read_act},
 	{"Flatten", read_flatten}, {"Reshape", read_flatten}, {"Identity", read_nothing}, {"Dropout", read_nothing},
 	{"Softmax", read_softmax}, {"LogSoftmax", read_softmax}, {"BatchNormalization", read_batchnorm},
-	{"GlobalAveragePool", read_gap}, {"Add", read_join},   {"Concat", read_join},    {"Clip", read_clip},
+	{"GlobalAveragePool", read_gap}, {"Add", read_arith},  {"Concat", read_join},    {"Clip", read_clip},
+	{"Sub", read_arith},       {"Mul", read_arith},       {"Div", read_arith},       {"Max", read_maxmin},
+	{"Min", read_maxmin},      {"ReduceMean", read_reduce_mean},
 	{"LeakyRelu", read_leaky}, {"HardSigmoid", read_hard}, {"HardSwish", read_hard},
 };
 
@@ -761,11 +926,15 @@ static int take_input(onnx_read *r, const node_t *n, const char *op, const char 
 {
 	if (!n->n_input || !n->input[0] || !n->n_output || !n->output[0])
 		return dcc_fail(err, DCC_E_FORMAT, "node '%s' (%s) has no input or no output", nname, op);
-	const onnx_val *v = onnx_value(r, n->input[0]);
+	/* a constant first (2 x, 1 - x): the activation is the second */
+	int second = n->n_input == 2 && n->input[1] && onnx_init(r, n->input[0]) && onnx_value(r, n->input[1]) &&
+		     (!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div") ||
+		      !strcmp(op, "Max") || !strcmp(op, "Min"));
+	const onnx_val *v = onnx_value(r, n->input[second]);
 	if (!v)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): its input '%s' is no value dcc has read (an "
 				"initializer, or made by a node it did not read)", nname, op, n->input[0]);
-	r->cur = n->input[0];
+	r->cur = n->input[second];
 	r->C = v->C, r->H = v->H, r->W = v->W, r->flat = v->flat, r->F = v->F;
 	r->src_line = v->line;
 	return 0;
@@ -801,8 +970,8 @@ static int read_node(onnx_read *r, const node_t *n, dcc_error *err)
 			found = 1, rc = readers[i].read(r, n, nname, err);
 	if (!found)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): operator not supported by dcc (supported: Gemm, "
-				"MatMul+Add, Conv (with groups), BatchNormalization after Conv or Gemm, Add and Concat of "
-				"activations, Relu, LeakyRelu, HardSigmoid, HardSwish, Clip, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, Flatten, "
+				"MatMul+Add, Conv (with groups), BatchNormalization, Add and Concat of activations, Add, "
+				"Sub, Mul and Div by a constant, Max and Min with a constant, ReduceMean over H and W, Relu, LeakyRelu, HardSigmoid, HardSwish, Clip, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, Flatten, "
 				"Reshape, Identity, Dropout, a final Softmax)", nname, op);
 	if (rc < 0)
 		return rc;
@@ -976,7 +1145,7 @@ static int read_graph(onnx_read *r, dcc_error *err)
 	int rc = read_input(r, ishape, err);
 	if (!rc) { /* the input is a value: a flattened one is the flatten line's */
 		onnx_val *v = &r->val[slot_of(&r->ix, r->cur, 1)];
-		v->known = 1, v->line = (int)r->nlines - 1;
+		v->known = 1, v->line = r->in_line = (int)r->nlines - 1;
 		v->C = r->C, v->H = r->H, v->W = r->W, v->flat = r->flat, v->F = r->F;
 	}
 	for (r->k = 0; r->k < r->g->n_node && !rc; r->k++) {
@@ -1003,7 +1172,7 @@ static int read_graph(onnx_read *r, dcc_error *err)
 	if (!rc && onnx_add_line(r, r->bce ? "bce loss" : "softmax_ce loss"))
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	if (!rc && !(rc = dcc_model_set_arr_str(r->m, "dcc.graph", (const char *const *)r->lines, r->nlines, err)) &&
-	    !(rc = dcc_model_set_arr_i64(r->m, "dcc.input_shape", ishape, 3, err)) &&
+	    !(rc = dcc_model_set_arr_i64(r->m, "dcc.input_shape", ishape, 3, err)) && !(rc = dcc_norm_set(r->m, &r->norm, err)) &&
 	    !(rc = dcc_model_set_i64(r->m, "dcc.classes", r->classes, err)))
 		rc = dcc_model_set_str(r->m, "dcc.net", "onnx", err);
 	return rc;

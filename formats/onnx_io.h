@@ -41,7 +41,7 @@ typedef struct onnx_read {
 	dcc_model *m;
 	char **lines;
 	size_t nlines;
-	int nfc, nconv, npool, nrelu, nflat, nact, nadd, ncat, nclip, nbn;
+	int nfc, nconv, npool, nrelu, nflat, nact, nadd, ncat, nclip, nbn, naff;
 	int unnamed; /* weighted layers whose weight had no NAME.weight name: named kindN */
 	/* the value the node being read reads, and its shape */
 	const char *cur, *next_out;
@@ -57,6 +57,8 @@ typedef struct onnx_read {
 	 * Y (T, 1, N, H) squeezed, transposed, gathered */
 	int seq, T, Fs, Hs;
 	const char *ycur; /* the LSTM's Y, when its Y_h is not what follows */
+	int in_line;         /* the line whose output is the graph's input (-1: the input itself) */
+	dcc_norm norm;       /* what constant arithmetic on the input became (n = 0: none) */
 } onnx_read;
 
 const tensor_t *onnx_init(const onnx_read *r, const char *name);

@@ -198,17 +198,31 @@ static Onnx__ValueInfoProto *value_info(wbuild *w, const char *name, const int64
 	return v;
 }
 
-/* Value v's name in the ONNX graph: "input", the logits' "logits" (the
- * value the loss reads, unless a bce head's Sigmoid follows), else
- * NODE_out. */
-static void value_name(const dcc_graph *g, int v, int lv, int bce, char *out, size_t cap)
+/* Value v's name in the ONNX graph: the input's in0 ("input", or
+ * "input_norm" after the normalisation), the logits' "logits" (the value
+ * the loss reads, unless a bce head's Sigmoid follows), else NODE_out. */
+static void value_name(const dcc_graph *g, const char *in0, int v, int lv, int bce, char *out, size_t cap)
 {
 	if (!v)
-		snprintf(out, cap, "input");
+		snprintf(out, cap, "%s", in0);
 	else if (v == lv && !bce)
 		snprintf(out, cap, "logits");
 	else
 		snprintf(out, cap, "%s_out", g->nodes[v - 1].name);
+}
+
+/* Is value v a vector (N, F) in the ONNX graph, not a map (N, C, H, W)?
+ * What an fc, flatten or lstm made, through the element-wise layers. */
+static int flat_value(const dcc_graph *g, int v)
+{
+	for (; v > 0; v = g->nodes[v - 1].src[0]) {
+		int op = g->nodes[v - 1].op;
+		if (op == DCC_OP_FC || op == DCC_OP_FLATTEN || op == DCC_OP_LSTM)
+			return 1;
+		if (op == DCC_OP_CONV2D || op == DCC_OP_MAXPOOL2D || op == DCC_OP_AVGPOOL2D)
+			return 0;
+	}
+	return 0;
 }
 
 int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
@@ -227,12 +241,33 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 	int bce = net->n && net->nodes[net->n - 1].op == DCC_OP_BCE, lv = net->n ? net->nodes[net->n - 1].src[0] : 0;
 	const char *oname = bce ? "probabilities" : "logits";
 	char cur[DCC_MAX_NAME + 16], nxt[DCC_MAX_NAME + 16];
+	/* the input normalisation (formats/data.md) as Sub and Div, so ONNX
+	 * Runtime reads the inputs dcc reads */
+	dcc_norm nm;
+	if ((rc = dcc_norm_of(m, net->in_c, net->in_h, net->in_w, &nm, err))) {
+		dcc_model_free(sd);
+		dcc_graph_free(net);
+		return rc;
+	}
+	const char *in0 = nm.n ? "input_norm" : "input";
+	if (nm.n) {
+		float mv[DCC_NORM_MAX], sv[DCC_NORM_MAX];
+		for (size_t k = 0; k < nm.n; k++)
+			mv[k] = (float)nm.mean[k], sv[k] = (float)nm.std[k];
+		int chan = nm.n > 1 && nm.n == (size_t)net->in_c; /* else one, or one per feature (the last axis) */
+		int64_t dims[3] = {(int64_t)nm.n, 1, 1};
+		size_t nd = nm.n == 1 ? 0 : chan ? 3 : 1;
+		add_init_raw(&w, "input.mean", dims, nd, mv, nm.n, 0), add_init_raw(&w, "input.std", dims, nd, sv, nm.n, 0);
+		const char *s_in[2] = {"input", "input.mean"}, *d_in[2] = {"input_centred", "input.std"};
+		add_node(&w, "Sub", "input_sub", s_in, 2, "input_centred", NULL, 0);
+		add_node(&w, "Div", "input_div", d_in, 2, in0, NULL, 0);
+	}
 	for (size_t i = 0; i < net->n && !rc; i++) {
 		const dcc_node *l = &net->nodes[i];
 		if (dcc_op_is_loss(l->op))
 			break;
-		value_name(net, l->src[0], lv, bce, cur, sizeof(cur));
-		value_name(net, (int)i + 1, lv, bce, nxt, sizeof(nxt));
+		value_name(net, in0, l->src[0], lv, bce, cur, sizeof(cur));
+		value_name(net, in0, (int)i + 1, lv, bce, nxt, sizeof(nxt));
 		if (l->op == DCC_OP_FC || l->op == DCC_OP_CONV2D) {
 			const dcc_tensor *tw = dcc_model_find(sd, l->p[0].name);
 			const dcc_tensor *tb = l->bias ? dcc_model_find(sd, l->p[1].name) : NULL;
@@ -264,6 +299,28 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 			}
 			Onnx__AttributeProto *a[2] = {a_float(&w, "epsilon", l->eps), a_float(&w, "momentum", 1 - l->momentum)};
 			add_node(&w, "BatchNormalization", l->name, ins, 5, nxt, a, 2);
+		} else if (l->op == DCC_OP_AFFINE) {
+			/* Mul and Add by constants of one value per channel: (C, 1, 1) on a map, (C) on a vector */
+			const dcc_tensor *t[2] = {dcc_model_find(sd, l->p[0].name), dcc_model_find(sd, l->p[1].name)};
+			if (!t[0] || !t[1]) {
+				rc = dcc_fail(err, DCC_E_NOTFOUND, "layer '%s': its scale or shift is missing", l->name);
+				break;
+			}
+			int64_t dims[3] = {l->ic, 1, 1};
+			size_t nd = flat_value(net, l->src[0]) ? 1 : 3;
+			char mid[DCC_MAX_NAME + 16], an[DCC_MAX_NAME + 16];
+			for (int k = 0; k < 2; k++) {
+				float *f = dcc_tensor_to_f32(t[k]);
+				if (!f || dcc_tensor_numel(t[k]) != (uint64_t)l->ic)
+					w.oom |= !f;
+				else
+					add_init_raw(&w, l->p[k].name, dims, nd, f, (size_t)l->ic, 0);
+				free(f);
+			}
+			snprintf(mid, sizeof(mid), "%s_scaled", l->name), snprintf(an, sizeof(an), "%s_shift", l->name);
+			const char *m_in[2] = {cur, l->p[0].name}, *a_in[2] = {mid, l->p[1].name};
+			add_node(&w, "Mul", l->name, m_in, 2, mid, NULL, 0);
+			add_node(&w, "Add", an, a_in, 2, nxt, NULL, 0);
 		} else if (l->op == DCC_OP_MAXPOOL2D || l->op == DCC_OP_AVGPOOL2D) {
 			Onnx__AttributeProto *a[4] = {a_ints(&w, "kernel_shape", l->k, 2), a_ints(&w, "strides", l->stride, 2),
 						      a_ints(&w, "pads", l->pad, 4), a_int(&w, "ceil_mode", l->ceil)};
@@ -275,7 +332,7 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 			char ins_s[DCC_NODE_MAX_IN][DCC_MAX_NAME + 16];
 			const char *ins[DCC_NODE_MAX_IN];
 			for (int k = 0; k < l->nin; k++) {
-				value_name(net, l->src[k], lv, bce, ins_s[k], sizeof(ins_s[k]));
+				value_name(net, in0, l->src[k], lv, bce, ins_s[k], sizeof(ins_s[k]));
 				ins[k] = ins_s[k];
 			}
 			Onnx__AttributeProto *a[1] = {a_int(&w, "axis", 1)};
@@ -370,7 +427,7 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 		}
 	}
 	if (!rc && bce) {
-		value_name(net, lv, lv, bce, cur, sizeof(cur));
+		value_name(net, in0, lv, lv, bce, cur, sizeof(cur));
 		const char *ins[1] = {cur};
 		add_node(&w, "Sigmoid", "head", ins, 1, oname, NULL, 0);
 	}

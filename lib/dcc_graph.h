@@ -34,6 +34,7 @@ typedef enum dcc_op {
 	DCC_OP_LEAKYRELU,  /* x, or alpha x below zero */
 	DCC_OP_HARDSIGMOID, /* min(max(alpha x + beta, 0), 1) */
 	DCC_OP_HARDSWISH,  /* x hardsigmoid(x) with alpha 1/6, beta 1/2 */
+	DCC_OP_AFFINE,     /* per channel x scale + shift, constants: ONNX's Mul, Add, Sub, Div by one */
 	DCC_OP_COUNT
 } dcc_op;
 /* The graph's last node, the head: what training minimises and eval reports. */
@@ -96,7 +97,8 @@ typedef struct dcc_node {
 	int nuse;        /* the nodes that read its output */
 	int nparam;
 	dcc_param p[4]; /* fc/conv: weight, bias; lstm: w_ih, w_hh, b_ih, b_hh;
-			 * batchnorm: weight, bias, running_mean, running_var */
+			 * batchnorm: weight, bias, running_mean, running_var;
+			 * affine: scale, shift (buffers: constants, not trained) */
 } dcc_node;
 
 /* The whole graph: nodes in topological order (a node reads only the input

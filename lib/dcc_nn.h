@@ -60,14 +60,14 @@ int dcc_net_init(dcc_model *m, uint64_t seed, dcc_error *err);
 int dcc_net_graph(const char *spec, int c, int h, int w, int classes, int head, dcc_model *m,
 		  dcc_error *err);
 
-/* Folds every batchnorm into the fc or conv2d before it (that layer's
- * output read by nothing else), as fixed point and the accelerator need:
- * W' = W s, bias' = (bias - running_mean) s + bias_bn per channel, s =
- * weight / sqrt(running_var + eps), in double; what read the batchnorm
- * reads the layer; a layer without a bias gets a zero one.  Each fold is
- * a dcc.provenance line.  *nfold: the batchnorms folded.  A batchnorm
- * after anything else, or into a shared or fixed-point layer: one error
- * naming it. */
+/* Folds every batchnorm and affine into the fc or conv2d before it (that
+ * layer's output read by nothing else, a chain of them in order), as fixed
+ * point and the accelerator need: W' = W s, bias' = (bias - running_mean)
+ * s + bias_bn per channel, s = weight / sqrt(running_var + eps) (an
+ * affine's scale and shift, mean 0), in double; what read it reads the
+ * layer; a layer without a bias gets a zero one.  Each fold is a
+ * dcc.provenance line.  *nfold: the layers folded.  One after anything
+ * else, or into a shared or fixed-point layer: one error naming it. */
 int dcc_fold_batchnorm(dcc_model *m, size_t *nfold, dcc_error *err);
 
 /* ---- forward, loss, backward -------------------------------------------- */

@@ -419,7 +419,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			B.val[o] = (int)i + 1;
 			continue;
 		}
-		if (g->op == DCC_OP_BATCHNORM || (g->op == DCC_OP_CONV2D && g->group > 1 && c->convolvers < 1)) {
+		if (g->op == DCC_OP_BATCHNORM || g->op == DCC_OP_AFFINE || (g->op == DCC_OP_CONV2D && g->group > 1 && c->convolvers < 1)) {
 			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s%s): not on the accelerator yet (it runs fc, conv2d "
 				      "without groups, the poolings, add, concat, relu, clip, sigmoid, tanh, flatten and lstm; grouped "
 				      "convolutions on the convolver engine)", g->name, dcc_op_name(g->op),

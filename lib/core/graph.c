@@ -17,7 +17,7 @@ static const char *const op_names[DCC_OP_COUNT] = {
 	[DCC_OP_AVGPOOL2D] = "avgpool2d", [DCC_OP_SIGMOID] = "sigmoid", [DCC_OP_TANH] = "tanh",
 	[DCC_OP_BCE] = "bce", [DCC_OP_MSE] = "mse", [DCC_OP_ADD] = "add", [DCC_OP_CONCAT] = "concat",
 	[DCC_OP_CLIP] = "clip", [DCC_OP_BATCHNORM] = "batchnorm", [DCC_OP_LEAKYRELU] = "leakyrelu",
-	[DCC_OP_HARDSIGMOID] = "hardsigmoid", [DCC_OP_HARDSWISH] = "hardswish",
+	[DCC_OP_HARDSIGMOID] = "hardsigmoid", [DCC_OP_HARDSWISH] = "hardswish", [DCC_OP_AFFINE] = "affine",
 };
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == DCC_OP_COUNT, "one name per operator");
 
@@ -319,6 +319,7 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': hardsigmoid needs alpha and beta within -64..64",
 					l->name);
 		break;
+	case DCC_OP_AFFINE: /* any layout: a value's channel is its first axis */
 	case DCC_OP_HARDSWISH:
 	case DCC_OP_RELU:
 	case DCC_OP_SIGMOID:
@@ -404,6 +405,12 @@ static int declare_params(dcc_node *l)
 		rc |= set_param(l, 1, "bias", 1, c, 0);
 		rc |= set_param(l, 2, "running_mean", 1, c, 0);
 		rc |= set_param(l, 3, "running_var", 1, c, 0);
+	} else if (l->op == DCC_OP_AFFINE) {
+		uint64_t c[1] = {(uint64_t)l->ic};
+		l->nparam = 2;
+		rc |= set_param(l, 0, "scale", 1, c, 0);
+		rc |= set_param(l, 1, "shift", 1, c, 0);
+		l->p[0].is_buffer = l->p[1].is_buffer = 1;
 	} else if (l->op == DCC_OP_CONV2D) {
 		uint64_t w[4] = {(uint64_t)l->out, (uint64_t)(l->in / l->group), (uint64_t)l->k, (uint64_t)l->k},
 			 b[1] = {(uint64_t)l->out};

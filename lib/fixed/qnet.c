@@ -125,10 +125,11 @@ int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl
 		int fl = q->vfl[g->src[0]], bw = q->vbw[g->src[0]];
 		L->g = g;
 		L->in_fl = fl;
-		if (g->op == DCC_OP_BATCHNORM || ((g->op == DCC_OP_FC || g->op == DCC_OP_CONV2D) && !g->bias)) {
+		if (g->op == DCC_OP_BATCHNORM || g->op == DCC_OP_AFFINE ||
+		    ((g->op == DCC_OP_FC || g->op == DCC_OP_CONV2D) && !g->bias)) {
 			dcc_qnet_free(q);
-			return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': fold batchnorm and give every layer a bias first "
-					"(dcc fold)", g->name);
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': fold batchnorm and affine layers and give every "
+					"layer a bias first (dcc fold)", g->name);
 		}
 		if (g->op == DCC_OP_ADD || g->op == DCC_OP_CONCAT) {
 			/* add: its own format (the widest input's width unless given);

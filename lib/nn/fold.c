@@ -1,9 +1,11 @@
-/* fold.c: batch normalisation folded into the layer before it, for the
- * stages that compute in integers (fixed point, the accelerator): with
- * s = weight / sqrt(running_var + eps) per channel, that layer's rows are
- * scaled by s and its bias becomes (bias - running_mean) s + bias_bn, in
- * double; the batchnorm's line and tensors go, what read it reads the layer,
- * and every fc or conv2d without a bias gets a zero one. */
+/* fold.c: batch normalisation and constant affines folded into the layer
+ * before them, for the stages that compute in integers (fixed point, the
+ * accelerator): with s = weight / sqrt(running_var + eps) per channel (an
+ * affine's: its scale, its mean 0), that layer's rows are scaled by s and
+ * its bias becomes (bias - running_mean) s + bias_bn (the shift), in
+ * double; the folded line and tensors go, what read it reads the layer, and
+ * every fc or conv2d without a bias gets a zero one.  A chain of them after
+ * one layer folds in order. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +15,14 @@
 
 static int has_rows(int op) { return op == DCC_OP_FC || op == DCC_OP_CONV2D; }
 
-/* Layer l (fc or conv2d) absorbs batchnorm b (NULL: only a zero bias). */
+/* Layer l (fc or conv2d) absorbs batchnorm or affine b (NULL: only a zero
+ * bias). */
 static int fold_one(dcc_model *m, const dcc_node *l, const dcc_node *b, dcc_error *err)
 {
 	dcc_tensor *w = dcc_model_find(m, l->p[0].name), *bias = l->bias ? dcc_model_find(m, l->p[1].name) : NULL;
 	const dcc_tensor *st[4] = {NULL};
-	for (int k = 0; b && k < 4; k++)
+	int aff = b && b->op == DCC_OP_AFFINE;
+	for (int k = 0; b && k < b->nparam; k++)
 		if (!(st[k] = dcc_model_find(m, b->p[k].name)) || st[k]->dtype != DCC_F32 || !st[k]->data)
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': tensor '%s' is missing or not f32", b->name, b->p[k].name);
 	if (b && (!w || w->dtype != DCC_F32 || !w->data || (l->bias && (!bias || bias->dtype != DCC_F32))))
@@ -29,13 +33,13 @@ static int fold_one(dcc_model *m, const dcc_node *l, const dcc_node *b, dcc_erro
 	if (!nb)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	if (b) {
-		const float *g = st[0]->data, *be = st[1]->data, *mu = st[2]->data, *var = st[3]->data;
+		const float *g = st[0]->data, *be = st[1]->data, *mu = aff ? NULL : st[2]->data, *var = aff ? NULL : st[3]->data;
 		float *wd = w->data;
 		for (size_t c = 0; c < C; c++) {
-			double s = (double)g[c] / sqrt((double)var[c] + (double)b->eps);
+			double s = aff ? (double)g[c] : (double)g[c] / sqrt((double)var[c] + (double)b->eps);
 			for (size_t i = 0; i < per; i++)
 				wd[c * per + i] = (float)((double)wd[c * per + i] * s);
-			nb[c] = (float)(((bias ? (double)((const float *)bias->data)[c] : 0) - mu[c]) * s + be[c]);
+			nb[c] = (float)(((bias ? (double)((const float *)bias->data)[c] : 0) - (aff ? 0 : mu[c])) * s + be[c]);
 		}
 	}
 	int rc = 0;
@@ -48,13 +52,15 @@ static int fold_one(dcc_model *m, const dcc_node *l, const dcc_node *b, dcc_erro
 		snprintf(nm, sizeof(nm), "%s.bias", l->name);
 		rc = dcc_model_add(m, nm, DCC_F32, 0, 0, 1, shape, nb, err);
 	}
-	if (b)
+	if (aff)
+		snprintf(line, sizeof(line), "fold affine=%s into=%s", b->name, l->name);
+	else if (b)
 		snprintf(line, sizeof(line), "fold batchnorm=%s into=%s epsilon=%g", b->name, l->name, (double)b->eps);
 	else
 		snprintf(line, sizeof(line), "fold bias=%s zeros", l->name);
-	for (int k = 0; b && k < 4; k++)
+	for (int k = 0; b && k < b->nparam; k++)
 		dcc_model_remove(m, b->p[k].name);
-	if (b) {
+	if (b && !aff) {
 		snprintf(nm, sizeof(nm), "%s.num_batches_tracked", b->name);
 		dcc_model_remove(m, nm);
 	}
@@ -117,14 +123,18 @@ int dcc_fold_batchnorm(dcc_model *m, size_t *nfold, dcc_error *err)
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	for (size_t i = 0; !rc && i < g->n; i++) {
 		const dcc_node *b = &g->nodes[i];
-		if (b->op != DCC_OP_BATCHNORM)
+		if (b->op != DCC_OP_BATCHNORM && b->op != DCC_OP_AFFINE)
 			continue;
-		const dcc_node *l = b->src[0] ? &g->nodes[b->src[0] - 1] : NULL;
-		if (!l || !has_rows(l->op) || l->nuse != 1 || drop[b->src[0] - 1])
-			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (batchnorm) reads %s, not the output of a conv2d or "
-				      "fc that nothing else reads: dcc cannot fold it", b->name, dcc_graph_value_name(g, b->src[0]));
+		int v = b->src[0], sole = 1; /* through what folded before it, each read by the next alone */
+		for (; v > 0 && drop[v - 1]; v = g->nodes[v - 1].src[0])
+			sole &= g->nodes[v - 1].nuse == 1;
+		const dcc_node *l = v ? &g->nodes[v - 1] : NULL;
+		if (!l || !has_rows(l->op) || l->nuse != 1 || !sole)
+			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s) reads %s, not the output of a conv2d or "
+				      "fc that nothing else reads: dcc cannot fold it", b->name, dcc_op_name(b->op),
+				      dcc_graph_value_name(g, b->src[0]));
 		else if (!(rc = fold_one(m, l, b, err)))
-			drop[i] = 1, absorbed[b->src[0] - 1] = 1, nb++;
+			drop[i] = 1, absorbed[v - 1] = 1, nb++;
 	}
 	for (size_t i = 0; !rc && i < g->n; i++) { /* a layer without a bias and no batchnorm after it */
 		const dcc_node *l = &g->nodes[i];

@@ -138,8 +138,9 @@ int dcc_net_init(dcc_model *m, uint64_t seed, dcc_error *err)
 			dcc_tensor *t;
 			rc = dcc_model_add_zeros(m, l->p[k].name, DCC_F32, 0, 0, l->p[k].ndim, l->p[k].shape, &t, err);
 			float *d = rc ? NULL : t->data;
-			/* batchnorm: weight and running_var 1, bias and running_mean 0 */
-			float bn = l->op != DCC_OP_BATCHNORM ? -1 : k == 0 || k == 3 ? 1 : 0;
+			/* batchnorm: weight and running_var 1, bias and running_mean 0;
+			 * affine: scale 1, shift 0 (the identity) */
+			float bn = l->op == DCC_OP_AFFINE ? (k == 0) : l->op != DCC_OP_BATCHNORM ? -1 : k == 0 || k == 3 ? 1 : 0;
 			for (size_t j = 0; d && j < l->p[k].n; j++)
 				d[j] = bn >= 0 ? bn : (float)((2.0 * dcc_rng_uniform(&r) - 1.0) * bound);
 		}

@@ -492,6 +492,23 @@ void hardswish_backward(float *dinp, const float *dout, const float *inp, size_t
 	}
 }
 
+void affine_forward(float *out, const float *inp, const float *scale, const float *shift, size_t M, size_t C,
+		    size_t inner)
+{
+	for (size_t i = 0; i < M;)
+		for (size_t c = 0; c < C && i < M; c++)
+			for (size_t e = 0; e < inner && i < M; e++, i++)
+				out[i] = inp[i] * scale[c] + shift[c];
+}
+
+void affine_backward(float *dinp, const float *dout, const float *scale, size_t M, size_t C, size_t inner)
+{
+	for (size_t i = 0; i < M;)
+		for (size_t c = 0; c < C && i < M; c++)
+			for (size_t e = 0; e < inner && i < M; e++, i++)
+				dinp[i] = dout[i] * scale[c];
+}
+
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

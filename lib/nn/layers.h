@@ -47,6 +47,12 @@ void bn_forward_train(float *out, float *mean, float *var, float *istd, float *x
 		      const float *gamma, const float *beta, size_t M, size_t C, float eps);
 void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *istd, const float *xhat,
 		 const float *gamma, size_t M, size_t C);
+/* x scale[c] + shift[c] over M values, the channel c = (i / inner) mod C
+ * (inner 1: channels fastest; H x W: channel-major maps); the backward
+ * is the scale's (the constants are not trained) */
+void affine_forward(float *out, const float *inp, const float *scale, const float *shift, size_t M, size_t C,
+		    size_t inner);
+void affine_backward(float *dinp, const float *dout, const float *scale, size_t M, size_t C, size_t inner);
 void relu_forward(float *out, const float *inp, size_t n);
 /* x where x > 0, else alpha x (PyTorch's LeakyReLU); the backward reads the input */
 void leakyrelu_forward(float *out, const float *inp, size_t n, float alpha);

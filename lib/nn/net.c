@@ -270,6 +270,10 @@ static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size
 			bn_forward(out, in, l->p[0].w, l->p[1].w, l->p[2].w, l->p[3].w, B * l->out_size, C, l->eps);
 		break;
 	}
+	case DCC_OP_AFFINE:
+		affine_forward(out, in, l->p[0].w, l->p[1].w, B * l->in_size, (size_t)l->ic,
+			       l->hwc ? 1 : (size_t)l->ih * (size_t)l->iw);
+		break;
 	case DCC_OP_MAXPOOL2D:
 		maxpool_forward(out, w->lw[i].argmax, in, B, l->ic, l->ih, l->iw, l->k, l->stride, l->pad, l->oh, l->ow);
 		break;
@@ -407,6 +411,11 @@ static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float 
 		bn_backward(din, G[4 * ii], G[4 * ii + 1], dcur, bn + 2 * C, bn + 3 * C, l->p[0].w, B * l->out_size, C);
 		break;
 	}
+	case DCC_OP_AFFINE:
+		if (din)
+			affine_backward(din, dcur, l->p[0].w, B * l->in_size, (size_t)l->ic,
+					l->hwc ? 1 : (size_t)l->ih * (size_t)l->iw);
+		break;
 	case DCC_OP_MAXPOOL2D:
 		if (din)
 			maxpool_backward(din, dcur, w->lw[ii].argmax, B, l->in_size, l->out_size);

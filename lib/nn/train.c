@@ -363,7 +363,7 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 				for (int k = 0; k < n->layers[i].nparam; k++) {
 					dcc_param *p = &n->layers[i].p[k];
 					float *g = dcc_work_grad(wk[0].w, i, k);
-					if (p->is_buffer) /* running statistics: bn_update's */
+					if (p->is_buffer) /* running statistics (bn_update's), constants */
 						continue;
 					for (int t = 1; t < used; t++) { /* reduce in thread order */
 						const float *gt = dcc_work_grad(wk[t].w, i, k);

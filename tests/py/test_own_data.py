@@ -17,7 +17,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import DATA, check, dcc, finish, run  # noqa: E402
+from common import DATA, check, dcc, finish, ort_run, run  # noqa: E402
 
 NTR, NTE = 2000, 500
 
@@ -95,6 +95,12 @@ check(dcc("run", "--input", p("rgb.npz"), p("c.dct"), "-o", p("run.npy")) == 0, 
 check(dcc("eval", "--data", p("rgb.npz"), "--logits", p("ev.npy"), p("c.dct")) == 0, "eval --logits")
 z = np.load(p("run.npy"))
 check(z.dtype == np.float32 and np.array_equal(z, np.load(p("ev.npy"))), "run == eval --logits bit for bit")
+# the normalisation goes out with the ONNX export (Sub and Div on the input): ONNX Runtime on the raw images
+np.save(p("rgb_x.npy"), rgb(xte))
+ort = ort_run(p("c.onnx"), p("rgb_x.npy"), p("c_ort.npy")) if dcc("export", p("c.dct"), "-o", p("c.onnx")) == 0 else None
+check(ort is not None and np.abs(ort - z).max() < 1e-4,
+      "ONNX Runtime on the raw images gives dcc's logits of the normalised model (%s)" %
+      (np.abs(ort - z).max() if ort is not None else None))
 check(dcc("run", "--input", p("rgb.npz"), "--argmax", p("c.dct"), "-o", p("am.npy")) == 0, "run --argmax")
 am = np.load(p("am.npy"))
 check(am.dtype == np.int64 and np.array_equal(am, z.argmax(1)), "--argmax is NumPy's argmax of the outputs")

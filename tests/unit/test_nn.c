@@ -100,6 +100,9 @@ static void gradcheck(const char *what, const char *const *lines, size_t nl, int
 		dcc_model_free(m);
 		return;
 	}
+	for (size_t i = 0; i < n->nlayers; i++) /* affines: scales of both signs, shifts, not the identity */
+		for (size_t j = 0; n->layers[i].op == DCC_OP_AFFINE && j < n->layers[i].p[0].n; j++)
+			n->layers[i].p[0].w[j] = (j % 3 == 1 ? -0.7f : 1.3f) + 0.1f * (float)j, n->layers[i].p[1].w[j] = 0.2f * (float)j;
 	size_t B = 4, in = n->layers[0].in_size;
 	float *x = malloc(B * in * sizeof(float)), dl[64];
 	int y[4] = {0, 2, 1, 2};
@@ -115,7 +118,7 @@ static void gradcheck(const char *what, const char *const *lines, size_t nl, int
 		for (int k = 0; k < n->layers[i].nparam; k++) {
 			dcc_param *p = &n->layers[i].p[k];
 			const float *g = dcc_work_grad(wk, i, k);
-			for (size_t j = 0; j < p->n; j += 1 + p->n / 23) {
+			for (size_t j = 0; j < p->n && !(p->is_buffer && n->layers[i].op == DCC_OP_AFFINE); j += 1 + p->n / 23) {
 				float keep = p->w[j], eps = 1e-3f;
 				p->w[j] = keep + eps;
 				double lp = loss_of(n, wk, x, y, B);
@@ -182,6 +185,11 @@ static void test_gradients(void)
 			    "hardsigmoid g0 alpha=0.166666672 beta=0.5", "flatten f", "fc fc1 in=108 out=5", "hardsigmoid g1",
 			    "fc fc in=5 out=3", "softmax_ce loss"};
 	gradcheck("hardswish+hardsigmoid", hs, 9, 2, 6, 6);
+	/* constant affines (an ONNX Mul, Add, Sub or Div by a constant) on a map and on a vector: their
+	 * gradient reaches the layers before them (the constants themselves are not trained) */
+	const char *af[] = {"conv2d c0 in=2 out=3 k=3 stride=1 pad=1", "affine a0", "relu r0", "affine a1", "flatten f",
+			    "fc fc1 in=108 out=5", "affine a2", "tanh t", "fc fc in=5 out=3", "softmax_ce loss"};
+	gradcheck("affine", af, 10, 2, 6, 6);
 }
 
 /* A learnable synthetic data set: the label is which third of the image is brightest. */

@@ -1,0 +1,204 @@
+#!/usr/bin/python3
+"""test_affine.py: ONNX's Add, Sub, Mul and Div by a constant (a scalar or
+one value per channel), as torch.onnx.export writes them for PyTorch code
+such as (x - mean) / std, y * gain + 0.1, 1 - y, logits / 2.  On the
+graph's input they become the model's input normalisation; elsewhere an
+affine layer (x scale + shift per channel), which dcc fold folds into the
+conv2d or fc before it.  dcc's logits equal PyTorch's; its ONNX export
+(the normalisation as Sub and Div, each affine as Mul and Add) gives them
+in ONNX Runtime and imports back to the same graph; a network whose
+affines all fold goes through prune, share, fixed, encode, compile and the
+emulator bit-exact; one that cannot fold is refused by fixed in one line,
+as are arithmetic dcc has no operator for.  Max and Min with a constant
+(clips) and ReduceMean over H and W (global average pools) come in too."""
+import os
+import sys
+import tempfile
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import check, finish, ort_run, pipeline, run, to_emulator  # noqa: E402
+
+tmp = tempfile.mkdtemp(prefix="dcc-affine-")
+p = lambda name: os.path.join(tmp, name)
+torch.manual_seed(3)
+torch.set_num_threads(1)
+
+
+class Folds(nn.Module):
+    """Constant arithmetic where dcc folds it: on the input, after convolutions and the fc."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.5, 0.4, 0.3]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.25, 0.2, 0.3]).view(1, 3, 1, 1))
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.c2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.register_buffer("gain", torch.linspace(0.5, 1.5, 8).view(1, 8, 1, 1))
+        self.fc = nn.Linear(8 * 4 * 4, 4)
+
+    def forward(self, x):
+        x = (x - self.mean) / self.std
+        y = torch.relu(self.c1(x))
+        y = 1.0 - (self.c2(y) * self.gain + 0.1)
+        y = nn.functional.max_pool2d(torch.relu(y), 2)
+        return self.fc(y.flatten(1)) / 2.0
+
+
+class Stays(nn.Module):
+    """An affine after a ReLU (no layer to fold into) and on a vector, the constant first."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc1 = nn.Linear(8 * 8 * 8, 16)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x):
+        y = torch.relu(self.c1(x * 2.0 - 1.0)) * -0.5 + 0.25
+        y = 3.0 * torch.relu(self.fc1(y.flatten(1))) - torch.linspace(-1, 1, 16)
+        return self.fc(y)
+
+
+class Reduce(nn.Module):
+    """Max and Min with a constant (clips), ReduceMean over H and W kept and not (global average pools)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.c2 = nn.Conv2d(8, 8, 1)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        y = torch.minimum(torch.maximum(self.c1(x), torch.tensor(0.05)), torch.tensor(0.6))
+        y = self.c2(y.mean((2, 3), keepdim=True))
+        return self.fc(torch.maximum(y, torch.tensor(-0.2)).mean((2, 3)))
+
+
+rng = np.random.default_rng(4)
+X = rng.random((160, 3, 8, 8)).astype(np.float32)
+Y = (X[:, 0].mean((1, 2)) > X[:, 1].mean((1, 2))).astype(np.int64) + 2 * (X[:, 2, :4].mean((1, 2)) > 0.5)
+np.savez(p("d.npz"), x_train=X[:128], y_train=Y[:128], x_test=X[128:], y_test=Y[128:])
+np.save(p("x.npy"), X[128:])
+
+
+def logits(dct, out):
+    r = run("run", dct, "--input", p("x.npy"), "-o", p(out))
+    return np.load(p(out)) if r.returncode == 0 else None
+
+
+def graph(dct):
+    return [ln.strip() for ln in run("info", dct).stdout.splitlines() if ln.startswith("    ")]
+
+
+# each run of arithmetic is one affine: Folds's after c2 and after the fc, Stays's after the ReLU and after fc1
+for tag, net, naff in (("folds", Folds(), 2), ("stays", Stays(), 2), ("reduce", Reduce(), 0)):
+    net = net.eval()
+    with torch.no_grad():
+        want = net(torch.from_numpy(X[128:])).numpy()
+    torch.onnx.export(net, torch.from_numpy(X[:2]), p(tag + ".onnx"), opset_version=13, input_names=["x"],
+                      output_names=["y"], dynamic_axes={"x": {0: "n"}, "y": {0: "n"}})
+    dct = p(tag + ".dct")
+    r = run("import", p(tag + ".onnx"), "-o", dct)
+    check(r.returncode == 0, "%s: imported: %s" % (tag, r.stderr))
+    if r.returncode:
+        continue
+    g = graph(dct)
+    info = run("info", dct).stdout
+    check(sum(ln.startswith("affine ") for ln in g) == naff, "%s: %d affine layers: %s" % (tag, naff, g))
+    # the input's arithmetic is the model's normalisation: Folds's per channel, Stays's 2x - 1 = (x - 0.5) / 0.5
+    norm = {"folds": "dcc.input_mean: [0.5, 0.4", "stays": "dcc.input_mean: [0.5]", "reduce": "clip clip3 min=-0.2"}[tag]
+    check(norm in info and (tag == "reduce") != ("dcc.input_std" in info),
+          "%s: the input's arithmetic became the normalisation (reduce: none, Max a clip): %s" % (tag, info))
+    if tag == "reduce":
+        check(info.count("avgpool2d ") == 2 and info.count("clip ") == 3, "reduce: two pools and three clips: %s" % info)
+    got = logits(dct, tag + ".npy")
+    err = np.abs(got - want).max() if got is not None else None
+    print("%s: dcc's logits against PyTorch's, max diff %s" % (tag, err))
+    check(err is not None and err < 1e-5, "%s: dcc's logits are PyTorch's (%s)" % (tag, err))
+    # export: ONNX Runtime gives dcc's logits on the raw input; the export imports back to the same graph
+    r = run("export", dct, "-o", p(tag + "_x.onnx"))
+    ort = ort_run(p(tag + "_x.onnx"), p("x.npy"), p(tag + "_ort.npy")) if r.returncode == 0 else None
+    err = np.abs(ort - got).max() if ort is not None and got is not None else None
+    print("%s: ONNX Runtime on dcc's export against dcc, max diff %s" % (tag, err))
+    check(err is not None and err < 1e-5, "%s: ONNX Runtime gives dcc's logits from its export (%s) %s" % (tag, err, r.stderr))
+    r = run("import", p(tag + "_x.onnx"), "-o", p(tag + "2.dct"))
+    back = logits(p(tag + "2.dct"), tag + "2.npy") if r.returncode == 0 else None
+    layers = lambda lines: [ln for ln in lines if ln.split()[0] in ("affine", "conv2d", "fc", "relu")]
+    check(back is not None and np.array_equal(back, got) and layers(graph(p(tag + "2.dct"))) == layers(g),
+          "%s: the export imports back to the same layers and logits %s" % (tag, r.stderr))
+
+# Folds: every affine folds into the layer before it, the logits kept
+r = run("fold", p("folds.dct"), "-o", p("folded.dct"))
+folded = logits(p("folded.dct"), "folded.npy") if r.returncode == 0 else None
+base = np.load(p("folds.npy"))
+check(folded is not None and np.abs(folded - base).max() < 1e-5 and
+      not any(ln.startswith("affine ") for ln in graph(p("folded.dct"))) and
+      run("info", p("folded.dct")).stdout.count("fold affine=") == 2,
+      "folds: both affines folded, the logits kept within 1e-5, each fold in the provenance: %s" % r.stderr)
+ok = pipeline("folds", to_emulator(p("folded.dct"), p("d.npz"), p, 8, 32))
+emu = np.load(p("emu.npy")) if ok else None
+ref = np.load(p("ref.npy")) if ok else None
+check(ok and emu.shape == ref.shape and np.array_equal(emu, ref),
+      "folds: pruned, shared, fixed, on the emulator bit-exact with eval --fixed")
+
+ok = pipeline("reduce", to_emulator(p("reduce.dct"), p("d.npz"), p, 8, 32))
+emu = np.load(p("emu.npy")) if ok else None
+ref = np.load(p("ref.npy")) if ok else None
+check(ok and emu.shape == ref.shape and np.array_equal(emu, ref),
+      "reduce: the clips and pools on the emulator bit-exact with eval --fixed")
+
+# Stays: an affine after a ReLU has no layer to fold into: fixed says so in one line
+r = run("fixed", p("stays.dct"), "--data", p("d.npz"), "-o", p("sx.dct"))
+check(r.returncode == 1 and r.stderr.count("\n") == 1 and "'affine1' (affine) reads relu1" in r.stderr and
+      not os.path.exists(p("sx.dct")), "stays: fixed refuses the affine after a ReLU in one line: %s" % r.stderr)
+# training leaves the constants as they are
+r = run("train", "--init", p("stays.dct"), "--data", p("d.npz"), "--epochs", "1", "-o", p("st.dct"))
+sd0 = p("sd0.npz")
+sd1 = p("sd1.npz")
+ok = r.returncode == 0 and run("export", p("stays.dct"), "-o", sd0).returncode == 0 and \
+    run("export", p("st.dct"), "-o", sd1).returncode == 0
+a, b = (np.load(sd0), np.load(sd1)) if ok else ({}, {})
+check(ok and all(np.array_equal(a[k], b[k]) for k in a if ".scale" in k or ".shift" in k) and
+      not np.array_equal(a["fc.weight"], b["fc.weight"]),
+      "stays: an epoch of training moves the weights, not the affines' constants %s" % r.stderr)
+
+
+# arithmetic dcc has no operator for: one line naming the node
+class Gate(nn.Module):
+    def forward(self, x):
+        return (x * torch.sigmoid(x)).flatten(1)
+
+
+class Recip(nn.Module):
+    def forward(self, x):
+        return (x / (x + 1.0)).flatten(1)
+
+
+class Spatial(nn.Module):
+    def forward(self, x):
+        return (x + torch.arange(8.0).view(1, 1, 1, 8)).flatten(1)
+
+
+for tag, net, says in (("gate", Gate(), "(Mul): dcc reads Mul with a constant"),
+                       ("recip", Recip(), "(Div): dcc reads Div with a constant"),
+                       ("spatial", Spatial(), "has 8 values; dcc takes one, or one per channel")):
+    torch.onnx.export(net, torch.from_numpy(X[:2]), p(tag + ".onnx"), opset_version=13)
+    r = run("import", p(tag + ".onnx"), "-o", p(tag + ".dct"))
+    check(r.returncode == 1 and r.stderr.count("\n") == 1 and says in r.stderr and not os.path.exists(p(tag + ".dct")),
+          "%s: refused in one line naming what dcc lacks: %s" % (tag, r.stderr))
+# a constant divided by an activation (no reciprocal in dcc), written as ONNX nodes
+import onnx  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
+k = helper.make_tensor("k", TensorProto.FLOAT, [], [2.0])
+g = helper.make_graph([helper.make_node("Div", ["k", "x"], ["q"], name="kdiv"), helper.make_node("Flatten", ["q"], ["y"])],
+                      "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 8, 8])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 192])], [k])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), p("kdiv.onnx"))
+r = run("import", p("kdiv.onnx"), "-o", p("kdiv.dct"))
+check(r.returncode == 1 and r.stderr.count("\n") == 1 and "node 'kdiv' (Div): a constant divided by an activation" in r.stderr,
+      "k / x: refused in one line: %s" % r.stderr)
+finish("test_affine")
