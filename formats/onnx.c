@@ -714,6 +714,28 @@ static int read_join(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	return 0;
 }
 
+/* Mul of two activations: of one shape, or a map (N, C, H, W) and a gate
+ * (N, C, 1, 1) (squeeze-excitation's), the map first in dcc's line. */
+static int read_mul(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
+{
+	const onnx_val *a = n->n_input == 2 ? onnx_value(r, n->input[0]) : NULL;
+	const onnx_val *b = a ? onnx_value(r, n->input[1]) : NULL;
+	if (!b)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Mul): its inputs are not two values dcc has read", nname);
+	int same = a->flat == b->flat && (a->flat ? a->F == b->F : a->C == b->C && a->H == b->H && a->W == b->W);
+	int gate = !a->flat && !b->flat && a->C == b->C && (b->H * b->W == 1 || a->H * a->W == 1);
+	if (!same && !gate)
+		return dcc_fail(err, DCC_E_SHAPE, "node '%s' (Mul): inputs of shapes dcc does not multiply ('%s' and '%s'): "
+				"one shape, or a map and a (C, 1, 1) gate", nname, n->input[0], n->input[1]);
+	int big = !same && a->H * a->W == 1; /* the map first */
+	const onnx_val *m = big ? b : a, *g = big ? a : b;
+	char na[DCC_MAX_NAME + 1], nb[DCC_MAX_NAME + 1];
+	onnx_line_name(r, m->line, na, sizeof(na)), onnx_line_name(r, g->line, nb, sizeof(nb));
+	r->C = m->C, r->H = m->H, r->W = m->W, r->flat = m->flat, r->F = m->F;
+	return onnx_add_line(r, "mul mul%d from=%s,%s", ++r->nmul, na, nb) ? dcc_fail(err, DCC_E_NOMEM, "out of memory")
+									       : 0;
+}
+
 /* A constant's values as one per channel (or feature) of the value being
  * read: a scalar, or C values on the channel axis with ones after it
  * ((C, 1, 1), (1, C, 1, 1); (C) on a vector; (C, 1) on an (N, C, L) map).
@@ -772,6 +794,8 @@ static int read_arith(onnx_read *r, const node_t *n, const char *nname, dcc_erro
 	int ci = n->n_input != 2 ? -1 : onnx_init(r, n->input[1]) ? 1 : onnx_init(r, n->input[0]) ? 0 : -1;
 	if (ci < 0 && op[0] == 'A')
 		return read_join(r, n, nname, err);
+	if (ci < 0 && op[0] == 'M')
+		return read_mul(r, n, nname, err);
 	if (ci < 0)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): dcc reads %s with a constant (a scalar or one "
 				"value per channel), not of two activations", nname, op, op);

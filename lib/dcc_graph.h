@@ -35,6 +35,7 @@ typedef enum dcc_op {
 	DCC_OP_HARDSIGMOID, /* min(max(alpha x + beta, 0), 1) */
 	DCC_OP_HARDSWISH,  /* x hardsigmoid(x) with alpha 1/6, beta 1/2 */
 	DCC_OP_AFFINE,     /* per channel x scale + shift, constants: ONNX's Mul, Add, Sub, Div by one */
+	DCC_OP_MUL,        /* the product of two values, the second the first's shape or C x 1 x 1 (a gate) */
 	DCC_OP_COUNT
 } dcc_op;
 /* The graph's last node, the head: what training minimises and eval reports. */

@@ -89,6 +89,9 @@ const float *dcc_net_forward(const dcc_net *n, dcc_work *w, const float *x, size
  * B x in_size; convolution-side activations are stored H, W, C (channels
  * fastest), the rest as PyTorch orders them. */
 const float *dcc_work_act(const dcc_work *w, size_t i);
+/* A mul's gate: the channels its second input has per sample when it is
+ * broadcast (C x 1 x 1 over a larger map, channels fastest), else 0. */
+size_t dcc_mul_gate(const dcc_net *n, const dcc_layer *l);
 /* Is activation i (the input of layer i) stored H, W, C: from a spatial
  * first layer up to the first flatten, fc or lstm? */
 int dcc_act_hwc(const dcc_net *n, size_t i);

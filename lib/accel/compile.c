@@ -389,6 +389,30 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			B.val[o] = (int)i + 1;
 			continue;
 		}
+		if (g->op == DCC_OP_MUL) {
+			/* ewop mulsh: the product shifted from fl_a + fl_b to the mul's
+			 * format, a gate's channels repeating (formats/fixed.md) */
+			int ia = need(&B, v0, -1, (int)i), ib = ia < 0 ? -1 : need(&B, B.canon[g->src[1]], ia, (int)i);
+			int o = ib < 0 ? -1 : out_buf(&B, ia, ib, (int)i);
+			uint32_t at = o < 0 ? UINT32_MAX : reserve(&im, 12);
+			if (at == UINT32_MAX) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			const dcc_qfmt *f = &qv->l[i].f;
+			int sh = fl + qv->vfl[g->src[1]] - f->a_fl;
+			if (sh < -64 || sh > 128) {
+				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': its product's shift %d is out of mulsh's range "
+					      "(-64 to 128)", g->name, sh);
+				break;
+			}
+			dcc_wr32(im.p + at, (uint32_t)sh);
+			dcc_wr32(im.p + at + 4, (uint32_t)f->a_bw), dcc_wr32(im.p + at + 8, (uint32_t)dcc_mul_gate(net, g));
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_MULSH, (uint8_t)ia, (uint8_t)ib, (uint32_t)g->out_size,
+						     (uint32_t)o, at};
+			B.val[o] = (int)i + 1;
+			continue;
+		}
 		if (g->op == DCC_OP_CONCAT) {
 			/* a DRAM layout: each input (shifted to the concat's format when
 			 * it differs) stored after the one before, C, H, W, then loaded */

@@ -18,6 +18,7 @@ static const char *const op_names[DCC_OP_COUNT] = {
 	[DCC_OP_BCE] = "bce", [DCC_OP_MSE] = "mse", [DCC_OP_ADD] = "add", [DCC_OP_CONCAT] = "concat",
 	[DCC_OP_CLIP] = "clip", [DCC_OP_BATCHNORM] = "batchnorm", [DCC_OP_LEAKYRELU] = "leakyrelu",
 	[DCC_OP_HARDSIGMOID] = "hardsigmoid", [DCC_OP_HARDSWISH] = "hardswish", [DCC_OP_AFFINE] = "affine",
+	[DCC_OP_MUL] = "mul",
 };
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == DCC_OP_COUNT, "one name per operator");
 
@@ -243,7 +244,7 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 	value_shape(g, l->src[0], &l->ic, &l->ih, &l->iw, &hwc0);
 	int64_t in = (int64_t)l->ic * l->ih * l->iw, oc = l->ic, oh = l->ih, ow = l->iw;
 	int64_t ph = (int64_t)l->ih + 2 * (int64_t)l->pad, pw = (int64_t)l->iw + 2 * (int64_t)l->pad;
-	int multi = l->op == DCC_OP_ADD || l->op == DCC_OP_CONCAT;
+	int multi = l->op == DCC_OP_ADD || l->op == DCC_OP_CONCAT || l->op == DCC_OP_MUL;
 	if (!multi && l->nin != 1)
 		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s reads one value, not %d", l->name, dcc_op_name(l->op),
 				l->nin);
@@ -328,6 +329,17 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 	case DCC_OP_BCE:
 	case DCC_OP_MSE:
 		break;
+	case DCC_OP_MUL: { /* a gate of C x 1 x 1 scales each channel of a channels-fastest map */
+		int c, h, w, hwc;
+		value_shape(g, l->src[1], &c, &h, &w, &hwc);
+		int same = h == l->ih && w == l->iw && (hwc == hwc0 || h * w == 1), gate = h * w == 1 && (hwc0 || in == c);
+		if (l->nin != 2 || c != l->ic || !(same || gate))
+			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': mul of %dx%dx%d (%s) and %dx%dx%d (%s): dcc multiplies "
+					"two values of one shape, or a map by a %dx1x1 gate", l->name, l->ic, l->ih, l->iw,
+					dcc_graph_value_name(g, l->src[0]), c, h, w,
+					l->nin > 1 ? dcc_graph_value_name(g, l->src[1]) : "", l->ic);
+		break;
+	}
 	case DCC_OP_ADD:
 	case DCC_OP_CONCAT:
 		oc = 0;

@@ -286,6 +286,14 @@ static int node_run(const dcc_qnet *q, size_t i, const int32_t *const *in, int32
 		for (size_t k = 0; k < L->g->in_size; k++)
 			out[k] = cur[k] > 0 ? cur[k] : dcc_fx_sat(dcc_fx_rshift((int64_t)cur[k] * L->slope, 16), L->out_bw);
 		break;
+	case DCC_OP_MUL: { /* formats/fixed.md: the product at fl_a + fl_b, shifted to the mul's, saturated */
+		const dcc_layer *g = L->g;
+		int sh = q->vfl[g->src[0]] + q->vfl[g->src[1]] - L->f.a_fl;
+		size_t C = dcc_mul_gate(q->net, g);
+		for (size_t e = 0; e < g->out_size; e++)
+			out[e] = dcc_fx_sat(dcc_fx_rshift((int64_t)cur[e] * in[1][C ? e % C : e], sh), L->f.a_bw);
+		break;
+	}
 	case DCC_OP_ADD:
 	case DCC_OP_CONCAT: join(q, L, in, out); break;
 	case DCC_OP_FLATTEN:

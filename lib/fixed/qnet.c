@@ -131,17 +131,17 @@ int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl
 			return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': fold batchnorm and affine layers and give every "
 					"layer a bias first (dcc fold)", g->name);
 		}
-		if (g->op == DCC_OP_ADD || g->op == DCC_OP_CONCAT) {
-			/* add: its own format (the widest input's width unless given);
+		if (dcc_op_own_format(g->op) || g->op == DCC_OP_CONCAT) {
+			/* add, mul: its own format (the widest input's width unless given);
 			 * concat: the inputs aligned to the coarsest fl, the widest width */
 			int mbw = 0, mfl = DCC_FL_MAX;
 			for (int k = 0; k < g->nin; k++) {
 				mbw = q->vbw[g->src[k]] > mbw ? q->vbw[g->src[k]] : mbw;
 				mfl = q->vfl[g->src[k]] < mfl ? q->vfl[g->src[k]] : mfl;
 			}
-			L->f = g->op == DCC_OP_ADD ? fmt[i] : (dcc_qfmt){0};
+			L->f = g->op != DCC_OP_CONCAT ? fmt[i] : (dcc_qfmt){0};
 			L->f.a_bw = L->f.a_bw > 0 ? L->f.a_bw : mbw;
-			L->f.a_fl = g->op == DCC_OP_ADD ? L->f.a_fl : mfl;
+			L->f.a_fl = g->op != DCC_OP_CONCAT ? L->f.a_fl : mfl;
 			if (L->f.a_bw > DCC_BW_MAX || L->f.a_fl < DCC_FL_MIN || L->f.a_fl > DCC_FL_MAX) {
 				dcc_qnet_free(q);
 				return dcc_fail(err, DCC_E_RANGE, "layer '%s': format out of range", g->name);
@@ -297,7 +297,7 @@ int dcc_fixed_formats(const dcc_model *m, const dcc_net *net, dcc_qfmt **fmt, in
 		size_t j = 0;
 		while (j < net->nlayers && strcmp(net->layers[j].name, name))
 			j++;
-		int add = j < net->nlayers && net->layers[j].op == DCC_OP_ADD;
+		int add = j < net->nlayers && dcc_op_own_format(net->layers[j].op);
 		if (j == net->nlayers) {
 			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: no layer '%s' in the graph", name);
 		} else if (add && (got & 0x30) != 0x30) {
@@ -314,7 +314,7 @@ int dcc_fixed_formats(const dcc_model *m, const dcc_net *net, dcc_qfmt **fmt, in
 	}
 	for (size_t j = 0; j < net->nlayers && !rc; j++)
 		if ((net->layers[j].op == DCC_OP_FC || net->layers[j].op == DCC_OP_CONV2D || net->layers[j].op == DCC_OP_LSTM ||
-		     net->layers[j].op == DCC_OP_ADD) && !seen[j])
+		     dcc_op_own_format(net->layers[j].op)) && !seen[j])
 			rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: no formats for layer '%s'", net->layers[j].name);
 	if (!rc && !have_in)
 		rc = dcc_fail(err, DCC_E_FORMAT, "dcc.fixed: no 'input' format");

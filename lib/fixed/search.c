@@ -97,7 +97,7 @@ static int dag_activations(const dcc_net *net, const dcc_work *wk, const dcc_dat
 {
 	size_t L = net->nlayers, insz = (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w;
 	for (size_t i = 0; i < L; i++)
-		if (has_w(&net->layers[i]) || net->layers[i].op == DCC_OP_ADD)
+		if (has_w(&net->layers[i]) || dcc_op_own_format(net->layers[i].op))
 			fmt[i].a_fl = 0;
 	dcc_qnet *q = NULL;
 	int rc = dcc_qnet_build(net, fmt, in_bw, in_fl, &q, err);
@@ -114,7 +114,7 @@ static int dag_activations(const dcc_net *net, const dcc_work *wk, const dcc_dat
 	for (size_t i = 0; !rc && i < L; i++) {
 		const dcc_layer *g = &net->layers[i];
 		const int32_t *in[DCC_NODE_MAX_IN];
-		int search = has_w(g) || g->op == DCC_OP_ADD;
+		int search = has_w(g) || dcc_op_own_format(g->op);
 		double best = INFINITY;
 		int best_fl = 0;
 		if (search) {
@@ -482,7 +482,7 @@ int dcc_fixed_apply(dcc_model *m, const dcc_net *net, const dcc_qfmt *fmt, int i
 					 f->w_fl, f->b_bw, f->b_fl, f->a_bw, f->a_fl, f->wh_fl, f->z_fl, f->c_fl);
 			continue;
 		}
-		if (g->op == DCC_OP_ADD) { /* its output's format */
+		if (dcc_op_own_format(g->op)) { /* its output's format */
 			if (!(lines[nl] = malloc(DCC_MAX_NAME + 64)))
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 			else

@@ -509,6 +509,38 @@ void affine_backward(float *dinp, const float *dout, const float *scale, size_t 
 				dinp[i] = dout[i] * scale[c];
 }
 
+void mul_forward(float *out, const float *a, const float *b, size_t B, size_t S, size_t C)
+{
+	for (size_t s = 0; s < B; s++) {
+		const float *x = a + s * S, *g = b + s * (C ? C : S);
+		float *y = out + s * S;
+		if (!C)
+			for (size_t e = 0; e < S; e++)
+				y[e] = x[e] * g[e];
+		else
+			for (size_t e = 0; e < S; e += C)
+				for (size_t c = 0; c < C; c++)
+					y[e + c] = x[e + c] * g[c];
+	}
+}
+
+void mul_backward(float *da, float *db, const float *dout, const float *a, const float *b, size_t B, size_t S,
+		  size_t C)
+{
+	size_t G = C ? C : S;
+	for (size_t s = 0; s < B; s++) {
+		const float *x = a + s * S, *g = b + s * G, *d = dout + s * S;
+		for (size_t e = 0; da && e < S; e++)
+			da[s * S + e] = d[e] * g[C ? e % C : e];
+		if (!db)
+			continue;
+		float *dg = db + s * G;
+		memset(dg, 0, G * sizeof(float));
+		for (size_t e = 0; e < S; e++)
+			dg[C ? e % C : e] += d[e] * x[e];
+	}
+}
+
 void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

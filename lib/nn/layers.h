@@ -53,6 +53,13 @@ void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, co
 void affine_forward(float *out, const float *inp, const float *scale, const float *shift, size_t M, size_t C,
 		    size_t inner);
 void affine_backward(float *dinp, const float *dout, const float *scale, size_t M, size_t C, size_t inner);
+/* a times b over B samples of S values, b of S values a sample or (C > 0)
+ * of C, the channel of value e being e mod C (channels fastest): a gate;
+ * the backward's da (a's gradient) and db (b's, summed over the positions
+ * of a gate), either NULL when not needed */
+void mul_forward(float *out, const float *a, const float *b, size_t B, size_t S, size_t C);
+void mul_backward(float *da, float *db, const float *dout, const float *a, const float *b, size_t B, size_t S,
+		  size_t C);
 void relu_forward(float *out, const float *inp, size_t n);
 /* x where x > 0, else alpha x (PyTorch's LeakyReLU); the backward reads the input */
 void leakyrelu_forward(float *out, const float *inp, size_t n, float alpha);

@@ -246,6 +246,13 @@ static int has_weights(int op)
 	return op == DCC_OP_FC || op == DCC_OP_CONV2D || op == DCC_OP_LSTM;
 }
 
+size_t dcc_mul_gate(const dcc_net *n, const dcc_layer *l)
+{
+	int v = l->src[1];
+	size_t sz = v ? n->layers[v - 1].out_size : (size_t)n->in_c * (size_t)n->in_h * (size_t)n->in_w;
+	return sz == l->out_size ? 0 : sz;
+}
+
 static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size_t i, size_t B)
 {
 	const float *in = w->act[l->src[0]];
@@ -318,6 +325,9 @@ static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size
 		}
 		break;
 	}
+	case DCC_OP_MUL:
+		mul_forward(out, in, w->act[l->src[1]], B, l->out_size, dcc_mul_gate(n, l));
+		break;
 	case DCC_OP_CONCAT: {
 		const float *ins[DCC_NODE_MAX_IN];
 		int cs[DCC_NODE_MAX_IN];
@@ -460,6 +470,19 @@ static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float 
 		lstm_backward(din, G[4 * ii], G[4 * ii + 1], G[4 * ii + 2], G[4 * ii + 3], &w->lw[ii].lstm, dcur, l->p[0].w,
 			      l->p[1].w, B, l->steps, l->in, l->hidden);
 		break;
+	case DCC_OP_MUL: { /* each input's gradient in turn (x * x reads one value twice) */
+		const float *b = w->act[l->src[1]];
+		size_t C = dcc_mul_gate(n, l);
+		float *da = gv_dst(n, w, l->src[0]);
+		if (da)
+			mul_backward(da, NULL, dcur, in, b, B, l->out_size, C);
+		gv_add(n, w, l->src[0], B);
+		float *db = gv_dst(n, w, l->src[1]);
+		if (db)
+			mul_backward(NULL, db, dcur, in, b, B, l->out_size, C);
+		gv_add(n, w, l->src[1], B);
+		return;
+	}
 	case DCC_OP_ADD:
 	case DCC_OP_CONCAT: {
 		int cs[DCC_NODE_MAX_IN];

@@ -168,9 +168,9 @@ check(ok and all(np.array_equal(a[k], b[k]) for k in a if ".scale" in k or ".shi
 
 
 # arithmetic dcc has no operator for: one line naming the node
-class Gate(nn.Module):
+class Diff(nn.Module):
     def forward(self, x):
-        return (x * torch.sigmoid(x)).flatten(1)
+        return (x - torch.sigmoid(x)).flatten(1)
 
 
 class Recip(nn.Module):
@@ -183,7 +183,7 @@ class Spatial(nn.Module):
         return (x + torch.arange(8.0).view(1, 1, 1, 8)).flatten(1)
 
 
-for tag, net, says in (("gate", Gate(), "(Mul): dcc reads Mul with a constant"),
+for tag, net, says in (("diff", Diff(), "(Sub): dcc reads Sub with a constant"),
                        ("recip", Recip(), "(Div): dcc reads Div with a constant"),
                        ("spatial", Spatial(), "has 8 values; dcc takes one, or one per channel")):
     torch.onnx.export(net, torch.from_numpy(X[:2]), p(tag + ".onnx"), opset_version=13)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""test_dag.py: graphs with branches.  torchvision's resnet18, mobilenet_v2
-and squeezenet1_1 (num_classes=10, eval mode, seeded random weights, their
+"""test_dag.py: graphs with branches.  torchvision's resnet18, mobilenet_v2,
+squeezenet1_1 and mobilenet_v3_small (squeeze-excitation gates) (num_classes=10, eval mode, seeded random weights, their
 BatchNorm statistics drawn away from the identity so the logits are not
 tiny), exported by torch.onnx.export at 3x32x32 with opset 13 (constants
 folded: BN already in the convolutions) and opset 17 (do_constant_folding
@@ -11,7 +11,7 @@ into torchvision and gives dcc's logits, and dcc fold keeps them (1e-5); the
 graphs go through prune, share and retraining in float, and export back to
 ONNX (onnx.checker, and ONNX Runtime gives dcc's logits) and into 16-bit
 fixed point (the integer reference close to float) and a blob; and all
-three run on the emulator bit-exact with the integer reference."""
+four run on the emulator bit-exact with the integer reference."""
 import os
 import sys
 import tempfile
@@ -40,6 +40,8 @@ def model(name):
         if isinstance(mod, torch.nn.BatchNorm2d):
             mod.running_mean.uniform_(-0.2, 0.2), mod.running_var.uniform_(0.5, 2)
             mod.weight.data.uniform_(0.5, 1.5), mod.bias.data.uniform_(-0.2, 0.2)
+        if name == "mobilenet_v3_small" and isinstance(mod, torch.nn.Linear):
+            mod.weight.data.uniform_(-0.3, 0.3)  # torchvision draws its classifier at std 0.01: tiny logits
     return m.eval()
 
 
@@ -50,7 +52,7 @@ def export(m, path, opset, fold):
 
 
 ops_seen = set()
-for name in ("resnet18", "mobilenet_v2", "squeezenet1_1"):
+for name in ("resnet18", "mobilenet_v2", "squeezenet1_1", "mobilenet_v3_small"):
     m = model(name)
     with torch.no_grad():
         want = m(torch.from_numpy(X)).numpy()
@@ -121,6 +123,8 @@ for name in ("resnet18", "mobilenet_v2", "squeezenet1_1"):
           "mobilenet_v2: depthwise convolutions and ReLU6 in the graph")
     check(name != "squeezenet1_1" or ("concat cat1 from=" in info and "ceil=1" in info),
           "squeezenet1_1: concatenations and ceil_mode pools in the graph")
+    check(name != "mobilenet_v3_small" or (info.count("mul mul") == 9 and "hardswish " in info),
+          "mobilenet_v3_small: nine squeeze-excitation gates (mul) and hardswish in the graph")
 
 check({"Add", "Concat", "Clip", "MaxPool", "GlobalAveragePool", "Conv", "Gemm"} <= ops_seen,
       "the three networks use the operators dcc claims: %s" % sorted(ops_seen))
@@ -211,13 +215,14 @@ check(r.returncode == 0 and "add1" in run("info", p("rf.dct")).stdout and abs(ac
       (accq, acc, sq, r.stderr, r3.stderr))
 r = run("encode", p("rf.dct"), "-o", p("rf.dcb"))
 check(r.returncode == 0 and "21 layers encoded" in r.stdout, "the fixed resnet18 encoded: " + r.stdout + r.stderr)
-# onto the accelerator, each of the three networks: pruned 70%, 4-bit shared weights (what the PE array's codebooks
+# onto the accelerator, each of the four networks: pruned 70%, 4-bit shared weights (what the PE array's codebooks
 # hold), 16-bit fixed point, a blob for 64 PEs; the compiler schedules the graph (convolutions, depthwise ones
 # included, on the convolver engine; residual adds as ewop addsh aligning their inputs' formats; ReLU6 as ewop clip;
-# a concat as a DRAM layout; padded and ceil_mode max pools) and the emulator's logits equal dcc eval --fixed's bit
-# for bit on 100 inputs
+# a concat as a DRAM layout; padded and ceil_mode max pools; mobilenet_v3_small's 9 squeeze-excitation gates and
+# its 19 HardSwish, x HardSigmoid(x) before opset 14, as ewop mulsh) and the emulator's logits equal dcc eval
+# --fixed's bit for bit on 100 inputs
 for name, marks in (("resnet18", {"ewop addsh": 8, "pad=1": 1}), ("mobilenet_v2", {"ewop clip": 35, "ewop addsh": 10}),
-                    ("squeezenet1_1", {"ceil=1": 3})):
+                    ("squeezenet1_1", {"ceil=1": 3}), ("mobilenet_v3_small", {"ewop mulsh": 28, "ewop hsig": 28})):
     src = p(name + "_13.dct")
     steps = to_emulator(src, p("teach.npz"), p, 64, 100)
     ok = pipeline(name, steps)

@@ -190,6 +190,11 @@ static void test_gradients(void)
 	const char *af[] = {"conv2d c0 in=2 out=3 k=3 stride=1 pad=1", "affine a0", "relu r0", "affine a1", "flatten f",
 			    "fc fc1 in=108 out=5", "affine a2", "tanh t", "fc fc in=5 out=3", "softmax_ce loss"};
 	gradcheck("affine", af, 10, 2, 6, 6);
+	/* a squeeze-excitation gate (C x 1 x 1 times the map) and a value times itself */
+	const char *se[] = {"conv2d c0 in=2 out=4 k=3 stride=1 pad=1", "relu r0", "avgpool2d p k=6 stride=6",
+			    "conv2d s1 in=4 out=2 k=1 stride=1 pad=0", "relu rs", "conv2d s2 in=2 out=4 k=1 stride=1 pad=0",
+			    "sigmoid g", "mul m from=r0,g", "mul sq from=m,m", "flatten f", "fc fc in=144 out=3", "softmax_ce loss"};
+	gradcheck("mul (a gate, a square)", se, 12, 2, 6, 6);
 }
 
 /* A learnable synthetic data set: the label is which third of the image is brightest. */
