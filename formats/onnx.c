@@ -679,9 +679,11 @@ static int read_join(onnx_read *r, const node_t *n, const char *nname, dcc_error
 {
 	const char *op = n->op_type;
 	int cat = op[0] == 'C';
+	if (cat && n->n_input == 1 && onnx_value(r, n->input[0]))
+		return 0; /* a Concat of one value (torch.cat([x]), densenet's first layer) is that value */
 	if (n->n_input < 2 || n->n_input > DCC_NODE_MAX_IN || (!cat && n->n_input != 2))
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): dcc reads %s", nname, op,
-				cat ? "2 to 8 inputs" : "two inputs");
+				cat ? "1 to 32 inputs" : "two inputs");
 	if (cat && onnx_attr_i(n, "axis", 1) != 1)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Concat): dcc joins on the channel axis (1) only", nname);
 	char from[DCC_GRAPH_LINE - 64], nm[DCC_MAX_NAME + 1];
@@ -888,6 +890,21 @@ static int read_clip(onnx_read *r, const node_t *n, const char *nname, dcc_error
 		       ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
 }
 
+/* Pad by nothing (torch.onnx.export writes one before an AvgPool2d of
+ * count_include_pad): the value it reads. */
+static int read_pad(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
+{
+	int64_t v[8];
+	const Onnx__AttributeProto *mode = onnx_attr(n, "mode");
+	int k = onnx_node_ints(r, n, 1, "pads", v), zero = k > 0;
+	for (int i = 0; i < k; i++)
+		zero &= v[i] == 0;
+	if (!zero || (mode && mode->has_s && !(mode->s.len == 8 && !memcmp(mode->s.data, "constant", 8))))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Pad): dcc reads a Pad of zero pads only (pad in the Conv "
+				"or MaxPool)", nname);
+	return 0;
+}
+
 static int read_nothing(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	(void)r, (void)n, (void)nname, (void)err;
@@ -918,7 +935,7 @@ static const struct {
 	{"Softmax", read_softmax}, {"LogSoftmax", read_softmax}, {"BatchNormalization", read_batchnorm},
 	{"GlobalAveragePool", read_gap}, {"Add", read_arith},  {"Concat", read_join},    {"Clip", read_clip},
 	{"Sub", read_arith},       {"Mul", read_arith},       {"Div", read_arith},       {"Max", read_maxmin},
-	{"Min", read_maxmin},      {"ReduceMean", read_reduce_mean},
+	{"Min", read_maxmin},      {"ReduceMean", read_reduce_mean}, {"Pad", read_pad},
 	{"LeakyRelu", read_leaky}, {"HardSigmoid", read_hard}, {"HardSwish", read_hard},
 };
 
@@ -996,7 +1013,7 @@ static int read_node(onnx_read *r, const node_t *n, dcc_error *err)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): operator not supported by dcc (supported: Gemm, "
 				"MatMul+Add, Conv (with groups), BatchNormalization, Add and Concat of activations, Add, "
 				"Sub, Mul and Div by a constant, Max and Min with a constant, ReduceMean over H and W, Relu, LeakyRelu, HardSigmoid, HardSwish, Clip, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, Flatten, "
-				"Reshape, Identity, Dropout, a final Softmax)", nname, op);
+				"Reshape, Identity, Dropout, a Pad of nothing, a final Softmax)", nname, op);
 	if (rc < 0)
 		return rc;
 	note_output(r, lines0);

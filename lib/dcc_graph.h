@@ -59,9 +59,9 @@ typedef struct dcc_param {
 	int owned;           /* w was materialised from a shared/fixed tensor */
 } dcc_param;
 
-/* The most inputs a node reads (Concat's; every other operator reads one,
- * Add two or more). */
-#define DCC_NODE_MAX_IN 8
+/* The most inputs a node reads (Concat's: densenet's last block joins 25;
+ * every other operator reads one, Add and Mul two or more). */
+#define DCC_NODE_MAX_IN 32
 /* A pooling window's output count along a side of n (k <= n + 2 pad, s >=
  * 1): PyTorch's rule, with ceil_mode's last window kept only when it
  * starts inside the input or its left padding.  The graph, the ONNX reader
@@ -72,7 +72,8 @@ static inline uint64_t dcc_pool_out(uint64_t n, uint64_t k, uint64_t s, uint64_t
 	return ceil && (o - 1) * s >= n + pad ? o - 1 : o;
 }
 
-/* The longest graph line, in bytes (eight names of DCC_MAX_NAME and more). */
+/* The longest graph line, in bytes (eight names of DCC_MAX_NAME and more;
+ * a line of 32 inputs needs names of at most 500 bytes). */
 #define DCC_GRAPH_LINE 16384
 
 /* A node: operator, attributes as in the graph line, the values it reads,

@@ -129,6 +129,26 @@ for name in ("resnet18", "mobilenet_v2", "squeezenet1_1", "mobilenet_v3_small"):
 check({"Add", "Concat", "Clip", "MaxPool", "GlobalAveragePool", "Conv", "Gemm"} <= ops_seen,
       "the three networks use the operators dcc claims: %s" % sorted(ops_seen))
 
+# densenet121: concatenations of up to 25 values (and of one), each transition's Pad of nothing before its
+# AvgPool; its BatchNorms come before their convolutions (after a concat), so they do not fold: float stages only,
+# and fold (hence fixed point) says so in one line
+m = model("densenet121")
+with torch.no_grad():
+    want = m(torch.from_numpy(X[:20])).numpy()
+export(m, p("densenet.onnx"), 13, True)
+np.save(p("x20.npy"), X[:20])
+r = run("import", p("densenet.onnx"), "-o", p("densenet.dct"))
+r2 = run("run", p("densenet.dct"), "--input", p("x20.npy"), "-o", p("yd.npy")) if r.returncode == 0 else r
+got = np.load(p("yd.npy")) if r2.returncode == 0 else None
+cats = [ln for ln in run("info", p("densenet.dct")).stdout.splitlines() if ln.startswith("    concat ")]
+check(got is not None and np.abs(got - want).max() < 1e-4 and np.abs(want).max() > 0.1 and
+      max(ln.count(",") + 1 for ln in cats) == 25,
+      "densenet121: dcc = PyTorch (%s), concats of up to 25 values %s" %
+      (None if got is None else np.abs(got - want).max(), r.stderr + r2.stderr))
+r = run("fold", p("densenet.dct"), "-o", p("densenet_f.dct"))
+check(r.returncode == 1 and r.stderr.count("\n") == 1 and "(batchnorm) reads" in r.stderr and
+      not os.path.exists(p("densenet_f.dct")), "densenet121: a batchnorm before its convolution does not fold: " + r.stderr)
+
 # dcc train keeps a batchnorm's running statistics as PyTorch does: after one step on one batch of 64 (--threads 2:
 # a network with batchnorm still normalises each batch whole), running_mean and running_var equal PyTorch's after
 # one forward pass in training mode, momentum 0.1, the variance unbiased; a bias-free nn.Linear exported without
