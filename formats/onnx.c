@@ -832,8 +832,11 @@ static int read_arith(onnx_read *r, const node_t *n, const char *nname, dcc_erro
 	char name[DCC_MAX_NAME + 1], nm[DCC_MAX_NAME + 32];
 	size_t uses = 0;
 	onnx_consumers(r, r->cur, &uses);
+	const node_t *pn = onnx_producer(r, r->cur); /* the arithmetic that made the affine, its output read here alone */
+	const char *pop = pn && pn->op_type ? pn->op_type : "";
 	if (r->src_line >= 0 && r->src_line + 1 == (int)r->nlines && uses == 1 &&
-	    !strncmp(r->lines[r->src_line], "affine ", 7)) { /* after an affine that only this reads: one affine */
+	    !strncmp(r->lines[r->src_line], "affine ", 7) &&
+	    (!strcmp(pop, "Add") || !strcmp(pop, "Sub") || !strcmp(pop, "Mul") || !strcmp(pop, "Div"))) {
 		onnx_line_name(r, r->src_line, name, sizeof(name));
 		float *f[2];
 		for (int k = 0; k < 2; k++) {

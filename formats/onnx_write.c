@@ -309,14 +309,19 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 			int64_t dims[3] = {l->ic, 1, 1};
 			size_t nd = flat_value(net, l->src[0]) ? 1 : 3;
 			char mid[DCC_MAX_NAME + 16], an[DCC_MAX_NAME + 16];
-			for (int k = 0; k < 2; k++) {
-				float *f = dcc_tensor_to_f32(t[k]);
-				if (!f || dcc_tensor_numel(t[k]) != (uint64_t)l->ic)
-					w.oom |= !f;
-				else
+			for (int k = 0; k < 2 && !rc; k++) {
+				float *f = dcc_tensor_numel(t[k]) == (uint64_t)l->ic ? dcc_tensor_to_f32(t[k]) : NULL;
+				if (f)
 					add_init_raw(&w, l->p[k].name, dims, nd, f, (size_t)l->ic, 0);
+				else if (dcc_tensor_numel(t[k]) != (uint64_t)l->ic)
+					rc = dcc_fail(err, DCC_E_SHAPE, "layer '%s': '%s' holds %llu values for %d channels", l->name,
+						      l->p[k].name, (unsigned long long)dcc_tensor_numel(t[k]), l->ic);
+				else
+					w.oom = 1;
 				free(f);
 			}
+			if (rc)
+				break;
 			snprintf(mid, sizeof(mid), "%s_scaled", l->name), snprintf(an, sizeof(an), "%s_shift", l->name);
 			const char *m_in[2] = {cur, l->p[0].name}, *a_in[2] = {mid, l->p[1].name};
 			add_node(&w, "Mul", l->name, m_in, 2, mid, NULL, 0);

@@ -444,9 +444,10 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			continue;
 		}
 		if (g->op == DCC_OP_BATCHNORM || g->op == DCC_OP_AFFINE || (g->op == DCC_OP_CONV2D && g->group > 1 && c->convolvers < 1)) {
-			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s%s): not on the accelerator yet (it runs fc, conv2d "
-				      "without groups, the poolings, add, concat, relu, clip, sigmoid, tanh, flatten and lstm; grouped "
-				      "convolutions on the convolver engine)", g->name, dcc_op_name(g->op),
+			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s%s): not on the accelerator (it runs fc, conv2d "
+				      "without groups, the poolings, add, mul, concat, relu, clip, leakyrelu, hardsigmoid, hardswish, "
+				      "sigmoid, tanh, flatten and lstm; grouped convolutions on the convolver engine; dcc fold folds "
+				      "batchnorm and affine layers)", g->name, dcc_op_name(g->op),
 				      g->op == DCC_OP_CONV2D ? " with groups" : "");
 			break;
 		}
