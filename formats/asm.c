@@ -87,9 +87,10 @@ int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err)
 			k = snprintf(line, sizeof(line), "lstmcell desc=0x%x z=%u hc=%u\n", s->x, s->a, s->b);
 			break;
 		case DCC_INSN_POOL:
-			k = snprintf(line, sizeof(line), "%s in=%u out=%u c=%u h=%u w=%u k=%u stride=%u pad=%u ceil=%u\n",
+			k = snprintf(line, sizeof(line), "%s in=%u out=%u c=%u h=%u w=%u k=%u stride=%u pad=%u ceil=%u%s\n",
 				     s->flags & DCC_POOL_AVG ? "avgpool" : "maxpool", s->a, s->b, s->x, s->y >> 16, s->y & 0xffff,
-				     s->z >> 8, s->z & 0xff, DCC_POOL_PAD(s->flags), (s->flags & DCC_POOL_CEIL) ? 1 : 0);
+				     DCC_POOL_K(s->z), s->z & 0xff, DCC_POOL_PAD(s->flags), (s->flags & DCC_POOL_CEIL) ? 1 : 0,
+				     (s->z & DCC_POOL_INCL) ? " incl=1" : "");
 			break;
 		case DCC_INSN_ACT:
 			k = snprintf(line, sizeof(line), "act %s in=%u out=%u n=%u table=0x%x fl=%d shift=%d bw=%u\n",
@@ -325,16 +326,16 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 			in.flags = name[0] == 't' ? DCC_ACT_TANH : DCC_ACT_SIGMOID, in.a = (uint8_t)a, in.b = (uint8_t)b;
 			in.z = (uint32_t)(uint8_t)(int8_t)fl | (uint32_t)(uint8_t)(int8_t)sh << 8 | bw << 16;
 		} else if (!strcmp(op, "maxpool") || !strcmp(op, "avgpool")) {
-			uint32_t a, b, C, H, W, K, S, P = 0, ce = 0;
+			uint32_t a, b, C, H, W, K, S, P = 0, ce = 0, inc = 0;
 			in.op = DCC_INSN_POOL;
 			bad = kv_num(line, "in", &a) || kv_num(line, "out", &b) || kv_num(line, "c", &C) || kv_num(line, "h", &H) ||
 			      kv_num(line, "w", &W) || kv_num(line, "k", &K) || kv_num(line, "stride", &S) || a > 255 || b > 255 ||
-			      H > 65535 || W > 65535 || K > 0xffffff || S > 255;
+			      H > 65535 || W > 65535 || K > 0xffff || S > 255;
 			if ((strstr(line, " pad=") && kv_num(line, "pad", &P)) || (strstr(line, " ceil=") && kv_num(line, "ceil", &ce)) ||
-			    P > 63 || ce > 1)
-				bad = 1; /* both optional, 0 when absent */
+			    (strstr(line, " incl=") && kv_num(line, "incl", &inc)) || P > 63 || ce > 1 || inc > 1)
+				bad = 1; /* optional, 0 when absent */
 			in.flags = (uint8_t)((op[0] == 'a' ? DCC_POOL_AVG : 0) | (ce ? DCC_POOL_CEIL : 0) | (P & 63) << 2);
-			in.a = (uint8_t)a, in.b = (uint8_t)b, in.x = C, in.y = H << 16 | W, in.z = K << 8 | S;
+			in.a = (uint8_t)a, in.b = (uint8_t)b, in.x = C, in.y = H << 16 | W, in.z = K << 8 | S | (inc ? DCC_POOL_INCL : 0);
 		} else if (!strcmp(op, "spmv") || !strcmp(op, "spconv") || !strcmp(op, "conv")) {
 			in.op = op[0] == 'c' ? DCC_INSN_CONV : op[2] == 'm' ? DCC_INSN_SPMV : DCC_INSN_SPCONV;
 			uint32_t a = 0, b = 0;

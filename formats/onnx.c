@@ -490,17 +490,24 @@ static int read_pool(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	const char *op = n->op_type;
 	int64_t k2 = onnx_attr_ints_same(n, "kernel_shape", -1), st = onnx_attr_ints_same(n, "strides", 1),
 		pad = onnx_attr_ints_same(n, "pads", 0), dil = onnx_attr_ints_same(n, "dilations", 1);
-	int64_t ceil = onnx_attr_i(n, "ceil_mode", 0), mx = op[0] == 'M';
+	int64_t ceil = onnx_attr_i(n, "ceil_mode", 0), mx = op[0] == 'M', incl = !mx && onnx_attr_i(n, "count_include_pad", 0);
 	const Onnx__AttributeProto *ap = onnx_attr(n, "auto_pad");
-	if (r->flat || k2 < 1 || k2 > 1024 || st < 1 || st > 1024 || pad < 0 || 2 * pad > k2 || (!mx && (pad || ceil)) ||
-	    dil != 1 || (ceil != 0 && ceil != 1) || n->n_output > 1 || k2 > r->H + 2 * pad || k2 > r->W + 2 * pad ||
+	if (r->pad_out && !strcmp(n->input[0], r->pad_out)) { /* a zero Pad before it: padding the divisor counts */
+		if (mx || pad)
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): dcc reads a Pad only before an AveragePool "
+					"without pads", nname, op);
+		pad = r->pad, incl = 1, r->pad_out = NULL;
+		r->H -= 2 * r->pad, r->W -= 2 * r->pad;
+	}
+	if (r->flat || k2 < 1 || k2 > 1024 || st < 1 || st > 1024 || pad < 0 || 2 * pad > k2 || dil != 1 ||
+	    (ceil != 0 && ceil != 1) || n->n_output > 1 || k2 > r->H + 2 * pad || k2 > r->W + 2 * pad ||
 	    (ap && ap->has_s && !(ap->s.len == 6 && !memcmp(ap->s.data, "NOTSET", 6))))
 		return dcc_fail(err, DCC_E_UNSUPPORTED,
-				"node '%s' (%s): dcc supports square kernels, equal strides%s, no auto_pad", nname, op,
-				mx ? " and pads (at most half the kernel), ceil_mode" : ", no padding, no ceil_mode");
+				"node '%s' (%s): dcc supports square kernels, equal strides and pads (at most half the "
+				"kernel), ceil_mode, no dilation, no auto_pad", nname, op);
 	char extra[48] = "";
-	if (pad || ceil)
-		snprintf(extra, sizeof(extra), " pad=%d ceil=%d", (int)pad, (int)ceil);
+	if (pad || ceil || incl)
+		snprintf(extra, sizeof(extra), " pad=%d ceil=%d%s", (int)pad, (int)ceil, pad && incl ? " incl=1" : "");
 	if (onnx_add_line(r, "%s pool%d k=%d stride=%d%s", mx ? "maxpool2d" : "avgpool2d", ++r->npool, (int)k2, (int)st,
 			  extra))
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
@@ -893,18 +900,34 @@ static int read_clip(onnx_read *r, const node_t *n, const char *nname, dcc_error
 		       ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
 }
 
-/* Pad by nothing (torch.onnx.export writes one before an AvgPool2d of
- * count_include_pad): the value it reads. */
+/* Pad with zeros: of nothing, the value it reads; of p on each side of H
+ * and W before an AveragePool that alone reads it (torch.onnx.export's
+ * AvgPool2d with count_include_pad), that pool's padding, counted. */
 static int read_pad(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	int64_t v[8];
 	const Onnx__AttributeProto *mode = onnx_attr(n, "mode");
-	int k = onnx_node_ints(r, n, 1, "pads", v), zero = k > 0;
+	int k = onnx_node_ints(r, n, 1, "pads", v), zero = k > 0, sym = k == 8 && !r->flat;
 	for (int i = 0; i < k; i++)
 		zero &= v[i] == 0;
-	if (!zero || (mode && mode->has_s && !(mode->s.len == 8 && !memcmp(mode->s.data, "constant", 8))))
-		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Pad): dcc reads a Pad of zero pads only (pad in the Conv "
-				"or MaxPool)", nname);
+	for (int i = 0; sym && i < 8; i++) /* (N, C, H, W) begins then ends: only H and W, all alike */
+		sym = (i % 4 < 2) ? v[i] == 0 : v[i] == v[2] && v[i] > 0 && v[i] <= 63;
+	const tensor_t *cv = n->n_input > 2 && n->input[2] && n->input[2][0] ? onnx_init(r, n->input[2]) : NULL;
+	float *f = NULL;
+	size_t cnt = 0;
+	int zval = !cv || (!onnx_tensor_floats(cv, &f, &cnt, err) && cnt == 1 && f[0] == 0);
+	free(f);
+	size_t uses = 0;
+	const uint32_t *cons = onnx_consumers(r, n->output[0], &uses);
+	const node_t *next = uses == 1 ? r->g->node[cons[0] >> 8] : NULL;
+	int pool = sym && next && next->op_type && !strcmp(next->op_type, "AveragePool");
+	if (!zval || (!zero && !pool) || (mode && mode->has_s && !(mode->s.len == 8 && !memcmp(mode->s.data, "constant", 8))))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Pad): dcc reads a Pad of zeros of nothing, or of H and W "
+				"alike before the AveragePool that alone reads it", nname);
+	if (!zero) {
+		r->pad_out = n->output[0], r->pad = (int)v[2];
+		r->H += 2 * r->pad, r->W += 2 * r->pad;
+	}
 	return 0;
 }
 

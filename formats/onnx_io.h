@@ -58,6 +58,8 @@ typedef struct onnx_read {
 	int seq, T, Fs, Hs;
 	const char *ycur; /* the LSTM's Y, when its Y_h is not what follows */
 	int in_line;         /* the line whose output is the graph's input (-1: the input itself) */
+	const char *pad_out; /* a zero Pad an AveragePool reads: its output, and its padding */
+	int pad;
 	dcc_norm norm;       /* what constant arithmetic on the input became (n = 0: none) */
 } onnx_read;
 

@@ -327,11 +327,12 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 			add_node(&w, "Mul", l->name, m_in, 2, mid, NULL, 0);
 			add_node(&w, "Add", an, a_in, 2, nxt, NULL, 0);
 		} else if (l->op == DCC_OP_MAXPOOL2D || l->op == DCC_OP_AVGPOOL2D) {
-			Onnx__AttributeProto *a[4] = {a_ints(&w, "kernel_shape", l->k, 2), a_ints(&w, "strides", l->stride, 2),
-						      a_ints(&w, "pads", l->pad, 4), a_int(&w, "ceil_mode", l->ceil)};
+			Onnx__AttributeProto *a[5] = {a_ints(&w, "kernel_shape", l->k, 2), a_ints(&w, "strides", l->stride, 2),
+						      a_ints(&w, "pads", l->pad, 4), a_int(&w, "ceil_mode", l->ceil),
+						      a_int(&w, "count_include_pad", l->incl)};
 			const char *ins[1] = {cur};
 			add_node(&w, l->op == DCC_OP_MAXPOOL2D ? "MaxPool" : "AveragePool", l->name, ins, 1, nxt, a,
-				 l->op == DCC_OP_MAXPOOL2D ? 4 : 2);
+				 l->op == DCC_OP_MAXPOOL2D ? 4 : 5);
 		} else if (l->op == DCC_OP_ADD || l->op == DCC_OP_CONCAT) {
 			/* Concat takes them all; Add two at a time */
 			char ins_s[DCC_NODE_MAX_IN][DCC_MAX_NAME + 16];

@@ -22,7 +22,7 @@ typedef enum dcc_op {
 	DCC_OP_FLATTEN,
 	DCC_OP_LSTM,
 	DCC_OP_SOFTMAX_CE, /* the loss; logits are its input */
-	DCC_OP_AVGPOOL2D,  /* the mean of each k x k window, no padding */
+	DCC_OP_AVGPOOL2D,  /* the mean of each k x k window (padding, ceil_mode, count_include_pad) */
 	DCC_OP_SIGMOID,
 	DCC_OP_TANH,
 	DCC_OP_BCE,        /* the loss: sigmoid and binary cross-entropy of each output */
@@ -72,6 +72,20 @@ static inline uint64_t dcc_pool_out(uint64_t n, uint64_t k, uint64_t s, uint64_t
 	return ceil && (o - 1) * s >= n + pad ? o - 1 : o;
 }
 
+/* An average pool's window along a side of n, output o: its part inside
+ * the input [*a, *b) and the extent the divisor counts, PyTorch's rule --
+ * the window clipped to the padded input (count_include_pad, incl) or to
+ * the input.  The float network, the integer reference and the emulator
+ * all divide by the product of the two sides' extents. */
+static inline int64_t dcc_pool_window(int64_t o, int64_t n, int64_t k, int64_t s, int64_t pad, int incl, int64_t *a,
+				      int64_t *b)
+{
+	int64_t st = o * s - pad, en = st + k < n + pad ? st + k : n + pad;
+	*a = st < 0 ? 0 : st;
+	*b = st + k < n ? st + k : n;
+	return incl ? en - st : *b - *a;
+}
+
 /* The longest graph line, in bytes (eight names of DCC_MAX_NAME and more;
  * a line of 32 inputs needs names of at most 500 bytes). */
 #define DCC_GRAPH_LINE 16384
@@ -85,7 +99,8 @@ typedef struct dcc_node {
 	char *name;
 	int in, out, k, stride, pad, hidden, steps;
 	int group;       /* conv2d: channel groups (in and out divisible by it) */
-	int ceil;        /* maxpool2d: ceil_mode (a last, partial window) */
+	int ceil;        /* maxpool2d, avgpool2d: ceil_mode (a last, partial window) */
+	int incl;        /* avgpool2d: the padding counted in the divisor (count_include_pad) */
 	float lo, hi;    /* clip: the bounds */
 	float alpha;     /* leakyrelu: the slope below zero (0.01); hardsigmoid: the slope (0.2) */
 	float beta;      /* hardsigmoid: the offset (0.5) */

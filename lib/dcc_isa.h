@@ -33,6 +33,10 @@ static inline uint32_t dcc_addsh_z(int bw, int sa, int sb)
 #define DCC_POOL_AVG 1
 #define DCC_POOL_CEIL 2
 #define DCC_POOL_PAD(flags) ((uint32_t)(flags) >> 2)
+/* a pool's z: k << 8 | stride, and for avgpool the padding counted in the
+ * divisor (count_include_pad) */
+#define DCC_POOL_K(z) (((uint32_t)(z) >> 8) & 0xffff)
+#define DCC_POOL_INCL (1u << 24)
 
 #define DCC_INSN_BYTES 16
 #define DCC_NBUF 4 /* activation buffers */

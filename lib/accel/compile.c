@@ -521,7 +521,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			continue;
 		}
 		if (g->op == DCC_OP_MAXPOOL2D || g->op == DCC_OP_AVGPOOL2D) {
-			if (g->ih > 65535 || g->iw > 65535 || g->k > 0xffffff || g->stride > 255 || g->pad > 63) {
+			if (g->ih > 65535 || g->iw > 65535 || g->k > 0xffff || g->stride > 255 || g->pad > 63) {
 				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': pooling geometry too large", g->name);
 				break;
 			}
@@ -529,7 +529,8 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			uint8_t flags = (uint8_t)((g->op == DCC_OP_AVGPOOL2D ? DCC_POOL_AVG : 0) | (g->ceil ? DCC_POOL_CEIL : 0) |
 						  g->pad << 2);
 			p->insn[p->n++] = (dcc_insn){DCC_INSN_POOL, flags, (uint8_t)cur, (uint8_t)o, (uint32_t)g->ic,
-						     (uint32_t)g->ih << 16 | (uint32_t)g->iw, (uint32_t)g->k << 8 | (uint32_t)g->stride};
+						     (uint32_t)g->ih << 16 | (uint32_t)g->iw,
+						     (uint32_t)g->k << 8 | (uint32_t)g->stride | (g->incl ? DCC_POOL_INCL : 0)};
 			B.val[o] = (int)i + 1;
 			continue;
 		}

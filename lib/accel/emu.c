@@ -329,12 +329,12 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			break;
 		}
 		case DCC_INSN_POOL: {
-			uint32_t C = s->x, H = s->y >> 16, W = s->y & 0xffff, K = s->z >> 8, S = s->z & 0xff;
+			uint32_t C = s->x, H = s->y >> 16, W = s->y & 0xffff, K = DCC_POOL_K(s->z), S = s->z & 0xff;
+			int incl = (s->z & DCC_POOL_INCL) != 0;
 			int P = (int)DCC_POOL_PAD(s->flags), ceil = (s->flags & DCC_POOL_CEIL) != 0;
 			uint32_t OH = (uint32_t)dcc_pool_out(H, K, S, (uint64_t)P, ceil), OW = (uint32_t)dcc_pool_out(W, K, S, (uint64_t)P, ceil);
 			const int32_t *x = buf[s->a];
 			int32_t *y = buf[s->b];
-			int64_t kk = (int64_t)K * K;
 			for (uint32_t ch = 0; ch < C; ch++)
 				for (uint32_t oy = 0; oy < OH; oy++)
 					for (uint32_t ox = 0; ox < OW; ox++) {
@@ -351,8 +351,9 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 								m = v > m ? v : m;
 								sum += v;
 							}
+						int64_t a, b, dy = dcc_pool_window(oy, H, K, S, P, incl, &a, &b);
 						if (s->flags & DCC_POOL_AVG) /* the mean, rounded half to even */
-							m = (int32_t)dcc_fx_div_rne(sum, kk);
+							m = (int32_t)dcc_fx_div_rne(sum, dy * dcc_pool_window(ox, W, K, S, P, incl, &a, &b));
 						y[((size_t)ch * OH + oy) * OW + ox] = m;
 					}
 			break;

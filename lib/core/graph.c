@@ -117,7 +117,7 @@ static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc
 		int *dst = !strcmp(kv, "in") ? &l->in : !strcmp(kv, "out") ? &l->out : !strcmp(kv, "k") ? &l->k
 			   : !strcmp(kv, "stride") ? &l->stride : !strcmp(kv, "pad") ? &l->pad
 			   : !strcmp(kv, "hidden") ? &l->hidden : !strcmp(kv, "steps") ? &l->steps
-			   : !strcmp(kv, "group") ? &l->group : !strcmp(kv, "ceil") ? &l->ceil
+			   : !strcmp(kv, "group") ? &l->group : !strcmp(kv, "ceil") ? &l->ceil : !strcmp(kv, "incl") ? &l->incl
 			   : !strcmp(kv, "bias") ? &l->bias : NULL;
 		if (!dst)
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': unknown attribute '%s'", name, kv);
@@ -253,8 +253,10 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 				dcc_op_name(l->op));
 	if (l->op != DCC_OP_CONV2D && l->group != 1)
 		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': group= is conv2d's", l->name);
-	if (l->op != DCC_OP_MAXPOOL2D && l->ceil)
-		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': ceil= is maxpool2d's", l->name);
+	if (l->op != DCC_OP_MAXPOOL2D && l->op != DCC_OP_AVGPOOL2D && l->ceil)
+		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': ceil= is maxpool2d's and avgpool2d's", l->name);
+	if ((l->op != DCC_OP_AVGPOOL2D && l->incl) || l->incl > 1)
+		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': incl= is avgpool2d's, 0 or 1", l->name);
 	if ((l->op != DCC_OP_FC && l->op != DCC_OP_CONV2D && l->bias != 1) || l->bias > 1)
 		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': bias= is fc's or conv2d's, 0 or 1", l->name);
 	switch (l->op) {
@@ -287,8 +289,6 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 		if (l->k < 1 || l->stride < 1 || l->ceil > 1)
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s needs k >= 1 (and ceil 0 or 1)", l->name,
 					dcc_op_name(l->op));
-		if (l->op == DCC_OP_AVGPOOL2D && l->pad)
-			return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': avgpool2d takes no padding", l->name);
 		if (2 * l->pad > l->k)
 			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': pad=%d is more than half the %dx%d window", l->name,
 					l->pad, l->k, l->k);

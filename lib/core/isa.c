@@ -83,10 +83,11 @@ static int check_insn(const dcc_program *p, size_t i, dcc_error *err)
 		return 0;
 	}
 	case DCC_INSN_POOL: {
-		uint64_t C = s->x, H = s->y >> 16, W = s->y & 0xffff, k = s->z >> 8, st = s->z & 0xff, pad = DCC_POOL_PAD(s->flags);
+		uint64_t C = s->x, H = s->y >> 16, W = s->y & 0xffff, k = DCC_POOL_K(s->z), st = s->z & 0xff;
+		uint64_t pad = DCC_POOL_PAD(s->flags);
 		int avg = s->flags & DCC_POOL_AVG, ceil = (s->flags & DCC_POOL_CEIL) != 0;
 		if (s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->a == s->b || !C || !k || !st || k > H + 2 * pad ||
-		    k > W + 2 * pad || 2 * pad > k || (avg && (pad || ceil)) || C * H * W > p->buf_words ||
+		    k > W + 2 * pad || 2 * pad > k || (s->z >> 24) > (avg ? 1u : 0u) || C * H * W > p->buf_words ||
 		    C * dcc_pool_out(H, k, st, pad, ceil) * dcc_pool_out(W, k, st, pad, ceil) > p->buf_words)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: maxpool geometry out of range", i);
 		return 0;

@@ -199,12 +199,13 @@ static void avgpool(const dcc_layer *g, const int32_t *x, int32_t *y)
 		for (int oy = 0; oy < g->oh; oy++)
 			for (int ox = 0; ox < g->ow; ox++) {
 				const int32_t *xc = x + (size_t)c * (size_t)(g->ih * g->iw);
-				int64_t s = 0;
-				for (int ky = 0; ky < g->k; ky++)
-					for (int kx = 0; kx < g->k; kx++)
-						s += xc[(oy * g->stride + ky) * g->iw + ox * g->stride + kx];
+				int64_t s = 0, ya, yb, xa, xb, dy = dcc_pool_window(oy, g->ih, g->k, g->stride, g->pad, g->incl, &ya, &yb);
+				int64_t dx = dcc_pool_window(ox, g->iw, g->k, g->stride, g->pad, g->incl, &xa, &xb);
+				for (int64_t yy = ya; yy < yb; yy++)
+					for (int64_t xx = xa; xx < xb; xx++)
+						s += xc[yy * g->iw + xx];
 				y[((size_t)c * (size_t)g->oh + (size_t)oy) * (size_t)g->ow + (size_t)ox] =
-					(int32_t)dcc_fx_div_rne(s, (int64_t)g->k * g->k);
+					(int32_t)dcc_fx_div_rne(s, dy * dx);
 			}
 }
 

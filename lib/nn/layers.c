@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../dcc_graph.h"
 #include "layers.h"
 
 /* ---- fully connected: out = inp W^T + b ---- */
@@ -549,19 +550,21 @@ void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 	}
 }
 
-void avgpool_forward(float *out, const float *inp, size_t B, int C, int H, int W, int K, int S, int OH, int OW)
+void avgpool_forward(float *out, const float *inp, size_t B, int C, int H, int W, int K, int S, int P, int incl, int OH,
+		     int OW)
 {
-	float inv = 1.0f / (float)(K * K);
 	for (size_t n = 0; n < B; n++) { /* (H, W, C) per sample, as maxpool */
 		const float *x = inp + n * (size_t)H * W * C;
 		float *o = out + n * (size_t)OH * OW * C;
 		for (int oy = 0; oy < OH; oy++)
 			for (int ox = 0; ox < OW; ox++, o += C) {
+				int64_t ya, yb, xa, xb, dy = dcc_pool_window(oy, H, K, S, P, incl, &ya, &yb);
+				float inv = 1.0f / (float)(dy * dcc_pool_window(ox, W, K, S, P, incl, &xa, &xb));
 				for (int c = 0; c < C; c++)
 					o[c] = 0;
-				for (int ky = 0; ky < K; ky++)
-					for (int kx = 0; kx < K; kx++) {
-						const float *xp = x + ((size_t)(oy * S + ky) * W + (size_t)(ox * S + kx)) * C;
+				for (int64_t yy = ya; yy < yb; yy++)
+					for (int64_t xx = xa; xx < xb; xx++) {
+						const float *xp = x + ((size_t)yy * W + (size_t)xx) * C;
 						for (int c = 0; c < C; c++)
 							o[c] += xp[c];
 					}
@@ -571,21 +574,24 @@ void avgpool_forward(float *out, const float *inp, size_t B, int C, int H, int W
 	}
 }
 
-void avgpool_backward(float *dinp, const float *dout, size_t B, int C, int H, int W, int K, int S, int OH, int OW)
+void avgpool_backward(float *dinp, const float *dout, size_t B, int C, int H, int W, int K, int S, int P, int incl,
+		      int OH, int OW)
 {
-	float inv = 1.0f / (float)(K * K);
 	memset(dinp, 0, B * (size_t)C * H * W * sizeof(float));
 	for (size_t n = 0; n < B; n++) {
 		float *dx = dinp + n * (size_t)H * W * C;
 		const float *dy = dout + n * (size_t)OH * OW * C;
 		for (int oy = 0; oy < OH; oy++)
-			for (int ox = 0; ox < OW; ox++, dy += C)
-				for (int ky = 0; ky < K; ky++)
-					for (int kx = 0; kx < K; kx++) {
-						float *dp = dx + ((size_t)(oy * S + ky) * W + (size_t)(ox * S + kx)) * C;
+			for (int ox = 0; ox < OW; ox++, dy += C) {
+				int64_t ya, yb, xa, xb, sy = dcc_pool_window(oy, H, K, S, P, incl, &ya, &yb);
+				float inv = 1.0f / (float)(sy * dcc_pool_window(ox, W, K, S, P, incl, &xa, &xb));
+				for (int64_t yy = ya; yy < yb; yy++)
+					for (int64_t xx = xa; xx < xb; xx++) {
+						float *dp = dx + ((size_t)yy * W + (size_t)xx) * C;
 						for (int c = 0; c < C; c++)
 							dp[c] += dy[c] * inv;
 					}
+			}
 	}
 }
 

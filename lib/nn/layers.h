@@ -80,8 +80,12 @@ void clip_backward(float *dinp, const float *dout, const float *out, size_t n, f
 void concat_forward(float *out, const float *const *ins, const int *cs, int nin, size_t B, size_t hw, int hwc);
 void concat_backward(float *dinp, const float *dout, const int *cs, int nin, int which, size_t B, size_t hw, int hwc);
 /* The mean of each k x k window (stride s, no padding); (H, W, C) layout. */
-void avgpool_forward(float *out, const float *inp, size_t B, int C, int H, int W, int K, int S, int OH, int OW);
-void avgpool_backward(float *dinp, const float *dout, size_t B, int C, int H, int W, int K, int S, int OH, int OW);
+/* the mean of each window's part inside the input, divided as
+ * dcc_pool_window says (P padding, incl: the padding counted) */
+void avgpool_forward(float *out, const float *inp, size_t B, int C, int H, int W, int K, int S, int P, int incl, int OH,
+		     int OW);
+void avgpool_backward(float *dinp, const float *dout, size_t B, int C, int H, int W, int K, int S, int P, int incl,
+		      int OH, int OW);
 /* sigmoid and tanh; their backward reads the forward's output */
 void sigmoid_forward(float *out, const float *inp, size_t n);
 void sigmoid_backward(float *dinp, const float *dout, const float *out, size_t n);

@@ -300,7 +300,7 @@ static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size
 		hardswish_forward(out, in, B * l->in_size);
 		break;
 	case DCC_OP_AVGPOOL2D:
-		avgpool_forward(out, in, B, l->ic, l->ih, l->iw, l->k, l->stride, l->oh, l->ow);
+		avgpool_forward(out, in, B, l->ic, l->ih, l->iw, l->k, l->stride, l->pad, l->incl, l->oh, l->ow);
 		break;
 	case DCC_OP_SIGMOID:
 		sigmoid_forward(out, in, B * l->in_size);
@@ -452,7 +452,7 @@ static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float 
 		break;
 	case DCC_OP_AVGPOOL2D:
 		if (din)
-			avgpool_backward(din, dcur, B, l->ic, l->ih, l->iw, l->k, l->stride, l->oh, l->ow);
+			avgpool_backward(din, dcur, B, l->ic, l->ih, l->iw, l->k, l->stride, l->pad, l->incl, l->oh, l->ow);
 		break;
 	case DCC_OP_SIGMOID:
 		if (din)

@@ -65,7 +65,8 @@ for ins in "ewop addsh a=0 b=1 out=0 n=8 bw=0 sa=0 sb=0" "ewop addsh a=0 b=1 out
 	"ewop hsig a=0 b=0 out=0 n=8 shift=$((dram - 8))" "ewop hswish a=0 b=0 out=0 n=8 shift=2" \
 	"ewop mulsh a=0 b=1 out=0 n=8 shift=$((dram - 8))" "ewop mulsh a=0 b=1 out=0 n=8 shift=6" \
 	"maxpool in=0 out=1 c=1 h=8 w=8 k=2 stride=2 pad=2" "maxpool in=0 out=1 c=1 h=8 w=8 k=3 stride=2 pad=1 ceil=2" \
-	"avgpool in=0 out=1 c=1 h=8 w=8 k=3 stride=2 pad=1" "maxpool in=0 out=1 c=1 h=2 w=2 k=5 stride=1 pad=1"; do
+	"avgpool in=0 out=1 c=1 h=8 w=8 k=3 stride=2 pad=2" "maxpool in=0 out=1 c=1 h=8 w=8 k=3 stride=2 incl=1" \
+	"maxpool in=0 out=1 c=1 h=2 w=2 k=5 stride=1 pad=1"; do
 	awk -v ins="$ins" '/^load buf=0/ && !done { print; print ins; done = 1; next } { print }' fz.s >c6.s
 	run $DCC asm c6.s -o c6.dci
 	expect_status 1 "C6: '$ins' refused"

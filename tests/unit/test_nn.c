@@ -195,6 +195,11 @@ static void test_gradients(void)
 			    "conv2d s1 in=4 out=2 k=1 stride=1 pad=0", "relu rs", "conv2d s2 in=2 out=4 k=1 stride=1 pad=0",
 			    "sigmoid g", "mul m from=r0,g", "mul sq from=m,m", "flatten f", "fc fc in=144 out=3", "softmax_ce loss"};
 	gradcheck("mul (a gate, a square)", se, 12, 2, 6, 6);
+	/* average pooling with padding, counted and not, and ceil_mode's partial last window */
+	const char *ap[] = {"conv2d c0 in=2 out=3 k=3 stride=1 pad=1", "avgpool2d p0 k=3 stride=2 pad=1 ceil=1",
+			    "conv2d c1 in=3 out=3 k=1 stride=1 pad=0", "avgpool2d p1 k=2 stride=2 pad=1 incl=1", "flatten f",
+			    "fc fc in=27 out=3", "softmax_ce loss"};
+	gradcheck("avgpool pad+ceil+incl", ap, 7, 2, 7, 7);
 }
 
 /* A learnable synthetic data set: the label is which third of the image is brightest. */

@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""test_pools.py: average pooling with padding (counted or not) and
+ceil_mode, as PyTorch's AvgPool2d computes it and torch.onnx.export writes
+it (count_include_pad=True: a zero Pad before an AveragePool without pads;
+False: the AveragePool's own pads), next to max pooling with the same
+geometry.  dcc's logits equal PyTorch's; its ONNX export gives them in ONNX
+Runtime; pruned, shared and in 16-bit fixed point the network runs on the
+emulator bit-exact with eval --fixed, its pools `avgpool ... pad=1` with
+and without `incl=1`; a Pad dcc cannot take is one line."""
+import os
+import sys
+import tempfile
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import check, finish, ort_run, pipeline, run, to_emulator  # noqa: E402
+
+tmp = tempfile.mkdtemp(prefix="dcc-pools-")
+p = lambda name: os.path.join(tmp, name)
+torch.manual_seed(2)
+torch.set_num_threads(1)
+
+
+class Pools(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.p1 = nn.AvgPool2d(3, 2, padding=1, ceil_mode=True, count_include_pad=True)   # 9x9 -> 5x5
+        self.c2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.p2 = nn.AvgPool2d(3, 2, padding=1, ceil_mode=False, count_include_pad=False)  # 5x5 -> 3x3
+        self.c3 = nn.Conv2d(8, 8, 1)
+        self.p3 = nn.AvgPool2d(2, 2, ceil_mode=True)                                      # 3x3 -> 2x2, a partial window
+        self.m = nn.MaxPool2d(3, 2, padding=1, ceil_mode=True)                            # 9x9 -> 5x5, beside p1
+        self.fc = nn.Linear(8 * 2 * 2 + 8 * 5 * 5, 4)
+
+    def forward(self, x):
+        a = torch.relu(self.c1(x))
+        y = self.p3(torch.relu(self.c3(self.p2(torch.relu(self.c2(self.p1(a)))))))
+        return self.fc(torch.cat([y.flatten(1), self.m(a).flatten(1)], 1))
+
+
+rng = np.random.default_rng(6)
+X = rng.random((160, 3, 9, 9)).astype(np.float32)
+Y = (X[:, 0].mean((1, 2)) > X[:, 1].mean((1, 2))).astype(np.int64) + 2 * (X[:, 2, :4].mean((1, 2)) > 0.5)
+np.savez(p("d.npz"), x_train=X[:128], y_train=Y[:128], x_test=X[128:], y_test=Y[128:])
+np.save(p("x.npy"), X[128:])
+
+net = Pools().eval()
+with torch.no_grad():
+    want = net(torch.from_numpy(X[128:])).numpy()
+torch.onnx.export(net, torch.from_numpy(X[:2]), p("pools.onnx"), opset_version=13, input_names=["x"],
+                  dynamic_axes={"x": {0: "n"}})
+r = run("import", p("pools.onnx"), "-o", p("pools.dct"))
+check(r.returncode == 0, "imported: " + r.stderr)
+info = run("info", p("pools.dct")).stdout
+check("k=3 stride=2 pad=1 ceil=1 incl=1" in info and "k=3 stride=2 pad=1 ceil=0" in info and
+      "avgpool2d pool3 k=2 stride=2 pad=0 ceil=1" in info,
+      "the pools' padding, ceil_mode and count_include_pad in the graph: %s" % info)
+r = run("run", p("pools.dct"), "--input", p("x.npy"), "-o", p("y.npy"))
+got = np.load(p("y.npy")) if r.returncode == 0 else None
+err = np.abs(got - want).max() if got is not None else None
+print("dcc's logits against PyTorch's, max diff %s" % err)
+check(err is not None and err < 1e-5, "dcc's logits are PyTorch's (%s) %s" % (err, r.stderr))
+r = run("export", p("pools.dct"), "-o", p("back.onnx"))
+ort = ort_run(p("back.onnx"), p("x.npy"), p("ort.npy")) if r.returncode == 0 else None
+check(ort is not None and got is not None and np.abs(ort - got).max() < 1e-5,
+      "ONNX Runtime gives dcc's logits from its export %s" % r.stderr)
+ok = pipeline("pools", to_emulator(p("pools.dct"), p("d.npz"), p, 8, 32))
+dis = run("disasm", p("e.dci")).stdout if ok else ""
+check(ok and np.array_equal(np.load(p("emu.npy")), np.load(p("ref.npy"))) and
+      "stride=2 pad=1 ceil=1 incl=1" in dis and dis.count("avgpool ") == 3,
+      "on the emulator bit-exact with eval --fixed, the pools as avgpool with their padding")
+
+# a Pad dcc has no layer for (uneven, before a Conv), written as ONNX nodes: one line
+from onnx import TensorProto, helper, save  # noqa: E402
+pads = helper.make_tensor("pads", TensorProto.INT64, [8], [0, 0, 0, 1, 0, 0, 0, 2])
+w = helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3], [0.1] * 108)
+g = helper.make_graph([helper.make_node("Pad", ["x", "pads"], ["xp"], name="uneven"),
+                       helper.make_node("Conv", ["xp", "w"], ["c"], kernel_shape=[3, 3]),
+                       helper.make_node("Flatten", ["c"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 9, 9])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4 * 7 * 10])], [pads, w])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), p("pad.onnx"))
+r = run("import", p("pad.onnx"), "-o", p("pad.dct"))
+check(r.returncode == 1 and r.stderr.count("\n") == 1 and "(Pad): dcc reads a Pad of zeros" in r.stderr and
+      not os.path.exists(p("pad.dct")), "an uneven Pad before a Conv: refused in one line: " + r.stderr)
+finish("test_pools")
