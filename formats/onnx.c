@@ -162,6 +162,12 @@ const node_t *onnx_producer(const onnx_read *r, const char *name)
 	return s == SIZE_MAX || r->ix.prod[s] < 0 ? NULL : r->g->node[r->ix.prod[s]];
 }
 
+int32_t onnx_producer_index(const onnx_read *r, const char *name)
+{
+	size_t s = name ? slot_of((onnx_index *)&r->ix, name, 0) : SIZE_MAX;
+	return s == SIZE_MAX ? -1 : r->ix.prod[s];
+}
+
 const uint32_t *onnx_consumers(const onnx_read *r, const char *name, size_t *n)
 {
 	size_t s = slot_of((onnx_index *)&r->ix, name, 0);
@@ -612,17 +618,31 @@ static int read_act(onnx_read *r, const node_t *n, const char *nname, dcc_error 
 	return onnx_add_line(r, "%s %s%d", k, k, ++r->nact) ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
 }
 
-/* Flatten (axis 1), or a Reshape to (N, -1) or (N, C*H*W). */
+/* A vector (N, C) as a map (N, C, 1, 1): the same values, a gate for a
+ * mul or a 1 x 1 map for a conv. */
+static void unflatten(onnx_read *r)
+{
+	r->flat = 0, r->C = (int)r->F, r->H = r->W = 1;
+}
+
+/* Flatten (axis 1), or a Reshape to (N, -1) or (N, C*H*W), or of a vector
+ * to (N, C, 1, 1); its shape a constant or shape arithmetic (view()). */
 static int read_flatten(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	const char *op = n->op_type;
 	if (op[0] == 'F' && onnx_attr_i(n, "axis", 1) != 1)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Flatten): only axis 1", nname);
 	if (op[0] == 'R') {
-		const tensor_t *ts = n->n_input > 1 ? onnx_init(r, n->input[1]) : NULL;
-		int64_t v[8];
-		if (!ts || ts->n_dims != 1 || onnx_tensor_i64(ts, v) != 2 || (v[1] != -1 && v[1] != (int64_t)r->C * r->H * r->W))
-			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Reshape): only to (N, -1), a flatten", nname);
+		int64_t v[8], all = r->flat ? (int64_t)r->F : (int64_t)r->C * r->H * r->W;
+		int k = n->n_input > 1 ? onnx_shape_ints(r, n->input[1], v) : -1;
+		int batch = k > 0; /* the batch as exported (a number), -1 or symbolic */
+		if (batch && k == 4 && r->flat && v[1] == all && v[2] == 1 && v[3] == 1 && all <= INT32_MAX) {
+			unflatten(r);
+			return 0;
+		}
+		if (!batch || k != 2 || (v[1] != -1 && v[1] != all))
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Reshape): dcc reshapes to (N, -1), a flatten, or "
+					"a vector to (N, C, 1, 1)", nname);
 	}
 	if (r->flat)
 		return 0;
@@ -900,6 +920,41 @@ static int read_clip(onnx_read *r, const node_t *n, const char *nname, dcc_error
 		       ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
 }
 
+/* Unsqueeze of a vector on axes 2 and 3 (y[:, :, None, None]), Squeeze of a
+ * 1 x 1 map on them (a flatten), Expand of a (N, C, 1, 1) gate to its map
+ * (expand_as: the gate itself, which a mul broadcasts). */
+static int read_squeeze(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
+{
+	const char *op = n->op_type;
+	int64_t v[8];
+	int k = n->n_input > 1 ? onnx_shape_ints(r, n->input[1], v) : onnx_node_ints(r, n, 1, "axes", v);
+	int hw = k == 2 && (v[0] == 2 || v[0] == -2) && (v[1] == 3 || v[1] == -1);
+	if (op[0] == 'U' && k == 1 && v[0] == 3 && r->unsq_out && !strcmp(n->input[0], r->unsq_out)) {
+		r->unsq_out = NULL; /* (N, C, 1) to (N, C, 1, 1): the map it already is */
+		return 0;
+	}
+	size_t uses = 0;
+	const uint32_t *cons = onnx_consumers(r, n->output[0], &uses);
+	const node_t *next = uses == 1 ? r->g->node[cons[0] >> 8] : NULL;
+	int64_t nx[8];
+	if (op[0] == 'U' && k == 1 && v[0] == 2 && r->flat && next && next->op_type && !strcmp(next->op_type, "Unsqueeze") &&
+	    (next->n_input > 1 ? onnx_shape_ints(r, next->input[1], nx) : onnx_node_ints(r, next, 1, "axes", nx)) == 1 &&
+	    nx[0] == 3)
+		r->unsq_out = n->output[0], hw = 1; /* y[:, :, None, None]: axis 2, then 3 */
+	if (op[0] == 'U' && hw && r->flat && r->F <= INT32_MAX) {
+		unflatten(r);
+		return 0;
+	}
+	if (op[0] == 'S' && hw && !r->flat && r->H == 1 && r->W == 1)
+		return read_flatten(r, n, nname, err);
+	if (op[0] == 'E' && !r->flat && r->H == 1 && r->W == 1 && k == 4 && v[1] == r->C)
+		return 0;
+	return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): dcc reads %s", nname, op,
+			op[0] == 'U' ? "Unsqueeze of a vector (N, C) on axes 2 and 3"
+			: op[0] == 'S' ? "Squeeze of a (N, C, 1, 1) map on axes 2 and 3"
+				       : "Expand of a (N, C, 1, 1) gate to a map of its channels (for a Mul)");
+}
+
 /* Pad with zeros: of nothing, the value it reads; of p on each side of H
  * and W before an AveragePool that alone reads it (torch.onnx.export's
  * AvgPool2d with count_include_pad), that pool's padding, counted. */
@@ -961,7 +1016,8 @@ static const struct {
 	{"Softmax", read_softmax}, {"LogSoftmax", read_softmax}, {"BatchNormalization", read_batchnorm},
 	{"GlobalAveragePool", read_gap}, {"Add", read_arith},  {"Concat", read_join},    {"Clip", read_clip},
 	{"Sub", read_arith},       {"Mul", read_arith},       {"Div", read_arith},       {"Max", read_maxmin},
-	{"Min", read_maxmin},      {"ReduceMean", read_reduce_mean}, {"Pad", read_pad},
+	{"Min", read_maxmin},      {"ReduceMean", read_reduce_mean}, {"Pad", read_pad}, {"Unsqueeze", read_squeeze},
+	{"Squeeze", read_squeeze}, {"Expand", read_squeeze},
 	{"LeakyRelu", read_leaky}, {"HardSigmoid", read_hard}, {"HardSwish", read_hard},
 };
 
@@ -1222,8 +1278,8 @@ static int read_graph(onnx_read *r, dcc_error *err)
 			continue; /* read through the initializers (an Identity of one is its alias) */
 		if (const_transpose(r, n))
 			continue; /* a MatMul's transposed weight: read by the MatMul */
-		if (onnx_lstm_side_chain(r, r->k) || dead(r, n))
-			continue; /* the LSTM's zero states; a node whose outputs nothing reads */
+		if (onnx_lstm_side_chain(r, r->k) || dead(r, n) || onnx_shape_node(r, n))
+			continue; /* the LSTM's zero states; a node whose outputs nothing reads; shape arithmetic */
 		if (!(rc = read_node(r, n, err)))
 			r->cur = r->next_out;
 	}
@@ -1262,8 +1318,11 @@ int dcc_onnx_read_mem(const uint8_t *buf, size_t len, dcc_model **out, dcc_error
 		rc = dcc_fail(err, DCC_E_FORMAT, "ONNX model without a graph");
 	else if (g->n_node >= (1u << 24))
 		rc = dcc_fail(err, DCC_E_RANGE, "ONNX graph of %zu nodes (at most 2^24)", g->n_node);
-	else if (add_consts(&cs, g) || index_build(&r.ix, (r.g = g)) || !(r.val = calloc(r.ix.cap, sizeof(onnx_val))) ||
-		 !(r.m = dcc_model_new()))
+	onnx_memo memo = {0};
+	r.memo = &memo;
+	if (!rc && (!(memo.side = calloc(g->n_node + 1, 1)) || !(memo.shape = calloc(g->n_node + 1, sizeof(int32_t))) ||
+		    add_consts(&cs, g) || index_build(&r.ix, (r.g = g)) || !(r.val = calloc(r.ix.cap, sizeof(onnx_val))) ||
+		    !(r.m = dcc_model_new())))
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	if (!rc)
 		rc = read_graph(&r, err);
@@ -1272,6 +1331,7 @@ int dcc_onnx_read_mem(const uint8_t *buf, size_t len, dcc_model **out, dcc_error
 	free(r.lines);
 	index_free(&r.ix);
 	free(r.val);
+	free(memo.side), free(memo.shape), free(memo.vals);
 	restore(&cs);
 	onnx__model_proto__free_unpacked(mp, NULL);
 	if (rc) {

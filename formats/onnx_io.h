@@ -35,6 +35,17 @@ typedef struct onnx_val {
 	size_t F;
 } onnx_val;
 
+/* What the recursive look-ups found per node, so that a graph whose shape
+ * arithmetic or LSTM side chain branches and joins is read in linear time:
+ * side[k] 0 unknown, 1 an LSTM's side chain, 2 not; shape[k] 0 unknown, -1
+ * no shape arithmetic, else 1 + its entry in vals. */
+typedef struct onnx_memo {
+	int8_t *side;
+	int32_t *shape;
+	struct onnx_ints { int n; int64_t v[8]; } *vals;
+	size_t nvals, cap;
+} onnx_memo;
+
 typedef struct onnx_read {
 	const Onnx__GraphProto *g;
 	onnx_index ix;
@@ -58,6 +69,8 @@ typedef struct onnx_read {
 	int seq, T, Fs, Hs;
 	const char *ycur; /* the LSTM's Y, when its Y_h is not what follows */
 	int in_line;         /* the line whose output is the graph's input (-1: the input itself) */
+	onnx_memo *memo;     /* per node, n_node of each */
+	const char *unsq_out; /* an Unsqueeze of a vector on axis 2 that one on axis 3 reads: (N, C, 1, 1) */
 	const char *pad_out; /* a zero Pad an AveragePool reads: its output, and its padding */
 	int pad;
 	dcc_norm norm;       /* what constant arithmetic on the input became (n = 0: none) */
@@ -65,6 +78,7 @@ typedef struct onnx_read {
 
 const tensor_t *onnx_init(const onnx_read *r, const char *name);
 const node_t *onnx_producer(const onnx_read *r, const char *name);
+int32_t onnx_producer_index(const onnx_read *r, const char *name); /* -1: none */
 /* Every consumer of name: (node index << 8 | input slot); *n of them. */
 const uint32_t *onnx_consumers(const onnx_read *r, const char *name, size_t *n);
 
@@ -91,6 +105,16 @@ void onnx_line_name(const onnx_read *r, int i, char *out, size_t cap);
 /* A layer name from the weight's initializer ("fc1.weight" -> "fc1"),
  * else kindN; unique in the model. */
 void onnx_layer_name(onnx_read *r, const char *wname, const char *kind, int idx, char *out, size_t cap);
+
+/* The batch in a folded shape (onnx_shape.c). */
+#define ONNX_BATCH INT64_MIN
+/* The int64 vector value name holds when it is shape arithmetic on what
+ * has been read (a Shape of an activation, Gather, Unsqueeze, Squeeze,
+ * Cast, Concat, Add/Sub/Mul/Div, Slice, constants; the batch ONNX_BATCH):
+ * its length, or -1. */
+int onnx_shape_ints(const onnx_read *r, const char *name, int64_t v[8]);
+/* Is n such arithmetic (read through, not a layer)? */
+int onnx_shape_node(const onnx_read *r, const node_t *n);
 
 /* The row LSTM's pattern (onnx_lstm.c): 1 when n is part of it (read),
  * 0 when it is not, or an error. */

@@ -26,13 +26,26 @@ static int side_op(const char *op)
 	return 0;
 }
 
-/* Every output feeds only more of the chain or an LSTM's initial_h /
- * initial_c (its inputs 5 and 6): the consumers index makes it O(degree). */
-int onnx_lstm_side_chain(const onnx_read *r, size_t k)
+static int side_walk(const onnx_read *r, const node_t *n, int depth);
+
+/* Does node k feed only an LSTM's initial states (initial_h, initial_c:
+ * its inputs 5 and 6) through side ops?  Each node's answer is kept
+ * (r->memo), so a chain that branches and joins is walked once, each node
+ * in O(degree) by the consumers index. */
+static int side_chain(const onnx_read *r, size_t k, int depth)
 {
 	const node_t *n = r->g->node[k];
-	if (!side_op(n->op_type))
+	if (r->memo->side[k])
+		return r->memo->side[k] == 1;
+	if (!side_op(n->op_type) || depth > 64)
 		return 0;
+	int yes = side_walk(r, n, depth);
+	r->memo->side[k] = yes ? 1 : 2;
+	return yes;
+}
+
+static int side_walk(const onnx_read *r, const node_t *n, int depth)
+{
 	size_t used = 0; /* a node nothing reads (the graph's output) is no LSTM's state */
 	for (size_t o = 0; o < n->n_output; o++) {
 		if (!n->output[o] || !n->output[o][0])
@@ -43,11 +56,16 @@ int onnx_lstm_side_chain(const onnx_read *r, size_t k)
 		for (size_t j = 0; j < nc; j++) {
 			const node_t *c = r->g->node[cs[j] >> 8];
 			unsigned slot = cs[j] & 255;
-			if (!(side_op(c->op_type) || (c->op_type && !strcmp(c->op_type, "LSTM") && slot >= 5)))
+			if (!((c->op_type && !strcmp(c->op_type, "LSTM") && slot >= 5) || side_chain(r, cs[j] >> 8, depth + 1)))
 				return 0;
 		}
 	}
 	return used > 0;
+}
+
+int onnx_lstm_side_chain(const onnx_read *r, size_t k)
+{
+	return side_chain(r, k, 0);
 }
 
 /* An LSTM initial state that is zero: a ConstantOfShape of 0 (its default). */

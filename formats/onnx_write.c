@@ -354,6 +354,15 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 		} else if (l->op == DCC_OP_MUL) { /* ONNX broadcasts a (N, C, 1, 1) gate as dcc does */
 			char sb[DCC_MAX_NAME + 16];
 			value_name(net, in0, l->src[1], lv, bce, sb, sizeof(sb));
+			if (flat_value(net, l->src[1]) && !flat_value(net, l->src[0])) { /* a vector gate: (N, C) to (N, C, 1, 1) */
+				char sh[DCC_MAX_NAME + 16], gv[DCC_MAX_NAME + 16];
+				snprintf(sh, sizeof(sh), "%s.gate_shape", l->name), snprintf(gv, sizeof(gv), "%s_gate", l->name);
+				int64_t four = 4, shape[4] = {-1, l->ic, 1, 1};
+				add_init_raw(&w, sh, &four, 1, shape, 4, 1);
+				const char *r_in[2] = {sb, sh};
+				add_node(&w, "Reshape", gv, r_in, 2, gv, NULL, 0);
+				snprintf(sb, sizeof(sb), "%s", gv);
+			}
 			const char *ins[2] = {cur, sb};
 			add_node(&w, "Mul", l->name, ins, 2, nxt, NULL, 0);
 		} else if (l->op == DCC_OP_CLIP) {
