@@ -636,8 +636,10 @@ static int read_flatten(onnx_read *r, const node_t *n, const char *nname, dcc_er
 		int64_t v[8], all = r->flat ? (int64_t)r->F : (int64_t)r->C * r->H * r->W;
 		int k = n->n_input > 1 ? onnx_shape_ints(r, n->input[1], v) : -1;
 		int batch = k > 0; /* the batch as exported (a number), -1 or symbolic */
-		if (batch && k == 4 && r->flat && v[1] == all && v[2] == 1 && v[3] == 1 && all <= INT32_MAX) {
-			unflatten(r);
+		if (batch && k == 4 && v[1] == all && v[2] == 1 && v[3] == 1 && all <= INT32_MAX &&
+		    (r->flat || (r->H == 1 && r->W == 1))) {
+			if (r->flat) /* a 1 x 1 map already is (N, C, 1, 1): read through */
+				unflatten(r);
 			return 0;
 		}
 		if (!batch || k != 2 || (v[1] != -1 && v[1] != all))
@@ -1056,7 +1058,7 @@ static int take_input(onnx_read *r, const node_t *n, const char *op, const char 
 	const onnx_val *v = onnx_value(r, n->input[second]);
 	if (!v)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): its input '%s' is no value dcc has read (an "
-				"initializer, or made by a node it did not read)", nname, op, n->input[0]);
+				"initializer, or made by a node it did not read)", nname, op, n->input[second]);
 	r->cur = n->input[second];
 	r->C = v->C, r->H = v->H, r->W = v->W, r->flat = v->flat, r->F = v->F;
 	r->src_line = v->line;

@@ -391,7 +391,8 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		}
 		if (g->op == DCC_OP_MUL) {
 			/* ewop mulsh: the product shifted from fl_a + fl_b to the mul's
-			 * format, a gate's channels repeating (formats/fixed.md) */
+			 * format, a gate's value for each channel's H x W run (formats/fixed.md) */
+			size_t gate = dcc_mul_gate(net, g);
 			int ia = need(&B, v0, -1, (int)i), ib = ia < 0 ? -1 : need(&B, B.canon[g->src[1]], ia, (int)i);
 			int o = ib < 0 ? -1 : out_buf(&B, ia, ib, (int)i);
 			uint32_t at = o < 0 ? UINT32_MAX : reserve(&im, 12);
@@ -407,7 +408,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 				break;
 			}
 			dcc_wr32(im.p + at, (uint32_t)sh);
-			dcc_wr32(im.p + at + 4, (uint32_t)f->a_bw), dcc_wr32(im.p + at + 8, (uint32_t)dcc_mul_gate(net, g));
+			dcc_wr32(im.p + at + 4, (uint32_t)f->a_bw), dcc_wr32(im.p + at + 8, (uint32_t)(gate ? g->out_size / gate : 1));
 			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_MULSH, (uint8_t)ia, (uint8_t)ib, (uint32_t)g->out_size,
 						     (uint32_t)o, at};
 			B.val[o] = (int)i + 1;

@@ -270,15 +270,15 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 				}
 				break;
 			}
-			if (s->flags == DCC_EW_MULSH) { /* the shift, the width and a gate's channels, in DRAM at z */
+			if (s->flags == DCC_EW_MULSH) { /* the shift, the width and a gate's run, in DRAM at z */
 				int32_t sh = (int32_t)dcc_rd32(dram + s->z);
-				uint32_t bw = dcc_rd32(dram + s->z + 4), C = dcc_rd32(dram + s->z + 8);
-				if (sh < -64 || sh > 128 || bw < 1 || bw > 32 || C > p->buf_words) {
+				uint32_t bw = dcc_rd32(dram + s->z + 4), R = dcc_rd32(dram + s->z + 8);
+				if (sh < -64 || sh > 128 || bw < 1 || bw > 32 || R < 1 || R > p->buf_words) {
 					rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: bad mulsh operands at 0x%x", i, s->z);
 					break;
 				}
 				for (uint32_t k = 0; k < s->x; k++)
-					o[k] = dcc_fx_sat(dcc_fx_rshift((int64_t)a[k] * b[C ? k % C : k], sh), (int)bw);
+					o[k] = dcc_fx_sat(dcc_fx_rshift((int64_t)a[k] * b[k / R], sh), (int)bw);
 				break;
 			}
 			if (s->flags == DCC_EW_LEAKY) { /* the Q16 slope and the width, two words in DRAM at z */

@@ -290,9 +290,9 @@ static int node_run(const dcc_qnet *q, size_t i, const int32_t *const *in, int32
 	case DCC_OP_MUL: { /* formats/fixed.md: the product at fl_a + fl_b, shifted to the mul's, saturated */
 		const dcc_layer *g = L->g;
 		int sh = q->vfl[g->src[0]] + q->vfl[g->src[1]] - L->f.a_fl;
-		size_t C = dcc_mul_gate(q->net, g);
+		size_t C = dcc_mul_gate(q->net, g), run = C ? g->out_size / C : 1; /* C, H, W: a gate's value per H x W run */
 		for (size_t e = 0; e < g->out_size; e++)
-			out[e] = dcc_fx_sat(dcc_fx_rshift((int64_t)cur[e] * in[1][C ? e % C : e], sh), L->f.a_bw);
+			out[e] = dcc_fx_sat(dcc_fx_rshift((int64_t)cur[e] * in[1][e / run], sh), L->f.a_bw);
 		break;
 	}
 	case DCC_OP_ADD:

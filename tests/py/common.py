@@ -1,6 +1,6 @@
 """common.py: what every tests/py file shares: the dcc binary under test,
-the default data set, check() counting results, the dcc runners, and the
-closing line tests/run.sh adds up.  Debian's Python packages are
+the default data set, check() counting results, the dcc runners, a work
+directory and a small 3-channel data set, and the closing line tests/run.sh adds up.  Debian's Python packages are
 /usr/bin/python3's; run.sh runs the tests with it."""
 import os
 import subprocess
@@ -73,6 +73,30 @@ def to_emulator(src, data, p, pes, count):
             ["compile", p("e.dcb"), "-o", p("e.dci")],
             ["emu", p("e.dcb"), p("e.dci"), "--data", data, "--count", str(count), "--logits", p("emu.npy")],
             ["eval", "--fixed", p("e_f.dct"), "--data", data, "--logits", p("ref.npy")]]
+
+
+def workdir(prefix, seed):
+    """A fresh directory for a test's files and p(name) naming one in it;
+    PyTorch seeded and on one thread, so its references repeat."""
+    import tempfile
+    import torch
+    d = tempfile.mkdtemp(prefix="dcc-%s-" % prefix)
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    return lambda name: os.path.join(d, name)
+
+
+def four_classes(p, seed, hw):
+    """A small 3-channel data set of 160 hw x hw images in [0, 1), its four
+    classes from channel means (so training has something to find): 128 to
+    train, 32 to test, written as p("d.npz"), the test images alone as
+    p("x.npy"); returns every image."""
+    import numpy as np
+    X = np.random.default_rng(seed).random((160, 3, hw, hw)).astype(np.float32)
+    Y = (X[:, 0].mean((1, 2)) > X[:, 1].mean((1, 2))).astype(np.int64) + 2 * (X[:, 2, :4].mean((1, 2)) > 0.5)
+    np.savez(p("d.npz"), x_train=X[:128], y_train=Y[:128], x_test=X[128:], y_test=Y[128:])
+    np.save(p("x.npy"), X[128:])
+    return X
 
 
 def finish(name):

@@ -13,19 +13,15 @@ as are arithmetic dcc has no operator for.  Max and Min with a constant
 (clips) and ReduceMean over H and W (global average pools) come in too."""
 import os
 import sys
-import tempfile
 
 import numpy as np
 import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import check, finish, ort_run, pipeline, run, to_emulator  # noqa: E402
+from common import check, finish, four_classes, ort_run, pipeline, run, to_emulator, workdir  # noqa: E402
 
-tmp = tempfile.mkdtemp(prefix="dcc-affine-")
-p = lambda name: os.path.join(tmp, name)
-torch.manual_seed(3)
-torch.set_num_threads(1)
+p = workdir("affine", 3)
 
 
 class Folds(nn.Module):
@@ -78,11 +74,7 @@ class Reduce(nn.Module):
         return self.fc(torch.maximum(y, torch.tensor(-0.2)).mean((2, 3)))
 
 
-rng = np.random.default_rng(4)
-X = rng.random((160, 3, 8, 8)).astype(np.float32)
-Y = (X[:, 0].mean((1, 2)) > X[:, 1].mean((1, 2))).astype(np.int64) + 2 * (X[:, 2, :4].mean((1, 2)) > 0.5)
-np.savez(p("d.npz"), x_train=X[:128], y_train=Y[:128], x_test=X[128:], y_test=Y[128:])
-np.save(p("x.npy"), X[128:])
+X = four_classes(p, 4, 8)
 
 
 def logits(dct, out):

@@ -9,19 +9,15 @@ emulator bit-exact with eval --fixed, its pools `avgpool ... pad=1` with
 and without `incl=1`; a Pad dcc cannot take is one line."""
 import os
 import sys
-import tempfile
 
 import numpy as np
 import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import check, finish, ort_run, pipeline, run, to_emulator  # noqa: E402
+from common import check, finish, four_classes, ort_run, pipeline, run, to_emulator, workdir  # noqa: E402
 
-tmp = tempfile.mkdtemp(prefix="dcc-pools-")
-p = lambda name: os.path.join(tmp, name)
-torch.manual_seed(2)
-torch.set_num_threads(1)
+p = workdir("pools", 2)
 
 
 class Pools(nn.Module):
@@ -42,11 +38,7 @@ class Pools(nn.Module):
         return self.fc(torch.cat([y.flatten(1), self.m(a).flatten(1)], 1))
 
 
-rng = np.random.default_rng(6)
-X = rng.random((160, 3, 9, 9)).astype(np.float32)
-Y = (X[:, 0].mean((1, 2)) > X[:, 1].mean((1, 2))).astype(np.int64) + 2 * (X[:, 2, :4].mean((1, 2)) > 0.5)
-np.savez(p("d.npz"), x_train=X[:128], y_train=Y[:128], x_test=X[128:], y_test=Y[128:])
-np.save(p("x.npy"), X[128:])
+X = four_classes(p, 6, 9)
 
 net = Pools().eval()
 with torch.no_grad():

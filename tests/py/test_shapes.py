@@ -12,7 +12,6 @@ joins thirty levels deep is read in linear time (each node once), and a
 Reshape dcc has no layer for is one line."""
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -22,12 +21,9 @@ from onnx import TensorProto, helper
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import check, finish, ort_run, pipeline, run, to_emulator  # noqa: E402
+from common import check, finish, four_classes, ort_run, pipeline, run, to_emulator, workdir  # noqa: E402
 
-tmp = tempfile.mkdtemp(prefix="dcc-shapes-")
-p = lambda name: os.path.join(tmp, name)
-torch.manual_seed(4)
-torch.set_num_threads(1)
+p = workdir("shapes", 4)
 
 
 class SE(nn.Module):
@@ -58,11 +54,7 @@ class Net(nn.Module):
         return self.fc(y.view(y.size(0), -1))
 
 
-rng = np.random.default_rng(8)
-X = rng.random((160, 3, 8, 8)).astype(np.float32)
-Y = (X[:, 0].mean((1, 2)) > X[:, 1].mean((1, 2))).astype(np.int64) + 2 * (X[:, 2, :4].mean((1, 2)) > 0.5)
-np.savez(p("d.npz"), x_train=X[:128], y_train=Y[:128], x_test=X[128:], y_test=Y[128:])
-np.save(p("x.npy"), X[128:])
+X = four_classes(p, 8, 8)
 net = Net().eval()
 with torch.no_grad():
     want = net(torch.from_numpy(X[128:])).numpy()
@@ -89,6 +81,12 @@ check(r2.returncode == 0 and np.array_equal(np.load(p("y2.npy")), got), "the exp
 ok = pipeline("se", to_emulator(p("se.dct"), p("d.npz"), p, 8, 32))
 check(ok and np.array_equal(np.load(p("emu.npy")), np.load(p("ref.npy"))) and
       run("disasm", p("e.dci")).stdout.count("ewop mulsh") == 2, "on the emulator bit-exact with eval --fixed")
+# 16-bit fixed point is the float network's, to its rounding: each gate scales its own channel's H x W run
+r = run("run", p("e_s.dct"), "--input", p("x.npy"), "-o", p("ys.npy"))
+r2 = run("run", "--fixed", p("e_f.dct"), "--input", p("x.npy"), "-o", p("yq.npy"))
+fx = np.abs(np.load(p("yq.npy")) - np.load(p("ys.npy"))).max() if r.returncode == 0 and r2.returncode == 0 else None
+print("16-bit fixed point against float, max diff %s (logits to %.3g)" % (fx, np.abs(np.load(p("ys.npy"))).max()))
+check(fx is not None and fx < 2e-3 * np.abs(np.load(p("ys.npy"))).max(), "fixed point follows float: %s" % fx)
 
 # thirty levels of shape arithmetic, each reading the one before twice: 2^30 paths, read once a node
 nodes = [helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Gather", ["s", "one"], ["l0"], axis=0)]
