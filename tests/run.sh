@@ -1,52 +1,46 @@
 #!/bin/sh
 # run.sh: the test suite: C unit tests, fuzz-corpus replays, CLI tests (shell)
 # and interchange tests against NumPy.  Each part prints "N passed, N failed";
-# this script adds them up and fails if anything failed.
-#   DCC=path/to/dcc BUILD=build/release sh tests/run.sh
+# this script runs JOBS parts at a time (default: the processors) through
+# tests/part.sh, which prints each part's line as it ends, then adds them up
+# and fails if anything failed.
+#   DCC=path/to/dcc BUILD=build/release [JOBS=2] sh tests/run.sh
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-: "${DCC:=$top/dcc}" "${BUILD:=build/release}"
+: "${DCC:=$top/dcc}" "${BUILD:=build/release}" "${JOBS:=$(nproc 2>/dev/null || echo 1)}"
 export DCC BUILD
 PY=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
 
-part() { # name, command...
-	name=$1
-	shift
-	start=$(date +%s)
-	"$@" >"$tmp/log" 2>&1
-	rc=$?
-	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$tmp/log" | tail -n 1)
-	p=$(echo "$line" | sed -n 's/.*\b\([0-9][0-9]*\) passed.*/\1/p')
-	f=$(echo "$line" | sed -n 's/.*, \([0-9][0-9]*\) failed.*/\1/p')
-	[ -n "$p" ] || p=0
-	[ -n "$f" ] || f=0
-	if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-	pass=$((pass + p))
-	fail=$((fail + f))
-	if [ $rc -ne 0 ] || [ "$f" -ne 0 ]; then
-		echo "FAIL $name ($p passed, $f failed)"
-		sed 's/^/    /' "$tmp/log" | tail -n 40
-	else
-		echo "ok   $name ($p passed, $(( $(date +%s) - start ))s)"
-	fi
-}
+# The parts, one a line: a name, then the command.  The longest first, so
+# that the others fill the remaining processors beside it.
+{
+	echo "py/test_dag $PY tests/py/test_dag.py"
+	for t in tests/py/test_*.py; do
+		[ "$t" = tests/py/test_dag.py ] || echo "py/$(basename "$t" .py) $PY $t"
+	done
+	for t in tests/cli/test_*.sh; do
+		echo "cli/$(basename "$t" .sh) sh $t"
+	done
+	for t in "$BUILD"/tests/test_*; do
+		[ -x "$t" ] && echo "unit/$(basename "$t") $t"
+	done
+	for r in "$BUILD"/tests/replay_fuzz_*; do
+		fmt=${r##*replay_fuzz_}
+		[ -x "$r" ] && echo "fuzz-replay/$fmt $r tests/fuzz/corpus/$fmt" $(ls -d tests/fuzz/crashes/"$fmt"-* 2>/dev/null)
+	done
+} >"$tmp/parts"
 
-for t in "$BUILD"/tests/test_*; do
-	[ -x "$t" ] && part "unit/$(basename "$t")" "$t"
-done
-for r in "$BUILD"/tests/replay_fuzz_*; do
-	fmt=${r##*replay_fuzz_}
-	[ -x "$r" ] && part "fuzz-replay/$fmt" "$r" tests/fuzz/corpus/"$fmt" $(ls -d tests/fuzz/crashes/"$fmt"-* 2>/dev/null)
-done
-for t in tests/cli/test_*.sh; do
-	part "cli/$(basename "$t" .sh)" sh "$t"
-done
-for t in tests/py/test_*.py; do
-	part "py/$(basename "$t" .py)" "$PY" "$t"
-done
+xargs -P "$JOBS" -L 1 sh tests/part.sh "$tmp" <"$tmp/parts"
+# a part that did not report (killed) counts as failed
+while read -r name cmd; do
+	f=$tmp/$(echo "$name" | tr / _)
+	[ -f "$f.sum" ] || { echo "FAIL $name (no result)"; echo "0 1" >"$f.sum"; }
+done <"$tmp/parts"
+pass=$(cat "$tmp"/*.sum | awk '{ s += $1 } END { print s + 0 }')
+fail=$(cat "$tmp"/*.sum | awk '{ s += $2 } END { print s + 0 }')
+[ "$fail" -eq 0 ] || { echo "failed:"; cat "$tmp"/*.out | grep '^FAIL'; }
 echo "tests: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
