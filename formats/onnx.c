@@ -642,9 +642,13 @@ static int read_flatten(onnx_read *r, const node_t *n, const char *nname, dcc_er
 				unflatten(r);
 			return 0;
 		}
+		if (batch && k == 4 && !r->flat && (v[1] == r->C || v[1] == -1) && v[2] == r->H && v[3] == r->W)
+			return 0; /* a map to its own shape (after a channel shuffle's Transpose) */
+		if (batch && k == 5)
+			return onnx_read_shuffle(r, n, v, nname, err);
 		if (!batch || k != 2 || (v[1] != -1 && v[1] != all))
 			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Reshape): dcc reshapes to (N, -1), a flatten, or "
-					"a vector to (N, C, 1, 1)", nname);
+					"a vector to (N, C, 1, 1), a map to its own shape, or (N, g, C/g, H, W) for a channel shuffle", nname);
 	}
 	if (r->flat)
 		return 0;
@@ -1019,7 +1023,8 @@ static const struct {
 	{"GlobalAveragePool", read_gap}, {"Add", read_arith},  {"Concat", read_join},    {"Clip", read_clip},
 	{"Sub", read_arith},       {"Mul", read_arith},       {"Div", read_arith},       {"Max", read_maxmin},
 	{"Min", read_maxmin},      {"ReduceMean", read_reduce_mean}, {"Pad", read_pad}, {"Unsqueeze", read_squeeze},
-	{"Squeeze", read_squeeze}, {"Expand", read_squeeze},
+	{"Squeeze", read_squeeze}, {"Expand", read_squeeze}, {"Slice", onnx_read_slice}, {"Split", onnx_read_split},
+	{"Transpose", onnx_read_transpose},
 	{"LeakyRelu", read_leaky}, {"HardSigmoid", read_hard}, {"HardSwish", read_hard},
 };
 
@@ -1065,17 +1070,22 @@ static int take_input(onnx_read *r, const node_t *n, const char *op, const char 
 	return 0;
 }
 
-/* The node's output as a value: the last line it added, or (a node that
- * adds none: Identity, Dropout, a final Softmax) the value it read. */
-static void note_output(onnx_read *r, size_t lines0)
+void onnx_note_value(onnx_read *r, const char *name, int line)
 {
-	size_t s = r->next_out && r->next_out[0] ? slot_of(&r->ix, r->next_out, 0) : SIZE_MAX;
+	size_t s = name && name[0] ? slot_of(&r->ix, name, 0) : SIZE_MAX;
 	if (s == SIZE_MAX)
 		return;
 	onnx_val *v = &r->val[s];
 	v->known = 1;
-	v->line = r->nlines > lines0 ? (int)r->nlines - 1 : r->src_line;
+	v->line = line;
 	v->C = r->C, v->H = r->H, v->W = r->W, v->flat = r->flat, v->F = r->F;
+}
+
+/* The node's output as a value: the last line it added, or (a node that
+ * adds none: Identity, Dropout, a final Softmax) the value it read. */
+static void note_output(onnx_read *r, size_t lines0)
+{
+	onnx_note_value(r, r->next_out, r->nlines > lines0 ? (int)r->nlines - 1 : r->src_line);
 }
 
 static int read_node(onnx_read *r, const node_t *n, dcc_error *err)
@@ -1300,6 +1310,10 @@ static int read_graph(onnx_read *r, dcc_error *err)
 	    !(rc = dcc_model_set_arr_i64(r->m, "dcc.input_shape", ishape, 3, err)) && !(rc = dcc_norm_set(r->m, &r->norm, err)) &&
 	    !(rc = dcc_model_set_i64(r->m, "dcc.classes", r->classes, err)))
 		rc = dcc_model_set_str(r->m, "dcc.net", "onnx", err);
+	dcc_graph *gr = NULL; /* what was read is a graph dcc runs, or one line saying why not */
+	if (!rc)
+		rc = dcc_graph_read(r->m, &gr, err);
+	dcc_graph_free(gr);
 	return rc;
 }
 

@@ -52,7 +52,7 @@ typedef struct onnx_read {
 	dcc_model *m;
 	char **lines;
 	size_t nlines;
-	int nfc, nconv, npool, nrelu, nflat, nact, nadd, ncat, nclip, nbn, naff, nmul;
+	int nfc, nconv, npool, nrelu, nflat, nact, nadd, ncat, nclip, nbn, naff, nmul, nslice, nshuffle;
 	int unnamed; /* weighted layers whose weight had no NAME.weight name: named kindN */
 	/* the value the node being read reads, and its shape */
 	const char *cur, *next_out;
@@ -100,6 +100,8 @@ int onnx_node_ints(const onnx_read *r, const node_t *n, size_t k, const char *na
 int onnx_add_line(onnx_read *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The value called name as read so far (NULL: not one dcc has read). */
 const onnx_val *onnx_value(const onnx_read *r, const char *name);
+/* Notes value name as made by line (-1: the input), of the shape being read. */
+void onnx_note_value(onnx_read *r, const char *name, int line);
 /* The name of line i (its second word; "input" for -1), into out[cap]. */
 void onnx_line_name(const onnx_read *r, int i, char *out, size_t cap);
 /* A layer name from the weight's initializer ("fc1.weight" -> "fc1"),
@@ -115,6 +117,14 @@ void onnx_layer_name(onnx_read *r, const char *wname, const char *kind, int idx,
 int onnx_shape_ints(const onnx_read *r, const char *name, int64_t v[8]);
 /* Is n such arithmetic (read through, not a layer)? */
 int onnx_shape_node(const onnx_read *r, const node_t *n);
+
+/* Nodes that move channels (onnx_channels.c): Slice and Split on the
+ * channel axis, a channel shuffle's Reshape to (N, g, C/g, H, W) (v its
+ * shape) and Transpose. */
+int onnx_read_slice(onnx_read *r, const node_t *n, const char *nname, dcc_error *err);
+int onnx_read_split(onnx_read *r, const node_t *n, const char *nname, dcc_error *err);
+int onnx_read_shuffle(onnx_read *r, const node_t *n, const int64_t v[5], const char *nname, dcc_error *err);
+int onnx_read_transpose(onnx_read *r, const node_t *n, const char *nname, dcc_error *err);
 
 /* The row LSTM's pattern (onnx_lstm.c): 1 when n is part of it (read),
  * 0 when it is not, or an error. */

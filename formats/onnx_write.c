@@ -67,7 +67,7 @@ static Onnx__AttributeProto *a_float(wbuild *w, const char *name, float v)
 	return a;
 }
 
-static Onnx__AttributeProto *a_ints(wbuild *w, const char *name, int64_t v, size_t n)
+static Onnx__AttributeProto *a_int_list(wbuild *w, const char *name, const int64_t *v, size_t n)
 {
 	Onnx__AttributeProto *a = wmem(w, sizeof(*a));
 	int64_t *x = wmem(w, n * sizeof(int64_t));
@@ -76,10 +76,18 @@ static Onnx__AttributeProto *a_ints(wbuild *w, const char *name, int64_t v, size
 	onnx__attribute_proto__init(a);
 	a->name = wstr(w, name);
 	a->has_type = 1, a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
-	for (size_t i = 0; i < n; i++)
-		x[i] = v;
+	memcpy(x, v, n * sizeof(int64_t));
 	a->n_ints = n, a->ints = x;
 	return a;
+}
+
+/* n (at most 8) ints all v: a kernel's sides, its pads */
+static Onnx__AttributeProto *a_ints(wbuild *w, const char *name, int64_t v, size_t n)
+{
+	int64_t x[8];
+	for (size_t i = 0; i < n && i < 8; i++)
+		x[i] = v;
+	return a_int_list(w, name, x, n < 8 ? n : 8);
 }
 
 static void add_node_n(wbuild *w, const char *op, const char *name, const char *const *in, size_t nin,
@@ -365,6 +373,28 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 			}
 			const char *ins[2] = {cur, sb};
 			add_node(&w, "Mul", l->name, ins, 2, nxt, NULL, 0);
+		} else if (l->op == DCC_OP_SLICE) { /* on the channel axis */
+			char st[DCC_MAX_NAME + 16], en[DCC_MAX_NAME + 16], ax[DCC_MAX_NAME + 16];
+			snprintf(st, sizeof(st), "%s.starts", l->name), snprintf(en, sizeof(en), "%s.ends", l->name);
+			snprintf(ax, sizeof(ax), "%s.axes", l->name);
+			int64_t one = 1, s0 = l->start, e0 = l->end, a0 = 1;
+			add_init_raw(&w, st, &one, 1, &s0, 1, 1), add_init_raw(&w, en, &one, 1, &e0, 1, 1);
+			add_init_raw(&w, ax, &one, 1, &a0, 1, 1);
+			const char *ins[4] = {cur, st, en, ax};
+			add_node(&w, "Slice", l->name, ins, 4, nxt, NULL, 0);
+		} else if (l->op == DCC_OP_SHUFFLE) {
+			/* PyTorch's: view(N, g, C/g, H, W), transpose(1, 2), view(N, C, H, W) */
+			char s5[DCC_MAX_NAME + 16], s4[DCC_MAX_NAME + 16], v5[DCC_MAX_NAME + 16], vt[DCC_MAX_NAME + 16];
+			snprintf(s5, sizeof(s5), "%s.groups", l->name), snprintf(s4, sizeof(s4), "%s.shape", l->name);
+			snprintf(v5, sizeof(v5), "%s_groups", l->name), snprintf(vt, sizeof(vt), "%s_transposed", l->name);
+			int64_t five = 5, four = 4, sh5[5] = {-1, l->group, l->ic / l->group, l->ih, l->iw},
+				sh4[4] = {-1, l->ic, l->ih, l->iw}, perm[5] = {0, 2, 1, 3, 4};
+			add_init_raw(&w, s5, &five, 1, sh5, 5, 1), add_init_raw(&w, s4, &four, 1, sh4, 4, 1);
+			const char *r5[2] = {cur, s5}, *tin[1] = {v5}, *r4[2] = {vt, s4};
+			Onnx__AttributeProto *a[1] = {a_int_list(&w, "perm", perm, 5)};
+			add_node(&w, "Reshape", v5, r5, 2, v5, NULL, 0);
+			add_node(&w, "Transpose", vt, tin, 1, vt, a, 1);
+			add_node(&w, "Reshape", l->name, r4, 2, nxt, NULL, 0);
 		} else if (l->op == DCC_OP_CLIP) {
 			char lo[DCC_MAX_NAME + 16], hi[DCC_MAX_NAME + 16];
 			snprintf(lo, sizeof(lo), "%s.min", l->name), snprintf(hi, sizeof(hi), "%s.max", l->name);
@@ -422,16 +452,8 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 			free(wv), free(rv), free(bv), free(tmp);
 			const char *r_in[2] = {cur, ns}, *t_in[1] = {v1}, *l_in[4] = {v2, nw, nr, nb}, *l_out[2] = {"", v3},
 				   *s_in[2] = {v3, na};
-			Onnx__AttributeProto *perm = wmem(&w, sizeof(*perm)), *hs[1] = {a_int(&w, "hidden_size", l->hidden)};
-			int64_t *pv = wmem(&w, 3 * sizeof(int64_t));
-			if (!perm || !pv) {
-				w.oom = 1;
-				break;
-			}
-			onnx__attribute_proto__init(perm);
-			pv[0] = 1, pv[1] = 0, pv[2] = 2;
-			perm->name = wstr(&w, "perm"), perm->has_type = 1, perm->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
-			perm->n_ints = 3, perm->ints = pv;
+			static const int64_t pv[3] = {1, 0, 2};
+			Onnx__AttributeProto *perm = a_int_list(&w, "perm", pv, 3), *hs[1] = {a_int(&w, "hidden_size", l->hidden)};
 			add_node(&w, "Reshape", v1, r_in, 2, v1, NULL, 0);
 			add_node(&w, "Transpose", v2, t_in, 1, v2, &perm, 1);
 			add_node_n(&w, "LSTM", l->name, l_in, 4, l_out, 2, hs, 1);

@@ -36,6 +36,8 @@ typedef enum dcc_op {
 	DCC_OP_HARDSWISH,  /* x hardsigmoid(x) with alpha 1/6, beta 1/2 */
 	DCC_OP_AFFINE,     /* per channel x scale + shift, constants: ONNX's Mul, Add, Sub, Div by one */
 	DCC_OP_MUL,        /* the product of two values, the second the first's shape or C x 1 x 1 (a gate) */
+	DCC_OP_SLICE,      /* channels start..end-1 of its input: ONNX's Split and Slice on channels */
+	DCC_OP_SHUFFLE,    /* ShuffleNet's channel shuffle of group= groups (Reshape, Transpose, Reshape) */
 	DCC_OP_COUNT
 } dcc_op;
 /* The graph's last node, the head: what training minimises and eval reports. */
@@ -98,7 +100,8 @@ typedef struct dcc_node {
 	int op;
 	char *name;
 	int in, out, k, stride, pad, hidden, steps;
-	int group;       /* conv2d: channel groups (in and out divisible by it) */
+	int group;       /* conv2d: channel groups (in and out divisible by it); shuffle: the groups */
+	int start, end;  /* slice: the channels [start, end) */
 	int ceil;        /* maxpool2d, avgpool2d: ceil_mode (a last, partial window) */
 	int incl;        /* avgpool2d: the padding counted in the divisor (count_include_pad) */
 	float lo, hi;    /* clip: the bounds */
@@ -117,6 +120,15 @@ typedef struct dcc_node {
 			 * batchnorm: weight, bias, running_mean, running_var;
 			 * affine: scale, shift (buffers: constants, not trained) */
 } dcc_node;
+
+/* A slice's or a shuffle's output channel j: the input channel it copies.
+ * A shuffle of g groups of C/g channels reads them transposed, PyTorch's
+ * x.view(N, g, C/g, H, W).transpose(1, 2): j -> (j mod g) C/g + j div g;
+ * float, fixed point and the compiler all move channels by it. */
+static inline int dcc_channel_src(const dcc_node *l, int j)
+{
+	return l->op == DCC_OP_SLICE ? l->start + j : (j % l->group) * (l->oc / l->group) + j / l->group;
+}
 
 /* The whole graph: nodes in topological order (a node reads only the input
  * and earlier nodes' outputs), the last the loss.  A chain is the graph of

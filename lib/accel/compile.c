@@ -348,8 +348,9 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		p->conv_k = (uint32_t)c->conv_k, p->conv_buf_kb = (uint32_t)c->conv_buf_kb;
 	}
 	size_t cap = 8 * net->nlayers + 8;
-	for (size_t i = 0; i < net->nlayers; i++) /* a concat: a shift and a store per input */
-		cap += net->layers[i].op == DCC_OP_CONCAT ? 3 * (size_t)net->layers[i].nin : 0;
+	for (size_t i = 0; i < net->nlayers; i++) /* a concat: a shift and a store per input; a shuffle: a load per channel */
+		cap += net->layers[i].op == DCC_OP_CONCAT ? 3 * (size_t)net->layers[i].nin
+		       : net->layers[i].op == DCC_OP_SHUFFLE ? (size_t)net->layers[i].oc : 0;
 	for (size_t i = 0; i < net->nlayers; i++)
 		if (net->layers[i].op == DCC_OP_LSTM)
 			cap += 5 * (size_t)net->layers[i].steps + 4;
@@ -444,9 +445,37 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			B.val[o] = (int)i + 1;
 			continue;
 		}
+		if (g->op == DCC_OP_SLICE || g->op == DCC_OP_SHUFFLE) {
+			/* a DRAM layout, as a concat is: the input in DRAM (its spilled
+			 * copy, or stored now), its channels loaded back in the output's
+			 * order -- a slice's as one run, a shuffle's a channel at a time */
+			uint32_t src = B.spill[v0], hw = (uint32_t)g->ih * (uint32_t)g->iw;
+			if (src == UINT32_MAX) {
+				int bk = need(&B, v0, -1, (int)i);
+				src = bk < 0 ? UINT32_MAX : reserve(&im, 4 * value_words(&B, v0));
+				if (src != UINT32_MAX) {
+					p->insn[p->n++] = (dcc_insn){DCC_INSN_STORE, 0, (uint8_t)bk, 0, src,
+								     (uint32_t)value_words(&B, v0), 0};
+					B.spill[v0] = src;
+				}
+			}
+			int o = src == UINT32_MAX ? -1 : take(&B, -1, -1, (int)i + 1); /* the input is in DRAM */
+			if (o < 0) {
+				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+				break;
+			}
+			if (g->op == DCC_OP_SLICE)
+				p->insn[p->n++] = (dcc_insn){DCC_INSN_LOAD, 0, (uint8_t)o, 0, src + 4 * (uint32_t)g->start * hw,
+							     (uint32_t)g->out_size, 0};
+			for (int j = 0; g->op == DCC_OP_SHUFFLE && j < g->oc; j++)
+				p->insn[p->n++] = (dcc_insn){DCC_INSN_LOAD, 0, (uint8_t)o, 0,
+							     src + 4 * (uint32_t)dcc_channel_src(g, j) * hw, hw, (uint32_t)j * hw};
+			B.val[o] = (int)i + 1;
+			continue;
+		}
 		if (g->op == DCC_OP_BATCHNORM || g->op == DCC_OP_AFFINE || (g->op == DCC_OP_CONV2D && g->group > 1 && c->convolvers < 1)) {
 			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s%s): not on the accelerator (it runs fc, conv2d "
-				      "without groups, the poolings, add, mul, concat, relu, clip, leakyrelu, hardsigmoid, hardswish, "
+				      "without groups, the poolings, add, mul, concat, slice, shuffle, relu, clip, leakyrelu, hardsigmoid, hardswish, "
 				      "sigmoid, tanh, flatten and lstm; grouped convolutions on the convolver engine; dcc fold folds "
 				      "batchnorm and affine layers)", g->name, dcc_op_name(g->op),
 				      g->op == DCC_OP_CONV2D ? " with groups" : "");

@@ -18,7 +18,7 @@ static const char *const op_names[DCC_OP_COUNT] = {
 	[DCC_OP_BCE] = "bce", [DCC_OP_MSE] = "mse", [DCC_OP_ADD] = "add", [DCC_OP_CONCAT] = "concat",
 	[DCC_OP_CLIP] = "clip", [DCC_OP_BATCHNORM] = "batchnorm", [DCC_OP_LEAKYRELU] = "leakyrelu",
 	[DCC_OP_HARDSIGMOID] = "hardsigmoid", [DCC_OP_HARDSWISH] = "hardswish", [DCC_OP_AFFINE] = "affine",
-	[DCC_OP_MUL] = "mul",
+	[DCC_OP_MUL] = "mul", [DCC_OP_SLICE] = "slice", [DCC_OP_SHUFFLE] = "shuffle",
 };
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == DCC_OP_COUNT, "one name per operator");
 
@@ -118,7 +118,8 @@ static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc
 			   : !strcmp(kv, "stride") ? &l->stride : !strcmp(kv, "pad") ? &l->pad
 			   : !strcmp(kv, "hidden") ? &l->hidden : !strcmp(kv, "steps") ? &l->steps
 			   : !strcmp(kv, "group") ? &l->group : !strcmp(kv, "ceil") ? &l->ceil : !strcmp(kv, "incl") ? &l->incl
-			   : !strcmp(kv, "bias") ? &l->bias : NULL;
+			   : !strcmp(kv, "bias") ? &l->bias : !strcmp(kv, "start") ? &l->start : !strcmp(kv, "end") ? &l->end
+			   : NULL;
 		if (!dst)
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': unknown attribute '%s'", name, kv);
 		*dst = (int)v;
@@ -251,8 +252,10 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 	if (multi && l->nin < 2)
 		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s reads two values or more (from=a,b)", l->name,
 				dcc_op_name(l->op));
-	if (l->op != DCC_OP_CONV2D && l->group != 1)
-		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': group= is conv2d's", l->name);
+	if (l->op != DCC_OP_CONV2D && l->op != DCC_OP_SHUFFLE && l->group != 1)
+		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': group= is conv2d's and shuffle's", l->name);
+	if (l->op != DCC_OP_SLICE && (l->start || l->end))
+		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': start= and end= are slice's", l->name);
 	if (l->op != DCC_OP_MAXPOOL2D && l->op != DCC_OP_AVGPOOL2D && l->ceil)
 		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': ceil= is maxpool2d's and avgpool2d's", l->name);
 	if ((l->op != DCC_OP_AVGPOOL2D && l->incl) || l->incl > 1)
@@ -357,6 +360,17 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 		break;
 	case DCC_OP_FLATTEN:
 		oc = in, oh = ow = 1;
+		break;
+	case DCC_OP_SLICE: /* of a map's channels or a vector's features */
+		if (l->start >= l->end || l->end > l->ic)
+			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': slice start=%d end=%d of %d channels (0 <= start < "
+					"end <= channels)", l->name, l->start, l->end, l->ic);
+		oc = l->end - l->start;
+		break;
+	case DCC_OP_SHUFFLE:
+		if (l->group < 1 || l->ic % l->group)
+			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': shuffle group=%d does not divide its %d channels",
+					l->name, l->group, l->ic);
 		break;
 	case DCC_OP_LSTM:
 		if (l->in < 1 || l->hidden < 1 || l->steps < 1)

@@ -300,6 +300,13 @@ static int node_run(const dcc_qnet *q, size_t i, const int32_t *const *in, int32
 	case DCC_OP_FLATTEN:
 		memcpy(out, cur, L->g->in_size * sizeof(int32_t));
 		break;
+	case DCC_OP_SLICE: /* channels moved whole, C, H, W: the input's format */
+	case DCC_OP_SHUFFLE: {
+		size_t hw = (size_t)L->g->ih * (size_t)L->g->iw;
+		for (int j = 0; j < L->g->oc; j++)
+			memcpy(out + (size_t)j * hw, cur + (size_t)dcc_channel_src(L->g, j) * hw, hw * sizeof(int32_t));
+		break;
+	}
 	default: /* the loss: the logits pass through */
 		return 0;
 	}

@@ -441,6 +441,41 @@ void concat_backward(float *dinp, const float *dout, const int *cs, int nin, int
 	}
 }
 
+void channels_forward(float *out, const float *inp, const dcc_node *l, size_t B)
+{
+	size_t hw = (size_t)l->ih * (size_t)l->iw, ic = (size_t)l->ic, oc = (size_t)l->oc;
+	for (size_t n = 0; n < B; n++) {
+		const float *x = inp + n * hw * ic;
+		float *y = out + n * hw * oc;
+		for (size_t j = 0; j < oc; j++) {
+			size_t s = (size_t)dcc_channel_src(l, (int)j);
+			if (!l->hwc)
+				memcpy(y + j * hw, x + s * hw, sizeof(float) * hw);
+			else
+				for (size_t p = 0; p < hw; p++)
+					y[p * oc + j] = x[p * ic + s];
+		}
+	}
+}
+
+void channels_backward(float *dinp, const float *dout, const dcc_node *l, size_t B)
+{
+	size_t hw = (size_t)l->ih * (size_t)l->iw, ic = (size_t)l->ic, oc = (size_t)l->oc;
+	memset(dinp, 0, sizeof(float) * B * hw * ic);
+	for (size_t n = 0; n < B; n++) {
+		float *d = dinp + n * hw * ic;
+		const float *g = dout + n * hw * oc;
+		for (size_t j = 0; j < oc; j++) {
+			size_t s = (size_t)dcc_channel_src(l, (int)j);
+			if (!l->hwc)
+				memcpy(d + s * hw, g + j * hw, sizeof(float) * hw);
+			else
+				for (size_t p = 0; p < hw; p++)
+					d[p * ic + s] = g[p * oc + j];
+		}
+	}
+}
+
 void relu_forward(float *out, const float *inp, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

@@ -79,6 +79,11 @@ void clip_backward(float *dinp, const float *dout, const float *out, size_t n, f
  * part of dout. */
 void concat_forward(float *out, const float *const *ins, const int *cs, int nin, size_t B, size_t hw, int hwc);
 void concat_backward(float *dinp, const float *dout, const int *cs, int nin, int which, size_t B, size_t hw, int hwc);
+/* slice and shuffle: out's channel j is the input's dcc_channel_src(l, j),
+ * on B samples of l's maps (C, H, W or channels fastest, l->hwc); the
+ * backward pass writes the whole input's gradient (zero where unread). */
+void channels_forward(float *out, const float *inp, const dcc_node *l, size_t B);
+void channels_backward(float *dinp, const float *dout, const dcc_node *l, size_t B);
 /* The mean of each k x k window (stride s, no padding); (H, W, C) layout. */
 /* the mean of each window's part inside the input, divided as
  * dcc_pool_window says (P padding, incl: the padding counted) */

@@ -328,6 +328,10 @@ static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size
 	case DCC_OP_MUL:
 		mul_forward(out, in, w->act[l->src[1]], B, l->out_size, dcc_mul_gate(n, l));
 		break;
+	case DCC_OP_SLICE:
+	case DCC_OP_SHUFFLE:
+		channels_forward(out, in, l, B);
+		break;
 	case DCC_OP_CONCAT: {
 		const float *ins[DCC_NODE_MAX_IN];
 		int cs[DCC_NODE_MAX_IN];
@@ -449,6 +453,11 @@ static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float 
 	case DCC_OP_HARDSWISH:
 		if (din)
 			hardswish_backward(din, dcur, in, B * l->in_size);
+		break;
+	case DCC_OP_SLICE:
+	case DCC_OP_SHUFFLE:
+		if (din)
+			channels_backward(din, dcur, l, B);
 		break;
 	case DCC_OP_AVGPOOL2D:
 		if (din)

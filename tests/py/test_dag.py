@@ -1,17 +1,19 @@
 #!/usr/bin/python3
 """test_dag.py: graphs with branches.  torchvision's resnet18, mobilenet_v2,
-squeezenet1_1 and mobilenet_v3_small (squeeze-excitation gates) (num_classes=10, eval mode, seeded random weights, their
-BatchNorm statistics drawn away from the identity so the logits are not
-tiny), exported by torch.onnx.export at 3x32x32 with opset 13 (constants
-folded: BN already in the convolutions) and opset 17 (do_constant_folding
-off and BN kept as nodes: dcc keeps them as batchnorm layers under their
-state_dict names), import into dcc; its float logits equal PyTorch's and
-ONNX Runtime's (1e-4) on 100 inputs; the BN graphs' state_dict loads strict
-into torchvision and gives dcc's logits, and dcc fold keeps them (1e-5); the
-graphs go through prune, share and retraining in float, and export back to
-ONNX (onnx.checker, and ONNX Runtime gives dcc's logits) and into 16-bit
-fixed point (the integer reference close to float) and a blob; and all
-four run on the emulator bit-exact with the integer reference."""
+squeezenet1_1, mobilenet_v3_small (squeeze-excitation gates) and
+shufflenet_v2_x0_5 (channel slices and shuffles) (num_classes=10, eval
+mode, seeded random weights, their BatchNorm statistics drawn away from the
+identity so the logits are not tiny), exported by torch.onnx.export at
+3x32x32 with opset 13 (constants folded: BN already in the convolutions)
+and opset 17 (do_constant_folding off and BN kept as nodes: dcc keeps them
+as batchnorm layers under their state_dict names), import into dcc; its
+float logits equal PyTorch's and ONNX Runtime's (1e-4) on 100 inputs; the
+BN graphs' state_dict loads strict into torchvision and gives dcc's logits,
+and dcc fold keeps them (1e-5); the graphs go through prune, share and
+retraining in float, and export back to ONNX (onnx.checker, and ONNX
+Runtime gives dcc's logits) and into 16-bit fixed point (the integer
+reference close to float) and a blob; and all five run on the emulator
+bit-exact with the integer reference."""
 import os
 import sys
 import tempfile
@@ -40,8 +42,8 @@ def model(name):
         if isinstance(mod, torch.nn.BatchNorm2d):
             mod.running_mean.uniform_(-0.2, 0.2), mod.running_var.uniform_(0.5, 2)
             mod.weight.data.uniform_(0.5, 1.5), mod.bias.data.uniform_(-0.2, 0.2)
-        if name == "mobilenet_v3_small" and isinstance(mod, torch.nn.Linear):
-            mod.weight.data.uniform_(-0.3, 0.3)  # torchvision draws its classifier at std 0.01: tiny logits
+        if name in ("mobilenet_v3_small", "shufflenet_v2_x0_5") and isinstance(mod, torch.nn.Linear):
+            mod.weight.data.uniform_(-0.3, 0.3)  # small classifier weights: tiny logits
     return m.eval()
 
 
@@ -52,7 +54,7 @@ def export(m, path, opset, fold):
 
 
 ops_seen = set()
-for name in ("resnet18", "mobilenet_v2", "squeezenet1_1", "mobilenet_v3_small"):
+for name in ("resnet18", "mobilenet_v2", "squeezenet1_1", "mobilenet_v3_small", "shufflenet_v2_x0_5"):
     m = model(name)
     with torch.no_grad():
         want = m(torch.from_numpy(X)).numpy()
@@ -125,9 +127,11 @@ for name in ("resnet18", "mobilenet_v2", "squeezenet1_1", "mobilenet_v3_small"):
           "squeezenet1_1: concatenations and ceil_mode pools in the graph")
     check(name != "mobilenet_v3_small" or (info.count("mul mul") == 9 and "hardswish " in info),
           "mobilenet_v3_small: nine squeeze-excitation gates (mul) and hardswish in the graph")
+    check(name != "shufflenet_v2_x0_5" or (info.count("shuffle shuffle") == 16 and info.count("slice slice") == 26),
+          "shufflenet_v2_x0_5: 16 channel shuffles and 26 channel slices (chunk) in the graph")
 
-check({"Add", "Concat", "Clip", "MaxPool", "GlobalAveragePool", "Conv", "Gemm"} <= ops_seen,
-      "the three networks use the operators dcc claims: %s" % sorted(ops_seen))
+check({"Add", "Concat", "Clip", "MaxPool", "GlobalAveragePool", "Conv", "Gemm", "Slice", "Transpose"} <= ops_seen,
+      "the networks use the operators dcc claims: %s" % sorted(ops_seen))
 
 # densenet121: concatenations of up to 25 values (and of one), each transition's Pad of nothing before its
 # AvgPool; its BatchNorms come before their convolutions (after a concat), so they do not fold: float stages only,
@@ -239,10 +243,12 @@ check(r.returncode == 0 and "21 layers encoded" in r.stdout, "the fixed resnet18
 # hold), 16-bit fixed point, a blob for 64 PEs; the compiler schedules the graph (convolutions, depthwise ones
 # included, on the convolver engine; residual adds as ewop addsh aligning their inputs' formats; ReLU6 as ewop clip;
 # a concat as a DRAM layout; padded and ceil_mode max pools; mobilenet_v3_small's 9 squeeze-excitation gates and
-# its 19 HardSwish, x HardSigmoid(x) before opset 14, as ewop mulsh) and the emulator's logits equal dcc eval
-# --fixed's bit for bit on 100 inputs
+# its 19 HardSwish, x HardSigmoid(x) before opset 14, as ewop mulsh; shufflenet's channel slices and shuffles as
+# DRAM layouts, a load per shuffled channel) and the emulator's logits equal dcc eval --fixed's bit for bit on 100
+# inputs
 for name, marks in (("resnet18", {"ewop addsh": 8, "pad=1": 1}), ("mobilenet_v2", {"ewop clip": 35, "ewop addsh": 10}),
-                    ("squeezenet1_1", {"ceil=1": 3}), ("mobilenet_v3_small", {"ewop mulsh": 28, "ewop hsig": 28})):
+                    ("squeezenet1_1", {"ceil=1": 3}), ("mobilenet_v3_small", {"ewop mulsh": 28, "ewop hsig": 28}),
+                    ("shufflenet_v2_x0_5", {"load ": 1500})):
     src = p(name + "_13.dct")
     steps = to_emulator(src, p("teach.npz"), p, 64, 100)
     ok = pipeline(name, steps)

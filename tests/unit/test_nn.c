@@ -200,6 +200,14 @@ static void test_gradients(void)
 			    "conv2d c1 in=3 out=3 k=1 stride=1 pad=0", "avgpool2d p1 k=2 stride=2 pad=1 incl=1", "flatten f",
 			    "fc fc in=27 out=3", "softmax_ce loss"};
 	gradcheck("avgpool pad+ceil+incl", ap, 7, 2, 7, 7);
+	/* a ShuffleNet unit: the channels split in two (slices of one value), one half through a branch, joined
+	 * and shuffled; a slice of a vector's features; a shuffle of three groups */
+	const char *sn[] = {"conv2d c0 in=2 out=6 k=3 stride=1 pad=1", "relu r0", "slice s1 start=0 end=2",
+			    "slice s2 start=2 end=6 from=r0", "conv2d b in=4 out=4 k=3 stride=1 pad=1 group=4",
+			    "concat c from=s1,b", "shuffle sh group=2", "conv2d c1 in=6 out=6 k=1 stride=1 pad=0",
+			    "shuffle sh3 group=3", "flatten f", "fc fc1 in=216 out=8", "slice s3 start=1 end=6", "tanh t",
+			    "fc fc in=5 out=3", "softmax_ce loss"};
+	gradcheck("slice+shuffle", sn, 15, 2, 6, 6);
 }
 
 /* A learnable synthetic data set: the label is which third of the image is brightest. */
@@ -326,6 +334,12 @@ static void test_graph_errors(void)
 		{{"leakyrelu l alpha=x", "softmax_ce loss"}, DCC_E_FORMAT, "alpha=x is not a number"},
 		{{"hardsigmoid h beta=-300", "softmax_ce loss"}, DCC_E_FORMAT, "hardsigmoid needs alpha and beta within -64..64"},
 		{{"relu a", "softmax_ce loss from=a,input"}, DCC_E_FORMAT, "softmax_ce reads one value, not 2"},
+		{{"slice s start=0 end=2", "softmax_ce loss"}, DCC_E_SHAPE, "slice start=0 end=2 of 1 channels"},
+		{{"slice s start=1 end=1", "softmax_ce loss"}, DCC_E_SHAPE, "slice start=1 end=1 of 1 channels"},
+		{{"shuffle s group=2", "softmax_ce loss"}, DCC_E_SHAPE, "shuffle group=2 does not divide its 1 channels"},
+		{{"shuffle s group=0", "softmax_ce loss"}, DCC_E_SHAPE, "shuffle group=0 does not divide"},
+		{{"relu r end=1", "softmax_ce loss"}, DCC_E_FORMAT, "start= and end= are slice's"},
+		{{"relu r group=2", "softmax_ce loss"}, DCC_E_FORMAT, "group= is conv2d's and shuffle's"},
 	};
 	for (size_t t = 0; t < sizeof(dag) / sizeof(dag[0]); t++) {
 		size_t k = 0;
