@@ -99,6 +99,22 @@ def four_classes(p, seed, hw):
     return X
 
 
+def export_round_trip(p, dct, got, what="", back=True):
+    """dcc export of dct to ONNX, checked two ways: ONNX Runtime gives got
+    (dcc's logits on p("x.npy")) within 1e-5, and (back) the export imports
+    into dcc again and gives got exactly."""
+    import numpy as np
+    r = run("export", dct, "-o", p("back.onnx"))
+    ort = ort_run(p("back.onnx"), p("x.npy"), p("ort.npy")) if r.returncode == 0 else None
+    check(ort is not None and got is not None and np.abs(ort - got).max() < 1e-5,
+          "ONNX Runtime gives dcc's logits from its export%s %s" % (what, r.stderr))
+    if not back:
+        return
+    r = run("import", p("back.onnx"), "-o", p("back.dct"))
+    r2 = run("run", p("back.dct"), "--input", p("x.npy"), "-o", p("y2.npy")) if r.returncode == 0 else r
+    check(r2.returncode == 0 and np.array_equal(np.load(p("y2.npy")), got), "the export imports back: " + r.stderr + r2.stderr)
+
+
 def finish(name):
     """The closing line run.sh counts, and the exit status."""
     print("%s: %d passed, %d failed" % (name, counts["passed"], counts["failed"]))

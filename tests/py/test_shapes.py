@@ -21,7 +21,8 @@ from onnx import TensorProto, helper
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import check, finish, four_classes, ort_run, pipeline, run, to_emulator, workdir  # noqa: E402
+from common import (check, export_round_trip, finish, four_classes, pipeline, run,  # noqa: E402
+                    to_emulator, workdir)
 
 p = workdir("shapes", 4)
 
@@ -71,13 +72,7 @@ for tag, dyn in (("fixed batch", {}), ("symbolic batch", {"dynamic_axes": {"x": 
           "%s (%s): dcc's logits are PyTorch's (%s) %s" % (tag, sorted(ops), err, r.stderr + r2.stderr))
     g = run("info", p("se.dct")).stdout
     check(g.count("mul mul") == 2 and "fc se.fc.0" in g, "%s: two gates (mul) after fc layers: %s" % (tag, g))
-r = run("export", p("se.dct"), "-o", p("back.onnx"))
-ort = ort_run(p("back.onnx"), p("x.npy"), p("ort.npy")) if r.returncode == 0 else None
-check(ort is not None and got is not None and np.abs(ort - got).max() < 1e-5,
-      "ONNX Runtime gives dcc's logits from its export (a vector gate reshaped to (N, C, 1, 1)) %s" % r.stderr)
-r = run("import", p("back.onnx"), "-o", p("back.dct"))
-r2 = run("run", p("back.dct"), "--input", p("x.npy"), "-o", p("y2.npy")) if r.returncode == 0 else r
-check(r2.returncode == 0 and np.array_equal(np.load(p("y2.npy")), got), "the export imports back: " + r.stderr + r2.stderr)
+export_round_trip(p, p("se.dct"), got, " (a vector gate reshaped to (N, C, 1, 1))")
 ok = pipeline("se", to_emulator(p("se.dct"), p("d.npz"), p, 8, 32))
 check(ok and np.array_equal(np.load(p("emu.npy")), np.load(p("ref.npy"))) and
       run("disasm", p("e.dci")).stdout.count("ewop mulsh") == 2, "on the emulator bit-exact with eval --fixed")
