@@ -11,7 +11,7 @@
 #include "../lib/dcc_isa.h"
 #include "dcc_formats.h"
 
-static const char *const ew_names[] = {"relu", "add", "mul", "copy", "addsh", "shift", "clip", "leaky", "hsig", "hswish", "mulsh"};
+static const char *const ew_names[] = {"relu", "add", "mul", "copy", "addsh", "shift", "clip", "leaky", "hsig", "hswish", "mulsh", "subsh"};
 
 #define DATA_LINE 32 /* bytes of the DRAM image per .data line */
 
@@ -98,13 +98,13 @@ int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err)
 				     (int8_t)((s->z >> 8) & 0xff), (s->z >> 16) & 0xff);
 			break;
 		default:
-			if (s->flags == DCC_EW_ADDSH || s->flags == DCC_EW_SHIFT)
+			if (dcc_ew_shifts(s->flags))
 				k = snprintf(line, sizeof(line), "ewop %s a=%u b=%u out=%u n=%u bw=%u sa=%d sb=%d\n",
 					     ew_names[s->flags], s->a, s->b, s->y, s->x, s->z & 0xff, (int8_t)(s->z >> 8),
 					     (int8_t)(s->z >> 16));
 			else
 				k = snprintf(line, sizeof(line), "ewop %s a=%u b=%u out=%u n=%u shift=%u\n",
-					     ew_names[s->flags <= DCC_EW_MULSH ? s->flags : 0], s->a, s->b, s->y, s->x, s->z);
+					     ew_names[s->flags <= DCC_EW_SUBSH ? s->flags : 0], s->a, s->b, s->y, s->x, s->z);
 		}
 		dcc_buf_put(&b, line, (size_t)k);
 	}
@@ -355,7 +355,7 @@ int dcc_program_asm(const char *text, dcc_program *p, dcc_error *err)
 			uint32_t a = 0, b = 0, bw = 0;
 			bad |= f < 0 || kv_num(line, "a", &a) || kv_num(line, "b", &b) || kv_num(line, "out", &in.y) ||
 			       kv_num(line, "n", &in.x) || a > 255 || b > 255;
-			if (f == DCC_EW_ADDSH || f == DCC_EW_SHIFT) { /* bw=W sa=A sb=B: the width and the two shifts */
+			if (dcc_ew_shifts(f)) { /* bw=W sa=A sb=B: the width and the two shifts */
 				const char *pa = strstr(line, " sa="), *pb = strstr(line, " sb=");
 				long sa = pa ? strtol(pa + 4, NULL, 10) : 999, sb = pb ? strtol(pb + 4, NULL, 10) : 999;
 				bad |= kv_num(line, "bw", &bw) || bw < 1 || bw > 32 || sa < -128 || sa > 127 || sb < -128 || sb > 127;

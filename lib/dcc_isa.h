@@ -17,14 +17,19 @@ enum { DCC_INSN_END = 0, DCC_INSN_LOAD = 1, DCC_INSN_STORE = 2, DCC_INSN_SPMV = 
        DCC_INSN_ACT = 10, DCC_INSN_COUNT };
 enum { DCC_ACT_SIGMOID = 0, DCC_ACT_TANH = 1 };
 enum { DCC_EW_RELU = 0, DCC_EW_ADD = 1, DCC_EW_MUL = 2, DCC_EW_COPY = 3, DCC_EW_ADDSH = 4, DCC_EW_SHIFT = 5, DCC_EW_CLIP = 6,
-       DCC_EW_LEAKY = 7, DCC_EW_HSIG = 8, DCC_EW_HSWISH = 9, DCC_EW_MULSH = 10 };
+       DCC_EW_LEAKY = 7, DCC_EW_HSIG = 8, DCC_EW_HSWISH = 9, DCC_EW_MULSH = 10, DCC_EW_SUBSH = 11 };
 /* The bytes of DRAM an ewop's operands take at z (formats/isa.md): clip
  * and leaky two words, mulsh three, hsig and hswish four; 0 for the rest. */
 static inline unsigned dcc_ew_operand_bytes(int flags)
 {
-	return flags == DCC_EW_MULSH ? 12 : flags >= DCC_EW_HSIG ? 16 : flags >= DCC_EW_CLIP ? 8 : 0;
+	return flags == DCC_EW_SUBSH ? 0 : flags == DCC_EW_MULSH ? 12 : flags >= DCC_EW_HSIG ? 16 : flags >= DCC_EW_CLIP ? 8 : 0;
 }
-/* ewop addsh's (and shift's) z: the width, then the shifts of a and b (int8 each) */
+/* Does the ewop hold a width and two shifts in z (addsh, subsh, shift)? */
+static inline int dcc_ew_shifts(int flags)
+{
+	return flags == DCC_EW_ADDSH || flags == DCC_EW_SUBSH || flags == DCC_EW_SHIFT;
+}
+/* ewop addsh's (subsh's, shift's) z: the width, then the shifts of a and b (int8 each) */
 static inline uint32_t dcc_addsh_z(int bw, int sa, int sb)
 {
 	return (uint32_t)bw | (uint32_t)(uint8_t)(int8_t)sa << 8 | (uint32_t)(uint8_t)(int8_t)sb << 16;

@@ -373,7 +373,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		if (g->op == DCC_OP_FLATTEN || dcc_op_is_loss(g->op))
 			continue; /* a flatten is its input in C, H, W order; the loss reads the logits */
 		int fl = qv->vfl[g->src[0]], bw = qv->vbw[g->src[0]], v0 = B.canon[g->src[0]];
-		if (g->op == DCC_OP_ADD) {
+		if (g->op == DCC_OP_ADD || g->op == DCC_OP_SUB) {
 			if (g->nin != 2) {
 				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': the accelerator adds two values at a time", g->name);
 				break;
@@ -385,8 +385,9 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 				break;
 			}
 			const dcc_qfmt *f = &qv->l[i].f;
-			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_ADDSH, (uint8_t)ia, (uint8_t)ib, (uint32_t)g->out_size,
-						     (uint32_t)o, dcc_addsh_z(f->a_bw, fl - f->a_fl, qv->vfl[g->src[1]] - f->a_fl)};
+			uint8_t ew = g->op == DCC_OP_SUB ? DCC_EW_SUBSH : DCC_EW_ADDSH;
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, ew, (uint8_t)ia, (uint8_t)ib, (uint32_t)g->out_size, (uint32_t)o,
+						     dcc_addsh_z(f->a_bw, fl - f->a_fl, qv->vfl[g->src[1]] - f->a_fl)};
 			B.val[o] = (int)i + 1;
 			continue;
 		}
@@ -475,7 +476,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		}
 		if (g->op == DCC_OP_BATCHNORM || g->op == DCC_OP_AFFINE || (g->op == DCC_OP_CONV2D && g->group > 1 && c->convolvers < 1)) {
 			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s%s): not on the accelerator (it runs fc, conv2d "
-				      "without groups, the poolings, add, mul, concat, slice, shuffle, relu, clip, leakyrelu, hardsigmoid, hardswish, "
+				      "without groups, the poolings, add, sub, mul, concat, slice, shuffle, relu, clip, leakyrelu, hardsigmoid, hardswish, "
 				      "sigmoid, tanh, flatten and lstm; grouped convolutions on the convolver engine; dcc fold folds "
 				      "batchnorm and affine layers)", g->name, dcc_op_name(g->op),
 				      g->op == DCC_OP_CONV2D ? " with groups" : "");

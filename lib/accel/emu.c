@@ -300,6 +300,9 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 					  : s->flags == DCC_EW_ADDSH /* formats/fixed.md's residual add */
 						  ? dcc_fx_sat(dcc_fx_sadd(dcc_fx_rshift(a[k], (int8_t)(s->z >> 8)),
 									   dcc_fx_rshift(b[k], (int8_t)(s->z >> 16))), (int)(s->z & 0xff))
+					  : s->flags == DCC_EW_SUBSH /* a difference of two values, as the add's */
+						  ? dcc_fx_sat(dcc_fx_sadd(dcc_fx_rshift(a[k], (int8_t)(s->z >> 8)),
+									   -dcc_fx_rshift(b[k], (int8_t)(s->z >> 16))), (int)(s->z & 0xff))
 					  : s->flags == DCC_EW_SHIFT /* to another format: a concat's alignment */
 						  ? dcc_fx_sat(dcc_fx_rshift(a[k], (int8_t)(s->z >> 8)), (int)(s->z & 0xff))
 						  : a[k];

@@ -18,7 +18,7 @@ static const char *const op_names[DCC_OP_COUNT] = {
 	[DCC_OP_BCE] = "bce", [DCC_OP_MSE] = "mse", [DCC_OP_ADD] = "add", [DCC_OP_CONCAT] = "concat",
 	[DCC_OP_CLIP] = "clip", [DCC_OP_BATCHNORM] = "batchnorm", [DCC_OP_LEAKYRELU] = "leakyrelu",
 	[DCC_OP_HARDSIGMOID] = "hardsigmoid", [DCC_OP_HARDSWISH] = "hardswish", [DCC_OP_AFFINE] = "affine",
-	[DCC_OP_MUL] = "mul", [DCC_OP_SLICE] = "slice", [DCC_OP_SHUFFLE] = "shuffle",
+	[DCC_OP_MUL] = "mul", [DCC_OP_SLICE] = "slice", [DCC_OP_SHUFFLE] = "shuffle", [DCC_OP_SUB] = "sub",
 };
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == DCC_OP_COUNT, "one name per operator");
 
@@ -245,7 +245,7 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 	value_shape(g, l->src[0], &l->ic, &l->ih, &l->iw, &hwc0);
 	int64_t in = (int64_t)l->ic * l->ih * l->iw, oc = l->ic, oh = l->ih, ow = l->iw;
 	int64_t ph = (int64_t)l->ih + 2 * (int64_t)l->pad, pw = (int64_t)l->iw + 2 * (int64_t)l->pad;
-	int multi = l->op == DCC_OP_ADD || l->op == DCC_OP_CONCAT || l->op == DCC_OP_MUL;
+	int multi = l->op == DCC_OP_ADD || l->op == DCC_OP_CONCAT || l->op == DCC_OP_MUL || l->op == DCC_OP_SUB;
 	if (!multi && l->nin != 1)
 		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s reads one value, not %d", l->name, dcc_op_name(l->op),
 				l->nin);
@@ -343,19 +343,23 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 					l->nin > 1 ? dcc_graph_value_name(g, l->src[1]) : "", l->ic);
 		break;
 	}
+	case DCC_OP_SUB: /* shaped as an add */
 	case DCC_OP_ADD:
 	case DCC_OP_CONCAT:
+		if (l->op == DCC_OP_SUB && l->nin != 2)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': sub reads two values (from=a,b: a - b), not %d", l->name,
+					l->nin);
 		oc = 0;
 		for (int k = 0; k < l->nin; k++) {
 			int c, h, w, hwc;
 			value_shape(g, l->src[k], &c, &h, &w, &hwc);
-			if (h != l->ih || w != l->iw || hwc != hwc0 || (l->op == DCC_OP_ADD && c != l->ic))
+			if (h != l->ih || w != l->iw || hwc != hwc0 || (l->op != DCC_OP_CONCAT && c != l->ic))
 				return dcc_fail(err, DCC_E_SHAPE, "layer '%s': %s of %dx%dx%d (%s) and %dx%dx%d (%s)", l->name,
 						dcc_op_name(l->op), l->ic, l->ih, l->iw, dcc_graph_value_name(g, l->src[0]), c, h, w,
 						dcc_graph_value_name(g, l->src[k]));
 			oc += c;
 		}
-		if (l->op == DCC_OP_ADD)
+		if (l->op != DCC_OP_CONCAT)
 			oc = l->ic;
 		break;
 	case DCC_OP_FLATTEN:

@@ -93,8 +93,8 @@ static int check_insn(const dcc_program *p, size_t i, dcc_error *err)
 		return 0;
 	}
 	case DCC_INSN_EWOP:
-		if (s->flags > DCC_EW_MULSH || s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->y >= DCC_NBUF ||
-		    ((s->flags == DCC_EW_ADDSH || s->flags == DCC_EW_SHIFT) &&
+		if (s->flags > DCC_EW_SUBSH || s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->y >= DCC_NBUF ||
+		    (dcc_ew_shifts(s->flags) &&
 		     ((s->z & 0xff) < 1 || (s->z & 0xff) > 32 || s->z >> 24)))
 			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: bad ewop", i);
 		if (dcc_ew_operand_bytes(s->flags) && ((uint64_t)s->z + dcc_ew_operand_bytes(s->flags) > p->dram_bytes || s->z % 4))

@@ -232,11 +232,13 @@ static void join(const dcc_qnet *q, const dcc_qlayer *L, const int32_t *const *i
 {
 	const dcc_layer *g = L->g;
 	int fl = L->f.a_fl, bw = L->f.a_bw;
-	if (g->op == DCC_OP_ADD) {
+	if (g->op == DCC_OP_ADD || g->op == DCC_OP_SUB) { /* a sub's second term negated */
 		for (size_t e = 0; e < g->out_size; e++) {
 			int64_t s = 0;
-			for (int k = 0; k < g->nin; k++)
-				s = dcc_fx_sadd(s, dcc_fx_rshift(in[k][e], q->vfl[g->src[k]] - fl));
+			for (int k = 0; k < g->nin; k++) {
+				int64_t t = dcc_fx_rshift(in[k][e], q->vfl[g->src[k]] - fl);
+				s = dcc_fx_sadd(s, g->op == DCC_OP_SUB && k ? -t : t);
+			}
 			y[e] = dcc_fx_sat(s, bw);
 		}
 		return;
@@ -296,6 +298,7 @@ static int node_run(const dcc_qnet *q, size_t i, const int32_t *const *in, int32
 		break;
 	}
 	case DCC_OP_ADD:
+	case DCC_OP_SUB:
 	case DCC_OP_CONCAT: join(q, L, in, out); break;
 	case DCC_OP_FLATTEN:
 		memcpy(out, cur, L->g->in_size * sizeof(int32_t));

@@ -328,6 +328,12 @@ static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size
 	case DCC_OP_MUL:
 		mul_forward(out, in, w->act[l->src[1]], B, l->out_size, dcc_mul_gate(n, l));
 		break;
+	case DCC_OP_SUB: {
+		const float *x = w->act[l->src[1]];
+		for (size_t j = 0; j < B * l->out_size; j++)
+			out[j] = in[j] - x[j];
+		break;
+	}
 	case DCC_OP_SLICE:
 	case DCC_OP_SHUFFLE:
 		channels_forward(out, in, l, B);
@@ -492,6 +498,14 @@ static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float 
 		gv_add(n, w, l->src[1], B);
 		return;
 	}
+	case DCC_OP_SUB: /* d/da = 1, d/db = -1, each input in turn (a - a reads one value twice) */
+		for (int k = 0; k < 2; k++) {
+			float *d = gv_dst(n, w, l->src[k]);
+			for (size_t j = 0; d && j < B * l->out_size; j++)
+				d[j] = k ? -dcur[j] : dcur[j];
+			gv_add(n, w, l->src[k], B);
+		}
+		return;
 	case DCC_OP_ADD:
 	case DCC_OP_CONCAT: {
 		int cs[DCC_NODE_MAX_IN];

@@ -60,6 +60,7 @@ done
 # program is read, and bounds the program itself stores in DRAM only bound what it computes ----
 for ins in "ewop addsh a=0 b=1 out=0 n=8 bw=0 sa=0 sb=0" "ewop addsh a=0 b=1 out=0 n=8 bw=16 sa=300 sb=0" \
 	"ewop addsh a=0 b=9 out=0 n=8 bw=16 sa=0 sb=0" "ewop shift a=0 b=0 out=0 n=8 bw=33 sa=1 sb=0" \
+	"ewop subsh a=0 b=1 out=0 n=8 bw=0 sa=0 sb=0" "ewop subsh a=0 b=1 out=0 n=8 bw=16 sa=200 sb=0" \
 	"ewop clip a=0 b=0 out=0 n=8 shift=$dram" "ewop clip a=0 b=0 out=0 n=8 shift=2" \
 	"ewop leaky a=0 b=0 out=0 n=8 shift=$dram" "ewop leaky a=0 b=0 out=0 n=8 shift=6" \
 	"ewop hsig a=0 b=0 out=0 n=8 shift=$((dram - 8))" "ewop hswish a=0 b=0 out=0 n=8 shift=2" \

@@ -9,7 +9,8 @@ conv2d or fc before it.  dcc's logits equal PyTorch's; its ONNX export
 in ONNX Runtime and imports back to the same graph; a network whose
 affines all fold goes through prune, share, fixed, encode, compile and the
 emulator bit-exact; one that cannot fold is refused by fixed in one line,
-as are arithmetic dcc has no operator for.  Max and Min with a constant
+as are arithmetic dcc has no operator for.  Sub of two activations is a
+sub layer, through every stage to the emulator.  Max and Min with a constant
 (clips) and ReduceMean over H and W (global average pools) come in too."""
 import os
 import sys
@@ -19,7 +20,8 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import check, finish, four_classes, ort_run, pipeline, run, to_emulator, workdir  # noqa: E402
+from common import (check, export_round_trip, finish, four_classes, ort_run, pipeline, run,  # noqa: E402
+                    to_emulator, workdir)
 
 p = workdir("affine", 3)
 
@@ -161,8 +163,17 @@ check(ok and all(np.array_equal(a[k], b[k]) for k in a if ".scale" in k or ".shi
 
 # arithmetic dcc has no operator for: one line naming the node
 class Diff(nn.Module):
+    """Sub of two activations: x - sigmoid(x) (SiLU's cousin) and two branches' difference"""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.c2 = nn.Conv2d(3, 6, 3, padding=1)
+        self.fc = nn.Linear(6 * 8 * 8, 4)
+
     def forward(self, x):
-        return (x - torch.sigmoid(x)).flatten(1)
+        y = torch.relu(self.c1(x)) - self.c2(x)
+        return self.fc((y - torch.sigmoid(y)).flatten(1))
 
 
 class Recip(nn.Module):
@@ -175,8 +186,24 @@ class Spatial(nn.Module):
         return (x + torch.arange(8.0).view(1, 1, 1, 8)).flatten(1)
 
 
-for tag, net, says in (("diff", Diff(), "(Sub): dcc reads Sub with a constant"),
-                       ("recip", Recip(), "(Div): dcc reads Div with a constant"),
+# Sub of two activations: a sub layer, PyTorch's logits, ONNX Runtime's from the export, and on the emulator
+# bit-exact as ewop subsh (each input shifted to the sub's format, the second negated, as an add's)
+net = Diff().eval()
+with torch.no_grad():
+    want = net(torch.from_numpy(X[128:])).numpy()
+torch.onnx.export(net, torch.from_numpy(X[:2]), p("diff.onnx"), opset_version=13, input_names=["x"],
+                  dynamic_axes={"x": {0: "n"}})
+r = run("import", p("diff.onnx"), "-o", p("diff.dct"))
+got = logits(p("diff.dct"), "yd.npy") if r.returncode == 0 else None
+check(got is not None and np.abs(got - want).max() < 1e-5 and run("info", p("diff.dct")).stdout.count("sub sub") == 2,
+      "two Subs of activations: sub layers, dcc = PyTorch (%s) %s" %
+      (None if got is None else np.abs(got - want).max(), r.stderr))
+export_round_trip(p, p("diff.dct"), got, " (Sub)")
+ok = pipeline("diff", to_emulator(p("diff.dct"), p("d.npz"), p, 8, 32))
+check(ok and np.array_equal(np.load(p("emu.npy")), np.load(p("ref.npy"))) and
+      run("disasm", p("e.dci")).stdout.count("ewop subsh") == 2, "the subs on the emulator bit-exact with eval --fixed")
+
+for tag, net, says in (("recip", Recip(), "(Div): dcc reads Div with a constant"),
                        ("spatial", Spatial(), "has 8 values; dcc takes one, or one per channel")):
     torch.onnx.export(net, torch.from_numpy(X[:2]), p(tag + ".onnx"), opset_version=13)
     r = run("import", p(tag + ".onnx"), "-o", p(tag + ".dct"))

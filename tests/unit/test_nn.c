@@ -208,6 +208,11 @@ static void test_gradients(void)
 			    "shuffle sh3 group=3", "flatten f", "fc fc1 in=216 out=8", "slice s3 start=1 end=6", "tanh t",
 			    "fc fc in=5 out=3", "softmax_ce loss"};
 	gradcheck("slice+shuffle", sn, 15, 2, 6, 6);
+	/* a difference of two branches, and a value minus itself */
+	const char *sb[] = {"conv2d c0 in=2 out=3 k=3 stride=1 pad=1", "relu r0", "conv2d c1 in=3 out=3 k=3 stride=1 pad=1",
+			    "sub d from=r0,c1", "sub z from=d,d", "add a from=d,z", "flatten f", "fc fc in=108 out=3",
+			    "softmax_ce loss"};
+	gradcheck("sub", sb, 9, 2, 6, 6);
 }
 
 /* A learnable synthetic data set: the label is which third of the image is brightest. */
@@ -340,6 +345,8 @@ static void test_graph_errors(void)
 		{{"shuffle s group=0", "softmax_ce loss"}, DCC_E_SHAPE, "shuffle group=0 does not divide"},
 		{{"relu r end=1", "softmax_ce loss"}, DCC_E_FORMAT, "start= and end= are slice's"},
 		{{"relu r group=2", "softmax_ce loss"}, DCC_E_FORMAT, "group= is conv2d's and shuffle's"},
+		{{"relu a", "relu b from=input", "sub s from=a,b,input", "softmax_ce loss"}, DCC_E_FORMAT,
+		 "sub reads two values (from=a,b: a - b), not 3"},
 	};
 	for (size_t t = 0; t < sizeof(dag) / sizeof(dag[0]); t++) {
 		size_t k = 0;
