@@ -1,14 +1,18 @@
 #!/bin/sh
 # run.sh: the test suite: C unit tests, fuzz-corpus replays, CLI tests (shell)
 # and interchange tests against NumPy.  Each part prints "N passed, N failed";
-# this script runs JOBS parts at a time (default: the processors) through
+# this script runs JOBS parts at a time (default: the processors, at most 4) through
 # tests/part.sh, which prints each part's line as it ends, then adds them up
 # and fails if anything failed.
 #   DCC=path/to/dcc BUILD=build/release [JOBS=2] sh tests/run.sh
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-: "${DCC:=$top/dcc}" "${BUILD:=build/release}" "${JOBS:=$(nproc 2>/dev/null || echo 1)}"
+: "${DCC:=$top/dcc}" "${BUILD:=build/release}"
+# the processors, at most 4: a part may itself run threads, and the Python
+# parts hold PyTorch (hundreds of MB each)
+n=$(nproc 2>/dev/null || echo 1)
+: "${JOBS:=$(( n > 4 ? 4 : n ))}"
 export DCC BUILD
 PY=/usr/bin/python3
 tmp=$(mktemp -d)
