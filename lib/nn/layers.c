@@ -447,14 +447,11 @@ void channels_forward(float *out, const float *inp, const dcc_node *l, size_t B)
 	for (size_t n = 0; n < B; n++) {
 		const float *x = inp + n * hw * ic;
 		float *y = out + n * hw * oc;
-		for (size_t j = 0; j < oc; j++) {
-			size_t s = (size_t)dcc_channel_src(l, (int)j);
-			if (!l->hwc)
-				memcpy(y + j * hw, x + s * hw, sizeof(float) * hw);
-			else
-				for (size_t p = 0; p < hw; p++)
-					y[p * oc + j] = x[p * ic + s];
-		}
+		for (size_t j = 0; !l->hwc && j < oc; j++) /* C, H, W: a channel is a run */
+			memcpy(y + j * hw, x + (size_t)dcc_channel_src(l, (int)j) * hw, sizeof(float) * hw);
+		for (size_t p = 0; l->hwc && p < hw; p++) /* channels fastest: pixel by pixel, in memory order */
+			for (size_t j = 0; j < oc; j++)
+				y[p * oc + j] = x[p * ic + (size_t)dcc_channel_src(l, (int)j)];
 	}
 }
 
@@ -465,14 +462,11 @@ void channels_backward(float *dinp, const float *dout, const dcc_node *l, size_t
 	for (size_t n = 0; n < B; n++) {
 		float *d = dinp + n * hw * ic;
 		const float *g = dout + n * hw * oc;
-		for (size_t j = 0; j < oc; j++) {
-			size_t s = (size_t)dcc_channel_src(l, (int)j);
-			if (!l->hwc)
-				memcpy(d + s * hw, g + j * hw, sizeof(float) * hw);
-			else
-				for (size_t p = 0; p < hw; p++)
-					d[p * ic + s] = g[p * oc + j];
-		}
+		for (size_t j = 0; !l->hwc && j < oc; j++)
+			memcpy(d + (size_t)dcc_channel_src(l, (int)j) * hw, g + j * hw, sizeof(float) * hw);
+		for (size_t p = 0; l->hwc && p < hw; p++)
+			for (size_t j = 0; j < oc; j++)
+				d[p * ic + (size_t)dcc_channel_src(l, (int)j)] = g[p * oc + j];
 	}
 }
 
