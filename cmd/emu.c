@@ -465,7 +465,7 @@ static int emu_synthetic_conv(emu_opts *o)
 	for (int k = 0; k < nrun; k++) {
 		if (o->sweep)
 			sweep_set(&cfg, o->sweep_kind, o->list[k]);
-		dcc_conv_shape g = {v[3], v[0], v[1], v[2], v[4], v[5], v[6], 0, 0};
+		dcc_conv_shape g = {v[3], v[0], v[1], v[2], v[4], v[4], v[5], v[5], v[6], v[6], v[6], v[6], 1, 1, 0, 0};
 		dcc_layer_stats st;
 		dcc_error e = {0};
 		if (dcc_emu_synthetic_conv(&g, &cfg, &st, &e)) {
@@ -576,7 +576,8 @@ static void print_step(const emu_opts *o, const dcc_step_cost *v, size_t nv, siz
 		const dcc_step_cost *sc = &v[i];
 		if (!sc->modelled) {
 			if (!o->json)
-				printf("  %-8s (lstm: not modelled; fc and conv2d layers only)\n", sc->layer);
+				printf("  %-8s (%s: not modelled; fc and ungrouped conv2d layers only)\n", sc->layer,
+				       sc->op == DCC_OP_LSTM ? "lstm" : "grouped conv2d");
 			continue;
 		}
 		for (int k = 0; k < 3; k++) {

@@ -138,9 +138,23 @@ int dcc_emu_synthetic(uint32_t rows, uint32_t cols, double wd, double ad, uint64
 
 /* A convolution's geometry: M output channels of OH x OW from C x H x W,
  * k x k kernels, stride and zero padding. */
+/* kernel kh x kw, strides sh, sw, pads top, left, bottom, right, dilations
+ * dh, dw: a node's dcc_geom. */
 typedef struct dcc_conv_shape {
-	uint32_t M, C, H, W, k, stride, pad, OH, OW;
+	uint32_t M, C, H, W, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, OH, OW;
 } dcc_conv_shape;
+
+/* Its output's height (side 0) or width (1); 0 when a field is 0 or the
+ * window does not fit (a descriptor from any bytes asks). */
+static inline uint32_t dcc_conv_shape_out(const dcc_conv_shape *g, int side)
+{
+	uint64_t n = side ? g->W : g->H, k = side ? g->kw : g->kh, s = side ? g->sw : g->sh, d = side ? g->dw : g->dh;
+	uint64_t span = n + (side ? (uint64_t)g->pl + g->pr : (uint64_t)g->pt + g->pb);
+	if (!k || !s || !d || span < d * (k - 1) + 1)
+		return 0;
+	uint64_t o = (span - d * (k - 1) - 1) / s + 1;
+	return o > UINT32_MAX ? 0 : (uint32_t)o;
+}
 
 /* The convolver engine's cycle model for one convolution with output
  * tiles of tr x tc (formats/isa.md): cycles, DRAM bytes and the bound,

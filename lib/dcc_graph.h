@@ -97,10 +97,32 @@ static inline int64_t dcc_pool_window(int64_t o, int64_t n, int64_t k, int64_t s
  * one sample's input and output shape (channels, height, width: the first
  * input's), and its parameters.  Values are numbered as activations: 0 is
  * the graph's input, i + 1 node i's output. */
+/* A convolution's window: kernel kh x kw, strides sh, sw, padding top,
+ * left, bottom, right (ONNX's pads order), dilations dh, dw. */
+typedef struct dcc_geom {
+	int kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+} dcc_geom;
+
+/* The output size along a side of n: the window's reach is d (k - 1) + 1. */
+static inline int64_t dcc_conv_out(int64_t n, int64_t k, int64_t s, int64_t p0, int64_t p1, int64_t d)
+{
+	int64_t span = n + p0 + p1, reach = d * (k - 1) + 1;
+	return span < reach ? 0 : (span - reach) / s + 1;
+}
+
+/* A square window: kh = kw, one stride, the same pad on every side, no
+ * dilation (what pools and the PE array's spconv take). */
+static inline int dcc_geom_square(const dcc_geom *q)
+{
+	return q->kh == q->kw && q->sh == q->sw && q->pt == q->pl && q->pt == q->pb && q->pt == q->pr && q->dh == 1 &&
+	       q->dw == 1;
+}
+
 typedef struct dcc_node {
 	int op;
 	char *name;
-	int in, out, k, stride, pad, hidden, steps;
+	int in, out, k, stride, pad, hidden, steps; /* pools: a square window k, stride, pad on every side */
+	dcc_geom geo;    /* conv2d: its window (k=, stride=, pad=, dilation= in the graph line) */
 	int group;       /* conv2d: channel groups (in and out divisible by it); shuffle: the groups */
 	int start, end;  /* slice: the channels [start, end) */
 	int ceil;        /* maxpool2d, avgpool2d: ceil_mode (a last, partial window) */
@@ -142,6 +164,11 @@ typedef struct dcc_graph {
 	int chain;     /* every node reads the previous node's output */
 	char *netname; /* dcc.net, or "custom" */
 } dcc_graph;
+
+/* A conv2d window as graph attributes: "k=3 stride=1 pad=1" when square,
+ * else "k=1x3 stride=2x1 pad=0,1,0,1 dilation=1x2" (the parts that differ
+ * in their long forms). */
+void dcc_geom_text(const dcc_geom *q, char *buf, size_t cap);
 
 /* Reads dcc.graph, dcc.input_shape and dcc.classes, infers every shape and
  * declares every parameter; one error naming the node when it does not fit.

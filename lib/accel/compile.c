@@ -132,15 +132,25 @@ static int lay_matrix(img *im, dcc_model *m, const char *wname, const char *bnam
  * worst case) plus the pipeline latency, formats/isa.md.  The PE array
  * needs 4-bit shared weights with entry 0 zero (what lay_matrix takes).
  * 1: the PE array. */
+/* A convolution node's shape for the engine, one group's channels. */
+static dcc_conv_shape conv_shape(const dcc_layer *g, uint32_t G)
+{
+	const dcc_geom *q = &g->geo;
+	return (dcc_conv_shape){(uint32_t)g->oc / G, (uint32_t)g->ic / G, (uint32_t)g->ih, (uint32_t)g->iw, (uint32_t)q->kh,
+				(uint32_t)q->kw, (uint32_t)q->sh, (uint32_t)q->sw, (uint32_t)q->pt, (uint32_t)q->pl,
+				(uint32_t)q->pb, (uint32_t)q->pr, (uint32_t)q->dh, (uint32_t)q->dw, (uint32_t)g->oh,
+				(uint32_t)g->ow};
+}
+
 static int pointwise_on_pes(dcc_model *m, const dcc_layer *g, const dcc_accel_cfg *c, int pes, int a_bw)
 {
 	dcc_parts pt;
 	dcc_parts_find(m, g->p[0].name, &pt);
 	const dcc_tensor *cb = pt.codebook, *ix = pt.index, *mk = pt.mask;
-	if (g->k != 1 || g->group != 1 || !cb || !ix || ix->bits > 4 || cb->dtype == DCC_F32 || qget(cb, 0) != 0)
+	if (g->geo.kh != 1 || g->geo.kw != 1 || !dcc_geom_square(&g->geo) || g->group != 1 || !cb || !ix || ix->bits > 4 ||
+	    cb->dtype == DCC_F32 || qget(cb, 0) != 0)
 		return 0;
-	dcc_conv_shape sh = {(uint32_t)g->oc, (uint32_t)g->ic, (uint32_t)g->ih, (uint32_t)g->iw, 1, (uint32_t)g->stride,
-			     (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
+	dcc_conv_shape sh = conv_shape(g, 1);
 	uint32_t tr, tc;
 	dcc_error e;
 	if (dcc_conv_tiling(&sh, c, a_bw, &tr, &tc, &e))
@@ -177,9 +187,11 @@ static int lay_conv(img *im, dcc_model *m, const dcc_layer *g, const dcc_accel_c
 	/* a grouped convolution is G convolutions of M/G outputs from C/G inputs:
 	 * one group's shape is what the engine is tiled for */
 	uint32_t G = (uint32_t)g->group;
-	dcc_conv_shape sh = {(uint32_t)g->oc / G, (uint32_t)g->ic / G, (uint32_t)g->ih, (uint32_t)g->iw, (uint32_t)g->k,
-			     (uint32_t)g->stride, (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
-	size_t n = (size_t)g->oc * sh.C * sh.k * sh.k;
+	dcc_conv_shape sh = conv_shape(g, G);
+	size_t n = (size_t)g->oc * sh.C * sh.kh * sh.kw;
+	if (sh.kh > 0xffff || sh.kw > 0xffff || sh.sh > 0xffff || sh.sw > 0xffff || sh.pt > 0xffff || sh.pl > 0xffff ||
+	    sh.pb > 0xffff || sh.pr > 0xffff || sh.dh > 0xffff || sh.dw > 0xffff)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': a kernel, stride, pad or dilation beyond 65535", g->name);
 	int shared = cb && ix && cb->dtype != DCC_F32;
 	if ((!shared && (!w || w->dtype == DCC_F32 || (size_t)dcc_tensor_numel(w) != n)) ||
 	    (shared && (size_t)dcc_tensor_numel(ix) != n) || !bias || bias->dtype == DCC_F32)
@@ -213,7 +225,12 @@ static int lay_conv(img *im, dcc_model *m, const dcc_layer *g, const dcc_accel_c
 		dcc_wr32(im->p + ba + 4 * (size_t)r, (uint32_t)qget(bias, r));
 	uint8_t *d = im->p + desc;
 	dcc_wr32(d + 104, G); /* the groups (0 in older programs: one) */
-	const uint32_t f[] = {0x564e4f43 /* "CONV" */, (uint32_t)g->oc, (uint32_t)g->ic, sh.H, sh.W, sh.k, sh.stride, sh.pad, sh.OH, sh.OW,
+	/* the window's other sides (0 in older programs: square, formats/isa.md) */
+	dcc_wr32(d + 108, sh.kw | sh.sw << 16);
+	dcc_wr32(d + 112, sh.pl | sh.pb << 16);
+	dcc_wr32(d + 116, sh.pr | sh.dh << 16);
+	dcc_wr32(d + 120, sh.dw);
+	const uint32_t f[] = {0x564e4f43 /* "CONV" */, (uint32_t)g->oc, (uint32_t)g->ic, sh.H, sh.W, sh.kh, sh.sh, sh.pt, sh.OH, sh.OW,
 			      (uint32_t)a_bw, (uint32_t)shift, (uint32_t)bshift, wa, ba, (uint32_t)c->conv_pes,
 			      (uint32_t)c->convolvers, (uint32_t)c->conv_k, tr, tc};
 	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
@@ -626,6 +643,11 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		int engine = is_conv && c->convolvers > 0;
 		if (engine && pointwise_on_pes(m, g, c, pes, f->a_bw))
 			engine = 0; /* a pointwise convolution the PE array runs in fewer cycles */
+		if (is_conv && !engine && !dcc_geom_square(&g->geo)) {
+			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': a %dx%d kernel with unequal strides, pads or a "
+				      "dilation runs on the convolver engine only (--convolvers)", g->name, g->geo.kh, g->geo.kw);
+			break;
+		}
 		if (engine ? (rc = lay_conv(&im, m, g, c, f->a_bw, facc - f->a_fl, f->b_fl - facc, &desc, err))
 			   : (rc = lay_matrix(&im, m, g->p[0].name, g->p[1].name, pes, f->a_bw, facc - f->a_fl, f->b_fl - facc,
 					      g->name, is_conv ? geo : NULL, &desc, err)))

@@ -21,10 +21,11 @@
 #include "../core/internal.h"
 #include "../dcc_accel.h"
 
-/* input rows (or columns) an output tile [o0, o0 + n) reads inside the image */
-static uint64_t span(uint32_t o0, uint32_t n, const dcc_conv_shape *g, uint32_t size)
+/* The input rows (or columns) an output tile [o0, o0 + n) reads inside the
+ * image, at stride s and padding p, a window reaching `reach` pixels. */
+static uint64_t span(uint32_t o0, uint32_t n, uint32_t s, uint32_t p, uint64_t reach, uint32_t size)
 {
-	int64_t lo = (int64_t)o0 * g->stride - g->pad, hi = (int64_t)(o0 + n - 1) * g->stride - g->pad + g->k - 1;
+	int64_t lo = (int64_t)o0 * s - p, hi = (int64_t)(o0 + n - 1) * s - p + (int64_t)reach - 1;
 	lo = lo < 0 ? 0 : lo;
 	hi = hi > (int64_t)size - 1 ? (int64_t)size - 1 : hi;
 	return hi >= lo ? (uint64_t)(hi - lo + 1) : 0;
@@ -38,7 +39,10 @@ void dcc_conv_model(const dcc_conv_shape *g, const dcc_accel_cfg *c, uint32_t tr
 {
 	int act_bytes = act_bytes_of(a_bw);
 	uint64_t To = (uint64_t)c->conv_pes, Ti = (uint64_t)c->convolvers, Kn = (uint64_t)c->conv_k;
-	uint64_t split = (g->k + Kn - 1) / Kn, passes = split * split, kk = (uint64_t)g->k * g->k;
+	/* a kh x kw kernel in ceil(kh/Kn) x ceil(kw/Kn) pieces; a dilated one by
+	 * its taps (the line buffers tap every dh-th row, dw-th column) */
+	uint64_t passes = ((g->kh + Kn - 1) / Kn) * ((g->kw + Kn - 1) / Kn), kk = (uint64_t)g->kh * g->kw;
+	uint64_t reach_h = (uint64_t)g->dh * (g->kh - 1) + 1, reach_w = (uint64_t)g->dw * (g->kw - 1) + 1;
 	double per_cycle = c->dram_gbps * 1e9 / (c->freq_mhz * 1e6);
 	uint64_t nCg = (g->C + Ti - 1) / Ti, c_last = g->C - (nCg - 1) * Ti;
 	/* the output-channel groups: full ones, then the remainder */
@@ -47,10 +51,10 @@ void dcc_conv_model(const dcc_conv_shape *g, const dcc_accel_cfg *c, uint32_t tr
 		 outrw = 0;
 	for (uint32_t oy = 0; oy < g->OH; oy += tr) {
 		uint32_t r = g->OH - oy < tr ? g->OH - oy : tr;
-		uint64_t rows = span(oy, r, g, g->H);
+		uint64_t rows = span(oy, r, g->sh, g->pt, reach_h, g->H);
 		for (uint32_t ox = 0; ox < g->OW; ox += tc) {
 			uint32_t q = g->OW - ox < tc ? g->OW - ox : tc;
-			uint64_t cols = span(ox, q, g, g->W), comp = (uint64_t)r * q * passes;
+			uint64_t cols = span(ox, q, g->sw, g->pl, reach_w, g->W), comp = (uint64_t)r * q * passes;
 			for (int t = 0; t < 2; t++) {
 				uint64_t ngroups = mg[t][0], mn = mg[t][1];
 				if (!ngroups)
@@ -113,14 +117,15 @@ int dcc_conv_tiling(const dcc_conv_shape *g, const dcc_accel_cfg *c, int a_bw, u
 	uint64_t cap = (uint64_t)c->conv_buf_kb * 1024, To = (uint64_t)c->conv_pes, Ti = (uint64_t)c->convolvers;
 	uint64_t best = UINT64_MAX;
 	*tr = *tc = 0;
-	if (To * Ti * g->k * g->k * 2 > cap)
+	uint64_t reach_h = (uint64_t)g->dh * (g->kh - 1) + 1, reach_w = (uint64_t)g->dw * (g->kw - 1) + 1;
+	if (To * Ti * g->kh * g->kw * 2 > cap)
 		return dcc_fail(err, DCC_E_UNSUPPORTED,
-				"a %ux%u convolution's weights for %llu x %llu convolvers do not fit a %d KB buffer", g->k, g->k,
-				(unsigned long long)To, (unsigned long long)Ti, c->conv_buf_kb);
+				"a %ux%u convolution's weights for %llu x %llu convolvers do not fit a %d KB buffer", g->kh,
+				g->kw, (unsigned long long)To, (unsigned long long)Ti, c->conv_buf_kb);
 	for (uint32_t div = 1; div <= g->OW; div *= 2) {
 		uint32_t q = (g->OW + div - 1) / div;
 		for (uint32_t r = 1; r <= g->OH; r++) {
-			uint64_t in_r = (uint64_t)(r - 1) * g->stride + g->k, in_c = (uint64_t)(q - 1) * g->stride + g->k;
+			uint64_t in_r = (uint64_t)(r - 1) * g->sh + reach_h, in_c = (uint64_t)(q - 1) * g->sw + reach_w;
 			if (Ti * in_r * in_c * (uint64_t)act_bytes > cap || To * r * q * 4 > cap)
 				break;
 			dcc_layer_stats s = {0};
@@ -141,12 +146,10 @@ int dcc_conv_tiling(const dcc_conv_shape *g, const dcc_accel_cfg *c, int a_bw, u
 int dcc_emu_synthetic_conv(const dcc_conv_shape *g, const dcc_accel_cfg *c, dcc_layer_stats *out, dcc_error *err)
 {
 	memset(out, 0, sizeof(*out));
-	if (!g->M || !g->C || !g->k || !g->stride || g->H + 2 * g->pad < g->k || g->W + 2 * g->pad < g->k ||
-	    c->conv_pes < 1 || c->convolvers < 1 || c->conv_k < 1)
-		return dcc_fail(err, DCC_E_RANGE, "convolution geometry out of range");
 	dcc_conv_shape s = *g;
-	s.OH = (g->H + 2 * g->pad - g->k) / g->stride + 1;
-	s.OW = (g->W + 2 * g->pad - g->k) / g->stride + 1;
+	s.OH = dcc_conv_shape_out(g, 0), s.OW = dcc_conv_shape_out(g, 1);
+	if (!g->M || !g->C || !s.OH || !s.OW || c->conv_pes < 1 || c->convolvers < 1 || c->conv_k < 1)
+		return dcc_fail(err, DCC_E_RANGE, "convolution geometry out of range");
 	uint32_t tr, tc;
 	int rc = dcc_conv_tiling(&s, c, 16, &tr, &tc, err); /* 16-bit data */
 	if (rc)

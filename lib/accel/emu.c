@@ -376,15 +376,20 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			uint32_t v[20];
 			for (int k = 0; k < 20; k++)
 				v[k] = dcc_rd32(d + 4 * k);
-			dcc_conv_shape g = {v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]};
+			/* the window: kh, stride, pad at 20..28; the other sides at 108..120,
+			 * all zero in a program of square kernels from before them */
+			uint32_t x0 = dcc_rd32(d + 108), x1 = dcc_rd32(d + 112), x2 = dcc_rd32(d + 116), x3 = dcc_rd32(d + 120);
+			dcc_conv_shape g = {v[1], v[2], v[3], v[4], v[5], v[5], v[6], v[6], v[7], v[7], v[7], v[7], 1, 1, v[8], v[9]};
+			if (x0 || x1 || x2 || x3)
+				g.kw = x0 & 0xffff, g.sw = x0 >> 16, g.pl = x1 & 0xffff, g.pb = x1 >> 16, g.pr = x2 & 0xffff,
+				g.dh = x2 >> 16, g.dw = x3;
 			uint32_t a_bw = v[10], wa = v[13], ba = v[14], tr = v[18], tc = v[19], G = dcc_rd32(d + 104);
 			G = G ? G : 1; /* groups: G convolutions of M/G outputs from C/G inputs */
 			int shift = (int32_t)v[11], bshift = (int32_t)v[12];
 			uint32_t cg = G <= g.C && g.C % G == 0 && g.M % G == 0 ? g.C / G : 0, mg = cg ? g.M / G : 0;
-			uint64_t nw = (uint64_t)g.M * cg * g.k * g.k;
-			uint64_t ph = (uint64_t)g.H + 2ull * g.pad, pw = (uint64_t)g.W + 2ull * g.pad;
-			if (v[0] != 0x564e4f43 || !g.M || !g.C || !cg || !g.k || !g.stride || g.k > ph || g.k > pw ||
-			    g.OH != (ph - g.k) / g.stride + 1 || g.OW != (pw - g.k) / g.stride + 1 ||
+			uint64_t nw = (uint64_t)g.M * cg * g.kh * g.kw;
+			if (v[0] != 0x564e4f43 || !g.M || !g.C || !cg || g.kh > 0xffff || g.sh > 0xffff || g.pt > 0xffff ||
+			    g.dw > 0xffff || !g.OH || g.OH != dcc_conv_shape_out(&g, 0) || g.OW != dcc_conv_shape_out(&g, 1) ||
 			    (uint64_t)g.C * g.H * g.W > words ||
 			    (uint64_t)g.M * g.OH * g.OW > words || a_bw < 1 || a_bw > 32 || wa + 2 * nw > p->dram_bytes ||
 			    (uint64_t)ba + 4ull * g.M > p->dram_bytes || !v[15] || v[15] > 0xffff || !v[16] || v[16] > 0xffff ||
@@ -404,20 +409,21 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			for (uint32_t m = 0; m < g.M; m++) {
 				memset(plane, 0, np * sizeof(int64_t));
 				for (uint32_t ch = m / mg * cg; ch < (m / mg + 1) * cg; ch++)
-					for (uint32_t ky = 0; ky < g.k; ky++)
-						for (uint32_t kx = 0; kx < g.k; kx++) {
-							size_t wi = (((size_t)m * cg + ch % cg) * g.k + ky) * g.k + kx;
+					for (uint32_t ky = 0; ky < g.kh; ky++)
+						for (uint32_t kx = 0; kx < g.kw; kx++) {
+							size_t wi = (((size_t)m * cg + ch % cg) * g.kh + ky) * g.kw + kx;
 							int64_t w = (int16_t)(dram[wa + 2 * wi] | dram[wa + 2 * wi + 1] << 8);
 							if (!w) /* the sum, not the cycles: the engine spends them */
 								continue;
 							for (uint32_t oy = 0; oy < g.OH; oy++) {
-								long iy = (long)(oy * g.stride + ky) - (long)g.pad;
+								long iy = (long)((uint64_t)oy * g.sh + (uint64_t)ky * g.dh) - (long)g.pt;
 								if (iy < 0 || iy >= (long)g.H)
 									continue;
 								const int32_t *xr = x + ((size_t)ch * g.H + (size_t)iy) * g.W;
 								int64_t *pr = plane + (size_t)oy * g.OW;
 								for (uint32_t ox = 0; ox < g.OW; ox++) {
-									long ix = (long)(ox * g.stride + kx) - (long)g.pad;
+									long ix = (long)((uint64_t)ox * g.sw + (uint64_t)kx * g.dw) -
+										  (long)g.pl;
 									if (ix >= 0 && ix < (long)g.W)
 										pr[ox] = dcc_fx_wadd(pr[ox], w * xr[ix]);
 								}

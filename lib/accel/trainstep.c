@@ -80,7 +80,7 @@ static int layer_step_cost(const dcc_net *n, const dcc_work *w, size_t li, size_
 {
 	const dcc_layer *l = &n->layers[li];
 	int fc = l->op == DCC_OP_FC;
-	uint32_t P = (uint32_t)cfg->pes, M = (uint32_t)(fc ? l->out : l->oc), K = (uint32_t)(fc ? l->in : l->ic * l->k * l->k);
+	uint32_t P = (uint32_t)cfg->pes, M = (uint32_t)(fc ? l->out : l->oc), K = (uint32_t)(fc ? l->in : l->ic * l->geo.kh * l->geo.kw);
 	size_t npos = fc ? 1 : (size_t)l->oh * l->ow;
 	const dcc_param *wp = &l->p[0];
 	uint32_t *cfp = calloc((size_t)P * K, sizeof(uint32_t)), *ceb = calloc((size_t)P * M, sizeof(uint32_t));
@@ -110,10 +110,11 @@ static int layer_step_cost(const dcc_net *n, const dcc_work *w, size_t li, size_
 			} else { /* the patch in PyTorch's (c, ky, kx) order */
 				int oy = (int)(pos / (size_t)l->ow), ox = (int)(pos % (size_t)l->ow);
 				uint32_t q = 0;
+				const dcc_geom *gq = &l->geo;
 				for (int c = 0; c < l->ic; c++)
-					for (int ky = 0; ky < l->k; ky++)
-						for (int kx = 0; kx < l->k; kx++, q++) {
-							int iy = oy * l->stride + ky - l->pad, ix = ox * l->stride + kx - l->pad;
+					for (int ky = 0; ky < gq->kh; ky++)
+						for (int kx = 0; kx < gq->kw; kx++, q++) {
+							int iy = oy * gq->sh + ky * gq->dh - gq->pt, ix = ox * gq->sw + kx * gq->dw - gq->pl;
 							if (iy >= 0 && iy < l->ih && ix >= 0 && ix < l->iw &&
 							    in[((size_t)iy * l->iw + (size_t)ix) * l->ic + (size_t)c] != 0)
 								nzx[nx++] = q;
@@ -172,7 +173,9 @@ int dcc_train_step_cost(const dcc_net *n, const float *x, size_t B, const dcc_ac
 		dcc_step_cost *sc = &v[k++];
 		snprintf(sc->layer, sizeof(sc->layer), "%.63s", l->name);
 		sc->op = l->op;
-		if (l->op == DCC_OP_LSTM) /* not modelled: fc and conv2d layers only */
+		/* not modelled: an lstm, and a grouped conv2d (its weight rows reach
+		 * only their group's channels; the model maps a row over every one) */
+		if (l->op == DCC_OP_LSTM || (l->op == DCC_OP_CONV2D && l->group > 1))
 			continue;
 		sc->modelled = 1;
 		if (layer_step_cost(n, w, li, B, cfg, sc))

@@ -66,6 +66,61 @@ size_t dcc_graph_max_act(const dcc_graph *g)
 	return mx;
 }
 
+/* A window attribute: "3" or "1x3" (height x width) into v[0], v[1]; a
+ * pad (pads) "1" or "0,1,0,1" (top, left, bottom, right) into v[0..3]. */
+static int parse_sizes(const char *s, int *v, int pads)
+{
+	long x[4];
+	int n = 0;
+	char sep = pads ? ',' : 'x';
+	for (const char *p = s; n < 4; n++) {
+		char *end;
+		if (*p < '0' || *p > '9')
+			return -1;
+		x[n] = strtol(p, &end, 10);
+		if (x[n] > (1L << 30))
+			return -1;
+		if (!*end) {
+			n++;
+			break;
+		}
+		if (*end != sep)
+			return -1;
+		p = end + 1;
+	}
+	if (n == 1)
+		x[1] = x[2] = x[3] = x[0];
+	else if (pads ? n != 4 : n != 2)
+		return -1;
+	for (int i = 0; i < (pads ? 4 : 2); i++)
+		v[i] = (int)x[i];
+	return 0;
+}
+
+void dcc_geom_text(const dcc_geom *q, char *buf, size_t cap)
+{
+	char k[32], s[32], p[64], d[40] = "";
+	if (q->kh == q->kw)
+		snprintf(k, sizeof(k), "%d", q->kh);
+	else
+		snprintf(k, sizeof(k), "%dx%d", q->kh, q->kw);
+	if (q->sh == q->sw)
+		snprintf(s, sizeof(s), "%d", q->sh);
+	else
+		snprintf(s, sizeof(s), "%dx%d", q->sh, q->sw);
+	if (q->pt == q->pl && q->pt == q->pb && q->pt == q->pr)
+		snprintf(p, sizeof(p), "%d", q->pt);
+	else
+		snprintf(p, sizeof(p), "%d,%d,%d,%d", q->pt, q->pl, q->pb, q->pr);
+	if (q->dh != 1 || q->dw != 1) {
+		if (q->dh == q->dw)
+			snprintf(d, sizeof(d), " dilation=%d", q->dh);
+		else
+			snprintf(d, sizeof(d), " dilation=%dx%d", q->dh, q->dw);
+	}
+	snprintf(buf, cap, "k=%s stride=%s pad=%s%s", k, s, p, d);
+}
+
 /* "fc fc1 in=784 out=300" -> a layer with its attributes; from= (the
  * values it reads, by name) is copied to from[cap] for the caller to find. */
 static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc_error *err)
@@ -86,6 +141,7 @@ static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc
 	if (!l->name)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	l->stride = 1, l->group = 1, l->bias = 1;
+	l->geo.sh = l->geo.sw = l->geo.dh = l->geo.dw = 1;
 	l->lo = -INFINITY, l->hi = INFINITY;
 	l->eps = 1e-5f, l->momentum = 0.1f, l->alpha = l->op == DCC_OP_HARDSIGMOID ? 0.2f : 0.01f, l->beta = 0.5f;
 	from[0] = 0;
@@ -111,11 +167,27 @@ static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc
 			*fd = f;
 			continue;
 		}
+		int win = !strcmp(kv, "k") ? 1 : !strcmp(kv, "stride") ? 2 : !strcmp(kv, "dilation") ? 3
+			: !strcmp(kv, "pad") ? 4 : 0, v4[4];
+		if (win) {
+			if (parse_sizes(eq + 1, v4, win == 4))
+				return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s=%s is not %s", name, kv, eq + 1,
+						win == 4 ? "a size or four (top,left,bottom,right)" : "a size or HxW");
+			dcc_geom *q = &l->geo;
+			if (win == 1)
+				q->kh = v4[0], q->kw = v4[1];
+			else if (win == 2)
+				q->sh = v4[0], q->sw = v4[1];
+			else if (win == 3)
+				q->dh = v4[0], q->dw = v4[1];
+			else
+				q->pt = v4[0], q->pl = v4[1], q->pb = v4[2], q->pr = v4[3];
+			continue;
+		}
 		long v = strtol(eq + 1, &end, 10);
 		if (*end || end == eq + 1 || v < 0 || v > (1L << 30))
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s=%s is not a size", name, kv, eq + 1);
-		int *dst = !strcmp(kv, "in") ? &l->in : !strcmp(kv, "out") ? &l->out : !strcmp(kv, "k") ? &l->k
-			   : !strcmp(kv, "stride") ? &l->stride : !strcmp(kv, "pad") ? &l->pad
+		int *dst = !strcmp(kv, "in") ? &l->in : !strcmp(kv, "out") ? &l->out
 			   : !strcmp(kv, "hidden") ? &l->hidden : !strcmp(kv, "steps") ? &l->steps
 			   : !strcmp(kv, "group") ? &l->group : !strcmp(kv, "ceil") ? &l->ceil : !strcmp(kv, "incl") ? &l->incl
 			   : !strcmp(kv, "bias") ? &l->bias : !strcmp(kv, "start") ? &l->start : !strcmp(kv, "end") ? &l->end
@@ -124,6 +196,7 @@ static int parse_line(const char *line, dcc_node *l, char *from, size_t cap, dcc
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': unknown attribute '%s'", name, kv);
 		*dst = (int)v;
 	}
+	l->k = l->geo.kh, l->stride = l->geo.sh, l->pad = l->geo.pt;
 	return 0;
 }
 
@@ -272,23 +345,31 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 					(long long)in);
 		oc = l->out, oh = ow = 1;
 		break;
-	case DCC_OP_CONV2D:
-		if (l->k < 1 || l->stride < 1 || l->in < 1 || l->out < 1 || l->group < 1)
-			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': conv2d needs in, out, k, group >= 1", l->name);
+	case DCC_OP_CONV2D: {
+		const dcc_geom *q = &l->geo;
+		if (q->kh < 1 || q->kw < 1 || q->sh < 1 || q->sw < 1 || q->dh < 1 || q->dw < 1 || l->in < 1 || l->out < 1 ||
+		    l->group < 1)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': conv2d needs in, out, k, stride, dilation, group >= 1",
+					l->name);
 		if (l->in != l->ic)
 			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': in=%d but its input has %d channels", l->name, l->in, l->ic);
 		if (l->in % l->group || l->out % l->group)
 			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': group=%d does not divide in=%d and out=%d", l->name,
 					l->group, l->in, l->out);
-		if (ph < l->k || pw < l->k)
-			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': a %dx%d kernel does not fit a %dx%d input", l->name,
-					l->k, l->k, l->ih, l->iw);
 		oc = l->out;
-		oh = (ph - l->k) / l->stride + 1;
-		ow = (pw - l->k) / l->stride + 1;
+		oh = dcc_conv_out(l->ih, q->kh, q->sh, q->pt, q->pb, q->dh);
+		ow = dcc_conv_out(l->iw, q->kw, q->sw, q->pl, q->pr, q->dw);
+		if (!oh || !ow)
+			return dcc_fail(err, DCC_E_SHAPE, "layer '%s': a %dx%d kernel%s does not fit a %dx%d input%s", l->name,
+					q->kh, q->kw, q->dh > 1 || q->dw > 1 ? " (dilated)" : "", l->ih, l->iw,
+					q->pt || q->pl || q->pb || q->pr ? " padded" : "");
 		break;
+	}
 	case DCC_OP_MAXPOOL2D:
 	case DCC_OP_AVGPOOL2D:
+		if (!dcc_geom_square(&l->geo))
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s takes a square window: one k, stride and pad, "
+					"no dilation", l->name, dcc_op_name(l->op));
 		if (l->k < 1 || l->stride < 1 || l->ceil > 1)
 			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s needs k >= 1 (and ceil 0 or 1)", l->name,
 					dcc_op_name(l->op));
@@ -442,7 +523,7 @@ static int declare_params(dcc_node *l)
 		rc |= set_param(l, 1, "shift", 1, c, 0);
 		l->p[0].is_buffer = l->p[1].is_buffer = 1;
 	} else if (l->op == DCC_OP_CONV2D) {
-		uint64_t w[4] = {(uint64_t)l->out, (uint64_t)(l->in / l->group), (uint64_t)l->k, (uint64_t)l->k},
+		uint64_t w[4] = {(uint64_t)l->out, (uint64_t)(l->in / l->group), (uint64_t)l->geo.kh, (uint64_t)l->geo.kw},
 			 b[1] = {(uint64_t)l->out};
 		l->nparam = 1 + l->bias;
 		rc |= set_param(l, 0, "weight", 4, w, 1);

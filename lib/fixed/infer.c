@@ -145,18 +145,19 @@ static void fc(const dcc_qlayer *L, const int32_t *x, int32_t *y)
 static void conv(const dcc_qlayer *L, const int32_t *x, int32_t *y, int32_t *patch)
 {
 	const dcc_layer *g = L->g;
-	int facc = L->f.w_fl + L->in_fl, K = g->k, G = g->group, cg = g->ic / G, og = g->oc / G;
-	size_t plen = (size_t)cg * (size_t)(K * K), hw = (size_t)g->oh * (size_t)g->ow;
+	const dcc_geom *q = &g->geo;
+	int facc = L->f.w_fl + L->in_fl, G = g->group, cg = g->ic / G, og = g->oc / G;
+	size_t plen = (size_t)cg * (size_t)(q->kh * q->kw), hw = (size_t)g->oh * (size_t)g->ow;
 	for (int gi = 0; gi < G; gi++) /* each group: its cg input channels to its og outputs */
 	for (int oy = 0; oy < g->oh; oy++)
 		for (int ox = 0; ox < g->ow; ox++) {
 			int32_t *pp = patch;
 			for (int ic = gi * cg; ic < (gi + 1) * cg; ic++) {
 				const int32_t *xc = x + (size_t)ic * (size_t)(g->ih * g->iw);
-				for (int ky = 0; ky < K; ky++) {
-					int iy = oy * g->stride + ky - g->pad;
-					for (int kx = 0; kx < K; kx++) {
-						int ix = ox * g->stride + kx - g->pad;
+				for (int ky = 0; ky < q->kh; ky++) {
+					int iy = oy * q->sh + ky * q->dh - q->pt;
+					for (int kx = 0; kx < q->kw; kx++) {
+						int ix = ox * q->sw + kx * q->dw - q->pl;
 						*pp++ = iy >= 0 && iy < g->ih && ix >= 0 && ix < g->iw ? xc[iy * g->iw + ix] : 0;
 					}
 				}

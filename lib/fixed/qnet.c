@@ -215,7 +215,7 @@ int dcc_qnet_build(const dcc_net *net, const dcc_qfmt *fmt, int in_bw, int in_fl
 		q->vfl[i + 1] = fl, q->vbw[i + 1] = bw;
 		if (g->out_size > q->max_act)
 			q->max_act = g->out_size;
-		size_t patch = (size_t)(g->ic / (g->group ? g->group : 1)) * (size_t)(g->k * g->k);
+		size_t patch = (size_t)(g->ic / (g->group ? g->group : 1)) * (size_t)(g->geo.kh * g->geo.kw);
 		if (g->op == DCC_OP_CONV2D && patch > q->max_patch)
 			q->max_patch = patch;
 		if (g->in_size > q->max_act)

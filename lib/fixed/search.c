@@ -275,8 +275,8 @@ int dcc_fixed_choose(const dcc_net *net, const dcc_fixed_opts *o, dcc_qfmt *fmt,
 	for (size_t i = 0; i < L; i++) {
 		const dcc_layer *g = &net->layers[i];
 		maxa = g->out_size > maxa ? g->out_size : maxa;
-		if (g->op == DCC_OP_CONV2D && (size_t)g->ic * (size_t)(g->k * g->k) > maxp)
-			maxp = (size_t)g->ic * (size_t)(g->k * g->k);
+		if (g->op == DCC_OP_CONV2D && (size_t)g->ic * (size_t)(g->geo.kh * g->geo.kw) > maxp)
+			maxp = (size_t)g->ic * (size_t)(g->geo.kh * g->geo.kw);
 		if (g->op == DCC_OP_LSTM && 6 * (size_t)g->hidden > maxp)
 			maxp = 6 * (size_t)g->hidden;
 	}

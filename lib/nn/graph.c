@@ -132,7 +132,7 @@ int dcc_net_init(dcc_model *m, uint64_t seed, dcc_error *err)
 	for (size_t i = 0; i < g->n && !rc; i++) {
 		const dcc_node *l = &g->nodes[i];
 		double fan = l->op == DCC_OP_FC ? l->in
-			   : l->op == DCC_OP_CONV2D ? (double)l->in / l->group * l->k * l->k : l->hidden;
+			   : l->op == DCC_OP_CONV2D ? (double)l->in / l->group * l->geo.kh * l->geo.kw : l->hidden;
 		double bound = fan > 0 ? 1.0 / sqrt(fan) : 0;
 		for (int k = 0; k < l->nparam && !rc; k++) {
 			dcc_tensor *t;

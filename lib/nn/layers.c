@@ -42,32 +42,35 @@ void fc_backward(float *dinp, float *dw, float *db, const float *dout, const flo
 }
 
 /* ---- convolution by im2col ----
- * With NHWC activations a patch row of K pixels x C channels is contiguous,
- * so im2col gathers K runs of K*C floats per output pixel, in (ky, kx, c)
- * order; the weights are permuted from PyTorch's (Cout, C, K, K) to
- * (Cout, K, K, C) to match, and their gradient permuted back. */
+ * With NHWC activations a patch row of kw pixels x C channels is contiguous
+ * (when the kernel is not dilated), so im2col gathers kh runs of kw*C floats
+ * per output pixel, in (ky, kx, c) order; the weights are permuted from
+ * PyTorch's (Cout, C, kh, kw) to (Cout, kh, kw, C) to match, and their
+ * gradient permuted back.  Input pixel of output (oy, ox) and tap (ky, kx):
+ * (oy sh + ky dh - pt, ox sw + kx dw - pl). */
 
 /* The patches of channels c0 .. c0 + Cg - 1 of a C-channel input: rows of
- * K x K x Cg, in (ky, kx, c) order. */
-static void im2col(float *cols, const float *inp, size_t B, int C, int c0, int Cg, int H, int W, int K, int stride,
-		   int pad, int Ho, int Wo)
+ * kh x kw x Cg, in (ky, kx, c) order. */
+static void im2col(float *cols, const float *inp, size_t B, int C, int c0, int Cg, int H, int W, const dcc_geom *q,
+		   int Ho, int Wo)
 {
-	size_t ckk = (size_t)Cg * K * K, run = (size_t)K * Cg;
+	const int KH = q->kh, KW = q->kw;
+	size_t ckk = (size_t)Cg * KH * KW, run = (size_t)KW * Cg;
 	for (size_t n = 0; n < B; n++) {
 		const float *x = inp + n * (size_t)H * W * C + c0;
 		for (int oy = 0; oy < Ho; oy++)
 			for (int ox = 0; ox < Wo; ox++) {
 				float *row = cols + ((n * Ho + oy) * Wo + ox) * ckk;
-				int x0 = ox * stride - pad;
-				for (int ky = 0; ky < K; ky++, row += run) {
-					int y = oy * stride + ky - pad;
+				int x0 = ox * q->sw - q->pl;
+				for (int ky = 0; ky < KH; ky++, row += run) {
+					int y = oy * q->sh + ky * q->dh - q->pt;
 					if (y < 0 || y >= H) {
 						memset(row, 0, run * sizeof(float));
-					} else if (Cg == C && x0 >= 0 && x0 + K <= W) {
+					} else if (Cg == C && q->dw == 1 && x0 >= 0 && x0 + KW <= W) {
 						memcpy(row, x + ((size_t)y * W + x0) * C, run * sizeof(float));
 					} else {
-						for (int kx = 0; kx < K; kx++) {
-							int xx = x0 + kx;
+						for (int kx = 0; kx < KW; kx++) {
+							int xx = x0 + kx * q->dw;
 							if (xx < 0 || xx >= W)
 								memset(row + (size_t)kx * Cg, 0, (size_t)Cg * sizeof(float));
 							else
@@ -80,19 +83,19 @@ static void im2col(float *cols, const float *inp, size_t B, int C, int c0, int C
 	}
 }
 
-static void col2im_add(float *dinp, const float *cols, size_t B, int C, int c0, int Cg, int H, int W, int K,
-		       int stride, int pad, int Ho, int Wo)
+static void col2im_add(float *dinp, const float *cols, size_t B, int C, int c0, int Cg, int H, int W,
+		       const dcc_geom *q, int Ho, int Wo)
 {
-	size_t ckk = (size_t)Cg * K * K;
+	size_t ckk = (size_t)Cg * q->kh * q->kw;
 	for (size_t n = 0; n < B; n++) {
 		float *x = dinp + n * (size_t)H * W * C + c0;
 		for (int oy = 0; oy < Ho; oy++)
 			for (int ox = 0; ox < Wo; ox++) {
 				const float *row = cols + ((n * Ho + oy) * Wo + ox) * ckk;
-				for (int ky = 0; ky < K; ky++) {
-					int y = oy * stride + ky - pad;
-					for (int kx = 0; kx < K; kx++, row += Cg) {
-						int xx = ox * stride + kx - pad;
+				for (int ky = 0; ky < q->kh; ky++) {
+					int y = oy * q->sh + ky * q->dh - q->pt;
+					for (int kx = 0; kx < q->kw; kx++, row += Cg) {
+						int xx = ox * q->sw + kx * q->dw - q->pl;
 						if (y < 0 || y >= H || xx < 0 || xx >= W)
 							continue;
 						float *d = x + ((size_t)y * W + xx) * C;
@@ -104,30 +107,30 @@ static void col2im_add(float *dinp, const float *cols, size_t B, int C, int c0, 
 	}
 }
 
-/* (Cout, C, K, K) -> (Cout, K, K, C) and back. */
-static void perm_w(float *dst, const float *w, int Cout, int C, int K)
+/* (Cout, C, KK) -> (Cout, KK, C) and back; KK = kh kw taps. */
+static void perm_w(float *dst, const float *w, int Cout, int C, int KK)
 {
 	for (int o = 0; o < Cout; o++)
 		for (int c = 0; c < C; c++)
-			for (int k = 0; k < K * K; k++)
-				dst[((size_t)o * K * K + k) * C + c] = w[((size_t)o * C + c) * K * K + k];
+			for (int k = 0; k < KK; k++)
+				dst[((size_t)o * KK + k) * C + c] = w[((size_t)o * C + c) * KK + k];
 }
 
-static void unperm_add(float *dw, const float *src, int Cout, int C, int K)
+static void unperm_add(float *dw, const float *src, int Cout, int C, int KK)
 {
 	for (int o = 0; o < Cout; o++)
 		for (int c = 0; c < C; c++)
-			for (int k = 0; k < K * K; k++)
-				dw[((size_t)o * C + c) * K * K + k] += src[((size_t)o * K * K + k) * C + c];
+			for (int k = 0; k < KK; k++)
+				dw[((size_t)o * C + c) * KK + k] += src[((size_t)o * KK + k) * C + c];
 }
 
 /* Depthwise (one input channel per group, one output per channel): each
  * output pixel's channels are a vector over its input window, so the loop
- * runs over channels; wt holds the weights as (K*K, C). */
+ * runs over channels; wt holds the weights as (kh*kw, C). */
 static void dw_forward(float *out, float *wt, const float *inp, const float *w, const float *b, size_t B, int C, int H,
-		       int W, int K, int stride, int pad, int Ho, int Wo)
+		       int W, const dcc_geom *q, int Ho, int Wo)
 {
-	int KK = K * K;
+	int KK = q->kh * q->kw;
 	for (int c = 0; c < C; c++)
 		for (int k = 0; k < KK; k++)
 			wt[(size_t)k * C + c] = w[(size_t)c * KK + k];
@@ -137,15 +140,15 @@ static void dw_forward(float *out, float *wt, const float *inp, const float *w, 
 		for (int oy = 0; oy < Ho; oy++)
 			for (int ox = 0; ox < Wo; ox++, o += C) {
 				memcpy(o, b, sizeof(float) * (size_t)C);
-				for (int ky = 0; ky < K; ky++) {
-					int y = oy * stride + ky - pad;
+				for (int ky = 0; ky < q->kh; ky++) {
+					int y = oy * q->sh + ky * q->dh - q->pt;
 					if (y < 0 || y >= H)
 						continue;
-					for (int kx = 0; kx < K; kx++) {
-						int xx = ox * stride + kx - pad;
+					for (int kx = 0; kx < q->kw; kx++) {
+						int xx = ox * q->sw + kx * q->dw - q->pl;
 						if (xx < 0 || xx >= W)
 							continue;
-						const float *xp = x + ((size_t)y * W + xx) * C, *wk = wt + (size_t)(ky * K + kx) * C;
+						const float *xp = x + ((size_t)y * W + xx) * C, *wk = wt + (size_t)(ky * q->kw + kx) * C;
 						for (int c = 0; c < C; c++)
 							o[c] += wk[c] * xp[c];
 					}
@@ -155,10 +158,10 @@ static void dw_forward(float *out, float *wt, const float *inp, const float *w, 
 }
 
 static void dw_backward(float *dinp, float *dw, float *db, float *wt, const float *dout, const float *inp, size_t B,
-			int C, int H, int W, int K, int stride, int pad, int Ho, int Wo)
+			int C, int H, int W, const dcc_geom *q, int Ho, int Wo)
 {
-	int KK = K * K;
-	float *dwt = wt + (size_t)KK * C; /* (K*K, C), as wt */
+	int KK = q->kh * q->kw;
+	float *dwt = wt + (size_t)KK * C; /* (kh*kw, C), as wt */
 	memset(dwt, 0, sizeof(float) * (size_t)KK * C);
 	if (dinp)
 		memset(dinp, 0, sizeof(float) * B * (size_t)H * W * C);
@@ -169,15 +172,15 @@ static void dw_backward(float *dinp, float *dw, float *db, float *wt, const floa
 			for (int ox = 0; ox < Wo; ox++, g += C) {
 				for (int c = 0; c < C; c++)
 					db[c] += g[c];
-				for (int ky = 0; ky < K; ky++) {
-					int y = oy * stride + ky - pad;
+				for (int ky = 0; ky < q->kh; ky++) {
+					int y = oy * q->sh + ky * q->dh - q->pt;
 					if (y < 0 || y >= H)
 						continue;
-					for (int kx = 0; kx < K; kx++) {
-						int xx = ox * stride + kx - pad;
+					for (int kx = 0; kx < q->kw; kx++) {
+						int xx = ox * q->sw + kx * q->dw - q->pl;
 						if (xx < 0 || xx >= W)
 							continue;
-						size_t at = ((size_t)y * W + xx) * C, k = (size_t)(ky * K + kx) * C;
+						size_t at = ((size_t)y * W + xx) * C, k = (size_t)(ky * q->kw + kx) * C;
 						for (int c = 0; c < C; c++)
 							dwt[k + c] += g[c] * x[at + c];
 						if (dx)
@@ -193,26 +196,26 @@ static void dw_backward(float *dinp, float *dw, float *db, float *wt, const floa
 }
 
 void conv_forward(float *out, float *cols, float *wt, const float *inp, const float *w, const float *b,
-		  size_t B, int C, int H, int W, int K, int stride, int pad, int G, int Cout, int Ho, int Wo)
+		  size_t B, int C, int H, int W, const dcc_geom *q, int G, int Cout, int Ho, int Wo)
 {
 	if (G == C && G == Cout && G > 1) {
-		dw_forward(out, wt, inp, w, b, B, C, H, W, K, stride, pad, Ho, Wo);
+		dw_forward(out, wt, inp, w, b, B, C, H, W, q, Ho, Wo);
 		return;
 	}
-	int Cg = C / G, Cog = Cout / G, ckk = Cg * K * K;
+	int Cg = C / G, Cog = Cout / G, KK = q->kh * q->kw, ckk = Cg * KK;
 	size_t rows = B * (size_t)Ho * Wo;
-	perm_w(wt, w, Cout, Cg, K);
+	perm_w(wt, w, Cout, Cg, KK);
 	for (size_t r = 0; r < rows; r++)
 		memcpy(out + r * Cout, b, sizeof(float) * (size_t)Cout);
 	for (int g = 0; g < G; g++) {
-		im2col(cols, inp, B, C, g * Cg, Cg, H, W, K, stride, pad, Ho, Wo);
+		im2col(cols, inp, B, C, g * Cg, Cg, H, W, q, Ho, Wo);
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, Cog, ckk, 1.0f, cols, ckk,
 			    wt + (size_t)g * Cog * ckk, ckk, 1.0f, out + (size_t)g * Cog, Cout);
 	}
 }
 
 void conv_forward_ref(float *out, const float *inp, const float *w, const float *b, size_t B, int C, int H,
-		      int W, int K, int stride, int pad, int G, int Cout, int Ho, int Wo)
+		      int W, const dcc_geom *q, int G, int Cout, int Ho, int Wo)
 {
 	int Cg = C / G, Cog = Cout / G;
 	for (size_t n = 0; n < B; n++)
@@ -221,26 +224,26 @@ void conv_forward_ref(float *out, const float *inp, const float *w, const float 
 				for (int co = 0; co < Cout; co++) {
 					double acc = b[co];
 					for (int c = 0; c < Cg; c++)
-						for (int ky = 0; ky < K; ky++)
-							for (int kx = 0; kx < K; kx++) {
-								int y = oy * stride + ky - pad, x = ox * stride + kx - pad;
+						for (int ky = 0; ky < q->kh; ky++)
+							for (int kx = 0; kx < q->kw; kx++) {
+								int y = oy * q->sh + ky * q->dh - q->pt, x = ox * q->sw + kx * q->dw - q->pl;
 								if (y < 0 || y >= H || x < 0 || x >= W)
 									continue;
 								acc += (double)inp[((n * H + y) * W + x) * C + co / Cog * Cg + c] *
-								       w[(((size_t)co * Cg + c) * K + ky) * K + kx];
+								       w[(((size_t)co * Cg + c) * q->kh + ky) * q->kw + kx];
 							}
 					out[((n * Ho + oy) * Wo + ox) * Cout + co] = (float)acc;
 				}
 }
 
 void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, const float *dout, const float *inp,
-		   size_t B, int C, int H, int W, int K, int stride, int pad, int G, int Cout, int Ho, int Wo)
+		   size_t B, int C, int H, int W, const dcc_geom *q, int G, int Cout, int Ho, int Wo)
 {
 	if (G == C && G == Cout && G > 1) {
-		dw_backward(dinp, dw, db, wt, dout, inp, B, C, H, W, K, stride, pad, Ho, Wo);
+		dw_backward(dinp, dw, db, wt, dout, inp, B, C, H, W, q, Ho, Wo);
 		return;
 	}
-	int Cg = C / G, Cog = Cout / G, ckk = Cg * K * K;
+	int Cg = C / G, Cog = Cout / G, KK = q->kh * q->kw, ckk = Cg * KK;
 	size_t rows = B * (size_t)Ho * Wo;
 	float *dwt = wt + (size_t)Cout * ckk;
 	for (size_t r = 0; r < rows; r++)
@@ -251,7 +254,7 @@ void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, co
 	for (int g = 0; g < G; g++) {
 		/* one group's patches: kept from the forward pass when there is one group */
 		if (G > 1)
-			im2col(cols, inp, B, C, g * Cg, Cg, H, W, K, stride, pad, Ho, Wo);
+			im2col(cols, inp, B, C, g * Cg, Cg, H, W, q, Ho, Wo);
 		float *dwg = dwt + (size_t)g * Cog * ckk;
 		const float *wg = wt + (size_t)g * Cog * ckk;
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cog, ckk, (int)rows, 1.0f, dout + (size_t)g * Cog, Cout,
@@ -260,9 +263,9 @@ void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, co
 			continue;
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, ckk, Cog, 1.0f, dout + (size_t)g * Cog, Cout,
 			    wg, ckk, 0.0f, cols, ckk);
-		col2im_add(dinp, cols, B, C, g * Cg, Cg, H, W, K, stride, pad, Ho, Wo);
+		col2im_add(dinp, cols, B, C, g * Cg, Cg, H, W, q, Ho, Wo);
 	}
-	unperm_add(dw, dwt, Cout, Cg, K);
+	unperm_add(dw, dwt, Cout, Cg, KK);
 }
 
 /* ---- max pooling (NHWC) ---- */

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../dcc_graph.h"
+
 void fc_forward(float *out, const float *inp, const float *w, const float *b, size_t B, int in, int out_f);
 void fc_forward_ref(float *out, const float *inp, const float *w, const float *b, size_t B, int in, int out_f);
 /* dinp may be NULL (first layer). */
@@ -17,18 +19,19 @@ void fc_backward(float *dinp, float *dw, float *db, const float *dout, const flo
 		 size_t B, int in, int out_f);
 
 /* inp (B, H, W, C) -> out (B, Ho, Wo, Cout) in G groups (C/G input
- * channels to Cout/G outputs each); w (Cout, C/G, K, K) as PyTorch; cols
- * (B*Ho*Wo, C/G*K*K) is the im2col buffer and wt (2 * Cout*C/G*K*K) holds
+ * channels to Cout/G outputs each) through the window q; w (Cout, C/G, kh,
+ * kw) as PyTorch; cols (B*Ho*Wo, C/G*kh*kw) is the im2col buffer and wt
+ * (2 * Cout*C/G*kh*kw) holds
  * the permuted weights, both kept for the backward pass (with groups, each
  * group's patches are gathered again there).  A depthwise convolution
  * (G = C = Cout) runs directly, without patches. */
 void conv_forward(float *out, float *cols, float *wt, const float *inp, const float *w, const float *b,
-		  size_t B, int C, int H, int W, int K, int stride, int pad, int G, int Cout, int Ho, int Wo);
+		  size_t B, int C, int H, int W, const dcc_geom *q, int G, int Cout, int Ho, int Wo);
 void conv_forward_ref(float *out, const float *inp, const float *w, const float *b, size_t B, int C, int H,
-		      int W, int K, int stride, int pad, int G, int Cout, int Ho, int Wo);
+		      int W, const dcc_geom *q, int G, int Cout, int Ho, int Wo);
 /* Clobbers cols (reused for the column gradients). dinp may be NULL. */
 void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, const float *dout, const float *inp,
-		   size_t B, int C, int H, int W, int K, int stride, int pad, int G, int Cout, int Ho, int Wo);
+		   size_t B, int C, int H, int W, const dcc_geom *q, int G, int Cout, int Ho, int Wo);
 
 /* NHWC max pooling, padded by pad on every side (padding is never the
  * maximum); Ho, Wo may count a ceil_mode window; argmax holds each

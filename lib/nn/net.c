@@ -182,7 +182,7 @@ int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_e
 	for (size_t i = 0; ok && i < nl; i++) {
 		const dcc_layer *l = &n->layers[i];
 		layer_work *lw = &w->lw[i];
-		size_t cg = (size_t)(l->ic / (l->group ? l->group : 1)), kk = (size_t)l->k * l->k;
+		size_t cg = (size_t)(l->ic / (l->group ? l->group : 1)), kk = (size_t)l->geo.kh * l->geo.kw;
 		int dw = l->group > 1 && l->group == l->ic && l->group == l->oc;
 		if (ok && l->op == DCC_OP_CONV2D)
 			ok = (dw || (lw->cols = walloc(w, sizeof(float) * batch * (size_t)l->oh * l->ow * cg * kk))) &&
@@ -263,8 +263,7 @@ static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size
 		fc_forward(out, in, l->p[0].w, bias, B, l->in, l->out);
 		break;
 	case DCC_OP_CONV2D:
-		conv_forward(out, w->lw[i].cols, w->lw[i].wt, in, l->p[0].w, bias, B, l->ic, l->ih, l->iw, l->k, l->stride,
-			     l->pad, l->group, l->oc, l->oh, l->ow);
+		conv_forward(out, w->lw[i].cols, w->lw[i].wt, in, l->p[0].w, bias, B, l->ic, l->ih, l->iw, &l->geo, l->group, l->oc, l->oh, l->ow);
 		break;
 	case DCC_OP_BATCHNORM: {
 		layer_work *lw = &w->lw[i];
@@ -422,8 +421,8 @@ static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float 
 		fc_backward(din, G[4 * ii], dbias, dcur, in, l->p[0].w, B, l->in, l->out);
 		break;
 	case DCC_OP_CONV2D:
-		conv_backward(din, G[4 * ii], dbias, w->lw[ii].cols, w->lw[ii].wt, dcur, in, B, l->ic, l->ih, l->iw, l->k,
-			      l->stride, l->pad, l->group, l->oc, l->oh, l->ow);
+		conv_backward(din, G[4 * ii], dbias, w->lw[ii].cols, w->lw[ii].wt, dcur, in, B, l->ic, l->ih, l->iw, &l->geo,
+			      l->group, l->oc, l->oh, l->ow);
 		break;
 	case DCC_OP_BATCHNORM: {
 		size_t C = l->p[0].n;

@@ -206,6 +206,15 @@ EOF
 $PY mkgraph.py 'conv2d c1 in=1 out=1 k=1 stride=1 pad=1073741823|flatten f|fc fc1 in=64 out=4|softmax_ce loss' 1,8,8 pad.dct
 run $DCC eval --data d8 --limit 10 pad.dct
 refused 1 "pad" "C6: a padding that overflows the output size"
+$PY mkgraph.py 'conv2d c1 in=1 out=1 k=1 stride=1 pad=0,1073741823,0,1073741823|flatten f|fc fc1 in=64 out=4|softmax_ce loss' 1,8,8 apad.dct
+run $DCC eval --data d8 --limit 10 apad.dct
+refused 1 "too large" "C6: asymmetric pads that overflow the output size"
+$PY mkgraph.py 'conv2d c1 in=1 out=1 k=1x1 stride=1 pad=0 dilation=1073741823x1|flatten f|fc fc1 in=64 out=4|softmax_ce loss' 1,8,8 dil1.dct
+run $DCC eval --data d8 --limit 10 dil1.dct
+expect_status 0 "C6: a huge dilation of a 1x1 kernel reaches nothing: it runs"
+$PY mkgraph.py 'conv2d c1 in=1 out=1 k=1x2 stride=1 pad=0 dilation=1x1073741823|flatten f|fc fc1 in=64 out=4|softmax_ce loss' 1,8,8 dil.dct
+run $DCC eval --data d8 --limit 10 dil.dct
+refused 1 "(dilated) does not fit" "C6: a dilation past the input"
 $PY mkgraph.py 'flatten f|fc fc1 in=64 out=4|softmax_ce loss' 2147483648,2147483648,4 ish.dct
 run $DCC eval --data d8 --limit 10 ish.dct
 refused 1 "input" "C7: an input shape whose product overflows"

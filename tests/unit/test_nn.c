@@ -32,14 +32,21 @@ static void test_kernels(void)
 	fc_forward_ref(y2, x, w, b, 5, 7, 3);
 	CHECK(maxdiff(y1, y2, 15) < 1e-5f);
 	/* conv: odd sizes, padding, stride 2; LeNet's 5x5 unpadded; two groups;
-	 * depthwise (the direct path) */
-	static const int cfg[][8] = {{3, 7, 6, 3, 2, 1, 4, 1}, {2, 9, 9, 5, 1, 0, 5, 1}, {1, 5, 5, 5, 1, 2, 2, 1},
-				     {4, 6, 5, 3, 1, 1, 6, 2}, {5, 7, 7, 3, 2, 1, 5, 5}};
-	for (int i = 0; i < 5; i++) {
-		int C = cfg[i][0], H = cfg[i][1], W = cfg[i][2], K = cfg[i][3], s = cfg[i][4], p = cfg[i][5], Co = cfg[i][6];
-		int G = cfg[i][7], Ho = (H + 2 * p - K) / s + 1, Wo = (W + 2 * p - K) / s + 1;
-		conv_forward(y1, cols, wt, x, w, b, 2, C, H, W, K, s, p, G, Co, Ho, Wo);
-		conv_forward_ref(y2, x, w, b, 2, C, H, W, K, s, p, G, Co, Ho, Wo);
+	 * depthwise (the direct path); 1x3 and 3x1 kernels, unequal strides,
+	 * asymmetric pads and dilation, grouped and depthwise too */
+	static const dcc_geom q[] = {{3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, {5, 5, 1, 1, 0, 0, 0, 0, 1, 1},
+				     {5, 5, 1, 1, 2, 2, 2, 2, 1, 1}, {3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+				     {3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, {1, 3, 1, 1, 0, 1, 0, 1, 1, 1},
+				     {3, 1, 2, 1, 1, 0, 2, 0, 1, 1}, {3, 2, 1, 2, 0, 1, 2, 0, 2, 1},
+				     {2, 3, 2, 1, 1, 0, 0, 2, 1, 2}, {3, 3, 1, 1, 2, 2, 2, 2, 2, 2}};
+	static const int cfg[][5] = {{3, 7, 6, 4, 1}, {2, 9, 9, 5, 1}, {1, 5, 5, 2, 1}, {4, 6, 5, 6, 2}, {5, 7, 7, 5, 5},
+				     {3, 6, 7, 4, 1}, {4, 7, 5, 6, 2}, {3, 8, 7, 5, 1}, {4, 7, 8, 4, 4}, {2, 8, 8, 4, 2}};
+	for (int i = 0; i < 10; i++) {
+		int C = cfg[i][0], H = cfg[i][1], W = cfg[i][2], Co = cfg[i][3], G = cfg[i][4];
+		int Ho = (int)dcc_conv_out(H, q[i].kh, q[i].sh, q[i].pt, q[i].pb, q[i].dh);
+		int Wo = (int)dcc_conv_out(W, q[i].kw, q[i].sw, q[i].pl, q[i].pr, q[i].dw);
+		conv_forward(y1, cols, wt, x, w, b, 2, C, H, W, &q[i], G, Co, Ho, Wo);
+		conv_forward_ref(y2, x, w, b, 2, C, H, W, &q[i], G, Co, Ho, Wo);
 		CHECK_MSG(maxdiff(y1, y2, (size_t)2 * Ho * Wo * Co) < 1e-5f, "conv config %d", i);
 	}
 	lstm_state st;
@@ -213,6 +220,14 @@ static void test_gradients(void)
 			    "sub d from=r0,c1", "sub z from=d,d", "add a from=d,z", "flatten f", "fc fc in=108 out=3",
 			    "softmax_ce loss"};
 	gradcheck("sub", sb, 9, 2, 6, 6);
+	/* 1x3 and 3x1 kernels, unequal strides, asymmetric pads, dilation;
+	 * grouped and depthwise with them */
+	const char *geo[] = {"conv2d c0 in=2 out=4 k=1x3 stride=1 pad=0,1,0,1", "leakyrelu l0",
+			     "conv2d c1 in=4 out=4 k=3x1 stride=2x1 pad=1,0,2,0 group=2",
+			     "conv2d c2 in=4 out=4 k=3 stride=1 pad=2 dilation=2 group=4", "tanh t",
+			     "conv2d c3 in=4 out=3 k=2x3 stride=1x2 pad=0,2,1,0 dilation=1x2", "flatten f", "fc fc in=24 out=3",
+			     "softmax_ce loss"};
+	gradcheck("non-square, dilated, asymmetric pads", geo, 9, 2, 7, 6);
 }
 
 /* A learnable synthetic data set: the label is which third of the image is brightest. */
@@ -318,6 +333,22 @@ static void test_graph_errors(void)
 	const char *bad4[] = {"conv2d c in=1 out=2 k=5", "softmax_ce loss"};
 	dcc_model_set_arr_str(m, "dcc.graph", bad4, 2, NULL);
 	CHECK_ERR(dcc_net_from_model(m, &n, &e), e, DCC_E_SHAPE, "a 5x5 kernel does not fit a 3x4 input");
+	static const struct {
+		const char *line, *msg;
+	} geo[] = {{"conv2d c in=1 out=2 k=3x3x3", "k=3x3x3 is not a size or HxW"},
+		   {"conv2d c in=1 out=2 k=3 pad=1,1", "pad=1,1 is not a size or four (top,left,bottom,right)"},
+		   {"conv2d c in=1 out=2 k=3 stride=0x1", "conv2d needs in, out, k, stride, dilation, group >= 1"},
+		   {"conv2d c in=1 out=2 k=2 dilation=3", "a 2x2 kernel (dilated) does not fit a 3x4 input"},
+		   {"conv2d c in=1 out=2 k=3x-1", "k=3x-1 is not a size or HxW"},
+		   {"maxpool2d p k=1x2", "maxpool2d takes a square window"},
+		   {"avgpool2d p k=2 pad=0,1,0,1", "avgpool2d takes a square window"}};
+	for (size_t i = 0; i < sizeof(geo) / sizeof(geo[0]); i++) {
+		const char *gl[] = {geo[i].line, "flatten f", "softmax_ce loss"};
+		dcc_model_set_arr_str(m, "dcc.graph", gl, 3, NULL);
+		CHECK(dcc_net_from_model(m, &n, &e) != 0 && strstr(e.msg, geo[i].msg));
+		if (!strstr(e.msg, geo[i].msg))
+			fprintf(stderr, "  %s: %s\n", geo[i].line, e.msg);
+	}
 	/* graphs with branches: each wrong from= is one error naming the layer */
 	static const struct {
 		const char *l[5];
