@@ -255,8 +255,10 @@ int onnx_tensor_i64(const tensor_t *t, int64_t v[8])
 
 int onnx_node_ints(const onnx_read *r, const node_t *n, size_t k, const char *name, int64_t v[8])
 {
-	if (n->n_input > k && n->input[k] && n->input[k][0])
-		return onnx_tensor_i64(onnx_init(r, n->input[k]), v);
+	if (n->n_input > k && n->input[k] && n->input[k][0]) { /* a constant, or shape arithmetic folded to one */
+		const tensor_t *t = onnx_init(r, n->input[k]);
+		return t ? onnx_tensor_i64(t, v) : onnx_shape_ints(r, n->input[k], v);
+	}
 	const Onnx__AttributeProto *a = onnx_attr(n, name);
 	if (!a || a->n_ints > 8)
 		return a ? -1 : 0;
@@ -436,28 +438,90 @@ static int read_gemm(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	return 0;
 }
 
+/* An attribute of two ints (strides, dilations) or four (pads): v, or the
+ * default when absent; -1 when it has another count or a value outside
+ * [lo, 65535]. */
+static int attr_pair(const node_t *n, const char *name, int count, int64_t dflt, int64_t lo, int64_t v[4])
+{
+	const Onnx__AttributeProto *a = onnx_attr(n, name);
+	for (int i = 0; i < count; i++)
+		v[i] = dflt;
+	if (!a || !a->n_ints)
+		return 0;
+	if ((int)a->n_ints != count)
+		return -1;
+	for (int i = 0; i < count; i++)
+		if ((v[i] = a->ints[i]) < lo || v[i] > 65535)
+			return -1;
+	return 0;
+}
+
+/* A Conv's window from kernel_shape (or the weight's kh x kw), strides,
+ * dilations, pads (top, left, bottom, right) or auto_pad, and the padding
+ * of a zero Pad it reads. */
+static int onnx_conv_geom(onnx_read *r, const node_t *n, const char *nname, int64_t kh, int64_t kw, dcc_geom *q,
+		   dcc_error *err)
+{
+	int64_t st[4], dil[4], pads[4], ks[4];
+	const Onnx__AttributeProto *ap = onnx_attr(n, "auto_pad");
+	int bad = attr_pair(n, "strides", 2, 1, 1, st) | attr_pair(n, "dilations", 2, 1, 1, dil) |
+		  attr_pair(n, "pads", 4, 0, 0, pads) | attr_pair(n, "kernel_shape", 2, kh, 1, ks);
+	if (bad || ks[0] != kh || ks[1] != kw)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): strides, dilations, pads or kernel_shape not of a 2-D "
+				"%lldx%lld kernel", nname, n->op_type, (long long)kh, (long long)kw);
+	*q = (dcc_geom){(int)kh, (int)kw, (int)st[0], (int)st[1], (int)pads[0], (int)pads[1], (int)pads[2], (int)pads[3],
+			(int)dil[0], (int)dil[1]};
+	const char *mode = ap && ap->has_s ? (const char *)ap->s.data : "NOTSET";
+	size_t ml = ap && ap->has_s ? ap->s.len : 6;
+	int upper = ml == 10 && !memcmp(mode, "SAME_UPPER", 10), lower = ml == 10 && !memcmp(mode, "SAME_LOWER", 10);
+	if (upper || lower) { /* out = ceil(in / stride), the padding split, the odd one at the end (upper) or start */
+		for (int side = 0; side < 2; side++) {
+			int64_t in = side ? r->W : r->H, s = side ? q->sw : q->sh, reach = (side ? q->dw * (kw - 1) : q->dh * (kh - 1)) + 1;
+			int64_t out = (in + s - 1) / s, total = (out - 1) * s + reach - in;
+			total = total < 0 ? 0 : total;
+			int64_t lo_ = upper ? total / 2 : total - total / 2, hi_ = total - lo_;
+			if (side)
+				q->pl = (int)lo_, q->pr = (int)hi_;
+			else
+				q->pt = (int)lo_, q->pb = (int)hi_;
+		}
+	} else if (ml == 5 && !memcmp(mode, "VALID", 5)) {
+		q->pt = q->pl = q->pb = q->pr = 0;
+	} else if (!(ml == 6 && !memcmp(mode, "NOTSET", 6))) {
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): auto_pad '%.*s' is not NOTSET, VALID, SAME_UPPER or "
+				"SAME_LOWER", nname, n->op_type, (int)(ml > 16 ? 16 : ml), mode);
+	}
+	if (r->pad_out && n->input[0] && !strcmp(n->input[0], r->pad_out) && r->pad_conv) { /* a zero Pad before it */
+		q->pt += r->cpad[0], q->pl += r->cpad[1], q->pb += r->cpad[2], q->pr += r->cpad[3];
+		r->pad_out = NULL;
+		if (q->pt > 65535 || q->pl > 65535 || q->pb > 65535 || q->pr > 65535)
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): pads beyond 65535", nname, n->op_type);
+	}
+	return 0;
+}
+
 static int read_conv(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	const tensor_t *tw = n->n_input > 1 ? onnx_init(r, n->input[1]) : NULL;
 	const tensor_t *tb = n->n_input > 2 ? onnx_init(r, n->input[2]) : NULL;
-	int64_t st = onnx_attr_ints_same(n, "strides", 1), pad = onnx_attr_ints_same(n, "pads", 0),
-		dil = onnx_attr_ints_same(n, "dilations", 1), grp = onnx_attr_i(n, "group", 1);
-	const Onnx__AttributeProto *ap = onnx_attr(n, "auto_pad");
+	int64_t grp = onnx_attr_i(n, "group", 1);
 	int rc;
 	if (grp < 1 || grp > r->C || r->C % grp)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Conv): group %lld does not divide its %d input channels",
 				nname, (long long)grp, r->C);
-	if (r->flat || !tw || tw->n_dims != 4 || tw->dims[2] != tw->dims[3] || tw->dims[1] * grp != r->C)
-		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Conv): needs a square (out, %d, k, k) weight initializer "
+	if (r->flat || !tw || tw->n_dims != 4 || tw->dims[1] * grp != r->C)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Conv): needs an (out, %d, kh, kw) weight initializer "
 				"on image input", nname, r->C / (int)grp);
 	for (int d = 0; d < 4; d++)
 		if (tw->dims[d] < 1 || tw->dims[d] > 65536)
 			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Conv): weight dimensions out of range", nname);
-	if (st < 1 || st > 1024 || pad < 0 || pad > 1024 || dil != 1 || tw->dims[0] % grp ||
-	    (ap && ap->has_s && !(ap->s.len == 6 && !memcmp(ap->s.data, "NOTSET", 6))))
-		return dcc_fail(err, DCC_E_UNSUPPORTED,
-				"node '%s' (Conv): dcc supports equal strides and pads, dilation 1, no auto_pad", nname);
-	int K = (int)tw->dims[2], O = (int)tw->dims[0];
+	if (tw->dims[0] % grp)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Conv): group %lld does not divide its %lld outputs", nname,
+				(long long)grp, (long long)tw->dims[0]);
+	dcc_geom q;
+	if ((rc = onnx_conv_geom(r, n, nname, tw->dims[2], tw->dims[3], &q, err)))
+		return rc;
+	int O = (int)tw->dims[0];
 	size_t cnt, bn = 0;
 	float *w, *bias = NULL;
 	if ((rc = onnx_tensor_floats(tw, &w, &cnt, err)))
@@ -466,13 +530,15 @@ static int read_conv(onnx_read *r, const node_t *n, const char *nname, dcc_error
 		free(w), free(bias);
 		return rc ? rc : dcc_fail(err, DCC_E_SHAPE, "node '%s' (Conv): bias of %zu for %d channels", nname, bn, O);
 	}
-	if (r->H + 2 * pad < K || r->W + 2 * pad < K) {
+	int64_t oh = dcc_conv_out(r->H, q.kh, q.sh, q.pt, q.pb, q.dh), ow = dcc_conv_out(r->W, q.kw, q.sw, q.pl, q.pr, q.dw);
+	if (!oh || !ow) {
 		free(w), free(bias);
-		return dcc_fail(err, DCC_E_SHAPE, "node '%s' (Conv): a %dx%d kernel on %dx%d input", nname, K, K, r->H, r->W);
+		return dcc_fail(err, DCC_E_SHAPE, "node '%s' (Conv): a %dx%d kernel%s on %dx%d input", nname, q.kh, q.kw,
+				q.dh > 1 || q.dw > 1 ? " (dilated)" : "", r->H, r->W);
 	}
 	char name[DCC_MAX_NAME + 1], nm[DCC_MAX_NAME + 16];
 	onnx_layer_name(r, tw->name, "conv", ++r->nconv, name, sizeof(name));
-	uint64_t ws[4] = {(uint64_t)O, (uint64_t)(r->C / grp), (uint64_t)K, (uint64_t)K}, bs[1] = {(uint64_t)O};
+	uint64_t ws[4] = {(uint64_t)O, (uint64_t)(r->C / grp), (uint64_t)q.kh, (uint64_t)q.kw}, bs[1] = {(uint64_t)O};
 	snprintf(nm, sizeof(nm), "%s.weight", name);
 	rc = dcc_model_add(r->m, nm, DCC_F32, 0, 0, 4, ws, w, err);
 	snprintf(nm, sizeof(nm), "%s.bias", name);
@@ -480,14 +546,15 @@ static int read_conv(onnx_read *r, const node_t *n, const char *nname, dcc_error
 		rc = dcc_model_add(r->m, nm, DCC_F32, 0, 0, 1, bs, bias, err);
 	else
 		free(bias);
-	char gs[48] = "";
+	char gs[48] = "", win[160];
 	if (grp > 1)
 		snprintf(gs, sizeof(gs), " group=%d", (int)grp);
 	if (!bias)
 		strcat(gs, " bias=0");
-	if (!rc && onnx_add_line(r, "conv2d %s in=%d out=%d k=%d stride=%d pad=%d%s", name, r->C, O, K, (int)st, (int)pad, gs))
+	dcc_geom_text(&q, win, sizeof(win));
+	if (!rc && onnx_add_line(r, "conv2d %s in=%d out=%d %s%s", name, r->C, O, win, gs))
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	r->H = (int)((r->H + 2 * pad - K) / st + 1), r->W = (int)((r->W + 2 * pad - K) / st + 1), r->C = O;
+	r->H = (int)oh, r->W = (int)ow, r->C = O;
 	return rc;
 }
 
@@ -499,7 +566,7 @@ static int read_pool(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	int64_t ceil = onnx_attr_i(n, "ceil_mode", 0), mx = op[0] == 'M', incl = !mx && onnx_attr_i(n, "count_include_pad", 0);
 	const Onnx__AttributeProto *ap = onnx_attr(n, "auto_pad");
 	if (r->pad_out && !strcmp(n->input[0], r->pad_out)) { /* a zero Pad before it: padding the divisor counts */
-		if (mx || pad)
+		if (mx || pad || r->pad_conv)
 			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): dcc reads a Pad only before an AveragePool "
 					"without pads", nname, op);
 		pad = r->pad, incl = 1, r->pad_out = NULL;
@@ -964,15 +1031,19 @@ static int read_squeeze(onnx_read *r, const node_t *n, const char *nname, dcc_er
 
 /* Pad with zeros: of nothing, the value it reads; of p on each side of H
  * and W before an AveragePool that alone reads it (torch.onnx.export's
- * AvgPool2d with count_include_pad), that pool's padding, counted. */
+ * AvgPool2d with count_include_pad), that pool's padding, counted; of any
+ * top, left, bottom, right before a Conv that alone reads it (ZeroPad2d,
+ * tf2onnx's explicit padding), that Conv's pads. */
 static int read_pad(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	int64_t v[8];
 	const Onnx__AttributeProto *mode = onnx_attr(n, "mode");
-	int k = onnx_node_ints(r, n, 1, "pads", v), zero = k > 0, sym = k == 8 && !r->flat;
+	int k = onnx_node_ints(r, n, 1, "pads", v), zero = k > 0, sym = k == 8 && !r->flat, hw = sym;
 	for (int i = 0; i < k; i++)
 		zero &= v[i] == 0;
-	for (int i = 0; sym && i < 8; i++) /* (N, C, H, W) begins then ends: only H and W, all alike */
+	for (int i = 0; hw && i < 8; i++) /* (N, C, H, W) begins then ends: only H and W */
+		hw = (i % 4 < 2) ? v[i] == 0 : v[i] >= 0 && v[i] <= 65535;
+	for (int i = 0; sym && i < 8; i++) /* ... all alike */
 		sym = (i % 4 < 2) ? v[i] == 0 : v[i] == v[2] && v[i] > 0 && v[i] <= 63;
 	const tensor_t *cv = n->n_input > 2 && n->input[2] && n->input[2][0] ? onnx_init(r, n->input[2]) : NULL;
 	float *f = NULL;
@@ -983,12 +1054,21 @@ static int read_pad(onnx_read *r, const node_t *n, const char *nname, dcc_error 
 	const uint32_t *cons = onnx_consumers(r, n->output[0], &uses);
 	const node_t *next = uses == 1 ? r->g->node[cons[0] >> 8] : NULL;
 	int pool = sym && next && next->op_type && !strcmp(next->op_type, "AveragePool");
-	if (!zval || (!zero && !pool) || (mode && mode->has_s && !(mode->s.len == 8 && !memcmp(mode->s.data, "constant", 8))))
-		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Pad): dcc reads a Pad of zeros of nothing, or of H and W "
-				"alike before the AveragePool that alone reads it", nname);
+	int conv = hw && next && next->op_type && !strcmp(next->op_type, "Conv") && next->n_input > 0 &&
+		   !strcmp(next->input[0], n->output[0]);
+	if (!zval || (!zero && !pool && !conv) ||
+	    (mode && mode->has_s && !(mode->s.len == 8 && !memcmp(mode->s.data, "constant", 8))))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Pad): dcc reads a Pad of zeros of nothing, of H and W "
+				"alike before the AveragePool that alone reads it, or of H and W before the Conv that alone "
+				"reads it", nname);
 	if (!zero) {
-		r->pad_out = n->output[0], r->pad = (int)v[2];
-		r->H += 2 * r->pad, r->W += 2 * r->pad;
+		r->pad_out = n->output[0], r->pad_conv = conv && !pool;
+		if (r->pad_conv) {
+			r->cpad[0] = (int)v[2], r->cpad[1] = (int)v[3], r->cpad[2] = (int)v[6], r->cpad[3] = (int)v[7];
+		} else {
+			r->pad = (int)v[2];
+			r->H += 2 * r->pad, r->W += 2 * r->pad;
+		}
 	}
 	return 0;
 }

@@ -42,7 +42,7 @@ typedef struct onnx_val {
 typedef struct onnx_memo {
 	int8_t *side;
 	int32_t *shape;
-	struct onnx_ints { int n; int64_t v[8]; } *vals;
+	struct onnx_ints { int n, rows; int64_t v[8]; } *vals; /* rows > 1: a matrix, row-major */
 	size_t nvals, cap;
 } onnx_memo;
 
@@ -71,8 +71,10 @@ typedef struct onnx_read {
 	int in_line;         /* the line whose output is the graph's input (-1: the input itself) */
 	onnx_memo *memo;     /* per node, n_node of each */
 	const char *unsq_out; /* an Unsqueeze of a vector on axis 2 that one on axis 3 reads: (N, C, 1, 1) */
-	const char *pad_out; /* a zero Pad an AveragePool reads: its output, and its padding */
-	int pad;
+	const char *pad_out; /* a zero Pad an AveragePool or a Conv reads: its output, and its padding */
+	int pad;             /* the AveragePool's, on every side */
+	int pad_conv;        /* 1: the Pad is a Conv's, */
+	int cpad[4];         /* its top, left, bottom, right (r->H, r->W stay the unpadded map's) */
 	dcc_norm norm;       /* what constant arithmetic on the input became (n = 0: none) */
 } onnx_read;
 

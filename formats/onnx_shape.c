@@ -1,8 +1,12 @@
 /* onnx_shape.c: the shape arithmetic torch.onnx.export writes around
  * view(), chunk() and expand_as() (Shape of an activation, Gather of its
- * dimensions, Unsqueeze, Concat, Add/Sub/Mul/Div of the integers), folded
- * to constants while the graph is read: every activation's shape is
- * static but the batch, which stays a symbol (ONNX_BATCH). */
+ * dimensions, Unsqueeze, Concat, Add/Sub/Mul/Div of the integers) and
+ * around F.pad (ConstantOfShape, a Reshape to pairs, a Slice reversing
+ * them, a Transpose), folded to constants while the graph is read: every
+ * activation's shape is static but the batch, which stays a symbol
+ * (ONNX_BATCH).  Values are vectors of at most 8 integers, or matrices
+ * of as many (rows > 1), which only Reshape, Slice, Transpose, Cast and
+ * Identity take. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,12 +14,19 @@
 
 #define DEPTH_MAX 32
 
-static int eval(const onnx_read *r, const char *name, int64_t v[8], int depth);
+static int eval(const onnx_read *r, const char *name, int64_t v[8], int *rows, int depth);
 
-/* Input k of n evaluated: its length, or -1. */
+/* Input k of n evaluated: its length and rows, or -1. */
+static int in_mat(const onnx_read *r, const node_t *n, size_t k, int64_t v[8], int *rows, int depth)
+{
+	return k < n->n_input && n->input[k] && n->input[k][0] ? eval(r, n->input[k], v, rows, depth + 1) : -1;
+}
+
+/* ... a vector's length, or -1 (a matrix too) */
 static int in_ints(const onnx_read *r, const node_t *n, size_t k, int64_t v[8], int depth)
 {
-	return k < n->n_input && n->input[k] && n->input[k][0] ? eval(r, n->input[k], v, depth + 1) : -1;
+	int rows = 1, len = in_mat(r, n, k, v, &rows, depth);
+	return rows == 1 ? len : -1;
 }
 
 /* a op b on the integers, the batch kept where it passes unchanged (x 1,
@@ -44,17 +55,24 @@ static int arith(char op, int64_t a, int64_t b, int64_t *out)
 	return 1;
 }
 
-static int eval_node(const onnx_read *r, const node_t *n, int64_t v[8], int depth);
+static int eval_node(const onnx_read *r, const node_t *n, int64_t v[8], int *rows, int depth);
 
 /* name's value, each node's kept (r->memo): shape arithmetic that branches
  * and joins is evaluated once a node. */
-static int eval(const onnx_read *r, const char *name, int64_t v[8], int depth)
+static int eval(const onnx_read *r, const char *name, int64_t v[8], int *rows, int depth)
 {
+	*rows = 1;
 	if (depth > DEPTH_MAX)
 		return -1;
 	const tensor_t *t = onnx_init(r, name);
-	if (t)
-		return onnx_tensor_i64(t, v);
+	if (t) {
+		int len = onnx_tensor_i64(t, v);
+		if (len > 0 && t->n_dims == 2 && t->dims[0] > 1 && t->dims[0] * t->dims[1] == len)
+			*rows = (int)t->dims[0];
+		else if (t->n_dims > 1 && len > 1 && t->dims[t->n_dims - 1] != len)
+			return -1; /* a matrix of more dimensions */
+		return len;
+	}
 	int32_t k = onnx_producer_index(r, name);
 	if (k < 0 || r->g->node[k]->n_output != 1)
 		return -1;
@@ -64,9 +82,12 @@ static int eval(const onnx_read *r, const char *name, int64_t v[8], int depth)
 			return -1;
 		const struct onnx_ints *e = &m->vals[m->shape[k] - 1];
 		memcpy(v, e->v, sizeof(e->v));
+		*rows = e->rows;
 		return e->n;
 	}
-	int n = eval_node(r, r->g->node[k], v, depth);
+	int n = eval_node(r, r->g->node[k], v, rows, depth);
+	if (n >= 0 && (*rows < 1 || n % *rows))
+		return -1;
 	if (n >= 0 && m->nvals == m->cap) { /* grown in steps: linear in the nodes */
 		size_t cap = m->cap ? 2 * m->cap : 16;
 		struct onnx_ints *q = realloc(m->vals, cap * sizeof(*q));
@@ -75,7 +96,7 @@ static int eval(const onnx_read *r, const char *name, int64_t v[8], int depth)
 		m->vals = q, m->cap = cap;
 	}
 	if (n >= 0 && m->nvals < (size_t)INT32_MAX - 1) {
-		m->vals[m->nvals].n = n;
+		m->vals[m->nvals].n = n, m->vals[m->nvals].rows = *rows;
 		memcpy(m->vals[m->nvals].v, v, sizeof(m->vals[0].v));
 		m->shape[k] = (int32_t)++m->nvals;
 	} else if (n < 0 && depth <= DEPTH_MAX / 2) {
@@ -84,10 +105,11 @@ static int eval(const onnx_read *r, const char *name, int64_t v[8], int depth)
 	return n;
 }
 
-static int eval_node(const onnx_read *r, const node_t *n, int64_t v[8], int depth)
+static int eval_node(const onnx_read *r, const node_t *n, int64_t v[8], int *rows, int depth)
 {
 	int64_t a[8], b[8];
 	const char *op = n->op_type ? n->op_type : "";
+	*rows = 1;
 	if (!strcmp(op, "Shape")) {
 		const onnx_val *x = n->n_input ? onnx_value(r, n->input[0]) : NULL;
 		if (!x || onnx_attr(n, "start") || onnx_attr(n, "end") || (!x->flat && x->W == 1 && x->H > 1))
@@ -112,7 +134,48 @@ static int eval_node(const onnx_read *r, const node_t *n, int64_t v[8], int dept
 		}
 		return ni;
 	}
-	if (!strcmp(op, "Unsqueeze") || !strcmp(op, "Squeeze") || !strcmp(op, "Cast") || !strcmp(op, "Identity")) {
+	if (!strcmp(op, "Cast") || !strcmp(op, "Identity")) {
+		int na = in_mat(r, n, 0, a, rows, depth);
+		if (na < 0 || (!strcmp(op, "Cast") && onnx_attr_i(n, "to", 7) != 7))
+			return -1;
+		memcpy(v, a, (size_t)na * sizeof(int64_t));
+		return na;
+	}
+	if (!strcmp(op, "ConstantOfShape")) { /* of a vector's length, an integer value */
+		const Onnx__AttributeProto *at = onnx_attr(n, "value");
+		int64_t c[8] = {0};
+		int nc = at && at->t ? onnx_tensor_i64(at->t, c) : at ? -1 : 1;
+		int ns = in_ints(r, n, 0, a, depth);
+		if (ns != 1 || nc != 1 || a[0] < 0 || a[0] > 8)
+			return -1;
+		for (int i = 0; i < a[0]; i++)
+			v[i] = c[0];
+		return (int)a[0];
+	}
+	if (!strcmp(op, "Reshape")) { /* of integers: to a vector, or to rows of a given width */
+		int ra, na = in_mat(r, n, 0, a, &ra, depth), ns = in_ints(r, n, 1, b, depth);
+		if (na < 1 || ns < 1 || ns > 2)
+			return -1;
+		int64_t w = ns == 1 ? na : b[1], h = ns == 1 ? 1 : b[0];
+		if (w <= 0 || na % w || (h != -1 && h * w != na) || (ns == 1 && b[0] != -1 && b[0] != na))
+			return -1;
+		memcpy(v, a, (size_t)na * sizeof(int64_t));
+		*rows = (int)(na / w);
+		return na;
+	}
+	if (!strcmp(op, "Transpose")) { /* of a matrix, perm (1, 0) */
+		int ra, na = in_mat(r, n, 0, a, &ra, depth);
+		const Onnx__AttributeProto *pm = onnx_attr(n, "perm");
+		if (na < 1 || ra < 2 || (pm && (pm->n_ints != 2 || pm->ints[0] != 1 || pm->ints[1] != 0)))
+			return -1;
+		int cols = na / ra;
+		for (int i = 0; i < ra; i++)
+			for (int j = 0; j < cols; j++)
+				v[j * ra + i] = a[i * cols + j];
+		*rows = cols;
+		return na;
+	}
+	if (!strcmp(op, "Unsqueeze") || !strcmp(op, "Squeeze")) {
 		int na = in_ints(r, n, 0, a, depth);
 		if (na < 0 || (!strcmp(op, "Cast") && onnx_attr_i(n, "to", 7) != 7))
 			return -1; /* a scalar and a vector of one are alike here */
@@ -140,33 +203,48 @@ static int eval_node(const onnx_read *r, const node_t *n, int64_t v[8], int dept
 				return -1;
 		return k;
 	}
-	if (!strcmp(op, "Slice")) { /* of a vector: starts, ends [, axes 0 [, steps 1]] */
-		int64_t s[8], e[8], ax[8], st[8];
-		int na = in_ints(r, n, 0, a, depth), ns = in_ints(r, n, 1, s, depth), ne = in_ints(r, n, 2, e, depth);
+	if (!strcmp(op, "Slice")) { /* of a vector's items or a matrix's rows: starts, ends [, axes 0 [, steps 1 or -1]] */
+		int64_t s[8], e[8], ax[8], st[8] = {1};
+		int ra, na = in_mat(r, n, 0, a, &ra, depth), ns = in_ints(r, n, 1, s, depth), ne = in_ints(r, n, 2, e, depth);
 		int nx = n->n_input > 3 ? in_ints(r, n, 3, ax, depth) : 0, nt = n->n_input > 4 ? in_ints(r, n, 4, st, depth) : 0;
 		if (na < 0 || ns != 1 || ne != 1 || (n->n_input > 3 && (nx != 1 || ax[0] != 0)) ||
-		    (n->n_input > 4 && (nt != 1 || st[0] != 1)))
+		    (n->n_input > 4 && (nt != 1 || (st[0] != 1 && st[0] != -1))))
 			return -1;
-		int64_t lo = s[0] < 0 ? s[0] + na : s[0], hi = e[0] < 0 ? e[0] + na : e[0];
-		lo = lo < 0 ? 0 : lo > na ? na : lo, hi = hi < lo ? lo : hi > na ? na : hi;
-		memcpy(v, a + lo, (size_t)(hi - lo) * sizeof(int64_t));
-		return (int)(hi - lo);
+		int64_t len = ra, cols = na / ra, lo, hi;
+		if (st[0] == 1) { /* [lo, hi), clamped to [0, len] */
+			lo = s[0] < 0 ? s[0] + len : s[0], hi = e[0] < 0 ? e[0] + len : e[0];
+			lo = lo < 0 ? 0 : lo > len ? len : lo, hi = hi < lo ? lo : hi > len ? len : hi;
+			memcpy(v, a + lo * cols, (size_t)((hi - lo) * cols) * sizeof(int64_t));
+		} else { /* from s down to e exclusive, clamped to [-1, len - 1]: ONNX's rule for a step of -1 */
+			int64_t from = s[0] < 0 ? s[0] + len : s[0], to = e[0] < 0 ? e[0] + len : e[0];
+			from = from < 0 ? -1 : from > len - 1 ? len - 1 : from;
+			to = to < -1 ? -1 : to > len - 1 ? len - 1 : to;
+			lo = 0, hi = from > to ? from - to : 0;
+			for (int64_t i = 0; i < hi; i++)
+				memcpy(v + i * cols, a + (from - i) * cols, (size_t)cols * sizeof(int64_t));
+		}
+		*rows = ra > 1 ? (int)(hi - lo) : 1;
+		if (ra > 1 && hi == lo)
+			return -1; /* an empty matrix */
+		return (int)((hi - lo) * cols);
 	}
 	return -1;
 }
 
 int onnx_shape_ints(const onnx_read *r, const char *name, int64_t v[8])
 {
-	return name && name[0] ? eval(r, name, v, 0) : -1;
+	int rows = 1, len = name && name[0] ? eval(r, name, v, &rows, 0) : -1;
+	return rows == 1 ? len : -1;
 }
 
 int onnx_shape_node(const onnx_read *r, const node_t *n)
 {
-	static const char *const ops[] = {"Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "Concat",
-					  "Add", "Sub", "Mul", "Div", "Slice"};
+	static const char *const ops[] = {"Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "Concat", "Add", "Sub",
+					  "Mul", "Div", "Slice", "ConstantOfShape", "Reshape", "Transpose", "Identity"};
 	int64_t v[8];
+	int rows;
 	for (size_t i = 0; n->op_type && i < sizeof(ops) / sizeof(ops[0]); i++)
 		if (!strcmp(n->op_type, ops[i]))
-			return n->n_output == 1 && onnx_shape_ints(r, n->output[0], v) >= 0;
+			return n->n_output == 1 && n->output[0] && n->output[0][0] && eval(r, n->output[0], v, &rows, 0) >= 0;
 	return 0;
 }

@@ -292,9 +292,13 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 				Onnx__AttributeProto *a[1] = {a_int(&w, "transB", 1)};
 				add_node(&w, "Gemm", l->name, ins, nin, nxt, a, 1);
 			} else {
-				Onnx__AttributeProto *a[4] = {a_ints(&w, "kernel_shape", l->k, 2), a_ints(&w, "strides", l->stride, 2),
-							      a_ints(&w, "pads", l->pad, 4), a_int(&w, "group", l->group)};
-				add_node(&w, "Conv", l->name, ins, nin, nxt, a, 4);
+				const dcc_geom *q = &l->geo;
+				const int64_t ks[2] = {q->kh, q->kw}, st[2] = {q->sh, q->sw}, dl[2] = {q->dh, q->dw},
+					      pd[4] = {q->pt, q->pl, q->pb, q->pr};
+				Onnx__AttributeProto *a[5] = {a_int_list(&w, "kernel_shape", ks, 2), a_int_list(&w, "strides", st, 2),
+							      a_int_list(&w, "pads", pd, 4), a_int(&w, "group", l->group),
+							      a_int_list(&w, "dilations", dl, 2)};
+				add_node(&w, "Conv", l->name, ins, nin, nxt, a, 5);
 			}
 		} else if (l->op == DCC_OP_BATCHNORM) {
 			const char *ins[5] = {cur, l->p[0].name, l->p[1].name, l->p[2].name, l->p[3].name};

@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import ROOT, check, finish, run  # noqa: E402
 
 NODE = "/usr/share/libonnx-testdata/data/node"
-OPS = ("add sub mul div concat split slice conv batchnorm maxpool averagepool globalaveragepool globalmaxpool relu clip "
+OPS = ("add sub mul div concat split slice conv basic_conv batchnorm maxpool averagepool globalaveragepool globalmaxpool relu clip "
        "leakyrelu hardsigmoid hardswish sigmoid tanh max min softmax gemm matmul flatten reshape transpose squeeze "
        "unsqueeze identity dropout reduce_mean lstm").split()
 tmp = tempfile.mkdtemp(prefix="dcc-nodes-")

@@ -6,7 +6,8 @@ False: the AveragePool's own pads), next to max pooling with the same
 geometry.  dcc's logits equal PyTorch's; its ONNX export gives them in ONNX
 Runtime; pruned, shared and in 16-bit fixed point the network runs on the
 emulator bit-exact with eval --fixed, its pools `avgpool ... pad=1` with
-and without `incl=1`; a Pad dcc cannot take is one line."""
+and without `incl=1`.  An uneven zero Pad before a Conv becomes its pads
+(ONNX Runtime's output); one before a MaxPool is refused in one line."""
 import os
 import sys
 
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (check, export_round_trip, finish, four_classes, pipeline, run,  # noqa: E402
+from common import (check, export_round_trip, finish, four_classes, ort_run, pipeline, run,  # noqa: E402
                     to_emulator, workdir)
 
 p = workdir("pools", 2)
@@ -64,17 +65,27 @@ check(ok and np.array_equal(np.load(p("emu.npy")), np.load(p("ref.npy"))) and
       "stride=2 pad=1 ceil=1 incl=1" in dis and dis.count("avgpool ") == 3,
       "on the emulator bit-exact with eval --fixed, the pools as avgpool with their padding")
 
-# a Pad dcc has no layer for (uneven, before a Conv), written as ONNX nodes: one line
+# an uneven Pad before a Conv is its pads (ONNX Runtime's output); before a MaxPool dcc has no layer for it: one line
 from onnx import TensorProto, helper, save  # noqa: E402
 pads = helper.make_tensor("pads", TensorProto.INT64, [8], [0, 0, 0, 1, 0, 0, 0, 2])
-w = helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3], [0.1] * 108)
-g = helper.make_graph([helper.make_node("Pad", ["x", "pads"], ["xp"], name="uneven"),
-                       helper.make_node("Conv", ["xp", "w"], ["c"], kernel_shape=[3, 3]),
-                       helper.make_node("Flatten", ["c"], ["y"])], "g",
-                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 9, 9])],
-                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4 * 7 * 10])], [pads, w])
-save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), p("pad.onnx"))
-r = run("import", p("pad.onnx"), "-o", p("pad.dct"))
-check(r.returncode == 1 and r.stderr.count("\n") == 1 and "(Pad): dcc reads a Pad of zeros" in r.stderr and
-      not os.path.exists(p("pad.dct")), "an uneven Pad before a Conv: refused in one line: " + r.stderr)
+w = helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3], np.linspace(-0.5, 0.5, 108, dtype=np.float32))
+for tag, last in (("Conv", helper.make_node("Conv", ["xp", "w"], ["c"], kernel_shape=[3, 3])),
+                  ("MaxPool", helper.make_node("MaxPool", ["xp"], ["c"], kernel_shape=[3, 3]))):
+    g = helper.make_graph([helper.make_node("Pad", ["x", "pads"], ["xp"], name="uneven"), last,
+                           helper.make_node("Flatten", ["c"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 9, 9])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", (4 if tag == "Conv" else 3) * 7 * 10])],
+                          [pads, w] if tag == "Conv" else [pads])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), p("pad.onnx"))
+    r = run("import", p("pad.onnx"), "-o", p("pad%s.dct" % tag))
+    if tag == "MaxPool":
+        check(r.returncode == 1 and r.stderr.count("\n") == 1 and "(Pad): dcc reads a Pad of zeros" in r.stderr and
+              not os.path.exists(p("padMaxPool.dct")), "an uneven Pad before a MaxPool: refused in one line: " + r.stderr)
+        continue
+    np.save(p("x9.npy"), np.random.default_rng(4).random((3, 3, 9, 9), dtype=np.float32))
+    r2 = run("run", p("padConv.dct"), "--input", p("x9.npy"), "-o", p("y9.npy")) if r.returncode == 0 else r
+    ort = ort_run(p("pad.onnx"), p("x9.npy"), p("o9.npy"))
+    info = run("info", p("padConv.dct")).stdout
+    check(r2.returncode == 0 and ort is not None and np.abs(np.load(p("y9.npy")) - ort).max() < 1e-5 and
+          "pad=0,1,0,2" in info, "an uneven Pad before a Conv: its pads, = ONNX Runtime: " + r.stderr + r2.stderr)
 finish("test_pools")
