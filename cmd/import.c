@@ -154,6 +154,12 @@ int cmd_import(int argc, char **argv)
 	}
 	if (!rc && net)
 		rc = add_net(all, net, data, argv[optind]);
+	/* a channels-last ONNX input (tf2onnx's): the data dcc's model takes is channels first */
+	const dcc_kv *pv = rc ? NULL : dcc_model_get_kv(all, "dcc.provenance");
+	for (size_t i = 0; pv && pv->type == DCC_KV_ARR && pv->elem_type == DCC_KV_STR && i < pv->count; i++)
+		if (!strcmp(pv->s[i], "onnx input=nhwc"))
+			fprintf(stderr, "dcc import: %s: the ONNX input is channels last (N, H, W, C); the model takes (N, C, "
+				"H, W) (numpy: x.transpose(0, 3, 1, 2))\n", argv[optind]);
 	char line[256];
 	snprintf(line, sizeof(line), "import files=%d%s%s", argc - optind, net ? " net=" : "", net ? net : "");
 	dcc_error pe = {0};

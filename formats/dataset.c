@@ -339,6 +339,13 @@ static int as_samples(const char *src, const dcc_tensor *x, const int *shape3, s
 	if (!okd)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "%s: inputs are %s (u8, f16, f32, f64, i8 or i16)", src,
 				dcc_dtype_name(x->dtype));
+	/* the same values channels last, (N, H, W, C): read as they lie they would be wrong */
+	const uint64_t *d = x->ndim == 4 ? x->shape + 1 : x->ndim == 3 ? x->shape : NULL;
+	if (d && shape3[0] > 1 && d[0] == (uint64_t)shape3[1] && d[1] == (uint64_t)shape3[2] && d[2] == (uint64_t)shape3[0] &&
+	    !(d[0] == (uint64_t)shape3[0] && d[1] == (uint64_t)shape3[1] && d[2] == (uint64_t)shape3[2]))
+		return dcc_fail(err, DCC_E_SHAPE, "%s: samples of %llux%llux%llu, channels last; the network takes %dx%dx%d "
+				"(numpy: x.transpose(0, 3, 1, 2))", src, (unsigned long long)d[0], (unsigned long long)d[1],
+				(unsigned long long)d[2], shape3[0], shape3[1], shape3[2]);
 	if (numel == per)
 		*n = 1;
 	else if (x->ndim >= 2 && numel == x->shape[0] * per)

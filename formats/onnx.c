@@ -402,6 +402,17 @@ static int read_gemm(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	for (size_t o = 0; o < outn; o++)
 		for (size_t i = 0; i < inn; i++)
 			wt[o * inn + i] = alpha * (transB ? w[o * inn + i] : w[i * outn + o]);
+	if (r->hwc_flat) { /* the columns of the (H, W, C) features to dcc's (C, H, W) */
+		size_t C = (size_t)r->C, HW = (size_t)r->H * (size_t)r->W;
+		for (size_t o = 0; o < outn; o++) {
+			for (size_t i = 0; i < inn; i++)
+				w[i] = wt[o * inn + i];
+			for (size_t c = 0; c < C; c++)
+				for (size_t p = 0; p < HW; p++)
+					wt[o * inn + c * HW + p] = w[p * C + c];
+		}
+		r->hwc_flat = 0;
+	}
 	free(w);
 	const node_t *nx = r->k + 1 < g->n_node ? g->node[r->k + 1] : NULL;
 	if (!gemm && nx && nx->op_type && !strcmp(nx->op_type, "Add") && nx->n_input == 2 && nx->input[0] && nx->n_output &&
@@ -703,6 +714,9 @@ static int read_flatten(onnx_read *r, const node_t *n, const char *nname, dcc_er
 		int64_t v[8], all = r->flat ? (int64_t)r->F : (int64_t)r->C * r->H * r->W;
 		int k = n->n_input > 1 ? onnx_shape_ints(r, n->input[1], v) : -1;
 		int batch = k > 0; /* the batch as exported (a number), -1 or symbolic */
+		if (r->nhwc && (!batch || k != 2 || (v[1] != -1 && v[1] != all)))
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Reshape): dcc reshapes a channels-last map only to "
+					"(N, -1), a flatten", nname);
 		if (batch && k == 4 && v[1] == all && v[2] == 1 && v[3] == 1 && all <= INT32_MAX &&
 		    (r->flat || (r->H == 1 && r->W == 1))) {
 			if (r->flat) /* a 1 x 1 map already is (N, C, 1, 1): read through */
@@ -723,6 +737,10 @@ static int read_flatten(onnx_read *r, const node_t *n, const char *nname, dcc_er
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	r->flat = 1;
 	r->F = (size_t)r->C * (size_t)r->H * (size_t)r->W;
+	/* channels last: ONNX's features are (H, W, C), dcc's (C, H, W); the
+	 * Gemm or MatMul that takes them reorders its weight (one pixel: alike) */
+	r->hwc_flat = r->nhwc && r->H * r->W > 1 && r->C > 1;
+	r->nhwc = 0;
 	return 0;
 }
 
@@ -784,8 +802,10 @@ static int read_join(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	if (n->n_input < 2 || n->n_input > DCC_NODE_MAX_IN || (!cat && n->n_input != 2))
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): dcc reads %s", nname, op,
 				cat ? "1 to 32 inputs" : "two inputs");
-	if (cat && onnx_attr_i(n, "axis", 1) != 1)
-		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Concat): dcc joins on the channel axis (1) only", nname);
+	int64_t axis = cat ? onnx_attr_i(n, "axis", 1) : 1;
+	if (cat && (r->nhwc ? axis != 3 && axis != -1 : axis != 1))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Concat): dcc joins on the channel axis (%s) only", nname,
+				r->nhwc ? "3 of a channels-last map" : "1");
 	char from[DCC_GRAPH_LINE - 64], nm[DCC_MAX_NAME + 1];
 	size_t k = 0;
 	int C = 0;
@@ -796,6 +816,9 @@ static int read_join(onnx_read *r, const node_t *n, const char *nname, dcc_error
 			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): input '%s' is %s", nname, op,
 					n->input[i] ? n->input[i] : "", onnx_init(r, n->input[i])
 					? "a constant (dcc adds constants only as a MatMul's bias)" : "no value dcc has read");
+		if (v->nhwc != r->nhwc)
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): '%s' is channels-last and '%s' is not", nname, op,
+					v->nhwc ? n->input[i] : n->input[0], v->nhwc ? n->input[0] : n->input[i]);
 		if (v->flat != r->flat || (v->flat ? (!cat && v->F != r->F) : v->H != r->H || v->W != r->W || (!cat && v->C != r->C)))
 			return dcc_fail(err, DCC_E_SHAPE, "node '%s' (%s): inputs of different shapes ('%s' and '%s')%s", nname, op,
 					n->input[0], n->input[i], cat ? "" : " (dcc adds equal shapes, no broadcasting)");
@@ -825,6 +848,8 @@ static int read_mul(onnx_read *r, const node_t *n, const char *nname, dcc_error 
 	const onnx_val *b = a ? onnx_value(r, n->input[1]) : NULL;
 	if (!b)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Mul): its inputs are not two values dcc has read", nname);
+	if (a->nhwc != b->nhwc)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Mul): one input is channels-last and the other is not", nname);
 	int same = a->flat == b->flat && (a->flat ? a->F == b->F : a->C == b->C && a->H == b->H && a->W == b->W);
 	int gate = !a->flat && !b->flat && a->C == b->C && (b->H * b->W == 1 || a->H * a->W == 1);
 	if (!same && !gate)
@@ -856,6 +881,8 @@ static int per_channel(const onnx_read *r, const tensor_t *t, size_t cnt)
 	for (size_t i = k + 1; i < t->n_dims; i++)
 		if (t->dims[i] != 1)
 			return -1;
+	if (r->nhwc) /* (C) or (1, 1, 1, C): ONNX's channel axis is the last */
+		return after == 0 ? 0 : -1;
 	return r->flat ? (after == 0 ? 0 : -1) : (after == 2 || (after == 1 && r->W == 1)) ? 0 : -1;
 }
 
@@ -1147,7 +1174,32 @@ static int take_input(onnx_read *r, const node_t *n, const char *op, const char 
 				"initializer, or made by a node it did not read)", nname, op, n->input[second]);
 	r->cur = n->input[second];
 	r->C = v->C, r->H = v->H, r->W = v->W, r->flat = v->flat, r->F = v->F;
+	r->nhwc = v->nhwc, r->hwc_flat = v->hwc_flat;
 	r->src_line = v->line;
+	return 0;
+}
+
+/* Is op one that a channels-last value (nhwc) or a vector flattened from
+ * one (hwc_flat) may pass through: element-wise, the Transposes and
+ * flattens that move the layout, the joins (which check their inputs),
+ * and for a flattened vector the Gemm or MatMul that takes it in dcc's
+ * order? */
+static int layout_free(const char *op, int flat)
+{
+	static const char *const unary[] = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid",
+					    "HardSwish", "Identity", "Dropout"};
+	static const char *const map[] = {"Transpose", "Flatten", "Reshape", "Add", "Sub", "Mul", "Div", "Max", "Min",
+					  "Concat"};
+	static const char *const vec[] = {"Gemm", "MatMul"};
+	for (size_t i = 0; i < sizeof(unary) / sizeof(unary[0]); i++)
+		if (!strcmp(op, unary[i]))
+			return 1;
+	for (size_t i = 0; !flat && i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(op, map[i]))
+			return 1;
+	for (size_t i = 0; flat && i < sizeof(vec) / sizeof(vec[0]); i++)
+		if (!strcmp(op, vec[i]))
+			return 1;
 	return 0;
 }
 
@@ -1160,6 +1212,7 @@ void onnx_note_value(onnx_read *r, const char *name, int line)
 	v->known = 1;
 	v->line = line;
 	v->C = r->C, v->H = r->H, v->W = r->W, v->flat = r->flat, v->F = r->F;
+	v->nhwc = r->nhwc, v->hwc_flat = r->hwc_flat;
 }
 
 /* The node's output as a value: the last line it added, or (a node that
@@ -1175,6 +1228,11 @@ static int read_node(onnx_read *r, const node_t *n, dcc_error *err)
 	int rc = r->seq ? check_input(r, n, op, nname, err) : take_input(r, n, op, nname, err);
 	if (rc)
 		return rc;
+	if ((r->nhwc || r->hwc_flat) && !layout_free(op, r->hwc_flat))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s) reads '%s', %s (N, H, W, C) map: dcc folds NHWC "
+				"Transposes where they cancel, with only element-wise nodes%s between them", nname, op, r->cur,
+				r->hwc_flat ? "a vector flattened from a channels-last" : "a channels-last",
+				r->hwc_flat ? " or a Gemm/MatMul after a flatten" : "");
 	size_t lines0 = r->nlines;
 	if (r->seq)
 		r->src_line = (int)r->nlines - 1;
@@ -1223,6 +1281,7 @@ static int read_input(onnx_read *r, int64_t ishape[3], dcc_error *err)
 		dims[i] = sh->dim[i]->dim_value;
 	}
 	r->cur = in->name;
+	r->in_rank = (int)sh->n_dim;
 	if (sh->n_dim >= 3) {
 		r->C = (int)dims[1], r->H = (int)dims[2], r->W = sh->n_dim == 4 ? (int)dims[3] : 1;
 		ishape[0] = r->C, ishape[1] = r->H, ishape[2] = r->W;
@@ -1327,6 +1386,9 @@ static int read_output(onnx_read *r, dcc_error *err)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph's output%s%s%s is no value dcc has read",
 				name ? " '" : "", name ? name : "", name ? "'" : "");
 	size_t F = v->flat ? v->F : (size_t)v->C * (size_t)v->H * (size_t)v->W;
+	if (v->hwc_flat || (v->nhwc && v->H * v->W > 1))
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph's output '%s' is a channels-last map%s: dcc gives "
+				"maps in (C, H, W) order", name, v->hwc_flat ? ", flattened" : "");
 	if (F < 1 || F > 65536)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph's output '%s' has %zu values a sample (dcc takes 1 "
 				"to 65536)", name, F);
@@ -1363,6 +1425,7 @@ static int read_graph(onnx_read *r, dcc_error *err)
 		onnx_val *v = &r->val[slot_of(&r->ix, r->cur, 1)];
 		v->known = 1, v->line = r->in_line = (int)r->nlines - 1;
 		v->C = r->C, v->H = r->H, v->W = r->W, v->flat = r->flat, v->F = r->F;
+		r->in_name = r->cur, r->ishape = ishape;
 	}
 	for (r->k = 0; r->k < r->g->n_node && !rc; r->k++) {
 		const node_t *n = r->g->node[r->k];
@@ -1382,6 +1445,8 @@ static int read_graph(onnx_read *r, dcc_error *err)
 	snprintf(line, sizeof(line), "onnx unnamed=%d", r->unnamed); /* dcc export says what that means */
 	if (!rc && r->unnamed)
 		rc = dcc_model_append_str(r->m, "dcc.provenance", line, err);
+	if (!rc && r->in_nhwc) /* dcc import says what that means */
+		rc = dcc_model_append_str(r->m, "dcc.provenance", "onnx input=nhwc", err);
 	if (!rc && r->classes == 1 && !r->bce)
 		rc = dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph ends in one output without a Sigmoid: dcc reads a "
 			      "one-output network as a sigmoid (bce) head; add the Sigmoid, or give it two outputs");

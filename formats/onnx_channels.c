@@ -141,6 +141,13 @@ int onnx_read_shuffle(onnx_read *r, const node_t *n, const int64_t v[5], const c
 		       ? dcc_fail(err, DCC_E_NOMEM, "out of memory") : 0;
 }
 
+/* Is n a Transpose of a map with perm p[4]? */
+static int perm4(const node_t *n, int a, int b, int c, int d)
+{
+	const Onnx__AttributeProto *at = onnx_attr(n, "perm");
+	return at && at->n_ints == 4 && at->ints[0] == a && at->ints[1] == b && at->ints[2] == c && at->ints[3] == d;
+}
+
 int onnx_read_transpose(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	const node_t *p = n->n_input == 1 ? onnx_producer(r, n->input[0]) : NULL;
@@ -148,6 +155,27 @@ int onnx_read_transpose(onnx_read *r, const node_t *n, const char *nname, dcc_er
 	if (shuffle_transpose(n) && p && p->op_type && !strcmp(p->op_type, "Reshape") && p->n_input > 1 &&
 	    onnx_shape_ints(r, p->input[1], v) == 5)
 		return 0; /* the shuffle's: its Reshape made the shuffle layer */
+	/* tf2onnx's NHWC around NCHW nodes: to channels last and back, no layer */
+	if (!r->flat && !r->nhwc && perm4(n, 0, 2, 3, 1)) {
+		r->nhwc = 1;
+		return 0;
+	}
+	if (!r->flat && r->nhwc && perm4(n, 0, 3, 1, 2)) {
+		r->nhwc = 0;
+		return 0;
+	}
+	/* the graph's input, channels last: dcc's model takes it channels first */
+	size_t nc = 0;
+	onnx_consumers(r, r->cur, &nc);
+	if (!r->flat && !r->nhwc && perm4(n, 0, 3, 1, 2) && r->in_name && !strcmp(r->cur, r->in_name) && nc == 1 &&
+	    r->src_line == -1 && r->ishape && !r->in_nhwc && r->in_rank == 4) {
+		int h = r->C, w = r->H, c = r->W; /* read as (N, C, H, W): it is (N, H, W, C) */
+		r->C = c, r->H = h, r->W = w;
+		r->ishape[0] = c, r->ishape[1] = h, r->ishape[2] = w;
+		r->in_nhwc = 1;
+		return 0;
+	}
 	return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (Transpose): dcc reads a Transpose of activations only inside "
-			"a channel shuffle (a Reshape to (N, g, C/g, H, W), perm (0, 2, 1, 3, 4), a Reshape back)", nname);
+			"a channel shuffle (a Reshape to (N, g, C/g, H, W), perm (0, 2, 1, 3, 4), a Reshape back), to "
+			"channels last (0, 2, 3, 1) and back (0, 3, 1, 2), or of the graph's (N, H, W, C) input", nname);
 }

@@ -33,6 +33,8 @@ typedef struct onnx_val {
 	int line;
 	int C, H, W, flat;
 	size_t F;
+	int nhwc;     /* a map ONNX holds channels last, (N, H, W, C): a Transpose (0, 2, 3, 1) of dcc's map */
+	int hwc_flat; /* a vector flattened from one: its features in (H, W, C) order of the map C, H, W */
 } onnx_val;
 
 /* What the recursive look-ups found per node, so that a graph whose shape
@@ -58,6 +60,11 @@ typedef struct onnx_read {
 	const char *cur, *next_out;
 	int C, H, W, flat;
 	size_t F;
+	int nhwc, hwc_flat; /* as onnx_val's */
+	const char *in_name; /* the graph's input, */
+	int64_t *ishape;     /* its (C, H, W) for dcc.input_shape, */
+	int in_nhwc;         /* 1: (N, H, W, C) in ONNX, its Transpose to (N, C, H, W) folded */
+	int in_rank;         /* its dimensions in ONNX */
 	int src_line;  /* the dcc line making it (-1: the input): a line added reads it */
 	onnx_val *val; /* per name slot of ix */
 	int classes, last_fc;
