@@ -78,6 +78,8 @@ int cmd_export(int argc, char **argv)
 	} else if (dcc_model_state_dict(m, &view, &e)) {
 		dcc_model_free(m);
 		return cmd_fail(in, &e);
+	} else {
+		dcc_model_import_layout(view, m); /* the weights as the source network holds them */
 	}
 	if (view != m)
 		dcc_model_free(m);

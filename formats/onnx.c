@@ -335,10 +335,10 @@ void onnx_layer_name(onnx_read *r, const char *wname, const char *kind, int idx,
 typedef int (*op_reader)(onnx_read *r, const node_t *n, const char *nname, dcc_error *err);
 
 /* the weight and bias of an fc layer, added as NAME.weight, NAME.bias */
-static int add_fc(onnx_read *r, const tensor_t *tw, float *wt, float *bias, size_t inn, size_t outn, dcc_error *err)
+static int add_fc(onnx_read *r, const char *wname, float *wt, float *bias, size_t inn, size_t outn, dcc_error *err)
 {
 	char name[DCC_MAX_NAME + 1], nm[DCC_MAX_NAME + 16];
-	onnx_layer_name(r, tw->name, "fc", ++r->nfc, name, sizeof(name));
+	onnx_layer_name(r, wname, "fc", ++r->nfc, name, sizeof(name));
 	uint64_t ws[2] = {outn, inn}, bs[1] = {outn};
 	snprintf(nm, sizeof(nm), "%s.weight", name);
 	int rc = dcc_model_add(r->m, nm, DCC_F32, 0, 0, 2, ws, wt, err);
@@ -349,6 +349,37 @@ static int add_fc(onnx_read *r, const tensor_t *tw, float *wt, float *bias, size
 		free(bias);
 	if (!rc && onnx_add_line(r, "fc %s in=%zu out=%zu%s", name, inn, outn, bias ? "" : " bias=0"))
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	return rc;
+}
+
+/* A MatMul over the last axis per position: a conv2d of 1 x kw (kw = 1 on
+ * a channels-last map, whose channels are the features; kw = F on the
+ * input (N, T, F) taken as one channel of T x F), its weight (out, in, 1,
+ * kw) with the Linear's values, named in dcc.linear so the state_dict
+ * gives it as (out, in); its output a channels-last map (out, T, 1), as
+ * ONNX's (N, T, out). */
+static int add_linear_conv(onnx_read *r, const char *wname, float *wt, float *bias, size_t inn, size_t outn, int kw,
+			   dcc_error *err)
+{
+	char name[DCC_MAX_NAME + 1], nm[DCC_MAX_NAME + 16];
+	onnx_layer_name(r, wname, "fc", ++r->nfc, name, sizeof(name));
+	size_t cin = kw == 1 ? inn : 1;
+	uint64_t ws[4] = {outn, cin, 1, (uint64_t)kw}, bs[1] = {outn};
+	snprintf(nm, sizeof(nm), "%s.weight", name);
+	int rc = dcc_model_add(r->m, nm, DCC_F32, 0, 0, 4, ws, wt, err);
+	if (!rc)
+		rc = dcc_model_append_str(r->m, "dcc.linear", nm, err);
+	snprintf(nm, sizeof(nm), "%s.bias", name);
+	if (!rc && bias)
+		rc = dcc_model_add(r->m, nm, DCC_F32, 0, 0, 1, bs, bias, err);
+	else
+		free(bias);
+	if (!rc && onnx_add_line(r, "conv2d %s in=%zu out=%zu k=1x%d stride=1 pad=0%s", name, cin, outn, kw,
+				 bias ? "" : " bias=0"))
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	r->C = (int)outn, r->nhwc = 1;
+	if (kw > 1)
+		r->W = 1; /* (out, T, 1) */
 	return rc;
 }
 
@@ -389,7 +420,29 @@ static int read_gemm(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	float *w;
 	if ((rc = onnx_tensor_floats(tw, &w, &cnt, err)))
 		return rc;
-	if (!r->flat || inn != cur_in) {
+	/* a MatMul over the last axis of a sequence (N, T, F) or a channels-last
+	 * map: per position, a convolution (below); of one position, an fc */
+	int kw = 0; /* the convolution's kernel width: 1 on a channels-last map, F on the input (1, T, F) */
+	if (!gemm && !r->flat && r->nhwc && inn == (size_t)r->C)
+		kw = 1;
+	size_t nuse = 0;
+	if (r->cur)
+		onnx_consumers(r, r->cur, &nuse);
+	if (!gemm && !r->flat && !r->nhwc && r->W == 1 && inn == (size_t)r->H && r->in_name && !strcmp(r->cur, r->in_name) &&
+	    nuse == 1 && r->src_line == -1 && r->in_rank == 3 && r->ishape) {
+		int T = r->C, F = r->H; /* the input (N, T, F) taken as one channel of T x F, as a data set's samples */
+		r->C = 1, r->H = T, r->W = F;
+		r->ishape[0] = 1, r->ishape[1] = T, r->ishape[2] = F;
+		kw = T > 1 ? F : 0;
+	}
+	if (!gemm && !r->flat && !r->nhwc && !kw && r->C == 1 && (r->W == 1 ? r->H : r->H == 1 ? r->W : 0) == (int)inn) {
+		if (onnx_add_line(r, "flatten flatten%d", ++r->nflat)) { /* one position: an fc */
+			free(w);
+			return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+		}
+		r->flat = 1, r->F = inn;
+	}
+	if (!kw && (!r->flat || inn != cur_in)) {
 		free(w);
 		return dcc_fail(err, DCC_E_SHAPE, "node '%s' (%s): takes %zu inputs, the previous layer gives %zu%s", nname, op,
 				inn, cur_in, r->flat ? "" : " (flatten first)");
@@ -402,8 +455,10 @@ static int read_gemm(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	for (size_t o = 0; o < outn; o++)
 		for (size_t i = 0; i < inn; i++)
 			wt[o * inn + i] = alpha * (transB ? w[o * inn + i] : w[i * outn + o]);
+	int hwc[3] = {0}; /* the map a channels-last flatten was of, recorded for the state_dict */
 	if (r->hwc_flat) { /* the columns of the (H, W, C) features to dcc's (C, H, W) */
 		size_t C = (size_t)r->C, HW = (size_t)r->H * (size_t)r->W;
+		hwc[0] = r->C, hwc[1] = r->H, hwc[2] = r->W;
 		for (size_t o = 0; o < outn; o++) {
 			for (size_t i = 0; i < inn; i++)
 				w[i] = wt[o * inn + i];
@@ -414,11 +469,17 @@ static int read_gemm(onnx_read *r, const node_t *n, const char *nname, dcc_error
 		r->hwc_flat = 0;
 	}
 	free(w);
+	/* the bias: an Add of an initializer, either side (torch.onnx.export writes Add(bias, x) on a sequence) */
 	const node_t *nx = r->k + 1 < g->n_node ? g->node[r->k + 1] : NULL;
-	if (!gemm && nx && nx->op_type && !strcmp(nx->op_type, "Add") && nx->n_input == 2 && nx->input[0] && nx->n_output &&
-	    nx->output[0] && !strcmp(nx->input[0], r->next_out) && (tb = onnx_init(r, nx->input[1]))) {
-		r->k++;
-		r->next_out = nx->output[0];
+	if (!gemm && nx && nx->op_type && !strcmp(nx->op_type, "Add") && nx->n_input == 2 && nx->input[0] &&
+	    nx->input[1] && nx->n_output && nx->output[0]) {
+		int side = !strcmp(nx->input[0], r->next_out) ? 1 : !strcmp(nx->input[1], r->next_out) ? 0 : -1;
+		size_t nuse_mm = 0;
+		onnx_consumers(r, r->next_out, &nuse_mm);
+		if (side >= 0 && nuse_mm == 1 && (tb = onnx_init(r, nx->input[side]))) {
+			r->k++;
+			r->next_out = nx->output[0];
+		}
 	}
 	size_t bn = 0;
 	float *bias = NULL;
@@ -441,8 +502,25 @@ static int read_gemm(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	}
 	for (size_t o = 0; bias && o < outn; o++)
 		bias[o] *= beta;
-	if ((rc = add_fc(r, tw, wt, bias, inn, outn, err)))
+	/* the layer's name: its weight's module, or (a MatMul's transposed weight, onnx::MatMul_N) its bias's */
+	char wname[DCC_MAX_NAME + 16];
+	size_t bl = tb && tb->name ? strlen(tb->name) : 0;
+	size_t wl = tw->name ? strlen(tw->name) : 0;
+	if ((wl < 7 || strcmp(tw->name + wl - 7, ".weight")) && bl > 5 && bl < DCC_MAX_NAME && !strcmp(tb->name + bl - 5, ".bias"))
+		snprintf(wname, sizeof(wname), "%.*s.weight", (int)(bl - 5), tb->name);
+	else
+		snprintf(wname, sizeof(wname), "%s", tw->name ? tw->name : "");
+	if (kw)
+		return add_linear_conv(r, wname, wt, bias, inn, outn, kw, err);
+	if ((rc = add_fc(r, wname, wt, bias, inn, outn, err)))
 		return rc;
+	if (hwc[0]) {
+		char rec[DCC_MAX_NAME + 64], nm[DCC_MAX_NAME + 1];
+		onnx_line_name(r, (int)r->nlines - 1, nm, sizeof(nm));
+		snprintf(rec, sizeof(rec), "%s.weight %d %d %d", nm, hwc[0], hwc[1], hwc[2]);
+		if ((rc = dcc_model_append_str(r->m, "dcc.flatten_hwc", rec, err)))
+			return rc;
+	}
 	r->F = outn;
 	r->classes = (int)outn;
 	r->last_fc = 1;
@@ -687,7 +765,12 @@ static int read_hard(onnx_read *r, const node_t *n, const char *nname, dcc_error
 static int read_act(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	(void)nname;
-	if (n->op_type[0] == 'S' && r->k + 1 == r->g->n_node && r->src_line >= 0 && !strncmp(r->lines[r->src_line], "fc ", 3)) {
+	/* the logits' layer: the line read, or the one a flatten of it reads */
+	int s = r->src_line;
+	if (s > 0 && !strncmp(r->lines[s], "flatten ", 8) && !strstr(r->lines[s], " from="))
+		s--;
+	if (n->op_type[0] == 'S' && r->k + 1 == r->g->n_node && s >= 0 &&
+	    (!strncmp(r->lines[s], "fc ", 3) || !strncmp(r->lines[s], "conv2d ", 7))) {
 		r->bce = 1; /* a final Sigmoid on the logits: the bce head's (dcc run --probs applies it) */
 		r->last_fc = 1;
 		return 0;
@@ -1189,7 +1272,7 @@ static int layout_free(const char *op, int flat)
 	static const char *const unary[] = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid",
 					    "HardSwish", "Identity", "Dropout"};
 	static const char *const map[] = {"Transpose", "Flatten", "Reshape", "Add", "Sub", "Mul", "Div", "Max", "Min",
-					  "Concat"};
+					  "Concat", "MatMul"};
 	static const char *const vec[] = {"Gemm", "MatMul"};
 	for (size_t i = 0; i < sizeof(unary) / sizeof(unary[0]); i++)
 		if (!strcmp(op, unary[i]))
@@ -1386,7 +1469,7 @@ static int read_output(onnx_read *r, dcc_error *err)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph's output%s%s%s is no value dcc has read",
 				name ? " '" : "", name ? name : "", name ? "'" : "");
 	size_t F = v->flat ? v->F : (size_t)v->C * (size_t)v->H * (size_t)v->W;
-	if (v->hwc_flat || (v->nhwc && v->H * v->W > 1))
+	if (v->hwc_flat || (v->nhwc && v->H * v->W > 1 && v->C > 1))
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "the ONNX graph's output '%s' is a channels-last map%s: dcc gives "
 				"maps in (C, H, W) order", name, v->hwc_flat ? ", flattened" : "");
 	if (F < 1 || F > 65536)

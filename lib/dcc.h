@@ -196,6 +196,12 @@ int dcc_model_del_kv(dcc_model *m, const char *key);
  * (codebook[index], zero where masked), fixed-point tensors as f32, companion
  * tensors (.mask, .codebook, .index) left out. */
 int dcc_model_state_dict(const dcc_model *m, dcc_model **out, dcc_error *err);
+/* The layouts of the network the model was imported from, in a state_dict
+ * view sd of m: each weight of dcc.linear (a Linear run per position as a
+ * conv2d) back to (out, in); each of dcc.flatten_hwc ("NAME C H W": a
+ * Linear after a channels-last flatten, its columns moved to dcc's (C, H,
+ * W) on import) back to (H, W, C) order. */
+void dcc_model_import_layout(dcc_model *sd, const dcc_model *m);
 /* Dequantizes the shared weight BASE (BASE.codebook, BASE.index, BASE.mask)
  * into a new float array of the index's element count. */
 int dcc_shared_dequantize(const dcc_model *m, const char *base, float **out, dcc_error *err);

@@ -4,6 +4,7 @@
  * tensors become their real values, and companion tensors (masks, codebooks,
  * indices) are left out. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,6 +105,36 @@ int dcc_shared_dequantize(const dcc_model *m, const char *base, float **out, dcc
 	free(c);
 	*out = w;
 	return 0;
+}
+
+void dcc_model_import_layout(dcc_model *sd, const dcc_model *m)
+{
+	const dcc_kv *lin = dcc_model_get_kv(m, "dcc.linear");
+	for (size_t i = 0; lin && lin->type == DCC_KV_ARR && lin->elem_type == DCC_KV_STR && i < lin->count; i++) {
+		dcc_tensor *t = dcc_model_find(sd, lin->s[i]);
+		if (t && t->ndim == 4 && t->shape[2] == 1) {
+			t->shape[1] *= t->shape[3];
+			t->ndim = 2;
+		}
+	}
+	const dcc_kv *hw = dcc_model_get_kv(m, "dcc.flatten_hwc");
+	for (size_t i = 0; hw && hw->type == DCC_KV_ARR && hw->elem_type == DCC_KV_STR && i < hw->count; i++) {
+		char name[DCC_MAX_NAME + 1];
+		unsigned long long C, H, W;
+		if (sscanf(hw->s[i], "%1024s %llu %llu %llu", name, &C, &H, &W) != 4 || !C || !H || !W)
+			continue;
+		dcc_tensor *t = dcc_model_find(sd, name);
+		uint64_t in = t && t->ndim == 2 && t->dtype == DCC_F32 ? t->shape[1] : 0, HW = H * W;
+		float *row = in && C <= in && HW <= in / C && C * HW == in ? malloc(in * sizeof(float)) : NULL;
+		for (uint64_t o = 0; row && o < t->shape[0]; o++) {
+			float *w = (float *)t->data + o * in;
+			memcpy(row, w, in * sizeof(float));
+			for (uint64_t c = 0; c < C; c++)
+				for (uint64_t p = 0; p < HW; p++)
+					w[p * C + c] = row[c * HW + p];
+		}
+		free(row);
+	}
 }
 
 int dcc_model_state_dict(const dcc_model *m, dcc_model **out, dcc_error *err)
