@@ -661,12 +661,24 @@ static int read_pool(onnx_read *r, const node_t *n, const char *nname, dcc_error
 		pad = r->pad, incl = 1, r->pad_out = NULL;
 		r->H -= 2 * r->pad, r->W -= 2 * r->pad;
 	}
+	int notset = !ap || !ap->has_s || (ap->s.len == 6 && !memcmp(ap->s.data, "NOTSET", 6));
+	if (!notset && k2 >= 1 && k2 <= 1024 && !ceil && !r->flat && !onnx_attr(n, "pads")) {
+		/* auto_pad (tf2onnx's 'same' and 'valid'): ONNX's rule, as a Conv's; dcc's pools take one pad */
+		dcc_geom q;
+		int rc = onnx_conv_geom(r, n, nname, k2, k2, &q, err);
+		if (rc)
+			return rc;
+		if (q.pt != q.pl || q.pt != q.pb || q.pt != q.pr)
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): auto_pad gives pads %d,%d,%d,%d (top, left, "
+					"bottom, right): dcc's pools take the same pad on every side", nname, op, q.pt, q.pl, q.pb,
+					q.pr);
+		pad = q.pt, notset = 1;
+	}
 	if (r->flat || k2 < 1 || k2 > 1024 || st < 1 || st > 1024 || pad < 0 || 2 * pad > k2 || dil != 1 ||
-	    (ceil != 0 && ceil != 1) || n->n_output > 1 || k2 > r->H + 2 * pad || k2 > r->W + 2 * pad ||
-	    (ap && ap->has_s && !(ap->s.len == 6 && !memcmp(ap->s.data, "NOTSET", 6))))
+	    (ceil != 0 && ceil != 1) || n->n_output > 1 || k2 > r->H + 2 * pad || k2 > r->W + 2 * pad || !notset)
 		return dcc_fail(err, DCC_E_UNSUPPORTED,
 				"node '%s' (%s): dcc supports square kernels, equal strides and pads (at most half the "
-				"kernel), ceil_mode, no dilation, no auto_pad", nname, op);
+				"kernel), ceil_mode, no dilation, auto_pad when its pads are equal and ceil_mode 0", nname, op);
 	char extra[48] = "";
 	if (pad || ceil || incl)
 		snprintf(extra, sizeof(extra), " pad=%d ceil=%d%s", (int)pad, (int)ceil, pad && incl ? " incl=1" : "");
