@@ -11,7 +11,7 @@
 #include "../lib/dcc_isa.h"
 #include "dcc_formats.h"
 
-static const char *const ew_names[] = {"relu", "add", "mul", "copy", "addsh", "shift", "clip", "leaky", "hsig", "hswish", "mulsh", "subsh"};
+static const char *const ew_names[] = {"relu", "add", "mul", "copy", "addsh", "shift", "clip", "leaky", "hsig", "hswish", "mulsh", "subsh", "divsh"};
 
 #define DATA_LINE 32 /* bytes of the DRAM image per .data line */
 
@@ -104,7 +104,7 @@ int dcc_program_disasm(const dcc_program *p, char **text, dcc_error *err)
 					     (int8_t)(s->z >> 16));
 			else
 				k = snprintf(line, sizeof(line), "ewop %s a=%u b=%u out=%u n=%u shift=%u\n",
-					     ew_names[s->flags <= DCC_EW_SUBSH ? s->flags : 0], s->a, s->b, s->y, s->x, s->z);
+					     ew_names[s->flags <= DCC_EW_DIVSH ? s->flags : 0], s->a, s->b, s->y, s->x, s->z);
 		}
 		dcc_buf_put(&b, line, (size_t)k);
 	}

@@ -891,7 +891,7 @@ static int read_batchnorm(onnx_read *r, const node_t *n, const char *nname, dcc_
 static int read_join(onnx_read *r, const node_t *n, const char *nname, dcc_error *err)
 {
 	const char *op = n->op_type;
-	int cat = op[0] == 'C', sub = op[0] == 'S';
+	int cat = op[0] == 'C', sub = op[0] == 'S', div = op[0] == 'D';
 	if (cat && n->n_input == 1 && onnx_value(r, n->input[0]))
 		return 0; /* a Concat of one value (torch.cat([x]), densenet's first layer) is that value */
 	if (n->n_input < 2 || n->n_input > DCC_NODE_MAX_IN || (!cat && n->n_input != 2))
@@ -925,6 +925,7 @@ static int read_join(onnx_read *r, const node_t *n, const char *nname, dcc_error
 	}
 	int rc = cat ? onnx_add_line(r, "concat cat%d from=%s", ++r->ncat, from)
 		 : sub ? onnx_add_line(r, "sub sub%d from=%s", ++r->nsub, from)
+		 : div ? onnx_add_line(r, "div div%d from=%s", ++r->ndiv, from)
 		       : onnx_add_line(r, "add add%d from=%s", ++r->nadd, from);
 	if (rc)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
@@ -1017,13 +1018,13 @@ static int read_arith(onnx_read *r, const node_t *n, const char *nname, dcc_erro
 {
 	const char *op = n->op_type;
 	int ci = n->n_input != 2 ? -1 : onnx_init(r, n->input[1]) ? 1 : onnx_init(r, n->input[0]) ? 0 : -1;
-	if (ci < 0 && (op[0] == 'A' || op[0] == 'S'))
+	if (ci < 0 && (op[0] == 'A' || op[0] == 'S' || op[0] == 'D'))
 		return read_join(r, n, nname, err);
 	if (ci < 0 && op[0] == 'M')
 		return read_mul(r, n, nname, err);
 	if (ci < 0)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): dcc reads %s with a constant (a scalar or one "
-				"value per channel), not of two activations (Add, Sub and Mul of two it reads)", nname, op, op);
+				"value per channel), not of two activations (Add, Sub, Mul and Div of two it reads)", nname, op, op);
 	float *v = NULL;
 	size_t cnt = 0, C = r->flat ? r->F : (size_t)r->C;
 	int rc = onnx_tensor_floats(onnx_init(r, n->input[ci]), &v, &cnt, err);
@@ -1339,7 +1340,7 @@ static int read_node(onnx_read *r, const node_t *n, dcc_error *err)
 			found = 1, rc = readers[i].read(r, n, nname, err);
 	if (!found)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): operator not supported by dcc (supported: Gemm, "
-				"MatMul+Add, Conv (with groups), BatchNormalization, Add, Sub, Mul and Concat of activations, Add, "
+				"MatMul+Add, Conv (with groups), BatchNormalization, Add, Sub, Mul, Div and Concat of activations, Add, "
 				"Sub, Mul and Div by a constant, Max and Min with a constant, ReduceMean over H and W, Relu, LeakyRelu, HardSigmoid, HardSwish, Clip, Sigmoid, Tanh, MaxPool, AveragePool, GlobalAveragePool, Flatten, "
 				"Reshape, Identity, Dropout, a Pad of nothing, a final Softmax)", nname, op);
 	if (rc < 0)

@@ -54,7 +54,7 @@ typedef struct onnx_read {
 	dcc_model *m;
 	char **lines;
 	size_t nlines;
-	int nfc, nconv, npool, nrelu, nflat, nact, nadd, ncat, nclip, nbn, naff, nmul, nslice, nshuffle, nsub;
+	int nfc, nconv, npool, nrelu, nflat, nact, nadd, ncat, nclip, nbn, naff, nmul, nslice, nshuffle, nsub, ndiv;
 	int unnamed; /* weighted layers whose weight had no NAME.weight name: named kindN */
 	/* the value the node being read reads, and its shape */
 	const char *cur, *next_out;

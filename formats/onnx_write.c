@@ -363,11 +363,11 @@ int dcc_onnx_write(FILE *fp, const dcc_model *m, dcc_error *err)
 				const char *two[2] = {k == 1 ? ins[0] : sa, ins[k]};
 				add_node(&w, "Add", k + 1 == l->nin ? l->name : sb, two, 2, k + 1 == l->nin ? nxt : sb, NULL, 0);
 			}
-		} else if (l->op == DCC_OP_SUB) {
+		} else if (l->op == DCC_OP_SUB || l->op == DCC_OP_DIV) {
 			char sb[DCC_MAX_NAME + 16];
 			value_name(net, in0, l->src[1], lv, bce, sb, sizeof(sb));
 			const char *ins[2] = {cur, sb};
-			add_node(&w, "Sub", l->name, ins, 2, nxt, NULL, 0);
+			add_node(&w, l->op == DCC_OP_SUB ? "Sub" : "Div", l->name, ins, 2, nxt, NULL, 0);
 		} else if (l->op == DCC_OP_MUL) { /* ONNX broadcasts a (N, C, 1, 1) gate as dcc does */
 			char sb[DCC_MAX_NAME + 16];
 			value_name(net, in0, l->src[1], lv, bce, sb, sizeof(sb));

@@ -34,7 +34,13 @@ static inline int64_t dcc_fx_sadd(int64_t a, int64_t b)
 int32_t dcc_fx_sat(int64_t v, int bw);
 /* The joins with an output format of their own (dcc.fixed's a_bw, a_fl,
  * chosen by the search): a residual add, a mul (formats/fixed.md). */
-static inline int dcc_op_own_format(int op) { return op == DCC_OP_ADD || op == DCC_OP_SUB || op == DCC_OP_MUL; }
+static inline int dcc_op_own_format(int op)
+{
+	return op == DCC_OP_ADD || op == DCC_OP_SUB || op == DCC_OP_MUL || op == DCC_OP_DIV;
+}
+/* formats/fixed.md's quotient of two values: a 2^e / b rounded half to even
+ * (e clamped to -31..31), saturated to bw; b = 0 saturates by a's sign. */
+int32_t dcc_fx_div(int32_t a, int32_t b, int e, int bw);
 /* formats/fixed.md's hardsigmoid of x: min(max(rshift(x a, 16 + d) + b, 0),
  * 2^ofl), a the slope in Q16, b the offset at ofl, d = x's fl - ofl */
 int64_t dcc_fx_hardsigmoid(int32_t x, int32_t a, int32_t b, int d, int ofl);

@@ -39,6 +39,7 @@ typedef enum dcc_op {
 	DCC_OP_SLICE,      /* channels start..end-1 of its input: ONNX's Split and Slice on channels */
 	DCC_OP_SHUFFLE,    /* ShuffleNet's channel shuffle of group= groups (Reshape, Transpose, Reshape) */
 	DCC_OP_SUB,        /* the first of two values of one shape minus the second */
+	DCC_OP_DIV,        /* the first of two values of one shape divided by the second */
 	DCC_OP_COUNT
 } dcc_op;
 /* The graph's last node, the head: what training minimises and eval reports. */

@@ -17,12 +17,14 @@ enum { DCC_INSN_END = 0, DCC_INSN_LOAD = 1, DCC_INSN_STORE = 2, DCC_INSN_SPMV = 
        DCC_INSN_ACT = 10, DCC_INSN_COUNT };
 enum { DCC_ACT_SIGMOID = 0, DCC_ACT_TANH = 1 };
 enum { DCC_EW_RELU = 0, DCC_EW_ADD = 1, DCC_EW_MUL = 2, DCC_EW_COPY = 3, DCC_EW_ADDSH = 4, DCC_EW_SHIFT = 5, DCC_EW_CLIP = 6,
-       DCC_EW_LEAKY = 7, DCC_EW_HSIG = 8, DCC_EW_HSWISH = 9, DCC_EW_MULSH = 10, DCC_EW_SUBSH = 11 };
+       DCC_EW_LEAKY = 7, DCC_EW_HSIG = 8, DCC_EW_HSWISH = 9, DCC_EW_MULSH = 10, DCC_EW_SUBSH = 11,
+       DCC_EW_DIVSH = 12 };
 /* The bytes of DRAM an ewop's operands take at z (formats/isa.md): clip
  * and leaky two words, mulsh three, hsig and hswish four; 0 for the rest. */
 static inline unsigned dcc_ew_operand_bytes(int flags)
 {
-	return flags == DCC_EW_SUBSH ? 0 : flags == DCC_EW_MULSH ? 12 : flags >= DCC_EW_HSIG ? 16 : flags >= DCC_EW_CLIP ? 8 : 0;
+	return flags == DCC_EW_DIVSH ? 8 : flags == DCC_EW_SUBSH ? 0 : flags == DCC_EW_MULSH ? 12 : flags >= DCC_EW_HSIG ? 16
+	       : flags >= DCC_EW_CLIP ? 8 : 0;
 }
 /* Does the ewop hold a width and two shifts in z (addsh, subsh, shift)? */
 static inline int dcc_ew_shifts(int flags)

@@ -408,28 +408,33 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 			B.val[o] = (int)i + 1;
 			continue;
 		}
-		if (g->op == DCC_OP_MUL) {
+		if (g->op == DCC_OP_MUL || g->op == DCC_OP_DIV) {
 			/* ewop mulsh: the product shifted from fl_a + fl_b to the mul's
-			 * format, a gate's value for each channel's H x W run (formats/fixed.md) */
-			size_t gate = dcc_mul_gate(net, g);
+			 * format, a gate's value for each channel's H x W run; ewop
+			 * divsh: a 2^e / b, e = the div's fl - fl_a + fl_b (formats/fixed.md).
+			 * Their shift, width (and run) in DRAM at z. */
+			int mul = g->op == DCC_OP_MUL;
+			size_t gate = mul ? dcc_mul_gate(net, g) : 0;
 			int ia = need(&B, v0, -1, (int)i), ib = ia < 0 ? -1 : need(&B, B.canon[g->src[1]], ia, (int)i);
 			int o = ib < 0 ? -1 : out_buf(&B, ia, ib, (int)i);
-			uint32_t at = o < 0 ? UINT32_MAX : reserve(&im, 12);
+			uint32_t at = o < 0 ? UINT32_MAX : reserve(&im, mul ? 12 : 8);
 			if (at == UINT32_MAX) {
 				rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 				break;
 			}
 			const dcc_qfmt *f = &qv->l[i].f;
-			int sh = fl + qv->vfl[g->src[1]] - f->a_fl;
-			if (sh < -64 || sh > 128) {
-				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': its product's shift %d is out of mulsh's range "
-					      "(-64 to 128)", g->name, sh);
+			int sh = mul ? fl + qv->vfl[g->src[1]] - f->a_fl : f->a_fl - fl + qv->vfl[g->src[1]];
+			int lo = mul ? -64 : -31, hi = mul ? 128 : 31;
+			if (sh < lo || sh > hi) {
+				rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s': its %s's shift %d is out of %s's range (%d to %d)",
+					      g->name, mul ? "product" : "quotient", sh, mul ? "mulsh" : "divsh", lo, hi);
 				break;
 			}
-			dcc_wr32(im.p + at, (uint32_t)sh);
-			dcc_wr32(im.p + at + 4, (uint32_t)f->a_bw), dcc_wr32(im.p + at + 8, (uint32_t)(gate ? g->out_size / gate : 1));
-			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, DCC_EW_MULSH, (uint8_t)ia, (uint8_t)ib, (uint32_t)g->out_size,
-						     (uint32_t)o, at};
+			dcc_wr32(im.p + at, (uint32_t)sh), dcc_wr32(im.p + at + 4, (uint32_t)f->a_bw);
+			if (mul)
+				dcc_wr32(im.p + at + 8, (uint32_t)(gate ? g->out_size / gate : 1));
+			p->insn[p->n++] = (dcc_insn){DCC_INSN_EWOP, mul ? DCC_EW_MULSH : DCC_EW_DIVSH, (uint8_t)ia, (uint8_t)ib,
+						     (uint32_t)g->out_size, (uint32_t)o, at};
 			B.val[o] = (int)i + 1;
 			continue;
 		}
@@ -493,7 +498,7 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		}
 		if (g->op == DCC_OP_BATCHNORM || g->op == DCC_OP_AFFINE || (g->op == DCC_OP_CONV2D && g->group > 1 && c->convolvers < 1)) {
 			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s%s): not on the accelerator (it runs fc, conv2d "
-				      "without groups, the poolings, add, sub, mul, concat, slice, shuffle, relu, clip, leakyrelu, hardsigmoid, hardswish, "
+				      "without groups, the poolings, add, sub, mul, div, concat, slice, shuffle, relu, clip, leakyrelu, hardsigmoid, hardswish, "
 				      "sigmoid, tanh, flatten and lstm; grouped convolutions on the convolver engine; dcc fold folds "
 				      "batchnorm and affine layers)", g->name, dcc_op_name(g->op),
 				      g->op == DCC_OP_CONV2D ? " with groups" : "");

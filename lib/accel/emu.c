@@ -281,6 +281,17 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 					o[k] = dcc_fx_sat(dcc_fx_rshift((int64_t)a[k] * b[k / R], sh), (int)bw);
 				break;
 			}
+			if (s->flags == DCC_EW_DIVSH) { /* the quotient's shift and width, in DRAM at z (formats/fixed.md) */
+				int32_t e = (int32_t)dcc_rd32(dram + s->z);
+				uint32_t bw = dcc_rd32(dram + s->z + 4);
+				if (e < -31 || e > 31 || bw < 1 || bw > 32) {
+					rc = dcc_fail(err, DCC_E_FORMAT, "instruction %zu: bad divsh operands at 0x%x", i, s->z);
+					break;
+				}
+				for (uint32_t k = 0; k < s->x; k++)
+					o[k] = dcc_fx_div(a[k], b[k], (int)e, (int)bw);
+				break;
+			}
 			if (s->flags == DCC_EW_LEAKY) { /* the Q16 slope and the width, two words in DRAM at z */
 				int64_t slope = (int32_t)dcc_rd32(dram + s->z);
 				uint32_t bw = dcc_rd32(dram + s->z + 4);

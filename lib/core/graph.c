@@ -19,6 +19,7 @@ static const char *const op_names[DCC_OP_COUNT] = {
 	[DCC_OP_CLIP] = "clip", [DCC_OP_BATCHNORM] = "batchnorm", [DCC_OP_LEAKYRELU] = "leakyrelu",
 	[DCC_OP_HARDSIGMOID] = "hardsigmoid", [DCC_OP_HARDSWISH] = "hardswish", [DCC_OP_AFFINE] = "affine",
 	[DCC_OP_MUL] = "mul", [DCC_OP_SLICE] = "slice", [DCC_OP_SHUFFLE] = "shuffle", [DCC_OP_SUB] = "sub",
+	[DCC_OP_DIV] = "div",
 };
 _Static_assert(sizeof(op_names) / sizeof(op_names[0]) == DCC_OP_COUNT, "one name per operator");
 
@@ -318,7 +319,8 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 	value_shape(g, l->src[0], &l->ic, &l->ih, &l->iw, &hwc0);
 	int64_t in = (int64_t)l->ic * l->ih * l->iw, oc = l->ic, oh = l->ih, ow = l->iw;
 	int64_t ph = (int64_t)l->ih + 2 * (int64_t)l->pad, pw = (int64_t)l->iw + 2 * (int64_t)l->pad;
-	int multi = l->op == DCC_OP_ADD || l->op == DCC_OP_CONCAT || l->op == DCC_OP_MUL || l->op == DCC_OP_SUB;
+	int multi = l->op == DCC_OP_ADD || l->op == DCC_OP_CONCAT || l->op == DCC_OP_MUL || l->op == DCC_OP_SUB ||
+		    l->op == DCC_OP_DIV;
 	if (!multi && l->nin != 1)
 		return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s reads one value, not %d", l->name, dcc_op_name(l->op),
 				l->nin);
@@ -425,11 +427,12 @@ static int infer(const dcc_graph *g, dcc_node *l, int is_last, dcc_error *err)
 		break;
 	}
 	case DCC_OP_SUB: /* shaped as an add */
+	case DCC_OP_DIV:
 	case DCC_OP_ADD:
 	case DCC_OP_CONCAT:
-		if (l->op == DCC_OP_SUB && l->nin != 2)
-			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': sub reads two values (from=a,b: a - b), not %d", l->name,
-					l->nin);
+		if ((l->op == DCC_OP_SUB || l->op == DCC_OP_DIV) && l->nin != 2)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': %s reads two values (from=a,b: a %c b), not %d", l->name,
+					dcc_op_name(l->op), l->op == DCC_OP_SUB ? '-' : '/', l->nin);
 		oc = 0;
 		for (int k = 0; k < l->nin; k++) {
 			int c, h, w, hwc;

@@ -93,14 +93,15 @@ static int check_insn(const dcc_program *p, size_t i, dcc_error *err)
 		return 0;
 	}
 	case DCC_INSN_EWOP:
-		if (s->flags > DCC_EW_SUBSH || s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->y >= DCC_NBUF ||
+		if (s->flags > DCC_EW_DIVSH || s->a >= DCC_NBUF || s->b >= DCC_NBUF || s->y >= DCC_NBUF ||
 		    (dcc_ew_shifts(s->flags) &&
 		     ((s->z & 0xff) < 1 || (s->z & 0xff) > 32 || s->z >> 24)))
 			return dcc_fail(err, DCC_E_FORMAT, "instruction %zu: bad ewop", i);
 		if (dcc_ew_operand_bytes(s->flags) && ((uint64_t)s->z + dcc_ew_operand_bytes(s->flags) > p->dram_bytes || s->z % 4))
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: %s operands at %u are outside DRAM", i,
 					s->flags == DCC_EW_CLIP ? "clip's" : s->flags == DCC_EW_LEAKY ? "leaky's"
-					: s->flags == DCC_EW_HSIG ? "hsig's" : s->flags == DCC_EW_MULSH ? "mulsh's" : "hswish's", s->z);
+					: s->flags == DCC_EW_HSIG ? "hsig's" : s->flags == DCC_EW_MULSH ? "mulsh's"
+					: s->flags == DCC_EW_DIVSH ? "divsh's" : "hswish's", s->z);
 		if (s->x > p->buf_words)
 			return dcc_fail(err, DCC_E_RANGE, "instruction %zu: %u elements beyond the buffers", i, s->x);
 		return 0;

@@ -110,6 +110,17 @@ int64_t dcc_fx_div_rne(int64_t num, int64_t den)
 	return q;
 }
 
+int32_t dcc_fx_div(int32_t a, int32_t b, int e, int bw)
+{
+	e = e < -31 ? -31 : e > 31 ? 31 : e;
+	if (!b)
+		return a > 0 ? dcc_fx_sat(INT64_MAX, bw) : a < 0 ? dcc_fx_sat(INT64_MIN, bw) : 0;
+	int64_t num = e >= 0 ? (int64_t)a * ((int64_t)1 << e) : a, den = e >= 0 ? b : (int64_t)b * ((int64_t)1 << -e);
+	if (den < 0)
+		num = -num, den = -den;
+	return dcc_fx_sat(dcc_fx_div_rne(num, den), bw);
+}
+
 void dcc_fx_pixels(int32_t *x, const uint8_t *px, size_t n, int bw, int fl)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -290,6 +301,13 @@ static int node_run(const dcc_qnet *q, size_t i, const int32_t *const *in, int32
 		for (size_t k = 0; k < L->g->in_size; k++)
 			out[k] = cur[k] > 0 ? cur[k] : dcc_fx_sat(dcc_fx_rshift((int64_t)cur[k] * L->slope, 16), L->out_bw);
 		break;
+	case DCC_OP_DIV: { /* formats/fixed.md: a 2^e / b, e = the div's fl - fl_a + fl_b */
+		const dcc_layer *g = L->g;
+		int e = L->f.a_fl - q->vfl[g->src[0]] + q->vfl[g->src[1]];
+		for (size_t k = 0; k < g->out_size; k++)
+			out[k] = dcc_fx_div(cur[k], in[1][k], e, L->f.a_bw);
+		break;
+	}
 	case DCC_OP_MUL: { /* formats/fixed.md: the product at fl_a + fl_b, shifted to the mul's, saturated */
 		const dcc_layer *g = L->g;
 		int sh = q->vfl[g->src[0]] + q->vfl[g->src[1]] - L->f.a_fl;

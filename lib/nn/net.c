@@ -333,6 +333,12 @@ static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size
 			out[j] = in[j] - x[j];
 		break;
 	}
+	case DCC_OP_DIV: {
+		const float *x = w->act[l->src[1]];
+		for (size_t j = 0; j < B * l->out_size; j++)
+			out[j] = in[j] / x[j];
+		break;
+	}
 	case DCC_OP_SLICE:
 	case DCC_OP_SHUFFLE:
 		channels_forward(out, in, l, B);
@@ -495,6 +501,16 @@ static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float 
 		if (db)
 			mul_backward(NULL, db, dcur, in, b, B, l->out_size, C);
 		gv_add(n, w, l->src[1], B);
+		return;
+	}
+	case DCC_OP_DIV: { /* d/da = 1 / b, d/db = -a / b^2, each input in turn (x / x reads one value twice) */
+		const float *b = w->act[l->src[1]];
+		for (int k = 0; k < 2; k++) {
+			float *d = gv_dst(n, w, l->src[k]);
+			for (size_t j = 0; d && j < B * l->out_size; j++)
+				d[j] = k ? -dcur[j] * in[j] / (b[j] * b[j]) : dcur[j] / b[j];
+			gv_add(n, w, l->src[k], B);
+		}
 		return;
 	}
 	case DCC_OP_SUB: /* d/da = 1, d/db = -1, each input in turn (a - a reads one value twice) */

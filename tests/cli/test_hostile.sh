@@ -65,6 +65,7 @@ for ins in "ewop addsh a=0 b=1 out=0 n=8 bw=0 sa=0 sb=0" "ewop addsh a=0 b=1 out
 	"ewop leaky a=0 b=0 out=0 n=8 shift=$dram" "ewop leaky a=0 b=0 out=0 n=8 shift=6" \
 	"ewop hsig a=0 b=0 out=0 n=8 shift=$((dram - 8))" "ewop hswish a=0 b=0 out=0 n=8 shift=2" \
 	"ewop mulsh a=0 b=1 out=0 n=8 shift=$((dram - 8))" "ewop mulsh a=0 b=1 out=0 n=8 shift=6" \
+	"ewop divsh a=0 b=1 out=0 n=8 shift=$((dram - 4))" "ewop divsh a=0 b=1 out=0 n=8 shift=6" \
 	"maxpool in=0 out=1 c=1 h=8 w=8 k=2 stride=2 pad=2" "maxpool in=0 out=1 c=1 h=8 w=8 k=3 stride=2 pad=1 ceil=2" \
 	"avgpool in=0 out=1 c=1 h=8 w=8 k=3 stride=2 pad=2" "maxpool in=0 out=1 c=1 h=8 w=8 k=3 stride=2 incl=1" \
 	"maxpool in=0 out=1 c=1 h=2 w=2 k=5 stride=1 pad=1"; do
@@ -82,7 +83,7 @@ run $DCC emu c6.dci --data d8 --limit 5 --threads 1
 expect_status 0 "C6: and runs"
 # a leaky or a hardswish gate reading its operands from the input's words: operands out of range (a width
 # outside 1..32, a gate's shift or G) are refused when they are met, in one line; any others stay inside the buffers
-for ew in "leaky:leaky's width" "hswish:bad hswish operands" "mulsh:bad mulsh operands"; do
+for ew in "leaky:leaky's width" "hswish:bad hswish operands" "mulsh:bad mulsh operands" "divsh:bad divsh operands"; do
 	awk -v ins="ewop ${ew%%:*} a=0 b=0 out=0 n=8 shift=0" '/^load buf=0/ && !done { print; print ins; done = 1; next } { print }' \
 		fz.s >c6.s
 	run $DCC asm c6.s -o c6.dci

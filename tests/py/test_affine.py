@@ -181,6 +181,19 @@ class Recip(nn.Module):
         return (x / (x + 1.0)).flatten(1)
 
 
+class Ratio(nn.Module):
+    """Div of two activations: a branch over a sigmoid gate of the same shape"""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 6, 3, padding=1)
+        self.c2 = nn.Conv2d(3, 6, 3, padding=1)
+        self.fc = nn.Linear(6 * 8 * 8, 4)
+
+    def forward(self, x):
+        return self.fc((torch.relu(self.c1(x)) / torch.sigmoid(self.c2(x))).flatten(1))
+
+
 class Spatial(nn.Module):
     def forward(self, x):
         return (x + torch.arange(8.0).view(1, 1, 1, 8)).flatten(1)
@@ -203,8 +216,31 @@ ok = pipeline("diff", to_emulator(p("diff.dct"), p("d.npz"), p, 8, 32))
 check(ok and np.array_equal(np.load(p("emu.npy")), np.load(p("ref.npy"))) and
       run("disasm", p("e.dci")).stdout.count("ewop subsh") == 2, "the subs on the emulator bit-exact with eval --fixed")
 
-for tag, net, says in (("recip", Recip(), "(Div): dcc reads Div with a constant"),
-                       ("spatial", Spatial(), "has 8 values; dcc takes one, or one per channel")):
+# Div of two activations: x / (x + 1) in float (its affine has no layer to fold into), and a branch over a
+# sigmoid through every stage, on the emulator bit-exact as ewop divsh
+for tag, net, emu in (("recip", Recip(), False), ("ratio", Ratio(), True)):
+    net.eval()
+    with torch.no_grad():
+        want = net(torch.from_numpy(X[128:])).numpy()
+    torch.onnx.export(net, torch.from_numpy(X[:2]), p(tag + ".onnx"), opset_version=13, input_names=["x"],
+                      dynamic_axes={"x": {0: "n"}})
+    r = run("import", p(tag + ".onnx"), "-o", p(tag + ".dct"))
+    got = logits(p(tag + ".dct"), "y%s.npy" % tag) if r.returncode == 0 else None
+    check(got is not None and np.abs(got - want).max() < 1e-5 and "div div1 from=" in run("info", p(tag + ".dct")).stdout,
+          "%s: a Div of activations, dcc = PyTorch (%s) %s" % (tag, None if got is None else np.abs(got - want).max(),
+                                                                  r.stderr))
+    export_round_trip(p, p(tag + ".dct"), got, " (%s)" % tag)
+    if emu:
+        ok = pipeline(tag, to_emulator(p(tag + ".dct"), p("d.npz"), p, 8, 32))
+        check(ok and np.array_equal(np.load(p("emu.npy")), np.load(p("ref.npy"))) and
+              run("disasm", p("e.dci")).stdout.count("ewop divsh") == 1, "ratio: on the emulator bit-exact with eval --fixed")
+        r = run("run", p("e_s.dct"), "--input", p("x.npy"), "-o", p("ys.npy"))
+        r2 = run("run", "--fixed", p("e_f.dct"), "--input", p("x.npy"), "-o", p("yq.npy"))
+        ys = np.load(p("ys.npy")) if r.returncode == 0 else None
+        fx = np.abs(np.load(p("yq.npy")) - ys).max() if ys is not None and r2.returncode == 0 else None
+        print("ratio: 16-bit fixed point against float, max diff %s (logits to %.3g)" % (fx, np.abs(ys).max()))
+        check(fx is not None and fx < 1e-2 * np.abs(ys).max(), "ratio: fixed point follows float: %s" % fx)
+for tag, net, says in (("spatial", Spatial(), "has 8 values; dcc takes one, or one per channel"),):
     torch.onnx.export(net, torch.from_numpy(X[:2]), p(tag + ".onnx"), opset_version=13)
     r = run("import", p(tag + ".onnx"), "-o", p(tag + ".dct"))
     check(r.returncode == 1 and r.stderr.count("\n") == 1 and says in r.stderr and not os.path.exists(p(tag + ".dct")),

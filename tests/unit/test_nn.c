@@ -220,6 +220,12 @@ static void test_gradients(void)
 			    "sub d from=r0,c1", "sub z from=d,d", "add a from=d,z", "flatten f", "fc fc in=108 out=3",
 			    "softmax_ce loss"};
 	gradcheck("sub", sb, 9, 2, 6, 6);
+	/* a quotient of two branches (the divisor a sigmoid, in (0, 1); tanh, not relu, before it: the
+	 * quotient magnifies a kink the finite difference crosses), and a value over itself */
+	const char *dv[] = {"conv2d c0 in=2 out=3 k=3 stride=1 pad=1", "tanh r0", "conv2d c1 in=3 out=3 k=3 stride=1 pad=1",
+			    "sigmoid s1", "div d from=r0,s1", "div z from=s1,s1", "add a from=d,z", "flatten f",
+			    "fc fc in=108 out=3", "softmax_ce loss"};
+	gradcheck("div", dv, 10, 2, 6, 6);
 	/* 1x3 and 3x1 kernels, unequal strides, asymmetric pads, dilation;
 	 * grouped and depthwise with them */
 	const char *geo[] = {"conv2d c0 in=2 out=4 k=1x3 stride=1 pad=0,1,0,1", "leakyrelu l0",
