@@ -662,7 +662,7 @@ static int read_pool(onnx_read *r, const node_t *n, const char *nname, dcc_error
 		r->H -= 2 * r->pad, r->W -= 2 * r->pad;
 	}
 	int notset = !ap || !ap->has_s || (ap->s.len == 6 && !memcmp(ap->s.data, "NOTSET", 6));
-	if (!notset && k2 >= 1 && k2 <= 1024 && !ceil && !r->flat && !onnx_attr(n, "pads")) {
+	if (!notset && k2 >= 1 && k2 <= 1024 && !ceil && !r->flat && !pad && !onnx_attr(n, "pads")) {
 		/* auto_pad (tf2onnx's 'same' and 'valid'): ONNX's rule, as a Conv's; dcc's pools take one pad */
 		dcc_geom q;
 		int rc = onnx_conv_geom(r, n, nname, k2, k2, &q, err);

@@ -398,7 +398,9 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			G = G ? G : 1; /* groups: G convolutions of M/G outputs from C/G inputs */
 			int shift = (int32_t)v[11], bshift = (int32_t)v[12];
 			uint32_t cg = G <= g.C && g.C % G == 0 && g.M % G == 0 ? g.C / G : 0, mg = cg ? g.M / G : 0;
-			uint64_t nw = (uint64_t)g.M * cg * g.kh * g.kw;
+			uint64_t nw; /* the weights: a product of descriptor fields, refused when it wraps */
+			if (__builtin_mul_overflow((uint64_t)g.M * cg, (uint64_t)g.kh * g.kw, &nw) || nw > UINT64_MAX / 4)
+				nw = UINT64_MAX / 4;
 			if (v[0] != 0x564e4f43 || !g.M || !g.C || !cg || g.kh > 0xffff || g.sh > 0xffff || g.pt > 0xffff ||
 			    g.dw > 0xffff || !g.OH || g.OH != dcc_conv_shape_out(&g, 0) || g.OW != dcc_conv_shape_out(&g, 1) ||
 			    (uint64_t)g.C * g.H * g.W > words ||

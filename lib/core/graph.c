@@ -72,23 +72,20 @@ size_t dcc_graph_max_act(const dcc_graph *g)
 static int parse_sizes(const char *s, int *v, int pads)
 {
 	long x[4];
-	int n = 0;
+	int n = 0, done = 0;
 	char sep = pads ? ',' : 'x';
-	for (const char *p = s; n < 4; n++) {
+	for (const char *p = s; n < 4 && !done; n++) {
 		char *end;
 		if (*p < '0' || *p > '9')
 			return -1;
 		x[n] = strtol(p, &end, 10);
-		if (x[n] > (1L << 30))
+		if (x[n] > (1L << 30) || (*end && *end != sep))
 			return -1;
-		if (!*end) {
-			n++;
-			break;
-		}
-		if (*end != sep)
-			return -1;
+		done = !*end;
 		p = end + 1;
 	}
+	if (!done) /* a fifth part */
+		return -1;
 	if (n == 1)
 		x[1] = x[2] = x[3] = x[0];
 	else if (pads ? n != 4 : n != 2)

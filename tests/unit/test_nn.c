@@ -343,6 +343,8 @@ static void test_graph_errors(void)
 		const char *line, *msg;
 	} geo[] = {{"conv2d c in=1 out=2 k=3x3x3", "k=3x3x3 is not a size or HxW"},
 		   {"conv2d c in=1 out=2 k=3 pad=1,1", "pad=1,1 is not a size or four (top,left,bottom,right)"},
+		   {"conv2d c in=1 out=2 k=3 pad=1,1,1,1,1", "pad=1,1,1,1,1 is not a size or four"},
+		   {"conv2d c in=1 out=2 k=3 pad=1,1,1,", "pad=1,1,1, is not a size or four"},
 		   {"conv2d c in=1 out=2 k=3 stride=0x1", "conv2d needs in, out, k, stride, dilation, group >= 1"},
 		   {"conv2d c in=1 out=2 k=2 dilation=3", "a 2x2 kernel (dilated) does not fit a 3x4 input"},
 		   {"conv2d c in=1 out=2 k=3x-1", "k=3x-1 is not a size or HxW"},
