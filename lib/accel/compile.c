@@ -642,8 +642,9 @@ int dcc_accel_compile(const dcc_model *mc, uint32_t blob_crc, const dcc_accel_cf
 		int is_conv = g->op == DCC_OP_CONV2D;
 		const dcc_qfmt *f = &fmt[i];
 		int facc = f->w_fl + fl;
-		uint32_t geo[8] = {(uint32_t)g->ic, (uint32_t)g->ih, (uint32_t)g->iw, (uint32_t)g->k,
-				   (uint32_t)g->stride, (uint32_t)g->pad, (uint32_t)g->oh, (uint32_t)g->ow};
+		/* spconv's geometry: one k, stride and pad (a square window; others go to the engine) */
+		uint32_t geo[8] = {(uint32_t)g->ic, (uint32_t)g->ih, (uint32_t)g->iw, (uint32_t)g->geo.kh,
+				   (uint32_t)g->geo.sh, (uint32_t)g->geo.pt, (uint32_t)g->oh, (uint32_t)g->ow};
 		uint32_t desc;
 		int engine = is_conv && c->convolvers > 0;
 		if (engine && pointwise_on_pes(m, g, c, pes, f->a_bw))

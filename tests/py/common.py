@@ -115,6 +115,20 @@ def export_round_trip(p, dct, got, what="", back=True):
     check(r2.returncode == 0 and np.array_equal(np.load(p("y2.npy")), got), "the export imports back: " + r.stderr + r2.stderr)
 
 
+def strict_diff(net, sd_npz, x, want):
+    """The state_dict in sd_npz (dcc export's) loaded strict into net, a
+    fresh PyTorch module: the largest difference of its outputs on x from
+    want, or the error's text when it does not load or run."""
+    import numpy as np
+    import torch
+    try:
+        net.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(sd_npz).items()}, strict=True)
+        with torch.no_grad():
+            return float(np.abs(net(torch.from_numpy(x)).numpy().reshape(want.shape) - want).max())
+    except Exception as e:  # noqa: BLE001
+        return str(e)[:300]
+
+
 def finish(name):
     """The closing line run.sh counts, and the exit status."""
     print("%s: %d passed, %d failed" % (name, counts["passed"], counts["failed"]))

@@ -24,7 +24,7 @@ import torch
 import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import check, finish, ort_run, pipeline, run, to_emulator  # noqa: E402
+from common import check, finish, ort_run, pipeline, run, strict_diff, to_emulator  # noqa: E402
 
 N = 100
 tmp = tempfile.mkdtemp(prefix="dcc-dag-")
@@ -94,15 +94,7 @@ for name in ("resnet18", "mobilenet_v2", "squeezenet1_1", "mobilenet_v3_small", 
         nbn = sum(n.op_type == "BatchNormalization" for n in g.node)
         check(info.count("batchnorm ") == nbn, "%s: %d batchnorm layers in the graph" % (tag, nbn))
         r = run("export", dct, "-o", p("sd.npz"))
-        fresh = getattr(torchvision.models, name)(num_classes=10).eval()
-        try:
-            sd = {k: torch.from_numpy(v) for k, v in np.load(p("sd.npz")).items()}
-            fresh.load_state_dict(sd, strict=True)
-            with torch.no_grad():
-                back = fresh(torch.from_numpy(X)).numpy()
-            err = np.abs(back - got).max()
-        except Exception as e:  # noqa: BLE001
-            err = str(e)[:300]
+        err = strict_diff(getattr(torchvision.models, name)(num_classes=10).eval(), p("sd.npz"), X, got)
         check(r.returncode == 0 and not isinstance(err, str) and err < 1e-4,
               "%s: dcc's state_dict loads strict into torchvision's %s and gives dcc's logits: %s %s" %
               (tag, name, err, r.stderr))

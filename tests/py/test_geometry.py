@@ -21,7 +21,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (check, export_round_trip, finish, four_classes, ort_run, pipeline, run,  # noqa: E402
-                    to_emulator, workdir)
+                    strict_diff, to_emulator, workdir)
 
 p = workdir("geometry", 11)
 
@@ -70,14 +70,7 @@ for line in ("k=1x3 stride=1 pad=0,1,0,1", "k=3x1 stride=2x1 pad=1,0,1,0", "k=3 
 
 # the state_dict under PyTorch's names and shapes, strict
 r = run("export", p("g13.dct"), "-o", p("sd.npz"))
-fresh = Net().eval()
-try:
-    fresh.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(p("sd.npz")).items()}, strict=True)
-    with torch.no_grad():
-        back = fresh(torch.from_numpy(X[128:])).numpy()
-    err = np.abs(back - got).max()
-except Exception as e:  # noqa: BLE001
-    err = str(e)[:300]
+err = strict_diff(Net().eval(), p("sd.npz"), X[128:], got)
 check(r.returncode == 0 and not isinstance(err, str) and err < 1e-5,
       "the state_dict loads strict and gives dcc's logits: %s %s" % (err, r.stderr))
 export_round_trip(p, p("g13.dct"), got)

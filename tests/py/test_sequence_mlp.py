@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import check, export_round_trip, finish, ort_run, pipeline, run, to_emulator, workdir  # noqa: E402
+from common import (check, export_round_trip, finish, ort_run, pipeline, run, strict_diff, to_emulator,  # noqa: E402
+                    workdir)
 
 p = workdir("seqmlp", 21)
 
@@ -72,13 +73,7 @@ for tag, net, t, f in (("one position, a sigmoid head", PerPosition(7), 1, 7),
           "%s: dcc = PyTorch (%s, %s) %s" % (tag, err, perr, r.stderr + r2.stderr))
     r = run("export", dct, "-o", p("sd.npz"))
     fresh = type(net)(*((f,) if isinstance(net, PerPosition) else (t, f))).eval()
-    try:
-        fresh.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(p("sd.npz")).items()}, strict=True)
-        with torch.no_grad():
-            back = fresh(torch.from_numpy(X)).numpy().reshape(40, -1)
-        serr = np.abs(back - probs).max()
-    except Exception as e:  # noqa: BLE001
-        serr = str(e)[:300]
+    serr = strict_diff(fresh, p("sd.npz"), X, probs)
     check(r.returncode == 0 and not isinstance(serr, str) and serr < 1e-5,
           "%s: the state_dict loads strict and gives PyTorch's outputs: %s %s" % (tag, serr, r.stderr))
     if isinstance(net, PerPosition):  # a bce head: the export ends in its Sigmoid, ONNX Runtime gives probabilities

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import check, finish, pipeline, run, to_emulator  # noqa: E402
+from common import check, finish, pipeline, run, strict_diff, to_emulator  # noqa: E402
 from zoo_torch import from_spec  # noqa: E402
 
 tmp = tempfile.mkdtemp(prefix="dcc-zoo-")
@@ -41,14 +41,7 @@ for spec, marks in (("resnet:8,16:2", {"add ": 4, "downsample.0": 1, "ewop addsh
     r = run("run", dct, "--input", p("x.npy"), "-o", p("y.npy"))
     got = np.load(p("y.npy")) if r.returncode == 0 else None
     r2 = run("export", dct, "-o", p("sd.npz"))
-    net = from_spec(spec, 1, 4).eval()
-    try:
-        net.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(p("sd.npz")).items()}, strict=True)
-        with torch.no_grad():
-            want = net(torch.from_numpy(X[256:])).numpy()
-        err = np.abs(want - got).max()
-    except Exception as e:  # noqa: BLE001
-        err = str(e)[:300]
+    err = strict_diff(from_spec(spec, 1, 4).eval(), p("sd.npz"), X[256:], got) if got is not None else "no logits"
     print("%s: PyTorch's logits from dcc's state_dict, max diff %s" % (spec, err))
     check(r2.returncode == 0 and got is not None and not isinstance(err, str) and err < 1e-4 and
           np.abs(got).max() > 0.05,
