@@ -5,6 +5,7 @@ EIE's nine benchmark layers with the eie-pe and 45nm energy tables, and the
 sparse-matrix SRAM width study on Alex-7 (the paper's Figure 10 shows it
 as a plot: reads fall with width, energy per read rises)."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -45,11 +46,19 @@ for table in ("eie-pe", "45nm"):
         pub, got = 100 * p / PE_MW, 100 * mods[m] / tot_pj
         print("  %-10s %9.2f%% %9.2f%% %+8.2f" % (m, pub, got, got - pub))
 print("== sparse-matrix SRAM width on Alex-7 (45nm table: a read's energy grows with its width)")
-print("  %6s %12s %12s %12s %10s" % ("bits", "reads", "pJ/read", "SRAM uJ", "total uJ"))
+print("  %6s %12s %8s %12s %12s %10s" % ("bits", "reads", "ratio", "pJ/read", "SRAM uJ", "total uJ"))
+reads, sram = {}, {}
 for w in (32, 64, 128, 256, 512):
     d = emu("4096x4096", 0.09, 0.353, "45nm", "--sram-bits", str(w))
     n, pj = d["events"]["spmat_read"], d["energy"]["events_pj"]["spmat_read"]
-    print("  %6d %12.0f %12.1f %12.3f %10.3f" % (w, n, pj / n, pj * 1e-6, d["energy"]["energy_uj"]))
+    reads[w], sram[w] = n, pj
+    print("  %6d %12.0f %8s %12.1f %12.3f %10.3f" % (w, n, "%.2fx" % (n / reads[w // 2]) if w > 32 else "",
+                                                  pj / n, pj * 1e-6, d["energy"]["energy_uj"]))
+best = min(sram, key=sram.get)
+lo, hi = math.log2(reads[64] / reads[128]), math.log2(reads[32] / reads[64])
+print("  minimum SRAM energy at %d bits (EIE's Figure 10: 64 bits, with CACTI's energies per read)" % best)
+print("  the minimum falls at 64 bits only if a read's energy grows as width^s with %.2f < s < %.2f;" % (lo, hi))
+print("  the 45nm rule's s = 1 (Horowitz: 5 pJ for 32 bits, 10 pJ for 64) puts it at the narrowest width")
 print("== 16-bit fixed point against 32-bit float arithmetic on Alex-7 (45nm and 45nm-float32 tables)")
 fx, fl = emu("4096x4096", 0.09, 0.353, "45nm"), emu("4096x4096", 0.09, 0.353, "45nm-float32")
 ar = ("codebook", "mult", "add")

@@ -52,6 +52,8 @@ typedef struct pe_view {
 	const uint8_t *ent;  /* entries: skip << 4 | codebook index */
 	uint32_t nent, lrows;
 	uint64_t total;      /* its entries in the whole matrix (a synthetic layer holds only the columns it runs) */
+	const uint64_t *at;  /* a synthetic view's columns: where each one's entries start in the whole matrix's
+			      * SRAM (the columns it leaves out still take their room); NULL: the pointers say */
 } pe_view;
 
 typedef struct layer_run {
@@ -102,7 +104,8 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 			if (st->pe_busy)
 				st->pe_busy[p] += e1 > e0 ? e1 - e0 : 1;
 			if (e1 > e0) { /* aligned words; the first again only if the buffer lost it */
-				uint64_t w0 = e0 / per_read, w1 = (e1 - 1) / per_read;
+				uint64_t a0 = v->at ? v->at[j] : e0;
+				uint64_t w0 = a0 / per_read, w1 = (a0 + (e1 - e0) - 1) / per_read;
 				sram += w1 - w0 + (w0 != last);
 				last = w1;
 			}
@@ -607,13 +610,14 @@ static uint64_t gap(dcc_rng *r, double logq)
  * (fillers where a run of zeros exceeds the 4-bit index: lib/encode's
  * rule), the others only counted. */
 static int synth_pe(dcc_rng *r, uint32_t lrows, uint32_t cols, double logq, const uint32_t *active, uint32_t nact,
-		    uint8_t **ptr_out, uint8_t **ent_out, pe_view *v)
+		    uint8_t **ptr_out, uint8_t **ent_out, uint64_t **at_out, pe_view *v)
 {
 	uint8_t *ptr = malloc(4 * ((size_t)nact + 1)), *ent = NULL;
+	uint64_t *at = malloc(((size_t)nact + 1) * sizeof(uint64_t));
 	size_t n = 0, cap = 0;
 	uint64_t total = 0, cells = (uint64_t)lrows * cols;
-	*ptr_out = ptr, *ent_out = NULL;
-	if (!ptr)
+	*ptr_out = ptr, *ent_out = NULL, *at_out = at;
+	if (!ptr || !at)
 		return -1;
 	uint32_t a = 0; /* the next active column */
 	int64_t prev = -1, col = -1;
@@ -622,7 +626,7 @@ static int synth_pe(dcc_rng *r, uint32_t lrows, uint32_t cols, double logq, cons
 		if (j != col)
 			col = j, prev = -1;
 		while (a < nact && active[a] <= j) /* columns reached: where their entries start */
-			dcc_wr32(ptr + 4 * (size_t)a++, (uint32_t)n);
+			at[a] = total, dcc_wr32(ptr + 4 * (size_t)a++, (uint32_t)n);
 		uint32_t skip, fill = dcc_csc_split_gap((uint32_t)(lr - prev - 1), 15, &skip);
 		total += (uint64_t)fill + 1;
 		prev = lr;
@@ -642,9 +646,9 @@ static int synth_pe(dcc_rng *r, uint32_t lrows, uint32_t cols, double logq, cons
 		ent[n++] = (uint8_t)(skip << 4 | (1 + dcc_rng_next(r) % 15));
 	}
 	while (a <= nact)
-		dcc_wr32(ptr + 4 * (size_t)a++, (uint32_t)n);
+		at[a] = total, dcc_wr32(ptr + 4 * (size_t)a++, (uint32_t)n);
 	*ent_out = ent;
-	*v = (pe_view){ptr, ent ? ent : ptr, (uint32_t)n, lrows, total};
+	*v = (pe_view){ptr, ent ? ent : ptr, (uint32_t)n, lrows, total, at};
 	return n > UINT32_MAX ? -1 : 0;
 }
 
@@ -657,10 +661,11 @@ int dcc_emu_synthetic(uint32_t rows, uint32_t cols, double wd, double ad, uint64
 	dcc_rng_seed(&r, seed);
 	int32_t cb[16] = {0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8};
 	uint8_t **ptr = calloc(P, sizeof(uint8_t *)), **ent = calloc(P, sizeof(uint8_t *));
+	uint64_t **at = calloc(P, sizeof(uint64_t *));
 	int32_t *x = malloc(((size_t)cols + 1) * sizeof(int32_t));
 	uint32_t *active = malloc(((size_t)cols + 1) * sizeof(uint32_t)), *nz = malloc(((size_t)cols + 1) * sizeof(uint32_t));
 	pe_view *pv = calloc(P, sizeof(pe_view));
-	int rc = pv && ptr && ent && x && nz && active ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	int rc = pv && ptr && ent && at && x && nz && active ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	/* the activations first: the layer is generated only where they are nonzero */
 	for (uint32_t j = 0; !rc && j < cols; j++)
 		if (dcc_rng_uniform(&r) < ad) {
@@ -671,7 +676,7 @@ int dcc_emu_synthetic(uint32_t rows, uint32_t cols, double wd, double ad, uint64
 	double logq = wd >= 1 ? 0 : log1p(-wd);
 	for (uint32_t p = 0; !rc && p < P; p++) {
 		uint32_t lrows = rows > p ? (rows - p + P - 1) / P : 0;
-		if (synth_pe(&r, lrows, cols, logq, active, nact, &ptr[p], &ent[p], &pv[p]))
+		if (synth_pe(&r, lrows, cols, logq, active, nact, &ptr[p], &ent[p], &at[p], &pv[p]))
 			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
 	/* the view: the active columns only, as many as the matrix's in the figures */
@@ -685,9 +690,9 @@ int dcc_emu_synthetic(uint32_t rows, uint32_t cols, double wd, double ad, uint64
 		finish_layer(&L, c, out, out->compute_cycles, out->busy_pe_cycles);
 		snprintf(out->name, sizeof(out->name), "%ux%u", cols, rows);
 	}
-	for (uint32_t p = 0; ptr && ent && p < P; p++)
-		free(ptr[p]), free(ent[p]);
-	free(ptr), free(ent), free(pv), free(x), free(nz), free(active);
+	for (uint32_t p = 0; ptr && ent && at && p < P; p++)
+		free(ptr[p]), free(ent[p]), free(at[p]);
+	free(ptr), free(ent), free(at), free(pv), free(x), free(nz), free(active);
 	return rc;
 }
 

@@ -45,6 +45,22 @@ n = d2.get("nonzero_acts", 0)
 check(d2["events"]["ptr_read"] == 2 * n and d2["events"]["codebook"] == 4 * n and d2["events"]["queue"] == 2 * n and
       d2["events"]["act_read"] == 4, "counts scale with the nonzero activations (%s)" % n)
 
+# ---- a synthetic layer's inactive columns still take their room in the SRAM ----
+# Alex-7 (9% weights, 35.3% activations): a 512-bit word holds 64 entries, ~9
+# of a PE's columns, so nearly every word holds an active column and is read;
+# a view that packed the active columns together would read ~35% of them.
+# Reads fall with the width, but by less than half a doubling: a column's
+# entries rarely fill a word and the next active column is seldom adjacent.
+reads = {}
+for w in (32, 64, 128, 256, 512):
+    a7 = js("emu", "--synthetic", "4096x4096", "--weight-density", "0.09", "--act-density", "0.353", "--pes", "64",
+            "--sram-bits", str(w))
+    reads[w] = a7["events"]["spmat_read"]
+words = a7["events"]["codebook"] / 0.353 / 64  # all the layer's entries, in 512-bit words
+check(reads[512] >= 0.9 * words, "512-bit SRAM: %d reads of the %.0f words that hold the layer" % (reads[512], words))
+check(all(0.52 < reads[2 * w] / reads[w] < 1 for w in (32, 64, 128, 256)),
+      "reads fall with the width, by less than half a doubling: %s" % reads)
+
 # ---- energy = counts x table, exactly: powers of two, static energy per PE-cycle ----
 pj = {k: 2.0 ** i for i, k in enumerate(EVENTS)}
 lines = ["dcc-energy 1", "name pow2", "module A area_um2=1000 cycle_pj=0.5", "module B area_um2=250"]
