@@ -56,7 +56,7 @@ for w in (32, 64, 128, 256, 512):
     a7 = js("emu", "--synthetic", "4096x4096", "--weight-density", "0.09", "--act-density", "0.353", "--pes", "64",
             "--sram-bits", str(w))
     reads[w] = a7["events"]["spmat_read"]
-words = a7["events"]["codebook"] / 0.353 / 64  # all the layer's entries, in 512-bit words
+words = a7["events"]["codebook"] * 4096 / a7["nonzero_acts"] / 64  # all the layer's entries, in 512-bit words
 check(reads[512] >= 0.9 * words, "512-bit SRAM: %d reads of the %.0f words that hold the layer" % (reads[512], words))
 check(all(0.52 < reads[2 * w] / reads[w] < 1 for w in (32, 64, 128, 256)),
       "reads fall with the width, by less than half a doubling: %s" % reads)
