@@ -283,21 +283,26 @@ void maxpool_forward(float *out, int32_t *argmax, const float *inp, size_t B, in
 				int y0 = oy * stride - pad, x0 = ox * stride - pad;
 				int ya = y0 < 0 ? 0 : y0, yb = y0 + K > H ? H : y0 + K;
 				int xa = x0 < 0 ? 0 : x0, xb = x0 + K > W ? W : x0 + K;
-				int first = (ya * W + xa) * C;
+				int32_t first = (ya * W + xa) * C;
+				float *restrict om = o;
+				int32_t *restrict am = a;
+				const float *restrict x0p = x + first;
 				for (int c = 0; c < C; c++) {
-					o[c] = x[first + c];
-					a[c] = first + c;
+					om[c] = x0p[c];
+					am[c] = first + c;
 				}
 				for (int y = ya; y < yb; y++)
 					for (int xx = xa; xx < xb; xx++) {
-						int base = (y * W + xx) * C;
-						/* Branch-free so it vectorises; strict > keeps the
-						 * first maximum, as PyTorch does. */
+						int32_t base = (y * W + xx) * C;
+						const float *restrict xp = x + base;
+						/* Branch-free selects through restrict pointers so
+						 * it vectorises; strict > keeps the first maximum,
+						 * as PyTorch does. */
 						for (int c = 0; c < C; c++) {
-							float v = x[base + c];
-							int gt = v > o[c];
-							o[c] = gt ? v : o[c];
-							a[c] = gt ? base + c : a[c];
+							float v = xp[c], m = om[c];
+							int32_t gt = -(int32_t)(v > m), ai = am[c];
+							om[c] = v > m ? v : m;
+							am[c] = ai ^ ((ai ^ (base + c)) & gt);
 						}
 					}
 			}
