@@ -147,6 +147,60 @@ int dcc_net_fits(const dcc_net *n, const dcc_dataset *d, int labels, dcc_error *
 	return 0;
 }
 
+/* ---- the SGD update: each thread a slice of every parameter ---- */
+
+typedef struct update_ctx {
+	dcc_net *n;
+	worker *wk;
+	int used;      /* the workers that hold gradients */
+	int32_t **m32; /* --quant's fixed-point masters, or NULL */
+	const int *m32_fl;
+	float mom, wd, lr;
+	int nthreads;
+} update_ctx;
+
+/* Element j's gradient is summed over the workers in thread order and
+ * updated alone, so any slicing gives the same bytes. */
+static void update_part(void *arg, int t)
+{
+	const update_ctx *u = arg;
+	dcc_net *n = u->n;
+	for (size_t i = 0; i < n->nlayers; i++)
+		for (int k = 0; k < n->layers[i].nparam; k++) {
+			dcc_param *p = &n->layers[i].p[k];
+			if (p->is_buffer) /* running statistics (bn_update's), constants */
+				continue;
+			size_t lo, hi;
+			slice(p->n, u->nthreads, t, &lo, &hi);
+			float *g = dcc_work_grad(u->wk[0].w, i, k);
+			for (int w = 1; w < u->used; w++) {
+				const float *gt = dcc_work_grad(u->wk[w].w, i, k);
+				for (size_t j = lo; j < hi; j++)
+					g[j] += gt[j];
+			}
+			int32_t *mi = u->m32 ? u->m32[i * 4 + (size_t)k] : NULL;
+			/* powers of two: the products are exact, as ldexp */
+			double up = mi ? ldexp(1.0, u->m32_fl[i * 4 + (size_t)k]) : 1, down = 1 / up;
+			for (size_t j = lo; j < hi; j++) {
+				float gj = g[j] + u->wd * p->w[j];
+				p->v[j] = u->mom * p->v[j] + gj;
+				if (mi) { /* the update, rounded to the master's grid, saturating */
+					double v = (double)mi[j] + nearbyint(-(double)u->lr * p->v[j] * up);
+					mi[j] = (int32_t)(v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : v);
+					p->w[j] = (float)((double)mi[j] * down);
+				} else {
+					p->w[j] -= u->lr * p->v[j];
+				}
+			}
+			for (size_t j = lo; p->mask && j < hi; j++) /* a pruned weight stays pruned */
+				if (!((p->mask[j / 8] >> (j % 8)) & 1)) {
+					p->w[j] = 0.0f, p->v[j] = 0.0f;
+					if (mi)
+						mi[j] = 0;
+				}
+		}
+}
+
 /* Each batchnorm layer's running statistics after a batch, as PyTorch:
  * running = (1 - momentum) running + momentum batch, the variance
  * unbiased; a net with batchnorm trains in one worker, and the workers'
@@ -206,6 +260,7 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 		nt = (int)B;
 	if (nt > 64)
 		nt = 64;
+	int nup = nt; /* the update's threads */
 	for (size_t i = 0; i < n->nlayers; i++) /* batch statistics are the whole batch's, as PyTorch's: */
 		if (n->layers[i].op == DCC_OP_BATCHNORM)
 			nt = 1; /* one worker, OpenBLAS's threads inside it */
@@ -358,37 +413,9 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 				break;
 			}
 			double lr = lr_at(o, ep, (double)b0 / (double)N);
-			float mom = (float)o->momentum, wd = (float)o->weight_decay, flr = (float)lr;
-			for (size_t i = 0; i < n->nlayers; i++)
-				for (int k = 0; k < n->layers[i].nparam; k++) {
-					dcc_param *p = &n->layers[i].p[k];
-					float *g = dcc_work_grad(wk[0].w, i, k);
-					if (p->is_buffer) /* running statistics (bn_update's), constants */
-						continue;
-					for (int t = 1; t < used; t++) { /* reduce in thread order */
-						const float *gt = dcc_work_grad(wk[t].w, i, k);
-						for (size_t j = 0; j < p->n; j++)
-							g[j] += gt[j];
-					}
-					int32_t *mi = quant ? m32[i * 4 + (size_t)k] : NULL;
-					/* powers of two: the products are exact, as ldexp */
-					double up = mi ? ldexp(1.0, m32_fl[i * 4 + (size_t)k]) : 1, down = 1 / up;
-					for (size_t j = 0; j < p->n; j++) {
-						float gj = g[j] + wd * p->w[j];
-						p->v[j] = mom * p->v[j] + gj;
-						if (mi) { /* the update, rounded to the master's grid, saturating */
-							double u = (double)mi[j] + nearbyint(-(double)flr * p->v[j] * up);
-							mi[j] = (int32_t)(u > INT32_MAX ? INT32_MAX : u < INT32_MIN ? INT32_MIN : u);
-							p->w[j] = (float)((double)mi[j] * down);
-						} else {
-							p->w[j] -= flr * p->v[j];
-						}
-					}
-					apply_mask(p);
-					for (size_t j = 0; mi && p->mask && j < p->n; j++)
-						if (!((p->mask[j / 8] >> (j % 8)) & 1))
-							mi[j] = 0;
-				}
+			update_ctx uc = {n, wk, used, quant ? m32 : NULL, m32_fl, (float)o->momentum,
+					 (float)o->weight_decay, (float)lr, nup};
+			dcc_parallel(nup, update_part, &uc);
 			bn_update(n, wk, used);
 			if (o->after_step)
 				o->after_step(o->step_ctx, n);
