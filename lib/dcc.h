@@ -278,6 +278,9 @@ double dcc_rng_normal(dcc_rng *r);
 /* Runs fn(ctx, t) for t in [0, nthreads) on that many threads (t = 0 on the
  * caller's); returns when all end. */
 int dcc_parallel(int nthreads, void (*fn)(void *ctx, int t), void *ctx);
+/* As dcc_parallel, but all nthreads at once or none (-1: a thread could
+ * not start and fn ran nowhere): for workers that wait for each other. */
+int dcc_parallel_gang(int nthreads, void (*fn)(void *ctx, int t), void *ctx);
 /* The online cores, 1 to 64. */
 int dcc_default_threads(void);
 

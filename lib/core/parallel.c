@@ -45,3 +45,55 @@ int dcc_parallel(int nthreads, void (*fn)(void *ctx, int t), void *ctx)
 		fn(ctx, t);
 	return 0;
 }
+
+/* The gang: every thread waits at the gate until all have started, so
+ * fn may wait for its peers (a barrier); when one cannot start, none
+ * runs fn and the call says so. */
+typedef struct gang {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int state; /* 0 waiting, 1 go, -1 called off */
+} gang;
+
+typedef struct gang_arg {
+	par_arg a;
+	gang *g;
+} gang_arg;
+
+static void *gang_main(void *v)
+{
+	gang_arg *p = v;
+	pthread_mutex_lock(&p->g->mu);
+	while (!p->g->state)
+		pthread_cond_wait(&p->g->cv, &p->g->mu);
+	int go = p->g->state > 0;
+	pthread_mutex_unlock(&p->g->mu);
+	if (go)
+		p->a.fn(p->a.ctx, p->a.t);
+	return NULL;
+}
+
+int dcc_parallel_gang(int nthreads, void (*fn)(void *ctx, int t), void *ctx)
+{
+	pthread_t th[64];
+	gang_arg args[64];
+	gang g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+	int started = 1;
+	if (nthreads > 64)
+		return -1;
+	for (int t = 1; t < nthreads; t++) {
+		args[t] = (gang_arg){{fn, ctx, t}, &g};
+		if (pthread_create(&th[t], NULL, gang_main, &args[t]))
+			break;
+		started++;
+	}
+	pthread_mutex_lock(&g.mu);
+	g.state = started == nthreads || nthreads < 1 ? 1 : -1;
+	pthread_cond_broadcast(&g.cv);
+	pthread_mutex_unlock(&g.mu);
+	if (g.state > 0 && nthreads > 0)
+		fn(ctx, 0);
+	for (int t = 1; t < started; t++)
+		pthread_join(th[t], NULL);
+	return g.state > 0 ? 0 : -1;
+}

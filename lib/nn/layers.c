@@ -1,6 +1,7 @@
 /* layers.c: float forward/backward kernels on OpenBLAS (see layers.h). */
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../dcc_graph.h"
@@ -323,7 +324,7 @@ void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, siz
 /* PyTorch's CPU kernel's order: a scale and a shift per channel, then one
  * multiply-add per value.  Every pass runs through memory in order, over
  * blocks of BN_CH channels (per-channel sums in double on the stack). */
-#define BN_CH 256
+#define BN_CH 256 /* BN_SYNC_CAP holds 2 BN_CH + 1 */
 
 void bn_forward(float *out, const float *inp, const float *gamma, const float *beta, const float *mean,
 		const float *var, size_t M, size_t C, float eps)
@@ -341,16 +342,57 @@ void bn_forward(float *out, const float *inp, const float *gamma, const float *b
 	}
 }
 
-void bn_forward_train(float *out, float *mean, float *var, float *istd, float *xhat, const float *inp,
-		      const float *gamma, const float *beta, size_t M, size_t C, float eps)
+int bn_sync_init(bn_sync *s, int n, size_t cap)
 {
-	double cnt = (double)(M / C);
+	s->n = n, s->cap = cap;
+	if (!(s->slot = malloc((size_t)n * cap * sizeof(double))))
+		return -1;
+	if (pthread_barrier_init(&s->bar, NULL, (unsigned)n)) {
+		free(s->slot);
+		s->slot = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void bn_sync_free(bn_sync *s)
+{
+	if (!s->slot)
+		return;
+	pthread_barrier_destroy(&s->bar);
+	free(s->slot);
+	s->slot = NULL;
+}
+
+/* v[0..k) becomes the sum over the workers of theirs, added in worker
+ * order; the second wait keeps a slot until every worker has read it. */
+static void bn_allreduce(bn_sync *s, int t, double *v, size_t k)
+{
+	if (!s)
+		return;
+	memcpy(s->slot + (size_t)t * s->cap, v, k * sizeof(double));
+	pthread_barrier_wait(&s->bar);
+	for (size_t j = 0; j < k; j++) {
+		double sum = 0;
+		for (int w = 0; w < s->n; w++)
+			sum += s->slot[(size_t)w * s->cap + j];
+		v[j] = sum;
+	}
+	pthread_barrier_wait(&s->bar);
+}
+
+void bn_forward_train(float *out, float *mean, float *var, float *istd, float *xhat, const float *inp,
+		      const float *gamma, const float *beta, size_t M, size_t C, float eps, bn_sync *sy, int t)
+{
 	for (size_t c0 = 0; c0 < C; c0 += BN_CH) {
 		size_t cn = C - c0 < BN_CH ? C - c0 : BN_CH;
-		double s[BN_CH] = {0}, q[BN_CH] = {0};
+		double s[BN_CH + 1] = {0}, q[BN_CH] = {0};
 		for (size_t i = c0; i < M; i += C)
 			for (size_t c = 0; c < cn; c++)
 				s[c] += inp[i + c];
+		s[cn] = (double)(M / C); /* the count, summed with the sums */
+		bn_allreduce(sy, t, s, cn + 1);
+		double cnt = s[cn];
 		for (size_t c = 0; c < cn; c++)
 			s[c] /= cnt;
 		for (size_t i = c0; i < M; i += C)
@@ -358,6 +400,7 @@ void bn_forward_train(float *out, float *mean, float *var, float *istd, float *x
 				double d = (double)inp[i + c] - s[c];
 				q[c] += d * d;
 			}
+		bn_allreduce(sy, t, q, cn);
 		for (size_t c = 0; c < cn; c++) {
 			mean[c0 + c] = (float)s[c], var[c0 + c] = (float)(q[c] / cnt);
 			istd[c0 + c] = (float)(1.0 / sqrt(q[c] / cnt + eps));
@@ -372,20 +415,24 @@ void bn_forward_train(float *out, float *mean, float *var, float *istd, float *x
 }
 
 /* dinp = gamma istd / cnt (cnt dout - sum dout - xhat sum dout xhat), as
- * a dout + b xhat + k per channel */
+ * a dout + b xhat + k per channel, the sums and cnt the whole batch's;
+ * dgamma and dbeta take this slice's part (the update adds the workers') */
 void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *istd, const float *xhat,
-		 const float *gamma, size_t M, size_t C)
+		 const float *gamma, size_t M, size_t C, bn_sync *sy, int t)
 {
-	double cnt = (double)(M / C);
 	for (size_t c0 = 0; c0 < C; c0 += BN_CH) {
 		size_t cn = C - c0 < BN_CH ? C - c0 : BN_CH;
-		double sd[BN_CH] = {0}, sdx[BN_CH] = {0};
+		double sd[2 * BN_CH + 1] = {0}, *sdx = sd + cn;
 		for (size_t i = c0; i < M; i += C)
 			for (size_t c = 0; c < cn; c++)
 				sd[c] += dout[i + c], sdx[c] += (double)dout[i + c] * xhat[i + c];
+		for (size_t c = 0; c < cn; c++)
+			dgamma[c0 + c] += (float)sdx[c], dbeta[c0 + c] += (float)sd[c];
+		sd[2 * cn] = (double)(M / C);
+		bn_allreduce(sy, t, sd, 2 * cn + 1);
+		double cnt = sd[2 * cn];
 		float a[BN_CH], b[BN_CH], k[BN_CH];
 		for (size_t c = 0; c < cn; c++) {
-			dgamma[c0 + c] += (float)sdx[c], dbeta[c0 + c] += (float)sd[c];
 			double gi = (double)gamma[c0 + c] * istd[c0 + c];
 			a[c] = (float)gi, b[c] = (float)(-gi / cnt * sdx[c]), k[c] = (float)(-gi / cnt * sd[c]);
 		}

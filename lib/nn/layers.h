@@ -7,6 +7,7 @@
 #ifndef DCC_LAYERS_H
 #define DCC_LAYERS_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,10 +47,28 @@ void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, siz
  * 1/std per channel and x-hat kept for the backward pass. */
 void bn_forward(float *out, const float *inp, const float *gamma, const float *beta, const float *mean,
 		const float *var, size_t M, size_t C, float eps);
+/* Workers that each hold a slice of one batch normalise by the whole
+ * batch's statistics (PyTorch's SyncBatchNorm): their per-channel sums
+ * meet here and every worker adds them in worker order, so all of them
+ * normalise alike and a thread count gives the same bytes every run. */
+typedef struct bn_sync {
+	pthread_barrier_t bar;
+	int n;        /* the workers */
+	size_t cap;   /* doubles per worker's slot */
+	double *slot; /* n x cap */
+} bn_sync;
+#define BN_SYNC_CAP (2 * 256 + 1) /* the most a slot holds: 2 BN_CH + 1 */
+int bn_sync_init(bn_sync *s, int n, size_t cap);
+void bn_sync_free(bn_sync *s);
+struct dcc_work;
+/* A training workspace's batchnorm layers meet its peers in s as worker
+ * rank (s NULL: its slice is the whole batch). */
+void dcc_work_set_bn_sync(struct dcc_work *w, bn_sync *s, int rank);
+/* s NULL: the slice is the batch; else worker t of s->n */
 void bn_forward_train(float *out, float *mean, float *var, float *istd, float *xhat, const float *inp,
-		      const float *gamma, const float *beta, size_t M, size_t C, float eps);
+		      const float *gamma, const float *beta, size_t M, size_t C, float eps, bn_sync *s, int t);
 void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *istd, const float *xhat,
-		 const float *gamma, size_t M, size_t C);
+		 const float *gamma, size_t M, size_t C, bn_sync *s, int t);
 /* x scale[c] + shift[c] over M values, the channel c = (i / inner) mod C
  * (inner 1: channels fastest; H x W: channel-major maps); the backward
  * is the scale's (the constants are not trained) */

@@ -32,10 +32,18 @@ struct dcc_work {
 	size_t nallocs;
 	int qa, qe; /* fake-quantise activations and errors to this many bits (0: off) */
 	int training;     /* batchnorm normalises by the batch's statistics */
+	bn_sync *bn_sync; /* training in workers: the batch's statistics meet here */
+	int bn_rank;      /* this worker's index in bn_sync */
 	size_t nl;
 	int *fla, *fle;           /* per layer fl, DCC_FL_AUTO: from the values */
 	dcc_quant_obs *oa, *oe;   /* per layer, what quantising saw */
 };
+
+void dcc_work_set_bn_sync(dcc_work *w, bn_sync *s, int rank)
+{
+	w->bn_sync = s;
+	w->bn_rank = rank;
+}
 
 void dcc_work_set_quant(dcc_work *w, int a_bits, int e_bits)
 {
@@ -271,7 +279,7 @@ static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size
 		lw->bn_count = B * l->out_size / C, lw->bn_c = C;
 		if (w->training)
 			bn_forward_train(out, lw->bn, lw->bn + C, lw->bn + 2 * C, lw->bn + 3 * C, in, l->p[0].w, l->p[1].w,
-					 B * l->out_size, C, l->eps);
+					 B * l->out_size, C, l->eps, w->bn_sync, w->bn_rank);
 		else
 			bn_forward(out, in, l->p[0].w, l->p[1].w, l->p[2].w, l->p[3].w, B * l->out_size, C, l->eps);
 		break;
@@ -433,7 +441,8 @@ static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float 
 	case DCC_OP_BATCHNORM: {
 		size_t C = l->p[0].n;
 		const float *bn = w->lw[ii].bn;
-		bn_backward(din, G[4 * ii], G[4 * ii + 1], dcur, bn + 2 * C, bn + 3 * C, l->p[0].w, B * l->out_size, C);
+		bn_backward(din, G[4 * ii], G[4 * ii + 1], dcur, bn + 2 * C, bn + 3 * C, l->p[0].w, B * l->out_size, C,
+			    w->bn_sync, w->bn_rank);
 		break;
 	}
 	case DCC_OP_AFFINE:

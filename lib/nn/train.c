@@ -12,6 +12,7 @@
 
 #include "../core/internal.h"
 #include "../dcc_nn.h"
+#include "layers.h"
 
 static double now_s(void)
 {
@@ -203,29 +204,28 @@ static void update_part(void *arg, int t)
 
 /* Each batchnorm layer's running statistics after a batch, as PyTorch:
  * running = (1 - momentum) running + momentum batch, the variance
- * unbiased; a net with batchnorm trains in one worker, and the workers'
- * statistics would combine exactly if there were more. */
+ * unbiased.  The workers normalised by the whole batch's statistics
+ * (bn_sync), so worker 0's are the batch's; the count is all of theirs. */
 static void bn_update(dcc_net *n, worker *wk, int used)
 {
 	for (size_t i = 0; i < n->nlayers; i++) {
 		dcc_layer *l = &n->layers[i];
 		if (l->op != DCC_OP_BATCHNORM)
 			continue;
-		size_t C = l->p[0].n;
-		for (size_t c = 0; c < C; c++) {
-			double N = 0, s = 0, q = 0;
-			for (int t = 0; t < used; t++) {
-				const float *mu, *var;
-				size_t cnt;
-				if (dcc_work_bn_batch(wk[t].w, i, &mu, &var, &cnt))
-					continue;
-				N += (double)cnt, s += (double)cnt * mu[c];
-				q += (double)cnt * ((double)var[c] + (double)mu[c] * mu[c]);
-			}
-			if (N < 2)
+		const float *mu = NULL, *var = NULL, *m1, *v1;
+		double N = 0;
+		for (int t = 0; t < used; t++) {
+			size_t cnt;
+			if (dcc_work_bn_batch(wk[t].w, i, &m1, &v1, &cnt))
 				continue;
-			double mean = s / N, v = q / N - mean * mean;
-			v = v > 0 ? v * N / (N - 1) : 0;
+			N += (double)cnt;
+			if (!mu)
+				mu = m1, var = v1;
+		}
+		if (N < 2)
+			continue;
+		for (size_t c = 0; c < l->p[0].n; c++) {
+			double mean = mu[c], v = (double)var[c] * N / (N - 1);
 			double m = l->momentum;
 			l->p[2].w[c] = (float)((1 - m) * l->p[2].w[c] + m * mean);
 			l->p[3].w[c] = (float)((1 - m) * l->p[3].w[c] + m * v);
@@ -260,10 +260,10 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 		nt = (int)B;
 	if (nt > 64)
 		nt = 64;
-	int nup = nt; /* the update's threads */
-	for (size_t i = 0; i < n->nlayers; i++) /* batch statistics are the whole batch's, as PyTorch's: */
-		if (n->layers[i].op == DCC_OP_BATCHNORM)
-			nt = 1; /* one worker, OpenBLAS's threads inside it */
+	int nup = nt, has_bn = 0; /* the update's threads */
+	for (size_t i = 0; i < n->nlayers; i++) /* batch statistics are the whole batch's, as PyTorch's */
+		has_bn |= n->layers[i].op == DCC_OP_BATCHNORM;
+	bn_sync sync = {.slot = NULL}; /* batchnorm's workers meet here: sync.n of them */
 	worker wk[64];
 	memset(wk, 0, sizeof(wk));
 	size_t *perm = malloc(N * sizeof(size_t));
@@ -377,7 +377,26 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 							memcpy(master[i * 4 + (size_t)k], p->w, p->n * sizeof(float));
 							dcc_fake_quant(p->w, p->n, o->quant_w);
 						}
-			dcc_parallel(used, train_step, &c);
+			if (has_bn && used > 1 && sync.n != used) {
+				bn_sync_free(&sync);
+				if (bn_sync_init(&sync, used, BN_SYNC_CAP)) {
+					rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+					break;
+				}
+				for (int t = 0; t < used; t++)
+					dcc_work_set_bn_sync(wk[t].w, &sync, t);
+			}
+			if (has_bn && used > 1) {
+				if (dcc_parallel_gang(used, train_step, &c)) {
+					rc = dcc_fail(err, DCC_E_NOMEM, "could not start %d threads (try --threads 1)", used);
+					break;
+				}
+			} else {
+				for (int t = 0; has_bn && t < used; t++)
+					dcc_work_set_bn_sync(wk[t].w, NULL, 0);
+				sync.n = 0;
+				dcc_parallel(used, train_step, &c);
+			}
 			if (quant) { /* what the batch needed goes into the window */
 				for (size_t i = 0; i < nl; i++)
 					for (int e = 0; e < 2; e++) {
@@ -446,6 +465,7 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 		}
 	}
 	openblas_set_num_threads(blas);
+	bn_sync_free(&sync);
 	free(ring), free(fla), free(qep);
 	for (size_t i = 0; m32 && i < n->nlayers * 4; i++)
 		free(m32[i]);

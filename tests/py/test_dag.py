@@ -172,6 +172,23 @@ check(r3.returncode == 0 and len(want) == 4 and all(k in got for k in want) and 
       "batchnorm running statistics after a training step = PyTorch's (max diff %s, relative %s) %s" %
       (err, rel, r3.stderr))
 
+# a batchnorm net trains data-parallel with the whole batch's statistics (synchronised, as SyncBatchNorm): after
+# one step on one batch, the weights of two workers equal one worker's (to float summation order), and the same
+# thread count gives the same bytes
+r = run("train", "--init", p("tiny.dct"), "--data", p("tiny.npz"), "--epochs", "1", "--batch", "64", "--threads", "1",
+        "--lr", "0.01", "-o", p("tiny_1.dct"))
+r2 = run("export", p("tiny_1.dct"), "-o", p("tiny_1.npz")) if r.returncode == 0 else r
+r3 = run("train", "--init", p("tiny.dct"), "--data", p("tiny.npz"), "--epochs", "1", "--batch", "64", "--threads", "2",
+         "--lr", "0.01", "-o", p("tiny_t2.dct"))
+one = dict(np.load(p("tiny_1.npz"))) if r2.returncode == 0 else {}
+start = dict(np.load(p("tiny_start.npz"))) if run("export", p("tiny.dct"), "-o", p("tiny_start.npz")).returncode == 0 else {}
+moved = [k for k in one if k in start and np.abs(one[k] - start[k]).max() > 1e-4]
+rel = max((np.abs(got[k] - v).max() / max(np.abs(v).max(), 1e-6) for k, v in one.items() if k in got), default=None)
+check(len(one) == len(got) > 0 and rel is not None and rel < 1e-5 and len(moved) >= 6 and
+      open(p("tiny_t.dct"), "rb").read() == open(p("tiny_t2.dct"), "rb").read(),
+      "batchnorm training on 2 workers = 1 worker (relative %s; %d tensors moved) and repeatable %s" %
+      (rel, len(moved), r.stderr + r3.stderr))
+
 # A data set labelled by resnet18 itself: the imported model is right on every sample, and pruning and sharing
 # cost it measurable accuracy, evaluated in float through the residual graph.
 m = model("resnet18")
