@@ -208,10 +208,12 @@ void conv_forward(float *out, float *cols, float *wt, const float *inp, const fl
 	perm_w(wt, w, Cout, Cg, KK);
 	for (size_t r = 0; r < rows; r++)
 		memcpy(out + r * Cout, b, sizeof(float) * (size_t)Cout);
+	int pw = conv_pointwise(q), lda = pw ? C : ckk;
 	for (int g = 0; g < G; g++) {
-		im2col(cols, inp, B, C, g * Cg, Cg, H, W, q, Ho, Wo);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, Cog, ckk, 1.0f, cols, ckk,
-			    wt + (size_t)g * Cog * ckk, ckk, 1.0f, out + (size_t)g * Cog, Cout);
+		if (!pw)
+			im2col(cols, inp, B, C, g * Cg, Cg, H, W, q, Ho, Wo);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, Cog, ckk, 1.0f, pw ? inp + g * Cg : cols,
+			    lda, wt + (size_t)g * Cog * ckk, ckk, 1.0f, out + (size_t)g * Cog, Cout);
 	}
 }
 
@@ -250,21 +252,24 @@ void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, co
 	for (size_t r = 0; r < rows; r++)
 		for (int co = 0; co < Cout; co++)
 			db[co] += dout[r * Cout + co];
-	if (dinp)
+	int pw = conv_pointwise(q), lda = pw ? C : ckk;
+	if (dinp && !pw)
 		memset(dinp, 0, sizeof(float) * B * (size_t)H * W * C);
 	for (int g = 0; g < G; g++) {
 		/* one group's patches: kept from the forward pass when there is one group */
-		if (G > 1)
+		if (G > 1 && !pw)
 			im2col(cols, inp, B, C, g * Cg, Cg, H, W, q, Ho, Wo);
 		float *dwg = dwt + (size_t)g * Cog * ckk;
 		const float *wg = wt + (size_t)g * Cog * ckk;
 		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cog, ckk, (int)rows, 1.0f, dout + (size_t)g * Cog, Cout,
-			    cols, ckk, 0.0f, dwg, ckk);
+			    pw ? inp + g * Cg : cols, lda, 0.0f, dwg, ckk);
 		if (!dinp)
 			continue;
+		/* pointwise: the column gradients are the input's, in place */
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, ckk, Cog, 1.0f, dout + (size_t)g * Cog, Cout,
-			    wg, ckk, 0.0f, cols, ckk);
-		col2im_add(dinp, cols, B, C, g * Cg, Cg, H, W, q, Ho, Wo);
+			    wg, ckk, 0.0f, pw ? dinp + g * Cg : cols, lda);
+		if (!pw)
+			col2im_add(dinp, cols, B, C, g * Cg, Cg, H, W, q, Ho, Wo);
 	}
 	unperm_add(dw, dwt, Cout, Cg, KK);
 }

@@ -25,7 +25,13 @@ void fc_backward(float *dinp, float *dw, float *db, const float *dout, const flo
  * (2 * Cout*C/G*kh*kw) holds
  * the permuted weights, both kept for the backward pass (with groups, each
  * group's patches are gathered again there).  A depthwise convolution
- * (G = C = Cout) runs directly, without patches. */
+ * (G = C = Cout) runs directly, without patches, and so does a pointwise
+ * one (1x1, stride 1, no padding: the input's rows are the patches; cols
+ * unused, may be NULL). */
+static inline int conv_pointwise(const dcc_geom *q)
+{
+	return q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && !(q->pt | q->pl | q->pb | q->pr);
+}
 void conv_forward(float *out, float *cols, float *wt, const float *inp, const float *w, const float *b,
 		  size_t B, int C, int H, int W, const dcc_geom *q, int G, int Cout, int Ho, int Wo);
 void conv_forward_ref(float *out, const float *inp, const float *w, const float *b, size_t B, int C, int H,

@@ -33,15 +33,18 @@ static void test_kernels(void)
 	CHECK(maxdiff(y1, y2, 15) < 1e-5f);
 	/* conv: odd sizes, padding, stride 2; LeNet's 5x5 unpadded; two groups;
 	 * depthwise (the direct path); 1x3 and 3x1 kernels, unequal strides,
-	 * asymmetric pads and dilation, grouped and depthwise too */
+	 * asymmetric pads and dilation, grouped and depthwise too; pointwise (1x1,
+	 * the input's rows as the patches), alone and in two groups */
 	static const dcc_geom q[] = {{3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, {5, 5, 1, 1, 0, 0, 0, 0, 1, 1},
 				     {5, 5, 1, 1, 2, 2, 2, 2, 1, 1}, {3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
 				     {3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, {1, 3, 1, 1, 0, 1, 0, 1, 1, 1},
 				     {3, 1, 2, 1, 1, 0, 2, 0, 1, 1}, {3, 2, 1, 2, 0, 1, 2, 0, 2, 1},
-				     {2, 3, 2, 1, 1, 0, 0, 2, 1, 2}, {3, 3, 1, 1, 2, 2, 2, 2, 2, 2}};
+				     {2, 3, 2, 1, 1, 0, 0, 2, 1, 2}, {3, 3, 1, 1, 2, 2, 2, 2, 2, 2},
+				     {1, 1, 1, 1, 0, 0, 0, 0, 1, 1}, {1, 1, 1, 1, 0, 0, 0, 0, 1, 1}};
 	static const int cfg[][5] = {{3, 7, 6, 4, 1}, {2, 9, 9, 5, 1}, {1, 5, 5, 2, 1}, {4, 6, 5, 6, 2}, {5, 7, 7, 5, 5},
-				     {3, 6, 7, 4, 1}, {4, 7, 5, 6, 2}, {3, 8, 7, 5, 1}, {4, 7, 8, 4, 4}, {2, 8, 8, 4, 2}};
-	for (int i = 0; i < 10; i++) {
+				     {3, 6, 7, 4, 1}, {4, 7, 5, 6, 2}, {3, 8, 7, 5, 1}, {4, 7, 8, 4, 4}, {2, 8, 8, 4, 2},
+				     {6, 5, 7, 8, 1}, {4, 6, 5, 6, 2}};
+	for (int i = 0; i < 12; i++) {
 		int C = cfg[i][0], H = cfg[i][1], W = cfg[i][2], Co = cfg[i][3], G = cfg[i][4];
 		int Ho = (int)dcc_conv_out(H, q[i].kh, q[i].sh, q[i].pt, q[i].pb, q[i].dh);
 		int Wo = (int)dcc_conv_out(W, q[i].kw, q[i].sw, q[i].pl, q[i].pr, q[i].dw);
