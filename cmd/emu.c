@@ -97,6 +97,7 @@ static json_t *layer_json(const dcc_layer_stats *l, uint64_t runs, const dcc_acc
 	json_object_set_new(o, "engine", json_string(l->mults ? "convolver" : "pe-array"));
 	json_object_set_new(o, "dram_bytes", json_real(f.dram_bytes));
 	json_object_set_new(o, "dram_cycles", json_real(f.dram_cycles));
+	json_object_set_new(o, "vector_cycles", json_real(f.vector_cycles));
 	json_t *evj = json_object();
 	for (int k = 0; k < DCC_EV_N; k++)
 		json_object_set_new(evj, dcc_event_name(k), json_real((double)l->ev[k] / (double)(runs ? runs : 1)));

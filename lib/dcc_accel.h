@@ -46,6 +46,7 @@ typedef struct dcc_layer_stats {
 	uint32_t desc;         /* the descriptor's address: one entry per matrix */
 	uint32_t rows, cols;
 	uint64_t cycles, compute_cycles, dram_cycles;
+	uint64_t vector_cycles; /* in cycles: the element-wise and pooling instructions after it */
 	uint64_t macs, dense_macs, busy_pe_cycles, bubble_pe_cycles, pointer_reads, sram_reads, dram_bytes;
 	uint64_t nonzero_acts, broadcast_stalls;
 	int bandwidth_bound;
@@ -62,7 +63,7 @@ typedef struct dcc_layer_stats {
  * the dense layer's. */
 typedef struct dcc_layer_figures {
 	double cycles, us, utilisation, load_balance, macs, dense_macs, gops, dense_gops, nonzero_acts;
-	double compute_cycles, dram_bytes, dram_cycles;
+	double compute_cycles, dram_bytes, dram_cycles, vector_cycles;
 } dcc_layer_figures;
 void dcc_layer_figures_of(const dcc_layer_stats *l, uint64_t runs, const dcc_accel_cfg *c,
 			  dcc_layer_figures *f);

@@ -68,6 +68,7 @@ int dcc_emu_stats_merge(dcc_emu_stats *dst, const dcc_emu_stats *src)
 		const dcc_layer_stats *b = &src->l[i];
 		a->rows = b->rows, a->cols = b->cols, a->mults = b->mults, a->tile_r = b->tile_r, a->tile_c = b->tile_c;
 		a->cycles += b->cycles, a->compute_cycles += b->compute_cycles, a->dram_cycles += b->dram_cycles;
+		a->vector_cycles += b->vector_cycles;
 		a->macs += b->macs, a->dense_macs += b->dense_macs, a->busy_pe_cycles += b->busy_pe_cycles;
 		a->bubble_pe_cycles += b->bubble_pe_cycles, a->pointer_reads += b->pointer_reads;
 		a->sram_reads += b->sram_reads, a->dram_bytes += b->dram_bytes, a->nonzero_acts += b->nonzero_acts;
@@ -187,4 +188,5 @@ void dcc_layer_figures_of(const dcc_layer_stats *l, uint64_t runs, const dcc_acc
 	f->compute_cycles = (double)l->compute_cycles / r;
 	f->dram_bytes = (double)l->dram_bytes / r;
 	f->dram_cycles = (double)l->dram_cycles / r;
+	f->vector_cycles = (double)l->vector_cycles / r;
 }

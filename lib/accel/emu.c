@@ -220,6 +220,37 @@ static int32_t cell_lut(const uint8_t *tab, int64_t v, int fl, int64_t half, int
 	return (int32_t)(uint32_t)(a + (((b - a) * r + (1 << (shift - 1))) >> shift));
 }
 
+/* formats/isa.md's vector timing: an element-wise instruction takes a
+ * cycle per P values (one on each PE's arithmetic unit), a pooling one a
+ * cycle per P window taps; the convolver engine's ReLU and max pooling on
+ * its output path (right after its layer) take none. */
+static uint64_t vector_cycles(const dcc_insn *s, int pes, int engine)
+{
+	uint64_t P = pes > 0 ? (uint64_t)pes : 1, n;
+	switch (s->op) {
+	case DCC_INSN_EWOP:
+		if (engine && s->flags == DCC_EW_RELU)
+			return 0;
+		n = s->x;
+		break;
+	case DCC_INSN_ACT:
+		n = s->x;
+		break;
+	case DCC_INSN_POOL: {
+		uint64_t H = s->y >> 16, W = s->y & 0xffff, K = DCC_POOL_K(s->z), S = s->z & 0xff;
+		uint64_t Pd = DCC_POOL_PAD(s->flags);
+		int ceil = (s->flags & DCC_POOL_CEIL) != 0;
+		if ((engine && !(s->flags & DCC_POOL_AVG)) || !K || !S || K > H + 2 * Pd || K > W + 2 * Pd)
+			return 0; /* the output path's; or not a pool dcc_program_check passes */
+		n = (uint64_t)s->x * dcc_pool_out(H, K, S, Pd, ceil) * dcc_pool_out(W, K, S, Pd, ceil) * K * K;
+		break;
+	}
+	default:
+		return 0;
+	}
+	return (n + P - 1) / P;
+}
+
 int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc_emu_stats *st, dcc_error *err)
 {
 	int32_t *buf[DCC_NBUF];
@@ -231,10 +262,25 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 	uint32_t *nz = malloc(words * sizeof(uint32_t));
 	int rc = have && acc && nz ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	size_t li = 0;
+	/* element-wise and pooling work goes to the latest weighted layer's
+	 * time (before the first: to the first); engine: the previous
+	 * instruction was the convolver engine's, whose output path does
+	 * ReLU and max pooling as it writes back */
+	size_t last = SIZE_MAX;
+	uint64_t vpend = 0;
+	int engine = 0;
 	for (size_t i = 0; !rc && i < p->n; i++) {
 		const dcc_insn *s = &p->insn[i];
 		if (s->op == DCC_INSN_END)
 			break;
+		uint64_t vec = vector_cycles(s, c->pes, engine);
+		engine = s->op == DCC_INSN_CONV || (engine && (s->op == DCC_INSN_SYNC ||
+							       (s->op == DCC_INSN_EWOP && s->flags == DCC_EW_RELU) ||
+							       (s->op == DCC_INSN_POOL && !(s->flags & DCC_POOL_AVG))));
+		if (last != SIZE_MAX)
+			st->l[last].cycles += vec, st->l[last].vector_cycles += vec;
+		else
+			vpend += vec;
 		switch (s->op) {
 		case DCC_INSN_SYNC: break;
 		case DCC_INSN_LOAD:
@@ -458,6 +504,8 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 				rc = DCC_E_NOMEM;
 				break;
 			}
+			last = (size_t)(ls - st->l);
+			ls->cycles += vpend, ls->vector_cycles += vpend, vpend = 0;
 			dcc_accel_cfg e = *c;
 			e.conv_pes = (int)v[15], e.convolvers = (int)v[16], e.conv_k = (int)v[17];
 			dcc_conv_shape one = g; /* each group as a convolution of its own, in turn */
@@ -546,6 +594,10 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			dcc_layer_stats *ls = rc ? NULL : stats_entry(st, s->x, (const char *)d + 40, err);
 			if (!rc && !ls)
 				rc = DCC_E_NOMEM;
+			if (ls) {
+				last = (size_t)(ls - st->l);
+				ls->cycles += vpend, ls->vector_cycles += vpend, vpend = 0;
+			}
 			if (!rc) {
 				uint64_t before = ls->compute_cycles, busy0 = ls->busy_pe_cycles;
 				int32_t *y = buf[s->b];

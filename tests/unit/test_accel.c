@@ -75,6 +75,19 @@ static void test_worked_example(void)
 		CHECK(l->nonzero_acts == 2 && l->broadcast_stalls == 0 && l->dense_macs == 24);
 	}
 	dcc_emu_stats_free(&st);
+	/* a ReLU over the 8 outputs after the layer: ceil(8 / 4 PEs) = 2 more
+	 * cycles in the layer's time, none in its compute; max pooling them as
+	 * 2 x 4 (windows of 2, stride 2: 2 outputs of 4 taps) 2 more */
+	dcc_insn tail[] = {{DCC_INSN_LOAD, 0, 0, 0, IN, 3, 0}, {DCC_INSN_SPMV, 0, 0, 1, DESC, 0, 0},
+			   {DCC_INSN_EWOP, DCC_EW_RELU, 1, 0, 8, 1, 0}, {DCC_INSN_POOL, 0, 1, 2, 1, 2 << 16 | 4, 2 << 8 | 2},
+			   {DCC_INSN_SYNC, 0, 0, 0, 0, 0, 0}, {DCC_INSN_STORE, 0, 1, 0, OUT, 8, 0},
+			   {DCC_INSN_END, 0, 0, 0, 0, 0, 0}};
+	dcc_program pt = {tail, 7, 0, DRAM, IN, 3, OUT, 8, 8, 4};
+	CHECK_MSG(!dcc_program_check(&pt, &e) && !dcc_emu_run(&pt, dram, &c, &st, &e), "%s", e.msg);
+	CHECK_MSG(st.nlayers == 1 && st.l[0].compute_cycles == 8 && st.l[0].vector_cycles == 4 && st.l[0].cycles == 12,
+		  "relu and pool timed: %llu cycles, %llu vector", st.nlayers ? (unsigned long long)st.l[0].cycles : 0ull,
+		  st.nlayers ? (unsigned long long)st.l[0].vector_cycles : 0ull);
+	dcc_emu_stats_free(&st);
 	/* with x = (1, 1, 2) and FIFOs of depth 1, PE3 is still on column 0
 	 * when column 2 is due: the broadcast stalls */
 	c.fifo = 1;
