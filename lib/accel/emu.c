@@ -224,15 +224,19 @@ static int32_t cell_lut(const uint8_t *tab, int64_t v, int fl, int64_t half, int
  * cycle per P values (one on each PE's arithmetic unit), a pooling one a
  * cycle per P window taps; the convolver engine's ReLU and max pooling on
  * its output path (right after its layer) take none. */
+static int output_path(const dcc_insn *s)
+{
+	return (s->op == DCC_INSN_EWOP && s->flags == DCC_EW_RELU) ||
+	       (s->op == DCC_INSN_POOL && !(s->flags & DCC_POOL_AVG));
+}
+
 static uint64_t vector_cycles(const dcc_insn *s, int pes, int engine)
 {
 	uint64_t P = pes > 0 ? (uint64_t)pes : 1, n;
+	if (engine && output_path(s))
+		return 0;
 	switch (s->op) {
 	case DCC_INSN_EWOP:
-		if (engine && s->flags == DCC_EW_RELU)
-			return 0;
-		n = s->x;
-		break;
 	case DCC_INSN_ACT:
 		n = s->x;
 		break;
@@ -240,8 +244,8 @@ static uint64_t vector_cycles(const dcc_insn *s, int pes, int engine)
 		uint64_t H = s->y >> 16, W = s->y & 0xffff, K = DCC_POOL_K(s->z), S = s->z & 0xff;
 		uint64_t Pd = DCC_POOL_PAD(s->flags);
 		int ceil = (s->flags & DCC_POOL_CEIL) != 0;
-		if ((engine && !(s->flags & DCC_POOL_AVG)) || !K || !S || K > H + 2 * Pd || K > W + 2 * Pd)
-			return 0; /* the output path's; or not a pool dcc_program_check passes */
+		if (!K || !S || K > H + 2 * Pd || K > W + 2 * Pd)
+			return 0; /* not a pool dcc_program_check passes */
 		n = (uint64_t)s->x * dcc_pool_out(H, K, S, Pd, ceil) * dcc_pool_out(W, K, S, Pd, ceil) * K * K;
 		break;
 	}
@@ -249,6 +253,14 @@ static uint64_t vector_cycles(const dcc_insn *s, int pes, int engine)
 		return 0;
 	}
 	return (n + P - 1) / P;
+}
+
+/* ls becomes the latest weighted layer; the vector cycles before the
+ * first one are its. */
+static void vector_owner(dcc_emu_stats *st, dcc_layer_stats *ls, size_t *last, uint64_t *pend)
+{
+	*last = (size_t)(ls - st->l);
+	ls->cycles += *pend, ls->vector_cycles += *pend, *pend = 0;
 }
 
 int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc_emu_stats *st, dcc_error *err)
@@ -274,9 +286,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 		if (s->op == DCC_INSN_END)
 			break;
 		uint64_t vec = vector_cycles(s, c->pes, engine);
-		engine = s->op == DCC_INSN_CONV || (engine && (s->op == DCC_INSN_SYNC ||
-							       (s->op == DCC_INSN_EWOP && s->flags == DCC_EW_RELU) ||
-							       (s->op == DCC_INSN_POOL && !(s->flags & DCC_POOL_AVG))));
+		engine = s->op == DCC_INSN_CONV || (engine && (s->op == DCC_INSN_SYNC || output_path(s)));
 		if (last != SIZE_MAX)
 			st->l[last].cycles += vec, st->l[last].vector_cycles += vec;
 		else
@@ -504,8 +514,7 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 				rc = DCC_E_NOMEM;
 				break;
 			}
-			last = (size_t)(ls - st->l);
-			ls->cycles += vpend, ls->vector_cycles += vpend, vpend = 0;
+			vector_owner(st, ls, &last, &vpend);
 			dcc_accel_cfg e = *c;
 			e.conv_pes = (int)v[15], e.convolvers = (int)v[16], e.conv_k = (int)v[17];
 			dcc_conv_shape one = g; /* each group as a convolution of its own, in turn */
@@ -594,10 +603,8 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 			dcc_layer_stats *ls = rc ? NULL : stats_entry(st, s->x, (const char *)d + 40, err);
 			if (!rc && !ls)
 				rc = DCC_E_NOMEM;
-			if (ls) {
-				last = (size_t)(ls - st->l);
-				ls->cycles += vpend, ls->vector_cycles += vpend, vpend = 0;
-			}
+			if (ls)
+				vector_owner(st, ls, &last, &vpend);
 			if (!rc) {
 				uint64_t before = ls->compute_cycles, busy0 = ls->busy_pe_cycles;
 				int32_t *y = buf[s->b];

@@ -328,8 +328,8 @@ void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, siz
 
 /* PyTorch's CPU kernel's order: a scale and a shift per channel, then one
  * multiply-add per value.  Every pass runs through memory in order, over
- * blocks of BN_CH channels (per-channel sums in double on the stack). */
-#define BN_CH 256 /* BN_SYNC_CAP holds 2 BN_CH + 1 */
+ * blocks of BN_CH channels (layers.h; per-channel sums in double on the
+ * stack). */
 
 void bn_forward(float *out, const float *inp, const float *gamma, const float *beta, const float *mean,
 		const float *var, size_t M, size_t C, float eps)

@@ -63,7 +63,8 @@ typedef struct bn_sync {
 	size_t cap;   /* doubles per worker's slot */
 	double *slot; /* n x cap */
 } bn_sync;
-#define BN_SYNC_CAP (2 * 256 + 1) /* the most a slot holds: 2 BN_CH + 1 */
+#define BN_CH 256 /* batchnorm's channels a pass */
+#define BN_SYNC_CAP (2 * BN_CH + 1) /* the most a slot holds: backward's two sums and the count */
 int bn_sync_init(bn_sync *s, int n, size_t cap);
 void bn_sync_free(bn_sync *s);
 struct dcc_work;

@@ -193,7 +193,8 @@ int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_e
 		size_t cg = (size_t)(l->ic / (l->group ? l->group : 1)), kk = (size_t)l->geo.kh * l->geo.kw;
 		int dw = l->group > 1 && l->group == l->ic && l->group == l->oc;
 		if (ok && l->op == DCC_OP_CONV2D)
-			ok = (dw || conv_pointwise(&l->geo) || (lw->cols = walloc(w, sizeof(float) * batch * (size_t)l->oh * l->ow * cg * kk))) &&
+			ok = (dw || conv_pointwise(&l->geo) ||
+			      (lw->cols = walloc(w, sizeof(float) * batch * (size_t)l->oh * l->ow * cg * kk))) &&
 			     (lw->wt = walloc(w, sizeof(float) * 2 * (size_t)l->oc * cg * kk));
 		if (ok && l->op == DCC_OP_MAXPOOL2D)
 			ok = (lw->argmax = walloc(w, sizeof(int32_t) * batch * l->out_size)) != NULL;
