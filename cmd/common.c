@@ -337,8 +337,8 @@ int cmd_parse_layer_ints(const char *usage, const char *opt, const char *spec, s
 int cmd_parse_layer_spec(const char *usage, const char *opt, const char *spec, const dcc_prunable *p, size_t n,
 			 int first_ok, int bank, double *t)
 {
-	dcc_spec_opts so = bank ? (dcc_spec_opts){opt, "a bank size in 1..65536", 1, 65536, 0, 1, 0, !first_ok}
-				: (dcc_spec_opts){opt, "a fraction in [0, 1)", 0, 1, 1, 0, 0, !first_ok};
+	dcc_spec_opts so = bank ? (dcc_spec_opts){opt, "a bank size in 1..65536", 1, 65536, 0, 1, 0, !first_ok, 1}
+				: (dcc_spec_opts){opt, "a fraction in [0, 1)", 0, 1, 1, 0, 0, !first_ok, 1};
 	dcc_error e = {0};
 	return dcc_layer_spec(spec, p, n, &so, t, &e) ? spec_error(usage, &e) : 0;
 }

@@ -1,5 +1,5 @@
 /* fold.c: dcc fold -- every batchnorm and affine folded into the fc or
- * conv2d before it (lib/nn/fold.c), as dcc fixed does by itself: the float model the
+ * conv2d before it, or made a depthwise 1x1 conv2d (lib/nn/fold.c), as dcc fixed does by itself: the float model the
  * integer stages see, evaluable and exportable as it is. */
 #include <stdlib.h>
 
@@ -13,7 +13,9 @@ static const char usage[] =
 	"output nothing else reads): that layer's rows scaled by weight /\n"
 	"sqrt(running_var + eps), its bias (bias - running_mean) * scale + bias of\n"
 	"the batchnorm; an affine (constant arithmetic: x scale + shift) the same\n"
-	"way.  Layers without a bias get a zero one.  The logits stay the\n"
+	"way.  One with no fc or conv2d of its own before it becomes a\n"
+	"per-channel scale: a depthwise 1x1 conv2d of its name (weight s, bias\n"
+	"the shift).  Layers without a bias get a zero one.  The logits stay the\n"
 	"same to float rounding; each fold is a provenance line.  dcc fixed folds\n"
 	"by itself; fold before dcc share, whose codebooks a fold would break.\n"
 	"\n"

@@ -202,6 +202,8 @@ typedef struct dcc_prunable {
 	int op;        /* DCC_OP_* of its layer, 0 on a bare container */
 	int first;     /* the network's first layer with weights */
 	size_t rows, cols; /* the weight as a matrix: (out, in*kh*kw) */
+	int scale;     /* a per-channel scale: a depthwise 1x1 conv2d (what dcc fold
+			* makes of a batchnorm with no layer of its own before it) */
 } dcc_prunable;
 
 /* Lists the model's compressible weights in graph (or tensor) order. */
@@ -213,7 +215,8 @@ int dcc_model_is_cnn(const dcc_prunable *p, size_t n);
 /* Per-layer values from the command line: "V" for every layer, or
  * KEY=V,... with KEY a layer or tensor name, default, or (with kinds) fc,
  * conv or lstm.  out[i] gets layer i's: its own, else its kind's, else the
- * default (not for the first layer with skip_first), else NAN.  A value out
+ * default (not for the first layer with skip_first), else NAN; with
+ * skip_scales a per-channel scale takes only its own.  A value out
  * of range, a key twice, a name of no layer or an empty spec: DCC_E_ARG or
  * DCC_E_NOTFOUND with the option's name in the message. */
 typedef struct dcc_spec_opts {
@@ -224,6 +227,7 @@ typedef struct dcc_spec_opts {
 	int integer;       /* whole numbers only */
 	int kinds;         /* fc=, conv=, lstm= allowed */
 	int skip_first;    /* the default skips the first layer (a CNN's) */
+	int skip_scales;   /* the default and kinds skip per-channel scales */
 } dcc_spec_opts;
 int dcc_layer_spec(const char *spec, const dcc_prunable *p, size_t n, const dcc_spec_opts *o, double *out,
 		   dcc_error *err);

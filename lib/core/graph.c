@@ -681,9 +681,11 @@ int dcc_prunable_list(const dcc_model *m, dcc_prunable **out, size_t *n, dcc_err
 		for (size_t i = 0; i < g->n && !rc; i++) {
 			const dcc_node *l = &g->nodes[i];
 			for (int k = 0; k < l->nparam && !rc; k++)
-				if (l->p[k].is_weight)
-					rc = push(out, n, l->name, l->p[k].name, l->op, (size_t)l->p[k].shape[0],
-						  l->p[k].n / (size_t)l->p[k].shape[0]);
+				if (l->p[k].is_weight && !(rc = push(out, n, l->name, l->p[k].name, l->op,
+								     (size_t)l->p[k].shape[0],
+								     l->p[k].n / (size_t)l->p[k].shape[0])))
+					(*out)[*n - 1].scale = l->op == DCC_OP_CONV2D && l->group == l->in &&
+							       l->in == l->out && l->geo.kh * l->geo.kw == 1;
 		}
 		dcc_graph_free(g);
 	} else {

@@ -75,7 +75,7 @@ int dcc_layer_spec(const char *spec, const dcc_prunable *p, size_t n, const dcc_
 	if (!rc && !named_any && !has_default && isnan(kind[0]) && isnan(kind[1]) && isnan(kind[2]))
 		rc = dcc_fail(err, DCC_E_ARG, "%s: empty", o->opt);
 	for (size_t i = 0; i < n && !rc; i++) {
-		if (named[i])
+		if (named[i] || (o->skip_scales && p[i].scale))
 			continue;
 		double kv = p[i].op == DCC_OP_FC ? kind[0] : p[i].op == DCC_OP_CONV2D ? kind[1] : p[i].op == DCC_OP_LSTM ? kind[2] : NAN;
 		if (!isnan(kv))

@@ -5,7 +5,8 @@
  * its bias becomes (bias - running_mean) s + bias_bn (the shift), in
  * double; the folded line and tensors go, what read it reads the layer, and
  * every fc or conv2d without a bias gets a zero one.  A chain of them after
- * one layer folds in order. */
+ * one layer folds in order; one with no such layer before it becomes a
+ * depthwise 1x1 conv2d of its own (to_scale). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,56 @@ static int fold_one(dcc_model *m, const dcc_node *l, const dcc_node *b, dcc_erro
 	return rc ? rc : dcc_model_append_str(m, "dcc.provenance", line, err);
 }
 
+/* Batchnorm or affine b, with no fc or conv2d of its own before it (after a
+ * concat, a ReLU, the input), becomes a per-channel scale: a depthwise 1x1
+ * conv2d of its name, weight (C, 1, 1, 1) = s and bias = the shift, which
+ * every integer stage already runs.  A map's channels or a vector's
+ * features only (a batchnorm per element of a map has no such form). */
+static int to_scale(dcc_model *m, const dcc_node *b, dcc_error *err)
+{
+	int aff = b->op == DCC_OP_AFFINE;
+	if (!b->hwc && b->ih * b->iw != 1)
+		return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s) normalises each element of a %dx%dx%d map: dcc "
+				"cannot fold it", b->name, dcc_op_name(b->op), b->ic, b->ih, b->iw);
+	const dcc_tensor *st[4] = {NULL};
+	size_t C = (size_t)b->ic;
+	for (int k = 0; k < b->nparam; k++)
+		if (!(st[k] = dcc_model_find(m, b->p[k].name)) || st[k]->dtype != DCC_F32 || !st[k]->data ||
+		    (size_t)dcc_tensor_numel(st[k]) != C)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': tensor '%s' is missing or not %zu f32", b->name,
+					b->p[k].name, C);
+	float *w = malloc(C * sizeof(float)), *sh = malloc(C * sizeof(float));
+	if (!w || !sh) {
+		free(w);
+		free(sh);
+		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	const float *g = st[0]->data, *be = st[1]->data, *mu = aff ? NULL : st[2]->data, *var = aff ? NULL : st[3]->data;
+	for (size_t c = 0; c < C; c++) {
+		double sc = aff ? (double)g[c] : (double)g[c] / sqrt((double)var[c] + (double)b->eps);
+		w[c] = (float)sc;
+		sh[c] = (float)((aff ? 0 : -(double)mu[c]) * sc + be[c]);
+	}
+	for (int k = 0; k < b->nparam; k++)
+		dcc_model_remove(m, b->p[k].name);
+	char nm[DCC_MAX_NAME + 32], line[2 * DCC_MAX_NAME];
+	snprintf(nm, sizeof(nm), "%s.num_batches_tracked", b->name);
+	dcc_model_remove(m, nm);
+	uint64_t ws[4] = {C, 1, 1, 1}, bs[1] = {C};
+	snprintf(nm, sizeof(nm), "%s.weight", b->name);
+	int rc = dcc_model_add(m, nm, DCC_F32, 0, 0, 4, ws, w, err);
+	snprintf(nm, sizeof(nm), "%s.bias", b->name);
+	if (rc)
+		free(sh);
+	else
+		rc = dcc_model_add(m, nm, DCC_F32, 0, 0, 1, bs, sh, err);
+	if (aff)
+		snprintf(line, sizeof(line), "fold affine=%s into=itself as=depthwise", b->name);
+	else
+		snprintf(line, sizeof(line), "fold batchnorm=%s into=itself as=depthwise epsilon=%g", b->name, (double)b->eps);
+	return rc ? rc : dcc_model_append_str(m, "dcc.provenance", line, err);
+}
+
 /* Value v with folded batchnorms looked through: the layer each came after. */
 static int through(const dcc_graph *g, const char *drop, int v)
 {
@@ -117,8 +168,8 @@ int dcc_fold_batchnorm(dcc_model *m, size_t *nfold, dcc_error *err)
 	int rc = dcc_graph_read(m, &g, err);
 	if (rc)
 		return rc;
-	char *drop = calloc(2 * g->n + 1, 1), *absorbed = drop ? drop + g->n : NULL; /* per layer */
-	size_t nb = 0, nz = 0;
+	char *drop = calloc(3 * g->n + 1, 1), *absorbed = drop ? drop + g->n : NULL, *scale = drop ? drop + 2 * g->n : NULL;
+	size_t nb = 0, nz = 0, ns = 0;
 	if (!drop)
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	for (size_t i = 0; !rc && i < g->n; i++) {
@@ -129,11 +180,10 @@ int dcc_fold_batchnorm(dcc_model *m, size_t *nfold, dcc_error *err)
 		for (; v > 0 && drop[v - 1]; v = g->nodes[v - 1].src[0])
 			sole &= g->nodes[v - 1].nuse == 1;
 		const dcc_node *l = v ? &g->nodes[v - 1] : NULL;
-		if (!l || !has_rows(l->op) || l->nuse != 1 || !sole)
-			rc = dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s) reads %s, not the output of a conv2d or "
-				      "fc that nothing else reads: dcc cannot fold it", b->name, dcc_op_name(b->op),
-				      dcc_graph_value_name(g, b->src[0]));
-		else if (!(rc = fold_one(m, l, b, err)))
+		if (!l || !has_rows(l->op) || l->nuse != 1 || !sole) {
+			if (!(rc = to_scale(m, b, err)))
+				scale[i] = 1, ns++;
+		} else if (!(rc = fold_one(m, l, b, err)))
 			drop[i] = 1, absorbed[v - 1] = 1, nb++;
 	}
 	for (size_t i = 0; !rc && i < g->n; i++) { /* a layer without a bias and no batchnorm after it */
@@ -142,13 +192,18 @@ int dcc_fold_batchnorm(dcc_model *m, size_t *nfold, dcc_error *err)
 			nz++;
 	}
 	const dcc_kv *gk = dcc_model_get_kv(m, "dcc.graph");
-	char **lines = rc || !(nb + nz) ? NULL : calloc(g->n, sizeof(char *));
+	char **lines = rc || !(nb + nz + ns) ? NULL : calloc(g->n, sizeof(char *));
 	size_t k = 0;
-	if (!rc && (nb + nz) && !lines)
+	if (!rc && (nb + nz + ns) && !lines)
 		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
-	for (size_t i = 0; lines && !rc && i < g->n; i++)
-		if (!drop[i] && !(lines[k++] = relink(g, drop, gk->s[i], i)))
+	for (size_t i = 0; lines && !rc && i < g->n; i++) {
+		char conv[DCC_MAX_NAME + 96];
+		const dcc_node *b = &g->nodes[i];
+		if (scale[i])
+			snprintf(conv, sizeof(conv), "conv2d %s in=%d out=%d k=1 group=%d", b->name, b->ic, b->ic, b->ic);
+		if (!drop[i] && !(lines[k++] = relink(g, drop, scale[i] ? conv : gk->s[i], i)))
 			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
 	if (lines && !rc)
 		rc = dcc_model_set_arr_str(m, "dcc.graph", (const char *const *)lines, k, err);
 	for (size_t i = 0; lines && i < k; i++)
@@ -156,6 +211,6 @@ int dcc_fold_batchnorm(dcc_model *m, size_t *nfold, dcc_error *err)
 	free(lines);
 	free(drop);
 	dcc_graph_free(g);
-	*nfold = nb;
+	*nfold = nb + ns;
 	return rc;
 }

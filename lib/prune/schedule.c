@@ -56,9 +56,11 @@ int dcc_prune_run(dcc_model *m, const dcc_prune_plan *pl, double *select_seconds
 	double *s0 = calloc(n ? n : 1, sizeof(double));
 	int rc = sel && gp && s0 ? 0 : dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	*select_seconds = 0;
-	/* the layers in play: std and global use every prunable one (not a CNN's first) */
+	/* the layers in play: std and global use every prunable one (not a CNN's
+	 * first, nor a per-channel scale, whose zero would be a channel's) */
 	for (size_t i = 0; !rc && i < n; i++)
-		if (pl->method == DCC_PRUNE_SPARSITY ? !isnan(pl->target[i]) : pl->first_ok || !pl->p[i].first)
+		if (pl->method == DCC_PRUNE_SPARSITY ? !isnan(pl->target[i])
+						      : (pl->first_ok || !pl->p[i].first) && !pl->p[i].scale)
 			sel[ns++] = i;
 	/* the start: sparsity already there, so iterative steps begin from it */
 	for (size_t i = 0; !rc && i < n; i++)

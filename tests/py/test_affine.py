@@ -8,11 +8,13 @@ conv2d or fc before it.  dcc's logits equal PyTorch's; its ONNX export
 (the normalisation as Sub and Div, each affine as Mul and Add) gives them
 in ONNX Runtime and imports back to the same graph; a network whose
 affines all fold goes through prune, share, fixed, encode, compile and the
-emulator bit-exact; one that cannot fold is refused by fixed in one line,
-as are arithmetic dcc has no operator for.  Sub of two activations is a
+emulator bit-exact; one with no layer to fold into becomes a per-channel
+scale (a depthwise 1x1 conv2d) and goes there too.  Arithmetic dcc has no
+operator for is refused in one line.  Sub of two activations is a
 sub layer, through every stage to the emulator.  Max and Min with a constant
 (clips) and ReduceMean over H and W (global average pools) come in too."""
 import os
+import re
 import sys
 
 import numpy as np
@@ -145,10 +147,24 @@ ref = np.load(p("ref.npy")) if ok else None
 check(ok and emu.shape == ref.shape and np.array_equal(emu, ref),
       "reduce: the clips and pools on the emulator bit-exact with eval --fixed")
 
-# Stays: an affine after a ReLU has no layer to fold into: fixed says so in one line
-r = run("fixed", p("stays.dct"), "--data", p("d.npz"), "-o", p("sx.dct"))
-check(r.returncode == 1 and r.stderr.count("\n") == 1 and "'affine1' (affine) reads relu1" in r.stderr and
-      not os.path.exists(p("sx.dct")), "stays: fixed refuses the affine after a ReLU in one line: %s" % r.stderr)
+# Stays: an affine after a ReLU has no layer to fold into: it becomes a per-channel scale (a depthwise 1x1
+# conv2d of its name, on the map and on the vector), the logits kept; pruning passes the scales by, and the
+# network goes through every stage to the emulator bit-exact
+r = run("fold", p("stays.dct"), "-o", p("sf.dct"))
+sf = logits(p("sf.dct"), "sf.npy") if r.returncode == 0 else None
+base = np.load(p("stays.npy"))
+g = graph(p("sf.dct")) if r.returncode == 0 else []
+check(sf is not None and np.abs(sf - base).max() < 1e-5 and not any(ln.startswith("affine ") for ln in g) and
+      "conv2d affine1 in=8 out=8 k=1 group=8" in g and "conv2d affine2 in=16 out=16 k=1 group=16" in g and
+      run("info", p("sf.dct")).stdout.count("into=itself as=depthwise") == 2,
+      "stays: each affine a depthwise 1x1 conv2d of its name, the logits kept within 1e-5: %s %s" % (r.stderr, g))
+ok = pipeline("stays", to_emulator(p("sf.dct"), p("d.npz"), p, 8, 32))
+kept = run("info", p("e_p.dct")).stdout if ok else ""
+emu = np.load(p("emu.npy")) if ok else None
+ref = np.load(p("ref.npy")) if ok else None
+check(ok and np.array_equal(emu, ref) and re.search(r"affine1\.weight +f32 +8x1x1x1 +8 +8 ", kept) and
+      re.search(r"affine2\.weight +f32 +16x1x1x1 +16 +16 ", kept),
+      "stays: pruned 70% with its scales whole, shared, fixed, on the emulator bit-exact with eval --fixed")
 # training leaves the constants as they are
 r = run("train", "--init", p("stays.dct"), "--data", p("d.npz"), "--epochs", "1", "-o", p("st.dct"))
 sd0 = p("sd0.npz")

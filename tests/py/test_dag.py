@@ -127,8 +127,7 @@ check({"Add", "Concat", "Clip", "MaxPool", "GlobalAveragePool", "Conv", "Gemm", 
       "the networks use the operators dcc claims: %s" % sorted(ops_seen))
 
 # densenet121: concatenations of up to 25 values (and of one), each transition's Pad of nothing before its
-# AvgPool; its BatchNorms come before their convolutions (after a concat), so they do not fold: float stages only,
-# and fold (hence fixed point) says so in one line
+# AvgPool; most of its BatchNorms come before their convolutions (after a concat)
 m = model("densenet121")
 with torch.no_grad():
     want = m(torch.from_numpy(X[:20])).numpy()
@@ -142,9 +141,16 @@ check(got is not None and np.abs(got - want).max() < 1e-4 and np.abs(want).max()
       max(ln.count(",") + 1 for ln in cats) == 25,
       "densenet121: dcc = PyTorch (%s), concats of up to 25 values %s" %
       (None if got is None else np.abs(got - want).max(), r.stderr + r2.stderr))
+# fold: the export has folded the 59 batchnorms that follow convolutions; the 62 after a concat (each dense
+# layer's norm1, the transitions' and norm5) become per-channel scales (depthwise 1x1 conv2d), the logits kept
 r = run("fold", p("densenet.dct"), "-o", p("densenet_f.dct"))
-check(r.returncode == 1 and r.stderr.count("\n") == 1 and "(batchnorm) reads" in r.stderr and
-      not os.path.exists(p("densenet_f.dct")), "densenet121: a batchnorm before its convolution does not fold: " + r.stderr)
+r2 = run("run", p("densenet_f.dct"), "--input", p("x20.npy"), "-o", p("ydf.npy")) if r.returncode == 0 else r
+prov = run("info", p("densenet_f.dct")).stdout if r.returncode == 0 else ""
+fd = np.load(p("ydf.npy")) if r2.returncode == 0 else None
+check(fd is not None and got is not None and np.abs(fd - got).max() < 1e-4 and
+      prov.count("as=depthwise") == 62 and prov.count("fold batchnorm=") == 62 and "    batchnorm " not in prov,
+      "densenet121: its 62 batchnorms made per-channel scales, the logits kept (%s) %s" %
+      (None if fd is None or got is None else np.abs(fd - got).max(), r.stderr + r2.stderr))
 
 # dcc train keeps a batchnorm's running statistics as PyTorch does: after one step on one batch of 64 (--threads 2:
 # a network with batchnorm still normalises each batch whole), running_mean and running_var equal PyTorch's after
@@ -254,12 +260,13 @@ check(r.returncode == 0 and "21 layers encoded" in r.stdout, "the fixed resnet18
 # included, on the convolver engine; residual adds as ewop addsh aligning their inputs' formats; ReLU6 as ewop clip;
 # a concat as a DRAM layout; padded and ceil_mode max pools; mobilenet_v3_small's 9 squeeze-excitation gates and
 # its 19 HardSwish, x HardSigmoid(x) before opset 14, as ewop mulsh; shufflenet's channel slices and shuffles as
-# DRAM layouts, a load per shuffled channel) and the emulator's logits equal dcc eval --fixed's bit for bit on 100
-# inputs
+# DRAM layouts, a load per shuffled channel; densenet121 folded, its 62 per-channel scales depthwise 1x1 convolutions
+# on the convolver engine beside its 58 3x3 ones and the stem, its 61 1x1 convolutions on the PE array) and the
+# emulator's logits equal dcc eval --fixed's bit for bit on 100 inputs
 for name, marks in (("resnet18", {"ewop addsh": 8, "pad=1": 1}), ("mobilenet_v2", {"ewop clip": 35, "ewop addsh": 10}),
                     ("squeezenet1_1", {"ceil=1": 3}), ("mobilenet_v3_small", {"ewop mulsh": 28, "ewop hsig": 28}),
-                    ("shufflenet_v2_x0_5", {"load ": 1500})):
-    src = p(name + "_13.dct")
+                    ("shufflenet_v2_x0_5", {"load ": 1500}), ("densenet121", {"\nconv ": 121, "spconv": 61})):
+    src = p("densenet_f.dct" if name == "densenet121" else name + "_13.dct")
     steps = to_emulator(src, p("teach.npz"), p, 64, 100)
     ok = pipeline(name, steps[:-2])
     r = run(*steps[-2], "--json") if ok else None

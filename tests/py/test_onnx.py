@@ -413,16 +413,23 @@ with tempfile.TemporaryDirectory() as tmp:
         m2 = onnx.load(p("sig2.onnx")) if r.returncode == 0 else None
         check(m2 is not None and m2.graph.node[-1].op_type == "Sigmoid" and m2.graph.output[0].name == "probabilities",
               "the export ends in the Sigmoid")
-        # one that follows no Conv or Gemm: refused, naming it
+        # one that follows no Conv or Gemm (here the input's): dcc fold makes it a per-channel scale, a depthwise 1x1
+        # conv2d of its name, whose output is the BatchNormalization's
         g = helper.make_graph([helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], name="bn0"),
                                helper.make_node("Flatten", ["y"], ["f"])], "g",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
                               [helper.make_tensor_value_info("f", TensorProto.FLOAT, [1, 16])],
-                              [numpy_helper.from_array(np.ones(1, np.float32), k) for k in "sbmv"])
+                              [numpy_helper.from_array(np.array([v], np.float32), k)
+                               for k, v in zip("sbmv", (1.5, 0.25, -0.5, 2.0))])
         onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), p("bn0.onnx"))
+        bx = np.random.default_rng(4).standard_normal((3, 1, 4, 4)).astype(np.float32)
+        np.save(p("bx.npy"), bx)
         r = dcc("import", p("bn0.onnx"), "-o", p("bn0.dct"))
         r2 = dcc("fold", p("bn0.dct"), "-o", p("bn0f.dct")) if r.returncode == 0 else r
-        check(r2.returncode == 1 and r2.stderr.count("\n") == 1 and "(batchnorm) reads input, not the output of a conv2d "
-              "or fc" in r2.stderr and not os.path.exists(p("bn0f.dct")), "BatchNormalization first: %r" % r2.stderr)
+        r3 = dcc("run", p("bn0f.dct"), "--input", p("bx.npy"), "-o", p("by.npy")) if r2.returncode == 0 else r2
+        want = ((bx + 0.5) / np.sqrt(2.0 + 1e-5) * 1.5 + 0.25).reshape(3, 16)
+        check(r3.returncode == 0 and "conv2d bn1 in=1 out=1 k=1 group=1" in run("info", p("bn0f.dct")).stdout and
+              np.abs(np.load(p("by.npy")) - want).max() < 1e-5,
+              "BatchNormalization first: folded into a depthwise 1x1 conv2d of its own %r" % (r2.stderr + r3.stderr))
 
 finish("test_onnx")
