@@ -117,8 +117,8 @@ static int phases(dsd_args *a, dcc_model *m, double acc[3], double *acc_cut, dou
 	if (dcc_prunable_list(m, &p, &n, &e))
 		return cmd_fail(st->in, &e);
 	double *tg = malloc((n + 1) * sizeof(double)), secs;
-	for (size_t i = 0; tg && i < n; i++)
-		tg[i] = a->sparsity;
+	for (size_t i = 0; tg && i < n; i++) /* a per-channel scale's zero would remove a channel */
+		tg[i] = p[i].scale ? NAN : a->sparsity;
 	dcc_prune_plan pl = {p, n, DCC_PRUNE_SPARSITY, tg, NULL, 0, 1, {DCC_PATTERN_UNSTRUCTURED, 0, 0}, 1, 0, NULL, NULL};
 	int rc = !tg ? (cmd_err("out of memory"), EXIT_FAIL)
 	     : dcc_prune_run(m, &pl, &secs, &e) ? cmd_fail(st->in ? st->in : a->st.out, &e) : 0;
