@@ -662,17 +662,30 @@ static int read_pool(onnx_read *r, const node_t *n, const char *nname, dcc_error
 		r->H -= 2 * r->pad, r->W -= 2 * r->pad;
 	}
 	int notset = !ap || !ap->has_s || (ap->s.len == 6 && !memcmp(ap->s.data, "NOTSET", 6));
-	if (!notset && k2 >= 1 && k2 <= 1024 && !ceil && !r->flat && !pad && !onnx_attr(n, "pads")) {
-		/* auto_pad (tf2onnx's 'same' and 'valid'): ONNX's rule, as a Conv's; dcc's pools take one pad */
+	if ((!notset || pad < 0) && k2 >= 1 && k2 <= 1024 && st >= 1 && st <= 1024 && !ceil && !r->flat &&
+	    (notset || !onnx_attr(n, "pads"))) {
+		/* pads not one on every side (tf2onnx's 'same' as pads, or auto_pad by ONNX's rule, as a Conv's):
+		 * dcc's pools take one pad P, and a window's place is o stride - P; so with P the top and left
+		 * pad, and ceil_mode when it gives ONNX's output size, the windows are ONNX's, and where the pads
+		 * differ they hold only padding, which a max pool never takes and an average pool without
+		 * count_include_pad does not count */
 		dcc_geom q;
 		int rc = onnx_conv_geom(r, n, nname, k2, k2, &q, err);
 		if (rc)
 			return rc;
-		if (q.pt != q.pl || q.pt != q.pb || q.pt != q.pr)
-			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): auto_pad gives pads %d,%d,%d,%d (top, left, "
-					"bottom, right): dcc's pools take the same pad on every side", nname, op, q.pt, q.pl, q.pb,
-					q.pr);
-		pad = q.pt, notset = 1;
+		int64_t oh = ((int64_t)r->H + q.pt + q.pb - k2) / st + 1, ow = ((int64_t)r->W + q.pl + q.pr - k2) / st + 1;
+		int same = q.pt == q.pl && q.pt == q.pb && q.pt == q.pr, c = same ? 0 : 2;
+		if (!same && (mx || !incl) && q.pt == q.pl && 2 * q.pt <= k2 && q.pb < k2 && q.pr < k2 &&
+		    r->H + q.pt + q.pb >= k2 && r->W + q.pl + q.pr >= k2)
+			for (c = 0; c < 2; c++)
+				if ((int64_t)dcc_pool_out((uint64_t)r->H, (uint64_t)k2, (uint64_t)st, (uint64_t)q.pt, c) == oh &&
+				    (int64_t)dcc_pool_out((uint64_t)r->W, (uint64_t)k2, (uint64_t)st, (uint64_t)q.pt, c) == ow)
+					break;
+		if (c == 2)
+			return dcc_fail(err, DCC_E_UNSUPPORTED, "node '%s' (%s): pads %d,%d,%d,%d (top, left, bottom, right) "
+					"are neither one pad on every side nor that pad's windows with or without ceil_mode%s",
+					nname, op, q.pt, q.pl, q.pb, q.pr, !mx && incl ? " (count_include_pad counts them)" : "");
+		pad = q.pt, ceil = c, notset = 1;
 	}
 	if (r->flat || k2 < 1 || k2 > 1024 || st < 1 || st > 1024 || pad < 0 || 2 * pad > k2 || dil != 1 ||
 	    (ceil != 0 && ceil != 1) || n->n_output > 1 || k2 > r->H + 2 * pad || k2 > r->W + 2 * pad || !notset)

@@ -7,7 +7,10 @@ geometry.  dcc's logits equal PyTorch's; its ONNX export gives them in ONNX
 Runtime; pruned, shared and in 16-bit fixed point the network runs on the
 emulator bit-exact with eval --fixed, its pools `avgpool ... pad=1` with
 and without `incl=1`.  An uneven zero Pad before a Conv becomes its pads
-(ONNX Runtime's output); one before a MaxPool is refused in one line."""
+(ONNX Runtime's output); one before a MaxPool is refused in one line.
+Pads that differ by side (TensorFlow's 'same', as tf2onnx writes it) are
+read as one pad's windows, with ceil_mode, where that is exact: ONNX
+Runtime's output, and on the emulator bit-exact; elsewhere one line."""
 import os
 import sys
 
@@ -88,4 +91,71 @@ for tag, last in (("Conv", helper.make_node("Conv", ["xp", "w"], ["c"], kernel_s
     info = run("info", p("padConv.dct")).stdout
     check(r2.returncode == 0 and ort is not None and np.abs(np.load(p("y9.npy")) - ort).max() < 1e-5 and
           "pad=0,1,0,2" in info, "an uneven Pad before a Conv: its pads, = ONNX Runtime: " + r.stderr + r2.stderr)
+# pads not the same on every side (tf2onnx writes TensorFlow's 'same' as pads, or auto_pad): dcc's pools take one
+# pad, so each is read as that pad (the top and left one), with ceil_mode where that gives ONNX's output size --
+# the same windows, the extra padding never taken (max) or counted (average without count_include_pad); ONNX
+# Runtime's output, 3-channel 8x8 (9x9) maps
+from onnx import numpy_helper  # noqa: E402
+rng = np.random.default_rng(7)
+
+
+def pool_net(path, op, hw, attrs):
+    cw = numpy_helper.from_array(rng.standard_normal((3, 3, 3, 3)).astype(np.float32), "cw")
+    g = helper.make_graph([helper.make_node("Conv", ["x", "cw"], ["c"], pads=[1, 1, 1, 1]),
+                           helper.make_node(op, ["c"], ["q"], name="pool", **attrs),
+                           helper.make_node("Flatten", ["q"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, hw, hw])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", None])], [cw])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+k3s2 = dict(kernel_shape=[3, 3], strides=[2, 2])
+for op, hw, attrs, line in (("MaxPool", 8, dict(k3s2, pads=[0, 0, 1, 1]), "k=3 stride=2 pad=0 ceil=1"),
+                            ("MaxPool", 8, dict(k3s2, auto_pad="SAME_UPPER"), "k=3 stride=2 pad=0 ceil=1"),
+                            ("MaxPool", 8, dict(k3s2, auto_pad="SAME_LOWER"), "k=3 stride=2 pad=1 ceil=0"),
+                            ("AveragePool", 8, dict(k3s2, pads=[0, 0, 1, 1]), "k=3 stride=2 pad=0 ceil=1"),
+                            ("AveragePool", 7, dict(kernel_shape=[2, 2], strides=[2, 2], auto_pad="SAME_LOWER"),
+                             "k=2 stride=2 pad=1 ceil=0"),
+                            ("MaxPool", 9, dict(k3s2, pads=[0, 0, 1, 1]), "pool1 k=3 stride=2\n")):
+    pool_net(p("asym.onnx"), op, hw, attrs)
+    np.save(p("xa.npy"), rng.standard_normal((4, 3, hw, hw)).astype(np.float32))
+    r = run("import", p("asym.onnx"), "-o", p("asym.dct"))
+    r2 = run("run", p("asym.dct"), "--input", p("xa.npy"), "-o", p("ya.npy")) if r.returncode == 0 else r
+    ort = ort_run(p("asym.onnx"), p("xa.npy"), p("oa.npy"))
+    got = np.load(p("ya.npy")) if r2.returncode == 0 else None
+    info = run("info", p("asym.dct")).stdout if r.returncode == 0 else ""
+    check(got is not None and ort is not None and got.shape == ort.shape and np.abs(got - ort).max() < 1e-5 and
+          line in info, "%s %s on %dx%d: read as %s, = ONNX Runtime %s" % (op, attrs, hw, hw, line, r.stderr + r2.stderr))
+    os.remove(p("asym.dct")) if os.path.exists(p("asym.dct")) else None
+# ... and where no one pad gives those windows, one line naming the node and its pads
+for op, attrs, why in (("AveragePool", dict(k3s2, pads=[1, 1, 0, 0]), "pads 1,1,0,0"),
+                       ("MaxPool", dict(kernel_shape=[2, 2], strides=[1, 1], auto_pad="SAME_UPPER"), "pads 0,0,1,1"),
+                       ("AveragePool", dict(k3s2, pads=[0, 0, 1, 1], count_include_pad=1), "count_include_pad"),
+                       ("MaxPool", dict(k3s2, pads=[0, 1, 1, 0]), "pads 0,1,1,0")):
+    pool_net(p("asym.onnx"), op, 9, attrs)
+    r = run("import", p("asym.onnx"), "-o", p("asym.dct"))
+    check(r.returncode == 1 and r.stderr.count("\n") == 1 and "node 'pool' (%s)" % op in r.stderr and why in r.stderr
+          and not os.path.exists(p("asym.dct")), "%s %s refused in one line: %s" % (op, attrs, r.stderr))
+
+# a network with both kinds, TensorFlow-style, through every stage to the emulator, bit-exact with eval --fixed
+cw1 = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.5, "cw1")
+cw2 = numpy_helper.from_array(rng.standard_normal((4, 4, 3, 3)).astype(np.float32) * 0.3, "cw2")
+fw = numpy_helper.from_array(rng.standard_normal((16, 4)).astype(np.float32) * 0.5, "fw")
+g = helper.make_graph([helper.make_node("Conv", ["x", "cw1"], ["c1"], pads=[1, 1, 1, 1]),
+                       helper.make_node("Relu", ["c1"], ["r1"]),
+                       helper.make_node("MaxPool", ["r1"], ["m1"], pads=[0, 0, 1, 1], **k3s2),     # 9x9 -> 4x4
+                       helper.make_node("Conv", ["m1", "cw2"], ["c2"], auto_pad="SAME_UPPER", kernel_shape=[3, 3]),
+                       helper.make_node("Relu", ["c2"], ["r2"]),
+                       helper.make_node("AveragePool", ["r2"], ["a2"], pads=[0, 0, 1, 1], **k3s2),  # 4x4 -> 2x2
+                       helper.make_node("Flatten", ["a2"], ["f"]),
+                       helper.make_node("MatMul", ["f", "fw"], ["y"])], "g",
+                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 9, 9])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])], [cw1, cw2, fw])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), p("tf.onnx"))
+r = run("import", p("tf.onnx"), "-o", p("tf.dct"))
+ok = r.returncode == 0 and pipeline("tf-style pools", to_emulator(p("tf.dct"), p("d.npz"), p, 8, 32))
+dis = run("disasm", p("e.dci")).stdout if ok else ""
+check(ok and np.array_equal(np.load(p("emu.npy")), np.load(p("ref.npy"))) and "ceil=1" in dis and "maxpool " in dis,
+      "TensorFlow-style pools on the emulator, bit-exact with eval --fixed " + r.stderr)
+
 finish("test_pools")
