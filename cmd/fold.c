@@ -1,6 +1,7 @@
 /* fold.c: dcc fold -- every batchnorm and affine folded into the fc or
- * conv2d before it, or made a depthwise 1x1 conv2d (lib/nn/fold.c), as dcc fixed does by itself: the float model the
- * integer stages see, evaluable and exportable as it is. */
+ * conv2d before it, or made a depthwise 1x1 conv2d (lib/nn/fold.c), as dcc
+ * fixed does by itself: the float model the integer stages see, evaluable
+ * and exportable as it is. */
 #include <stdlib.h>
 
 #include "../lib/dcc_nn.h"
