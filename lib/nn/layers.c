@@ -386,8 +386,8 @@ static void bn_allreduce(bn_sync *s, int t, double *v, size_t k)
 	pthread_barrier_wait(&s->bar);
 }
 
-void bn_forward_train(float *out, float *mean, float *var, float *istd, float *xhat, const float *inp,
-		      const float *gamma, const float *beta, size_t M, size_t C, float eps, bn_sync *sy, int t)
+void bn_forward_train(float *out, float *mean, float *var, float *istd, const float *inp, const float *gamma,
+		      const float *beta, size_t M, size_t C, float eps, bn_sync *sy, int t)
 {
 	for (size_t c0 = 0; c0 < C; c0 += BN_CH) {
 		size_t cn = C - c0 < BN_CH ? C - c0 : BN_CH;
@@ -413,8 +413,8 @@ void bn_forward_train(float *out, float *mean, float *var, float *istd, float *x
 		const float *mu = mean + c0, *is = istd + c0, *g = gamma + c0, *be = beta + c0;
 		for (size_t i = c0; i < M; i += C)
 			for (size_t c = 0; c < cn; c++) {
-				xhat[i + c] = (inp[i + c] - mu[c]) * is[c];
-				out[i + c] = xhat[i + c] * g[c] + be[c];
+				float xh = (inp[i + c] - mu[c]) * is[c];
+				out[i + c] = xh * g[c] + be[c];
 			}
 	}
 }
@@ -422,15 +422,18 @@ void bn_forward_train(float *out, float *mean, float *var, float *istd, float *x
 /* dinp = gamma istd / cnt (cnt dout - sum dout - xhat sum dout xhat), as
  * a dout + b xhat + k per channel, the sums and cnt the whole batch's;
  * dgamma and dbeta take this slice's part (the update adds the workers') */
-void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *istd, const float *xhat,
-		 const float *gamma, size_t M, size_t C, bn_sync *sy, int t)
+void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp, const float *mean,
+		 const float *istd, const float *gamma, size_t M, size_t C, bn_sync *sy, int t)
 {
 	for (size_t c0 = 0; c0 < C; c0 += BN_CH) {
 		size_t cn = C - c0 < BN_CH ? C - c0 : BN_CH;
 		double sd[2 * BN_CH + 1] = {0}, *sdx = sd + cn;
+		const float *mu = mean + c0, *is = istd + c0;
 		for (size_t i = c0; i < M; i += C)
-			for (size_t c = 0; c < cn; c++)
-				sd[c] += dout[i + c], sdx[c] += (double)dout[i + c] * xhat[i + c];
+			for (size_t c = 0; c < cn; c++) {
+				float xh = (inp[i + c] - mu[c]) * is[c];
+				sd[c] += dout[i + c], sdx[c] += (double)dout[i + c] * xh;
+			}
 		for (size_t c = 0; c < cn; c++)
 			dgamma[c0 + c] += (float)sdx[c], dbeta[c0 + c] += (float)sd[c];
 		sd[2 * cn] = (double)(M / C);
@@ -444,8 +447,10 @@ void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, co
 		if (!dinp)
 			continue;
 		for (size_t i = c0; i < M; i += C)
-			for (size_t c = 0; c < cn; c++)
-				dinp[i + c] = a[c] * dout[i + c] + b[c] * xhat[i + c] + k[c];
+			for (size_t c = 0; c < cn; c++) {
+				float xh = (inp[i + c] - mu[c]) * is[c];
+				dinp[i + c] = a[c] * dout[i + c] + b[c] * xh + k[c];
+			}
 	}
 }
 

@@ -71,11 +71,13 @@ struct dcc_work;
 /* A training workspace's batchnorm layers meet its peers in s as worker
  * rank (s NULL: its slice is the whole batch). */
 void dcc_work_set_bn_sync(struct dcc_work *w, bn_sync *s, int rank);
-/* s NULL: the slice is the batch; else worker t of s->n */
-void bn_forward_train(float *out, float *mean, float *var, float *istd, float *xhat, const float *inp,
-		      const float *gamma, const float *beta, size_t M, size_t C, float eps, bn_sync *s, int t);
-void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *istd, const float *xhat,
-		 const float *gamma, size_t M, size_t C, bn_sync *s, int t);
+/* s NULL: the slice is the batch; else worker t of s->n.  The backward
+ * recomputes x-hat = (inp - mean) istd from the forward's input (kept by
+ * the workspace) rather than reading a stored copy: one pass less. */
+void bn_forward_train(float *out, float *mean, float *var, float *istd, const float *inp, const float *gamma,
+		      const float *beta, size_t M, size_t C, float eps, bn_sync *s, int t);
+void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp, const float *mean,
+		 const float *istd, const float *gamma, size_t M, size_t C, bn_sync *s, int t);
 /* x scale[c] + shift[c] over M values, the channel c = (i / inner) mod C
  * (inner 1: channels fastest; H x W: channel-major maps); the backward
  * is the scale's (the constants are not trained) */

@@ -14,7 +14,7 @@ typedef struct layer_work {
 	int32_t *argmax;  /* maxpool */
 	lstm_state lstm;
 	float *zb, *dzb;  /* fc, conv2d without a bias: zeros, and a gradient nobody reads */
-	float *bn;        /* batchnorm: batch mean, variance (biased), 1/std (C each), x-hat (B x size) */
+	float *bn;        /* batchnorm: batch mean, variance (biased), 1/std (C each) */
 	size_t bn_count;  /* batchnorm: the values each channel's statistics are over */
 	size_t bn_c;      /* batchnorm: its channels */
 } layer_work;
@@ -201,7 +201,7 @@ int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_e
 		if (ok && (l->op == DCC_OP_FC || l->op == DCC_OP_CONV2D) && !l->bias)
 			ok = (lw->zb = walloc(w, sizeof(float) * (size_t)l->oc)) && (lw->dzb = walloc(w, sizeof(float) * (size_t)l->oc));
 		if (ok && l->op == DCC_OP_BATCHNORM)
-			ok = (lw->bn = walloc(w, sizeof(float) * (3 * l->p[0].n + (training ? batch * l->out_size : 0)))) != NULL;
+			ok = (lw->bn = walloc(w, sizeof(float) * 3 * l->p[0].n)) != NULL; /* mean, var, istd */
 		if (ok && l->op == DCC_OP_LSTM) {
 			size_t T = (size_t)l->steps, H = (size_t)l->hidden, NI = (size_t)l->in, G = 4 * H;
 			size_t row = G > NI ? G : NI;
@@ -279,8 +279,8 @@ static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size
 		size_t C = l->p[0].n;
 		lw->bn_count = B * l->out_size / C, lw->bn_c = C;
 		if (w->training)
-			bn_forward_train(out, lw->bn, lw->bn + C, lw->bn + 2 * C, lw->bn + 3 * C, in, l->p[0].w, l->p[1].w,
-					 B * l->out_size, C, l->eps, w->bn_sync, w->bn_rank);
+			bn_forward_train(out, lw->bn, lw->bn + C, lw->bn + 2 * C, in, l->p[0].w, l->p[1].w, B * l->out_size,
+					 C, l->eps, w->bn_sync, w->bn_rank);
 		else
 			bn_forward(out, in, l->p[0].w, l->p[1].w, l->p[2].w, l->p[3].w, B * l->out_size, C, l->eps);
 		break;
@@ -442,7 +442,7 @@ static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float 
 	case DCC_OP_BATCHNORM: {
 		size_t C = l->p[0].n;
 		const float *bn = w->lw[ii].bn;
-		bn_backward(din, G[4 * ii], G[4 * ii + 1], dcur, bn + 2 * C, bn + 3 * C, l->p[0].w, B * l->out_size, C,
+		bn_backward(din, G[4 * ii], G[4 * ii + 1], dcur, in, bn, bn + 2 * C, l->p[0].w, B * l->out_size, C,
 			    w->bn_sync, w->bn_rank);
 		break;
 	}
