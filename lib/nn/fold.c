@@ -16,34 +16,72 @@
 
 static int has_rows(int op) { return op == DCC_OP_FC || op == DCC_OP_CONV2D; }
 
+/* The C-channel tensors of batchnorm or affine b: weight, bias,
+ * running_mean, running_var, or scale, shift. */
+static int norm_params(const dcc_model *m, const dcc_node *b, size_t C, const dcc_tensor *st[4], dcc_error *err)
+{
+	for (int k = 0; k < b->nparam; k++)
+		if (!(st[k] = dcc_model_find(m, b->p[k].name)) || st[k]->dtype != DCC_F32 || !st[k]->data ||
+		    (size_t)dcc_tensor_numel(st[k]) != C)
+			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': tensor '%s' is missing or not %zu f32", b->name,
+					b->p[k].name, C);
+	return 0;
+}
+
+/* Channel c of b as x s + ((bias - running_mean) s + bias_bn), in double:
+ * s returned, the shift through *shift for a layer bias of bias_c. */
+static double norm_scale(const dcc_node *b, const dcc_tensor *const st[4], size_t c, double bias_c, double *shift)
+{
+	int aff = b->op == DCC_OP_AFFINE;
+	const float *g = st[0]->data, *be = st[1]->data;
+	double s = aff ? (double)g[c] : (double)g[c] / sqrt((double)((const float *)st[3]->data)[c] + (double)b->eps);
+	*shift = (bias_c - (aff ? 0 : (double)((const float *)st[2]->data)[c])) * s + be[c];
+	return s;
+}
+
+/* b's tensors go (a batchnorm's num_batches_tracked too), and a provenance
+ * line says what absorbed it. */
+static int norm_drop(dcc_model *m, const dcc_node *b, const char *into, dcc_error *err)
+{
+	char nm[DCC_MAX_NAME + 32], line[3 * DCC_MAX_NAME];
+	for (int k = 0; k < b->nparam; k++)
+		dcc_model_remove(m, b->p[k].name);
+	if (b->op == DCC_OP_AFFINE) {
+		snprintf(line, sizeof(line), "fold affine=%s into=%s", b->name, into);
+	} else {
+		snprintf(nm, sizeof(nm), "%s.num_batches_tracked", b->name);
+		dcc_model_remove(m, nm);
+		snprintf(line, sizeof(line), "fold batchnorm=%s into=%s epsilon=%g", b->name, into, (double)b->eps);
+	}
+	return dcc_model_append_str(m, "dcc.provenance", line, err);
+}
+
 /* Layer l (fc or conv2d) absorbs batchnorm or affine b (NULL: only a zero
  * bias). */
 static int fold_one(dcc_model *m, const dcc_node *l, const dcc_node *b, dcc_error *err)
 {
 	dcc_tensor *w = dcc_model_find(m, l->p[0].name), *bias = l->bias ? dcc_model_find(m, l->p[1].name) : NULL;
 	const dcc_tensor *st[4] = {NULL};
-	int aff = b && b->op == DCC_OP_AFFINE;
-	for (int k = 0; b && k < b->nparam; k++)
-		if (!(st[k] = dcc_model_find(m, b->p[k].name)) || st[k]->dtype != DCC_F32 || !st[k]->data)
-			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': tensor '%s' is missing or not f32", b->name, b->p[k].name);
+	size_t C = (size_t)l->oc;
+	int rc = b ? norm_params(m, b, C, st, err) : 0;
+	if (rc)
+		return rc;
 	if (b && (!w || w->dtype != DCC_F32 || !w->data || (l->bias && (!bias || bias->dtype != DCC_F32))))
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' is shared or fixed point: fold its batchnorm '%s' "
 				"first (dcc fold), then share or quantise", l->name, b->name);
-	size_t C = (size_t)l->oc, per = w ? (size_t)(dcc_tensor_numel(w) / C) : 0;
+	size_t per = w ? (size_t)(dcc_tensor_numel(w) / C) : 0;
 	float *nb = calloc(C, sizeof(float));
 	if (!nb)
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	if (b) {
-		const float *g = st[0]->data, *be = st[1]->data, *mu = aff ? NULL : st[2]->data, *var = aff ? NULL : st[3]->data;
 		float *wd = w->data;
 		for (size_t c = 0; c < C; c++) {
-			double s = aff ? (double)g[c] : (double)g[c] / sqrt((double)var[c] + (double)b->eps);
+			double sh, s = norm_scale(b, st, c, bias ? (double)((const float *)bias->data)[c] : 0, &sh);
 			for (size_t i = 0; i < per; i++)
 				wd[c * per + i] = (float)((double)wd[c * per + i] * s);
-			nb[c] = (float)(((bias ? (double)((const float *)bias->data)[c] : 0) - (aff ? 0 : mu[c])) * s + be[c]);
+			nb[c] = (float)sh;
 		}
 	}
-	int rc = 0;
 	char nm[DCC_MAX_NAME + 32], line[3 * DCC_MAX_NAME];
 	if (bias) {
 		memcpy(bias->data, nb, C * sizeof(float));
@@ -53,19 +91,10 @@ static int fold_one(dcc_model *m, const dcc_node *l, const dcc_node *b, dcc_erro
 		snprintf(nm, sizeof(nm), "%s.bias", l->name);
 		rc = dcc_model_add(m, nm, DCC_F32, 0, 0, 1, shape, nb, err);
 	}
-	if (aff)
-		snprintf(line, sizeof(line), "fold affine=%s into=%s", b->name, l->name);
-	else if (b)
-		snprintf(line, sizeof(line), "fold batchnorm=%s into=%s epsilon=%g", b->name, l->name, (double)b->eps);
-	else
-		snprintf(line, sizeof(line), "fold bias=%s zeros", l->name);
-	for (int k = 0; b && k < b->nparam; k++)
-		dcc_model_remove(m, b->p[k].name);
-	if (b && !aff) {
-		snprintf(nm, sizeof(nm), "%s.num_batches_tracked", b->name);
-		dcc_model_remove(m, nm);
-	}
-	return rc ? rc : dcc_model_append_str(m, "dcc.provenance", line, err);
+	if (rc || b)
+		return rc ? rc : norm_drop(m, b, l->name, err);
+	snprintf(line, sizeof(line), "fold bias=%s zeros", l->name);
+	return dcc_model_append_str(m, "dcc.provenance", line, err);
 }
 
 /* Batchnorm or affine b, with no fc or conv2d of its own before it (after a
@@ -75,47 +104,40 @@ static int fold_one(dcc_model *m, const dcc_node *l, const dcc_node *b, dcc_erro
  * features only (a batchnorm per element of a map has no such form). */
 static int to_scale(dcc_model *m, const dcc_node *b, dcc_error *err)
 {
-	int aff = b->op == DCC_OP_AFFINE;
 	if (!b->hwc && b->ih * b->iw != 1)
 		return dcc_fail(err, DCC_E_UNSUPPORTED, "layer '%s' (%s) normalises each element of a %dx%dx%d map: dcc "
 				"cannot fold it", b->name, dcc_op_name(b->op), b->ic, b->ih, b->iw);
 	const dcc_tensor *st[4] = {NULL};
 	size_t C = (size_t)b->ic;
-	for (int k = 0; k < b->nparam; k++)
-		if (!(st[k] = dcc_model_find(m, b->p[k].name)) || st[k]->dtype != DCC_F32 || !st[k]->data ||
-		    (size_t)dcc_tensor_numel(st[k]) != C)
-			return dcc_fail(err, DCC_E_FORMAT, "layer '%s': tensor '%s' is missing or not %zu f32", b->name,
-					b->p[k].name, C);
+	int rc = norm_params(m, b, C, st, err);
+	if (rc)
+		return rc;
 	float *w = malloc(C * sizeof(float)), *sh = malloc(C * sizeof(float));
 	if (!w || !sh) {
 		free(w);
 		free(sh);
 		return dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
-	const float *g = st[0]->data, *be = st[1]->data, *mu = aff ? NULL : st[2]->data, *var = aff ? NULL : st[3]->data;
 	for (size_t c = 0; c < C; c++) {
-		double sc = aff ? (double)g[c] : (double)g[c] / sqrt((double)var[c] + (double)b->eps);
-		w[c] = (float)sc;
-		sh[c] = (float)((aff ? 0 : -(double)mu[c]) * sc + be[c]);
+		double shift;
+		w[c] = (float)norm_scale(b, st, c, 0, &shift);
+		sh[c] = (float)shift;
 	}
-	for (int k = 0; k < b->nparam; k++)
-		dcc_model_remove(m, b->p[k].name);
-	char nm[DCC_MAX_NAME + 32], line[2 * DCC_MAX_NAME];
-	snprintf(nm, sizeof(nm), "%s.num_batches_tracked", b->name);
-	dcc_model_remove(m, nm);
+	char nm[DCC_MAX_NAME + 32];
 	uint64_t ws[4] = {C, 1, 1, 1}, bs[1] = {C};
+	if ((rc = norm_drop(m, b, "itself as=depthwise", err))) { /* the weight's name may be the batchnorm's own */
+		free(w);
+		free(sh);
+		return rc;
+	}
 	snprintf(nm, sizeof(nm), "%s.weight", b->name);
-	int rc = dcc_model_add(m, nm, DCC_F32, 0, 0, 4, ws, w, err);
+	rc = dcc_model_add(m, nm, DCC_F32, 0, 0, 4, ws, w, err);
 	snprintf(nm, sizeof(nm), "%s.bias", b->name);
 	if (rc)
 		free(sh);
 	else
 		rc = dcc_model_add(m, nm, DCC_F32, 0, 0, 1, bs, sh, err);
-	if (aff)
-		snprintf(line, sizeof(line), "fold affine=%s into=itself as=depthwise", b->name);
-	else
-		snprintf(line, sizeof(line), "fold batchnorm=%s into=itself as=depthwise epsilon=%g", b->name, (double)b->eps);
-	return rc ? rc : dcc_model_append_str(m, "dcc.provenance", line, err);
+	return rc;
 }
 
 /* Value v with folded batchnorms looked through: the layer each came after. */
