@@ -50,62 +50,72 @@ void fc_backward(float *dinp, float *dw, float *db, const float *dout, const flo
  * gradient permuted back.  Input pixel of output (oy, ox) and tap (ky, kx):
  * (oy sh + ky dh - pt, ox sw + kx dw - pl). */
 
-/* The patches of channels c0 .. c0 + Cg - 1 of a C-channel input: rows of
- * kh x kw x Cg, in (ky, kx, c) order. */
-static void im2col(float *cols, const float *inp, size_t B, int C, int c0, int Cg, int H, int W, const dcc_geom *q,
-		   int Ho, int Wo)
+/* The patches of output rows r0 .. r1 - 1 (row r = (n Ho + oy) Wo + ox)
+ * over channels c0 .. c0 + Cg - 1 of a C-channel input: rows of kh x kw x Cg,
+ * in (ky, kx, c) order. */
+static void im2col(float *cols, const float *inp, int C, int c0, int Cg, int H, int W, const dcc_geom *q, int Ho,
+		   int Wo, size_t r0, size_t r1)
 {
 	const int KH = q->kh, KW = q->kw;
-	size_t ckk = (size_t)Cg * KH * KW, run = (size_t)KW * Cg;
-	for (size_t n = 0; n < B; n++) {
+	size_t ckk = (size_t)Cg * KH * KW, run = (size_t)KW * Cg, hw = (size_t)Ho * Wo;
+	size_t n = r0 / hw;
+	int oy = (int)(r0 % hw) / Wo, ox = (int)(r0 % hw) % Wo;
+	for (size_t r = r0; r < r1; r++, ox = ox + 1 < Wo ? ox + 1 : (oy = oy + 1 < Ho ? oy + 1 : (n++, 0), 0)) {
 		const float *x = inp + n * (size_t)H * W * C + c0;
-		for (int oy = 0; oy < Ho; oy++)
-			for (int ox = 0; ox < Wo; ox++) {
-				float *row = cols + ((n * Ho + oy) * Wo + ox) * ckk;
-				int x0 = ox * q->sw - q->pl;
-				for (int ky = 0; ky < KH; ky++, row += run) {
-					int y = oy * q->sh + ky * q->dh - q->pt;
-					if (y < 0 || y >= H) {
-						memset(row, 0, run * sizeof(float));
-					} else if (Cg == C && q->dw == 1 && x0 >= 0 && x0 + KW <= W) {
-						memcpy(row, x + ((size_t)y * W + x0) * C, run * sizeof(float));
-					} else {
-						for (int kx = 0; kx < KW; kx++) {
-							int xx = x0 + kx * q->dw;
-							if (xx < 0 || xx >= W)
-								memset(row + (size_t)kx * Cg, 0, (size_t)Cg * sizeof(float));
-							else
-								memcpy(row + (size_t)kx * Cg, x + ((size_t)y * W + xx) * C,
-								       (size_t)Cg * sizeof(float));
-						}
-					}
+		float *row = cols + (r - r0) * ckk;
+		int x0 = ox * q->sw - q->pl;
+		for (int ky = 0; ky < KH; ky++, row += run) {
+			int y = oy * q->sh + ky * q->dh - q->pt;
+			if (y < 0 || y >= H) {
+				memset(row, 0, run * sizeof(float));
+			} else if (Cg == C && q->dw == 1 && x0 >= 0 && x0 + KW <= W) {
+				const float *src = x + ((size_t)y * W + x0) * C;
+				for (size_t i = 0; i < run; i++) /* short runs: a loop beats a call */
+					row[i] = src[i];
+			} else {
+				for (int kx = 0; kx < KW; kx++) {
+					int xx = x0 + kx * q->dw;
+					if (xx < 0 || xx >= W)
+						memset(row + (size_t)kx * Cg, 0, (size_t)Cg * sizeof(float));
+					else
+						memcpy(row + (size_t)kx * Cg, x + ((size_t)y * W + xx) * C,
+						       (size_t)Cg * sizeof(float));
 				}
 			}
+		}
 	}
 }
 
-static void col2im_add(float *dinp, const float *cols, size_t B, int C, int c0, int Cg, int H, int W,
-		       const dcc_geom *q, int Ho, int Wo)
+static void col2im_add(float *dinp, const float *cols, int C, int c0, int Cg, int H, int W, const dcc_geom *q,
+		       int Ho, int Wo, size_t r0, size_t r1)
 {
-	size_t ckk = (size_t)Cg * q->kh * q->kw;
-	for (size_t n = 0; n < B; n++) {
+	size_t ckk = (size_t)Cg * q->kh * q->kw, hw = (size_t)Ho * Wo;
+	size_t n = r0 / hw;
+	int oy = (int)(r0 % hw) / Wo, ox = (int)(r0 % hw) % Wo;
+	for (size_t r = r0; r < r1; r++, ox = ox + 1 < Wo ? ox + 1 : (oy = oy + 1 < Ho ? oy + 1 : (n++, 0), 0)) {
 		float *x = dinp + n * (size_t)H * W * C + c0;
-		for (int oy = 0; oy < Ho; oy++)
-			for (int ox = 0; ox < Wo; ox++) {
-				const float *row = cols + ((n * Ho + oy) * Wo + ox) * ckk;
-				for (int ky = 0; ky < q->kh; ky++) {
-					int y = oy * q->sh + ky * q->dh - q->pt;
-					for (int kx = 0; kx < q->kw; kx++, row += Cg) {
-						int xx = ox * q->sw + kx * q->dw - q->pl;
-						if (y < 0 || y >= H || xx < 0 || xx >= W)
-							continue;
-						float *d = x + ((size_t)y * W + xx) * C;
-						for (int c = 0; c < Cg; c++)
-							d[c] += row[c];
-					}
-				}
+		const float *row = cols + (r - r0) * ckk;
+		for (int ky = 0; ky < q->kh; ky++) {
+			int y = oy * q->sh + ky * q->dh - q->pt;
+			for (int kx = 0; kx < q->kw; kx++, row += Cg) {
+				int xx = ox * q->sw + kx * q->dw - q->pl;
+				if (y < 0 || y >= H || xx < 0 || xx >= W)
+					continue;
+				float *d = x + ((size_t)y * W + xx) * C;
+				for (int c = 0; c < Cg; c++)
+					d[c] += row[c];
 			}
+		}
 	}
+}
+
+size_t conv_tile_rows(const dcc_geom *q, int Cg, size_t rows)
+{
+	if (conv_pointwise(q))
+		return rows;
+	size_t t = CONV_TILE_FLOATS / ((size_t)Cg * q->kh * q->kw);
+	t = t < 16 ? 16 : t;
+	return t < rows ? t : rows;
 }
 
 /* (Cout, C, KK) -> (Cout, KK, C) and back; KK = kh kw taps. */
@@ -209,11 +219,16 @@ void conv_forward(float *out, float *cols, float *wt, const float *inp, const fl
 	for (size_t r = 0; r < rows; r++)
 		memcpy(out + r * Cout, b, sizeof(float) * (size_t)Cout);
 	int pw = conv_pointwise(q), lda = pw ? C : ckk;
-	for (int g = 0; g < G; g++) {
-		if (!pw)
-			im2col(cols, inp, B, C, g * Cg, Cg, H, W, q, Ho, Wo);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, Cog, ckk, 1.0f, pw ? inp + g * Cg : cols,
-			    lda, wt + (size_t)g * Cog * ckk, ckk, 1.0f, out + (size_t)g * Cog, Cout);
+	size_t tile = conv_tile_rows(q, Cg, rows);
+	for (size_t r0 = 0; r0 < rows; r0 += tile) {
+		size_t r1 = r0 + tile < rows ? r0 + tile : rows;
+		for (int g = 0; g < G; g++) {
+			if (!pw)
+				im2col(cols, inp, C, g * Cg, Cg, H, W, q, Ho, Wo, r0, r1);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), Cog, ckk, 1.0f,
+				    pw ? inp + r0 * C + g * Cg : cols, lda, wt + (size_t)g * Cog * ckk, ckk, 1.0f,
+				    out + r0 * Cout + (size_t)g * Cog, Cout);
+		}
 	}
 }
 
@@ -255,21 +270,28 @@ void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, co
 	int pw = conv_pointwise(q), lda = pw ? C : ckk;
 	if (dinp && !pw)
 		memset(dinp, 0, sizeof(float) * B * (size_t)H * W * C);
-	for (int g = 0; g < G; g++) {
-		/* one group's patches: kept from the forward pass when there is one group */
-		if (G > 1 && !pw)
-			im2col(cols, inp, B, C, g * Cg, Cg, H, W, q, Ho, Wo);
-		float *dwg = dwt + (size_t)g * Cog * ckk;
-		const float *wg = wt + (size_t)g * Cog * ckk;
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cog, ckk, (int)rows, 1.0f, dout + (size_t)g * Cog, Cout,
-			    pw ? inp + g * Cg : cols, lda, 0.0f, dwg, ckk);
-		if (!dinp)
-			continue;
-		/* pointwise: the column gradients are the input's, in place */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, ckk, Cog, 1.0f, dout + (size_t)g * Cog, Cout,
-			    wg, ckk, 0.0f, pw ? dinp + g * Cg : cols, lda);
-		if (!pw)
-			col2im_add(dinp, cols, B, C, g * Cg, Cg, H, W, q, Ho, Wo);
+	memset(dwt, 0, sizeof(float) * (size_t)Cout * ckk);
+	size_t tile = conv_tile_rows(q, Cg, rows);
+	for (size_t r0 = 0; r0 < rows; r0 += tile) {
+		size_t r1 = r0 + tile < rows ? r0 + tile : rows;
+		int T = (int)(r1 - r0);
+		const float *g0 = dout + r0 * Cout;
+		for (int g = 0; g < G; g++) {
+			/* the tile's patches, gathered again: they were the forward's */
+			if (!pw)
+				im2col(cols, inp, C, g * Cg, Cg, H, W, q, Ho, Wo, r0, r1);
+			float *dwg = dwt + (size_t)g * Cog * ckk;
+			const float *wg = wt + (size_t)g * Cog * ckk;
+			cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Cog, ckk, T, 1.0f, g0 + (size_t)g * Cog, Cout,
+				    pw ? inp + r0 * C + g * Cg : cols, lda, 1.0f, dwg, ckk);
+			if (!dinp)
+				continue;
+			/* pointwise: the column gradients are the input's, in place */
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, ckk, Cog, 1.0f, g0 + (size_t)g * Cog, Cout,
+				    wg, ckk, 0.0f, pw ? dinp + r0 * C + g * Cg : cols, lda);
+			if (!pw)
+				col2im_add(dinp, cols, C, g * Cg, Cg, H, W, q, Ho, Wo, r0, r1);
+		}
 	}
 	unperm_add(dw, dwt, Cout, Cg, KK);
 }

@@ -21,10 +21,11 @@ void fc_backward(float *dinp, float *dw, float *db, const float *dout, const flo
 
 /* inp (B, H, W, C) -> out (B, Ho, Wo, Cout) in G groups (C/G input
  * channels to Cout/G outputs each) through the window q; w (Cout, C/G, kh,
- * kw) as PyTorch; cols (B*Ho*Wo, C/G*kh*kw) is the im2col buffer and wt
- * (2 * Cout*C/G*kh*kw) holds
- * the permuted weights, both kept for the backward pass (with groups, each
- * group's patches are gathered again there).  A depthwise convolution
+ * kw) as PyTorch; wt (2 * Cout*C/G*kh*kw) holds the permuted weights, kept
+ * for the backward pass.  The patches are gathered a tile of output rows at
+ * a time into cols (conv_tile_rows(q, C/G, B*Ho*Wo) x C/G*kh*kw floats), so
+ * a tile goes from im2col to the GEMM while it is still in the cache; the
+ * backward pass gathers them again the same way.  A depthwise convolution
  * (G = C = Cout) runs directly, without patches, and so does a pointwise
  * one (1x1, stride 1, no padding: the input's rows are the patches; cols
  * unused, may be NULL). */
@@ -32,6 +33,10 @@ static inline int conv_pointwise(const dcc_geom *q)
 {
 	return q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && !(q->pt | q->pl | q->pb | q->pr);
 }
+/* A tile's patches: 256 KB, a fraction of a core's L2 beside the GEMM's
+ * packed panels. */
+#define CONV_TILE_FLOATS (64 * 1024)
+size_t conv_tile_rows(const dcc_geom *q, int Cg, size_t rows);
 void conv_forward(float *out, float *cols, float *wt, const float *inp, const float *w, const float *b,
 		  size_t B, int C, int H, int W, const dcc_geom *q, int G, int Cout, int Ho, int Wo);
 void conv_forward_ref(float *out, const float *inp, const float *w, const float *b, size_t B, int C, int H,

@@ -194,7 +194,8 @@ int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_e
 		int dw = l->group > 1 && l->group == l->ic && l->group == l->oc;
 		if (ok && l->op == DCC_OP_CONV2D)
 			ok = (dw || conv_pointwise(&l->geo) ||
-			      (lw->cols = walloc(w, sizeof(float) * batch * (size_t)l->oh * l->ow * cg * kk))) &&
+			      (lw->cols = walloc(w, sizeof(float) * conv_tile_rows(&l->geo, (int)cg, batch * (size_t)l->oh * l->ow) *
+						    cg * kk))) &&
 			     (lw->wt = walloc(w, sizeof(float) * 2 * (size_t)l->oc * cg * kk));
 		if (ok && l->op == DCC_OP_MAXPOOL2D)
 			ok = (lw->argmax = walloc(w, sizeof(int32_t) * batch * l->out_size)) != NULL;

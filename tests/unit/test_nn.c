@@ -73,6 +73,59 @@ static void test_kernels(void)
 	CHECK(o4[0] == -5 && a4[0] == 0 && o4[1] == -1 && o4[3] == -3 && a4[3] == 3);
 }
 
+/* Convolutions larger than one tile of patches (the tile boundary falls
+ * inside an image's row), one group and two, stride 1 and 2: forward and
+ * backward (weights, bias, input) against sums in double. */
+static void test_conv_tiles(void)
+{
+	static const struct {
+		int C, H, W, Co, G, s;
+	} cf[] = {{64, 10, 10, 8, 1, 1}, {128, 9, 11, 4, 2, 1}, {64, 21, 19, 5, 1, 2}};
+	for (int i = 0; i < 3; i++) {
+		int C = cf[i].C, H = cf[i].H, W = cf[i].W, Co = cf[i].Co, G = cf[i].G, Cg = C / G, Cog = Co / G;
+		dcc_geom q = {3, 3, cf[i].s, cf[i].s, 1, 1, 1, 1, 1, 1};
+		int Ho = (int)dcc_conv_out(H, 3, q.sh, 1, 1, 1), Wo = (int)dcc_conv_out(W, 3, q.sw, 1, 1, 1);
+		size_t B = 2, rows = B * (size_t)Ho * Wo, nin = B * (size_t)H * W * C, nw = (size_t)Co * Cg * 9;
+		size_t tile = conv_tile_rows(&q, Cg, rows);
+		CHECK_MSG(tile < rows && tile % Wo != 0, "tiles config %d: tile %zu of %zu rows", i, tile, rows);
+		float *x = malloc(nin * 4), *w = malloc(nw * 4), *b = malloc((size_t)Co * 4), *y = malloc(rows * Co * 4);
+		float *y2 = malloc(rows * Co * 4), *g = malloc(rows * Co * 4), *dx = malloc(nin * 4), *dw = calloc(nw, 4);
+		float *db = calloc((size_t)Co, 4), *cols = malloc(tile * (size_t)Cg * 9 * 4), *wt = malloc(2 * nw * 4);
+		double *rx = calloc(nin, 8), *rw = calloc(nw, 8), *rb = calloc((size_t)Co, 8);
+		fill(x, nin), fill(w, nw), fill(b, (size_t)Co), fill(g, rows * Co);
+		conv_forward(y, cols, wt, x, w, b, B, C, H, W, &q, G, Co, Ho, Wo);
+		conv_forward_ref(y2, x, w, b, B, C, H, W, &q, G, Co, Ho, Wo);
+		CHECK_MSG(maxdiff(y, y2, rows * Co) < 1e-4f, "tiles config %d: forward", i);
+		conv_backward(dx, dw, db, cols, wt, g, x, B, C, H, W, &q, G, Co, Ho, Wo);
+		for (size_t n = 0; n < B; n++)
+			for (int oy = 0; oy < Ho; oy++)
+				for (int ox = 0; ox < Wo; ox++)
+					for (int co = 0; co < Co; co++) {
+						double go = g[((n * Ho + oy) * Wo + ox) * Co + co];
+						rb[co] += go;
+						for (int c = 0; c < Cg; c++)
+							for (int k = 0; k < 9; k++) {
+								int yy = oy * q.sh + k / 3 - 1, xx = ox * q.sw + k % 3 - 1;
+								if (yy < 0 || yy >= H || xx < 0 || xx >= W)
+									continue;
+								size_t at = ((n * H + yy) * W + xx) * C + (size_t)(co / Cog * Cg + c);
+								size_t wk = ((size_t)co * Cg + c) * 9 + (size_t)k;
+								rw[wk] += go * x[at], rx[at] += go * w[wk];
+							}
+					}
+		float ew = 0, ex = 0, eb = 0;
+		for (size_t j = 0; j < nw; j++)
+			ew = fmaxf(ew, fabsf(dw[j] - (float)rw[j]));
+		for (size_t j = 0; j < nin; j++)
+			ex = fmaxf(ex, fabsf(dx[j] - (float)rx[j]));
+		for (int j = 0; j < Co; j++)
+			eb = fmaxf(eb, fabsf(db[j] - (float)rb[j]));
+		CHECK_MSG(ew < 1e-3f && ex < 1e-4f && eb < 1e-3f, "tiles config %d: backward dw %g dx %g db %g", i, ew, ex, eb);
+		free(x), free(w), free(b), free(y), free(y2), free(g), free(dx), free(dw), free(db), free(cols), free(wt);
+		free(rx), free(rw), free(rb);
+	}
+}
+
 static dcc_model *make_model(const char *const *lines, size_t n, int c, int h, int w, int classes)
 {
 	dcc_model *m = dcc_model_new();
@@ -409,6 +462,7 @@ int main(void)
 {
 	test_kernels();
 	test_gradients();
+	test_conv_tiles();
 	test_training();
 	test_graph_errors();
 	return check_done("test_nn");
