@@ -409,53 +409,112 @@ static void bn_allreduce(bn_sync *s, int t, double *v, size_t k)
 }
 
 void bn_forward_train(float *out, float *mean, float *var, float *istd, const float *inp, const float *gamma,
-		      const float *beta, size_t M, size_t C, float eps, bn_sync *sy, int t)
+		      const float *beta, size_t M, size_t C, float eps, const bn_act *act, bn_sync *sy, int t)
 {
 	for (size_t c0 = 0; c0 < C; c0 += BN_CH) {
 		size_t cn = C - c0 < BN_CH ? C - c0 : BN_CH;
-		double s[BN_CH + 1] = {0}, q[BN_CH] = {0};
-		for (size_t i = c0; i < M; i += C)
-			for (size_t c = 0; c < cn; c++)
-				s[c] += inp[i + c];
-		s[cn] = (double)(M / C); /* the count, summed with the sums */
-		bn_allreduce(sy, t, s, cn + 1);
-		double cnt = s[cn];
+		double s[2 * BN_CH + 1] = {0}, *q = s + cn, n = (double)(M / C);
+		float k[BN_CH]; /* the shift: the slice's first values */
 		for (size_t c = 0; c < cn; c++)
-			s[c] /= cnt;
-		for (size_t i = c0; i < M; i += C)
-			for (size_t c = 0; c < cn; c++) {
-				double d = (double)inp[i + c] - s[c];
-				q[c] += d * d;
-			}
-		bn_allreduce(sy, t, q, cn);
-		for (size_t c = 0; c < cn; c++) {
-			mean[c0 + c] = (float)s[c], var[c0 + c] = (float)(q[c] / cnt);
-			istd[c0 + c] = (float)(1.0 / sqrt(q[c] / cnt + eps));
+			k[c] = M ? inp[c0 + c] : 0.0f;
+		for (size_t i0 = c0; i0 < M; i0 += BN_ROWS * C) {
+			float fs[BN_CH] = {0}, fq[BN_CH] = {0};
+			size_t i1 = i0 + BN_ROWS * C < M ? i0 + BN_ROWS * C : M;
+			for (size_t i = i0; i < i1; i += C)
+				for (size_t c = 0; c < cn; c++) {
+					float v = inp[i + c] - k[c];
+					fs[c] += v, fq[c] += v * v;
+				}
+			for (size_t c = 0; c < cn; c++)
+				s[c] += fs[c], q[c] += fq[c];
 		}
-		const float *mu = mean + c0, *is = istd + c0, *g = gamma + c0, *be = beta + c0;
-		for (size_t i = c0; i < M; i += C)
+		for (size_t c = 0; c < cn; c++) { /* back to sums of x and x^2, in double */
+			q[c] += (2.0 * s[c] + n * k[c]) * k[c];
+			s[c] += n * k[c];
+		}
+		s[2 * cn] = n; /* the count, summed with the sums */
+		bn_allreduce(sy, t, s, 2 * cn + 1);
+		double cnt = s[2 * cn];
+		for (size_t c = 0; c < cn; c++) {
+			double mu = s[c] / cnt, v = q[c] / cnt - mu * mu;
+			v = v > 0 ? v : 0;
+			mean[c0 + c] = (float)mu, var[c0 + c] = (float)v;
+			istd[c0 + c] = (float)(1.0 / sqrt(v + eps));
+		}
+		const float *mu = mean + c0, *a = istd + c0, *g = gamma + c0, *be = beta + c0;
+		if (act) {
+			float lo = act->lo, hi = act->hi;
+			for (size_t i = c0; i < M; i += C)
+				for (size_t c = 0; c < cn; c++) {
+					float y = (inp[i + c] - mu[c]) * a[c] * g[c] + be[c];
+					y = y < lo ? lo : y;
+					out[i + c] = y > hi ? hi : y;
+				}
+		} else {
+			for (size_t i = c0; i < M; i += C)
+				for (size_t c = 0; c < cn; c++)
+					out[i + c] = (inp[i + c] - mu[c]) * a[c] * g[c] + be[c];
+		}
+	}
+}
+/* The gradient reaching a batchnorm's output: dout itself, or (an
+ * activation after it) dout where lo < aout < hi; masked is a constant at
+ * every call, so each loop below is compiled twice, both vectorised. */
+static inline __attribute__((always_inline)) float bn_grad(const float *dout, const float *aout, size_t i, int masked,
+							   float lo, float hi)
+{
+	if (!masked)
+		return dout[i];
+	float o = aout[i]; /* a product, not a branch: the loops vectorise */
+	return dout[i] * (float)((o > lo) & (o < hi));
+}
+
+static inline __attribute__((always_inline)) void bn_backward_sums(double *sd, double *sdx, const float *dout,
+								   const float *aout, const float *inp,
+								   const float *mu, const float *is, size_t c0,
+								   size_t cn, size_t M, size_t C, int masked,
+								   float lo, float hi)
+{
+	for (size_t i0 = c0; i0 < M; i0 += BN_ROWS * C) {
+		float fd[BN_CH] = {0}, fx[BN_CH] = {0};
+		size_t i1 = i0 + BN_ROWS * C < M ? i0 + BN_ROWS * C : M;
+		for (size_t i = i0; i < i1; i += C)
 			for (size_t c = 0; c < cn; c++) {
-				float xh = (inp[i + c] - mu[c]) * is[c];
-				out[i + c] = xh * g[c] + be[c];
+				float xh = (inp[i + c] - mu[c]) * is[c], g = bn_grad(dout, aout, i + c, masked, lo, hi);
+				fd[c] += g, fx[c] += g * xh;
 			}
+		for (size_t c = 0; c < cn; c++)
+			sd[c] += fd[c], sdx[c] += fx[c];
 	}
 }
 
-/* dinp = gamma istd / cnt (cnt dout - sum dout - xhat sum dout xhat), as
- * a dout + b xhat + k per channel, the sums and cnt the whole batch's;
- * dgamma and dbeta take this slice's part (the update adds the workers') */
-void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp, const float *mean,
-		 const float *istd, const float *gamma, size_t M, size_t C, bn_sync *sy, int t)
+static inline __attribute__((always_inline)) void bn_backward_input(float *dinp, const float *dout,
+								    const float *aout, const float *inp,
+								    const float *mu, const float *is, const float *a,
+								    const float *b, const float *k, size_t c0,
+								    size_t cn, size_t M, size_t C, int masked,
+								    float lo, float hi)
 {
+	for (size_t i = c0; i < M; i += C)
+		for (size_t c = 0; c < cn; c++) {
+			float xh = (inp[i + c] - mu[c]) * is[c];
+			dinp[i + c] = a[c] * bn_grad(dout, aout, i + c, masked, lo, hi) + b[c] * xh + k[c];
+		}
+}
+
+void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp, const float *mean,
+		 const float *istd, const float *gamma, size_t M, size_t C, const bn_act *act, const float *aout,
+		 bn_sync *sy, int t)
+{
+	float lo = act ? act->lo : 0, hi = act ? act->hi : 0;
 	for (size_t c0 = 0; c0 < C; c0 += BN_CH) {
 		size_t cn = C - c0 < BN_CH ? C - c0 : BN_CH;
 		double sd[2 * BN_CH + 1] = {0}, *sdx = sd + cn;
 		const float *mu = mean + c0, *is = istd + c0;
-		for (size_t i = c0; i < M; i += C)
-			for (size_t c = 0; c < cn; c++) {
-				float xh = (inp[i + c] - mu[c]) * is[c];
-				sd[c] += dout[i + c], sdx[c] += (double)dout[i + c] * xh;
-			}
+		if (act)
+			bn_backward_sums(sd, sdx, dout, aout, inp, mu, is, c0, cn, M, C, 1, lo, hi);
+		else
+			bn_backward_sums(sd, sdx, dout, aout, inp, mu, is, c0, cn, M, C, 0, lo, hi);
 		for (size_t c = 0; c < cn; c++)
 			dgamma[c0 + c] += (float)sdx[c], dbeta[c0 + c] += (float)sd[c];
 		sd[2 * cn] = (double)(M / C);
@@ -468,16 +527,12 @@ void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, co
 		}
 		if (!dinp)
 			continue;
-		for (size_t i = c0; i < M; i += C)
-			for (size_t c = 0; c < cn; c++) {
-				float xh = (inp[i + c] - mu[c]) * is[c];
-				dinp[i + c] = a[c] * dout[i + c] + b[c] * xh + k[c];
-			}
+		if (act)
+			bn_backward_input(dinp, dout, aout, inp, mu, is, a, b, k, c0, cn, M, C, 1, lo, hi);
+		else
+			bn_backward_input(dinp, dout, aout, inp, mu, is, a, b, k, c0, cn, M, C, 0, lo, hi);
 	}
 }
-
-/* ---- relu, clip, add, concat, flatten ---- */
-
 void clip_forward(float *out, const float *inp, size_t n, float lo, float hi)
 {
 	for (size_t i = 0; i < n; i++)

@@ -69,6 +69,7 @@ typedef struct bn_sync {
 	double *slot; /* n x cap */
 } bn_sync;
 #define BN_CH 256 /* batchnorm's channels a pass */
+#define BN_ROWS 32 /* values a channel sums in float before adding them in double */
 #define BN_SYNC_CAP (2 * BN_CH + 1) /* the most a slot holds: backward's two sums and the count */
 int bn_sync_init(bn_sync *s, int n, size_t cap);
 void bn_sync_free(bn_sync *s);
@@ -76,13 +77,27 @@ struct dcc_work;
 /* A training workspace's batchnorm layers meet its peers in s as worker
  * rank (s NULL: its slice is the whole batch). */
 void dcc_work_set_bn_sync(struct dcc_work *w, bn_sync *s, int rank);
-/* s NULL: the slice is the batch; else worker t of s->n.  The backward
- * recomputes x-hat = (inp - mean) istd from the forward's input (kept by
- * the workspace) rather than reading a stored copy: one pass less. */
+/* An activation that a training batchnorm applies to its own output when
+ * it is the only reader of it: out = min(max(y, lo), hi) (ReLU: 0, +inf;
+ * ReLU6: 0, 6), so the batch is written once instead of twice; NULL: none. */
+typedef struct bn_act {
+	float lo, hi;
+} bn_act;
+/* s NULL: the slice is the batch; else worker t of s->n.  The statistics
+ * are one pass: sums of v and v^2 for v = inp - the slice's first value
+ * per channel (so a large mean costs the squares nothing), in float over
+ * BN_ROWS values and in double across them, then turned into sums of inp
+ * and inp^2 in double.  The backward recomputes
+ * x-hat = (inp - mean) istd from the forward's input (kept by the
+ * workspace) rather than reading a stored copy: one pass less.  With an
+ * activation, dout is the gradient of the activation's output and aout
+ * that output: dout counts where lo < aout < hi (PyTorch's hardtanh and
+ * ReLU: zero at the bounds). */
 void bn_forward_train(float *out, float *mean, float *var, float *istd, const float *inp, const float *gamma,
-		      const float *beta, size_t M, size_t C, float eps, bn_sync *s, int t);
+		      const float *beta, size_t M, size_t C, float eps, const bn_act *act, bn_sync *s, int t);
 void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp, const float *mean,
-		 const float *istd, const float *gamma, size_t M, size_t C, bn_sync *s, int t);
+		 const float *istd, const float *gamma, size_t M, size_t C, const bn_act *act, const float *aout,
+		 bn_sync *s, int t);
 /* x scale[c] + shift[c] over M values, the channel c = (i / inner) mod C
  * (inner 1: channels fastest; H x W: channel-major maps); the backward
  * is the scale's (the constants are not trained) */

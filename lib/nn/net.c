@@ -263,8 +263,26 @@ size_t dcc_mul_gate(const dcc_net *n, const dcc_layer *l)
 	return sz == l->out_size ? 0 : sz;
 }
 
+/* In training, a batchnorm whose only reader is the next node, a ReLU or a
+ * clip, applies that activation itself and writes the activation's value:
+ * the batchnorm's own value is never written, and the activation node
+ * does nothing, forward or backward.  Node i is such a batchnorm: *a is
+ * the activation. */
+static int bn_fuses(const dcc_net *n, const dcc_work *w, size_t i, bn_act *a)
+{
+	const dcc_layer *l = &n->layers[i], *x = i + 2 < n->nlayers ? &n->layers[i + 1] : NULL;
+	if (!w->training || l->op != DCC_OP_BATCHNORM || l->nuse != 1 || !x || x->src[0] != (int)i + 1 ||
+	    (x->op != DCC_OP_RELU && x->op != DCC_OP_CLIP))
+		return 0;
+	*a = x->op == DCC_OP_RELU ? (bn_act){0.0f, INFINITY} : (bn_act){x->lo, x->hi};
+	return 1;
+}
+
 static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size_t i, size_t B)
 {
+	bn_act act;
+	if (i > 0 && bn_fuses(n, w, i - 1, &act)) /* the batchnorm before wrote this value */
+		return;
 	const float *in = w->act[l->src[0]];
 	float *out = w->act[i + 1];
 	const float *bias = l->bias ? l->p[1].w : w->lw[i].zb;
@@ -279,9 +297,11 @@ static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size
 		layer_work *lw = &w->lw[i];
 		size_t C = l->p[0].n;
 		lw->bn_count = B * l->out_size / C, lw->bn_c = C;
-		if (w->training)
-			bn_forward_train(out, lw->bn, lw->bn + C, lw->bn + 2 * C, in, l->p[0].w, l->p[1].w, B * l->out_size,
-					 C, l->eps, w->bn_sync, w->bn_rank);
+		if (w->training) {
+			int f = bn_fuses(n, w, i, &act);
+			bn_forward_train(f ? w->act[i + 2] : out, lw->bn, lw->bn + C, lw->bn + 2 * C, in, l->p[0].w, l->p[1].w,
+					 B * l->out_size, C, l->eps, f ? &act : NULL, w->bn_sync, w->bn_rank);
+		}
 		else
 			bn_forward(out, in, l->p[0].w, l->p[1].w, l->p[2].w, l->p[3].w, B * l->out_size, C, l->eps);
 		break;
@@ -432,6 +452,9 @@ static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float 
 	const float *in = w->act[l->src[0]], *out = w->act[ii + 1];
 	float *din = gv_dst(n, w, l->src[0]); /* NULL: the input's gradient is never needed */
 	float *dbias = l->bias ? G[4 * ii + 1] : w->lw[ii].dzb;
+	bn_act act;
+	if (ii > 0 && bn_fuses(n, w, ii - 1, &act)) /* the batchnorm before takes this node's gradient */
+		return;
 	switch (l->op) {
 	case DCC_OP_FC:
 		fc_backward(din, G[4 * ii], dbias, dcur, in, l->p[0].w, B, l->in, l->out);
@@ -443,8 +466,9 @@ static void node_backward(const dcc_net *n, dcc_work *w, size_t ii, const float 
 	case DCC_OP_BATCHNORM: {
 		size_t C = l->p[0].n;
 		const float *bn = w->lw[ii].bn;
-		bn_backward(din, G[4 * ii], G[4 * ii + 1], dcur, in, bn, bn + 2 * C, l->p[0].w, B * l->out_size, C,
-			    w->bn_sync, w->bn_rank);
+		int f = bn_fuses(n, w, ii, &act);
+		bn_backward(din, G[4 * ii], G[4 * ii + 1], f ? w->gv[ii + 2] : dcur, in, bn, bn + 2 * C, l->p[0].w,
+			    B * l->out_size, C, f ? &act : NULL, f ? w->act[ii + 2] : NULL, w->bn_sync, w->bn_rank);
 		break;
 	}
 	case DCC_OP_AFFINE:

@@ -196,6 +196,47 @@ check(len(one) == len(got) > 0 and rel is not None and rel < 1e-5 and len(moved)
       "batchnorm training on 2 workers = 1 worker (relative %s; %d tensors moved) and repeatable %s" %
       (rel, len(moved), r.stderr + r3.stderr))
 
+# one SGD step (lr 0.1, no momentum or decay, a constant schedule) on a batch of 64 equals PyTorch's: batchnorms
+# followed by a ReLU and by a clip with both bounds reached (a training batchnorm applies such an activation itself),
+# and one whose output is read twice (relu(c) + c: it does not)
+torch.manual_seed(5)
+
+
+class Fused(torch.nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.c1, s.b1 = torch.nn.Conv2d(3, 6, 3, padding=1, bias=False), torch.nn.BatchNorm2d(6)
+        s.c2, s.b2 = torch.nn.Conv2d(6, 6, 3, padding=1, bias=False), torch.nn.BatchNorm2d(6)
+        s.c3, s.b3 = torch.nn.Conv2d(6, 6, 1, bias=False), torch.nn.BatchNorm2d(6)
+        s.fc = torch.nn.Linear(6 * 8 * 8, 10)
+
+    def forward(s, x):
+        a = torch.relu(s.b1(s.c1(x)))
+        b = torch.nn.functional.hardtanh(s.b2(s.c2(a)), -0.5, 0.7)
+        c = s.b3(s.c3(b))
+        return s.fc((torch.relu(c) + c).flatten(1))
+
+
+fm = Fused().eval()
+torch.onnx.export(fm, torch.zeros(1, 3, 8, 8), p("fused.onnx"), opset_version=13, do_constant_folding=False,
+                  training=torch.onnx.TrainingMode.PRESERVE, input_names=["x"], dynamic_axes={"x": {0: "N"}})
+yb = rng.integers(0, 10, 64)
+np.savez(p("fused.npz"), x_train=xb, y_train=yb, x_test=xb[:8], y_test=yb[:8])
+r = run("import", p("fused.onnx"), "-o", p("fused.dct"))
+r2 = run("train", "--init", p("fused.dct"), "--data", p("fused.npz"), "--epochs", "1", "--batch", "64", "--lr", "0.1",
+         "--lr-schedule", "const", "--momentum", "0", "--weight-decay", "0", "-o", p("fused_t.dct")) \
+    if r.returncode == 0 else r
+r3 = run("export", p("fused_t.dct"), "-o", p("fused_t.npz")) if r2.returncode == 0 else r2
+fm.train()
+torch.nn.functional.cross_entropy(fm(torch.from_numpy(xb)), torch.from_numpy(yb)).backward()
+torch.optim.SGD(fm.parameters(), lr=0.1).step()
+want = {k: v.detach().numpy() for k, v in fm.state_dict().items() if "num_batches" not in k}
+got = dict(np.load(p("fused_t.npz"))) if r3.returncode == 0 else {}
+rel = max((np.abs(got[k] - v).max() / max(np.abs(v).max(), 1e-6) for k, v in want.items() if k in got), default=None)
+check(len(want) == 17 and all(k in got for k in want) and rel < 1e-5,
+      "one training step through batchnorm + relu / clip / a value read twice = PyTorch's (relative %s) %s" %
+      (rel, r3.stderr))
+
 # A data set labelled by resnet18 itself: the imported model is right on every sample, and pruning and sharing
 # cost it measurable accuracy, evaluated in float through the residual graph.
 m = model("resnet18")

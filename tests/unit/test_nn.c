@@ -126,6 +126,39 @@ static void test_conv_tiles(void)
 	}
 }
 
+/* Batch statistics of values with a mean far above their spread (100 +-
+ * 0.1): the one-pass sums lose nothing to the mean; a clip applied by the
+ * batchnorm clamps its output. */
+static void test_bn_stats(void)
+{
+	enum { N = 300, C = 3 };
+	float x[N * C], y[N * C], mean[C], var[C], istd[C], g[C] = {1, 2, 0.5f}, b[C] = {0, 0.1f, -0.1f};
+	for (int i = 0; i < N * C; i++)
+		x[i] = (float)(100.0 * (i % C + 1) + 0.1 * frand());
+	bn_act clip = {-1.0f, 0.5f};
+	bn_forward_train(y, mean, var, istd, x, g, b, N * C, C, 1e-5f, &clip, NULL, 0);
+	int clipped = 0;
+	for (int c = 0; c < C; c++) {
+		double m = 0, v = 0;
+		for (int i = 0; i < N; i++)
+			m += x[i * C + c];
+		m /= N;
+		for (int i = 0; i < N; i++)
+			v += (x[i * C + c] - m) * (x[i * C + c] - m);
+		v /= N;
+		CHECK_MSG(fabs(mean[c] - m) < 1e-4 && fabs(var[c] - v) < 1e-3 * v, "bn stats channel %d: mean %g (%g) var %g (%g)",
+			  c, mean[c], m, var[c], v);
+		for (int i = 0; i < N; i++) {
+			double want = (x[i * C + c] - m) / sqrt(v + 1e-5) * g[c] + b[c];
+			want = want < -1 ? -1 : want > 0.5 ? 0.5 : want;
+			clipped += want == -1 || want == 0.5;
+			CHECK_MSG(fabs(y[i * C + c] - want) < 1e-2, "bn clip channel %d value %d: %g (%g)", c, i, y[i * C + c],
+				  want);
+		}
+	}
+	CHECK(clipped > 50);
+}
+
 static dcc_model *make_model(const char *const *lines, size_t n, int c, int h, int w, int classes)
 {
 	dcc_model *m = dcc_model_new();
@@ -463,6 +496,7 @@ int main(void)
 	test_kernels();
 	test_gradients();
 	test_conv_tiles();
+	test_bn_stats();
 	test_training();
 	test_graph_errors();
 	return check_done("test_nn");
