@@ -138,6 +138,15 @@ static void unperm_add(float *dw, const float *src, int Cout, int C, int KK)
 /* Depthwise (one input channel per group, one output per channel): each
  * output pixel's channels are a vector over its input window, so the loop
  * runs over channels; wt holds the weights as (kh*kw, C). */
+#define DW_BLOCK 16
+typedef float v4sf __attribute__((vector_size(16))); /* SSE on x86, NEON on Arm */
+static inline v4sf ld4(const float *p)
+{
+	v4sf v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+static inline void st4(float *p, v4sf v) { memcpy(p, &v, sizeof(v)); }
 static void dw_forward(float *out, float *wt, const float *inp, const float *w, const float *b, size_t B, int C, int H,
 		       int W, const dcc_geom *q, int Ho, int Wo)
 {
@@ -150,7 +159,30 @@ static void dw_forward(float *out, float *wt, const float *inp, const float *w, 
 		float *o = out + n * (size_t)Ho * Wo * C;
 		for (int oy = 0; oy < Ho; oy++)
 			for (int ox = 0; ox < Wo; ox++, o += C) {
-				memcpy(o, b, sizeof(float) * (size_t)C);
+				/* 16 channels at a time summed over the window in
+				 * registers, the rest in memory */
+				int c0 = 0;
+				for (; c0 + DW_BLOCK <= C; c0 += DW_BLOCK) {
+					v4sf a0 = ld4(b + c0), a1 = ld4(b + c0 + 4), a2 = ld4(b + c0 + 8), a3 = ld4(b + c0 + 12);
+					for (int ky = 0; ky < q->kh; ky++) {
+						int y = oy * q->sh + ky * q->dh - q->pt;
+						if (y < 0 || y >= H)
+							continue;
+						for (int kx = 0; kx < q->kw; kx++) {
+							int xx = ox * q->sw + kx * q->dw - q->pl;
+							if (xx < 0 || xx >= W)
+								continue;
+							const float *xp = x + ((size_t)y * W + xx) * C + c0;
+							const float *wk = wt + (size_t)(ky * q->kw + kx) * C + c0;
+							a0 += ld4(wk) * ld4(xp), a1 += ld4(wk + 4) * ld4(xp + 4);
+							a2 += ld4(wk + 8) * ld4(xp + 8), a3 += ld4(wk + 12) * ld4(xp + 12);
+						}
+					}
+					st4(o + c0, a0), st4(o + c0 + 4, a1), st4(o + c0 + 8, a2), st4(o + c0 + 12, a3);
+				}
+				if (c0 == C)
+					continue;
+				memcpy(o + c0, b + c0, sizeof(float) * (size_t)(C - c0));
 				for (int ky = 0; ky < q->kh; ky++) {
 					int y = oy * q->sh + ky * q->dh - q->pt;
 					if (y < 0 || y >= H)
@@ -160,7 +192,7 @@ static void dw_forward(float *out, float *wt, const float *inp, const float *w, 
 						if (xx < 0 || xx >= W)
 							continue;
 						const float *xp = x + ((size_t)y * W + xx) * C, *wk = wt + (size_t)(ky * q->kw + kx) * C;
-						for (int c = 0; c < C; c++)
+						for (int c = c0; c < C; c++)
 							o[c] += wk[c] * xp[c];
 					}
 				}

@@ -74,23 +74,28 @@ static void test_kernels(void)
 }
 
 /* Convolutions larger than one tile of patches (the tile boundary falls
- * inside an image's row), one group and two, stride 1 and 2: forward and
- * backward (weights, bias, input) against sums in double. */
+ * inside an image's row), one group and two, stride 1 and 2, and
+ * depthwise ones: forward and backward (weights, bias, input) against sums
+ * in double. */
 static void test_conv_tiles(void)
 {
 	static const struct {
-		int C, H, W, Co, G, s;
-	} cf[] = {{64, 10, 10, 8, 1, 1}, {128, 9, 11, 4, 2, 1}, {64, 21, 19, 5, 1, 2}};
-	for (int i = 0; i < 3; i++) {
-		int C = cf[i].C, H = cf[i].H, W = cf[i].W, Co = cf[i].Co, G = cf[i].G, Cg = C / G, Cog = Co / G;
-		dcc_geom q = {3, 3, cf[i].s, cf[i].s, 1, 1, 1, 1, 1, 1};
-		int Ho = (int)dcc_conv_out(H, 3, q.sh, 1, 1, 1), Wo = (int)dcc_conv_out(W, 3, q.sw, 1, 1, 1);
-		size_t B = 2, rows = B * (size_t)Ho * Wo, nin = B * (size_t)H * W * C, nw = (size_t)Co * Cg * 9;
+		int C, H, W, Co, G, s, k;
+	} cf[] = {{64, 10, 10, 8, 1, 1, 3}, {128, 9, 11, 4, 2, 1, 3}, {64, 21, 19, 5, 1, 2, 3},
+		  /* depthwise, direct: 16-channel blocks in registers and the rest;
+		   * a 9x9 kernel, more taps than the input gradient gathers */
+		  {32, 7, 6, 32, 32, 1, 3}, {36, 9, 8, 36, 36, 2, 3}, {7, 5, 6, 7, 7, 2, 3}, {20, 11, 10, 20, 20, 1, 9}};
+	for (int i = 0; i < 7; i++) {
+		int C = cf[i].C, H = cf[i].H, W = cf[i].W, Co = cf[i].Co, G = cf[i].G, Cg = C / G, Cog = Co / G, K = cf[i].k;
+		int P = K / 2;
+		dcc_geom q = {K, K, cf[i].s, cf[i].s, P, P, P, P, 1, 1};
+		int Ho = (int)dcc_conv_out(H, K, q.sh, P, P, 1), Wo = (int)dcc_conv_out(W, K, q.sw, P, P, 1);
+		size_t B = 2, rows = B * (size_t)Ho * Wo, nin = B * (size_t)H * W * C, nw = (size_t)Co * Cg * K * K;
 		size_t tile = conv_tile_rows(&q, Cg, rows);
-		CHECK_MSG(tile < rows && tile % Wo != 0, "tiles config %d: tile %zu of %zu rows", i, tile, rows);
+		CHECK_MSG(G == C || (tile < rows && tile % Wo != 0), "tiles config %d: tile %zu of %zu rows", i, tile, rows);
 		float *x = malloc(nin * 4), *w = malloc(nw * 4), *b = malloc((size_t)Co * 4), *y = malloc(rows * Co * 4);
 		float *y2 = malloc(rows * Co * 4), *g = malloc(rows * Co * 4), *dx = malloc(nin * 4), *dw = calloc(nw, 4);
-		float *db = calloc((size_t)Co, 4), *cols = malloc(tile * (size_t)Cg * 9 * 4), *wt = malloc(2 * nw * 4);
+		float *db = calloc((size_t)Co, 4), *cols = malloc(tile * (size_t)Cg * K * K * 4), *wt = malloc(2 * nw * 4);
 		double *rx = calloc(nin, 8), *rw = calloc(nw, 8), *rb = calloc((size_t)Co, 8);
 		fill(x, nin), fill(w, nw), fill(b, (size_t)Co), fill(g, rows * Co);
 		conv_forward(y, cols, wt, x, w, b, B, C, H, W, &q, G, Co, Ho, Wo);
@@ -104,12 +109,12 @@ static void test_conv_tiles(void)
 						double go = g[((n * Ho + oy) * Wo + ox) * Co + co];
 						rb[co] += go;
 						for (int c = 0; c < Cg; c++)
-							for (int k = 0; k < 9; k++) {
-								int yy = oy * q.sh + k / 3 - 1, xx = ox * q.sw + k % 3 - 1;
+							for (int k = 0; k < K * K; k++) {
+								int yy = oy * q.sh + k / K - P, xx = ox * q.sw + k % K - P;
 								if (yy < 0 || yy >= H || xx < 0 || xx >= W)
 									continue;
 								size_t at = ((n * H + yy) * W + xx) * C + (size_t)(co / Cog * Cg + c);
-								size_t wk = ((size_t)co * Cg + c) * 9 + (size_t)k;
+								size_t wk = ((size_t)co * Cg + c) * K * K + (size_t)k;
 								rw[wk] += go * x[at], rx[at] += go * w[wk];
 							}
 					}
