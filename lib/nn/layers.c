@@ -50,6 +50,16 @@ void fc_backward(float *dinp, float *dw, float *db, const float *dout, const flo
  * gradient permuted back.  Input pixel of output (oy, ox) and tap (ky, kx):
  * (oy sh + ky dh - pt, ox sw + kx dw - pl). */
 
+/* Output row r + 1's image and pixel from row r's. */
+static inline void next_pixel(size_t *n, int *oy, int *ox, int Ho, int Wo)
+{
+	if (++*ox == Wo) {
+		*ox = 0;
+		if (++*oy == Ho)
+			*oy = 0, ++*n;
+	}
+}
+
 /* The patches of output rows r0 .. r1 - 1 (row r = (n Ho + oy) Wo + ox)
  * over channels c0 .. c0 + Cg - 1 of a C-channel input: rows of kh x kw x Cg,
  * in (ky, kx, c) order. */
@@ -60,7 +70,7 @@ static void im2col(float *cols, const float *inp, int C, int c0, int Cg, int H, 
 	size_t ckk = (size_t)Cg * KH * KW, run = (size_t)KW * Cg, hw = (size_t)Ho * Wo;
 	size_t n = r0 / hw;
 	int oy = (int)(r0 % hw) / Wo, ox = (int)(r0 % hw) % Wo;
-	for (size_t r = r0; r < r1; r++, ox = ox + 1 < Wo ? ox + 1 : (oy = oy + 1 < Ho ? oy + 1 : (n++, 0), 0)) {
+	for (size_t r = r0; r < r1; r++, next_pixel(&n, &oy, &ox, Ho, Wo)) {
 		const float *x = inp + n * (size_t)H * W * C + c0;
 		float *row = cols + (r - r0) * ckk;
 		int x0 = ox * q->sw - q->pl;
@@ -92,7 +102,7 @@ static void col2im_add(float *dinp, const float *cols, int C, int c0, int Cg, in
 	size_t ckk = (size_t)Cg * q->kh * q->kw, hw = (size_t)Ho * Wo;
 	size_t n = r0 / hw;
 	int oy = (int)(r0 % hw) / Wo, ox = (int)(r0 % hw) % Wo;
-	for (size_t r = r0; r < r1; r++, ox = ox + 1 < Wo ? ox + 1 : (oy = oy + 1 < Ho ? oy + 1 : (n++, 0), 0)) {
+	for (size_t r = r0; r < r1; r++, next_pixel(&n, &oy, &ox, Ho, Wo)) {
 		float *x = dinp + n * (size_t)H * W * C + c0;
 		const float *row = cols + (r - r0) * ckk;
 		for (int ky = 0; ky < q->kh; ky++) {
@@ -473,19 +483,19 @@ void bn_forward_train(float *out, float *mean, float *var, float *istd, const fl
 			mean[c0 + c] = (float)mu, var[c0 + c] = (float)v;
 			istd[c0 + c] = (float)(1.0 / sqrt(v + eps));
 		}
-		const float *mu = mean + c0, *a = istd + c0, *g = gamma + c0, *be = beta + c0;
+		const float *mu = mean + c0, *is = istd + c0, *g = gamma + c0, *be = beta + c0;
 		if (act) {
 			float lo = act->lo, hi = act->hi;
 			for (size_t i = c0; i < M; i += C)
 				for (size_t c = 0; c < cn; c++) {
-					float y = (inp[i + c] - mu[c]) * a[c] * g[c] + be[c];
+					float y = (inp[i + c] - mu[c]) * is[c] * g[c] + be[c];
 					y = y < lo ? lo : y;
 					out[i + c] = y > hi ? hi : y;
 				}
 		} else {
 			for (size_t i = c0; i < M; i += C)
 				for (size_t c = 0; c < cn; c++)
-					out[i + c] = (inp[i + c] - mu[c]) * a[c] * g[c] + be[c];
+					out[i + c] = (inp[i + c] - mu[c]) * is[c] * g[c] + be[c];
 		}
 	}
 }
@@ -534,6 +544,9 @@ static inline __attribute__((always_inline)) void bn_backward_input(float *dinp,
 		}
 }
 
+/* dinp = gamma istd / cnt (cnt dout - sum dout - xhat sum dout xhat), as
+ * a dout + b xhat + k per channel, the sums and cnt the whole batch's;
+ * dgamma and dbeta take this slice's part (the update adds the workers') */
 void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp, const float *mean,
 		 const float *istd, const float *gamma, size_t M, size_t C, const bn_act *act, const float *aout,
 		 bn_sync *sy, int t)
