@@ -154,6 +154,47 @@ static size_t value_size(const dcc_net *n, size_t v)
 	return v ? n->layers[v - 1].out_size : (size_t)n->in_c * (size_t)n->in_h * (size_t)n->in_w;
 }
 
+/* A graph's inference keeps each value only until its last reader has run:
+ * node i's output takes the buffer of a value no node from i on reads (the
+ * first of the free ones, looking at EVAL_FIT of them, that is large
+ * enough), else a new one; never a buffer one of its own inputs holds. */
+#define EVAL_FIT 32
+static int eval_buffers(const dcc_net *n, dcc_work *w, size_t batch)
+{
+	size_t nl = n->nlayers, nfree = 0;
+	size_t *last = malloc(nl * sizeof(size_t)), *next = malloc(nl * sizeof(size_t));
+	size_t *head = malloc(nl * sizeof(size_t)), *cap = malloc(nl * sizeof(size_t)), *slot = malloc(nl * sizeof(size_t));
+	float **pool = malloc(nl * sizeof(float *)); /* the free buffers, cap[] their sizes */
+	int ok = last && next && head && cap && slot && pool;
+	for (size_t v = 0; ok && v < nl; v++)
+		last[v] = v ? v - 1 : 0, head[v] = SIZE_MAX;
+	for (size_t i = 0; ok && i < nl; i++)
+		for (int k = 0; k < n->layers[i].nin; k++)
+			last[n->layers[i].src[k]] = i > last[n->layers[i].src[k]] ? i : last[n->layers[i].src[k]];
+	for (size_t v = 0; ok && v < nl; v++) /* the values each node is the last to read */
+		next[v] = head[last[v]], head[last[v]] = v;
+	for (size_t v = 0; ok && v < nl; v++) { /* value v: node v - 1's output (0: the input) */
+		if (v >= 2) /* node v - 1 runs: the values node v - 2 read last are free */
+			for (size_t d = head[v - 2]; d != SIZE_MAX; d = next[d])
+				pool[nfree] = w->act[d], cap[nfree++] = slot[d];
+		size_t need = batch * value_size(n, v), best = nfree;
+		for (size_t j = nfree; j-- > 0 && nfree - j <= EVAL_FIT;)
+			if (cap[j] >= need) {
+				best = j;
+				break;
+			}
+		if (best < nfree) {
+			w->act[v] = pool[best], slot[v] = cap[best];
+			pool[best] = pool[nfree - 1], cap[best] = cap[--nfree];
+		} else {
+			ok = (w->act[v] = walloc(w, sizeof(float) * need)) != NULL;
+			slot[v] = need;
+		}
+	}
+	free(last), free(next), free(head), free(cap), free(slot), free(pool);
+	return ok;
+}
+
 int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_error *err)
 {
 	int training = mode == DCC_WORK_TRAIN, chain = n->graph->chain;
@@ -181,12 +222,16 @@ int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_e
 	}
 	/* a chain's inference keeps no layer's activations: two buffers in
 	 * turn, so the memory does not grow with the depth; a graph with
-	 * branches keeps every value (a residual is read again later) */
+	 * branches keeps a value until its last reader (a residual is read
+	 * again later); training and DCC_WORK_KEEP keep every value */
 	float *pp[2] = {NULL, NULL};
 	if (ok && mode == DCC_WORK_EVAL && chain)
 		ok = (pp[0] = walloc(w, sizeof(float) * batch * maxsz)) && (pp[1] = walloc(w, sizeof(float) * batch * maxsz));
+	else if (ok && mode == DCC_WORK_EVAL)
+		ok = eval_buffers(n, w, batch);
 	for (size_t v = 0; ok && v < nl; v++) /* the loss's output is not a value */
-		ok = (w->act[v] = pp[0] ? pp[v & 1] : walloc(w, sizeof(float) * batch * value_size(n, v))) != NULL;
+		if (!w->act[v])
+			ok = (w->act[v] = pp[0] ? pp[v & 1] : walloc(w, sizeof(float) * batch * value_size(n, v))) != NULL;
 	for (size_t i = 0; ok && i < nl; i++) {
 		const dcc_layer *l = &n->layers[i];
 		layer_work *lw = &w->lw[i];

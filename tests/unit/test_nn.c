@@ -4,6 +4,7 @@
  * training keeping pruned weights at zero, and repeatable training. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../lib/dcc_nn.h"
 #include "../../lib/nn/layers.h"
@@ -361,6 +362,47 @@ static dcc_dataset *synth(size_t n)
 	return d;
 }
 
+/* Inference on a graph with branches keeps a value only until its last
+ * reader: fewer buffers than values, and the same logits, bit for bit, as a
+ * work area that keeps every value. */
+static void test_eval_buffers(void)
+{
+	const char *g[] = {"conv2d c0 in=2 out=4 k=3 stride=1 pad=1", "relu r0", "conv2d c1 in=4 out=4 k=3 stride=1 pad=1",
+			   "relu r1", "conv2d c2 in=4 out=4 k=3 stride=1 pad=1", "add a from=c2,r0", "relu r2",
+			   "conv2d e1 in=4 out=2 k=1 stride=1 pad=0", "conv2d e3 in=4 out=3 k=3 stride=1 pad=1 from=r2",
+			   "concat c from=e1,e3,r2", "relu r", "conv2d s in=9 out=9 k=1 stride=1 pad=0", "mul m from=s,r",
+			   "maxpool2d p k=3 stride=2 ceil=1", "flatten f", "fc fc in=81 out=3", "softmax_ce loss"};
+	dcc_model *m = make_model(g, 17, 2, 6, 6, 3);
+	dcc_net *n = NULL;
+	dcc_error e;
+	CHECK(m && dcc_net_from_model(m, &n, &e) == 0);
+	if (!n) {
+		dcc_model_free(m);
+		return;
+	}
+	size_t B = 5, in = n->layers[0].in_size;
+	float *x = malloc(B * in * sizeof(float));
+	fill(x, B * in);
+	dcc_work *we = NULL, *wk = NULL;
+	CHECK(dcc_work_new(n, B, DCC_WORK_EVAL, &we, &e) == 0 && dcc_work_new(n, B, DCC_WORK_KEEP, &wk, &e) == 0);
+	if (we && wk) {
+		const float *a = dcc_net_forward(n, we, x, B), *b = dcc_net_forward(n, wk, x, B);
+		CHECK(memcmp(a, b, B * 3 * sizeof(float)) == 0);
+		size_t distinct = 0;
+		for (size_t v = 0; v < n->nlayers; v++) {
+			int seen = 0;
+			for (size_t u = 0; u < v; u++)
+				seen |= dcc_work_act(we, u) == dcc_work_act(we, v);
+			distinct += !seen;
+		}
+		CHECK_MSG(distinct < n->nlayers / 2, "%zu buffers for %zu values", distinct, n->nlayers);
+	}
+	free(x);
+	dcc_work_free(we), dcc_work_free(wk);
+	dcc_net_free(n);
+	dcc_model_free(m);
+}
+
 static void test_training(void)
 {
 	const char *mlp[] = {"flatten f", "fc fc1 in=12 out=16", "relu r", "fc fc2 in=16 out=3", "softmax_ce loss"};
@@ -502,6 +544,7 @@ int main(void)
 	test_gradients();
 	test_conv_tiles();
 	test_bn_stats();
+	test_eval_buffers();
 	test_training();
 	test_graph_errors();
 	return check_done("test_nn");
