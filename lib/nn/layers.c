@@ -170,10 +170,14 @@ static void dw_forward(float *out, float *wt, const float *inp, const float *w, 
 		for (int oy = 0; oy < Ho; oy++)
 			for (int ox = 0; ox < Wo; ox++, o += C) {
 				/* 16 channels at a time summed over the window in
-				 * registers, the rest in memory */
-				int c0 = 0;
-				for (; c0 + DW_BLOCK <= C; c0 += DW_BLOCK) {
-					v4sf a0 = ld4(b + c0), a1 = ld4(b + c0 + 4), a2 = ld4(b + c0 + 8), a3 = ld4(b + c0 + 12);
+				 * registers (the last block, if short, in memory) */
+				for (int c0 = 0; c0 < C; c0 += DW_BLOCK) {
+					int full = C - c0 >= DW_BLOCK, nc = full ? DW_BLOCK : C - c0;
+					v4sf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+					if (full)
+						a0 = ld4(b + c0), a1 = ld4(b + c0 + 4), a2 = ld4(b + c0 + 8), a3 = ld4(b + c0 + 12);
+					else
+						memcpy(o + c0, b + c0, sizeof(float) * (size_t)nc);
 					for (int ky = 0; ky < q->kh; ky++) {
 						int y = oy * q->sh + ky * q->dh - q->pt;
 						if (y < 0 || y >= H)
@@ -184,27 +188,17 @@ static void dw_forward(float *out, float *wt, const float *inp, const float *w, 
 								continue;
 							const float *xp = x + ((size_t)y * W + xx) * C + c0;
 							const float *wk = wt + (size_t)(ky * q->kw + kx) * C + c0;
-							a0 += ld4(wk) * ld4(xp), a1 += ld4(wk + 4) * ld4(xp + 4);
-							a2 += ld4(wk + 8) * ld4(xp + 8), a3 += ld4(wk + 12) * ld4(xp + 12);
+							if (full) {
+								a0 += ld4(wk) * ld4(xp), a1 += ld4(wk + 4) * ld4(xp + 4);
+								a2 += ld4(wk + 8) * ld4(xp + 8), a3 += ld4(wk + 12) * ld4(xp + 12);
+							} else {
+								for (int c = 0; c < nc; c++)
+									o[c0 + c] += wk[c] * xp[c];
+							}
 						}
 					}
-					st4(o + c0, a0), st4(o + c0 + 4, a1), st4(o + c0 + 8, a2), st4(o + c0 + 12, a3);
-				}
-				if (c0 == C)
-					continue;
-				memcpy(o + c0, b + c0, sizeof(float) * (size_t)(C - c0));
-				for (int ky = 0; ky < q->kh; ky++) {
-					int y = oy * q->sh + ky * q->dh - q->pt;
-					if (y < 0 || y >= H)
-						continue;
-					for (int kx = 0; kx < q->kw; kx++) {
-						int xx = ox * q->sw + kx * q->dw - q->pl;
-						if (xx < 0 || xx >= W)
-							continue;
-						const float *xp = x + ((size_t)y * W + xx) * C, *wk = wt + (size_t)(ky * q->kw + kx) * C;
-						for (int c = c0; c < C; c++)
-							o[c] += wk[c] * xp[c];
-					}
+					if (full)
+						st4(o + c0, a0), st4(o + c0 + 4, a1), st4(o + c0 + 8, a2), st4(o + c0 + 12, a3);
 				}
 			}
 	}
