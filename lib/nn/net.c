@@ -154,6 +154,21 @@ static size_t value_size(const dcc_net *n, size_t v)
 	return v ? n->layers[v - 1].out_size : (size_t)n->in_c * (size_t)n->in_h * (size_t)n->in_w;
 }
 
+/* In training, a batchnorm whose only reader is the next node, a ReLU or a
+ * clip, applies that activation itself and writes the activation's value:
+ * the batchnorm's own value is never written, and the activation node
+ * does nothing, forward or backward.  Node i is such a batchnorm: *a is
+ * the activation. */
+static int bn_fuses(const dcc_net *n, const dcc_work *w, size_t i, bn_act *a)
+{
+	const dcc_layer *l = &n->layers[i], *x = i + 2 < n->nlayers ? &n->layers[i + 1] : NULL;
+	if (!w->training || l->op != DCC_OP_BATCHNORM || l->nuse != 1 || !x || x->src[0] != (int)i + 1 ||
+	    (x->op != DCC_OP_RELU && x->op != DCC_OP_CLIP))
+		return 0;
+	*a = x->op == DCC_OP_RELU ? (bn_act){0.0f, INFINITY} : (bn_act){x->lo, x->hi};
+	return 1;
+}
+
 /* A graph's inference keeps each value only until its last reader has run:
  * node i's output takes the buffer of a value no node from i on reads (the
  * first of the free ones, looking at EVAL_FIT of them, that is large
@@ -229,9 +244,15 @@ int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_e
 		ok = (pp[0] = walloc(w, sizeof(float) * batch * maxsz)) && (pp[1] = walloc(w, sizeof(float) * batch * maxsz));
 	else if (ok && mode == DCC_WORK_EVAL)
 		ok = eval_buffers(n, w, batch);
+	/* a training batchnorm that applies its activation never writes its own
+	 * value: the activation's buffers stand in for it */
+	bn_act a;
 	for (size_t v = 0; ok && v < nl; v++) /* the loss's output is not a value */
-		if (!w->act[v])
+		if (!w->act[v] && !(v && bn_fuses(n, w, v - 1, &a)))
 			ok = (w->act[v] = pp[0] ? pp[v & 1] : walloc(w, sizeof(float) * batch * value_size(n, v))) != NULL;
+	for (size_t v = nl; ok && v-- > 1;)
+		if (!w->act[v])
+			w->act[v] = w->act[v + 1];
 	for (size_t i = 0; ok && i < nl; i++) {
 		const dcc_layer *l = &n->layers[i];
 		layer_work *lw = &w->lw[i];
@@ -267,7 +288,11 @@ int dcc_work_new(const dcc_net *n, size_t batch, int mode, dcc_work **out, dcc_e
 	if (ok && !chain)
 		ok = (w->gscratch = walloc(w, sizeof(float) * batch * maxsz)) != NULL;
 	for (size_t v = 1; ok && v < nl && (chain || training); v++)
-		ok = (w->gv[v] = gp[0] ? gp[v & 1] : walloc(w, sizeof(float) * batch * value_size(n, v))) != NULL;
+		if (chain || !bn_fuses(n, w, v - 1, &a))
+			ok = (w->gv[v] = gp[0] ? gp[v & 1] : walloc(w, sizeof(float) * batch * value_size(n, v))) != NULL;
+	for (size_t v = nl; ok && v-- > 1;)
+		if (!w->gv[v] && training)
+			w->gv[v] = w->gv[v + 1];
 	if (ok && training) {
 		/* One allocation for every parameter's gradient, sliced. */
 		size_t total = 0;
@@ -306,21 +331,6 @@ size_t dcc_mul_gate(const dcc_net *n, const dcc_layer *l)
 	int v = l->src[1];
 	size_t sz = v ? n->layers[v - 1].out_size : (size_t)n->in_c * (size_t)n->in_h * (size_t)n->in_w;
 	return sz == l->out_size ? 0 : sz;
-}
-
-/* In training, a batchnorm whose only reader is the next node, a ReLU or a
- * clip, applies that activation itself and writes the activation's value:
- * the batchnorm's own value is never written, and the activation node
- * does nothing, forward or backward.  Node i is such a batchnorm: *a is
- * the activation. */
-static int bn_fuses(const dcc_net *n, const dcc_work *w, size_t i, bn_act *a)
-{
-	const dcc_layer *l = &n->layers[i], *x = i + 2 < n->nlayers ? &n->layers[i + 1] : NULL;
-	if (!w->training || l->op != DCC_OP_BATCHNORM || l->nuse != 1 || !x || x->src[0] != (int)i + 1 ||
-	    (x->op != DCC_OP_RELU && x->op != DCC_OP_CLIP))
-		return 0;
-	*a = x->op == DCC_OP_RELU ? (bn_act){0.0f, INFINITY} : (bn_act){x->lo, x->hi};
-	return 1;
 }
 
 static void node_forward(const dcc_net *n, const dcc_layer *l, dcc_work *w, size_t i, size_t B)
