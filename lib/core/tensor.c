@@ -191,6 +191,11 @@ uint64_t dcc_tensor_count_nonzero(const dcc_tensor *t)
 	}
 	default: {
 		size_t w = (size_t)dcc_dtype_bits(t->dtype, t->bits) / 8;
+		if (w == 1) { /* bytes (a data set's u8 images): a loop that vectorises */
+			for (uint64_t i = 0; i < n; i++)
+				nz += p[i] != 0;
+			return nz;
+		}
 		for (uint64_t i = 0; i < n; i++) {
 			const uint8_t *e = p + i * w;
 			int any = 0;
