@@ -434,6 +434,14 @@ int cmd_stage_option(cmd_stage *s, int c, const char *arg)
 		break;
 	case CMD_O_BATCH: bad = cmd_parse_long(s->usage, "--batch", arg, 1, 65536, &s->batch); break;
 	case CMD_O_SEED: bad = cmd_parse_long(s->usage, "--seed", arg, 0, 0x7fffffffL, &s->seed); break;
+	case CMD_O_AUGMENT: {
+		dcc_train_opts o = {0};
+		dcc_error e = {0};
+		if (dcc_augment_parse(arg, &o, &e))
+			return cmd_usage_error(s->usage, "--augment: %s", e.msg);
+		s->aug_flip = o.augment_flip, s->aug_crop = o.augment_crop;
+		break;
+	}
 	case CMD_O_LIMIT: bad = cmd_parse_long(s->usage, "--limit", arg, 1, 0x7fffffffL, &s->limit); break;
 	case CMD_O_THREADS:
 		if (!(bad = cmd_parse_long(s->usage, "--threads", arg, 1, 1024, &s->threads)))
@@ -489,6 +497,7 @@ int cmd_stage_run(cmd_stage *s, dcc_model *m, int epochs, double *acc)
 		if (s->seed >= 0) o.seed = (uint64_t)s->seed;
 		o.limit = (size_t)s->limit;
 		o.threads = (int)s->threads;
+		o.augment_flip = s->aug_flip, o.augment_crop = s->aug_crop;
 		o.progress = cmd_progress;
 		o.ctx = (void *)s->ctx;
 		o.after_step = s->after_step;
@@ -504,6 +513,17 @@ int cmd_stage_run(cmd_stage *s, dcc_model *m, int epochs, double *acc)
 	dcc_eval_result_free(&r);
 	dcc_net_free(n);
 	return rc ? cmd_fail(s->in, &e) : 0; /* the model's name (dsd --net has none) */
+}
+
+const char *cmd_stage_recipe(const cmd_stage *s, char *buf, size_t cap)
+{
+	dcc_train_opts o = {.augment_flip = s->aug_flip, .augment_crop = s->aug_crop};
+	char aug[32];
+	if (s->aug_flip || s->aug_crop)
+		snprintf(buf, cap, " augment=%s", dcc_augment_text(&o, aug, sizeof(aug)));
+	else if (cap)
+		buf[0] = 0;
+	return buf;
 }
 
 const char *cmd_stage_metric(const cmd_stage *s) { return s->head == DCC_OP_MSE ? "mse" : "accuracy"; }

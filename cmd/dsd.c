@@ -169,12 +169,13 @@ int cmd_dsd(int argc, char **argv)
 	rc = phases(&a, m, acc, &acc_cut, base_lr);
 	if (!rc) {
 		report(&a, acc, acc_cut);
-		char line[512], kv[64];
+		char line[512], kv[64], rec[48];
 		snprintf(line, sizeof(line),
-			 "dsd %s%s dense_epochs=%ld sparse_epochs=%ld redense_epochs=%ld sparsity=%g lr=%g dense=%.4f "
+			 "dsd %s%s dense_epochs=%ld sparse_epochs=%ld redense_epochs=%ld sparsity=%g lr=%g%s dense=%.4f "
 			 "sparse=%.4f %s",
 			 a.st.in ? "init=" : "net=", a.st.in ? a.st.in : a.net, a.st.in ? 0 : a.epochs, a.sepochs, a.repochs,
-			 a.sparsity, base_lr, acc[0], acc[1], cmd_stage_key(&a.st, acc[2], kv, sizeof(kv)));
+			 a.sparsity, base_lr, cmd_stage_recipe(&a.st, rec, sizeof(rec)), acc[0], acc[1],
+			 cmd_stage_key(&a.st, acc[2], kv, sizeof(kv)));
 		rc = cmd_provenance(m, line, cmd_stage_acc(&a.st, acc[2])) ? EXIT_FAIL : cmd_stage_save(&a.st, m);
 	}
 	cmd_stage_free(&a.st);

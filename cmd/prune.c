@@ -171,7 +171,7 @@ static int after_step(void *ctx, int k, int steps, dcc_error *err)
 /* "prune sparsity=... pattern=... steps=K retrain=N test_accuracy=A" */
 static int provenance(dcc_model *m, const prune_args *a, double acc)
 {
-	char line[1024], kv[64];
+	char line[1024], kv[64], rec[48];
 	size_t o = (size_t)snprintf(line, sizeof(line), "prune");
 #define ADD(...) (o += o < sizeof(line) ? (size_t)snprintf(line + o, sizeof(line) - o, __VA_ARGS__) : 0)
 	if (a->spec)
@@ -185,7 +185,7 @@ static int provenance(dcc_model *m, const prune_args *a, double acc)
 		ADD(" bank=%s", a->bank);
 	if (a->pes)
 		ADD(" pes=%ld", a->pes);
-	ADD(" steps=%ld retrain=%ld", a->steps, a->retrain);
+	ADD(" steps=%ld retrain=%ld%s", a->steps, a->retrain, cmd_stage_recipe(&a->st, rec, sizeof(rec)));
 	if (!isnan(acc))
 		ADD(" %s", cmd_stage_key(&a->st, acc, kv, sizeof(kv)));
 #undef ADD

@@ -188,9 +188,10 @@ static int report(const share_args *a, dcc_model *m, const dcc_prunable *p, size
 		   const double acc3[3])
 {
 	double acc_before = acc3[0], acc_shared = acc3[1], acc = acc3[2];
-	char line[2048], kv[64];
-	int o = snprintf(line, sizeof(line), "share bits=%s init=%s optimal=%d zero=%d finetune=%ld", a->spec,
-			 a->optimal ? "optimal" : a->init_s, a->optimal, a->zero, a->finetune);
+	char line[2048], kv[64], rec[48];
+	int o = snprintf(line, sizeof(line), "share bits=%s init=%s optimal=%d zero=%d finetune=%ld%s", a->spec,
+			 a->optimal ? "optimal" : a->init_s, a->optimal, a->zero, a->finetune,
+			 cmd_stage_recipe(&a->st, rec, sizeof(rec)));
 	if (!isnan(acc))
 		o += snprintf(line + o, sizeof(line) - (size_t)o, " %s", cmd_stage_key(&a->st, acc, kv, sizeof(kv)));
 	json_t *layers = json_array();

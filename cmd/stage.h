@@ -17,6 +17,7 @@ typedef struct cmd_stage {
 	long batch, seed, limit, threads;
 	double lr, lr_scale;   /* lr: absolute (NAN = the net's default x lr_scale) */
 	double weight_decay;   /* NAN: the net's default */
+	int aug_flip, aug_crop; /* --augment, as dcc_train_opts has it */
 	int json, force;
 	struct dcc_dataset *d; /* loaded on first use */
 	const char *ctx;       /* progress label */
@@ -25,13 +26,14 @@ typedef struct cmd_stage {
 	int head;              /* the model's head, known after the first run */
 } cmd_stage;
 
-enum { CMD_O_DATA = 1001, CMD_O_LR, CMD_O_BATCH, CMD_O_SEED, CMD_O_LIMIT, CMD_O_THREADS, CMD_O_JSON, CMD_O_FORCE };
+enum { CMD_O_DATA = 1001, CMD_O_LR, CMD_O_BATCH, CMD_O_SEED, CMD_O_LIMIT, CMD_O_THREADS, CMD_O_JSON, CMD_O_FORCE,
+       CMD_O_AUGMENT };
 #define CMD_DATA_OPTIONS                                                                                  \
 	{"data", required_argument, NULL, CMD_O_DATA}, {"limit", required_argument, NULL, CMD_O_LIMIT},      \
 	{"threads", required_argument, NULL, CMD_O_THREADS}
 #define CMD_TRAIN_OPTIONS                                                                                 \
 	{"lr", required_argument, NULL, CMD_O_LR}, {"batch", required_argument, NULL, CMD_O_BATCH},          \
-	{"seed", required_argument, NULL, CMD_O_SEED}
+	{"seed", required_argument, NULL, CMD_O_SEED}, {"augment", required_argument, NULL, CMD_O_AUGMENT}
 #define CMD_OUT_OPTIONS                                                                                   \
 	{"json", no_argument, NULL, CMD_O_JSON}, {"output", required_argument, NULL, 'o'},                   \
 	{"force", no_argument, NULL, CMD_O_FORCE}, {"help", no_argument, NULL, 'h'}
@@ -40,6 +42,7 @@ enum { CMD_O_DATA = 1001, CMD_O_LR, CMD_O_BATCH, CMD_O_SEED, CMD_O_LIMIT, CMD_O_
 	"  --lr X                retraining learning rate (default: the net's / 10)\n"            \
 	"  --batch N             minibatch size (default 64)\n"                                   \
 	"  --seed N              shuffling seed (default 1)\n"                                    \
+	"  --augment A           move the training images: flip, crop:P or flip,crop:P\n"        \
 	"  --limit N             train on the first N training images only\n"                     \
 	"  --threads N           worker threads (default: all cores)\n"
 
@@ -78,6 +81,9 @@ void cmd_stage_free(cmd_stage *s);
 const char *cmd_stage_metric(const cmd_stage *s);
 const char *cmd_stage_fig(const cmd_stage *s, double v, char *buf, size_t cap);
 const char *cmd_stage_key(const cmd_stage *s, double v, char *buf, size_t cap);
+/* What provenance records of the retraining's recipe beyond a stage's own
+ * keys: " augment=flip,crop:2", or "" without --augment. */
+const char *cmd_stage_recipe(const cmd_stage *s, char *buf, size_t cap);
 double cmd_stage_acc(const cmd_stage *s, double v);
 
 #endif

@@ -169,9 +169,10 @@ static int report(const svd_args *a, dcc_model *m, const svd_result *r)
 {
 	size_t before = r->M * r->N, after = r->R * (r->M + r->N);
 	const double *acc = r->acc;
-	char line[512], kv[64];
-	int o = snprintf(line, sizeof(line), "svd layer=%s rank=%zu method=%s rel_error=%.6g params=%zu/%zu finetune=%ld",
-			 a->layer, r->R, a->method, r->rel, after, before, a->finetune);
+	char line[512], kv[64], rec[48];
+	int o = snprintf(line, sizeof(line), "svd layer=%s rank=%zu method=%s rel_error=%.6g params=%zu/%zu finetune=%ld%s",
+			 a->layer, r->R, a->method, r->rel, after, before, a->finetune,
+			 cmd_stage_recipe(&a->st, rec, sizeof(rec)));
 	if (!isnan(acc[2]))
 		snprintf(line + o, sizeof(line) - (size_t)o, " %s", cmd_stage_key(&a->st, acc[2], kv, sizeof(kv)));
 	if (cmd_provenance(m, line, cmd_stage_acc(&a->st, acc[2])))

@@ -39,6 +39,9 @@ static const char usage[] =
 	"  --momentum X          SGD momentum (default 0.9)\n"
 	"  --weight-decay X      L2 penalty (default 5e-4; lstm 1e-4)\n"
 	"  --lr-schedule S       const, cosine (default) or step[:EVERY[:GAMMA]]\n"
+	"  --augment A           flip (mirror each training image half the time),\n"
+	"                        crop:P (move it by up to P pixels, torchvision's\n"
+	"                        RandomCrop with padding P) or flip,crop:P; images only\n"
 	"  --seed N              initialisation and shuffling seed (default 1)\n"
 	"  --limit N             train on the first N training images only\n"
 	"  --threads N           worker threads (default: all cores); the same\n"
@@ -63,7 +66,7 @@ static const char usage[] =
 	"  -h, --help            show this help\n";
 
 typedef struct train_args {
-	const char *net, *init, *data, *out, *sched, *spspec, *bank, *loss, *mean, *std;
+	const char *net, *init, *data, *out, *sched, *augment, *spspec, *bank, *loss, *mean, *std;
 	int normalize;
 	long epochs, batch, seed, limit, threads, prune_at, pes, warmup, qwin;
 	double lr, mom, wd;
@@ -72,7 +75,7 @@ typedef struct train_args {
 
 static int parse(int argc, char **argv, train_args *a)
 {
-	enum { O_NET = 256, O_INIT, O_DATA, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_WD, O_SCHED, O_SEED, O_LIMIT,
+	enum { O_NET = 256, O_INIT, O_DATA, O_EPOCHS, O_BATCH, O_LR, O_MOM, O_WD, O_SCHED, O_AUG, O_SEED, O_LIMIT,
 	       O_THREADS, O_FORCE, O_PRUNEAT, O_SPARSITY, O_BANK, O_PES, O_QUANT, O_WARMUP, O_QWIN, O_MASTER,
 	       O_EMPTY, O_LOSS, O_NORM, O_MEAN, O_STD };
 	static const struct option opts[] = {
@@ -80,7 +83,8 @@ static int parse(int argc, char **argv, train_args *a)
 		{"data", required_argument, NULL, O_DATA}, {"epochs", required_argument, NULL, O_EPOCHS},
 		{"batch", required_argument, NULL, O_BATCH}, {"lr", required_argument, NULL, O_LR},
 		{"momentum", required_argument, NULL, O_MOM}, {"weight-decay", required_argument, NULL, O_WD},
-		{"lr-schedule", required_argument, NULL, O_SCHED}, {"seed", required_argument, NULL, O_SEED},
+		{"lr-schedule", required_argument, NULL, O_SCHED},
+		{"augment", required_argument, NULL, O_AUG}, {"seed", required_argument, NULL, O_SEED},
 		{"limit", required_argument, NULL, O_LIMIT}, {"threads", required_argument, NULL, O_THREADS},
 		{"output", required_argument, NULL, 'o'}, {"force", no_argument, NULL, O_FORCE},
 		{"prune-at", required_argument, NULL, O_PRUNEAT}, {"sparsity", required_argument, NULL, O_SPARSITY},
@@ -107,6 +111,7 @@ static int parse(int argc, char **argv, train_args *a)
 		case O_MOM: bad = cmd_parse_double(usage, "--momentum", optarg, &a->mom); break;
 		case O_WD: bad = cmd_parse_double(usage, "--weight-decay", optarg, &a->wd); break;
 		case O_SCHED: a->sched = optarg; break;
+		case O_AUG: a->augment = optarg; break;
 		case O_SEED: bad = cmd_parse_long(usage, "--seed", optarg, 0, 0x7fffffffL, &a->seed); break;
 		case O_LIMIT: bad = cmd_parse_long(usage, "--limit", optarg, 1, 0x7fffffffL, &a->limit); break;
 		case O_THREADS: bad = cmd_parse_long(usage, "--threads", optarg, 1, 1024, &a->threads); break;
@@ -190,6 +195,9 @@ static int options(const train_args *a, const dcc_net *n, dcc_train_opts *o)
 	o->threads = (int)a->threads;
 	if (a->sched && cmd_parse_schedule(usage, a->sched, o))
 		return EXIT_USAGE;
+	dcc_error e = {0};
+	if (a->augment && dcc_augment_parse(a->augment, o, &e))
+		return cmd_usage_error(usage, "--augment: %s", e.msg);
 	o->progress = cmd_progress;
 	o->ctx = "train";
 	o->quant_w = a->qw, o->quant_a = a->qa, o->quant_e = a->qe, o->quant_from = (int)a->warmup;
@@ -282,6 +290,9 @@ static void provenance_line(const train_args *a, const dcc_net *n, const dcc_dat
 				    (unsigned long long)o->seed, a->init ? " init=" : "", a->init ? a->init : "", o->limit,
 				    n->head == DCC_OP_MSE ? "test_mse" : "test_accuracy", n->head == DCC_OP_MSE ? 6 : 4, acc,
 				    dcc_op_name(n->head), data);
+	char aug[32];
+	if ((o->augment_flip || o->augment_crop) && L < cap)
+		L += (size_t)snprintf(line + L, cap - L, " augment=%s", dcc_augment_text(o, aug, sizeof(aug)));
 	if (a->qw && L < cap)
 		L += (size_t)snprintf(line + L, cap - L, " quant=%d:%d:%d window=%ld master=%s warmup=%ld", a->qw, a->qa, a->qe,
 				      a->qwin, a->master_fixed ? "fixed32" : "float", a->warmup);

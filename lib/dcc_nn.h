@@ -194,6 +194,12 @@ typedef struct dcc_train_opts {
 	 * tensor with a bit of headroom (1, the default with --quant), or
 	 * float32 (0) */
 	int master_fixed;
+	/* --augment: each training image of each epoch moved by up to
+	 * augment_crop pixels on each axis (torchvision's RandomCrop with that
+	 * padding: the uncovered pixels hold the normalised value of 0) and,
+	 * with augment_flip, mirrored left to right half the time
+	 * (RandomHorizontalFlip); 0, 0: the images as they are */
+	int augment_flip, augment_crop;
 	/* Called after each batch and at the end of each epoch (may be NULL). */
 	void (*progress)(void *ctx, const dcc_train_status *s);
 	void *ctx;
@@ -206,6 +212,16 @@ typedef struct dcc_train_opts {
 enum { DCC_LR_CONST = 0, DCC_LR_STEP, DCC_LR_COSINE };
 /* --lr-schedule's text: const, cosine or step[:EVERY[:GAMMA]]. */
 int dcc_lr_schedule_parse(const char *s, dcc_train_opts *o, dcc_error *err);
+
+/* --augment's text: flip, crop:P, both (flip,crop:P) or none. */
+int dcc_augment_parse(const char *s, dcc_train_opts *o, dcc_error *err);
+/* The same text back ("flip,crop:2"; "none"). */
+const char *dcc_augment_text(const dcc_train_opts *o, char *buf, size_t cap);
+/* One image of C x H x W (in, out distinct) under --augment's draws for
+ * this seed, epoch and sample: the same whichever worker or batch takes
+ * it.  fill: the value of an uncovered pixel, per element. */
+void dcc_augment(const dcc_train_opts *o, int epoch, size_t sample, int C, int H, int W, const float *fill,
+		 const float *in, float *out);
 
 void dcc_train_defaults(const char *netname, dcc_train_opts *o);
 /* Trains n in place (its params alias the model's f32 tensors).  Masked

@@ -71,11 +71,87 @@ static void apply_mask(dcc_param *p)
 		}
 }
 
+/* ---- --augment ---- */
+
+static uint64_t mix(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+/* The draws in torchvision's order: RandomCrop's top and left offsets
+ * into the padded image, then RandomHorizontalFlip's coin. */
+void dcc_augment(const dcc_train_opts *o, int epoch, size_t sample, int C, int H, int W, const float *fill,
+		 const float *in, float *out)
+{
+	dcc_rng r;
+	dcc_rng_seed(&r, mix(mix(o->seed + 0x9E3779B97F4A7C15ull * (uint64_t)(epoch + 1)) + (uint64_t)sample));
+	int P = o->augment_crop, dy = 0, dx = 0, flip = 0;
+	if (P) {
+		dy = (int)(dcc_rng_next(&r) % (uint64_t)(2 * P + 1)) - P;
+		dx = (int)(dcc_rng_next(&r) % (uint64_t)(2 * P + 1)) - P;
+	}
+	if (o->augment_flip)
+		flip = (int)(dcc_rng_next(&r) >> 63);
+	for (int ch = 0; ch < C; ch++)
+		for (int y = 0; y < H; y++) {
+			size_t row = ((size_t)ch * (size_t)H + (size_t)y) * (size_t)W;
+			int sy = y + dy;
+			for (int x = 0; x < W; x++) {
+				int sx = (flip ? W - 1 - x : x) + dx;
+				out[row + (size_t)x] = sy >= 0 && sy < H && sx >= 0 && sx < W
+							       ? in[((size_t)ch * (size_t)H + (size_t)sy) * (size_t)W + (size_t)sx]
+							       : fill[row + (size_t)x];
+			}
+		}
+}
+
+const char *dcc_augment_text(const dcc_train_opts *o, char *buf, size_t cap)
+{
+	if (o->augment_flip && o->augment_crop)
+		snprintf(buf, cap, "flip,crop:%d", o->augment_crop);
+	else if (o->augment_crop)
+		snprintf(buf, cap, "crop:%d", o->augment_crop);
+	else
+		snprintf(buf, cap, "%s", o->augment_flip ? "flip" : "none");
+	return buf;
+}
+
+int dcc_augment_parse(const char *s, dcc_train_opts *o, dcc_error *err)
+{
+	o->augment_flip = o->augment_crop = 0;
+	if (!strcmp(s, "none"))
+		return 0;
+	if (!*s)
+		return dcc_fail(err, DCC_E_ARG, "empty (flip, crop:P, flip,crop:P or none)");
+	const char *p = s;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		if (len == 4 && !strncmp(p, "flip", 4) && !o->augment_flip) {
+			o->augment_flip = 1;
+		} else if (len > 5 && !strncmp(p, "crop:", 5) && !o->augment_crop) {
+			char *end;
+			long v = strtol(p + 5, &end, 10);
+			if (end != p + len || v < 1 || v > 64)
+				return dcc_fail(err, DCC_E_ARG, "'%.*s' is not crop:P with P in 1..64 pixels", (int)len, p);
+			o->augment_crop = (int)v;
+		} else {
+			return dcc_fail(err, DCC_E_ARG, "'%s' is not flip, crop:P, flip,crop:P or none", s);
+		}
+		p += len;
+		if (*p == ',' && !*++p)
+			return dcc_fail(err, DCC_E_ARG, "'%s' ends in a comma", s);
+	}
+	return 0;
+}
+
 /* ---- training ---- */
 
 typedef struct worker {
 	dcc_work *w;
 	float *x, *dl, *t; /* t: the batch's float targets */
+	float *raw;        /* --augment: an image before its move */
 	int *y;            /* its class labels */
 	double loss;
 } worker;
@@ -87,6 +163,9 @@ typedef struct train_ctx {
 	size_t b0, bs, insz;
 	int nthreads;
 	worker *wk;
+	const dcc_train_opts *o;
+	int epoch;         /* of the schedule, for --augment's draws */
+	const float *fill; /* --augment's uncovered pixel, per element; NULL: no --augment */
 } train_ctx;
 
 /* Thread t's share of the batch: a contiguous slice, the same for a given
@@ -112,7 +191,10 @@ static void train_step(void *arg, int t)
 	int K = c->n->classes, tg = d->labels == DCC_LABELS_TARGET;
 	for (size_t i = 0; i < m; i++) {
 		size_t src = c->perm[c->b0 + lo + i];
-		dcc_data_x(d, &d->train, src, 1, &c->n->norm, k->x + i * c->insz);
+		float *xi = k->x + i * c->insz;
+		dcc_data_x(d, &d->train, src, 1, &c->n->norm, c->fill ? k->raw : xi);
+		if (c->fill)
+			dcc_augment(c->o, c->epoch, src, d->c, d->h, d->w, c->fill, k->raw, xi);
 		if (tg)
 			dcc_data_targets(d, &d->train, src, k->t + i * (size_t)K);
 		else
@@ -254,6 +336,12 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 					return dcc_fail(err, DCC_E_FORMAT, "'%s' holds %s at %zu before training: the model's "
 							"weights are not finite", p->name, isnan(p->w[j]) ? "NaN" : "infinity", j);
 		}
+	int aug = o->augment_flip || o->augment_crop;
+	if (aug && (d->h < 2 || d->w < 2))
+		return dcc_fail(err, DCC_E_SHAPE, "--augment moves images; the data's samples are %dx%dx%d", d->c, d->h, d->w);
+	if (o->augment_crop >= d->h || o->augment_crop >= d->w)
+		return dcc_fail(err, DCC_E_ARG, "--augment crop:%d moves further than the %dx%d images", o->augment_crop,
+				d->h, d->w);
 	size_t N = o->limit && o->limit < d->train.n ? o->limit : d->train.n, B = o->batch;
 	int nt = o->threads > 0 ? o->threads : dcc_default_threads();
 	if ((size_t)nt > B)
@@ -273,8 +361,17 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 		rc = dcc_work_new(n, share, DCC_WORK_TRAIN, &wk[t].w, err);
 		if (!rc && (!(wk[t].x = malloc(share * insz * sizeof(float))) ||
 			    !(wk[t].dl = malloc(share * (size_t)n->classes * sizeof(float))) ||
-			    !(wk[t].y = malloc(share * sizeof(int))) || !(wk[t].t = malloc(share * (size_t)n->classes * sizeof(float)))))
+			    !(wk[t].y = malloc(share * sizeof(int))) || !(wk[t].t = malloc(share * (size_t)n->classes * sizeof(float))) ||
+			    (aug && !(wk[t].raw = malloc(insz * sizeof(float))))))
 			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	}
+	float *fill = aug && !rc ? malloc(insz * sizeof(float)) : NULL;
+	if (aug && !rc && !fill)
+		rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+	for (size_t e = 0; fill && e < insz; e++) { /* the raw value 0, normalised as the inputs are */
+		const dcc_norm *nm = &n->norm;
+		size_t ch = nm->n ? dcc_norm_channel(nm, e, d->c, d->h, d->w) : 0;
+		fill[e] = nm->n ? (float)((0 - nm->mean[ch]) / nm->std[ch]) : 0.0f;
 	}
 	for (size_t i = 0; !rc && i < n->nlayers; i++)
 		for (int k = 0; k < n->layers[i].nparam && !rc; k++) {
@@ -292,7 +389,7 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 	dcc_rng_seed(&r, o->seed);
 	for (size_t i = 0; !rc && i < N; i++)
 		perm[i] = i;
-	train_ctx c = {n, d, perm, 0, 0, insz, nt, wk};
+	train_ctx c = {n, d, perm, 0, 0, insz, nt, wk, o, 0, fill};
 	/* the master weights while a batch runs on their quantised copies */
 	float **master = calloc(n->nlayers * 4 + 1, sizeof(float *));
 	if (!master)
@@ -347,6 +444,7 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 			perm[i] = perm[j];
 			perm[j] = t;
 		}
+		c.epoch = ep + o->epoch_offset;
 		double t0 = now_s(), loss_sum = 0;
 		size_t seen = 0;
 		for (size_t b0 = 0; b0 < N; b0 += B) {
@@ -473,10 +571,10 @@ int dcc_train(dcc_net *n, const dcc_dataset *d, const dcc_train_opts *o, dcc_err
 	for (size_t i = 0; master && i < n->nlayers * 4; i++)
 		free(master[i]);
 	free(master);
-	free(perm);
+	free(perm), free(fill);
 	for (int t = 0; t < nt; t++) {
 		dcc_work_free(wk[t].w);
-		free(wk[t].x), free(wk[t].dl), free(wk[t].y), free(wk[t].t);
+		free(wk[t].x), free(wk[t].dl), free(wk[t].y), free(wk[t].t), free(wk[t].raw);
 	}
 	for (size_t i = 0; i < n->nlayers; i++)
 		for (int k = 0; k < n->layers[i].nparam; k++) {

@@ -54,6 +54,39 @@ check $PY -c "
 import json; g = json.load(open('$T/.out'))['metadata']['dcc.graph']
 assert g[:3] == ['conv2d conv1 in=1 out=4 k=3 stride=1 pad=1', 'relu crelu1', 'maxpool2d pool1 k=2 stride=2'], g
 assert 'fc fc1 in=32 out=16' in g and 'fc fc2 in=16 out=4' in g, g"
+# --augment: the draws are recorded and move the training (other weights,
+# other logits); vectors cannot be moved, and a bad spec is a usage error.
+run $DCC train --net cnn:4,8:16 --data d8 --epochs 2 --lr 0.05 --augment flip,crop:1 -o aug.dct
+expect_status 0 "augment"
+run $DCC info --json aug.dct
+check $PY -c "
+import json; p = json.load(open('$T/.out'))['metadata']['dcc.provenance']
+assert p[-1].endswith(' augment=flip,crop:1'), p"
+$DCC eval --data d8 --logits la.npy aug.dct >/dev/null && $DCC eval --data d8 --logits lc.npy cnn.dct >/dev/null
+check $PY -c "
+import numpy as np; a, c = np.load('la.npy'), np.load('lc.npy')
+assert a.shape == c.shape and np.isfinite(a).all() and not np.array_equal(a, c)"
+$PY -c "
+import numpy as np; r = np.random.default_rng(0)
+np.savez('vec.npz', x_train=r.random((64, 6), np.float32), y_train=np.arange(64) % 2,
+         x_test=r.random((8, 6), np.float32), y_test=np.arange(8) % 2)"
+run $DCC train --net mlp:6-4-2 --data vec.npz --augment flip -o x.dct
+expect_status 1 "augment vectors"; expect_err "dcc train: --augment moves images; the data's samples are 1x1x6" "augment vectors"
+run $DCC train --net cnn:4:8 --data d8 --augment crop:8 -o x.dct
+expect_status 1 "augment too far"; expect_err "dcc train: --augment crop:8 moves further than the 8x8 images" "augment too far"
+run $DCC train --net cnn:4:8 --data d8 --augment flip,shift:1 -o x.dct
+expect_status 2 "augment spec"; expect_err_has "--augment: 'flip,shift:1' is not flip, crop:P, flip,crop:P or none" "augment spec"
+expect_err_lines 1 "augment spec"
+expect_no_file x.dct "no output on failure"
+# the retraining stages take it too
+run $DCC prune aug.dct --sparsity 0.5 --retrain 1 --data d8 --augment crop:2 -o augp.dct
+expect_status 0 "prune augment"
+run $DCC info --json augp.dct
+check $PY -c "
+import json; p = json.load(open('$T/.out'))['metadata']['dcc.provenance']
+assert ' retrain=1 augment=crop:2 ' in p[-1], p"
+run $DCC share aug.dct --bits 4 --finetune 1 --data d8 --augment flop -o x.dct
+expect_status 2 "share augment spec"; expect_err_has "--augment: 'flop' is not flip" "share augment spec"
 run $DCC train --net cnn:4,8,16,32:8 --data d8 -o x.dct
 expect_status 1 "cnn too deep"; expect_err_has "pools 8x8 images below 1x1" "cnn too deep"
 

@@ -165,6 +165,70 @@ static void test_bn_stats(void)
 	CHECK(clipped > 50);
 }
 
+/* --augment against torchvision's steps written out: pad by P with the
+ * fill, crop H x W at a top-left in [0, 2P], mirror.  Every image must be
+ * exactly one of those (2P + 1)^2 x 2 moves, every move must occur, the
+ * draws repeat for the same seed, epoch and sample and change with each. */
+static void test_augment(void)
+{
+	enum { C = 2, H = 3, W = 4, P = 2, NS = 4000, MOVES = (2 * P + 1) * (2 * P + 1) * 2 };
+	float in[C * H * W], fill[C * H * W], out[C * H * W], again[C * H * W], want[C * H * W];
+	for (int e = 0; e < C * H * W; e++)
+		in[e] = (float)(e + 1), fill[e] = (float)(-1 - e / (H * W)); /* a channel's own fill */
+	dcc_train_opts o;
+	dcc_train_defaults(NULL, &o);
+	dcc_error err;
+	CHECK(dcc_augment_parse("flip,crop:2", &o, &err) == 0 && o.augment_flip == 1 && o.augment_crop == P);
+	int seen[MOVES] = {0}, flips = 0, unique = 1, same_epoch = 1, other_epoch = 0, other_seed = 0;
+	for (int s = 0; s < NS; s++) {
+		dcc_augment(&o, 3, (size_t)s, C, H, W, fill, in, out);
+		int found = -1, nfound = 0;
+		for (int mv = 0; mv < MOVES; mv++) {
+			int top = mv / 2 / (2 * P + 1), left = mv / 2 % (2 * P + 1), flip = mv % 2;
+			for (int c = 0; c < C; c++)
+				for (int y = 0; y < H; y++)
+					for (int x = 0; x < W; x++) {
+						int xc = flip ? W - 1 - x : x; /* the mirror of the crop */
+						int py = y + top, px = xc + left; /* in the padded image */
+						int inside = py >= P && py < H + P && px >= P && px < W + P;
+						want[(c * H + y) * W + x] = inside ? in[(c * H + py - P) * W + px - P] : -1.0f - (float)c;
+					}
+			if (!memcmp(want, out, sizeof(out)))
+				found = mv, nfound++;
+		}
+		unique &= nfound == 1;
+		if (found >= 0)
+			seen[found]++, flips += found % 2;
+		dcc_augment(&o, 3, (size_t)s, C, H, W, fill, in, again);
+		same_epoch &= !memcmp(out, again, sizeof(out));
+		dcc_augment(&o, 4, (size_t)s, C, H, W, fill, in, again);
+		other_epoch += !!memcmp(out, again, sizeof(out));
+		o.seed = 2;
+		dcc_augment(&o, 3, (size_t)s, C, H, W, fill, in, again);
+		other_seed += !!memcmp(out, again, sizeof(out));
+		o.seed = 1;
+	}
+	CHECK_MSG(unique, "augment: an image that is not exactly one move of the input");
+	int rare = NS;
+	for (int mv = 0; mv < MOVES; mv++)
+		rare = seen[mv] < rare ? seen[mv] : rare;
+	/* 4000 draws over 50 moves: 80 each expected */
+	CHECK_MSG(rare > 40, "augment: a move drawn only %d times in %d", rare, NS);
+	CHECK_MSG(flips > NS * 45 / 100 && flips < NS * 55 / 100, "augment: %d of %d mirrored", flips, NS);
+	CHECK(same_epoch);
+	CHECK_MSG(other_epoch > NS * 9 / 10 && other_seed > NS * 9 / 10, "augment: epoch changes %d, seed %d of %d",
+		  other_epoch, other_seed, NS);
+	/* flip alone never moves; crop alone never mirrors */
+	CHECK(dcc_augment_parse("flip", &o, &err) == 0 && o.augment_flip && !o.augment_crop);
+	dcc_augment(&o, 0, 7, C, H, W, fill, in, out);
+	for (int e = 0; e < C * H * W; e++)
+		CHECK(out[e] > 0);
+	CHECK(dcc_augment_parse("none", &o, &err) == 0 && !o.augment_flip && !o.augment_crop);
+	const char *bad[] = {"", "flip,flip", "crop:0", "crop:65", "crop:2x", "crop:", "flop", "flip,", ",flip"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		CHECK_MSG(dcc_augment_parse(bad[i], &o, &err) != 0, "augment: '%s' accepted", bad[i]);
+}
+
 static dcc_model *make_model(const char *const *lines, size_t n, int c, int h, int w, int classes)
 {
 	dcc_model *m = dcc_model_new();
@@ -545,6 +609,7 @@ int main(void)
 	test_conv_tiles();
 	test_bn_stats();
 	test_eval_buffers();
+	test_augment();
 	test_training();
 	test_graph_errors();
 	return check_done("test_nn");
