@@ -7,7 +7,7 @@ OPT      ?= -O3
 CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Werror -Wno-missing-field-initializers
 CPPFLAGS += -Ilib -Iformats -D_GNU_SOURCE
-DCC_CFLAGS = -std=c11 $(WARN) -pthread -fno-strict-aliasing
+DCC_CFLAGS = -std=c11 $(WARN) -pthread -fno-strict-aliasing -ffp-contract=off
 LIBS     := -lopenblas -llapacke -lpng -lzstd -lz -ljansson -lprotobuf-c -lm -lpthread
 # ONNX's own schema (Debian's libonnx-dev), compiled by protoc-c at build time
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto

@@ -63,7 +63,7 @@ static inline void next_pixel(size_t *n, int *oy, int *ox, int Ho, int Wo)
 /* The patches of output rows r0 .. r1 - 1 (row r = (n Ho + oy) Wo + ox)
  * over channels c0 .. c0 + Cg - 1 of a C-channel input: rows of kh x kw x Cg,
  * in (ky, kx, c) order. */
-static void im2col(float *cols, const float *inp, int C, int c0, int Cg, int H, int W, const dcc_geom *q, int Ho,
+DCC_HOT static void im2col(float *cols, const float *inp, int C, int c0, int Cg, int H, int W, const dcc_geom *q, int Ho,
 		   int Wo, size_t r0, size_t r1)
 {
 	const int KH = q->kh, KW = q->kw;
@@ -96,7 +96,7 @@ static void im2col(float *cols, const float *inp, int C, int c0, int Cg, int H, 
 	}
 }
 
-static void col2im_add(float *dinp, const float *cols, int C, int c0, int Cg, int H, int W, const dcc_geom *q,
+DCC_HOT static void col2im_add(float *dinp, const float *cols, int C, int c0, int Cg, int H, int W, const dcc_geom *q,
 		       int Ho, int Wo, size_t r0, size_t r1)
 {
 	size_t ckk = (size_t)Cg * q->kh * q->kw, hw = (size_t)Ho * Wo;
@@ -149,15 +149,12 @@ static void unperm_add(float *dw, const float *src, int Cout, int C, int KK)
  * output pixel's channels are a vector over its input window, so the loop
  * runs over channels; wt holds the weights as (kh*kw, C). */
 #define DW_BLOCK 16
-typedef float v4sf __attribute__((vector_size(16))); /* SSE on x86, NEON on Arm */
-static inline v4sf ld4(const float *p)
-{
-	v4sf v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-static inline void st4(float *p, v4sf v) { memcpy(p, &v, sizeof(v)); }
-static void dw_forward(float *out, float *wt, const float *inp, const float *w, const float *b, size_t B, int C, int H,
+/* eight floats: one AVX register in the x86-64-v3 clone, two SSE (or NEON)
+ * registers elsewhere */
+typedef float v8sf __attribute__((vector_size(32)));
+#define LD8(v, p) memcpy(&(v), (p), sizeof(v8sf)) /* unaligned */
+#define ST8(p, v) memcpy((p), &(v), sizeof(v8sf))
+DCC_HOT static void dw_forward(float *out, float *wt, const float *inp, const float *w, const float *b, size_t B, int C, int H,
 		       int W, const dcc_geom *q, int Ho, int Wo)
 {
 	int KK = q->kh * q->kw;
@@ -173,9 +170,9 @@ static void dw_forward(float *out, float *wt, const float *inp, const float *w, 
 				 * registers (the last block, if short, in memory) */
 				for (int c0 = 0; c0 < C; c0 += DW_BLOCK) {
 					int full = C - c0 >= DW_BLOCK, nc = full ? DW_BLOCK : C - c0;
-					v4sf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+					v8sf a0 = {0}, a1 = {0}, w0, w1, x0, x1;
 					if (full)
-						a0 = ld4(b + c0), a1 = ld4(b + c0 + 4), a2 = ld4(b + c0 + 8), a3 = ld4(b + c0 + 12);
+						LD8(a0, b + c0), LD8(a1, b + c0 + 8);
 					else
 						memcpy(o + c0, b + c0, sizeof(float) * (size_t)nc);
 					for (int ky = 0; ky < q->kh; ky++) {
@@ -189,8 +186,8 @@ static void dw_forward(float *out, float *wt, const float *inp, const float *w, 
 							const float *xp = x + ((size_t)y * W + xx) * C + c0;
 							const float *wk = wt + (size_t)(ky * q->kw + kx) * C + c0;
 							if (full) {
-								a0 += ld4(wk) * ld4(xp), a1 += ld4(wk + 4) * ld4(xp + 4);
-								a2 += ld4(wk + 8) * ld4(xp + 8), a3 += ld4(wk + 12) * ld4(xp + 12);
+								LD8(w0, wk), LD8(w1, wk + 8), LD8(x0, xp), LD8(x1, xp + 8);
+								a0 += w0 * x0, a1 += w1 * x1;
 							} else {
 								for (int c = 0; c < nc; c++)
 									o[c0 + c] += wk[c] * xp[c];
@@ -198,13 +195,13 @@ static void dw_forward(float *out, float *wt, const float *inp, const float *w, 
 						}
 					}
 					if (full)
-						st4(o + c0, a0), st4(o + c0 + 4, a1), st4(o + c0 + 8, a2), st4(o + c0 + 12, a3);
+						ST8(o + c0, a0), ST8(o + c0 + 8, a1);
 				}
 			}
 	}
 }
 
-static void dw_backward(float *dinp, float *dw, float *db, float *wt, const float *dout, const float *inp, size_t B,
+DCC_HOT static void dw_backward(float *dinp, float *dw, float *db, float *wt, const float *dout, const float *inp, size_t B,
 			int C, int H, int W, const dcc_geom *q, int Ho, int Wo)
 {
 	int KK = q->kh * q->kw;
@@ -290,7 +287,7 @@ void conv_forward_ref(float *out, const float *inp, const float *w, const float 
 				}
 }
 
-void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, const float *dout, const float *inp,
+DCC_HOT void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, const float *dout, const float *inp,
 		   size_t B, int C, int H, int W, const dcc_geom *q, int G, int Cout, int Ho, int Wo)
 {
 	if (G == C && G == Cout && G > 1) {
@@ -334,7 +331,7 @@ void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, co
 
 /* ---- max pooling (NHWC) ---- */
 
-void maxpool_forward(float *out, int32_t *argmax, const float *inp, size_t B, int C, int H, int W, int K,
+DCC_HOT void maxpool_forward(float *out, int32_t *argmax, const float *inp, size_t B, int C, int H, int W, int K,
 		     int stride, int pad, int Ho, int Wo)
 {
 	for (size_t n = 0; n < B; n++) {
@@ -373,7 +370,7 @@ void maxpool_forward(float *out, int32_t *argmax, const float *inp, size_t B, in
 	}
 }
 
-void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, size_t B, size_t in_size,
+DCC_HOT void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, size_t B, size_t in_size,
 		      size_t out_size)
 {
 	memset(dinp, 0, sizeof(float) * B * in_size);
@@ -389,7 +386,7 @@ void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, siz
  * blocks of BN_CH channels (layers.h; per-channel sums in double on the
  * stack). */
 
-void bn_forward(float *out, const float *inp, const float *gamma, const float *beta, const float *mean,
+DCC_HOT void bn_forward(float *out, const float *inp, const float *gamma, const float *beta, const float *mean,
 		const float *var, size_t M, size_t C, float eps)
 {
 	for (size_t c0 = 0; c0 < C; c0 += BN_CH) {
@@ -444,7 +441,7 @@ static void bn_allreduce(bn_sync *s, int t, double *v, size_t k)
 	pthread_barrier_wait(&s->bar);
 }
 
-void bn_forward_train(float *out, float *mean, float *var, float *istd, const float *inp, const float *gamma,
+DCC_HOT void bn_forward_train(float *out, float *mean, float *var, float *istd, const float *inp, const float *gamma,
 		      const float *beta, size_t M, size_t C, float eps, const bn_act *act, bn_sync *sy, int t)
 {
 	for (size_t c0 = 0; c0 < C; c0 += BN_CH) {
@@ -541,7 +538,7 @@ static inline __attribute__((always_inline)) void bn_backward_input(float *dinp,
 /* dinp = gamma istd / cnt (cnt dout - sum dout - xhat sum dout xhat), as
  * a dout + b xhat + k per channel, the sums and cnt the whole batch's;
  * dgamma and dbeta take this slice's part (the update adds the workers') */
-void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp, const float *mean,
+DCC_HOT void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp, const float *mean,
 		 const float *istd, const float *gamma, size_t M, size_t C, const bn_act *act, const float *aout,
 		 bn_sync *sy, int t)
 {
@@ -572,13 +569,13 @@ void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, co
 			bn_backward_input(dinp, dout, aout, inp, mu, is, a, b, k, c0, cn, M, C, 0, lo, hi);
 	}
 }
-void clip_forward(float *out, const float *inp, size_t n, float lo, float hi)
+DCC_HOT void clip_forward(float *out, const float *inp, size_t n, float lo, float hi)
 {
 	for (size_t i = 0; i < n; i++)
 		out[i] = inp[i] < lo ? lo : inp[i] > hi ? hi : inp[i];
 }
 
-void clip_backward(float *dinp, const float *dout, const float *out, size_t n, float lo, float hi)
+DCC_HOT void clip_backward(float *dinp, const float *dout, const float *out, size_t n, float lo, float hi)
 {
 	for (size_t i = 0; i < n; i++) { /* PyTorch's hardtanh: zero at the bounds */
 		float d = dout[i], o = out[i]; /* both loaded: the loop vectorises */
@@ -651,7 +648,7 @@ void channels_backward(float *dinp, const float *dout, const dcc_node *l, size_t
 	}
 }
 
-void relu_forward(float *out, const float *inp, size_t n)
+DCC_HOT void relu_forward(float *out, const float *inp, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		out[i] = inp[i] > 0 ? inp[i] : 0.0f;
@@ -703,7 +700,7 @@ void hardswish_backward(float *dinp, const float *dout, const float *inp, size_t
 	}
 }
 
-void affine_forward(float *out, const float *inp, const float *scale, const float *shift, size_t M, size_t C,
+DCC_HOT void affine_forward(float *out, const float *inp, const float *scale, const float *shift, size_t M, size_t C,
 		    size_t inner)
 {
 	for (size_t i = 0; i < M;)
@@ -712,7 +709,7 @@ void affine_forward(float *out, const float *inp, const float *scale, const floa
 				out[i] = inp[i] * scale[c] + shift[c];
 }
 
-void affine_backward(float *dinp, const float *dout, const float *scale, size_t M, size_t C, size_t inner)
+DCC_HOT void affine_backward(float *dinp, const float *dout, const float *scale, size_t M, size_t C, size_t inner)
 {
 	for (size_t i = 0; i < M;)
 		for (size_t c = 0; c < C && i < M; c++)
@@ -752,7 +749,7 @@ void mul_backward(float *da, float *db, const float *dout, const float *a, const
 	}
 }
 
-void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
+DCC_HOT void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		float d = dout[i];
@@ -760,7 +757,7 @@ void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 	}
 }
 
-void avgpool_forward(float *out, const float *inp, size_t B, int C, int H, int W, int K, int S, int P, int incl, int OH,
+DCC_HOT void avgpool_forward(float *out, const float *inp, size_t B, int C, int H, int W, int K, int S, int P, int incl, int OH,
 		     int OW)
 {
 	for (size_t n = 0; n < B; n++) { /* (H, W, C) per sample, as maxpool */
@@ -784,7 +781,7 @@ void avgpool_forward(float *out, const float *inp, size_t B, int C, int H, int W
 	}
 }
 
-void avgpool_backward(float *dinp, const float *dout, size_t B, int C, int H, int W, int K, int S, int P, int incl,
+DCC_HOT void avgpool_backward(float *dinp, const float *dout, size_t B, int C, int H, int W, int K, int S, int P, int incl,
 		      int OH, int OW)
 {
 	memset(dinp, 0, B * (size_t)C * H * W * sizeof(float));

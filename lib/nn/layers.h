@@ -13,6 +13,17 @@
 
 #include "../dcc_graph.h"
 
+/* The hot hand-written loops are compiled twice, for x86-64-v3 (AVX2 and
+ * FMA: eight floats a vector) and for the baseline the rest of dcc is built
+ * for, the machine's picked when dcc loads (an ifunc).  The Makefile's
+ * -ffp-contract=off keeps every a * b + c two roundings in both, and no loop
+ * reorders a sum, so both give the same bytes. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(DCC_NO_CLONES)
+#define DCC_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define DCC_HOT
+#endif
+
 void fc_forward(float *out, const float *inp, const float *w, const float *b, size_t B, int in, int out_f);
 void fc_forward_ref(float *out, const float *inp, const float *w, const float *b, size_t B, int in, int out_f);
 /* dinp may be NULL (first layer). */
