@@ -218,3 +218,20 @@ import numpy as np; a = np.lib.format.open_memmap('big_rand.npy', 'w+', np.float
 	printf '  %-52s %8s s\n' "dcc plot hist (load, histogram, PNG)" "$(secs "$t0" "$t1")"
 	printf '  %-52s %8s s\n' "dcc plot spy (load, density per cell, PNG)" "$(secs "$t1" "$t2")"
 fi
+
+# Opt-in (BENCH_ONLY=accuracy; about 35 minutes on 2 cores): examples/resnet's
+# float recipe run to the end by dcc and by PyTorch, both accuracies
+# (BENCH_EPOCHS and BENCH_AUGMENT change the recipe).
+if [ "$only" = accuracy ]; then
+	net=resnet:16,32,64:1 aug=${BENCH_AUGMENT:-flip} ep=${BENCH_EPOCHS:-20}
+	echo
+	echo "== $net trained to the end ($ep epochs, batch 64, lr 0.1 cosine, --augment $aug, $(nproc) threads)"
+	t0=$(now); $DCC train --net $net --epochs "$ep" --lr 0.1 --augment "$aug" --threads "$(nproc)" --force \
+		-o acc_resnet.dct >/dev/null 2>&1; t1=$(now)
+	acc=$($DCC eval --json acc_resnet.dct | $PY -c 'import json,sys; print("%.2f" % (100 * json.load(sys.stdin)["accuracy"]))')
+	set -- $($PY "$top/bench/torch_train.py" $net "$ep" 0.1 "$aug" "$(nproc)" 2>/dev/null)
+	printf '  %-10s %10s %14s\n' "" "test acc" "s per epoch"
+	printf '  %-10s %9s%% %14.1f\n' dcc "$acc" "$(echo "($t1 - $t0) / $ep" | bc -l)"
+	printf '  %-10s %9.2f%% %14s\n' PyTorch "$(echo "100 * $1" | bc -l)" "$2"
+	echo "  (dcc's seconds include loading the data and the final evaluation)"
+fi
