@@ -498,6 +498,7 @@ int cmd_stage_run(cmd_stage *s, dcc_model *m, int epochs, double *acc)
 		o.limit = (size_t)s->limit;
 		o.threads = (int)s->threads;
 		o.augment_flip = s->aug_flip, o.augment_crop = s->aug_crop;
+		s->augmented |= s->aug_flip || s->aug_crop;
 		o.progress = cmd_progress;
 		o.ctx = (void *)s->ctx;
 		o.after_step = s->after_step;
@@ -519,7 +520,7 @@ const char *cmd_stage_recipe(const cmd_stage *s, char *buf, size_t cap)
 {
 	dcc_train_opts o = {.augment_flip = s->aug_flip, .augment_crop = s->aug_crop};
 	char aug[32];
-	if (s->aug_flip || s->aug_crop)
+	if (s->augmented)
 		snprintf(buf, cap, " augment=%s", dcc_augment_text(&o, aug, sizeof(aug)));
 	else if (cap)
 		buf[0] = 0;

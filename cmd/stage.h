@@ -18,6 +18,7 @@ typedef struct cmd_stage {
 	double lr, lr_scale;   /* lr: absolute (NAN = the net's default x lr_scale) */
 	double weight_decay;   /* NAN: the net's default */
 	int aug_flip, aug_crop; /* --augment, as dcc_train_opts has it */
+	int augmented;          /* a run trained on moved images */
 	int json, force;
 	struct dcc_dataset *d; /* loaded on first use */
 	const char *ctx;       /* progress label */
@@ -82,7 +83,7 @@ const char *cmd_stage_metric(const cmd_stage *s);
 const char *cmd_stage_fig(const cmd_stage *s, double v, char *buf, size_t cap);
 const char *cmd_stage_key(const cmd_stage *s, double v, char *buf, size_t cap);
 /* What provenance records of the retraining's recipe beyond a stage's own
- * keys: " augment=flip,crop:2", or "" without --augment. */
+ * keys: " augment=flip,crop:2", or "" when no run trained on moved images. */
 const char *cmd_stage_recipe(const cmd_stage *s, char *buf, size_t cap);
 double cmd_stage_acc(const cmd_stage *s, double v);
 

@@ -85,6 +85,11 @@ run $DCC info --json augp.dct
 check $PY -c "
 import json; p = json.load(open('$T/.out'))['metadata']['dcc.provenance']
 assert ' retrain=1 augment=crop:2 ' in p[-1], p"
+run $DCC prune aug.dct --sparsity 0.5 --data d8 --augment crop:2 -o augp0.dct
+run $DCC info --json augp0.dct
+check $PY -c "
+import json; p = json.load(open('$T/.out'))['metadata']['dcc.provenance']
+assert 'augment' not in p[-1], p"
 run $DCC share aug.dct --bits 4 --finetune 1 --data d8 --augment flop -o x.dct
 expect_status 2 "share augment spec"; expect_err_has "--augment: 'flop' is not flip" "share augment spec"
 run $DCC train --net cnn:4,8,16,32:8 --data d8 -o x.dct
