@@ -63,7 +63,8 @@ static inline void next_pixel(size_t *n, int *oy, int *ox, int Ho, int Wo)
 /* The patches of output rows r0 .. r1 - 1 (row r = (n Ho + oy) Wo + ox)
  * over channels c0 .. c0 + Cg - 1 of a C-channel input: rows of kh x kw x Cg,
  * in (ky, kx, c) order. */
-DCC_HOT static void im2col(float *cols, const float *inp, int C, int c0, int Cg, int H, int W, const dcc_geom *q, int Ho,
+DCC_HOT
+static void im2col(float *cols, const float *inp, int C, int c0, int Cg, int H, int W, const dcc_geom *q, int Ho,
 		   int Wo, size_t r0, size_t r1)
 {
 	const int KH = q->kh, KW = q->kw;
@@ -96,7 +97,8 @@ DCC_HOT static void im2col(float *cols, const float *inp, int C, int c0, int Cg,
 	}
 }
 
-DCC_HOT static void col2im_add(float *dinp, const float *cols, int C, int c0, int Cg, int H, int W, const dcc_geom *q,
+DCC_HOT
+static void col2im_add(float *dinp, const float *cols, int C, int c0, int Cg, int H, int W, const dcc_geom *q,
 		       int Ho, int Wo, size_t r0, size_t r1)
 {
 	size_t ckk = (size_t)Cg * q->kh * q->kw, hw = (size_t)Ho * Wo;
@@ -154,7 +156,8 @@ static void unperm_add(float *dw, const float *src, int Cout, int C, int KK)
 typedef float v8sf __attribute__((vector_size(32)));
 #define LD8(v, p) memcpy(&(v), (p), sizeof(v8sf)) /* unaligned */
 #define ST8(p, v) memcpy((p), &(v), sizeof(v8sf))
-DCC_HOT static void dw_forward(float *out, float *wt, const float *inp, const float *w, const float *b, size_t B, int C, int H,
+DCC_HOT
+static void dw_forward(float *out, float *wt, const float *inp, const float *w, const float *b, size_t B, int C, int H,
 		       int W, const dcc_geom *q, int Ho, int Wo)
 {
 	int KK = q->kh * q->kw;
@@ -201,7 +204,8 @@ DCC_HOT static void dw_forward(float *out, float *wt, const float *inp, const fl
 	}
 }
 
-DCC_HOT static void dw_backward(float *dinp, float *dw, float *db, float *wt, const float *dout, const float *inp, size_t B,
+DCC_HOT
+static void dw_backward(float *dinp, float *dw, float *db, float *wt, const float *dout, const float *inp, size_t B,
 			int C, int H, int W, const dcc_geom *q, int Ho, int Wo)
 {
 	int KK = q->kh * q->kw;
@@ -287,7 +291,8 @@ void conv_forward_ref(float *out, const float *inp, const float *w, const float 
 				}
 }
 
-DCC_HOT void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, const float *dout, const float *inp,
+DCC_HOT
+void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, const float *dout, const float *inp,
 		   size_t B, int C, int H, int W, const dcc_geom *q, int G, int Cout, int Ho, int Wo)
 {
 	if (G == C && G == Cout && G > 1) {
@@ -331,7 +336,8 @@ DCC_HOT void conv_backward(float *dinp, float *dw, float *db, float *cols, float
 
 /* ---- max pooling (NHWC) ---- */
 
-DCC_HOT void maxpool_forward(float *out, int32_t *argmax, const float *inp, size_t B, int C, int H, int W, int K,
+DCC_HOT
+void maxpool_forward(float *out, int32_t *argmax, const float *inp, size_t B, int C, int H, int W, int K,
 		     int stride, int pad, int Ho, int Wo)
 {
 	for (size_t n = 0; n < B; n++) {
@@ -370,7 +376,8 @@ DCC_HOT void maxpool_forward(float *out, int32_t *argmax, const float *inp, size
 	}
 }
 
-DCC_HOT void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, size_t B, size_t in_size,
+DCC_HOT
+void maxpool_backward(float *dinp, const float *dout, const int32_t *argmax, size_t B, size_t in_size,
 		      size_t out_size)
 {
 	memset(dinp, 0, sizeof(float) * B * in_size);
@@ -386,7 +393,8 @@ DCC_HOT void maxpool_backward(float *dinp, const float *dout, const int32_t *arg
  * blocks of BN_CH channels (layers.h; per-channel sums in double on the
  * stack). */
 
-DCC_HOT void bn_forward(float *out, const float *inp, const float *gamma, const float *beta, const float *mean,
+DCC_HOT
+void bn_forward(float *out, const float *inp, const float *gamma, const float *beta, const float *mean,
 		const float *var, size_t M, size_t C, float eps)
 {
 	for (size_t c0 = 0; c0 < C; c0 += BN_CH) {
@@ -441,7 +449,8 @@ static void bn_allreduce(bn_sync *s, int t, double *v, size_t k)
 	pthread_barrier_wait(&s->bar);
 }
 
-DCC_HOT void bn_forward_train(float *out, float *mean, float *var, float *istd, const float *inp, const float *gamma,
+DCC_HOT
+void bn_forward_train(float *out, float *mean, float *var, float *istd, const float *inp, const float *gamma,
 		      const float *beta, size_t M, size_t C, float eps, const bn_act *act, bn_sync *sy, int t)
 {
 	for (size_t c0 = 0; c0 < C; c0 += BN_CH) {
@@ -538,7 +547,8 @@ static inline __attribute__((always_inline)) void bn_backward_input(float *dinp,
 /* dinp = gamma istd / cnt (cnt dout - sum dout - xhat sum dout xhat), as
  * a dout + b xhat + k per channel, the sums and cnt the whole batch's;
  * dgamma and dbeta take this slice's part (the update adds the workers') */
-DCC_HOT void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp, const float *mean,
+DCC_HOT
+void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp, const float *mean,
 		 const float *istd, const float *gamma, size_t M, size_t C, const bn_act *act, const float *aout,
 		 bn_sync *sy, int t)
 {
@@ -569,13 +579,15 @@ DCC_HOT void bn_backward(float *dinp, float *dgamma, float *dbeta, const float *
 			bn_backward_input(dinp, dout, aout, inp, mu, is, a, b, k, c0, cn, M, C, 0, lo, hi);
 	}
 }
-DCC_HOT void clip_forward(float *out, const float *inp, size_t n, float lo, float hi)
+DCC_HOT
+void clip_forward(float *out, const float *inp, size_t n, float lo, float hi)
 {
 	for (size_t i = 0; i < n; i++)
 		out[i] = inp[i] < lo ? lo : inp[i] > hi ? hi : inp[i];
 }
 
-DCC_HOT void clip_backward(float *dinp, const float *dout, const float *out, size_t n, float lo, float hi)
+DCC_HOT
+void clip_backward(float *dinp, const float *dout, const float *out, size_t n, float lo, float hi)
 {
 	for (size_t i = 0; i < n; i++) { /* PyTorch's hardtanh: zero at the bounds */
 		float d = dout[i], o = out[i]; /* both loaded: the loop vectorises */
@@ -648,7 +660,8 @@ void channels_backward(float *dinp, const float *dout, const dcc_node *l, size_t
 	}
 }
 
-DCC_HOT void relu_forward(float *out, const float *inp, size_t n)
+DCC_HOT
+void relu_forward(float *out, const float *inp, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		out[i] = inp[i] > 0 ? inp[i] : 0.0f;
@@ -700,7 +713,8 @@ void hardswish_backward(float *dinp, const float *dout, const float *inp, size_t
 	}
 }
 
-DCC_HOT void affine_forward(float *out, const float *inp, const float *scale, const float *shift, size_t M, size_t C,
+DCC_HOT
+void affine_forward(float *out, const float *inp, const float *scale, const float *shift, size_t M, size_t C,
 		    size_t inner)
 {
 	for (size_t i = 0; i < M;)
@@ -709,7 +723,8 @@ DCC_HOT void affine_forward(float *out, const float *inp, const float *scale, co
 				out[i] = inp[i] * scale[c] + shift[c];
 }
 
-DCC_HOT void affine_backward(float *dinp, const float *dout, const float *scale, size_t M, size_t C, size_t inner)
+DCC_HOT
+void affine_backward(float *dinp, const float *dout, const float *scale, size_t M, size_t C, size_t inner)
 {
 	for (size_t i = 0; i < M;)
 		for (size_t c = 0; c < C && i < M; c++)
@@ -749,7 +764,8 @@ void mul_backward(float *da, float *db, const float *dout, const float *a, const
 	}
 }
 
-DCC_HOT void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
+DCC_HOT
+void relu_backward(float *dinp, const float *dout, const float *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		float d = dout[i];
@@ -757,7 +773,8 @@ DCC_HOT void relu_backward(float *dinp, const float *dout, const float *out, siz
 	}
 }
 
-DCC_HOT void avgpool_forward(float *out, const float *inp, size_t B, int C, int H, int W, int K, int S, int P, int incl, int OH,
+DCC_HOT
+void avgpool_forward(float *out, const float *inp, size_t B, int C, int H, int W, int K, int S, int P, int incl, int OH,
 		     int OW)
 {
 	for (size_t n = 0; n < B; n++) { /* (H, W, C) per sample, as maxpool */
@@ -781,7 +798,8 @@ DCC_HOT void avgpool_forward(float *out, const float *inp, size_t B, int C, int 
 	}
 }
 
-DCC_HOT void avgpool_backward(float *dinp, const float *dout, size_t B, int C, int H, int W, int K, int S, int P, int incl,
+DCC_HOT
+void avgpool_backward(float *dinp, const float *dout, size_t B, int C, int H, int W, int K, int S, int P, int incl,
 		      int OH, int OW)
 {
 	memset(dinp, 0, B * (size_t)C * H * W * sizeof(float));

@@ -244,7 +244,8 @@ typedef struct update_ctx {
 
 /* Element j's gradient is summed over the workers in thread order and
  * updated alone, so any slicing gives the same bytes. */
-DCC_HOT static void update_part(void *arg, int t)
+DCC_HOT
+static void update_part(void *arg, int t)
 {
 	const update_ctx *u = arg;
 	dcc_net *n = u->n;
