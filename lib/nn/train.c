@@ -245,10 +245,34 @@ typedef struct update_ctx {
 /* Element j's gradient is summed over the workers in thread order and
  * updated alone, so any slicing gives the same bytes. */
 DCC_HOT
+/* The workers' gradients of one parameter's slice summed into the first's. */
+DCC_HOT
+static void grad_sum(float *restrict g, const float *restrict gt, size_t lo, size_t hi)
+{
+	for (size_t j = lo; j < hi; j++)
+		g[j] += gt[j];
+}
+
+/* SGD with momentum and weight decay over w[lo..hi), as PyTorch:
+ * v = mom v + (g + wd w), w -= lr v.  The scalars are arguments and the
+ * arrays restrict, so the loop vectorises (the same operations in the
+ * same order, so the same bytes). */
+DCC_HOT
+static void sgd_step(float *restrict w, float *restrict v, const float *restrict g, size_t lo, size_t hi,
+		     float mom, float wd, float lr)
+{
+	for (size_t j = lo; j < hi; j++) {
+		float gj = g[j] + wd * w[j];
+		v[j] = mom * v[j] + gj;
+		w[j] -= lr * v[j];
+	}
+}
+
 static void update_part(void *arg, int t)
 {
 	const update_ctx *u = arg;
 	dcc_net *n = u->n;
+	const float mom = u->mom, wd = u->wd, lr = u->lr;
 	for (size_t i = 0; i < n->nlayers; i++)
 		for (int k = 0; k < n->layers[i].nparam; k++) {
 			dcc_param *p = &n->layers[i].p[k];
@@ -257,23 +281,21 @@ static void update_part(void *arg, int t)
 			size_t lo, hi;
 			slice(p->n, u->nthreads, t, &lo, &hi);
 			float *g = dcc_work_grad(u->wk[0].w, i, k);
-			for (int w = 1; w < u->used; w++) {
-				const float *gt = dcc_work_grad(u->wk[w].w, i, k);
-				for (size_t j = lo; j < hi; j++)
-					g[j] += gt[j];
-			}
+			for (int w = 1; w < u->used; w++)
+				grad_sum(g, dcc_work_grad(u->wk[w].w, i, k), lo, hi);
 			int32_t *mi = u->m32 ? u->m32[i * 4 + (size_t)k] : NULL;
-			/* powers of two: the products are exact, as ldexp */
-			double up = mi ? ldexp(1.0, u->m32_fl[i * 4 + (size_t)k]) : 1, down = 1 / up;
-			for (size_t j = lo; j < hi; j++) {
-				float gj = g[j] + u->wd * p->w[j];
-				p->v[j] = u->mom * p->v[j] + gj;
-				if (mi) { /* the update, rounded to the master's grid, saturating */
-					double v = (double)mi[j] + nearbyint(-(double)u->lr * p->v[j] * up);
+			if (!mi) {
+				sgd_step(p->w, p->v, g, lo, hi, mom, wd, lr);
+			} else {
+				/* powers of two: the products are exact, as ldexp */
+				double up = ldexp(1.0, u->m32_fl[i * 4 + (size_t)k]), down = 1 / up;
+				for (size_t j = lo; j < hi; j++) {
+					float gj = g[j] + wd * p->w[j];
+					p->v[j] = mom * p->v[j] + gj;
+					/* the update, rounded to the master's grid, saturating */
+					double v = (double)mi[j] + nearbyint(-(double)lr * p->v[j] * up);
 					mi[j] = (int32_t)(v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : v);
 					p->w[j] = (float)((double)mi[j] * down);
-				} else {
-					p->w[j] -= u->lr * p->v[j];
 				}
 			}
 			for (size_t j = lo; p->mask && j < hi; j++) /* a pruned weight stays pruned */
