@@ -40,6 +40,9 @@ static const char usage[] =
 	"  --pes P               PEs (default: the program's)\n"
 	"  --fifo N              activation FIFO depth per PE (default 8)\n"
 	"  --sram-bits B         sparse-matrix SRAM width (default 64)\n"
+	"  --spmat-reuse next|any  when a PE's read unit serves a column from the word\n"
+	"                        it holds: only the matrix's next column (next, EIE's;\n"
+	"                        the default) or any column starting in it (any)\n"
 	"  --sram-kb K           sparse-matrix SRAM per PE in KB (default 128)\n"
 	"  --freq MHZ            clock (default 800)\n"
 	"  --dram-gbps G         DRAM bandwidth for weights that do not fit (10)\n"
@@ -265,6 +268,7 @@ static json_t *run_point(const dcc_program *run, const dcc_accel_cfg *cfg, const
 			      "simulated_macs_per_s", host > 0 ? macs / host : 0.0);
 	json_object_set_new(r, "convolvers", json_integer(cfg->convolvers));
 	json_object_set_new(r, "sram_bits", json_integer(cfg->sram_bits));
+	json_object_set_new(r, "spmat_reuse", json_string(cfg->spmat_reuse == DCC_REUSE_ANY ? "any" : "next"));
 	if (o->et)
 		json_object_set_new(r, "energy", cmd_energy_json(o->et, &en, (double)runs, cfg, 1));
 	if (cfg->convolvers)
@@ -530,6 +534,7 @@ static int emu_synthetic(emu_opts *o)
 		json_object_set_new(r, "pes", json_integer(cfg.pes));
 		json_object_set_new(r, "fifo", json_integer(cfg.fifo));
 		json_object_set_new(r, "sram_bits", json_integer(cfg.sram_bits));
+		json_object_set_new(r, "spmat_reuse", json_string(cfg.spmat_reuse == DCC_REUSE_ANY ? "any" : "next"));
 		json_object_set_new(r, "host_seconds", json_real(st.host_seconds));
 		dcc_layer_stats_free(&st);
 		json_object_set_new(r, "simulated_macs_per_s",
@@ -666,7 +671,7 @@ static int parse(int argc, char **argv, emu_opts *o)
 {
 	enum { O_INPUT = 256, O_DATA, O_COUNT, O_LOGITS, O_PES, O_FIFO, O_SRAM, O_SRAMKB, O_FREQ, O_DRAM, O_SWEEP,
 	       O_SYN, O_WD, O_AD, O_SEED, O_THREADS, O_JSON, O_TRAINSTEP, O_BATCH, O_CPES, O_CONV, O_CK, O_CBUF, O_SYNC,
-	       O_SPLIT, O_ENERGY };
+	       O_SPLIT, O_ENERGY, O_REUSE };
 	static const struct option opts[] = {
 		{"input", required_argument, NULL, O_INPUT}, {"data", required_argument, NULL, O_DATA},
 		{"limit", required_argument, NULL, O_COUNT}, {"count", required_argument, NULL, O_COUNT},
@@ -682,9 +687,11 @@ static int parse(int argc, char **argv, emu_opts *o)
 		{"conv-pes", required_argument, NULL, O_CPES}, {"convolvers", required_argument, NULL, O_CONV},
 		{"conv-k", required_argument, NULL, O_CK}, {"conv-buf-kb", required_argument, NULL, O_CBUF},
 		{"synthetic-conv", required_argument, NULL, O_SYNC}, {"split", required_argument, NULL, O_SPLIT},
-		{"energy", required_argument, NULL, O_ENERGY}, {NULL, 0, NULL, 0},
+		{"energy", required_argument, NULL, O_ENERGY}, {"spmat-reuse", required_argument, NULL, O_REUSE},
+		{NULL, 0, NULL, 0},
 	};
 	long fifo = 8, sram = 64;
+	int reuse = DCC_REUSE_NEXT;
 	double freq = 800, dram_gbps = 10, sram_kb = 128;
 	o->conv_pes = o->convolvers = o->conv_k = o->conv_buf = -1;
 	o->seed = 1, o->batch = 64, o->wd = o->ad = NAN;
@@ -708,6 +715,11 @@ static int parse(int argc, char **argv, emu_opts *o)
 		case O_FIFO: bad = cmd_parse_long(usage, "--fifo", optarg, 1, 65536, &fifo); break;
 		case O_SRAM: bad = cmd_parse_long(usage, "--sram-bits", optarg, 8, 4096, &sram); break;
 		case O_SRAMKB: bad = cmd_parse_double(usage, "--sram-kb", optarg, &sram_kb); break;
+		case O_REUSE:
+			if (strcmp(optarg, "next") && strcmp(optarg, "any"))
+				return cmd_usage_error(usage, "--spmat-reuse: 'next' or 'any'");
+			reuse = !strcmp(optarg, "any") ? DCC_REUSE_ANY : DCC_REUSE_NEXT;
+			break;
 		case O_FREQ: bad = cmd_parse_double(usage, "--freq", optarg, &freq); break;
 		case O_DRAM: bad = cmd_parse_double(usage, "--dram-gbps", optarg, &dram_gbps); break;
 		case O_SWEEP: o->sweep = optarg; break;
@@ -734,6 +746,7 @@ static int parse(int argc, char **argv, emu_opts *o)
 		return cmd_usage_error(usage, "--freq, --dram-gbps must be positive and --sram-kb not negative");
 	dcc_accel_defaults(&o->cfg);
 	o->cfg.fifo = (int)fifo, o->cfg.sram_bits = (int)sram, o->cfg.freq_mhz = freq, o->cfg.dram_gbps = dram_gbps;
+	o->cfg.spmat_reuse = reuse;
 	o->cfg.sram_kb_per_pe = sram_kb;
 	/* the convolver engine: what was asked, else the defaults (or the program's) */
 	if (o->conv_pes > 0)

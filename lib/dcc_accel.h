@@ -16,6 +16,12 @@ extern "C" {
 typedef struct dcc_accel_cfg {
 	int pes, fifo;         /* PEs (64) and activation FIFO depth (8) */
 	int sram_bits;         /* sparse-matrix SRAM width (64: 8 entries per read) */
+	/* When a PE's sparse-matrix read unit reuses the word it holds for the
+	 * next column: DCC_REUSE_ANY, whenever the column starts in it (the
+	 * unit compares addresses); DCC_REUSE_NEXT, only when that column is
+	 * the matrix's next one (EIE's: a word's entries past a column serve
+	 * the next column, and are wasted when its activation is zero). */
+	int spmat_reuse;
 	double freq_mhz;       /* 800 */
 	double dram_gbps;      /* weight streaming bandwidth when they do not fit (10) */
 	double sram_kb_per_pe; /* sparse-matrix SRAM per PE (128 KB); beyond: DRAM */
@@ -29,6 +35,7 @@ typedef struct dcc_accel_cfg {
 	int conv_k;            /* native convolver size (3) */
 	int conv_buf_kb;       /* each on-chip buffer (32) */
 } dcc_accel_cfg;
+enum { DCC_REUSE_ANY, DCC_REUSE_NEXT };
 void dcc_accel_defaults(dcc_accel_cfg *c);
 
 /* Lays a decoded fixed-point model with EIE-encoded fc layers out in DRAM

@@ -86,14 +86,17 @@ int dcc_event_from_name(const char *name);
 
 /* An energy and area table (formats/energy.md): each event's energy in pJ
  * (spmat_read at width bits, scaled to the SRAM's width w by
- * (w / width)^scale), the module it belongs to; per module a static energy
- * per PE-cycle (clock and leakage) and an area in um^2 per PE. */
+ * ((w + fixed) / (width + fixed))^scale: fixed is the part of a read that
+ * does not grow with its width, in bits' worth), the module it belongs to;
+ * per module a static energy per PE-cycle (clock and leakage) and an area
+ * in um^2 per PE. */
 #define DCC_ENERGY_MODULES 16
 typedef struct dcc_energy_table {
 	char name[64];
 	double pj[DCC_EV_N];
 	int width[DCC_EV_N];     /* bits the energy is given at (0: not scaled) */
 	double scale[DCC_EV_N];
+	double fixed[DCC_EV_N];
 	int module[DCC_EV_N];
 	size_t nmod;
 	char mod[DCC_ENERGY_MODULES][32];

@@ -22,16 +22,17 @@ FREQ, PES = 800e6, 64
 
 
 def table45():
-    ev, mod = {}, {}
+    ev, mod, opts = {}, {}, {}
     for line in open(os.path.join(HERE, "../formats/energy/45nm.energy")):
         w = line.split("#")[0].split()
         if w and w[0] == "event":
             ev[w[1]] = float(w[2])
             mod[w[1]] = w[4]
-    return ev, mod
+            opts[w[1]] = "".join(" " + o for o in w[5:])  # spmat_read's width rule, kept as it is
+    return ev, mod, opts
 
 
-pj45, mod45 = table45()
+pj45, mod45, opts45 = table45()
 counts, seconds = {k: 0.0 for k in pj45}, 0.0
 for name, size, wd, ad, _ in eie.LAYERS:
     r = subprocess.run([DCC, "emu", "--synthetic", size, "--weight-density", str(wd), "--act-density", str(ad),
@@ -67,5 +68,4 @@ print("module DRAM")
 for k in pj45:
     m = mod45[k]
     pj = pj45[k] * scale.get(m, 1.0)
-    extra = " width=64 scale=1" if k == "spmat_read" else ""
-    print("event %-12s %.6g pJ %s%s" % (k, pj, m, extra))
+    print("event %-12s %.6g pJ %s%s" % (k, pj, m, opts45[k]))

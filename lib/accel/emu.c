@@ -21,6 +21,7 @@ void dcc_accel_defaults(dcc_accel_cfg *c)
 	c->pes = 64;
 	c->fifo = 8;
 	c->sram_bits = 64;
+	c->spmat_reuse = DCC_REUSE_NEXT;
 	c->freq_mhz = 800;
 	c->dram_gbps = 10;
 	c->sram_kb_per_pe = 128;
@@ -61,7 +62,14 @@ typedef struct layer_run {
 	uint32_t full_cols;  /* the matrix's columns (a synthetic layer's view holds fewer) */
 	const int32_t *cb;
 	pe_view *pe;
+	const uint32_t *col_at; /* a synthetic view's columns: each one's column in the matrix; NULL: the same */
 } layer_run;
+
+/* Whether view column j is the matrix's column after view column i. */
+static int next_col(const layer_run *L, uint32_t i, uint32_t j)
+{
+	return L->col_at ? L->col_at[i] + 1 == L->col_at[j] : i + 1 == j;
+}
 
 /* One layer: the arithmetic, then the cycle model solved event by event.
  * The cycle-by-cycle machine (formats/isa.md) has a closed form: with B_k
@@ -106,7 +114,8 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 			if (e1 > e0) { /* aligned words; the first again only if the buffer lost it */
 				uint64_t a0 = v->at ? v->at[j] : e0;
 				uint64_t w0 = a0 / per_read, w1 = (a0 + (e1 - e0) - 1) / per_read;
-				sram += w1 - w0 + (w0 != last);
+				int held = w0 == last && (c->spmat_reuse == DCC_REUSE_ANY || (k > 0 && next_col(L, nz[k - 1], j)));
+				sram += w1 - w0 + !held;
 				last = w1;
 			}
 		}
@@ -739,7 +748,7 @@ int dcc_emu_synthetic(uint32_t rows, uint32_t cols, double wd, double ad, uint64
 			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 	}
 	/* the view: the active columns only, as many as the matrix's in the figures */
-	layer_run L = {rows, nact, P, cols, cb, pv};
+	layer_run L = {rows, nact, P, cols, cb, pv, active};
 	if (!rc) {
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);

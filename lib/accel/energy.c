@@ -11,7 +11,7 @@ double dcc_event_pj(const dcc_energy_table *t, int ev, const dcc_accel_cfg *c)
 {
 	double e = t->pj[ev];
 	if (ev == DCC_EV_SPMAT_READ && t->width[ev] > 0)
-		e *= pow((double)c->sram_bits / t->width[ev], t->scale[ev]);
+		e *= pow(((double)c->sram_bits + t->fixed[ev]) / (t->width[ev] + t->fixed[ev]), t->scale[ev]);
 	return e;
 }
 

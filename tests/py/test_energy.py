@@ -61,6 +61,31 @@ check(reads[512] >= 0.9 * words, "512-bit SRAM: %d reads of the %.0f words that 
 check(all(0.52 < reads[2 * w] / reads[w] < 1 for w in (32, 64, 128, 256)),
       "reads fall with the width, by less than half a doubling: %s" % reads)
 
+# ---- the read unit's policy: EIE's serves only the next column from the word it holds ----
+# With every activation nonzero every column is the next one: the policies
+# agree.  With Alex-7's 35.3% a read unit that compares addresses (any)
+# also serves a column past skipped ones, and reads less, the more so the
+# wider the word.  The SRAM energy (45nm: CACTI's shape) is then least at
+# 64 bits with EIE's unit, as EIE's Figure 10 has it, and at a wider width
+# with the other.
+for w in (64, 256):
+    dn, da = (js("emu", "--synthetic", "64x256", "--weight-density", "0.3", "--act-density", "1", "--pes", "4",
+                 "--sram-bits", str(w), "--spmat-reuse", r)["events"]["spmat_read"] for r in ("next", "any"))
+    check(dn == da, "every column active, %d bits: next %s reads, any %s" % (w, dn, da))
+energy_at = {}
+for reuse in ("next", "any"):
+    for w in (32, 64, 128, 256, 512):
+        a7 = js("emu", "--synthetic", "4096x4096", "--weight-density", "0.09", "--act-density", "0.353", "--pes", "64",
+                "--sram-bits", str(w), "--spmat-reuse", reuse, "--energy", "45nm")
+        check(a7.get("spmat_reuse") == reuse, "--spmat-reuse %s reported as %s" % (reuse, a7.get("spmat_reuse")))
+        energy_at[reuse, w] = (a7["events"]["spmat_read"], a7["energy"]["events_pj"]["spmat_read"])
+check(all(energy_at["next", w][0] > energy_at["any", w][0] for w in (64, 128, 256, 512)) and
+      energy_at["next", 64][0] == reads[64], "next reads more than any, and is the default: %s" % energy_at)
+least = {r: min((w for w in (32, 64, 128, 256, 512)), key=lambda w: energy_at[r, w][1]) for r in ("next", "any")}
+check(least["next"] == 64 and least["any"] > 64, "SRAM energy least at 64 bits with EIE's read unit: %s" % least)
+r = run("emu", "--synthetic", "64x64", "--spmat-reuse", "some")
+check(r.returncode == 2 and "--spmat-reuse" in r.stderr, "--spmat-reuse some: %d %r" % (r.returncode, r.stderr))
+
 # ---- energy = counts x table, exactly: powers of two, static energy per PE-cycle ----
 pj = {k: 2.0 ** i for i, k in enumerate(EVENTS)}
 lines = ["dcc-energy 1", "name pow2", "module A area_um2=1000 cycle_pj=0.5", "module B area_um2=250"]
@@ -80,6 +105,13 @@ s2 = js("emu", "--synthetic", "4x4", "--weight-density", "1", "--act-density", "
         "--energy", os.path.join(tmp, "pow2.energy"))
 check(abs(s2["energy"]["events_pj"]["spmat_read"] - 2 * 2 * pj["spmat_read"]) < 1e-9,
       "spmat_read at 128 bits: its energy x (128/64)^1")
+# a part of the read that does not grow with the width: ((128 + 64) / (64 + 64))^1 = 1.5
+with open(os.path.join(tmp, "fixed.energy"), "w") as f:
+    f.write("\n".join(lines).replace("width=64 scale=1", "width=64 scale=1 fixed=64") + "\n")
+s3 = js("emu", "--synthetic", "4x4", "--weight-density", "1", "--act-density", "1", "--pes", "2", "--sram-bits", "128",
+        "--energy", os.path.join(tmp, "fixed.energy"))
+check(abs(s3["energy"]["events_pj"]["spmat_read"] - 2 * 1.5 * pj["spmat_read"]) < 1e-9,
+      "spmat_read at 128 bits, fixed=64: its energy x 1.5 (%s)" % s3["energy"]["events_pj"]["spmat_read"])
 us = e.get("us", 0)
 check(abs(e["energy"]["power_mw"] - want * 1e-12 / (us * 1e-6) * 1e3) < 1e-6, "power = energy / latency")
 
@@ -94,6 +126,9 @@ bad = {
     "twice": (good + "event mult 1 pJ A\n", "given twice"),
     "module": (good.replace("pJ B", "pJ C", 1), "module 'C' not declared"),
     "nan": (good.replace("event add 16 pJ", "event add nan pJ"), "not an energy"),
+    "fixed<0": (good.replace("scale=1", "scale=1 fixed=-3"), "fixed=BITS"),
+    "fixed-only": (good.replace("width=64 scale=1", "fixed=3"), "fixed=BITS"),
+    "fixed-add": (good.replace("event add 16 pJ B", "event add 16 pJ B fixed=3"), "only for spmat_read"),
 }
 for name, (text, msg) in bad.items():
     path = os.path.join(tmp, "%s.energy" % name)
