@@ -354,7 +354,7 @@ int cmd_train(int argc, char **argv)
 	provenance_line(&a, n, d, &o, r.head == DCC_OP_MSE ? r.mse : r.accuracy, line, sizeof(line));
 	if (cmd_provenance(m, line, r.head == DCC_OP_MSE ? NAN : r.accuracy))
 		goto done;
-	printf("%s: %d epochs in %.1f s (%.0f images/s); test ", n->netname, o.epochs, secs,
+	printf("%s: %d epochs in %.2f s (%.0f images/s); test ", n->netname, o.epochs, secs,
 	       secs > 0 ? (double)o.epochs * (double)(o.limit ? o.limit : d->train.n) / secs : 0.0);
 	if (r.head == DCC_OP_MSE)
 		printf("mse %.6g, mae %.6g\n", r.mse, r.mae);
