@@ -35,7 +35,7 @@ typedef struct dcc_accel_cfg {
 	int conv_k;            /* native convolver size (3) */
 	int conv_buf_kb;       /* each on-chip buffer (32) */
 } dcc_accel_cfg;
-enum { DCC_REUSE_ANY, DCC_REUSE_NEXT };
+enum { DCC_REUSE_NEXT, DCC_REUSE_ANY }; /* NEXT, 0: EIE's, the default */
 void dcc_accel_defaults(dcc_accel_cfg *c);
 
 /* Lays a decoded fixed-point model with EIE-encoded fc layers out in DRAM
