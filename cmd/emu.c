@@ -49,8 +49,13 @@ static const char usage[] =
 	"  --conv-pes N, --convolvers N, --conv-k K, --conv-buf-kb KB\n"
 	"                        the convolver engine (default: the program's;\n"
 	"                        see dcc compile)\n"
+	"  --act-bits A          activations and codebook values priced at A bits (16;\n"
+	"                        the accumulator 2A): the cost model only\n"
+	"  --weight-bits B       codebook indices of B bits (4): an entry B + 4 bits,\n"
+	"                        packed to the SRAM's words: the cost model only\n"
 	"  --sweep KIND=L        rerun over a list and print the table; KIND is pes,\n"
-	"                        fifo, convolvers or conv-pes (pes=16,32,64)\n"
+	"                        fifo, convolvers, conv-pes, sram-bits, act-bits or\n"
+	"                        weight-bits (pes=16,32,64)\n"
 	"  --synthetic OUTxIN    a random layer of that size (EIE's benchmark)\n"
 	"  --synthetic-conv C,H,W,M,K[,STRIDE[,PAD]]\n"
 	"                        a convolution of that shape on the convolver engine\n"
@@ -152,7 +157,8 @@ static int parse_list(const char *s, long *v, int *n)
 	return *n ? 0 : -1;
 }
 
-/* one point of a --sweep: 0 PEs, 1 FIFO depth, 2 convolvers, 3 convolver PEs */
+/* one point of a --sweep: 0 PEs, 1 FIFO depth, 2 convolvers, 3 convolver
+ * PEs, 4 SRAM width, 5 activation bits, 6 weight (codebook index) bits */
 static void sweep_set(dcc_accel_cfg *c, int kind, long v)
 {
 	if (kind == 0)
@@ -163,8 +169,12 @@ static void sweep_set(dcc_accel_cfg *c, int kind, long v)
 		c->convolvers = (int)v;
 	else if (kind == 3)
 		c->conv_pes = (int)v;
-	else
+	else if (kind == 4)
 		c->sram_bits = (int)v;
+	else if (kind == 5)
+		c->act_bits = (int)v;
+	else
+		c->weight_bits = (int)v;
 }
 
 /* The machine of a run: the options over the program's own settings. */
@@ -269,6 +279,8 @@ static json_t *run_point(const dcc_program *run, const dcc_accel_cfg *cfg, const
 	json_object_set_new(r, "convolvers", json_integer(cfg->convolvers));
 	json_object_set_new(r, "sram_bits", json_integer(cfg->sram_bits));
 	json_object_set_new(r, "spmat_reuse", json_string(cfg->spmat_reuse == DCC_REUSE_ANY ? "any" : "next"));
+	json_object_set_new(r, "act_bits", json_integer(cfg->act_bits));
+	json_object_set_new(r, "weight_bits", json_integer(cfg->weight_bits));
 	if (o->et)
 		json_object_set_new(r, "energy", cmd_energy_json(o->et, &en, (double)runs, cfg, 1));
 	if (cfg->convolvers)
@@ -303,8 +315,8 @@ static void sweep_energy(json_t *rows, json_t *o, const char *lat_key)
 static void print_sweep(json_t *rows)
 {
 	int en = json_object_get(json_array_get(rows, 0), "energy") != NULL;
-	printf("  %6s %6s %9s %12s %8s %8s%s\n", "pes", "fifo", "conv", "latency us", "util", "balance",
-	       en ? "  energy uJ    EDP uJ*us" : "");
+	printf("  %6s %6s %5s %5s %9s %12s %8s %8s%s\n", "pes", "fifo", "sram", "a/w", "conv", "latency us", "util",
+	       "balance", en ? "  energy uJ    EDP uJ*us" : "");
 	size_t i;
 	json_t *o;
 	json_array_foreach(rows, i, o)
@@ -323,9 +335,12 @@ static void print_sweep(json_t *rows)
 		if (json_integer_value(json_object_get(o, "convolvers")))
 			snprintf(cv, sizeof(cv), "%lldx%lld", json_integer_value(json_object_get(o, "conv_pes")),
 				 json_integer_value(json_object_get(o, "convolvers")));
-		printf("  %6lld %6lld %9s %12.2f %7.1f%% %7.1f%%", json_integer_value(json_object_get(o, "pes")),
-		       json_integer_value(json_object_get(o, "fifo")), cv, json_real_value(json_object_get(o, "latency_us")),
-		       cyc ? 100 * ut / cyc : 0, cyc ? 100 * lb / cyc : 0);
+		char bits[32];
+		snprintf(bits, sizeof(bits), "%lld/%lld", json_integer_value(json_object_get(o, "act_bits")),
+			 json_integer_value(json_object_get(o, "weight_bits")));
+		printf("  %6lld %6lld %5lld %5s %9s %12.2f %7.1f%% %7.1f%%", json_integer_value(json_object_get(o, "pes")),
+		       json_integer_value(json_object_get(o, "fifo")), json_integer_value(json_object_get(o, "sram_bits")), bits,
+		       cv, json_real_value(json_object_get(o, "latency_us")), cyc ? 100 * ut / cyc : 0, cyc ? 100 * lb / cyc : 0);
 		if (en)
 			sweep_energy(rows, o, "latency_us");
 		putchar('\n');
@@ -535,6 +550,8 @@ static int emu_synthetic(emu_opts *o)
 		json_object_set_new(r, "fifo", json_integer(cfg.fifo));
 		json_object_set_new(r, "sram_bits", json_integer(cfg.sram_bits));
 		json_object_set_new(r, "spmat_reuse", json_string(cfg.spmat_reuse == DCC_REUSE_ANY ? "any" : "next"));
+		json_object_set_new(r, "act_bits", json_integer(cfg.act_bits));
+		json_object_set_new(r, "weight_bits", json_integer(cfg.weight_bits));
 		json_object_set_new(r, "host_seconds", json_real(st.host_seconds));
 		dcc_layer_stats_free(&st);
 		json_object_set_new(r, "simulated_macs_per_s",
@@ -546,13 +563,16 @@ static int emu_synthetic(emu_opts *o)
 		putchar('\n');
 	} else if (o->sweep) {
 		int en = o->et != NULL;
-		printf("  %6s %6s %5s %10s %9s %8s %8s%s\n", "pes", "fifo", "sram", "cycles", "us", "util", "balance",
-		       en ? "  energy uJ    EDP uJ*us" : "");
+		printf("  %6s %6s %5s %5s %10s %9s %8s %8s%s\n", "pes", "fifo", "sram", "a/w", "cycles", "us", "util",
+		       "balance", en ? "  energy uJ    EDP uJ*us" : "");
 		size_t i;
 		json_t *r;
 		json_array_foreach(rowsj, i, r) {
-			printf("  %6lld %6lld %5lld %10.0f %9.2f %7.1f%% %7.1f%%", json_integer_value(json_object_get(r, "pes")),
-			       json_integer_value(json_object_get(r, "fifo")), json_integer_value(json_object_get(r, "sram_bits")),
+			char bits[32];
+			snprintf(bits, sizeof(bits), "%lld/%lld", json_integer_value(json_object_get(r, "act_bits")),
+				 json_integer_value(json_object_get(r, "weight_bits")));
+			printf("  %6lld %6lld %5lld %5s %10.0f %9.2f %7.1f%% %7.1f%%", json_integer_value(json_object_get(r, "pes")),
+			       json_integer_value(json_object_get(r, "fifo")), json_integer_value(json_object_get(r, "sram_bits")), bits,
 			       json_real_value(json_object_get(r, "cycles")), json_real_value(json_object_get(r, "us")),
 			       100 * json_real_value(json_object_get(r, "utilisation")),
 			       100 * json_real_value(json_object_get(r, "load_balance")));
@@ -671,7 +691,7 @@ static int parse(int argc, char **argv, emu_opts *o)
 {
 	enum { O_INPUT = 256, O_DATA, O_COUNT, O_LOGITS, O_PES, O_FIFO, O_SRAM, O_SRAMKB, O_FREQ, O_DRAM, O_SWEEP,
 	       O_SYN, O_WD, O_AD, O_SEED, O_THREADS, O_JSON, O_TRAINSTEP, O_BATCH, O_CPES, O_CONV, O_CK, O_CBUF, O_SYNC,
-	       O_SPLIT, O_ENERGY, O_REUSE };
+	       O_SPLIT, O_ENERGY, O_REUSE, O_ABITS, O_WBITS };
 	static const struct option opts[] = {
 		{"input", required_argument, NULL, O_INPUT}, {"data", required_argument, NULL, O_DATA},
 		{"limit", required_argument, NULL, O_COUNT}, {"count", required_argument, NULL, O_COUNT},
@@ -688,9 +708,10 @@ static int parse(int argc, char **argv, emu_opts *o)
 		{"conv-k", required_argument, NULL, O_CK}, {"conv-buf-kb", required_argument, NULL, O_CBUF},
 		{"synthetic-conv", required_argument, NULL, O_SYNC}, {"split", required_argument, NULL, O_SPLIT},
 		{"energy", required_argument, NULL, O_ENERGY}, {"spmat-reuse", required_argument, NULL, O_REUSE},
+		{"act-bits", required_argument, NULL, O_ABITS}, {"weight-bits", required_argument, NULL, O_WBITS},
 		{NULL, 0, NULL, 0},
 	};
-	long fifo = 8, sram = 64;
+	long fifo = 8, sram = 64, abits = 16, wbits = 4;
 	int reuse = DCC_REUSE_NEXT;
 	double freq = 800, dram_gbps = 10, sram_kb = 128;
 	o->conv_pes = o->convolvers = o->conv_k = o->conv_buf = -1;
@@ -715,6 +736,8 @@ static int parse(int argc, char **argv, emu_opts *o)
 		case O_FIFO: bad = cmd_parse_long(usage, "--fifo", optarg, 1, 65536, &fifo); break;
 		case O_SRAM: bad = cmd_parse_long(usage, "--sram-bits", optarg, 8, 4096, &sram); break;
 		case O_SRAMKB: bad = cmd_parse_double(usage, "--sram-kb", optarg, &sram_kb); break;
+		case O_ABITS: bad = cmd_parse_long(usage, "--act-bits", optarg, 4, 32, &abits); break;
+		case O_WBITS: bad = cmd_parse_long(usage, "--weight-bits", optarg, 1, 8, &wbits); break;
 		case O_REUSE:
 			if (strcmp(optarg, "next") && strcmp(optarg, "any"))
 				return cmd_usage_error(usage, "--spmat-reuse: 'next' or 'any'");
@@ -746,7 +769,7 @@ static int parse(int argc, char **argv, emu_opts *o)
 		return cmd_usage_error(usage, "--freq, --dram-gbps must be positive and --sram-kb not negative");
 	dcc_accel_defaults(&o->cfg);
 	o->cfg.fifo = (int)fifo, o->cfg.sram_bits = (int)sram, o->cfg.freq_mhz = freq, o->cfg.dram_gbps = dram_gbps;
-	o->cfg.spmat_reuse = reuse;
+	o->cfg.spmat_reuse = reuse, o->cfg.act_bits = (int)abits, o->cfg.weight_bits = (int)wbits;
 	o->cfg.sram_kb_per_pe = sram_kb;
 	/* the convolver engine: what was asked, else the defaults (or the program's) */
 	if (o->conv_pes > 0)
@@ -759,15 +782,21 @@ static int parse(int argc, char **argv, emu_opts *o)
 		o->cfg.conv_buf_kb = (int)o->conv_buf;
 	o->sweep_kind = -1;
 	if (o->sweep) {
-		static const char *const kinds[] = {"pes=", "fifo=", "convolvers=", "conv-pes=", "sram-bits="};
-		for (int k = 0; k < 5 && o->sweep_kind < 0; k++)
+		static const char *const kinds[] = {"pes=", "fifo=", "convolvers=", "conv-pes=", "sram-bits=", "act-bits=",
+						    "weight-bits="};
+		for (int k = 0; k < 7 && o->sweep_kind < 0; k++)
 			if (!strncmp(o->sweep, kinds[k], strlen(kinds[k])))
 				o->sweep_kind = k;
 		if (o->sweep_kind < 0)
-			return cmd_usage_error(usage, "--sweep: 'pes=L', 'fifo=L', 'convolvers=L', 'conv-pes=L' or 'sram-bits=L' "
-						      "(L: 1,2,...)");
+			return cmd_usage_error(usage, "--sweep: 'pes=L', 'fifo=L', 'convolvers=L', 'conv-pes=L', 'sram-bits=L', "
+						      "'act-bits=L' or 'weight-bits=L' (L: 1,2,...)");
 		if (parse_list(strchr(o->sweep, '=') + 1, o->list, &o->nlist))
 			return cmd_usage_error(usage, "--sweep: '%s' is not a list of counts 1..4096", o->sweep);
+		for (int i = 0; i < o->nlist; i++)
+			if ((o->sweep_kind == 5 && (o->list[i] < 4 || o->list[i] > 32)) ||
+			    (o->sweep_kind == 6 && o->list[i] > 8) || (o->sweep_kind == 4 && o->list[i] < 8))
+				return cmd_usage_error(usage, "--sweep: act-bits go from 4 to 32, weight-bits from 1 to 8, "
+							      "sram-bits from 8");
 	}
 	/* the files: a blob, a program, or a blob and its program, told apart by content */
 	int nf = argc - optind;

@@ -398,8 +398,9 @@ static int plot_energy(const char *in, const opts *o)
 	double *uj = calloc(16 * n + 1, sizeof(double)), *x = calloc(4 * n + 1, sizeof(double)), *us = x + n,
 	       *tot = x + 2 * n;
 	if (j && n && names && uj && x && json_object_get(json_array_get(ls, 0), "energy")) {
-		static const char *const keys[] = {"pes", "fifo", "sram_bits", "convolvers", "conv_pes"};
-		for (int q = 0; sweep && q < 5; q++) /* the key the sweep changes */
+		static const char *const keys[] = {"pes", "fifo", "sram_bits", "convolvers", "conv_pes", "act_bits",
+						   "weight_bits"};
+		for (int q = 0; sweep && q < 7; q++) /* the key the sweep changes */
 			if (json_object_get(json_array_get(ls, 0), keys[q]) &&
 			    !json_equal(json_object_get(json_array_get(ls, 0), keys[q]),
 					json_object_get(json_array_get(ls, n - 1), keys[q])))

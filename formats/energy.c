@@ -85,12 +85,12 @@ static int parse_line(char **tok, int n, dcc_energy_table *t, int *seen, const c
 			else
 				ok = 0;
 		if (ok && (w > 4096 || w != floor(w) || t->scale[ev] > 4 || t->fixed[ev] > 4096 ||
-			   (ev != DCC_EV_SPMAT_READ && (w || t->fixed[ev])) || (t->fixed[ev] && !w)))
+			   (dcc_event_width_kind(ev) == DCC_W_NONE && (w || t->fixed[ev])) || (t->fixed[ev] && !w)))
 			ok = 0;
 		t->width[ev] = ok ? (int)w : 0; /* bounded before the conversion */
 		return ok ? 0 : dcc_fail(err, DCC_E_FORMAT, "%s: line %d: want 'event NAME PJ pJ MODULE "
-				       "[width=BITS scale=S fixed=BITS]' (only for spmat_read; width and fixed up to 4096, "
-				       "scale up to 4)", src, line);
+				       "[width=BITS scale=S fixed=BITS]' (not for pointers, DRAM bytes or cycles; width and "
+				       "fixed up to 4096, scale up to 4)", src, line);
 	}
 	return dcc_fail(err, DCC_E_FORMAT, "%s: line %d: '%s' is not name, module or event (formats/energy.md)", src, line,
 			tok[0]);

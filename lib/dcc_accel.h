@@ -22,6 +22,12 @@ typedef struct dcc_accel_cfg {
 	 * the matrix's next one (EIE's: a word's entries past a column serve
 	 * the next column, and are wasted when its activation is zero). */
 	int spmat_reuse;
+	/* Operand widths the cost model prices (the functional emulation keeps
+	 * the program's 16-bit fixed point and 4-bit codes): an activation and
+	 * a codebook value (16), the accumulator twice that; a weight's
+	 * codebook index (4), an entry that and a 4-bit skip, packed
+	 * sram_bits / (weight_bits + 4) to a word. */
+	int act_bits, weight_bits;
 	double freq_mhz;       /* 800 */
 	double dram_gbps;      /* weight streaming bandwidth when they do not fit (10) */
 	double sram_kb_per_pe; /* sparse-matrix SRAM per PE (128 KB); beyond: DRAM */

@@ -82,6 +82,13 @@ enum {
 };
 /* An event's name in energy tables and reports ("spmat_read"). */
 const char *dcc_event_name(int ev);
+/* The operand an event's energy grows with, for an energy table's width=
+ * rule (formats/energy.md): the sparse-matrix SRAM's word, an activation
+ * (or codebook value, or pixel, or dense weight), the accumulator (twice
+ * an activation), a FIFO entry (an activation and its 16-bit index); or
+ * none (pointers, DRAM bytes, cycles). */
+enum { DCC_W_NONE, DCC_W_SRAM, DCC_W_ACT, DCC_W_ACC, DCC_W_QUEUE };
+int dcc_event_width_kind(int ev);
 int dcc_event_from_name(const char *name);
 
 /* An energy and area table (formats/energy.md): each event's energy in pJ

@@ -95,3 +95,9 @@ print("  one multiply: %.3f pJ 16-bit fixed, %.3f pJ 32-bit float: %.2fx (EIE: 6
       "(EIE: 5x)" % (m_fx, m_fl, m_fl / m_fx, 3.1 / m_fx))
 print("  EIE's two ratios put its 16-bit multiply at %.2f and %.2f pJ, below the %.3f pJ of the square rule" %
       (m_fl / 6.2, 3.1 / 5, m_fx))
+print("== operand widths on Alex-7 (45nm table; the cost model's, not the arithmetic's)")
+for kind in ("act-bits=8,16,32", "weight-bits=2,4,8"):
+    r = subprocess.run([DCC, "emu", "--synthetic", "4096x4096", "--weight-density", "0.09", "--act-density", "0.353",
+                        "--pes", "64", "--fifo", "8", "--energy", "45nm", "--sweep", kind],
+                       capture_output=True, text=True, check=True)
+    print(r.stdout.rstrip("\n"))

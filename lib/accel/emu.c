@@ -22,6 +22,8 @@ void dcc_accel_defaults(dcc_accel_cfg *c)
 	c->fifo = 8;
 	c->sram_bits = 64;
 	c->spmat_reuse = DCC_REUSE_NEXT;
+	c->act_bits = 16;
+	c->weight_bits = 4;
 	c->freq_mhz = 800;
 	c->dram_gbps = 10;
 	c->sram_kb_per_pe = 128;
@@ -65,6 +67,12 @@ typedef struct layer_run {
 	const uint32_t *col_at; /* a synthetic view's columns: each one's column in the matrix; NULL: the same */
 } layer_run;
 
+/* An entry's bits: the codebook index and the 4-bit skip (8 in EIE). */
+static int entry_bits(const dcc_accel_cfg *c)
+{
+	return (c->weight_bits > 0 ? c->weight_bits : 4) + 4;
+}
+
 /* Whether view column j is the matrix's column after view column i. */
 static int next_col(const layer_run *L, uint32_t i, uint32_t j)
 {
@@ -85,7 +93,7 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 {
 	uint32_t P = L->pes, F = (uint32_t)(c->fifo > 0 ? c->fifo : 1);
 	uint64_t macs = 0, busy_c = 0, sram = 0, stalls = 0, entries = 0;
-	uint32_t per_read = c->sram_bits >= 8 ? (uint32_t)c->sram_bits / 8 : 1;
+	uint32_t ebits = (uint32_t)entry_bits(c), per_read = (uint32_t)c->sram_bits >= ebits ? (uint32_t)c->sram_bits / ebits : 1;
 	if (st->npe != P) { /* per-PE busy cycles */
 		free(st->pe_busy);
 		st->pe_busy = calloc(P, sizeof(uint64_t));
@@ -165,18 +173,18 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 	st->ev[DCC_EV_ACT_WRITE] += L->rows;
 }
 
-static uint64_t layer_bytes(const layer_run *L)
+static uint64_t layer_bytes(const layer_run *L, const dcc_accel_cfg *c)
 {
-	uint64_t b = 0;
+	uint64_t b = 0, eb = (uint64_t)entry_bits(c);
 	for (uint32_t p = 0; p < L->pes; p++)
-		b += L->pe[p].total; /* 8-bit entries; pointers have their own SRAM, as in EIE */
+		b += (L->pe[p].total * eb + 7) / 8; /* entries of entry_bits (8 in EIE); pointers have their own SRAM */
 	return b;
 }
 
 static void finish_layer(const layer_run *L, const dcc_accel_cfg *c, dcc_layer_stats *st, uint64_t compute,
 			 uint64_t busy)
 {
-	uint64_t bytes = layer_bytes(L);
+	uint64_t bytes = layer_bytes(L, c);
 	double cap = c->sram_kb_per_pe * 1024.0 * L->pes;
 	uint64_t dram = 0;
 	if ((double)bytes > cap) { /* streamed from DRAM every run */

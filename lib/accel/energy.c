@@ -7,11 +7,24 @@
 
 #include "../dcc_accel.h"
 
+/* The width of the operand event ev's energy grows with, on machine c. */
+static double operand_bits(int ev, const dcc_accel_cfg *c)
+{
+	double a = c->act_bits > 0 ? c->act_bits : 16;
+	switch (dcc_event_width_kind(ev)) {
+	case DCC_W_SRAM: return c->sram_bits;
+	case DCC_W_ACT: return a;
+	case DCC_W_ACC: return 2 * a;
+	case DCC_W_QUEUE: return a + 16;
+	default: return 0;
+	}
+}
+
 double dcc_event_pj(const dcc_energy_table *t, int ev, const dcc_accel_cfg *c)
 {
-	double e = t->pj[ev];
-	if (ev == DCC_EV_SPMAT_READ && t->width[ev] > 0)
-		e *= pow(((double)c->sram_bits + t->fixed[ev]) / (t->width[ev] + t->fixed[ev]), t->scale[ev]);
+	double e = t->pj[ev], w = operand_bits(ev, c);
+	if (t->width[ev] > 0 && w > 0)
+		e *= pow((w + t->fixed[ev]) / (t->width[ev] + t->fixed[ev]), t->scale[ev]);
 	return e;
 }
 

@@ -160,6 +160,18 @@ const char *dcc_event_name(int ev)
 	return ev >= 0 && ev < DCC_EV_N ? ev_names[ev] : "?";
 }
 
+int dcc_event_width_kind(int ev)
+{
+	static const unsigned char kind[DCC_EV_N] = {
+		[DCC_EV_SPMAT_READ] = DCC_W_SRAM, [DCC_EV_CODEBOOK] = DCC_W_ACT,    [DCC_EV_MULT] = DCC_W_ACT,
+		[DCC_EV_ADD] = DCC_W_ACC,         [DCC_EV_ACC_RW] = DCC_W_ACC,      [DCC_EV_QUEUE] = DCC_W_QUEUE,
+		[DCC_EV_ACT_READ] = DCC_W_ACT,    [DCC_EV_ACT_WRITE] = DCC_W_ACT,   [DCC_EV_CONV_MULT] = DCC_W_ACT,
+		[DCC_EV_CONV_ADD] = DCC_W_ACC,    [DCC_EV_CONV_IN_READ] = DCC_W_ACT, [DCC_EV_CONV_W_READ] = DCC_W_ACT,
+		[DCC_EV_CONV_OUT_RW] = DCC_W_ACC,
+	};
+	return ev >= 0 && ev < DCC_EV_N ? kind[ev] : DCC_W_NONE;
+}
+
 int dcc_event_from_name(const char *name)
 {
 	for (int k = 0; k < DCC_EV_N; k++)

@@ -112,6 +112,31 @@ s3 = js("emu", "--synthetic", "4x4", "--weight-density", "1", "--act-density", "
         "--energy", os.path.join(tmp, "fixed.energy"))
 check(abs(s3["energy"]["events_pj"]["spmat_read"] - 2 * 1.5 * pj["spmat_read"]) < 1e-9,
       "spmat_read at 128 bits, fixed=64: its energy x 1.5 (%s)" % s3["energy"]["events_pj"]["spmat_read"])
+# operand widths (--act-bits, --weight-bits): the cost model's, not the arithmetic's
+wl = [l.replace("event mult 8 pJ A", "event mult 8 pJ A width=16 scale=2")
+       .replace("event add 16 pJ B", "event add 16 pJ B width=32 scale=1")
+       .replace("event queue 64 pJ B", "event queue 64 pJ B width=32 scale=1") for l in lines]
+with open(os.path.join(tmp, "widths.energy"), "w") as f:
+    f.write("\n".join(wl) + "\n")
+for abits, fm, fa, fq in ((32, 4, 2, 1.5), (8, 0.25, 0.5, 0.75)):
+    sw = js("emu", "--synthetic", "4x4", "--weight-density", "1", "--act-density", "1", "--pes", "2", "--act-bits",
+            str(abits), "--energy", os.path.join(tmp, "widths.energy"))
+    ep = sw["energy"]["events_pj"]
+    check(sw.get("act_bits") == abits and abs(ep["mult"] - 16 * 8 * fm) < 1e-9 and abs(ep["add"] - 16 * 16 * fa) < 1e-9
+          and abs(ep["queue"] - 8 * 64 * fq) < 1e-9 and ep["spmat_read"] == 2 * pj["spmat_read"],
+          "--act-bits %d: multiply x %g (square), accumulator x %g, FIFO entry x %g: %s" % (abits, fm, fa, fq, ep))
+# a weight's index of B bits: entries of B + 4 bits, floor(64 / (B + 4)) to a word;
+# each PE's 8 entries: 12-bit entries 5 a word (2 words), 6-bit ones 10 (1 word)
+for wbits, by_hand in ((8, 4), (2, 2), (4, 2)):
+    sw = js("emu", "--synthetic", "4x4", "--weight-density", "1", "--act-density", "1", "--pes", "2", "--weight-bits",
+            str(wbits))
+    check(sw["events"]["spmat_read"] == by_hand and sw.get("weight_bits") == wbits and sw.get("cycles") == 13,
+          "--weight-bits %d: %s reads (by hand %d), %s cycles" % (wbits, sw["events"]["spmat_read"], by_hand,
+                                                                sw.get("cycles")))
+for bad_args in (("--act-bits", "3"), ("--weight-bits", "9"), ("--sweep", "weight-bits=2,9"), ("--sweep", "act-bits=2")):
+    r = run("emu", "--synthetic", "4x4", *bad_args)
+    check(r.returncode == 2 and len(r.stderr.strip().splitlines()) >= 1 and not r.stdout,
+          "%s: exit %d %r" % (" ".join(bad_args), r.returncode, r.stderr))
 us = e.get("us", 0)
 check(abs(e["energy"]["power_mw"] - want * 1e-12 / (us * 1e-6) * 1e3) < 1e-6, "power = energy / latency")
 
@@ -128,7 +153,8 @@ bad = {
     "nan": (good.replace("event add 16 pJ", "event add nan pJ"), "not an energy"),
     "fixed<0": (good.replace("scale=1", "scale=1 fixed=-3"), "fixed=BITS"),
     "fixed-only": (good.replace("width=64 scale=1", "fixed=3"), "fixed=BITS"),
-    "fixed-add": (good.replace("event add 16 pJ B", "event add 16 pJ B fixed=3"), "only for spmat_read"),
+    "fixed-add": (good.replace("event add 16 pJ B", "event add 16 pJ B fixed=3"), "fixed=BITS"),
+    "width-ptr": (good.replace("event ptr_read 2 pJ A", "event ptr_read 2 pJ A width=32 scale=1"), "not for pointers"),
 }
 for name, (text, msg) in bad.items():
     path = os.path.join(tmp, "%s.energy" % name)
@@ -152,6 +178,11 @@ check(ok, "a small model through the pipeline")
 plain = js("emu", m + ".dcb", "--limit", "200", "--logits", m + "a.npy")
 en = js("emu", m + ".dcb", "--limit", "200", "--logits", m + "b.npy", "--energy", "eie-pe")
 check(open(m + "a.npy", "rb").read() == open(m + "b.npy", "rb").read(), "--energy: the same outputs")
+wide = js("emu", m + ".dcb", "--limit", "200", "--logits", m + "c.npy", "--energy", "eie-pe", "--act-bits", "8",
+          "--weight-bits", "2")
+check(open(m + "a.npy", "rb").read() == open(m + "c.npy", "rb").read() and
+      wide.get("energy", {}).get("energy_uj", 0) < en.get("energy", {}).get("energy_uj", 0),
+      "--act-bits 8 --weight-bits 2: the same outputs, less energy")
 check([l["cycles"] for l in plain.get("layers", [])] == [l["cycles"] for l in en.get("layers", [])] and
       plain.get("latency_us") == en.get("latency_us"), "--energy: the same cycles")
 tot = en.get("energy", {})
