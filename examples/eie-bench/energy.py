@@ -87,7 +87,8 @@ print("  whole layer: %.3f uJ fixed, %.3f uJ float: %.2fx (the SRAM reads of the
       (fx["energy"]["energy_uj"], fl["energy"]["energy_uj"], fl["energy"]["energy_uj"] / fx["energy"]["energy_uj"]))
 # EIE, Section VI (Arithmetic Precision): "16-bit fixed-point multiplication
 # consumes 5 times less energy than 32-bit fixed-point and 6.2 times less
-# energy than 32-bit floating-point".  Horowitz publishes the 32-bit
+# energy than 32-bit floating-point" (as a reader's notes of the paper quote
+# it: our copy lacks the page).  Horowitz publishes the 32-bit
 # multiplies (int 3.1 pJ, float 3.7 pJ) but no 16-bit one; dcc's tables take
 # it as 3.1 x (16/32)^2.
 m_fx, m_fl = (d["energy"]["events_pj"]["mult"] / d["events"]["mult"] for d in (fx, fl))
