@@ -93,7 +93,8 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 {
 	uint32_t P = L->pes, F = (uint32_t)(c->fifo > 0 ? c->fifo : 1);
 	uint64_t macs = 0, busy_c = 0, sram = 0, stalls = 0, entries = 0;
-	uint32_t ebits = (uint32_t)entry_bits(c), per_read = (uint32_t)c->sram_bits >= ebits ? (uint32_t)c->sram_bits / ebits : 1;
+	uint32_t ebits = (uint32_t)entry_bits(c), sb = (uint32_t)c->sram_bits;
+	uint32_t per_read = sb >= ebits ? sb / ebits : 1; /* entries a word */
 	if (st->npe != P) { /* per-PE busy cycles */
 		free(st->pe_busy);
 		st->pe_busy = calloc(P, sizeof(uint64_t));
