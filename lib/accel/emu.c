@@ -100,6 +100,13 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 		st->pe_busy = calloc(P, sizeof(uint64_t));
 		st->npe = st->pe_busy ? P : 0;
 	}
+	/* reuse[k]: whether nonzero column k may take its first word from the
+	 * read buffer (the same for every PE; branch-free in the loop below) */
+	uint8_t *reuse = malloc((size_t)nnz + 1);
+	if (!reuse)
+		return;
+	for (uint32_t k = 0; k < nnz; k++)
+		reuse[k] = c->spmat_reuse == DCC_REUSE_ANY || (k > 0 && next_col(L, nz[k - 1], nz[k]));
 	/* the arithmetic: every PE's entries of every nonzero column */
 	for (uint32_t p = 0; p < P; p++) {
 		const pe_view *v = &L->pe[p];
@@ -123,12 +130,12 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 			if (e1 > e0) { /* aligned words; the first again only if the buffer lost it */
 				uint64_t a0 = v->at ? v->at[j] : e0;
 				uint64_t w0 = a0 / per_read, w1 = (a0 + (e1 - e0) - 1) / per_read;
-				int held = w0 == last && (c->spmat_reuse == DCC_REUSE_ANY || (k > 0 && next_col(L, nz[k - 1], j)));
-				sram += w1 - w0 + !held;
+				sram += w1 - w0 + !((w0 == last) & reuse[k]);
 				last = w1;
 			}
 		}
 	}
+	free(reuse);
 	/* the timing */
 	uint64_t *E = calloc(P, sizeof(uint64_t)), *S = malloc((size_t)P * F * sizeof(uint64_t)), B = 0, T = 0;
 	if (!E || !S) {
