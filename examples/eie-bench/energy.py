@@ -2,7 +2,7 @@
 """energy.py DCC: EIE's power and its breakdown (Han et al., ISCA 2016,
 Table II: one PE, 45 nm, 800 MHz) beside what dcc's emulator reports for
 EIE's nine benchmark layers with the eie-pe and 45nm energy tables, and the
-sparse-matrix SRAM width study on Alex-7 (the paper's Figure 10 shows it
+sparse-matrix SRAM width study on Alex-7 (the paper's Figure 9 shows it
 as a plot: reads fall with width, energy per read rises, the total is least
 at 64 bits)."""
 import json
@@ -46,7 +46,7 @@ for table in ("eie-pe", "45nm"):
     for m, p in TABLE2.items():
         pub, got = 100 * p / PE_MW, 100 * mods[m] / tot_pj
         print("  %-10s %9.2f%% %9.2f%% %+8.2f" % (m, pub, got, got - pub))
-# The SRAM-width study (EIE's Figure 10): reads fall with the width, a read's
+# The SRAM-width study (EIE's Figure 9): reads fall with the width, a read's
 # energy rises, and EIE found the total least at 64 bits.  Two things decide
 # where: how a read's energy grows with its width (45nm: CACTI's shape, a
 # part every read pays plus a part per bit; against it Horowitz's figures
@@ -76,7 +76,7 @@ for reuse in ("next", "any"):
         near = sorted(tot.values())
         print("  %-22s least SRAM energy at %3d bits (%.1f%% below the next best)" %
               (name + ":", best, 100 * (1 - near[0] / near[1])))
-print("  EIE's Figure 10 (CACTI, its read unit): least at 64 bits")
+print("  EIE's Figure 9 (CACTI, its read unit): least at 64 bits")
 print("== 16-bit fixed point against 32-bit float arithmetic on Alex-7 (45nm and 45nm-float32 tables)")
 fx, fl = emu("4096x4096", 0.09, 0.353, "45nm"), emu("4096x4096", 0.09, 0.353, "45nm-float32")
 ar = ("codebook", "mult", "add")
@@ -85,10 +85,9 @@ print("  arithmetic (codebook, multiply, add): %.3f uJ fixed, %.3f uJ float: %.2
                                                                                        a_fl / a_fx))
 print("  whole layer: %.3f uJ fixed, %.3f uJ float: %.2fx (the SRAM reads of the 4-bit weights dominate both)" %
       (fx["energy"]["energy_uj"], fl["energy"]["energy_uj"], fl["energy"]["energy_uj"] / fx["energy"]["energy_uj"]))
-# EIE, Section VI (Arithmetic Precision): "16-bit fixed-point multiplication
-# consumes 5 times less energy than 32-bit fixed-point and 6.2 times less
-# energy than 32-bit floating-point" (as a reader's notes of the paper quote
-# it: our copy lacks the page).  Horowitz publishes the 32-bit
+# EIE, Section VI-C (Arithmetic Precision, its Figure 10, from synthesized
+# RTL at 45 nm): "16-bit fixed-point multiplication consumes 5x less energy
+# than 32-bit fixed-point and 6.2x less energy than 32-bit floating-point".  Horowitz publishes the 32-bit
 # multiplies (int 3.1 pJ, float 3.7 pJ) but no 16-bit one; dcc's tables take
 # it as 3.1 x (16/32)^2.
 m_fx, m_fl = (d["energy"]["events_pj"]["mult"] / d["events"]["mult"] for d in (fx, fl))
