@@ -13,8 +13,8 @@ only=${BENCH_ONLY:-}
 
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc -l | xargs printf '%.3f'; }
-# peak RSS in MB of a command: rss CMD...
-rss() { /usr/bin/time -f "%M" -o "$out/.rss" "$@" >/dev/null; echo "$(( $(cat "$out/.rss") * 1024 / 1000000 ))"; } # MB, as the layer sizes
+# peak RSS in MB of a command: rss CMD... (its standard output kept in $out/.stdout)
+rss() { /usr/bin/time -f "%M" -o "$out/.rss" "$@" >"$out/.stdout"; echo "$(( $(cat "$out/.rss") * 1024 / 1000000 ))"; } # MB, as the layer sizes
 want() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 
 echo "dcc bench on $(nproc) cores, $(sed -n 's/^model name.*: //p' /proc/cpuinfo | head -1)"
@@ -48,10 +48,9 @@ if want train; then
 	for net in lenet300 lenet5 lstm resnet:16,32,64:1 mobilenet:16,16,24,32:4; do
 		t0=$(now)
 		f=train_$(echo "$net" | tr ':,' '__').dct
-		/usr/bin/time -f "%M" -o "$out/.rss" $DCC train --net $net --epochs 1 --threads "$(nproc)" -o "$f" >"$out/.train"
+		mb=$(rss $DCC train --net $net --epochs 1 --threads "$(nproc)" -o "$f")
 		t1=$(now)
-		mb=$(( $(cat "$out/.rss") * 1024 / 1000000 ))
-		loop=$(sed -n 's/.* epochs in \([0-9.]*\) s .*/\1/p' "$out/.train")
+		loop=$(sed -n 's/.* epochs in \([0-9.]*\) s .*/\1/p' "$out/.stdout")
 		ev=$($DCC eval --json "$f" | $PY -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["images_per_s"])')
 		set -- $($PY "$top/bench/torch_epoch.py" $net "$(nproc)")
 		d=$(secs "$t0" "$t1")

@@ -247,6 +247,22 @@ static int load_inputs(const emu_opts *o, const dcc_program *run, emu_data *in)
 }
 
 /* One point of a run: the program on every input, its figures as JSON. */
+/* A run's sparse-matrix memory and operand widths, as --json reports them. */
+static void memory_json(json_t *r, const dcc_accel_cfg *c)
+{
+	json_object_set_new(r, "sram_bits", json_integer(c->sram_bits));
+	json_object_set_new(r, "spmat_reuse", json_string(c->spmat_reuse == DCC_REUSE_ANY ? "any" : "next"));
+	json_object_set_new(r, "act_bits", json_integer(c->act_bits));
+	json_object_set_new(r, "weight_bits", json_integer(c->weight_bits));
+}
+
+/* A sweep row's "activation/weight bits" (16/4). */
+static void widths_label(json_t *r, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%lld/%lld", json_integer_value(json_object_get(r, "act_bits")),
+		 json_integer_value(json_object_get(r, "weight_bits")));
+}
+
 static json_t *run_point(const dcc_program *run, const dcc_accel_cfg *cfg, const emu_opts *o, const emu_data *in,
 			 int32_t *out)
 {
@@ -277,10 +293,7 @@ static json_t *run_point(const dcc_program *run, const dcc_accel_cfg *cfg, const
 			      (json_int_t)in->n, "pes", cfg->pes, "fifo", cfg->fifo, "host_seconds", host,
 			      "simulated_macs_per_s", host > 0 ? macs / host : 0.0);
 	json_object_set_new(r, "convolvers", json_integer(cfg->convolvers));
-	json_object_set_new(r, "sram_bits", json_integer(cfg->sram_bits));
-	json_object_set_new(r, "spmat_reuse", json_string(cfg->spmat_reuse == DCC_REUSE_ANY ? "any" : "next"));
-	json_object_set_new(r, "act_bits", json_integer(cfg->act_bits));
-	json_object_set_new(r, "weight_bits", json_integer(cfg->weight_bits));
+	memory_json(r, cfg);
 	if (o->et)
 		json_object_set_new(r, "energy", cmd_energy_json(o->et, &en, (double)runs, cfg, 1));
 	if (cfg->convolvers)
@@ -336,8 +349,7 @@ static void print_sweep(json_t *rows)
 			snprintf(cv, sizeof(cv), "%lldx%lld", json_integer_value(json_object_get(o, "conv_pes")),
 				 json_integer_value(json_object_get(o, "convolvers")));
 		char bits[32];
-		snprintf(bits, sizeof(bits), "%lld/%lld", json_integer_value(json_object_get(o, "act_bits")),
-			 json_integer_value(json_object_get(o, "weight_bits")));
+		widths_label(o, bits, sizeof(bits));
 		printf("  %6lld %6lld %5lld %5s %9s %12.2f %7.1f%% %7.1f%%", json_integer_value(json_object_get(o, "pes")),
 		       json_integer_value(json_object_get(o, "fifo")), json_integer_value(json_object_get(o, "sram_bits")), bits,
 		       cv, json_real_value(json_object_get(o, "latency_us")), cyc ? 100 * ut / cyc : 0, cyc ? 100 * lb / cyc : 0);
@@ -548,10 +560,7 @@ static int emu_synthetic(emu_opts *o)
 		json_t *r = layer_json(&st, 1, &cfg, o->et, &us);
 		json_object_set_new(r, "pes", json_integer(cfg.pes));
 		json_object_set_new(r, "fifo", json_integer(cfg.fifo));
-		json_object_set_new(r, "sram_bits", json_integer(cfg.sram_bits));
-		json_object_set_new(r, "spmat_reuse", json_string(cfg.spmat_reuse == DCC_REUSE_ANY ? "any" : "next"));
-		json_object_set_new(r, "act_bits", json_integer(cfg.act_bits));
-		json_object_set_new(r, "weight_bits", json_integer(cfg.weight_bits));
+		memory_json(r, &cfg);
 		json_object_set_new(r, "host_seconds", json_real(st.host_seconds));
 		dcc_layer_stats_free(&st);
 		json_object_set_new(r, "simulated_macs_per_s",
@@ -569,8 +578,7 @@ static int emu_synthetic(emu_opts *o)
 		json_t *r;
 		json_array_foreach(rowsj, i, r) {
 			char bits[32];
-			snprintf(bits, sizeof(bits), "%lld/%lld", json_integer_value(json_object_get(r, "act_bits")),
-				 json_integer_value(json_object_get(r, "weight_bits")));
+			widths_label(r, bits, sizeof(bits));
 			printf("  %6lld %6lld %5lld %5s %10.0f %9.2f %7.1f%% %7.1f%%", json_integer_value(json_object_get(r, "pes")),
 			       json_integer_value(json_object_get(r, "fifo")), json_integer_value(json_object_get(r, "sram_bits")), bits,
 			       json_real_value(json_object_get(r, "cycles")), json_real_value(json_object_get(r, "us")),

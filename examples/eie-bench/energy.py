@@ -56,6 +56,8 @@ for table in ("eie-pe", "45nm"):
 linear = os.path.join(tempfile.mkdtemp(), "45nm-linear.energy")
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../formats/energy/45nm.energy")) as f:
     text = f.read()
+if " fixed=75" not in text:
+    sys.exit("energy.py: the 45nm table's spmat_read has no fixed=75 to take away")
 with open(linear, "w") as f:
     f.write(text.replace(" fixed=75", ""))
 WIDTHS = (32, 64, 128, 256, 512)

@@ -242,9 +242,6 @@ typedef struct update_ctx {
 	int nthreads;
 } update_ctx;
 
-/* Element j's gradient is summed over the workers in thread order and
- * updated alone, so any slicing gives the same bytes. */
-DCC_HOT
 /* The workers' gradients of one parameter's slice summed into the first's. */
 DCC_HOT
 static void grad_sum(float *restrict g, const float *restrict gt, size_t lo, size_t hi)
@@ -268,6 +265,8 @@ static void sgd_step(float *restrict w, float *restrict v, const float *restrict
 	}
 }
 
+/* Element j's gradient is summed over the workers in thread order and
+ * updated alone, so any slicing gives the same bytes. */
 static void update_part(void *arg, int t)
 {
 	const update_ctx *u = arg;

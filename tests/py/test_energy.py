@@ -64,8 +64,8 @@ check(all(0.52 < reads[2 * w] / reads[w] < 1 for w in (32, 64, 128, 256)),
 # ---- the read unit's policy: EIE's serves only the next column from the word it holds ----
 # With every activation nonzero every column is the next one: the policies
 # agree.  With Alex-7's 35.3% a read unit that compares addresses (any)
-# also serves a column past skipped ones, and reads less, the more so the
-# wider the word.  The SRAM energy (45nm: CACTI's shape) is then least at
+# also serves a column after ones it passed over, and reads less, the more
+# so the wider the word.  The SRAM energy (45nm: CACTI's shape) is then least at
 # 64 bits with EIE's unit, as EIE's Figure 9 has it, and at a wider width
 # with the other.
 for w in (64, 256):
