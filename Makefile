@@ -118,11 +118,12 @@ fuzz: deps
 	$(Q)sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 ## bench: print speed and quality figures beside peers measured in the same run
-bench: deps $(BIN) $(BUILD)/bench/huffbench
+bench: deps $(BIN) $(BUILD)/bench/huffbench $(BUILD)/bench/gemmfloor
 	$(Q)sh tools/deps.sh bench
-	$(Q)DCC=$(abspath $(BIN)) HUFFBENCH=$(abspath $(BUILD)/bench/huffbench) sh bench/run.sh
+	$(Q)DCC=$(abspath $(BIN)) HUFFBENCH=$(abspath $(BUILD)/bench/huffbench) \
+		GEMMFLOOR=$(abspath $(BUILD)/bench/gemmfloor) sh bench/run.sh
 
-$(BUILD)/bench/huffbench: bench/huffbench.c $(LIBA)
+$(BUILD)/bench/%: bench/%.c $(LIBA)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CPPFLAGS) $(DCC_CFLAGS) $(CFLAGS) -o $@ $< $(LIBA) $(LIBS)
 

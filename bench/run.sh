@@ -5,6 +5,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${DCC:=$top/dcc}"
+: "${HUFFBENCH:=$top/build/release/bench/huffbench}" "${GEMMFLOOR:=$top/build/release/bench/gemmfloor}"
 PY=/usr/bin/python3
 out=$top/bench/out
 mkdir -p "$out"
@@ -41,6 +42,7 @@ import time, zlib; t = time.perf_counter(); zlib.crc32(open('big.npy', 'rb').rea
 fi
 
 if want train; then
+	rm -f "$out/.train_times"
 	echo
 	echo "== one training epoch (60,000 images, batch 64, $(nproc) threads), dcc vs PyTorch $($PY -c 'import torch; print(torch.__version__)')"
 	printf '  %-24s %10s %10s %10s %8s %12s %12s %10s\n' net "dcc s" "torch s" "dcc wall s" ratio "dcc eval/s" \
@@ -53,6 +55,7 @@ if want train; then
 		loop=$(sed -n 's/.* epochs in \([0-9.]*\) s .*/\1/p' "$out/.stdout")
 		ev=$($DCC eval --json "$f" | $PY -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["images_per_s"])')
 		set -- $($PY "$top/bench/torch_epoch.py" $net "$(nproc)")
+		echo "$net $loop $1" >>"$out/.train_times"
 		d=$(secs "$t0" "$t1")
 		printf '  %-24s %10s %10s %10s %7.2fx %12s %12s %10s\n' $net "$loop" "$1" "$d" "$(echo "$1 / $loop" | bc -l)" \
 			"$ev" "$2" "$mb"
@@ -60,6 +63,20 @@ if want train; then
 	echo "  (dcc s and torch s: the training loop alone, as dcc train reports it and as torch_epoch.py"
 	echo "   times it; ratio = torch s / dcc s; dcc wall s adds loading the data set and the test-set"
 	echo "   evaluation after training; RSS: the data set is 55 MB as bytes)"
+	echo
+	echo "== the floor under an im2col + GEMM epoch: bench/gemmfloor.c replays every cblas_sgemm of the"
+	echo "   net's conv and fc layers (forward, dW, dX; the same shapes, tiles and threads as dcc train)"
+	echo "   and nothing else, then again with each tile's patches copied in and out at memcpy's speed"
+	printf '  %-24s %10s %12s %8s %8s %10s %10s\n' net "GEMM s" "+patches s" GFLOP "GFLOP/s" "dcc s" "torch s/2"
+	while read -r net loop torch; do
+		case $net in lenet300|lstm) continue ;; esac
+		set -- $($GEMMFLOOR "$net" 1 28 28 10 60000 64 "$(nproc)")
+		printf '  %-24s %10s %12s %8s %8s %10s %10.2f\n' "$net" "$1" "$2" "$3" "$4" "$loop" \
+			"$(echo "$torch / 2" | bc -l)"
+	done <"$out/.train_times"
+	rm -f "$out/.train_times"
+	echo "  (a GEMM-based dcc cannot go below '+patches s'; 2x PyTorch needs the whole epoch under"
+	echo "   'torch s/2'; depthwise convolutions are direct loops, not in the floor)"
 fi
 
 if want prune; then
