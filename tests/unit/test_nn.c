@@ -35,17 +35,19 @@ static void test_kernels(void)
 	/* conv: odd sizes, padding, stride 2; LeNet's 5x5 unpadded; two groups;
 	 * depthwise (the direct path); 1x3 and 3x1 kernels, unequal strides,
 	 * asymmetric pads and dilation, grouped and depthwise too; pointwise (1x1,
-	 * the input's rows as the patches), alone and in two groups */
+	 * the input's rows as the patches), alone and in two groups; a dilated
+	 * 3x3 depthwise one of 16 channels */
 	static const dcc_geom q[] = {{3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, {5, 5, 1, 1, 0, 0, 0, 0, 1, 1},
 				     {5, 5, 1, 1, 2, 2, 2, 2, 1, 1}, {3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
 				     {3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, {1, 3, 1, 1, 0, 1, 0, 1, 1, 1},
 				     {3, 1, 2, 1, 1, 0, 2, 0, 1, 1}, {3, 2, 1, 2, 0, 1, 2, 0, 2, 1},
 				     {2, 3, 2, 1, 1, 0, 0, 2, 1, 2}, {3, 3, 1, 1, 2, 2, 2, 2, 2, 2},
-				     {1, 1, 1, 1, 0, 0, 0, 0, 1, 1}, {1, 1, 1, 1, 0, 0, 0, 0, 1, 1}};
+				     {1, 1, 1, 1, 0, 0, 0, 0, 1, 1}, {1, 1, 1, 1, 0, 0, 0, 0, 1, 1},
+				     {3, 3, 1, 1, 2, 2, 2, 2, 2, 2}};
 	static const int cfg[][5] = {{3, 7, 6, 4, 1}, {2, 9, 9, 5, 1}, {1, 5, 5, 2, 1}, {4, 6, 5, 6, 2}, {5, 7, 7, 5, 5},
 				     {3, 6, 7, 4, 1}, {4, 7, 5, 6, 2}, {3, 8, 7, 5, 1}, {4, 7, 8, 4, 4}, {2, 8, 8, 4, 2},
-				     {6, 5, 7, 8, 1}, {4, 6, 5, 6, 2}};
-	for (int i = 0; i < 12; i++) {
+				     {6, 5, 7, 8, 1}, {4, 6, 5, 6, 2}, {16, 6, 9, 16, 16}};
+	for (int i = 0; i < 13; i++) {
 		int C = cfg[i][0], H = cfg[i][1], W = cfg[i][2], Co = cfg[i][3], G = cfg[i][4];
 		int Ho = (int)dcc_conv_out(H, q[i].kh, q[i].sh, q[i].pt, q[i].pb, q[i].dh);
 		int Wo = (int)dcc_conv_out(W, q[i].kw, q[i].sw, q[i].pl, q[i].pr, q[i].dw);
@@ -85,8 +87,11 @@ static void test_conv_tiles(void)
 	} cf[] = {{64, 10, 10, 8, 1, 1, 3}, {128, 9, 11, 4, 2, 1, 3}, {64, 21, 19, 5, 1, 2, 3},
 		  /* depthwise, direct: 16-channel blocks in registers and the rest;
 		   * a 9x9 kernel, more taps than the input gradient gathers */
-		  {32, 7, 6, 32, 32, 1, 3}, {36, 9, 8, 36, 36, 2, 3}, {7, 5, 6, 7, 7, 2, 3}, {20, 11, 10, 20, 20, 1, 9}};
-	for (int i = 0; i < 7; i++) {
+		  {32, 7, 6, 32, 32, 1, 3}, {36, 9, 8, 36, 36, 2, 3}, {7, 5, 6, 7, 7, 2, 3}, {20, 11, 10, 20, 20, 1, 9},
+		  /* wider maps: many inside pixels a row, and 28 and 24 channels
+		   * (one block of 16 and a short one) */
+		  {28, 9, 11, 28, 28, 1, 3}, {24, 12, 13, 24, 24, 2, 3}};
+	for (int i = 0; i < 9; i++) {
 		int C = cf[i].C, H = cf[i].H, W = cf[i].W, Co = cf[i].Co, G = cf[i].G, Cg = C / G, Cog = Co / G, K = cf[i].k;
 		int P = K / 2;
 		dcc_geom q = {K, K, cf[i].s, cf[i].s, P, P, P, P, 1, 1};
