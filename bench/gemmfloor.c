@@ -3,12 +3,13 @@
  * GEMM.  It builds a built-in net for C x H x W inputs, then replays every
  * cblas_sgemm of its conv2d and fc layers' forward and backward passes
  * exactly as lib/nn/layers.c issues them (the same shapes, transposes,
- * tiles and betas; dW, db and dX; no dX into the input), on T threads that
+ * tiles and betas; dW and dX; no dX into the input), on T threads that
  * each take a slice of the batch with one-threaded OpenBLAS, as dcc train's
  * workers do, for one epoch of N samples.  Everything else a training step
  * does (im2col, col2im, batchnorm, activations, adds, pooling, the loss and
- * the SGD step) is left out, so the time is what a GEMM-based dcc could not
- * go below.  Depthwise convolutions are not GEMMs and are left out too.
+ * the SGD step) is left out, so the time is what dcc's convolutions, as
+ * im2col and GEMM in these tiles, could not go below.  Depthwise
+ * convolutions are not GEMMs and are left out too.
  *   gemmfloor NET C H W CLASSES N BATCH T
  * prints: the GEMMs' seconds, the seconds with every tile's patches copied
  * in at memcpy's speed and out again (im2col and col2im's floor), GFLOP,

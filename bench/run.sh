@@ -75,8 +75,9 @@ if want train; then
 			"$(echo "$torch / 2" | bc -l)"
 	done <"$out/.train_times"
 	rm -f "$out/.train_times"
-	echo "  (a GEMM-based dcc cannot go below '+patches s'; 2x PyTorch needs the whole epoch under"
-	echo "   'torch s/2'; depthwise convolutions are direct loops, not in the floor)"
+	echo "  (dcc's convolutions as they are, im2col and GEMM in these tiles, cannot go below '+patches s';"
+	echo "   2x PyTorch needs the whole epoch under 'torch s/2'; depthwise convolutions are direct"
+	echo "   loops, not in the floor)"
 fi
 
 if want prune; then
