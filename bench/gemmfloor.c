@@ -57,8 +57,8 @@ static double layer_gemms(const dcc_layer *l, size_t B, float *a, float *b, floa
 	}
 	const dcc_geom *q = &l->geo;
 	int G = l->group, C = l->ic, Cout = l->oc;
-	if (G == C && G == Cout && G > 1)
-		return 0; /* depthwise: direct loops, not GEMMs */
+	if (conv_depthwise(C, G, Cout))
+		return 0; /* direct loops, not GEMMs */
 	int Cg = C / G, Cog = Cout / G, ckk = Cg * q->kh * q->kw, pw = conv_pointwise(q);
 	size_t rows = B * (size_t)l->oh * l->ow, tile = conv_tile_rows(q, Cg, rows);
 	int lda = pw ? C : ckk;

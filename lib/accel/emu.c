@@ -87,9 +87,10 @@ static int next_col(const layer_run *L, uint32_t i, uint32_t j)
  *   S(p,k) = max(B_k + 1, E(p,k-1) + 1),  E(p,k) = S(p,k) + max(c,1) - 1,
  *   B_0 = 1,  B_k = max(B_(k-1) + 1, max_p S(p,k-F))   (FIFO depth F),
  * since the broadcast of k needs every FIFO to have popped column k-F.
- * O(nonzero activations x PEs), not O(cycles x PEs). */
-static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, uint32_t nnz, int64_t *acc,
-		      const dcc_accel_cfg *c, dcc_layer_stats *st)
+ * O(nonzero activations x PEs), not O(cycles x PEs).  -1: out of memory
+ * (the outputs and figures are then incomplete). */
+static int run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, uint32_t nnz, int64_t *acc,
+		     const dcc_accel_cfg *c, dcc_layer_stats *st)
 {
 	uint32_t P = L->pes, F = (uint32_t)(c->fifo > 0 ? c->fifo : 1);
 	uint64_t macs = 0, busy_c = 0, sram = 0, stalls = 0, entries = 0;
@@ -104,7 +105,7 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 	 * read buffer (the same for every PE; branch-free in the loop below) */
 	uint8_t *reuse = malloc((size_t)nnz + 1);
 	if (!reuse)
-		return;
+		return -1;
 	for (uint32_t k = 0; k < nnz; k++)
 		reuse[k] = c->spmat_reuse == DCC_REUSE_ANY || (k > 0 && next_col(L, nz[k - 1], nz[k]));
 	/* the arithmetic: every PE's entries of every nonzero column */
@@ -140,7 +141,7 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 	uint64_t *E = calloc(P, sizeof(uint64_t)), *S = malloc((size_t)P * F * sizeof(uint64_t)), B = 0, T = 0;
 	if (!E || !S) {
 		free(E), free(S);
-		return;
+		return -1;
 	}
 	for (uint32_t k = 0; k < nnz; k++) {
 		uint64_t b = k == 0 ? 1 : B + 1;
@@ -179,6 +180,7 @@ static void run_layer(const layer_run *L, const int32_t *x, const uint32_t *nz, 
 	st->ev[DCC_EV_QUEUE] += (uint64_t)nnz * P;
 	st->ev[DCC_EV_ACT_READ] += L->full_cols; /* the nonzero detector reads every input */
 	st->ev[DCC_EV_ACT_WRITE] += L->rows;
+	return 0;
 }
 
 static uint64_t layer_bytes(const layer_run *L, const dcc_accel_cfg *c)
@@ -654,7 +656,10 @@ int dcc_emu_run(const dcc_program *p, uint8_t *dram, const dcc_accel_cfg *c, dcc
 						if (x[j])
 							nz[nnz++] = j;
 					memset(acc, 0, L.rows * sizeof(int64_t));
-					run_layer(&L, x, nz, nnz, acc, c, ls);
+					if (run_layer(&L, x, nz, nnz, acc, c, ls)) {
+						rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
+						break;
+					}
 					for (uint32_t r = 0; r < L.rows; r++) {
 						int64_t b = dcc_fx_rshift((int32_t)dcc_rd32(dram + ba + 4 * (size_t)r), bshift);
 						int32_t v = dcc_fx_sat(dcc_fx_rshift(dcc_fx_wadd(acc[r], b), shift), (int)a_bw);
@@ -768,7 +773,8 @@ int dcc_emu_synthetic(uint32_t rows, uint32_t cols, double wd, double ad, uint64
 	if (!rc) {
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		run_layer(&L, x, nz, nact, NULL, c, out);
+		if (run_layer(&L, x, nz, nact, NULL, c, out))
+			rc = dcc_fail(err, DCC_E_NOMEM, "out of memory");
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		out->host_seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
 		finish_layer(&L, c, out, out->compute_cycles, out->busy_pe_cycles);

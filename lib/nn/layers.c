@@ -246,7 +246,7 @@ static void dw_backward(float *dinp, float *dw, float *db, float *wt, const floa
 void conv_forward(float *out, float *cols, float *wt, const float *inp, const float *w, const float *b,
 		  size_t B, int C, int H, int W, const dcc_geom *q, int G, int Cout, int Ho, int Wo)
 {
-	if (G == C && G == Cout && G > 1) {
+	if (conv_depthwise(C, G, Cout)) {
 		dw_forward(out, wt, inp, w, b, B, C, H, W, q, Ho, Wo);
 		return;
 	}
@@ -295,7 +295,7 @@ DCC_HOT
 void conv_backward(float *dinp, float *dw, float *db, float *cols, float *wt, const float *dout, const float *inp,
 		   size_t B, int C, int H, int W, const dcc_geom *q, int G, int Cout, int Ho, int Wo)
 {
-	if (G == C && G == Cout && G > 1) {
+	if (conv_depthwise(C, G, Cout)) {
 		dw_backward(dinp, dw, db, wt, dout, inp, B, C, H, W, q, Ho, Wo);
 		return;
 	}

@@ -44,6 +44,12 @@ static inline int conv_pointwise(const dcc_geom *q)
 {
 	return q->kh == 1 && q->kw == 1 && q->sh == 1 && q->sw == 1 && !(q->pt | q->pl | q->pb | q->pr);
 }
+/* Depthwise: one input channel a group, one output a channel (the direct
+ * path, no patches, no GEMM). */
+static inline int conv_depthwise(int C, int G, int Cout)
+{
+	return G == C && G == Cout && G > 1;
+}
 /* A tile's patches: 256 KB, a fraction of a core's L2 beside the GEMM's
  * packed panels. */
 #define CONV_TILE_FLOATS (64 * 1024)
